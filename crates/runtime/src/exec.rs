@@ -1,0 +1,182 @@
+//! `exec`: a new process inside a running container. It joins the container's
+//! namespaces and cgroup, takes its capabilities, rlimits, user and seccomp filter
+//! from the process JSON (or the container's own process with overrides), and is
+//! waited for unless detached.
+
+use crate::caps::{self, CapSets};
+use crate::cgroups::{Layout, Manager};
+use crate::container::assert_single_threaded;
+use crate::init::{self, InitConfig};
+use crate::process::Prepared;
+use crate::rootfs::CgroupMounts;
+use crate::spec::{NamespaceType, Process};
+use crate::state::Status;
+use crate::sync::{self, Tag};
+use crate::Error;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default)]
+pub struct ExecOpts {
+    pub root: PathBuf,
+    pub id: String,
+    pub process: Process,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+}
+
+const JOIN_ORDER: [NamespaceType; 8] = [
+    NamespaceType::User,
+    NamespaceType::Ipc,
+    NamespaceType::Uts,
+    NamespaceType::Network,
+    NamespaceType::Pid,
+    NamespaceType::Cgroup,
+    NamespaceType::Time,
+    NamespaceType::Mount,
+];
+
+/// Open the container init's namespaces that differ from ours.
+fn namespaces_of(pid: i32) -> Result<Vec<(NamespaceType, OwnedFd, String)>, Error> {
+    let mut out = Vec::new();
+    for t in JOIN_ORDER {
+        let theirs = format!("/proc/{pid}/ns/{}", t.proc_name());
+        let mine = format!("/proc/self/ns/{}", t.proc_name());
+        let (Ok(a), Ok(b)) = (std::fs::metadata(&theirs), std::fs::metadata(&mine)) else {
+            continue;
+        };
+        if a.ino() == b.ino() && a.dev() == b.dev() {
+            continue;
+        }
+        let fd = nix::fcntl::open(
+            theirs.as_str(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|err| Error::Sys {
+            op: "opening container namespace",
+            err,
+        })?;
+        out.push((t, fd, theirs));
+    }
+    Ok(out)
+}
+
+/// Run `opts.process` in the container. Returns the exit code (0 when detached).
+pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
+    assert_single_threaded()?;
+    let (st, status) = crate::container::load(&opts.root, &opts.id)?;
+    if status != Status::Running && status != Status::Created {
+        return Err(Error::BadStatus {
+            id: opts.id.clone(),
+            op: "exec in",
+            status,
+        });
+    }
+    let p = &opts.process;
+    if p.terminal && opts.console_socket.is_none() {
+        return Err(Error::Invalid(
+            "a terminal was asked for but no --console-socket was given".into(),
+        ));
+    }
+    let mut capsets = CapSets::from_spec(p.capabilities.as_ref())?;
+    capsets.limit_to(caps::current_bounding());
+    let seccomp = match &st.config.linux().seccomp {
+        Some(s) => Some(crate::seccomp::compile(s)?),
+        None => None,
+    };
+    let prepared = Prepared::new(p, capsets, seccomp)?;
+    let joins = namespaces_of(st.pid)?;
+    let cg = Manager::new(Layout::detect()?, &st.cgroup_path);
+    let console_socket = match &opts.console_socket {
+        Some(path) => Some(crate::console::connect_socket(path)?),
+        None => None,
+    };
+    let cfg = InitConfig {
+        spec: &st.config,
+        rootfs: st.rootfs.clone(),
+        bundle: st.bundle.clone(),
+        process: prepared,
+        joins,
+        new_ns: 0,
+        fifo: None,
+        console_socket,
+        preserve_fds: opts.preserve_fds,
+        no_pivot: false,
+        no_new_keyring: true,
+        cgroups: CgroupMounts::default(),
+        has_hooks: false,
+        exec: true,
+    };
+    let here = Path::new("exec");
+    let io = |err| Error::Io {
+        op: "talking to exec process",
+        path: here.to_path_buf(),
+        err,
+    };
+    let (parent, child) = sync::pair().map_err(io)?;
+    // SAFETY: single-threaded (checked above): the child may run ordinary code.
+    let stage1 = match unsafe { libc::fork() } {
+        -1 => return Err(io(std::io::Error::last_os_error())),
+        0 => {
+            drop(parent);
+            init::stage1(&cfg, &child)
+        }
+        pid => pid,
+    };
+    drop(child);
+    let kill_all = |pids: &[i32]| {
+        for &pid in pids {
+            // SAFETY: kill/waitpid on our own children.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+    };
+    parent.send(Tag::Go, &[]).map_err(io)?;
+    let mut pid = 0;
+    loop {
+        match parent.recv().map_err(io)? {
+            Some((Tag::Pid, m)) => {
+                pid = i32::from_ne_bytes(m[..4].try_into().unwrap_or_default());
+                // SAFETY: reaping stage 1, our child.
+                unsafe { libc::waitpid(stage1, std::ptr::null_mut(), 0) };
+                if let Err(e) = cg.add_pid(pid) {
+                    kill_all(&[pid]);
+                    return Err(e.into());
+                }
+                parent.send(Tag::Go, &[]).map_err(io)?;
+            }
+            Some((Tag::Error, m)) => {
+                kill_all(&[stage1, pid].into_iter().filter(|&p| p > 0).collect::<Vec<_>>());
+                return Err(Error::Init(String::from_utf8_lossy(&m).into_owned()));
+            }
+            Some((t, _)) => {
+                kill_all(&[stage1, pid].into_iter().filter(|&p| p > 0).collect::<Vec<_>>());
+                return Err(Error::Init(format!("unexpected message {t:?}")));
+            }
+            // The channel closes when the process execs (close-on-exec).
+            None => break,
+        }
+    }
+    if pid == 0 {
+        // SAFETY: reaping stage 1, our child.
+        unsafe { libc::waitpid(stage1, std::ptr::null_mut(), 0) };
+        return Err(Error::Init("exec process exited during setup".into()));
+    }
+    if let Some(pf) = &opts.pid_file {
+        std::fs::write(pf, pid.to_string()).map_err(|err| Error::Io {
+            op: "writing pid file",
+            path: pf.clone(),
+            err,
+        })?;
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    Ok(crate::signals::wait_forwarding(pid))
+}

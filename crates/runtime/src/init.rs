@@ -1,0 +1,363 @@
+//! The processes the runtime forks to make a container.
+//!
+//! stage 1 (forked from the runtime): joins namespaces given by path, creates the
+//! user namespace (the runtime writes its id maps), unshares the other new
+//! namespaces, then clones stage 2 with CLONE_PARENT (so the runtime, not stage 1,
+//! is its parent), reports its pid and exits.
+//!
+//! stage 2 (the container's init, pid 1 of a new pid namespace): builds the root
+//! filesystem, runs createContainer hooks, pivots, sets up the terminal, waits on
+//! the exec fifo for `start`, runs startContainer hooks, drops privileges and execs
+//! the user process.
+//!
+//! The runtime process is single-threaded (checked before fork), so both stages
+//! may allocate; they report failures to the runtime over the sync channel.
+
+use crate::process::Prepared;
+use crate::rootfs::{self, CgroupMounts, RootfsContext};
+use crate::spec::{NamespaceType, Spec};
+use crate::sync::{Channel, Tag, MAX_MSG};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+/// What the container's processes need, prepared by the runtime before fork.
+pub struct InitConfig<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: PathBuf,
+    pub bundle: PathBuf,
+    pub process: Prepared,
+    /// Namespaces to join, already opened, user namespace first.
+    pub joins: Vec<(NamespaceType, OwnedFd, String)>,
+    /// clone flags of the namespaces to create.
+    pub new_ns: libc::c_int,
+    pub fifo: Option<PathBuf>,
+    pub console_socket: Option<OwnedFd>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub cgroups: CgroupMounts,
+    /// true when the runtime must exchange hook messages with stage 2.
+    pub has_hooks: bool,
+    /// exec into an existing container (skip the rootfs and fifo).
+    pub exec: bool,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3 without a new stack: fork semantics. Returns 0 in the child.
+fn clone3(flags: u64, exit_signal: u64) -> nix::Result<i32> {
+    let mut args = CloneArgs {
+        flags,
+        exit_signal,
+        ..Default::default()
+    };
+    // SAFETY: clone3 with a valid clone_args and no stack behaves like fork; the
+    // calling process is single-threaded, so the child's copy of memory is consistent.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    nix::errno::Errno::result(rc).map(|p| p as i32)
+}
+
+fn fail(chan: &Channel, msg: &str) -> ! {
+    let _ = chan.send(Tag::Error, msg.as_bytes());
+    // SAFETY: _exit is always safe; skips destructors and atexit handlers.
+    unsafe { libc::_exit(1) }
+}
+
+/// Stage 1. Never returns.
+pub fn stage1(cfg: &InitConfig, chan: &Channel) -> ! {
+    let mut buf = [0u8; 64];
+    if chan.expect(Tag::Go, &mut buf).is_err() {
+        // SAFETY: see fail().
+        unsafe { libc::_exit(1) }
+    }
+    for (typ, fd, path) in &cfg.joins {
+        // SAFETY: setns on an fd we opened; the flag names its type.
+        if unsafe { libc::setns(fd.as_raw_fd(), typ.clone_flag()) } < 0 {
+            fail(
+                chan,
+                &format!(
+                    "joining {} namespace {path}: {}",
+                    typ.proc_name(),
+                    std::io::Error::last_os_error()
+                ),
+            );
+        }
+    }
+    if cfg.new_ns & libc::CLONE_NEWUSER != 0 {
+        // SAFETY: unshare with a namespace flag.
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER) } < 0 {
+            fail(
+                chan,
+                &format!("creating user namespace: {}", std::io::Error::last_os_error()),
+            );
+        }
+        if chan.send(Tag::NeedIdMaps, &[]).is_err() || chan.expect(Tag::IdMapsDone, &mut buf).is_err()
+        {
+            // SAFETY: see fail().
+            unsafe { libc::_exit(1) }
+        }
+        // Become root of the new namespace (when root is mapped).
+        // SAFETY: plain id syscalls.
+        unsafe {
+            libc::setresgid(0, 0, 0);
+            libc::setresuid(0, 0, 0);
+        }
+    }
+    let rest = cfg.new_ns & !libc::CLONE_NEWUSER;
+    // SAFETY: unshare with namespace flags.
+    if rest != 0 && unsafe { libc::unshare(rest) } < 0 {
+        fail(
+            chan,
+            &format!("creating namespaces: {}", std::io::Error::last_os_error()),
+        );
+    }
+    if rest & libc::CLONE_NEWTIME != 0 {
+        if let Some(offsets) = &cfg.spec.linux().time_offsets {
+            let mut s = String::new();
+            for (clock, off) in offsets {
+                s.push_str(&format!("{clock} {} {}\n", off.secs, off.nanosecs));
+            }
+            if let Err(e) = std::fs::write("/proc/self/timens_offsets", s) {
+                fail(chan, &format!("setting time namespace offsets: {e}"));
+            }
+        }
+    }
+    match clone3(libc::CLONE_PARENT as u64, 0) {
+        Ok(0) => stage2(cfg, chan),
+        Ok(pid) => {
+            let _ = chan.send_pid(pid);
+            // SAFETY: see fail().
+            unsafe { libc::_exit(0) }
+        }
+        Err(e) => fail(chan, &format!("cloning container process: {e}")),
+    }
+}
+
+/// Stage 2: the container's init. Never returns.
+fn stage2(cfg: &InitConfig, chan: &Channel) -> ! {
+    if cfg.exec {
+        let mut buf = [0u8; 16];
+        if chan.expect(Tag::Go, &mut buf).is_err() {
+            // SAFETY: see fail().
+            unsafe { libc::_exit(1) }
+        }
+        finish(cfg, chan, None, None)
+    }
+    let spec = cfg.spec;
+    let own_mntns = cfg.new_ns & libc::CLONE_NEWNS != 0
+        || cfg.joins.iter().any(|(t, _, _)| *t == NamespaceType::Mount);
+    let ctx = RootfsContext {
+        spec,
+        rootfs: &cfg.rootfs,
+        bundle: &cfg.bundle,
+        cgroups: &cfg.cgroups,
+        in_userns: cfg.new_ns & libc::CLONE_NEWUSER != 0
+            || cfg.joins.iter().any(|(t, _, _)| *t == NamespaceType::User),
+        new_cgroupns: cfg.new_ns & libc::CLONE_NEWCGROUP != 0,
+    };
+    if own_mntns {
+        if let Err(e) = rootfs::prepare_root(&ctx).and_then(|_| rootfs::mount_all(&ctx)) {
+            fail(chan, &e.to_string());
+        }
+        let dev_bound = spec.mounts.iter().any(|m| {
+            m.destination == "/dev"
+                && (m.typ.as_deref() == Some("bind") || m.options.iter().any(|o| o == "bind" || o == "rbind"))
+        });
+        if !dev_bound {
+            let has_proc = spec.mounts.iter().any(|m| m.typ.as_deref() == Some("proc"));
+            if let Err(e) = rootfs::setup_dev(&cfg.rootfs, &spec.linux().devices, ctx.in_userns)
+                .and_then(|_| rootfs::setup_dev_symlinks(&cfg.rootfs, has_proc))
+            {
+                fail(chan, &e.to_string());
+            }
+        }
+    }
+    // The exec fifo, opened before the host paths disappear with pivot_root.
+    let fifo = cfg.fifo.as_ref().map(|p| {
+        nix::fcntl::open(
+            p,
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap_or_else(|e| fail(chan, &format!("opening exec fifo {}: {e}", p.display())))
+    });
+    let mut state_json: Option<Vec<u8>> = None;
+    if cfg.has_hooks {
+        let mut buf = vec![0u8; MAX_MSG];
+        if chan.send(Tag::HooksReady, &[]).is_err() {
+            // SAFETY: see fail().
+            unsafe { libc::_exit(1) }
+        }
+        match chan.expect(Tag::HooksDone, &mut buf) {
+            Ok(n) => state_json = Some(buf[1..1 + n].to_vec()),
+            // SAFETY: see fail().
+            Err(()) => unsafe { libc::_exit(1) },
+        }
+        if let Some(h) = &spec.hooks {
+            if let Err(e) = crate::hooks::run_all(
+                "createContainer",
+                &h.create_container,
+                state_json.as_deref().unwrap_or(b"{}"),
+            ) {
+                fail(chan, &e.to_string());
+            }
+        }
+    }
+    if spec.namespace(NamespaceType::Uts).is_some() {
+        if let Some(h) = &spec.hostname {
+            if let Err(e) = nix::unistd::sethostname(h) {
+                fail(chan, &format!("setting hostname {h:?}: {e}"));
+            }
+        }
+        if let Some(d) = &spec.domainname {
+            // SAFETY: pointer and length of a live string.
+            if unsafe { libc::setdomainname(d.as_ptr() as *const libc::c_char, d.len()) } < 0 {
+                fail(
+                    chan,
+                    &format!("setting domainname {d:?}: {}", std::io::Error::last_os_error()),
+                );
+            }
+        }
+    }
+    if own_mntns {
+        if let Err(e) = rootfs::enter_root(&cfg.rootfs, cfg.no_pivot) {
+            fail(chan, &e.to_string());
+        }
+    } else if let Err(e) = nix::unistd::chroot(&cfg.rootfs).and_then(|_| nix::unistd::chdir("/")) {
+        fail(chan, &format!("chroot to {}: {e}", cfg.rootfs.display()));
+    }
+    if own_mntns {
+        if let Err(e) = rootfs::finalize(spec) {
+            fail(chan, &e.to_string());
+        }
+    }
+    finish(cfg, chan, fifo, state_json)
+}
+
+/// Terminal, rlimits, keyring, the start barrier, startContainer hooks,
+/// credentials and exec. Shared by `create` and `exec`.
+fn finish(
+    cfg: &InitConfig,
+    chan: &Channel,
+    fifo: Option<OwnedFd>,
+    state_json: Option<Vec<u8>>,
+) -> ! {
+    let p = &cfg.process;
+    if p.terminal {
+        if let Some(sock) = &cfg.console_socket {
+            let r = crate::console::open_pty(p.console_size).and_then(|(master, slave)| {
+                crate::console::send_master(sock.as_raw_fd(), &master)?;
+                crate::console::become_tty(&slave)?;
+                if !cfg.exec {
+                    mount_console(&slave);
+                }
+                Ok(())
+            });
+            if let Err(e) = r {
+                fail(chan, &e.to_string());
+            }
+        }
+    } else if !cfg.exec && cfg.new_ns & libc::CLONE_NEWPID != 0 {
+        // runc puts the container's init in a session of its own too.
+        let _ = nix::unistd::setsid();
+    }
+    if let Err(e) = std::env::set_current_dir(&p.cwd) {
+        fail(chan, &format!("changing to cwd {}: {e}", p.cwd.display()));
+    }
+    let exe = match p.find_executable() {
+        Ok(e) => e,
+        Err(e) => fail(chan, &e),
+    };
+    if let Err(e) = p.apply_rlimits() {
+        fail(chan, &e);
+    }
+    if !cfg.no_new_keyring && !cfg.exec {
+        // A session keyring of its own, so containers do not share keys.
+        // SAFETY: keyctl(JOIN_SESSION_KEYRING, NULL) creates an anonymous keyring.
+        unsafe {
+            libc::syscall(libc::SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 0usize);
+        }
+    }
+    crate::process::preserve_fds(cfg.preserve_fds);
+    if let Some(fifo) = fifo {
+        let _ = chan.send(Tag::Created, &[]);
+        wait_for_start(fifo.as_raw_fd());
+        drop(fifo);
+        if let (Some(h), Some(state)) = (&cfg.spec.hooks, &state_json) {
+            if let Err(e) = crate::hooks::run_all("startContainer", &h.start_container, state) {
+                eprintln!("{e}");
+                // SAFETY: see fail().
+                unsafe { libc::_exit(1) }
+            }
+        }
+    }
+    if let Err(e) = p.apply_user() {
+        fail(chan, &e);
+    }
+    let msg = p.exec(&exe, cfg.preserve_fds);
+    fail(chan, &msg)
+}
+
+/// Block until `start` writes to the exec fifo.
+fn wait_for_start(fd: RawFd) {
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if rc < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        let mut b = [0u8; 1];
+        // SAFETY: reading into a 1-byte stack buffer.
+        let n = unsafe { libc::read(fd, b.as_mut_ptr() as *mut libc::c_void, 1) };
+        if n == 1 {
+            return;
+        }
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
+            continue;
+        }
+        // The writer went away without a byte: nobody will start us.
+        // SAFETY: see fail().
+        unsafe { libc::_exit(1) }
+    }
+}
+
+/// Bind the pty slave over /dev/console, as runc does.
+fn mount_console(slave: &OwnedFd) {
+    let src = format!("/proc/self/fd/{}", slave.as_raw_fd());
+    let dst = std::path::Path::new("/dev/console");
+    if !dst.exists() {
+        let _ = std::fs::File::create(dst);
+    }
+    let _ = nix::mount::mount(
+        Some(src.as_str()),
+        dst,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    );
+}

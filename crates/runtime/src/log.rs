@@ -1,0 +1,75 @@
+//! Runtime logging as runc does it: `--log FILE` with `--log-format text|json`.
+//! Errors and warnings go to the log file (JSON lines for containerd and podman
+//! to parse) and to stderr.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+struct Sink {
+    file: Option<std::fs::File>,
+    json: bool,
+    debug: bool,
+}
+
+static SINK: Mutex<Sink> = Mutex::new(Sink {
+    file: None,
+    json: false,
+    debug: false,
+});
+
+/// Configure where log lines go.
+pub fn init(path: Option<&std::path::Path>, json: bool, debug: bool) -> std::io::Result<()> {
+    let file = match path {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)?,
+        ),
+        None => None,
+    };
+    let mut s = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    *s = Sink { file, json, debug };
+    Ok(())
+}
+
+fn line(level: &str, msg: &str, json: bool) -> String {
+    if json {
+        format!(
+            "{}\n",
+            serde_json::json!({"level": level, "msg": msg, "time": crate::state::now_rfc3339()})
+        )
+    } else {
+        format!(
+            "time=\"{}\" level={level} msg={:?}\n",
+            crate::state::now_rfc3339(),
+            msg
+        )
+    }
+}
+
+fn write(level: &str, msg: &str, to_stderr: bool) {
+    let mut s = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    let json = s.json;
+    if let Some(f) = s.file.as_mut() {
+        let _ = f.write_all(line(level, msg, json).as_bytes());
+    }
+    if to_stderr {
+        let _ = std::io::stderr().write_all(format!("skiff-runtime: {msg}\n").as_bytes());
+    }
+}
+
+pub fn error(msg: &str) {
+    write("error", msg, true);
+}
+
+pub fn warn(msg: &str) {
+    write("warning", msg, true);
+}
+
+pub fn debug(msg: &str) {
+    let on = SINK.lock().map(|s| s.debug).unwrap_or(false);
+    if on {
+        write("debug", msg, false);
+    }
+}

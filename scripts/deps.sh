@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install what building and testing skiff needs on Debian 12, as root.
+# Usage: scripts/deps.sh [build|test]
+set -euo pipefail
+want=${1:-build}
+pkgs=(build-essential pkg-config libseccomp-dev busybox-static iproute2)
+if [ "$want" = test ]; then
+  # Peers for the drop-in tests: podman (with conmon and runc), containerd (ctr).
+  pkgs+=(runc podman containerd uidmap)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; else
+    echo "cargo is not installed: install a Rust toolchain (rustup) first" >&2; exit 1; fi
+fi
+if [ "$want" = test ]; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
