@@ -220,13 +220,13 @@ fn bpf_error(op: &'static str, dir: &Path, err: io::Error, log: String) -> Cgrou
 
 /// Load `insns`, attach them to the cgroup `dir` and detach what was there.
 pub(super) fn install(dir: &Path, insns: &[Insn]) -> Result<(), CgroupError> {
-    let cgroup = File::open(dir)
-        .map_err(|err| bpf_error("opening the cgroup", dir, err, String::new()))?;
+    let cgroup =
+        File::open(dir).map_err(|err| bpf_error("opening the cgroup", dir, err, String::new()))?;
     let target_fd = cgroup.as_raw_fd() as u32;
     let (old, old_flags) = query(target_fd)
         .map_err(|err| bpf_error("listing attached device filters", dir, err, String::new()))?;
-    let prog = load(insns)
-        .map_err(|(err, log)| bpf_error("loading the device filter", dir, err, log))?;
+    let prog =
+        load(insns).map_err(|(err, log)| bpf_error("loading the device filter", dir, err, log))?;
     let attach = |flags: u32| {
         let mut attr = AttachAttr {
             target_fd,
@@ -242,9 +242,8 @@ pub(super) fn install(dir: &Path, insns: &[Insn]) -> Result<(), CgroupError> {
         // A single program attached without BPF_F_ALLOW_MULTI (by another
         // tool): attaching in its mode replaces it.
         Err(_) if !old.is_empty() && old_flags & BPF_F_ALLOW_MULTI == 0 => {
-            return attach(old_flags).map_err(|err| {
-                bpf_error("attaching the device filter", dir, err, String::new())
-            });
+            return attach(old_flags)
+                .map_err(|err| bpf_error("attaching the device filter", dir, err, String::new()));
         }
         Err(err) => {
             return Err(bpf_error(
@@ -257,7 +256,12 @@ pub(super) fn install(dir: &Path, insns: &[Insn]) -> Result<(), CgroupError> {
     }
     for id in old {
         detach(target_fd, id).map_err(|err| {
-            bpf_error("detaching the previous device filter", dir, err, String::new())
+            bpf_error(
+                "detaching the previous device filter",
+                dir,
+                err,
+                String::new(),
+            )
         })?;
     }
     Ok(())
@@ -289,12 +293,15 @@ fn load(insns: &[Insn]) -> Result<OwnedFd, (io::Error, String)> {
         return Ok(owned_fd(fd));
     }
     let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-    Err((err, String::from_utf8_lossy(&log[..end]).trim_end().to_string()))
+    Err((
+        err,
+        String::from_utf8_lossy(&log[..end]).trim_end().to_string(),
+    ))
 }
 
 /// The ids of the device programs attached to the cgroup itself, and the
 /// attach flags in force there.
-fn query(target_fd: u32) -> io::Result<(Vec<u32>, u32)> {
+pub(super) fn query(target_fd: u32) -> io::Result<(Vec<u32>, u32)> {
     let mut ids = vec![0u32; 64];
     loop {
         let mut attr = QueryAttr {
@@ -309,7 +316,9 @@ fn query(target_fd: u32) -> io::Result<(Vec<u32>, u32)> {
                 ids.truncate(attr.prog_cnt as usize);
                 return Ok((ids, attr.attach_flags));
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && attr.prog_cnt as usize > ids.len() => {
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOSPC) && attr.prog_cnt as usize > ids.len() =>
+            {
                 ids = vec![0u32; attr.prog_cnt as usize];
             }
             Err(e) => return Err(e),
@@ -373,7 +382,13 @@ mod tests {
         }
     }
 
-    fn rule(allow: bool, kind: Option<Kind>, major: Option<u32>, minor: Option<u32>, access: u32) -> Rule {
+    fn rule(
+        allow: bool,
+        kind: Option<Kind>,
+        major: Option<u32>,
+        minor: Option<u32>,
+        access: u32,
+    ) -> Rule {
         Rule {
             allow,
             kind,

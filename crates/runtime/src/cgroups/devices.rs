@@ -91,7 +91,10 @@ impl Rule {
 
     /// Whether the rule covers every device and every access.
     pub fn is_everything(&self) -> bool {
-        self.kind.is_none() && self.major.is_none() && self.minor.is_none() && self.access == ACC_ALL
+        self.kind.is_none()
+            && self.major.is_none()
+            && self.minor.is_none()
+            && self.access == ACC_ALL
     }
 
     /// The v1 file and lines: `a *:* rwm` for everything, otherwise one line
@@ -135,7 +138,10 @@ impl Rule {
 /// Apply `rules`: v1 lines in the devices hierarchy, else an eBPF filter on
 /// the unified cgroup.
 pub(super) fn apply(m: &Manager, rules: &[DeviceCgroup]) -> Result<(), CgroupError> {
-    let rules = rules.iter().map(Rule::parse).collect::<Result<Vec<_>, _>>()?;
+    let rules = rules
+        .iter()
+        .map(Rule::parse)
+        .collect::<Result<Vec<_>, _>>()?;
     if let Ok(Target::V1(dir)) = m.target("devices", "devices", "") {
         return apply_v1(dir, &rules);
     }
@@ -162,7 +168,13 @@ fn apply_v1(dir: &Path, rules: &[Rule]) -> Result<(), CgroupError> {
 mod tests {
     use super::*;
 
-    fn rule(allow: bool, typ: Option<&str>, major: Option<i64>, minor: Option<i64>, access: Option<&str>) -> DeviceCgroup {
+    fn rule(
+        allow: bool,
+        typ: Option<&str>,
+        major: Option<i64>,
+        minor: Option<i64>,
+        access: Option<&str>,
+    ) -> DeviceCgroup {
         DeviceCgroup {
             allow,
             typ: typ.map(str::to_string),
@@ -178,11 +190,26 @@ mod tests {
             let (file, lines) = Rule::parse(&d).unwrap().v1_lines();
             format!("{file}: {}", lines.join(" | "))
         };
-        assert_eq!(lines(rule(false, None, None, None, Some("rwm"))), "devices.deny: a *:* rwm");
-        assert_eq!(lines(rule(false, Some("a"), Some(-1), Some(-1), None)), "devices.deny: a *:* rwm");
-        assert_eq!(lines(rule(true, Some("c"), Some(1), Some(3), Some("rwm"))), "devices.allow: c 1:3 rwm");
-        assert_eq!(lines(rule(true, Some("c"), Some(136), None, Some("mwr"))), "devices.allow: c 136:* rwm");
-        assert_eq!(lines(rule(true, Some("b"), Some(-1), Some(0), Some("r"))), "devices.allow: b *:0 r");
+        assert_eq!(
+            lines(rule(false, None, None, None, Some("rwm"))),
+            "devices.deny: a *:* rwm"
+        );
+        assert_eq!(
+            lines(rule(false, Some("a"), Some(-1), Some(-1), None)),
+            "devices.deny: a *:* rwm"
+        );
+        assert_eq!(
+            lines(rule(true, Some("c"), Some(1), Some(3), Some("rwm"))),
+            "devices.allow: c 1:3 rwm"
+        );
+        assert_eq!(
+            lines(rule(true, Some("c"), Some(136), None, Some("mwr"))),
+            "devices.allow: c 136:* rwm"
+        );
+        assert_eq!(
+            lines(rule(true, Some("b"), Some(-1), Some(0), Some("r"))),
+            "devices.allow: b *:0 r"
+        );
         assert_eq!(
             lines(rule(false, None, Some(5), None, Some("w"))),
             "devices.deny: c 5:* w | b 5:* w"
@@ -191,11 +218,17 @@ mod tests {
 
     #[test]
     fn bad_rules_are_named() {
-        let e = Rule::parse(&rule(true, Some("x"), None, None, None)).unwrap_err().to_string();
+        let e = Rule::parse(&rule(true, Some("x"), None, None, None))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("type") && e.contains("\"x\""), "{e}");
-        let e = Rule::parse(&rule(true, None, None, None, Some("rwx"))).unwrap_err().to_string();
+        let e = Rule::parse(&rule(true, None, None, None, Some("rwx")))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("access") && e.contains("\"rwx\""), "{e}");
-        let e = Rule::parse(&rule(true, None, Some(1 << 40), None, None)).unwrap_err().to_string();
+        let e = Rule::parse(&rule(true, None, Some(1 << 40), None, None))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("major"), "{e}");
     }
 }

@@ -99,13 +99,12 @@ impl Layout {
                 reason,
             })?;
             match entry.fstype {
-                "cgroup2" => {
-                    if layout.unified.is_none() {
-                        layout.unified = Some(Unified {
-                            mountpoint: entry.mountpoint,
-                            controllers: Vec::new(),
-                        });
-                    }
+                // A second cgroup2 mount is the same hierarchy again.
+                "cgroup2" if layout.unified.is_none() => {
+                    layout.unified = Some(Unified {
+                        mountpoint: entry.mountpoint,
+                        controllers: Vec::new(),
+                    });
                 }
                 "cgroup" => {
                     let mut controllers = Vec::new();
@@ -289,10 +288,7 @@ mod tests {
     fn escaped_mountpoint_and_no_cgroups() {
         let text = "50 22 0:40 / /mnt/my\\040cg rw - cgroup2 none rw\n";
         let layout = Layout::from_mountinfo(text).unwrap();
-        assert_eq!(
-            layout.unified.unwrap().mountpoint,
-            Path::new("/mnt/my cg")
-        );
+        assert_eq!(layout.unified.unwrap().mountpoint, Path::new("/mnt/my cg"));
         let layout = Layout::from_mountinfo("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n").unwrap();
         assert_eq!(layout, Layout::default());
     }
@@ -302,13 +298,19 @@ mod tests {
         let err = Layout::from_mountinfo("22 1 8:1 / / rw ext4\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("mountinfo line 1") && err.contains("separator"), "{err}");
+        assert!(
+            err.contains("mountinfo line 1") && err.contains("separator"),
+            "{err}"
+        );
     }
 
     #[test]
     fn detect_this_host() {
         // Whatever the host is, detection must succeed and find some cgroups.
         let layout = Layout::detect().unwrap();
-        assert!(!layout.v1.is_empty() || layout.unified.is_some(), "{layout:?}");
+        assert!(
+            !layout.v1.is_empty() || layout.unified.is_some(),
+            "{layout:?}"
+        );
     }
 }

@@ -218,7 +218,11 @@ impl Manager {
         let result = wait_for_state(dir, state_file, expected, || write(dir, file, value));
         if result.is_err() && frozen {
             // Do not leave the container half frozen.
-            let undo = if file == "freezer.state" { "THAWED" } else { "0" };
+            let undo = if file == "freezer.state" {
+                "THAWED"
+            } else {
+                "0"
+            };
             let _ = write(dir, file, undo);
         }
         result
@@ -237,7 +241,8 @@ impl Manager {
     /// SIGKILL uses `cgroup.kill` where the kernel has it (5.14+). Otherwise
     /// the cgroup is frozen while the processes are listed and signalled, so
     /// none can fork behind our back; a cgroup that cannot be frozen is
-    /// signalled anyway. A cgroup that no longer exists has no processes.
+    /// signalled anyway; a paused container is thawed after a SIGKILL so its
+    /// processes can die. A cgroup that no longer exists has no processes.
     pub fn kill_all(&self, signal: Signal) -> Result<(), CgroupError> {
         if signal == Signal::SIGKILL {
             if let Some(dir) = &self.unified_dir {
@@ -254,7 +259,8 @@ impl Manager {
         if !dir.exists() {
             return Ok(());
         }
-        let froze = matches!(self.is_frozen(), Ok(false)) && self.freeze().is_ok();
+        let was_frozen = self.is_frozen();
+        let froze = matches!(was_frozen, Ok(false)) && self.freeze().is_ok();
         let mut pids = Vec::new();
         let listed = collect_pids(dir, &mut pids);
         let mut errors = Vec::new();
@@ -271,7 +277,10 @@ impl Manager {
                 }),
             }
         }
-        if froze {
+        // Frozen tasks act on SIGKILL only once thawed, so a paused
+        // container is thawed to let it die.
+        let paused_kill = signal == Signal::SIGKILL && matches!(was_frozen, Ok(true));
+        if froze || paused_kill {
             if let Err(e) = self.thaw() {
                 errors.push(e);
             }

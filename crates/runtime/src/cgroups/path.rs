@@ -82,8 +82,12 @@ fn systemd_path(value: &str) -> Result<String, CgroupError> {
     if name.contains('/') || prefix.contains('/') {
         return Err(invalid(value, "unit prefix and name must not contain '/'"));
     }
-    let parent = expand_slice(if slice.is_empty() { DEFAULT_SLICE } else { slice })
-        .map_err(|reason| invalid(value, reason))?;
+    let parent = expand_slice(if slice.is_empty() {
+        DEFAULT_SLICE
+    } else {
+        slice
+    })
+    .map_err(|reason| invalid(value, reason))?;
     let unit = if name.ends_with(".slice") {
         // A slice unit: validated like the parent, but kept as one level.
         expand_slice(name).map_err(|reason| invalid(value, reason))?;
@@ -156,7 +160,10 @@ mod tests {
     #[test]
     fn systemd_paths() {
         assert_eq!(ok(None, true), "/system.slice/skiff-ctr1.scope");
-        assert_eq!(ok(Some(":docker:abc"), true), "/system.slice/docker-abc.scope");
+        assert_eq!(
+            ok(Some(":docker:abc"), true),
+            "/system.slice/docker-abc.scope"
+        );
         assert_eq!(
             ok(Some("machine.slice:libpod:abc"), true),
             "/machine.slice/libpod-abc.scope"

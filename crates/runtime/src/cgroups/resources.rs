@@ -82,9 +82,7 @@ impl Manager {
                 return Err(CgroupError::InvalidValue {
                     what: "memory.swap".into(),
                     value: s.to_string(),
-                    reason: format!(
-                        "it is memory+swap and must be at least memory.limit ({l})"
-                    ),
+                    reason: format!("it is memory+swap and must be at least memory.limit ({l})"),
                 });
             }
         }
@@ -254,10 +252,26 @@ impl Manager {
         let weight = bio.weight.filter(|&w| w != 0);
         let leaf_weight = bio.leaf_weight.filter(|&w| w != 0);
         let throttles = [
-            (&bio.throttle_read_bps_device, "blkio.throttle.read_bps_device", "rbps"),
-            (&bio.throttle_write_bps_device, "blkio.throttle.write_bps_device", "wbps"),
-            (&bio.throttle_read_iops_device, "blkio.throttle.read_iops_device", "riops"),
-            (&bio.throttle_write_iops_device, "blkio.throttle.write_iops_device", "wiops"),
+            (
+                &bio.throttle_read_bps_device,
+                "blkio.throttle.read_bps_device",
+                "rbps",
+            ),
+            (
+                &bio.throttle_write_bps_device,
+                "blkio.throttle.write_bps_device",
+                "wbps",
+            ),
+            (
+                &bio.throttle_read_iops_device,
+                "blkio.throttle.read_iops_device",
+                "riops",
+            ),
+            (
+                &bio.throttle_write_iops_device,
+                "blkio.throttle.write_iops_device",
+                "wiops",
+            ),
         ];
         if weight.is_none()
             && leaf_weight.is_none()
@@ -322,8 +336,7 @@ impl Manager {
                         let dev = (t.major, t.minor);
                         match lines.iter_mut().find(|(d, _)| *d == dev) {
                             Some((_, line)) => line.push_str(&format!(" {key}={rate}")),
-                            None => lines
-                                .push((dev, format!("{}:{} {key}={rate}", dev.0, dev.1))),
+                            None => lines.push((dev, format!("{}:{} {key}={rate}", dev.0, dev.1))),
                         }
                     }
                 }
@@ -356,7 +369,9 @@ impl Manager {
                     &format!("hugetlb.{size}.limit_in_bytes"),
                     &l.limit.to_string(),
                 )?,
-                Target::V2(dir) => write(dir, &format!("hugetlb.{size}.max"), &l.limit.to_string())?,
+                Target::V2(dir) => {
+                    write(dir, &format!("hugetlb.{size}.max"), &l.limit.to_string())?
+                }
             }
         }
         Ok(())
@@ -373,7 +388,11 @@ impl Manager {
             let (Target::V1(dir) | Target::V2(dir)) =
                 self.target("net_prio", "net_prio", "network.priorities")?;
             for p in &net.priorities {
-                write(dir, "net_prio.ifpriomap", &format!("{} {}", p.name, p.priority))?;
+                write(
+                    dir,
+                    "net_prio.ifpriomap",
+                    &format!("{} {}", p.name, p.priority),
+                )?;
             }
         }
         Ok(())

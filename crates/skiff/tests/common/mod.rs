@@ -27,13 +27,26 @@ impl Rt {
         c
     }
 
-    /// Run with the given args; stdin closed, output captured.
+    /// Run with the given args; stdin closed, output captured. Output goes
+    /// through files, not pipes: a created container inherits them and keeps
+    /// them open, so waiting for EOF would wait for the container.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd()
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::fs::File::create(dir.path().join("out")).unwrap();
+        let err = std::fs::File::create(dir.path().join("err")).unwrap();
+        let status = self
+            .cmd()
             .args(args)
             .stdin(Stdio::null())
-            .output()
-            .expect("running skiff-runtime")
+            .stdout(out)
+            .stderr(err)
+            .status()
+            .expect("running skiff-runtime");
+        Output {
+            status,
+            stdout: std::fs::read(dir.path().join("out")).unwrap(),
+            stderr: std::fs::read(dir.path().join("err")).unwrap(),
+        }
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
