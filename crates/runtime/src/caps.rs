@@ -106,6 +106,11 @@ impl CapSets {
 
     /// Keep only what this process can grant (its own bounding set): the host may
     /// lack some capabilities (CAP_SYS_RESOURCE, say); a container cannot get them.
+    /// Every capability any set names.
+    pub fn union(&self) -> u64 {
+        self.bounding | self.effective | self.inheritable | self.permitted | self.ambient
+    }
+
     pub fn limit_to(&mut self, available: u64) {
         self.bounding &= available;
         self.effective &= available;
@@ -115,10 +120,14 @@ impl CapSets {
     }
 }
 
-/// The bounding set of the calling process, read with PR_CAPBSET_READ.
-pub fn current_bounding() -> u64 {
+/// Which of the capabilities in `wanted` the calling process's bounding set
+/// holds, read with PR_CAPBSET_READ.
+pub fn bounding_of(wanted: u64) -> u64 {
     let mut m = 0u64;
     for c in 0..64u32 {
+        if wanted & (1 << c) == 0 {
+            continue;
+        }
         // SAFETY: PR_CAPBSET_READ only reads; no memory is passed.
         let rc = unsafe { libc::prctl(libc::PR_CAPBSET_READ, c as libc::c_ulong, 0, 0, 0) };
         if rc < 0 {

@@ -221,6 +221,7 @@ pub fn create(opts: &CreateOpts) -> Result<i32, Error> {
 }
 
 fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<i32, Error> {
+    crate::log::timing("create: begin");
     state::check_id(&opts.id)?;
     assert_single_threaded()?;
     let bundle = opts
@@ -234,9 +235,10 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<i32, Error> {
         .clone()
         .ok_or_else(|| Error::Invalid("config has no process".into()))?;
     let mut capsets = CapSets::from_spec(proc_cfg.capabilities.as_ref())?;
-    capsets.limit_to(caps::current_bounding());
+    capsets.limit_to(caps::bounding_of(capsets.union()));
     let seccomp = compile_seccomp(&spec)?;
     let prepared = Prepared::new(&proc_cfg, capsets, seccomp)?;
+    crate::log::timing("create: config checked");
     check_sysctls(&spec)?;
     if let Some(h) = &spec.hooks {
         for (k, l) in [
@@ -302,10 +304,12 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<i32, Error> {
     };
     st.save(&opts.root)?;
     cg.create()?;
+    crate::log::timing("create: cgroup created");
     guard.cgroup = Some(&cg);
     if let Some(res) = &spec.linux().resources {
         cg.apply(&with_default_devices(res, &spec))?;
     }
+    crate::log::timing("create: resources applied");
     let fifo = State::fifo_path(&opts.root, &opts.id);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| io_err("creating exec fifo", &fifo)(e.into()))?;
@@ -331,6 +335,8 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<i32, Error> {
         preserve_fds: opts.preserve_fds,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
+        cgroup_join: init::CgroupJoin::new(&cg.dirs())
+            .map_err(|e| io_err("opening cgroup", &dir)(e))?,
         cgroups: CgroupMounts {
             unified_only: cg.layout().is_unified_only(),
             dirs: cg.dirs(),
@@ -339,6 +345,7 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<i32, Error> {
         exec: false,
     };
     let (parent, child) = sync::pair().map_err(io_err("creating sync socket", &dir))?;
+    crate::log::timing("create: forking");
     // SAFETY: the process is single-threaded (checked above), so the child may
     // run ordinary code until it execs.
     let stage1 = match unsafe { libc::fork() } {
@@ -351,10 +358,6 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<i32, Error> {
     };
     drop(child);
     guard.pids.push(stage1);
-    cg.add_pid(stage1)?;
-    parent
-        .send(Tag::Go, &[])
-        .map_err(io_err("talking to container process", &dir))?;
     let mut init_pid = 0;
     let mut hooks_waiting = false;
     loop {
@@ -386,7 +389,10 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<i32, Error> {
                 st.pid_start = state::proc_stat(init_pid).map(|s| s.0).unwrap_or(0);
             }
             Some((Tag::HooksReady, _)) => hooks_waiting = true,
-            Some((Tag::Created, _)) => break,
+            Some((Tag::Created, _)) => {
+                crate::log::timing("create: init reports created");
+                break;
+            }
             Some((t, _)) => return Err(Error::Init(format!("unexpected message {t:?}"))),
         }
         if hooks_waiting && init_pid != 0 {
@@ -410,6 +416,7 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<i32, Error> {
         write_pid_file(pf, init_pid)?;
     }
     guard.disarm();
+    crate::log::timing("create: done");
     let _ = keep_child;
     Ok(init_pid)
 }
@@ -438,6 +445,7 @@ pub fn state_json(root: &Path, id: &str) -> Result<String, Error> {
 
 /// `start`: release the process waiting at the barrier, run poststart hooks.
 pub fn start(root: &Path, id: &str) -> Result<(), Error> {
+    crate::log::timing("start: begin");
     let (st, status) = load(root, id)?;
     if status != Status::Created {
         return Err(Error::BadStatus {
@@ -462,6 +470,7 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
     (&f).write_all(&[0]).map_err(io_err("writing exec fifo", &fifo))?;
     drop(f);
     let _ = std::fs::remove_file(&fifo);
+    crate::log::timing("start: released");
     if let Some(h) = &st.config.hooks {
         if !h.poststart.is_empty() {
             let json = hook_state(&st, Status::Running);
@@ -685,7 +694,9 @@ pub fn run(opts: &CreateOpts, detach: bool) -> Result<i32, Error> {
         return Ok(0);
     }
     let code = crate::signals::wait_forwarding(pid);
+    crate::log::timing("run: container exited");
     let _ = delete(&opts.root, &opts.id, true);
+    crate::log::timing("run: deleted");
     Ok(code)
 }
 

@@ -83,7 +83,7 @@ pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
         ));
     }
     let mut capsets = CapSets::from_spec(p.capabilities.as_ref())?;
-    capsets.limit_to(caps::current_bounding());
+    capsets.limit_to(caps::bounding_of(capsets.union()));
     let seccomp = match &st.config.linux().seccomp {
         Some(s) => Some(crate::seccomp::compile(s)?),
         None => None,
@@ -107,6 +107,11 @@ pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
         preserve_fds: opts.preserve_fds,
         no_pivot: false,
         no_new_keyring: true,
+        cgroup_join: init::CgroupJoin::new(&cg.dirs()).map_err(|err| Error::Io {
+            op: "opening cgroup",
+            path: st.cgroup_path.clone().into(),
+            err,
+        })?,
         cgroups: CgroupMounts::default(),
         has_hooks: false,
         exec: true,
@@ -137,7 +142,6 @@ pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
             }
         }
     };
-    parent.send(Tag::Go, &[]).map_err(io)?;
     let mut pid = 0;
     loop {
         match parent.recv().map_err(io)? {
@@ -145,11 +149,6 @@ pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
                 pid = i32::from_ne_bytes(m[..4].try_into().unwrap_or_default());
                 // SAFETY: reaping stage 1, our child.
                 unsafe { libc::waitpid(stage1, std::ptr::null_mut(), 0) };
-                if let Err(e) = cg.add_pid(pid) {
-                    kill_all(&[pid]);
-                    return Err(e.into());
-                }
-                parent.send(Tag::Go, &[]).map_err(io)?;
             }
             Some((Tag::Error, m)) => {
                 kill_all(&[stage1, pid].into_iter().filter(|&p| p > 0).collect::<Vec<_>>());

@@ -73,3 +73,22 @@ pub fn debug(msg: &str) {
         write("debug", msg, false);
     }
 }
+
+static TIMING: std::sync::OnceLock<Option<std::time::Instant>> = std::sync::OnceLock::new();
+
+/// With SKIFF_TIMING=1 in the environment, print how long after the runtime
+/// started each step was reached (children inherit the clock). For profiling
+/// container start; costs one branch when off.
+pub fn timing(step: &str) {
+    let start = TIMING.get_or_init(|| {
+        std::env::var_os("SKIFF_TIMING").map(|_| std::time::Instant::now())
+    });
+    if let Some(t) = start {
+        let _ = writeln!(
+            std::io::stderr(),
+            "[{:>8.3} ms pid {}] {step}",
+            t.elapsed().as_secs_f64() * 1000.0,
+            std::process::id()
+        );
+    }
+}
