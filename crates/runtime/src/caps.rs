@@ -216,7 +216,13 @@ pub fn apply(sets: &CapSets) -> Result<(), nix::errno::Errno> {
     capset(sets.effective, sets.permitted, sets.inheritable)?;
     // SAFETY: plain prctl with integer arguments.
     unsafe {
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
     }
     for c in 0..64u32 {
         if sets.ambient & (1 << c) != 0 {
@@ -259,6 +265,9 @@ mod tests {
             ..Default::default()
         };
         let err = CapSets::from_spec(Some(&c)).unwrap_err().to_string();
-        assert!(err.contains("CAP_NOPE") && err.contains("effective"), "{err}");
+        assert!(
+            err.contains("CAP_NOPE") && err.contains("effective"),
+            "{err}"
+        );
     }
 }

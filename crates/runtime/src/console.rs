@@ -13,7 +13,10 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
     #[error("connecting to console socket {path}: {err}")]
-    Connect { path: String, err: nix::errno::Errno },
+    Connect {
+        path: String,
+        err: nix::errno::Errno,
+    },
     #[error("{op}: {err}")]
     Sys {
         op: &'static str,
@@ -134,7 +137,9 @@ pub fn become_tty(slave: &OwnedFd) -> Result<(), ConsoleError> {
     let fd = slave.as_raw_fd();
     // SAFETY: TIOCSCTTY with an int argument.
     if unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } < 0 {
-        return Err(sys("setting controlling terminal")(nix::errno::Errno::last()));
+        return Err(sys("setting controlling terminal")(
+            nix::errno::Errno::last(),
+        ));
     }
     for target in 0..3 {
         // SAFETY: dup2 onto the standard descriptors.

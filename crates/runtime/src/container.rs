@@ -128,12 +128,7 @@ fn open_ns(typ: NamespaceType, path: &str) -> Result<OwnedFd, Error> {
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(|e| {
-        Error::Invalid(format!(
-            "{} namespace path {path}: {e}",
-            typ.proc_name()
-        ))
-    })
+    .map_err(|e| Error::Invalid(format!("{} namespace path {path}: {e}", typ.proc_name())))
 }
 
 fn compile_seccomp(spec: &Spec) -> Result<Option<crate::seccomp::Program>, Error> {
@@ -365,11 +360,7 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<i32, Error> {
             .recv()
             .map_err(io_err("talking to container process", &dir))?;
         match msg {
-            None => {
-                return Err(Error::Init(
-                    "container process exited during setup".into(),
-                ))
-            }
+            None => return Err(Error::Init("container process exited during setup".into())),
             Some((Tag::Error, m)) => {
                 return Err(Error::Init(String::from_utf8_lossy(&m).into_owned()))
             }
@@ -467,7 +458,8 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
             }
         })?;
     use std::io::Write;
-    (&f).write_all(&[0]).map_err(io_err("writing exec fifo", &fifo))?;
+    (&f).write_all(&[0])
+        .map_err(io_err("writing exec fifo", &fifo))?;
     drop(f);
     let _ = std::fs::remove_file(&fifo);
     crate::log::timing("start: released");

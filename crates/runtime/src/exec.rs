@@ -151,11 +151,21 @@ pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
                 unsafe { libc::waitpid(stage1, std::ptr::null_mut(), 0) };
             }
             Some((Tag::Error, m)) => {
-                kill_all(&[stage1, pid].into_iter().filter(|&p| p > 0).collect::<Vec<_>>());
+                kill_all(
+                    &[stage1, pid]
+                        .into_iter()
+                        .filter(|&p| p > 0)
+                        .collect::<Vec<_>>(),
+                );
                 return Err(Error::Init(String::from_utf8_lossy(&m).into_owned()));
             }
             Some((t, _)) => {
-                kill_all(&[stage1, pid].into_iter().filter(|&p| p > 0).collect::<Vec<_>>());
+                kill_all(
+                    &[stage1, pid]
+                        .into_iter()
+                        .filter(|&p| p > 0)
+                        .collect::<Vec<_>>(),
+                );
                 return Err(Error::Init(format!("unexpected message {t:?}")));
             }
             // The channel closes when the process execs (close-on-exec).

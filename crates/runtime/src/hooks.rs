@@ -179,12 +179,12 @@ mod tests {
     fn hook_gets_state_and_env() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let h = hook(&format!("cat > {0}; echo \"$FOO\" >> {0}", out.display()), None);
-        run("prestart", &h, b"{\"id\":\"x\"}").unwrap();
-        assert_eq!(
-            std::fs::read_to_string(out).unwrap(),
-            "{\"id\":\"x\"}bar\n"
+        let h = hook(
+            &format!("cat > {0}; echo \"$FOO\" >> {0}", out.display()),
+            None,
         );
+        run("prestart", &h, b"{\"id\":\"x\"}").unwrap();
+        assert_eq!(std::fs::read_to_string(out).unwrap(), "{\"id\":\"x\"}bar\n");
     }
 
     #[test]
@@ -192,7 +192,10 @@ mod tests {
         let err = run("poststart", &hook("echo oops >&2; exit 3", None), b"{}")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("poststart hook /bin/sh failed: exit status 3: oops"), "{err}");
+        assert!(
+            err.contains("poststart hook /bin/sh failed: exit status 3: oops"),
+            "{err}"
+        );
     }
 
     #[test]

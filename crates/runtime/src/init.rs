@@ -62,7 +62,9 @@ impl CgroupJoin {
             if name.is_empty() {
                 j.v2_dir = Some(
                     std::fs::File::open(dir)
-                        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?
+                        .map_err(|e| {
+                            std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()))
+                        })?
                         .into(),
                 );
             } else {
@@ -78,7 +80,8 @@ impl CgroupJoin {
             // SAFETY: a valid C string path; open returns an fd or -1.
             let fd = unsafe { libc::open(t.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
             // SAFETY: writing one byte from a static buffer to our fd.
-            let ok = fd >= 0 && unsafe { libc::write(fd, b"0".as_ptr() as *const libc::c_void, 1) } == 1;
+            let ok =
+                fd >= 0 && unsafe { libc::write(fd, b"0".as_ptr() as *const libc::c_void, 1) } == 1;
             let err = std::io::Error::last_os_error();
             if fd >= 0 {
                 // SAFETY: closing the fd opened above.
@@ -165,10 +168,14 @@ pub fn stage1(cfg: &InitConfig, chan: &Channel) -> ! {
         if unsafe { libc::unshare(libc::CLONE_NEWUSER) } < 0 {
             fail(
                 chan,
-                &format!("creating user namespace: {}", std::io::Error::last_os_error()),
+                &format!(
+                    "creating user namespace: {}",
+                    std::io::Error::last_os_error()
+                ),
             );
         }
-        if chan.send(Tag::NeedIdMaps, &[]).is_err() || chan.expect(Tag::IdMapsDone, &mut buf).is_err()
+        if chan.send(Tag::NeedIdMaps, &[]).is_err()
+            || chan.expect(Tag::IdMapsDone, &mut buf).is_none()
         {
             // SAFETY: see fail().
             unsafe { libc::_exit(1) }
@@ -202,7 +209,11 @@ pub fn stage1(cfg: &InitConfig, chan: &Channel) -> ! {
         }
     }
     crate::log::timing("stage1: namespaces made");
-    match clone3(libc::CLONE_PARENT as u64, 0, cfg.cgroup_join.v2_dir.as_ref()) {
+    match clone3(
+        libc::CLONE_PARENT as u64,
+        0,
+        cfg.cgroup_join.v2_dir.as_ref(),
+    ) {
         Ok(0) => stage2(cfg, chan),
         Ok(pid) => {
             let _ = chan.send_pid(pid);
@@ -219,12 +230,17 @@ fn stage2(cfg: &InitConfig, chan: &Channel) -> ! {
     if cfg.exec {
         finish(cfg, chan, None, None)
     }
-    // SAFETY: unshare with a namespace flag.
-    if cfg.new_ns & libc::CLONE_NEWCGROUP != 0 && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } < 0 {
-        fail(
-            chan,
-            &format!("creating cgroup namespace: {}", std::io::Error::last_os_error()),
-        );
+    if cfg.new_ns & libc::CLONE_NEWCGROUP != 0 {
+        // SAFETY: unshare with a namespace flag.
+        if unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } < 0 {
+            fail(
+                chan,
+                &format!(
+                    "creating cgroup namespace: {}",
+                    std::io::Error::last_os_error()
+                ),
+            );
+        }
     }
     let spec = cfg.spec;
     let own_mntns = cfg.new_ns & libc::CLONE_NEWNS != 0
@@ -244,7 +260,8 @@ fn stage2(cfg: &InitConfig, chan: &Channel) -> ! {
         }
         let dev_bound = spec.mounts.iter().any(|m| {
             m.destination == "/dev"
-                && (m.typ.as_deref() == Some("bind") || m.options.iter().any(|o| o == "bind" || o == "rbind"))
+                && (m.typ.as_deref() == Some("bind")
+                    || m.options.iter().any(|o| o == "bind" || o == "rbind"))
         });
         if !dev_bound {
             let has_proc = spec.mounts.iter().any(|m| m.typ.as_deref() == Some("proc"));
@@ -260,7 +277,9 @@ fn stage2(cfg: &InitConfig, chan: &Channel) -> ! {
     let fifo = cfg.fifo.as_ref().map(|p| {
         nix::fcntl::open(
             p,
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_NONBLOCK
+                | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
         .unwrap_or_else(|e| fail(chan, &format!("opening exec fifo {}: {e}", p.display())))
@@ -273,9 +292,9 @@ fn stage2(cfg: &InitConfig, chan: &Channel) -> ! {
             unsafe { libc::_exit(1) }
         }
         match chan.expect(Tag::HooksDone, &mut buf) {
-            Ok(n) => state_json = Some(buf[1..1 + n].to_vec()),
+            Some(n) => state_json = Some(buf[1..1 + n].to_vec()),
             // SAFETY: see fail().
-            Err(()) => unsafe { libc::_exit(1) },
+            None => unsafe { libc::_exit(1) },
         }
         if let Some(h) = &spec.hooks {
             if let Err(e) = crate::hooks::run_all(
@@ -298,7 +317,10 @@ fn stage2(cfg: &InitConfig, chan: &Channel) -> ! {
             if unsafe { libc::setdomainname(d.as_ptr() as *const libc::c_char, d.len()) } < 0 {
                 fail(
                     chan,
-                    &format!("setting domainname {d:?}: {}", std::io::Error::last_os_error()),
+                    &format!(
+                        "setting domainname {d:?}: {}",
+                        std::io::Error::last_os_error()
+                    ),
                 );
             }
         }
@@ -312,7 +334,7 @@ fn stage2(cfg: &InitConfig, chan: &Channel) -> ! {
     }
     if own_mntns {
         if let Err(e) = rootfs::finalize(spec) {
-    crate::log::timing("stage2: pivoted");
+            crate::log::timing("stage2: pivoted");
             fail(chan, &e.to_string());
         }
     }
@@ -361,7 +383,11 @@ fn finish(
         // A session keyring of its own, so containers do not share keys.
         // SAFETY: keyctl(JOIN_SESSION_KEYRING, NULL) creates an anonymous keyring.
         unsafe {
-            libc::syscall(libc::SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 0usize);
+            libc::syscall(
+                libc::SYS_keyctl,
+                1, /* KEYCTL_JOIN_SESSION_KEYRING */
+                0usize,
+            );
         }
     }
     crate::process::preserve_fds(cfg.preserve_fds);

@@ -68,7 +68,9 @@ pub enum Error {
         op: &'static str,
         err: nix::errno::Errno,
     },
-    #[error("the runtime must be called from a single-threaded process (this one has {0} threads)")]
+    #[error(
+        "the runtime must be called from a single-threaded process (this one has {0} threads)"
+    )]
     Threaded(u32),
     #[error("teardown incomplete: {0}")]
     Teardown(String),

@@ -80,9 +80,8 @@ static TIMING: std::sync::OnceLock<Option<std::time::Instant>> = std::sync::Once
 /// started each step was reached (children inherit the clock). For profiling
 /// container start; costs one branch when off.
 pub fn timing(step: &str) {
-    let start = TIMING.get_or_init(|| {
-        std::env::var_os("SKIFF_TIMING").map(|_| std::time::Instant::now())
-    });
+    let start =
+        TIMING.get_or_init(|| std::env::var_os("SKIFF_TIMING").map(|_| std::time::Instant::now()));
     if let Some(t) = start {
         let _ = writeln!(
             std::io::stderr(),

@@ -201,7 +201,8 @@ impl Prepared {
     pub fn apply_user(&self) -> Result<(), String> {
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
-        caps::drop_bounding(&self.caps).map_err(|e| format!("dropping bounding capabilities: {e}"))?;
+        caps::drop_bounding(&self.caps)
+            .map_err(|e| format!("dropping bounding capabilities: {e}"))?;
         let gids: Vec<libc::gid_t> = self.additional_gids.clone();
         // SAFETY: setgroups reads gids.len() gid_t values.
         if unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } < 0 {
@@ -257,11 +258,7 @@ impl Prepared {
         }
         // SAFETY: NUL-terminated arrays of pointers into live CStrings.
         unsafe { libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-        format!(
-            "exec {:?}: {}",
-            exe,
-            std::io::Error::last_os_error()
-        )
+        format!("exec {:?}: {}", exe, std::io::Error::last_os_error())
     }
 }
 

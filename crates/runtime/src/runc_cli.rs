@@ -6,8 +6,8 @@
 
 use crate::container::{self, CreateOpts};
 use crate::exec::{self, ExecOpts};
-use crate::spec::{Process, Resources};
 use crate::log;
+use crate::spec::{Process, Resources};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -205,7 +205,10 @@ fn run(argv: Vec<String>) -> Result<i32, CliError> {
     let json = g.get("log-format") == Some("json");
     let _ = log::init(g.get("log").map(std::path::Path::new), json, g.on("debug"));
     if g.on("version") {
-        println!("skiff-runtime version {VERSION}\nspec: {}", crate::state::SPEC_VERSION);
+        println!(
+            "skiff-runtime version {VERSION}\nspec: {}",
+            crate::state::SPEC_VERSION
+        );
         return Ok(0);
     }
     let root = PathBuf::from(g.get("root").unwrap_or("/run/skiff-runtime"));
@@ -305,7 +308,10 @@ fn run(argv: Vec<String>) -> Result<i32, CliError> {
             let dir = PathBuf::from(p.get("bundle").unwrap_or("."));
             let path = dir.join("config.json");
             if path.exists() {
-                return Err(CliError::Other(format!("File {} exists. Remove it first", path.display())));
+                return Err(CliError::Other(format!(
+                    "File {} exists. Remove it first",
+                    path.display()
+                )));
             }
             std::fs::write(&path, default_spec(p.on("rootless"))).map_err(|err| {
                 crate::Error::Io {
@@ -320,7 +326,10 @@ fn run(argv: Vec<String>) -> Result<i32, CliError> {
             println!("{HELP}");
             Ok(0)
         }
-        other => Err(Usage(format!("unknown command {other:?}; run 'skiff-runtime help'")).into()),
+        other => Err(Usage(format!(
+            "unknown command {other:?}; run 'skiff-runtime help'"
+        ))
+        .into()),
     }
 }
 
@@ -355,7 +364,8 @@ fn cmd_exec(cargs: &[String], root: PathBuf) -> Result<i32, CliError> {
             }
             for kv in p.all("env") {
                 let key = kv.split('=').next().unwrap_or("").to_string();
-                proc.env.retain(|e| e.split('=').next() != Some(key.as_str()));
+                proc.env
+                    .retain(|e| e.split('=').next() != Some(key.as_str()));
                 proc.env.push(kv);
             }
             if let Some(u) = p.get("user") {
@@ -364,7 +374,9 @@ fn cmd_exec(cargs: &[String], root: PathBuf) -> Result<i32, CliError> {
                 proc.user.gid = parse_num(gid, "user")?;
             }
             for g in p.all("additional-gids") {
-                proc.user.additional_gids.push(parse_num(&g, "additional-gids")?);
+                proc.user
+                    .additional_gids
+                    .push(parse_num(&g, "additional-gids")?);
             }
             let caps_add = p.all("cap");
             if !caps_add.is_empty() {
@@ -375,7 +387,8 @@ fn cmd_exec(cargs: &[String], root: PathBuf) -> Result<i32, CliError> {
                     &mut c.permitted,
                     &mut c.ambient,
                 ] {
-                    set.get_or_insert_with(Vec::new).extend(caps_add.iter().cloned());
+                    set.get_or_insert_with(Vec::new)
+                        .extend(caps_add.iter().cloned());
                 }
             }
             if p.on("no-new-privs") {
@@ -464,7 +477,8 @@ fn cmd_update(cargs: &[String], root: PathBuf) -> Result<i32, CliError> {
         });
     }
     if let Some(v) = p.get("blkio-weight") {
-        res.block_io.get_or_insert_with(Default::default).weight = Some(parse_num(v, "blkio-weight")?);
+        res.block_io.get_or_insert_with(Default::default).weight =
+            Some(parse_num(v, "blkio-weight")?);
     }
     container::update(&root, &id, &res)?;
     Ok(0)
@@ -503,7 +517,11 @@ fn print_ps_table(pids: &[i32], ps_args: &[String]) -> Result<(), CliError> {
         .ok_or_else(|| CliError::Other("ps output has no PID column".into()))?;
     println!("{header}");
     for l in lines {
-        if let Some(pid) = l.split_whitespace().nth(pid_col).and_then(|p| p.parse::<i32>().ok()) {
+        if let Some(pid) = l
+            .split_whitespace()
+            .nth(pid_col)
+            .and_then(|p| p.parse::<i32>().ok())
+        {
             if pids.contains(&pid) {
                 println!("{l}");
             }
@@ -545,14 +563,22 @@ fn cmd_list(root: &std::path::Path, json: bool, quiet: bool) {
         "OWNER".into(),
     ]];
     for (st, status) in &all {
-        let pid = if *status == crate::state::Status::Stopped { 0 } else { st.pid };
+        let pid = if *status == crate::state::Status::Stopped {
+            0
+        } else {
+            st.pid
+        };
         rows.push([
             st.id.clone(),
             pid.to_string(),
             status.to_string(),
             st.bundle.display().to_string(),
             st.created.clone(),
-            if st.owner.is_empty() { "root".into() } else { st.owner.clone() },
+            if st.owner.is_empty() {
+                "root".into()
+            } else {
+                st.owner.clone()
+            },
         ]);
     }
     let widths: Vec<usize> = (0..6)

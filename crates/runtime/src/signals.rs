@@ -110,10 +110,16 @@ pub fn parse(s: &str) -> Option<i32> {
     if name == "RTMAX" {
         return Some(rtmax);
     }
-    if let Some(off) = name.strip_prefix("RTMIN+").and_then(|o| o.parse::<i32>().ok()) {
+    if let Some(off) = name
+        .strip_prefix("RTMIN+")
+        .and_then(|o| o.parse::<i32>().ok())
+    {
         return (rtmin + off <= rtmax).then_some(rtmin + off);
     }
-    if let Some(off) = name.strip_prefix("RTMAX-").and_then(|o| o.parse::<i32>().ok()) {
+    if let Some(off) = name
+        .strip_prefix("RTMAX-")
+        .and_then(|o| o.parse::<i32>().ok())
+    {
         return (rtmax - off >= rtmin).then_some(rtmax - off);
     }
     None

@@ -188,7 +188,11 @@ impl State {
             oci_version: SPEC_VERSION,
             id: &self.id,
             status,
-            pid: if status == Status::Stopped { 0 } else { self.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
             bundle: &self.bundle,
             rootfs: &self.rootfs,
             created: &self.created,

@@ -149,10 +149,11 @@ impl Channel {
     }
 
     /// Wait for a specific tag on the child side; an Error message or EOF is a failure.
-    pub fn expect(&self, want: Tag, buf: &mut [u8]) -> Result<usize, ()> {
+    /// Returns the payload length, or None on anything else.
+    pub fn expect(&self, want: Tag, buf: &mut [u8]) -> Option<usize> {
         match self.recv_into(buf) {
-            Ok(Some((t, n))) if t == want => Ok(n),
-            _ => Err(()),
+            Ok(Some((t, n))) if t == want => Some(n),
+            _ => None,
         }
     }
 

@@ -10,8 +10,15 @@ fn refused(b: &Bundle, id: &str, want: &str) {
     let rt = Rt::new();
     let o = rt.run(&["create", "--bundle", b.path().to_str().unwrap(), id]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "create {id} should fail; stderr: {err}");
-    assert!(err.contains(want), "error {err:?} does not mention {want:?}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "create {id} should fail; stderr: {err}"
+    );
+    assert!(
+        err.contains(want),
+        "error {err:?} does not mention {want:?}"
+    );
     if !id.contains('/') && !id.contains("..") {
         assert_no_leftovers(&rt, id, b.path());
     }
@@ -20,7 +27,11 @@ fn refused(b: &Bundle, id: &str, want: &str) {
 #[test]
 fn malformed_json() {
     let b = Bundle::busybox(&["true"]);
-    std::fs::write(b.path().join("config.json"), "{\"ociVersion\": \"1.2.0\", \"process\": {").unwrap();
+    std::fs::write(
+        b.path().join("config.json"),
+        "{\"ociVersion\": \"1.2.0\", \"process\": {",
+    )
+    .unwrap();
     refused(&b, &unique_id("badjson"), "is not a valid OCI config");
 }
 
@@ -34,7 +45,12 @@ fn missing_rootfs() {
 #[test]
 fn unknown_namespace_type() {
     let mut b = Bundle::busybox(&["true"]);
-    b.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "bogusns"})));
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "bogusns"}))
+    });
     refused(&b, &unique_id("badns"), "unknown variant `bogusns`");
 }
 
@@ -64,7 +80,11 @@ fn duplicate_id() {
 fn unknown_capability() {
     let mut b = Bundle::busybox(&["true"]);
     b.edit(|c| c["process"]["capabilities"]["bounding"] = json!(["CAP_KILL", "CAP_MAKE_COFFEE"]));
-    refused(&b, &unique_id("badcap"), "unknown capability \"CAP_MAKE_COFFEE\"");
+    refused(
+        &b,
+        &unique_id("badcap"),
+        "unknown capability \"CAP_MAKE_COFFEE\"",
+    );
 }
 
 #[test]
@@ -83,24 +103,37 @@ fn failing_hook() {
     b.edit(|c| {
         c["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo hook says no >&2; exit 4"]}]})
     });
-    refused(&b, &unique_id("hookfail"), "createRuntime hook /bin/sh failed: exit status 4: hook says no");
+    refused(
+        &b,
+        &unique_id("hookfail"),
+        "createRuntime hook /bin/sh failed: exit status 4: hook says no",
+    );
 }
 
 #[test]
 fn failing_hook_inside_container() {
     let mut b = Bundle::busybox(&["true"]);
     b.edit(|c| c["hooks"] = json!({"createContainer": [{"path": "/bin/false"}]}));
-    refused(&b, &unique_id("cchook"), "createContainer hook /bin/false failed");
+    refused(
+        &b,
+        &unique_id("cchook"),
+        "createContainer hook /bin/false failed",
+    );
 }
 
 #[test]
 fn hook_timeout() {
     let mut b = Bundle::busybox(&["true"]);
     b.edit(|c| {
-        c["hooks"] = json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]})
+        c["hooks"] =
+            json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]})
     });
     let t = std::time::Instant::now();
-    refused(&b, &unique_id("hookslow"), "prestart hook /bin/sleep timed out after 1s");
+    refused(
+        &b,
+        &unique_id("hookslow"),
+        "prestart hook /bin/sleep timed out after 1s",
+    );
     assert!(t.elapsed().as_secs() < 10);
 }
 
@@ -110,13 +143,22 @@ fn mount_destination_symlink_out_of_rootfs() {
     let outside = tempfile::tempdir().unwrap();
     let depth = b.rootfs().components().count();
     let up = "../".repeat(depth + 2);
-    let target = format!("{up}{}", outside.path().to_str().unwrap().trim_start_matches('/'));
+    let target = format!(
+        "{up}{}",
+        outside.path().to_str().unwrap().trim_start_matches('/')
+    );
     std::os::unix::fs::symlink(&target, b.rootfs().join("escape")).unwrap();
     b.edit(|c| {
-        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/escape/data", "type": "tmpfs", "source": "tmpfs"}))
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/escape/data", "type": "tmpfs", "source": "tmpfs"}))
     });
     refused(&b, &unique_id("symesc"), "points out of the rootfs");
-    assert!(!outside.path().join("data").exists(), "wrote outside the rootfs");
+    assert!(
+        !outside.path().join("data").exists(),
+        "wrote outside the rootfs"
+    );
 }
 
 #[test]
@@ -130,15 +172,34 @@ fn absolute_symlink_destination_stays_inside() {
     let seen = format!("{}/inside", host_dir.path().display());
     b.edit(|c| {
         c["root"]["readonly"] = json!(false);
-        c["process"]["args"] = json!(["sh", "-c", format!("grep -q ' {seen} ' /proc/self/mountinfo")]);
-        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/link/inside", "type": "tmpfs", "source": "tmpfs"}));
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            format!("grep -q ' {seen} ' /proc/self/mountinfo")
+        ]);
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/link/inside", "type": "tmpfs", "source": "tmpfs"}));
     });
     let id = unique_id("symabs");
     let (code, _out, err) = rt.run_bundle(&b, &id);
-    assert_eq!(code, 0, "the tmpfs is not at {seen} in the container: {err}");
-    assert!(!host_dir.path().join("inside").exists(), "mounted on the host path");
-    let inside = b.rootfs().join(host_dir.path().strip_prefix("/").unwrap()).join("inside");
-    assert!(inside.is_dir(), "destination was not created inside the rootfs");
+    assert_eq!(
+        code, 0,
+        "the tmpfs is not at {seen} in the container: {err}"
+    );
+    assert!(
+        !host_dir.path().join("inside").exists(),
+        "mounted on the host path"
+    );
+    let inside = b
+        .rootfs()
+        .join(host_dir.path().strip_prefix("/").unwrap())
+        .join("inside");
+    assert!(
+        inside.is_dir(),
+        "destination was not created inside the rootfs"
+    );
 }
 
 #[test]
@@ -154,10 +215,17 @@ fn missing_executable_and_cwd() {
 fn missing_bind_source() {
     let mut b = Bundle::busybox(&["true"]);
     b.edit(|c| {
-        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/data", "type": "bind",
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/data", "type": "bind",
             "source": "/nonexistent/skiff/source", "options": ["rbind"]}))
     });
-    refused(&b, &unique_id("nosrc"), "source /nonexistent/skiff/source does not exist");
+    refused(
+        &b,
+        &unique_id("nosrc"),
+        "source /nonexistent/skiff/source does not exist",
+    );
 }
 
 #[test]
@@ -165,7 +233,9 @@ fn unknown_flag_and_command() {
     let rt = Rt::new();
     let o = rt.run(&["create", "--frobnicate", "x"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("flag provided but not defined: -frobnicate"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("flag provided but not defined: -frobnicate")
+    );
     let o = rt.run(&["explode", "x"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown command \"explode\""));

@@ -44,7 +44,11 @@ fn proc_sys_is_readonly_and_kcore_masked() {
     );
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines, ["1", "0"], "/proc/sys writable or a masked path readable: {out}");
+    assert_eq!(
+        lines,
+        ["1", "0"],
+        "/proc/sys writable or a masked path readable: {out}"
+    );
 }
 
 #[test]
@@ -56,11 +60,16 @@ fn cannot_leave_the_rootfs() {
     let mut b = Bundle::busybox(&["true"]);
     std::fs::write(b.rootfs().join("inside-marker"), "in").unwrap();
     b.edit(|c| {
-        c["process"]["args"] = json!(["sh", "-c", format!(
-            "cd /../../../..; test -e inside-marker && echo dotdot-stays; \
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            format!(
+                "cd /../../../..; test -e inside-marker && echo dotdot-stays; \
              test -e /proc/1/root/inside-marker && echo proc-root-stays; \
              chroot / true 2>/dev/null && echo chroot-allowed; \
-             find / -path /proc -prune -o -path /sys -prune -o -name {name} -print; echo end")]);
+             find / -path /proc -prune -o -path /sys -prune -o -name {name} -print; echo end"
+            )
+        ]);
     });
     let (code, out, err) = rt.run_bundle(&b, &unique_id("escape"));
     assert_eq!(code, 0, "{err}");
@@ -95,7 +104,11 @@ fn no_new_privileges_holds_across_setuid() {
     let tool = setuid_euid_binary(b.path());
     std::fs::copy(&tool, b.rootfs().join("euid")).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(b.rootfs().join("euid"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+    std::fs::set_permissions(
+        b.rootfs().join("euid"),
+        std::fs::Permissions::from_mode(0o4755),
+    )
+    .unwrap();
     for (nnp, want) in [(true, "1000"), (false, "0")] {
         b.edit(|c| {
             c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
@@ -143,14 +156,20 @@ fn fork_bomb_stops_at_pids_limit() {
         c["linux"]["resources"]["pids"] = json!({"limit": 10});
         // The bomb runs in a subshell, which dies when fork fails; the
         // container's shell then reads the count with builtins only.
-        c["process"]["args"] = json!(["sh", "-c",
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
             "(i=0; while [ $i -lt 40 ]; do sleep 3 & i=$((i+1)); done); \
              read n < /sys/fs/cgroup/pids/pids.current || read n < /sys/fs/cgroup/pids.current; \
-             echo $n; kill -9 -1; echo end"]);
+             echo $n; kill -9 -1; echo end"
+        ]);
     });
     let (code, out, err) = rt.run_bundle(&b, &unique_id("forkbomb"));
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("can't fork") || err.contains("Resource temporarily unavailable"), "{err}");
+    assert!(
+        err.contains("can't fork") || err.contains("Resource temporarily unavailable"),
+        "{err}"
+    );
     let current: u32 = out.lines().next().unwrap().trim().parse().unwrap();
     assert!(current <= 10, "pids.current {current} above the limit");
     assert!(out.ends_with("end\n"));

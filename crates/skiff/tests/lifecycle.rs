@@ -73,12 +73,29 @@ fn exec_inline_and_process_file() {
     let rt = Rt::new();
     let b = Bundle::busybox(&["sleep", "100"]);
     let id = unique_id("exec");
-    rt.ok(&["run", "--detach", "--bundle", b.path().to_str().unwrap(), &id]);
-    let out = rt.ok(&["exec", "-e", "X=42", &id, "sh", "-c", "echo $X $(hostname) $$"]);
+    rt.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    let out = rt.ok(&[
+        "exec",
+        "-e",
+        "X=42",
+        &id,
+        "sh",
+        "-c",
+        "echo $X $(hostname) $$",
+    ]);
     let parts: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(parts[0], "42");
     assert_eq!(parts[1], "skiff");
-    assert!(parts[2].parse::<i32>().unwrap() > 1, "exec'd process is not pid 1");
+    assert!(
+        parts[2].parse::<i32>().unwrap() > 1,
+        "exec'd process is not pid 1"
+    );
     // exit codes come back
     let o = rt.run(&["exec", &id, "sh", "-c", "exit 7"]);
     assert_eq!(o.status.code(), Some(7));
@@ -86,8 +103,10 @@ fn exec_inline_and_process_file() {
     let pf = b.path().join("process.json");
     std::fs::write(
         &pf,
-        serde_json::to_vec(&json!({"args": ["id", "-u"], "cwd": "/tmp", "user": {"uid": 1234, "gid": 1234},
-            "env": ["PATH=/bin"]}))
+        serde_json::to_vec(
+            &json!({"args": ["id", "-u"], "cwd": "/tmp", "user": {"uid": 1234, "gid": 1234},
+            "env": ["PATH=/bin"]}),
+        )
         .unwrap(),
     )
     .unwrap();
@@ -117,7 +136,9 @@ fn pause_resume_update_ps_list() {
     assert_eq!(pids.len(), 1);
     let list = rt.ok(&["list"]);
     assert!(list.starts_with("ID"));
-    assert!(list.lines().any(|l| l.starts_with(&id) && l.contains("running")));
+    assert!(list
+        .lines()
+        .any(|l| l.starts_with(&id) && l.contains("running")));
     // update through a resources file on stdin
     let mut child = rt
         .cmd()
@@ -174,7 +195,13 @@ fn hooks_run_in_order_with_state() {
     let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(
         names,
-        ["prestart", "createRuntime", "createContainer", "poststart", "poststop"]
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ]
     );
     for l in text.lines() {
         let state: serde_json::Value = serde_json::from_str(l.split_once(' ').unwrap().1).unwrap();
@@ -192,7 +219,10 @@ fn features_spec_version() {
     let rt = Rt::new();
     let v: serde_json::Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
     assert_eq!(v["ociVersionMax"], json!("1.2.0"));
-    assert!(v["linux"]["namespaces"].as_array().unwrap().contains(&json!("time")));
+    assert!(v["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("time")));
     assert!(rt.ok(&["--version"]).contains("spec: 1.2.0"));
     let d = tempfile::tempdir().unwrap();
     rt.ok(&["spec", "--bundle", d.path().to_str().unwrap()]);
@@ -208,12 +238,22 @@ fn log_file_gets_json_errors() {
     let log = d.path().join("log.json");
     let o = rt
         .cmd()
-        .args(["--log", log.to_str().unwrap(), "--log-format", "json", "state", "nope"])
+        .args([
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "state",
+            "nope",
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let line = std::fs::read_to_string(&log).unwrap();
     let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
     assert_eq!(v["level"], json!("error"));
-    assert!(v["msg"].as_str().unwrap().contains("\"nope\" does not exist"));
+    assert!(v["msg"]
+        .as_str()
+        .unwrap()
+        .contains("\"nope\" does not exist"));
 }

@@ -189,7 +189,9 @@ mod tests {
     #[test]
     fn flags_data_and_propagation_are_split() {
         let o = p(&["nosuid", "ro", "rbind", "rprivate", "size=64k", "mode=755"]);
-        assert!(o.flags.contains(MsFlags::MS_NOSUID | MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC));
+        assert!(o.flags.contains(
+            MsFlags::MS_NOSUID | MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC
+        ));
         assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
         assert_eq!(o.data_for("tmpfs").as_deref(), Some("size=64k,mode=755"));
     }

@@ -80,12 +80,19 @@ pub fn prepare_root(ctx: &RootfsContext) -> Result<()> {
             opt: p.into(),
         })?,
     };
-    mount(None::<&str>, "/", None::<&str>, prop, None::<&str>).map_err(sys("making / ", Path::new("/")))?;
+    mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
+        .map_err(sys("making / ", Path::new("/")))?;
     if prop.contains(MsFlags::MS_SHARED) {
         // pivot_root refuses a new root whose parent mount is shared.
         let parent = mount_point_of(ctx.rootfs);
-        mount(None::<&str>, &parent, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-            .map_err(sys("making private", &parent))?;
+        mount(
+            None::<&str>,
+            &parent,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(sys("making private", &parent))?;
     }
     mount(
         Some(ctx.rootfs),
@@ -265,8 +272,14 @@ fn mount_cgroup(ctx: &RootfsContext, m: &Mount, opts: &MountOptions) -> Result<(
     let base = opts.flags - MsFlags::MS_RDONLY - MsFlags::MS_BIND - MsFlags::MS_REC;
     if ctx.cgroups.unified_only {
         if ctx.new_cgroupns {
-            return mount(Some("cgroup2"), &dest, Some("cgroup2"), opts.flags, None::<&str>)
-                .map_err(sys("mounting cgroup2 on", &dest));
+            return mount(
+                Some("cgroup2"),
+                &dest,
+                Some("cgroup2"),
+                opts.flags,
+                None::<&str>,
+            )
+            .map_err(sys("mounting cgroup2 on", &dest));
         }
         let Some((_, dir)) = ctx.cgroups.dirs.first() else {
             return Ok(());
@@ -280,14 +293,8 @@ fn mount_cgroup(ctx: &RootfsContext, m: &Mount, opts: &MountOptions) -> Result<(
             },
         );
     }
-    mount(
-        Some("tmpfs"),
-        &dest,
-        Some("tmpfs"),
-        base,
-        Some("mode=755"),
-    )
-    .map_err(sys("mounting tmpfs for cgroups on", &dest))?;
+    mount(Some("tmpfs"), &dest, Some("tmpfs"), base, Some("mode=755"))
+        .map_err(sys("mounting tmpfs for cgroups on", &dest))?;
     for (name, dir) in &ctx.cgroups.dirs {
         let sub = if name.is_empty() { "unified" } else { name };
         let target = dest.join(sub);
@@ -373,7 +380,11 @@ pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
 /// read-only paths, and the read-only root.
 pub fn finalize(spec: &Spec) -> Result<()> {
     let linux = spec.linux();
-    if let Some(p) = linux.rootfs_propagation.as_deref().filter(|p| !p.is_empty()) {
+    if let Some(p) = linux
+        .rootfs_propagation
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
         if let Some(f) = flags::propagation(p) {
             mount(None::<&str>, "/", None::<&str>, f, None::<&str>)
                 .map_err(sys("setting propagation of", Path::new("/")))?;
@@ -442,7 +453,10 @@ fn readonly_path(p: &Path) -> Result<()> {
         Err(nix::errno::Errno::ENOENT) => return Ok(()),
         r => r.map_err(sys("bind-mounting read-only path", p))?,
     }
-    remount_bind(p, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)
+    remount_bind(
+        p,
+        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+    )
 }
 
 /// The path as a C string (for raw syscalls).

@@ -80,7 +80,11 @@ impl Rt {
 impl Drop for Rt {
     fn drop(&mut self) {
         // Whatever a test left running under its root goes away with it.
-        for e in std::fs::read_dir(self.root.path()).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(self.root.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let id = e.file_name().to_string_lossy().into_owned();
             let _ = self.cmd().args(["delete", "--force", &id]).output();
         }
@@ -91,7 +95,11 @@ impl Drop for Rt {
 pub fn cgroup_dirs(cg_path: &str) -> Vec<PathBuf> {
     let rel = cg_path.trim_start_matches('/');
     let mut out = Vec::new();
-    for e in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+    for e in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let p = e.path();
         if p.is_dir() && !p.is_symlink() {
             out.push(p.join(rel));

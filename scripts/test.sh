@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Run skiff's whole test suite on Debian 12 as root: installs what it needs,
+# then checks formatting and lints and runs every test tier, printing each
+# tier's time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
+export CARGO_TERM_COLOR=never
+if [ "$(id -u)" != 0 ]; then echo "the tests need root (namespaces, cgroups, mounts)" >&2; exit 1; fi
+
+total_start=$(date +%s)
+tier() { # name, command...
+  local name=$1; shift
+  local t0; t0=$(date +%s)
+  echo "=== tier: $name"
+  "$@"
+  echo "=== tier: $name took $(( $(date +%s) - t0 ))s"
+}
+
+tier "install dependencies" bash scripts/deps.sh test
+tier "format" cargo fmt --all -- --check
+tier "lints" cargo clippy --workspace --all-targets -q -- -D warnings
+tier "build" cargo build --workspace --all-targets -q
+tier "unit tests" cargo test --workspace --lib -q
+tier "runtime integration tests" cargo test -p skiff -q --test lifecycle --test bad_input --test isolation
+tier "drop-in tests (podman, containerd)" cargo test -p skiff -q --test dropin
+echo "all tiers passed in $(( $(date +%s) - total_start ))s"
