@@ -212,10 +212,10 @@ fn with_default_devices(res: &Resources, spec: &Spec) -> Resources {
 
 /// `create`: everything up to the start barrier. Returns the init pid.
 pub fn create(opts: &CreateOpts) -> Result<i32, Error> {
-    create_inner(opts, false)
+    create_inner(opts, false).map(|(pid, _)| pid)
 }
 
-fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<i32, Error> {
+fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), Error> {
     crate::log::timing("create: begin");
     state::check_id(&opts.id)?;
     assert_single_threaded()?;
@@ -408,8 +408,7 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<i32, Error> {
     }
     guard.disarm();
     crate::log::timing("create: done");
-    let _ = keep_child;
-    Ok(init_pid)
+    Ok((init_pid, cg))
 }
 
 fn manager_for(st: &State) -> Result<Manager, Error> {
@@ -541,20 +540,20 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
         }
         Err(e) => return Err(e.into()),
     };
-    let status = st.status(root, || {
-        manager_for(&st)
-            .ok()
-            .and_then(|m| m.is_frozen().ok())
-            .unwrap_or(false)
-    });
     let cg = manager_for(&st)?;
+    delete_with(root, &st, &cg, force)
+}
+
+fn delete_with(root: &Path, st: &State, cg: &Manager, force: bool) -> Result<(), Error> {
+    let id = st.id.as_str();
+    let status = st.status(root, || cg.is_frozen().unwrap_or(false));
     match status {
         Status::Stopped | Status::Creating => {}
         Status::Created => {
             // A created container never ran: delete kills it, as runc does.
-            kill_and_wait(&st, &cg);
+            kill_and_wait(st, cg);
         }
-        Status::Running | Status::Paused if force => kill_and_wait(&st, &cg),
+        Status::Running | Status::Paused if force => kill_and_wait(st, cg),
         _ => {
             return Err(Error::BadStatus {
                 id: id.into(),
@@ -677,7 +676,7 @@ fn merge_resources(cur: &mut Resources, new: &Resources) {
 /// `run`: create, start, and (unless detached) wait; returns the exit code and
 /// deletes the container.
 pub fn run(opts: &CreateOpts, detach: bool) -> Result<i32, Error> {
-    let pid = create_inner(opts, true)?;
+    let (pid, cg) = create_inner(opts, true)?;
     if let Err(e) = start(&opts.root, &opts.id) {
         let _ = delete(&opts.root, &opts.id, true);
         return Err(e);
@@ -687,7 +686,10 @@ pub fn run(opts: &CreateOpts, detach: bool) -> Result<i32, Error> {
     }
     let code = crate::signals::wait_forwarding(pid);
     crate::log::timing("run: container exited");
-    let _ = delete(&opts.root, &opts.id, true);
+    let st = State::load(&opts.root, &opts.id)?;
+    if let Err(e) = delete_with(&opts.root, &st, &cg, true) {
+        crate::log::warn(&e.to_string());
+    }
     crate::log::timing("run: deleted");
     Ok(code)
 }
