@@ -308,6 +308,12 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), E
     let fifo = State::fifo_path(&opts.root, &opts.id);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| io_err("creating exec fifo", &fifo)(e.into()))?;
+    let fifo_fd = nix::fcntl::open(
+        &fifo,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| io_err("opening exec fifo", &fifo)(e.into()))?;
     let console_socket = match &opts.console_socket {
         Some(p) => Some(crate::console::connect_socket(p)?),
         None => None,
@@ -318,14 +324,14 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), E
             && h.create_container.is_empty()
             && h.start_container.is_empty())
     });
-    let cfg = InitConfig {
+    let mut cfg = InitConfig {
         spec: &spec,
         rootfs: rootfs.clone(),
         bundle: bundle.clone(),
         process: prepared,
         joins,
         new_ns,
-        fifo: Some(fifo),
+        fifo: Some(fifo_fd),
         console_socket,
         preserve_fds: opts.preserve_fds,
         no_pivot: opts.no_pivot,
@@ -341,17 +347,20 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), E
     };
     let (parent, child) = sync::pair().map_err(io_err("creating sync socket", &dir))?;
     crate::log::timing("create: forking");
-    // SAFETY: the process is single-threaded (checked above), so the child may
-    // run ordinary code until it execs.
-    let stage1 = match unsafe { libc::fork() } {
-        -1 => return Err(io_err("forking", &dir)(std::io::Error::last_os_error())),
-        0 => {
+    // The process is single-threaded (checked above), so the child may run
+    // ordinary code until it execs.
+    let stage1 = match init::fork_stage1(&cfg.cgroup_join) {
+        Err(e) => return Err(io_err("forking", &dir)(e.into())),
+        Ok(0) => {
             drop(parent);
             init::stage1(&cfg, &child)
         }
-        pid => pid,
+        Ok(pid) => pid,
     };
     drop(child);
+    // Only the container process may hold the fifo's read end: `start` must
+    // fail if nobody is waiting.
+    cfg.fifo = None;
     guard.pids.push(stage1);
     let mut init_pid = 0;
     let mut hooks_waiting = false;

@@ -123,14 +123,14 @@ pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
         err,
     };
     let (parent, child) = sync::pair().map_err(io)?;
-    // SAFETY: single-threaded (checked above): the child may run ordinary code.
-    let stage1 = match unsafe { libc::fork() } {
-        -1 => return Err(io(std::io::Error::last_os_error())),
-        0 => {
+    // Single-threaded (checked above): the child may run ordinary code.
+    let stage1 = match init::fork_stage1(&cfg.cgroup_join) {
+        Err(e) => return Err(io(e.into())),
+        Ok(0) => {
             drop(parent);
             init::stage1(&cfg, &child)
         }
-        pid => pid,
+        Ok(pid) => pid,
     };
     drop(child);
     let kill_all = |pids: &[i32]| {

@@ -30,7 +30,9 @@ pub struct InitConfig<'a> {
     pub joins: Vec<(NamespaceType, OwnedFd, String)>,
     /// clone flags of the namespaces to create.
     pub new_ns: libc::c_int,
-    pub fifo: Option<PathBuf>,
+    /// The read end of the exec fifo, opened by the runtime (a process in a
+    /// user namespace may not be allowed to open it by path).
+    pub fifo: Option<OwnedFd>,
     pub console_socket: Option<OwnedFd>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
@@ -45,10 +47,10 @@ pub struct InitConfig<'a> {
 }
 
 /// How the container's processes enter its cgroup without the runtime moving
-/// them: stage 1 writes "0" to each v1 hierarchy's `tasks` file (moving a single
-/// thread, itself, skips the kernel's global threadgroup lock and its RCU grace
-/// period, ~8 ms per move here), and stage 2 is cloned straight into the
-/// unified cgroup with CLONE_INTO_CGROUP.
+/// them: stage 1 is cloned straight into the unified cgroup with
+/// CLONE_INTO_CGROUP, then writes "0" to each v1 hierarchy's `tasks` file
+/// (moving a single thread, itself, skips the kernel's global threadgroup lock
+/// and its RCU grace period, ~8 ms per move here). Stage 2 inherits both.
 #[derive(Debug, Default)]
 pub struct CgroupJoin {
     pub v1_tasks: Vec<std::ffi::CString>,
@@ -111,6 +113,13 @@ struct CloneArgs {
     set_tid: u64,
     set_tid_size: u64,
     cgroup: u64,
+}
+
+/// Fork stage 1 straight into the unified cgroup (CLONE_INTO_CGROUP): the
+/// runtime still has the host's credentials here, which a process in a new user
+/// namespace would lack. Returns 0 in the child.
+pub fn fork_stage1(join: &CgroupJoin) -> nix::Result<i32> {
+    clone3(0, libc::SIGCHLD as u64, join.v2_dir.as_ref())
 }
 
 /// clone3 without a new stack: fork semantics. Returns 0 in the child.
@@ -209,11 +218,7 @@ pub fn stage1(cfg: &InitConfig, chan: &Channel) -> ! {
         }
     }
     crate::log::timing("stage1: namespaces made");
-    match clone3(
-        libc::CLONE_PARENT as u64,
-        0,
-        cfg.cgroup_join.v2_dir.as_ref(),
-    ) {
+    match clone3(libc::CLONE_PARENT as u64, 0, None) {
         Ok(0) => stage2(cfg, chan),
         Ok(pid) => {
             let _ = chan.send_pid(pid);
@@ -272,18 +277,6 @@ fn stage2(cfg: &InitConfig, chan: &Channel) -> ! {
             }
         }
     }
-    // The exec fifo, opened before the host paths disappear with pivot_root.
-    crate::log::timing("stage2: mounts and devices done");
-    let fifo = cfg.fifo.as_ref().map(|p| {
-        nix::fcntl::open(
-            p,
-            nix::fcntl::OFlag::O_RDONLY
-                | nix::fcntl::OFlag::O_NONBLOCK
-                | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .unwrap_or_else(|e| fail(chan, &format!("opening exec fifo {}: {e}", p.display())))
-    });
     let mut state_json: Option<Vec<u8>> = None;
     if cfg.has_hooks {
         let mut buf = vec![0u8; MAX_MSG];
@@ -338,7 +331,7 @@ fn stage2(cfg: &InitConfig, chan: &Channel) -> ! {
             fail(chan, &e.to_string());
         }
     }
-    finish(cfg, chan, fifo, state_json)
+    finish(cfg, chan, cfg.fifo.as_ref(), state_json)
 }
 
 /// Terminal, rlimits, keyring, the start barrier, startContainer hooks,
@@ -346,7 +339,7 @@ fn stage2(cfg: &InitConfig, chan: &Channel) -> ! {
 fn finish(
     cfg: &InitConfig,
     chan: &Channel,
-    fifo: Option<OwnedFd>,
+    fifo: Option<&OwnedFd>,
     state_json: Option<Vec<u8>>,
 ) -> ! {
     let p = &cfg.process;
@@ -395,7 +388,6 @@ fn finish(
         let _ = chan.send(Tag::Created, &[]);
         wait_for_start(fifo.as_raw_fd());
         crate::log::timing("stage2: started");
-        drop(fifo);
         if let (Some(h), Some(state)) = (&cfg.spec.hooks, &state_json) {
             if let Err(e) = crate::hooks::run_all("startContainer", &h.start_container, state) {
                 eprintln!("{e}");
