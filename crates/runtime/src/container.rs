@@ -587,7 +587,7 @@ fn delete_with(root: &Path, st: &State, cg: &Manager, force: bool) -> Result<(),
     }
     if let Some(h) = &st.config.hooks {
         if !h.poststop.is_empty() {
-            let json = hook_state(&st, Status::Stopped);
+            let json = hook_state(st, Status::Stopped);
             if let Err(e) = crate::hooks::run_all("poststop", &h.poststop, &json) {
                 // The container is gone either way; a poststop failure is a warning.
                 crate::log::warn(&e.to_string());
