@@ -146,7 +146,14 @@ fn clone3(flags: u64, exit_signal: u64, cgroup: Option<&OwnedFd>) -> nix::Result
 }
 
 fn fail(chan: &Channel, msg: &str) -> ! {
-    let _ = chan.send(Tag::Error, msg.as_bytes());
+    if chan.send(Tag::Error, msg.as_bytes()).is_err() {
+        // Nobody listens any more (the runtime returned after "created"): the
+        // container's stderr is the only place left for the error.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("skiff-runtime: {msg}\n").as_bytes(),
+        );
+    }
     // SAFETY: _exit is always safe; skips destructors and atexit handlers.
     unsafe { libc::_exit(1) }
 }
@@ -393,6 +400,16 @@ fn finish(
                 eprintln!("{e}");
                 // SAFETY: see fail().
                 unsafe { libc::_exit(1) }
+            }
+        }
+    }
+    if !p.no_new_privileges {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
+        // process may be about to drop: load it now, as runc does (the filter
+        // must then allow the few calls left before execve).
+        if let Some(prog) = &p.seccomp {
+            if let Err(e) = prog.load() {
+                fail(chan, &format!("loading seccomp filter: {e}"));
             }
         }
     }

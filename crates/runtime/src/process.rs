@@ -251,7 +251,7 @@ impl Prepared {
         argv.push(std::ptr::null());
         let mut envp: Vec<*const libc::c_char> = self.envp.iter().map(|a| a.as_ptr()).collect();
         envp.push(std::ptr::null());
-        if let Some(prog) = &self.seccomp {
+        if let Some(prog) = self.seccomp.as_ref().filter(|_| self.no_new_privileges) {
             if let Err(e) = prog.load() {
                 return format!("loading seccomp filter: {e}");
             }
