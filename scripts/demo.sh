@@ -7,7 +7,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
 bash scripts/deps.sh build
 cargo build --release -q
-bin="$CARGO_TARGET_DIR/release/skiff-runtime"
+bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff-runtime"
 work=$(mktemp -d /tmp/skiff-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 bash scripts/mkbundle.sh "$work/bundle" sh -c 'echo "hello from a skiff container: $(hostname), pid $$, $(id)"; ls /'

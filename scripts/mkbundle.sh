@@ -11,7 +11,7 @@ printf 'root:x:0:0:root:/root:/bin/sh\n' > "$dir/rootfs/etc/passwd"
 printf 'root:x:0:\n' > "$dir/rootfs/etc/group"
 args=$(printf '%s\n' "$@" | python3 -c 'import json,sys; print(json.dumps([l.rstrip("\n") for l in sys.stdin]))')
 here=$(dirname "$0")
-"${SKIFF_RUNTIME:-${CARGO_TARGET_DIR:-/var/tmp/skiff-target}/release/skiff-runtime}" spec --bundle "$dir"
+"${SKIFF_RUNTIME:-${CARGO_TARGET_DIR:-/var/tmp/skiff-target}/x86_64-unknown-linux-gnu/release/skiff-runtime}" spec --bundle "$dir"
 python3 - "$dir/config.json" "$args" <<'PY'
 import json, sys
 p, args = sys.argv[1], json.loads(sys.argv[2])

@@ -178,3 +178,136 @@ pub fn unique_id(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// Write a tar archive of the contents of `dir` (its entries at the archive's top
+/// level, owned by root) to `out`, with the system `tar`.
+pub fn write_tar(dir: &Path, out: &Path) {
+    let st = Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(dir)
+        .arg("-cf")
+        .arg(out)
+        .arg(".")
+        .status()
+        .expect("running tar");
+    assert!(st.success(), "tar of {} failed: {st}", dir.display());
+}
+
+/// The `sha256:<hex>` digest of a file, with the system `sha256sum`.
+pub fn sha256_digest(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("running sha256sum");
+    assert!(out.status.success(), "sha256sum {} failed", path.display());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hex = text.split_whitespace().next().expect("sha256sum output");
+    format!("sha256:{hex}")
+}
+
+/// The OCI/Go name of this machine's architecture (`amd64`, `arm64`, ...).
+pub fn oci_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// Write an OCI image layout tarball (`oci-layout`, `index.json`, `blobs/sha256/...`)
+/// holding one image whose single gzip layer is the tree `rootfs`, to `out`.
+/// `index.json` names the image `name` (annotations `io.containerd.image.name`
+/// and `org.opencontainers.image.ref.name`), so `ctr images import` and
+/// `podman load` accept it. `cmd` becomes the image's default command.
+pub fn write_oci_image_archive(rootfs: &Path, name: &str, cmd: &[&str], out: &Path) {
+    let work = tempfile::Builder::new()
+        .prefix("skiff-oci-")
+        .tempdir()
+        .unwrap();
+    let layout = work.path().join("layout");
+    let blobs = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    // Store a file as a blob under its digest; returns (digest, size).
+    let put = |src: &Path| -> (String, u64) {
+        let digest = sha256_digest(src);
+        let size = std::fs::metadata(src).unwrap().len();
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        std::fs::copy(src, blobs.join(hex)).unwrap();
+        (digest, size)
+    };
+    let put_json = |v: &Value, file: &str| -> (String, u64) {
+        let p = work.path().join(file);
+        std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
+        put(&p)
+    };
+
+    let layer_tar = work.path().join("layer.tar");
+    write_tar(rootfs, &layer_tar);
+    let diff_id = sha256_digest(&layer_tar);
+    let st = Command::new("gzip")
+        .args(["-n", "-f"])
+        .arg(&layer_tar)
+        .status()
+        .expect("running gzip");
+    assert!(st.success(), "gzip failed: {st}");
+    let (layer_digest, layer_size) = put(&work.path().join("layer.tar.gz"));
+
+    let config = json!({
+        "architecture": oci_arch(),
+        "os": "linux",
+        "config": {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Cmd": cmd,
+            "WorkingDir": "/"
+        },
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created_by": "skiff-testkit"}]
+    });
+    let (config_digest, config_size) = put_json(&config, "config.json");
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest,
+            "size": config_size
+        },
+        "layers": [{
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": layer_digest,
+            "size": layer_size
+        }]
+    });
+    let (manifest_digest, manifest_size) = put_json(&manifest, "manifest.json");
+    let tag = name
+        .rsplit_once(':')
+        .filter(|(_, t)| !t.contains('/'))
+        .map_or("latest", |(_, t)| t);
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest,
+            "size": manifest_size,
+            "platform": {"architecture": oci_arch(), "os": "linux"},
+            "annotations": {
+                "io.containerd.image.name": name,
+                "org.opencontainers.image.ref.name": tag
+            }
+        }]
+    });
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        serde_json::to_vec(&json!({"imageLayoutVersion": "1.0.0"})).unwrap(),
+    )
+    .unwrap();
+    write_tar(&layout, out);
+}
