@@ -88,6 +88,61 @@ pub(crate) fn assert_single_threaded() -> Result<(), Error> {
     Ok(())
 }
 
+/// Capabilities this runtime does not hold itself cannot be granted: drop them
+/// from every set, with a warning naming them (runc refuses the container).
+pub(crate) fn drop_unavailable_caps(sets: &mut CapSets) {
+    let wanted = sets.union();
+    let have = caps::bounding_of(wanted);
+    let missing = wanted & !have;
+    if missing != 0 {
+        let names: Vec<&str> = (0..64)
+            .filter(|c| missing & (1u64 << c) != 0)
+            .map(caps::name)
+            .collect();
+        crate::log::warn(&format!(
+            "capabilities not in this runtime's bounding set are not granted: {}",
+            names.join(", ")
+        ));
+        sets.limit_to(have);
+    }
+}
+
+/// AppArmor and SELinux labels are applied only where the host has them; asking
+/// for one on a host without it is an error, never silently ignored.
+fn check_security_labels(spec: &Spec) -> Result<(), Error> {
+    let p = spec.process.as_ref();
+    if let Some(profile) = p
+        .and_then(|p| p.apparmor_profile.as_deref())
+        .filter(|s| !s.is_empty())
+    {
+        if !crate::process::apparmor_enabled() {
+            return Err(Error::Invalid(format!(
+                "apparmor profile {profile:?} requested but AppArmor is not enabled on this host"
+            )));
+        }
+    }
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    for (what, label) in [
+        (
+            "process.selinuxLabel",
+            p.and_then(|p| p.selinux_label.as_deref()),
+        ),
+        ("linux.mountLabel", spec.linux().mount_label.as_deref()),
+    ] {
+        if let Some(l) = label.filter(|s| !s.is_empty()) {
+            if !selinux {
+                return Err(Error::Invalid(format!(
+                    "{what} {l:?} requested but SELinux is not enabled on this host (SELinux labels are not supported yet)"
+                )));
+            }
+            return Err(Error::Invalid(format!(
+                "{what} {l:?}: SELinux labels are not supported yet"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Check the sysctls against the namespaces the container gets, as runc does.
 fn check_sysctls(spec: &Spec) -> Result<(), Error> {
     for key in spec.linux().sysctl.keys() {
@@ -230,7 +285,8 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), E
         .clone()
         .ok_or_else(|| Error::Invalid("config has no process".into()))?;
     let mut capsets = CapSets::from_spec(proc_cfg.capabilities.as_ref())?;
-    capsets.limit_to(caps::bounding_of(capsets.union()));
+    drop_unavailable_caps(&mut capsets);
+    check_security_labels(&spec)?;
     let seccomp = compile_seccomp(&spec)?;
     let prepared = Prepared::new(&proc_cfg, capsets, seccomp)?;
     crate::log::timing("create: config checked");
@@ -474,7 +530,7 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
     if let Some(h) = &st.config.hooks {
         if !h.poststart.is_empty() {
             let json = hook_state(&st, Status::Running);
-            crate::hooks::run_all("poststart", &h.poststart, &json)?;
+            crate::hooks::run_all_warn("poststart", &h.poststart, &json);
         }
     }
     Ok(())
@@ -588,10 +644,9 @@ fn delete_with(root: &Path, st: &State, cg: &Manager, force: bool) -> Result<(),
     if let Some(h) = &st.config.hooks {
         if !h.poststop.is_empty() {
             let json = hook_state(st, Status::Stopped);
-            if let Err(e) = crate::hooks::run_all("poststop", &h.poststop, &json) {
-                // The container is gone either way; a poststop failure is a warning.
-                crate::log::warn(&e.to_string());
-            }
+            // The container is gone either way: a poststop failure is a warning,
+            // and the remaining poststop hooks still run.
+            crate::hooks::run_all_warn("poststop", &h.poststop, &json);
         }
     }
     let dir = state::dir(root, id);

@@ -3,7 +3,7 @@
 //! from the process JSON (or the container's own process with overrides), and is
 //! waited for unless detached.
 
-use crate::caps::{self, CapSets};
+use crate::caps::CapSets;
 use crate::cgroups::{Layout, Manager};
 use crate::container::assert_single_threaded;
 use crate::init::{self, InitConfig};
@@ -83,7 +83,7 @@ pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
         ));
     }
     let mut capsets = CapSets::from_spec(p.capabilities.as_ref())?;
-    capsets.limit_to(caps::bounding_of(capsets.union()));
+    crate::container::drop_unavailable_caps(&mut capsets);
     let seccomp = match &st.config.linux().seccomp {
         Some(s) => Some(crate::seccomp::compile(s)?),
         None => None,

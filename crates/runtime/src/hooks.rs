@@ -45,6 +45,16 @@ pub fn run_all(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Result<
     Ok(())
 }
 
+/// Run every hook in order; a failure is logged as a warning and the rest still
+/// run (runtime-spec: poststart and poststop failures do not stop the lifecycle).
+pub fn run_all_warn(kind: &'static str, hooks: &[Hook], state_json: &[u8]) {
+    for h in hooks {
+        if let Err(e) = run(kind, h, state_json) {
+            crate::log::warn(&e.to_string());
+        }
+    }
+}
+
 /// Check hook definitions before anything is created.
 pub fn validate(kind: &'static str, hooks: &[Hook]) -> Result<(), HookError> {
     for h in hooks {

@@ -91,6 +91,15 @@ pub struct Prepared {
     pub seccomp: Option<Program>,
     pub terminal: bool,
     pub console_size: Option<(u16, u16)>,
+    /// AppArmor profile to switch to at exec (checked to be supported).
+    pub apparmor_profile: Option<CString>,
+}
+
+/// Is AppArmor enabled in the running kernel?
+pub fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .map(|s| s.trim() == "Y")
+        .unwrap_or(false)
 }
 
 impl Prepared {
@@ -130,6 +139,13 @@ impl Prepared {
             seccomp,
             terminal: p.terminal,
             console_size: p.console_size.map(|c| (c.height, c.width)),
+            apparmor_profile: p
+                .apparmor_profile
+                .as_ref()
+                .filter(|s| !s.is_empty())
+                .map(|s| CString::new(format!("exec {s}")))
+                .transpose()
+                .map_err(|_| ProcessError::Nul)?,
         })
     }
 
@@ -244,6 +260,14 @@ impl Prepared {
             // SAFETY: prctl with integer arguments.
             if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
                 return format!("setting no_new_privs: {}", std::io::Error::last_os_error());
+            }
+        }
+        if let Some(label) = &self.apparmor_profile {
+            // Takes effect at execve; /proc is the container's own here.
+            if let Err(e) = std::fs::write("/proc/thread-self/attr/apparmor/exec", label.as_bytes())
+                .or_else(|_| std::fs::write("/proc/thread-self/attr/exec", label.as_bytes()))
+            {
+                return format!("setting apparmor profile: {e}");
             }
         }
         close_fds_from(3 + keep_fds);

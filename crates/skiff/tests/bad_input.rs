@@ -240,3 +240,45 @@ fn unknown_flag_and_command() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown command \"explode\""));
 }
+
+#[test]
+fn security_label_the_host_cannot_apply() {
+    // Never silently run a container without the confinement it asked for.
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .map(|s| s.trim() == "Y")
+        .unwrap_or(false);
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    if !apparmor {
+        let mut b = Bundle::busybox(&["true"]);
+        b.edit(|c| c["process"]["apparmorProfile"] = json!("skiff-test-profile"));
+        refused(&b, &unique_id("aa"), "AppArmor is not enabled on this host");
+    }
+    if !selinux {
+        let mut b = Bundle::busybox(&["true"]);
+        b.edit(|c| c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0"));
+        refused(&b, &unique_id("se"), "linux.mountLabel");
+    }
+}
+
+#[test]
+fn failing_poststart_hook_is_a_warning() {
+    // runtime-spec: a poststart failure is logged, the container keeps running,
+    // and the remaining hooks still run.
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["sleep", "30"]);
+    let marker = b.path().join("second-hook-ran");
+    b.edit(|c| {
+        c["hooks"] = json!({"poststart": [
+            {"path": "/bin/false"},
+            {"path": "/bin/sh", "args": ["sh", "-c", format!("touch {}", marker.display())]}
+        ]})
+    });
+    let id = unique_id("poststart");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    let o = rt.run(&["start", &id]);
+    assert!(o.status.success(), "start failed on a poststart hook");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("poststart hook /bin/false failed"));
+    assert!(marker.exists(), "the second poststart hook did not run");
+    assert_eq!(rt.status(&id), "running");
+    rt.ok(&["delete", "--force", &id]);
+}
