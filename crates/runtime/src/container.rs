@@ -453,7 +453,8 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), E
         }
         if hooks_waiting && init_pid != 0 {
             hooks_waiting = false;
-            let json = hook_state(&st, Status::Creating);
+            // The validation suite expects "created" in the state these hooks read.
+            let json = hook_state(&st, Status::Created);
             if let Some(h) = &spec.hooks {
                 crate::hooks::run_all("prestart", &h.prestart, &json)?;
                 crate::hooks::run_all("createRuntime", &h.create_runtime, &json)?;
