@@ -257,3 +257,123 @@ fn log_file_gets_json_errors() {
         .unwrap()
         .contains("\"nope\" does not exist"));
 }
+
+#[test]
+fn preserve_fds_reach_the_container() {
+    use std::os::unix::process::CommandExt;
+    let rt = Rt::new();
+    let b = Bundle::busybox(&["sh", "-c", "cat <&3"]);
+    let secret = b.path().join("secret");
+    std::fs::write(&secret, "passed-through\n").unwrap();
+    let f = std::fs::File::open(&secret).unwrap();
+    use std::os::fd::AsRawFd;
+    let raw = f.as_raw_fd();
+    let mut cmd = rt.cmd();
+    cmd.args([
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &unique_id("fds"),
+    ]);
+    // SAFETY: dup2 is async-signal-safe; it runs in the forked child before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "passed-through\n");
+}
+
+#[test]
+fn systemd_cgroup_path_maps_to_cgroupfs() {
+    let rt = Rt::new();
+    let slice = format!("skifftest{}.slice", std::process::id());
+    let mut b = Bundle::busybox(&["sleep", "30"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("{slice}:skiff:sd1")));
+    let id = unique_id("sd");
+    let o = rt
+        .cmd()
+        .args([
+            "--systemd-cgroup",
+            "create",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            &id,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(o.success());
+    let dir = format!("/sys/fs/cgroup/pids/{slice}/skiff-sd1.scope");
+    let exists = std::path::Path::new(&dir).is_dir()
+        || std::path::Path::new(&format!("/sys/fs/cgroup/{slice}/skiff-sd1.scope")).is_dir();
+    let pid: i32 = serde_json::from_str::<serde_json::Value>(&rt.ok(&["state", &id])).unwrap()
+        ["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    rt.ok(&["delete", "--force", &id]);
+    for d in cgroup_dirs(&format!("/{slice}")) {
+        let _ = std::fs::remove_dir(&d);
+    }
+    assert!(exists, "no cgroup at {dir}");
+    assert!(cg.contains(&format!("/{slice}/skiff-sd1.scope")), "{cg}");
+}
+
+#[test]
+fn exec_with_terminal_and_kill_all() {
+    use std::io::Read;
+    use std::os::unix::net::UnixListener;
+    let rt = Rt::new();
+    let b = Bundle::busybox(&["sleep", "30"]);
+    let id = unique_id("exectty");
+    rt.ok(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    let sock = b.path().join("exec.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let reader = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        use std::os::fd::AsRawFd;
+        let mut f = std::fs::File::from(skiff_runtime::console::recv_fd(conn.as_raw_fd()).unwrap());
+        let mut out = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    rt.ok(&[
+        "exec",
+        "-t",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+        "sh",
+        "-c",
+        "tty",
+    ]);
+    let text = reader.join().unwrap();
+    assert!(text.contains("/dev/pts/"), "{text:?}");
+    // two more processes, then kill --all takes every one of them
+    rt.ok(&["exec", "-d", &id, "sleep", "30"]);
+    rt.ok(&["exec", "-d", &id, "sleep", "30"]);
+    let pids: Vec<i32> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    rt.ok(&["kill", "--all", &id, "KILL"]);
+    let t = std::time::Instant::now();
+    while rt.status(&id) != "stopped" {
+        assert!(t.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    rt.ok(&["delete", &id]);
+}
