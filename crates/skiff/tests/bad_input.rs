@@ -282,3 +282,49 @@ fn failing_poststart_hook_is_a_warning() {
     assert_eq!(rt.status(&id), "running");
     rt.ok(&["delete", "--force", &id]);
 }
+
+#[test]
+fn killed_create_is_cleaned_by_delete_force() {
+    // SIGKILL the runtime in the middle of create (while a prestart hook runs):
+    // the half-made container shows as "creating", its processes go away by
+    // themselves, and `delete --force` removes everything.
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["true"]);
+    b.edit(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "5"]}]}));
+    let id = unique_id("killed");
+    let mut child = rt
+        .cmd()
+        .args(["create", "--bundle", b.path().to_str().unwrap(), &id])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !rt.root.path().join(&id).join("state.json").exists() {
+        assert!(t.elapsed().as_secs() < 5, "create never wrote its state");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let list = rt.ok(&["list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&id) && l.contains("creating")),
+        "{list}"
+    );
+    rt.ok(&["delete", "--force", &id]);
+    // the container's own processes exit once the runtime is gone
+    let t = std::time::Instant::now();
+    loop {
+        let r = std::panic::catch_unwind(|| assert_no_leftovers(&rt, &id, b.path()));
+        if r.is_ok() {
+            break;
+        }
+        assert!(
+            t.elapsed().as_secs() < 10,
+            "leftovers after a killed create"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
