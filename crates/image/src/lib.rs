@@ -1,0 +1,2 @@
+//! skiff's images: references with Docker's normalization, a content-addressed
+//! store of verified blobs, and layers unpacked into overlayfs snapshots.
