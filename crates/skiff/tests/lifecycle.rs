@@ -280,7 +280,13 @@ fn preserve_fds_reach_the_container() {
     // SAFETY: dup2 is async-signal-safe; it runs in the forked child before exec.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(raw, 3) < 0 {
+            // dup2 onto itself would leave close-on-exec set: clear it instead.
+            let rc = if raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(raw, 3)
+            };
+            if rc < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -288,7 +294,12 @@ fn preserve_fds_reach_the_container() {
     }
     let o = cmd.output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "passed-through\n");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "passed-through\n",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
