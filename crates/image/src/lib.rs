@@ -1,2 +1,4 @@
 //! skiff's images: references with Docker's normalization, a content-addressed
 //! store of verified blobs, and layers unpacked into overlayfs snapshots.
+
+pub mod overlay;
