@@ -22,7 +22,9 @@ pub enum DigestError {
     #[error("invalid digest {0:?}: expected \"sha256:<64 hex digits>\"")]
     MissingAlgorithm(String),
     /// The algorithm is well formed but not one skiff verifies.
-    #[error("invalid digest {digest:?}: unsupported algorithm {algorithm:?} (only sha256 is supported)")]
+    #[error(
+        "invalid digest {digest:?}: unsupported algorithm {algorithm:?} (only sha256 is supported)"
+    )]
     UnsupportedAlgorithm {
         /// The whole digest string.
         digest: String,
@@ -50,7 +52,9 @@ pub enum DigestError {
         found: usize,
     },
     /// The encoded part has a character that is not a lowercase hex digit.
-    #[error("invalid digest {digest:?}: {found:?} at offset {offset} is not a lowercase hex digit")]
+    #[error(
+        "invalid digest {digest:?}: {found:?} at offset {offset} is not a lowercase hex digit"
+    )]
     BadHex {
         /// The whole digest string.
         digest: String,

@@ -1,4 +1,8 @@
 //! skiff's images: references with Docker's normalization, a content-addressed
 //! store of verified blobs, and layers unpacked into overlayfs snapshots.
 
+pub mod digest;
+pub mod manifest;
 pub mod overlay;
+pub mod reference;
+pub mod store;

@@ -511,10 +511,16 @@ mod tests {
         assert_eq!(p("docker.io/busybox"), p("busybox"));
         assert_eq!(p("index.docker.io/library/busybox"), p("busybox"));
         assert_eq!(p("library/busybox:1.36").familiar_string(), "busybox:1.36");
-        assert_eq!(p("ubuntu:22.04").to_string(), "docker.io/library/ubuntu:22.04");
+        assert_eq!(
+            p("ubuntu:22.04").to_string(),
+            "docker.io/library/ubuntu:22.04"
+        );
         // "localhost:5000" without a slash is the image "localhost", tag 5000.
         let r = p("localhost:5000");
-        assert_eq!((r.repository.as_str(), r.tag_or_latest()), ("library/localhost", "5000"));
+        assert_eq!(
+            (r.repository.as_str(), r.tag_or_latest()),
+            ("library/localhost", "5000")
+        );
     }
 
     #[test]
@@ -529,7 +535,10 @@ mod tests {
         assert!(r.is_insecure_by_default());
 
         let r = p("127.0.0.1:5000/x");
-        assert_eq!((r.registry.as_str(), r.repository.as_str()), ("127.0.0.1:5000", "x"));
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str()),
+            ("127.0.0.1:5000", "x")
+        );
         assert!(r.is_insecure_by_default());
         assert!(p("127.3.4.5/x").is_insecure_by_default());
         assert!(p("localhost/x").is_insecure_by_default());
@@ -544,7 +553,10 @@ mod tests {
         assert_eq!(r.repository, "a/b");
         assert_eq!(r.tag, None);
         assert_eq!(r.digest.as_ref().unwrap().hex(), HEX);
-        assert_eq!(r.to_string(), format!("registry.example.com/a/b@sha256:{HEX}"));
+        assert_eq!(
+            r.to_string(),
+            format!("registry.example.com/a/b@sha256:{HEX}")
+        );
         assert_eq!(r.manifest_reference(), format!("sha256:{HEX}"));
     }
 
@@ -553,7 +565,10 @@ mod tests {
         let r = p(&format!("name:tag@sha256:{HEX}"));
         assert_eq!(r.tag.as_deref(), Some("tag"));
         assert!(r.digest.is_some());
-        assert_eq!(r.to_string(), format!("docker.io/library/name:tag@sha256:{HEX}"));
+        assert_eq!(
+            r.to_string(),
+            format!("docker.io/library/name:tag@sha256:{HEX}")
+        );
         assert_eq!(r.familiar_string(), format!("name:tag@sha256:{HEX}"));
         assert_eq!(p(&r.to_string()), r);
     }
@@ -610,7 +625,11 @@ mod tests {
         let r = p("busybox");
         let t = r.with_tag("1.36").unwrap();
         assert_eq!(t.to_string(), "docker.io/library/busybox:1.36");
-        assert!(r.with_tag("-x").unwrap_err().to_string().contains("invalid tag \"-x\""));
+        assert!(r
+            .with_tag("-x")
+            .unwrap_err()
+            .to_string()
+            .contains("invalid tag \"-x\""));
         let d = t.with_digest(Digest::parse(&format!("sha256:{HEX}")).unwrap());
         assert_eq!(d.manifest_reference(), format!("sha256:{HEX}"));
         assert_eq!(t.manifest_reference(), "1.36");

@@ -65,7 +65,9 @@ pub enum StoreError {
         declared: u64,
     },
     /// The stream ended before the declared size.
-    #[error("blob {blob} is shorter than its declared size {declared}: it ended after {got} bytes")]
+    #[error(
+        "blob {blob} is shorter than its declared size {declared}: it ended after {got} bytes"
+    )]
     TooShort {
         /// The expected digest, or "(digest not given)".
         blob: String,
@@ -100,7 +102,7 @@ pub enum StoreError {
 /// Result type of this module.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
     move |source| StoreError::Io {
         op,
         path: path.to_owned(),
@@ -402,7 +404,10 @@ impl Store {
                 .map_err(|(_, errno)| io_err("lock", tmp.path())(errno.into()))?;
             // gc_ingest in another process may have taken the file for
             // abandoned between our create and our lock, and removed it.
-            let nlink = locked.metadata().map_err(io_err("stat", tmp.path()))?.nlink();
+            let nlink = locked
+                .metadata()
+                .map_err(io_err("stat", tmp.path()))?
+                .nlink();
             if nlink == 0 {
                 tmp.disarm();
                 continue;
@@ -486,14 +491,20 @@ mod tests {
         let mut s = String::new();
         store.open_blob(&a).unwrap().read_to_string(&mut s).unwrap();
         assert_eq!(s, "{\"a\":1}");
-        assert!(store.blob_path(&a).ends_with(format!("blobs/sha256/{}", a.hex())));
+        assert!(store
+            .blob_path(&a)
+            .ends_with(format!("blobs/sha256/{}", a.hex())));
 
         let mut want = vec![a.clone(), b.clone()];
         want.sort();
         assert_eq!(store.list().unwrap(), want);
 
         let e = store.read_to_vec(&a, 6).unwrap_err();
-        assert!(e.to_string().contains("is 7 bytes, more than the limit of 6"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("is 7 bytes, more than the limit of 6"),
+            "{e}"
+        );
 
         assert!(store.delete(&a).unwrap());
         assert!(!store.delete(&a).unwrap());
@@ -524,7 +535,9 @@ mod tests {
             e.to_string(),
             format!("content of blob {other} has digest {d}")
         );
-        let e = store.ingest(&data[..], Some(&d), Some(299_999)).unwrap_err();
+        let e = store
+            .ingest(&data[..], Some(&d), Some(299_999))
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             format!("blob {d} is larger than its declared size 299999")
@@ -733,11 +746,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let mut child = spawn_child("loop", dir.path());
         let s = store.clone();
-        wait_for(
-            "a few blobs",
-            || s.list().unwrap().len() >= 5,
-            &mut child,
-        );
+        wait_for("a few blobs", || s.list().unwrap().len() >= 5, &mut child);
         child.kill().unwrap();
         child.wait().unwrap();
 
