@@ -167,13 +167,7 @@ impl Store {
         expected: Option<&Digest>,
         expected_size: Option<u64>,
     ) -> Result<(Digest, u64)> {
-        let blob_name = || match expected {
-            Some(d) => d.to_string(),
-            None => "(digest not given)".to_owned(),
-        };
-        let (tmp, mut file) = self.create_ingest_file()?;
-
-        let mut hasher = Hasher::new();
+        let mut w = self.writer(expected, expected_size)?;
         let mut buf = vec![0u8; 128 * 1024];
         loop {
             let n = match reader.read(&mut buf) {
@@ -182,57 +176,34 @@ impl Store {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(source) => {
                     return Err(StoreError::Source {
-                        blob: blob_name(),
+                        blob: w.blob_name(),
                         source,
                     })
                 }
             };
-            if let Some(declared) = expected_size {
-                if hasher.len() + n as u64 > declared {
-                    return Err(StoreError::TooLarge {
-                        blob: blob_name(),
-                        declared,
-                    });
-                }
-            }
-            hasher.update(&buf[..n]);
-            file.write_all(&buf[..n])
-                .map_err(io_err("write", tmp.path()))?;
+            w.push(&buf[..n])?;
         }
+        w.commit()
+    }
 
-        let size = hasher.len();
-        if let Some(declared) = expected_size {
-            if size < declared {
-                return Err(StoreError::TooShort {
-                    blob: blob_name(),
-                    declared,
-                    got: size,
-                });
-            }
-        }
-        let digest = hasher.finish();
-        if let Some(want) = expected {
-            if *want != digest {
-                return Err(StoreError::DigestMismatch {
-                    expected: want.clone(),
-                    actual: digest,
-                });
-            }
-        }
-
-        let target = self.blob_path(&digest);
-        if target.exists() {
-            // Already committed (perhaps by a concurrent ingest); ours is
-            // identical and is dropped.
-            return Ok((digest, size));
-        }
-        file.sync_all().map_err(io_err("fsync", tmp.path()))?;
-        fs::rename(tmp.path(), &target).map_err(io_err("rename into place", tmp.path()))?;
-        tmp.disarm();
-        // The file is gone from ingest/ now; the lock is released with it.
-        drop(file);
-        sync_dir(&self.blobs)?;
-        Ok((digest, size))
+    /// A writer for one blob: bytes pushed into it are hashed and written to a
+    /// temp file in `ingest/`; `commit` checks size and digest and makes the
+    /// blob visible. Dropping it uncommitted removes the temp file. Lets a
+    /// caller tee a download into the store while it also unpacks it.
+    pub fn writer(
+        &self,
+        expected: Option<&Digest>,
+        expected_size: Option<u64>,
+    ) -> Result<IngestWriter<'_>> {
+        let (tmp, file) = self.create_ingest_file()?;
+        Ok(IngestWriter {
+            store: self,
+            tmp,
+            file,
+            hasher: Hasher::new(),
+            expected: expected.cloned(),
+            expected_size,
+        })
     }
 
     /// Stores `bytes` (a manifest, a config) and returns its digest.
@@ -418,6 +389,109 @@ impl Store {
 }
 
 /// A temporary file path removed on drop unless disarmed.
+/// A blob being written; see [`Store::writer`].
+pub struct IngestWriter<'a> {
+    store: &'a Store,
+    tmp: TempPath,
+    file: Flock<File>,
+    hasher: Hasher,
+    expected: Option<Digest>,
+    expected_size: Option<u64>,
+}
+
+impl IngestWriter<'_> {
+    fn blob_name(&self) -> String {
+        match &self.expected {
+            Some(d) => d.to_string(),
+            None => "(digest not given)".to_owned(),
+        }
+    }
+
+    /// Append bytes; fails as soon as more arrive than the declared size.
+    pub fn push(&mut self, data: &[u8]) -> Result<()> {
+        if let Some(declared) = self.expected_size {
+            if self.hasher.len() + data.len() as u64 > declared {
+                return Err(StoreError::TooLarge {
+                    blob: self.blob_name(),
+                    declared,
+                });
+            }
+        }
+        self.hasher.update(data);
+        self.file
+            .write_all(data)
+            .map_err(io_err("write", self.tmp.path()))
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.hasher.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Check size and digest, fsync, and rename the blob into place.
+    pub fn commit(self) -> Result<(Digest, u64)> {
+        let IngestWriter {
+            store,
+            tmp,
+            file,
+            hasher,
+            expected,
+            expected_size,
+        } = self;
+        let blob_name = || match &expected {
+            Some(d) => d.to_string(),
+            None => "(digest not given)".to_owned(),
+        };
+        let size = hasher.len();
+        if let Some(declared) = expected_size {
+            if size < declared {
+                return Err(StoreError::TooShort {
+                    blob: blob_name(),
+                    declared,
+                    got: size,
+                });
+            }
+        }
+        let digest = hasher.finish();
+        if let Some(want) = &expected {
+            if *want != digest {
+                return Err(StoreError::DigestMismatch {
+                    expected: want.clone(),
+                    actual: digest,
+                });
+            }
+        }
+        let target = store.blob_path(&digest);
+        if target.exists() {
+            // Already committed (perhaps by a concurrent ingest); ours is
+            // identical and is dropped.
+            return Ok((digest, size));
+        }
+        file.sync_all().map_err(io_err("fsync", tmp.path()))?;
+        fs::rename(tmp.path(), &target).map_err(io_err("rename into place", tmp.path()))?;
+        tmp.disarm();
+        // The file is gone from ingest/ now; the lock is released with it.
+        drop(file);
+        sync_dir(&store.blobs)?;
+        Ok((digest, size))
+    }
+}
+
+impl Write for IngestWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.push(buf).map_err(io::Error::other)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 struct TempPath(Option<PathBuf>);
 
 impl TempPath {
