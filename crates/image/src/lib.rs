@@ -2,6 +2,7 @@
 //! store of verified blobs, and layers unpacked into overlayfs snapshots.
 
 pub mod digest;
+pub mod layer;
 pub mod manifest;
 pub mod overlay;
 pub mod reference;

@@ -53,8 +53,6 @@ pub(crate) struct Header {
     pub(crate) uid: u32,
     pub(crate) gid: u32,
     pub(crate) mtime: Time,
-    /// Bytes of file data that follow (zero for everything but files).
-    pub(crate) size: u64,
     pub(crate) dev_major: u32,
     pub(crate) dev_minor: u32,
     /// Extended attributes from `SCHILY.xattr.<name>` records.
@@ -136,7 +134,9 @@ impl<'s, R: Read> TarReader<'s, R> {
         if self.remaining == 0 || buf.is_empty() {
             return Ok(0);
         }
-        let want = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         let n = loop {
             match self.inner.read(&mut buf[..want]) {
                 Ok(n) => break n,
@@ -266,7 +266,10 @@ impl<'s, R: Read> TarReader<'s, R> {
                 }
                 b'x' => {
                     let data = self.read_meta(&name, "PAX extended header", size, scratch)?;
-                    parse_pax(&data, &mut pax).map_err(|r| bad(r))?;
+                    // A repeated header replaces the earlier one (as in Go),
+                    // which also keeps memory bounded.
+                    pax = Pax::default();
+                    parse_pax(&data, &mut pax).map_err(&bad)?;
                     continue;
                 }
                 b'g' => {
@@ -339,7 +342,9 @@ impl<'s, R: Read> TarReader<'s, R> {
             let number = |range: std::ops::Range<usize>, what: &str| {
                 parse_number(&block[range]).ok_or_else(|| bad(&format!("bad {what} field")))
             };
-            let id = |v: i64, what: &str| u32::try_from(v).map_err(|_| bad(&format!("{what} out of range")));
+            let id = |v: i64, what: &str| {
+                u32::try_from(v).map_err(|_| bad(&format!("{what} out of range")))
+            };
             let mode = number(100..108, "mode")?;
             let uid = match pax.uid {
                 Some(u) => u,
@@ -380,7 +385,6 @@ impl<'s, R: Read> TarReader<'s, R> {
                 uid,
                 gid,
                 mtime,
-                size,
                 dev_major,
                 dev_minor,
                 xattrs: std::mem::take(&mut pax.xattrs),
@@ -553,7 +557,10 @@ fn parse_pax_time(s: &str) -> Option<Time> {
     Some(if !negative {
         Time { secs, nanos }
     } else if nanos == 0 {
-        Time { secs: -secs, nanos: 0 }
+        Time {
+            secs: -secs,
+            nanos: 0,
+        }
     } else {
         Time {
             secs: -secs - 1,
@@ -579,20 +586,26 @@ mod tests {
         assert_eq!(parse_number(&[0xff; 12]), Some(-1));
     }
 
+    /// One PAX record, its length prefix counting itself.
+    fn record(key: &str, value: &[u8]) -> Vec<u8> {
+        let rest = 1 + key.len() + 1 + value.len() + 1;
+        let mut len = rest + 1;
+        while rest + len.to_string().len() != len {
+            len = rest + len.to_string().len();
+        }
+        let mut out = format!("{len} {key}=").into_bytes();
+        out.extend_from_slice(value);
+        out.push(b'\n');
+        out
+    }
+
     #[test]
     fn pax_records_allow_binary_values() {
         let value = b"a\nb=c";
-        let rec_len = 1 + 1 + "SCHILY.xattr.user.x=".len() + value.len() + 1;
-        let rec_len = rec_len + rec_len.to_string().len() - 1;
-        let mut data = format!("{rec_len} SCHILY.xattr.user.x=").into_bytes();
-        data.extend_from_slice(value);
-        data.push(b'\n');
-        data.extend_from_slice(b"30 mtime=1700000000.25\n");
-        let mut pax = Pax::default();
-        // The mtime record length above is deliberately wrong.
-        assert!(parse_pax(&data, &mut pax).is_err());
-        let mut data = data[..rec_len].to_vec();
-        data.extend_from_slice(b"22 mtime=1700000000.25\n");
+        let mut data = record("SCHILY.xattr.user.x", value);
+        data.extend_from_slice(&record("mtime", b"1700000000.25"));
+        data.extend_from_slice(&record("path", b"a/b"));
+        data.extend_from_slice(&record("path", b""));
         let mut pax = Pax::default();
         parse_pax(&data, &mut pax).unwrap();
         assert_eq!(pax.xattrs, vec![("user.x".to_owned(), value.to_vec())]);
@@ -603,6 +616,12 @@ mod tests {
                 nanos: 250_000_000
             })
         );
+        // An empty value unsets the earlier one.
+        assert_eq!(pax.path, None);
+
+        let mut bad = record("mtime", b"1");
+        bad[0] += 1;
+        assert!(parse_pax(&bad, &mut Pax::default()).is_err());
     }
 
     #[test]

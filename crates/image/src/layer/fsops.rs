@@ -39,10 +39,11 @@ pub(crate) enum WalkError {
     Missing(PathBuf),
     /// This prefix is a symlink (never followed).
     Symlink(PathBuf),
-    /// This prefix exists but is neither a directory nor a symlink.
-    NotDir(PathBuf, FileStat),
-    /// Some other failure at this prefix.
-    Os(PathBuf, Errno),
+    /// This prefix exists but is neither a directory nor a symlink; it may
+    /// be an overlay whiteout.
+    NotDir { prefix: PathBuf, whiteout: bool },
+    /// Some other failure.
+    Os(Errno),
 }
 
 /// Opens a directory given by the caller (the layer root or a lower layer).
@@ -61,7 +62,7 @@ pub(crate) fn open_dir(root: BorrowedFd<'_>, rel: &Path) -> Result<OwnedFd, Walk
     if rel.as_os_str().is_empty() {
         return root
             .try_clone_to_owned()
-            .map_err(|e| WalkError::Os(PathBuf::new(), io_errno(&e)));
+            .map_err(|e| WalkError::Os(io_errno(&e)));
     }
     if OPENAT2.load(Ordering::Relaxed) {
         let how = OpenHow::new().flags(dir_flags()).resolve(
@@ -86,7 +87,7 @@ pub(crate) fn open_dir(root: BorrowedFd<'_>, rel: &Path) -> Result<OwnedFd, Walk
 fn walk(root: BorrowedFd<'_>, rel: &Path) -> Result<OwnedFd, WalkError> {
     let mut cur = root
         .try_clone_to_owned()
-        .map_err(|e| WalkError::Os(PathBuf::new(), io_errno(&e)))?;
+        .map_err(|e| WalkError::Os(io_errno(&e)))?;
     let mut prefix = PathBuf::new();
     for comp in rel.components() {
         let name = comp.as_os_str();
@@ -97,12 +98,15 @@ fn walk(root: BorrowedFd<'_>, rel: &Path) -> Result<OwnedFd, WalkError> {
             Err(Errno::ELOOP | Errno::ENOTDIR) => {
                 return Err(match lstat(cur.as_fd(), name) {
                     Ok(Some(st)) if file_type(&st) == SFlag::S_IFLNK => WalkError::Symlink(prefix),
-                    Ok(Some(st)) => WalkError::NotDir(prefix, st),
+                    Ok(Some(st)) => WalkError::NotDir {
+                        prefix,
+                        whiteout: is_whiteout(&st),
+                    },
                     Ok(None) => WalkError::Missing(prefix),
-                    Err(e) => WalkError::Os(prefix, e),
+                    Err(e) => WalkError::Os(e),
                 });
             }
-            Err(e) => return Err(WalkError::Os(prefix, e)),
+            Err(e) => return Err(WalkError::Os(e)),
         }
     }
     Ok(cur)

@@ -77,10 +77,7 @@ mod tests {
     #[test]
     fn split_parent_and_name() {
         let p = clean(b"a/b/c").unwrap();
-        assert_eq!(
-            split(&p),
-            Some((Path::new("a/b"), OsStr::new("c")))
-        );
+        assert_eq!(split(&p), Some((Path::new("a/b"), OsStr::new("c"))));
         let p = clean(b"c").unwrap();
         assert_eq!(split(&p), Some((Path::new(""), OsStr::new("c"))));
         assert_eq!(split(Path::new("")), None);

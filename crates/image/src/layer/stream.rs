@@ -246,7 +246,7 @@ pub(crate) enum Decoder<'s, B: BufRead> {
     /// No compression: bytes pass through.
     Plain(B),
     /// gzip, multi-member like Go's and GNU gzip's readers.
-    Gzip(flate2::bufread::MultiGzDecoder<B>, &'s StreamState),
+    Gzip(Box<flate2::bufread::MultiGzDecoder<B>>, &'s StreamState),
     /// zstd, multi-frame.
     Zstd(zstd::stream::read::Decoder<'static, B>, &'s StreamState),
 }
@@ -260,7 +260,9 @@ impl<'s, B: BufRead> Decoder<'s, B> {
         state.set_compression(compression);
         Ok(match compression {
             Compression::None => Decoder::Plain(input),
-            Compression::Gzip => Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(input), state),
+            Compression::Gzip => {
+                Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(input)), state)
+            }
             Compression::Zstd => {
                 let dec = zstd::stream::read::Decoder::with_buffer(input).map_err(|e| {
                     state.classify(&e).unwrap_or(LayerError::Corrupt {
