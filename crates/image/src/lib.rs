@@ -2,8 +2,10 @@
 //! store of verified blobs, and layers unpacked into overlayfs snapshots.
 
 pub mod digest;
+pub mod import;
 pub mod layer;
 pub mod manifest;
 pub mod overlay;
 pub mod reference;
+pub mod snapshot;
 pub mod store;

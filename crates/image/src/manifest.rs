@@ -180,16 +180,7 @@ impl Descriptor {
     }
 }
 
-/// How a layer blob is compressed, from its media type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Plain tar.
-    None,
-    /// tar+gzip.
-    Gzip,
-    /// tar+zstd.
-    Zstd,
-}
+pub use crate::layer::Compression;
 
 /// The compression of a layer media type, or `None` if it is not a layer
 /// type skiff knows.

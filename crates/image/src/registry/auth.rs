@@ -168,6 +168,20 @@ pub(crate) enum Challenge {
     },
 }
 
+impl Challenge {
+    /// The same challenge without the scope the registry asked for.
+    pub(crate) fn without_scope(&self) -> Challenge {
+        match self {
+            Challenge::Basic => Challenge::Basic,
+            Challenge::Bearer { realm, service, .. } => Challenge::Bearer {
+                realm: realm.clone(),
+                service: service.clone(),
+                scope: Vec::new(),
+            },
+        }
+    }
+}
+
 /// What is put in the `Authorization` header.
 #[derive(Clone)]
 pub(crate) enum Authorization {
@@ -257,7 +271,9 @@ impl AuthState {
 
     /// Remembers the challenge of `registry`.
     pub(crate) fn learn(&self, registry: &str, challenge: Challenge) {
-        self.lock().challenges.insert(registry.to_owned(), challenge);
+        self.lock()
+            .challenges
+            .insert(registry.to_owned(), challenge);
     }
 
     /// A cached token for (registry, scope) that has not expired.
@@ -317,7 +333,12 @@ pub(crate) fn pick_challenge(headers: &HeaderMap) -> Option<Challenge> {
                         realm,
                         service: get("service"),
                         scope: get("scope")
-                            .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(String::from).collect())
+                            .map(|s| {
+                                s.split(' ')
+                                    .filter(|s| !s.is_empty())
+                                    .map(String::from)
+                                    .collect()
+                            })
                             .unwrap_or_default(),
                     });
                 }
@@ -366,7 +387,9 @@ pub(crate) fn parse_challenges(header: &str) -> Vec<(String, Vec<(String, String
                 }
                 (value, &q[end.min(q.len())..])
             } else {
-                let e = value_part.find([',', ' ', '\t']).unwrap_or(value_part.len());
+                let e = value_part
+                    .find([',', ' ', '\t'])
+                    .unwrap_or(value_part.len());
                 (value_part[..e].to_owned(), &value_part[e..])
             };
             if let Some((_, params)) = out.last_mut() {
@@ -483,7 +506,11 @@ impl Client {
                     }
                 }
                 let mut r = Request::new(Method::GET, url);
-                if let Some(Credentials::Basic { username: u, password }) = other {
+                if let Some(Credentials::Basic {
+                    username: u,
+                    password,
+                }) = other
+                {
                     username = Some(u.clone());
                     r.auth = Some(Authorization::Basic {
                         username: u,
@@ -536,7 +563,9 @@ impl Client {
             .or(parsed.access_token.filter(|t| !t.is_empty()))
             .ok_or_else(|| invalid("neither \"token\" nor \"access_token\" is set".into()))?;
         if token.bytes().any(|b| !(0x21..0x7f).contains(&b)) {
-            return Err(invalid("the token has characters a header cannot carry".into()));
+            return Err(invalid(
+                "the token has characters a header cannot carry".into(),
+            ));
         }
         let lifetime = parsed
             .expires_in
@@ -585,18 +614,30 @@ mod tests {
             Some(Challenge::Bearer {
                 realm: "https://auth.example.com/token".into(),
                 service: Some("registry.example.com".into()),
-                scope: vec!["repository:a/b:pull,push".into(), "repository:c:pull".into()],
+                scope: vec![
+                    "repository:a/b:pull,push".into(),
+                    "repository:c:pull".into()
+                ],
             })
         );
     }
 
     #[test]
     fn parses_basic_and_prefers_bearer() {
-        assert_eq!(pick_challenge(&headers(&[r#"Basic realm="Registry Realm""#])), Some(Challenge::Basic));
-        let both = headers(&[r#"Basic realm="x", Bearer realm="https://t/token", error="invalid_token""#]);
-        assert!(matches!(pick_challenge(&both), Some(Challenge::Bearer { ref realm, .. }) if realm == "https://t/token"));
+        assert_eq!(
+            pick_challenge(&headers(&[r#"Basic realm="Registry Realm""#])),
+            Some(Challenge::Basic)
+        );
+        let both =
+            headers(&[r#"Basic realm="x", Bearer realm="https://t/token", error="invalid_token""#]);
+        assert!(
+            matches!(pick_challenge(&both), Some(Challenge::Bearer { ref realm, .. }) if realm == "https://t/token")
+        );
         let split = headers(&[r#"Basic realm="x""#, r#"bearer realm=https://t/token"#]);
-        assert!(matches!(pick_challenge(&split), Some(Challenge::Bearer { .. })));
+        assert!(matches!(
+            pick_challenge(&split),
+            Some(Challenge::Bearer { .. })
+        ));
     }
 
     #[test]
@@ -604,9 +645,21 @@ mod tests {
         assert_eq!(pick_challenge(&headers(&[])), None);
         assert_eq!(pick_challenge(&headers(&["Negotiate abc=="])), None);
         assert_eq!(pick_challenge(&headers(&[r#"Bearer service="s""#])), None);
-        assert_eq!(parse_challenges(r#"Bearer realm="unterminated"#)[0].1[0].1, "unterminated");
+        assert_eq!(
+            parse_challenges(r#"Bearer realm="unterminated"#)[0].1[0].1,
+            "unterminated"
+        );
         let p = parse_challenges(r#"Bearer realm = "a\"b" , service=svc"#);
-        assert_eq!(p, vec![("Bearer".to_owned(), vec![("realm".into(), "a\"b".into()), ("service".into(), "svc".into())])]);
+        assert_eq!(
+            p,
+            vec![(
+                "Bearer".to_owned(),
+                vec![
+                    ("realm".into(), "a\"b".into()),
+                    ("service".into(), "svc".into())
+                ]
+            )]
+        );
     }
 
     #[test]
@@ -620,7 +673,10 @@ mod tests {
         assert_eq!(Scope::push_mount("z", "z"), Scope::push("z"));
         assert_eq!(
             Scope::pull("a").with(&["repository:a:pull".into(), "registry:catalog:*".into()]),
-            vec!["repository:a:pull".to_owned(), "registry:catalog:*".to_owned()]
+            vec![
+                "repository:a:pull".to_owned(),
+                "registry:catalog:*".to_owned()
+            ]
         );
     }
 }

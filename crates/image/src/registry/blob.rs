@@ -40,7 +40,9 @@ pub enum BlobError {
         digest: Digest,
     },
     /// The range start is past the end of the blob.
-    #[error("registry {registry} cannot serve blob {digest} of {repository} from offset {offset} (416)")]
+    #[error(
+        "registry {registry} cannot serve blob {digest} of {repository} from offset {offset} (416)"
+    )]
     RangeNotSatisfiable {
         /// The registry host.
         registry: String,
@@ -163,9 +165,13 @@ impl BlobReader {
                 Some(Err(e)) => return Poll::Ready(Err(self.read_error(e))),
                 Some(Ok(frame)) => frame,
             };
-            let Ok(mut data) = frame.into_data() else { continue };
+            let Ok(mut data) = frame.into_data() else {
+                continue;
+            };
             if self.skip > 0 {
-                let n = usize::try_from(self.skip).unwrap_or(usize::MAX).min(data.len());
+                let n = usize::try_from(self.skip)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
                 data.advance(n);
                 self.skip -= n as u64;
             }
@@ -230,11 +236,21 @@ impl Client {
     /// Starts downloading blob `digest` of `repo` from byte `offset` on
     /// (to resume a download). A registry that ignores the range and sends
     /// the whole blob is handled: the first `offset` bytes are dropped.
-    pub async fn get_blob_range(&self, repo: &Repo, digest: &Digest, offset: u64) -> Result<BlobReader, Error> {
+    pub async fn get_blob_range(
+        &self,
+        repo: &Repo,
+        digest: &Digest,
+        offset: u64,
+    ) -> Result<BlobReader, Error> {
         self.get_blob_from(repo, digest, offset).await
     }
 
-    async fn get_blob_from(&self, repo: &Repo, digest: &Digest, offset: u64) -> Result<BlobReader, Error> {
+    async fn get_blob_from(
+        &self,
+        repo: &Repo,
+        digest: &Digest,
+        offset: u64,
+    ) -> Result<BlobReader, Error> {
         let url = self.repo_url(repo, &format!("blobs/{digest}"))?;
         let mut req = Request::new(Method::GET, url).unbounded();
         if offset > 0 {
@@ -242,11 +258,17 @@ impl Client {
         }
         let resp = self.send(repo, &Scope::pull(&repo.name), &mut req).await?;
         let (skip, size) = match resp.status() {
-            StatusCode::OK => (offset, resp.content_length().map(|n| n.saturating_sub(offset))),
+            StatusCode::OK => (
+                offset,
+                resp.content_length().map(|n| n.saturating_sub(offset)),
+            ),
             StatusCode::PARTIAL_CONTENT if offset > 0 => {
-                let value = header_lossy(resp.headers(), CONTENT_RANGE.as_str()).unwrap_or_default();
+                let value =
+                    header_lossy(resp.headers(), CONTENT_RANGE.as_str()).unwrap_or_default();
                 match parse_content_range(&value) {
-                    Some((start, total)) if start == offset => (0, total.map(|t| t.saturating_sub(offset))),
+                    Some((start, total)) if start == offset => {
+                        (0, total.map(|t| t.saturating_sub(offset)))
+                    }
                     _ => {
                         return Err(BlobError::BadContentRange {
                             registry: repo.registry.clone(),
@@ -313,7 +335,10 @@ mod tests {
 
     #[test]
     fn content_ranges() {
-        assert_eq!(parse_content_range("bytes 10-99/100"), Some((10, Some(100))));
+        assert_eq!(
+            parse_content_range("bytes 10-99/100"),
+            Some((10, Some(100)))
+        );
         assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, None)));
         assert_eq!(parse_content_range("bytes 9-5/10"), None);
         assert_eq!(parse_content_range("10-99/100"), None);

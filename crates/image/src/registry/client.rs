@@ -50,7 +50,9 @@ pub enum Error {
         source: reqwest::Error,
     },
     /// The registry answered with a status the operation does not expect.
-    #[error("registry {registry} answered {status} to {method} {url} (repository {repository}){detail}")]
+    #[error(
+        "registry {registry} answered {status} to {method} {url} (repository {repository}){detail}"
+    )]
     Status {
         /// The registry host.
         registry: String,
@@ -100,9 +102,8 @@ impl Error {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Error::Status { status, .. } => Some(*status),
-            Error::Manifest(ManifestError::NotFound { .. }) | Error::Blob(BlobError::NotFound { .. }) => {
-                Some(StatusCode::NOT_FOUND)
-            }
+            Error::Manifest(ManifestError::NotFound { .. })
+            | Error::Blob(BlobError::NotFound { .. }) => Some(StatusCode::NOT_FOUND),
             _ => None,
         }
     }
@@ -169,8 +170,10 @@ impl Request {
     }
 
     pub(crate) fn header_static(mut self, name: &'static str, value: &'static str) -> Request {
-        self.headers
-            .insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        self.headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
         self
     }
 
@@ -246,9 +249,9 @@ impl Client {
             registry: registry.to_owned(),
         };
         if registry.is_empty()
-            || registry
-                .bytes()
-                .any(|b| matches!(b, b'/' | b'@' | b'?' | b'#' | b'\\' | b'%') || b <= b' ' || b >= 0x7f)
+            || registry.bytes().any(|b| {
+                matches!(b, b'/' | b'@' | b'?' | b'#' | b'\\' | b'%') || b <= b' ' || b >= 0x7f
+            })
         {
             return Err(bad());
         }
@@ -343,7 +346,9 @@ impl Client {
                 }
                 .into());
             }
-            state.learn(registry, challenge.clone());
+            // Remembered for later requests, but without the scope: that
+            // one was about this request only.
+            state.learn(registry, challenge.without_scope());
             state.forget_token(registry, scope);
             authz = Some(self.authorize(repo, scope, &challenge).await?);
             fresh = true;
@@ -405,7 +410,10 @@ impl Client {
             b = match &mut req.body {
                 ReqBody::Empty => b,
                 ReqBody::Bytes(bytes) => b.body(bytes.clone()),
-                ReqBody::Stream(s) => b.body(s.take().unwrap_or_else(|| reqwest::Body::from(Bytes::new()))),
+                ReqBody::Stream(s) => b.body(
+                    s.take()
+                        .unwrap_or_else(|| reqwest::Body::from(Bytes::new())),
+                ),
             };
             let can_retry = retry < policy.max_retries && req.can_resend();
             match b.send().await {
@@ -426,7 +434,12 @@ impl Client {
 
     /// The error for an answer the operation did not expect, with the
     /// registry's error codes when its body has them.
-    pub(crate) async fn unexpected(&self, repo: &Repo, method: Method, mut resp: Response) -> Error {
+    pub(crate) async fn unexpected(
+        &self,
+        repo: &Repo,
+        method: Method,
+        mut resp: Response,
+    ) -> Error {
         let status = resp.status();
         let url = resp.url().to_string();
         let body = read_limited(&mut resp, 16 << 10).await.unwrap_or_default();
@@ -452,7 +465,10 @@ impl Client {
 }
 
 /// Reads the body of `resp`, failing once it passes `limit` bytes.
-pub(crate) async fn read_limited(resp: &mut Response, limit: usize) -> Result<Vec<u8>, ReadLimitError> {
+pub(crate) async fn read_limited(
+    resp: &mut Response,
+    limit: usize,
+) -> Result<Vec<u8>, ReadLimitError> {
     if resp.content_length().is_some_and(|n| n > limit as u64) {
         return Err(ReadLimitError::TooLarge);
     }
@@ -498,8 +514,9 @@ pub(crate) fn is_valid_repository(name: &str) -> bool {
         && name.split('/').all(|c| {
             let b = c.as_bytes();
             !b.is_empty()
-                && b.iter()
-                    .all(|&x| x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, b'.' | b'_' | b'-'))
+                && b.iter().all(|&x| {
+                    x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, b'.' | b'_' | b'-')
+                })
                 && b[0].is_ascii_alphanumeric()
                 && b[b.len() - 1].is_ascii_alphanumeric()
         })
@@ -514,7 +531,9 @@ mod tests {
         for ok in ["busybox", "library/busybox", "a/b-c/d_e.f", "x__y", "0"] {
             assert!(is_valid_repository(ok), "{ok}");
         }
-        for bad in ["", "A", "a//b", "/a", "a/", "a/../b", "a/.b", "a?b", "a b", "-a", "a%2f"] {
+        for bad in [
+            "", "A", "a//b", "/a", "a/", "a/../b", "a/.b", "a?b", "a b", "-a", "a%2f",
+        ] {
             assert!(!is_valid_repository(bad), "{bad}");
         }
     }
@@ -537,7 +556,10 @@ mod tests {
             "http://[::1]:5000/"
         );
         for bad in ["", "a/b", "user@host", "host:port:x", "a b", "host?x"] {
-            assert!(matches!(c.base_url(bad), Err(Error::InvalidRegistry { .. })), "{bad}");
+            assert!(
+                matches!(c.base_url(bad), Err(Error::InvalidRegistry { .. })),
+                "{bad}"
+            );
         }
         assert!(matches!(
             c.repo_url(&Repo::new("localhost", "A"), "x"),

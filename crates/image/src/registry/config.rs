@@ -187,7 +187,10 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("registries", &self.registries)
-            .field("credentials", &self.credentials.as_ref().map(|_| "<provider>"))
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "<provider>"),
+            )
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("read_timeout", &self.read_timeout)
@@ -221,7 +224,9 @@ impl Config {
 
     /// The credentials for `registry`, if a provider gives any.
     pub(crate) fn credentials_for(&self, registry: &str) -> Option<Credentials> {
-        self.credentials.as_ref().and_then(|p| p.credentials(registry))
+        self.credentials
+            .as_ref()
+            .and_then(|p| p.credentials(registry))
     }
 
     /// The HTTP client these settings describe.
@@ -254,7 +259,8 @@ pub(crate) fn is_loopback_host(registry: &str) -> bool {
     } else {
         registry.rsplit_once(':').map_or(registry, |(h, _)| h)
     };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
 }
 
 #[cfg(test)]
@@ -304,9 +310,8 @@ mod tests {
 
     #[test]
     fn closures_are_providers() {
-        let c = Config::default().with_credentials(|reg: &str| {
-            (reg == "r:1").then(|| Credentials::basic("u", "p"))
-        });
+        let c = Config::default()
+            .with_credentials(|reg: &str| (reg == "r:1").then(|| Credentials::basic("u", "p")));
         assert_eq!(c.credentials_for("r:1"), Some(Credentials::basic("u", "p")));
         assert_eq!(c.credentials_for("r:2"), None);
     }

@@ -232,7 +232,12 @@ impl Client {
         })
     }
 
-    fn manifest_request(&self, repo: &Repo, method: Method, r: &ManifestRef) -> Result<Request, Error> {
+    fn manifest_request(
+        &self,
+        repo: &Repo,
+        method: Method,
+        r: &ManifestRef,
+    ) -> Result<Request, Error> {
         let url = self.repo_url(repo, &format!("manifests/{r}"))?;
         Ok(Request::new(method, url).header(ACCEPT, &MANIFEST_ACCEPT.join(", ")))
     }
@@ -255,7 +260,9 @@ impl Client {
         let bytes = match read_limited(&mut resp, MAX_MANIFEST_SIZE).await {
             Ok(b) => Bytes::from(b),
             Err(ReadLimitError::TooLarge) => return Err(err_ctx(ManifestErrorKind::TooLarge)),
-            Err(ReadLimitError::Read(source)) => return Err(err_ctx(ManifestErrorKind::Read(source))),
+            Err(ReadLimitError::Read(source)) => {
+                return Err(err_ctx(ManifestErrorKind::Read(source)))
+            }
         };
         let actual = Digest::of(&bytes);
         if let ManifestRef::Digest(requested) = &r {
@@ -292,7 +299,11 @@ impl Client {
     /// Asks whether manifest `reference` of `repo` exists, and its digest,
     /// media type and size as the registry reports them (`HEAD`). `None`
     /// when the registry answers 404.
-    pub async fn head_manifest(&self, repo: &Repo, reference: &str) -> Result<Option<ManifestInfo>, Error> {
+    pub async fn head_manifest(
+        &self,
+        repo: &Repo,
+        reference: &str,
+    ) -> Result<Option<ManifestInfo>, Error> {
         let r = self.manifest_ref(repo, reference)?;
         let mut req = self.manifest_request(repo, Method::HEAD, &r)?;
         let resp = self.send(repo, &Scope::pull(&repo.name), &mut req).await?;
@@ -438,7 +449,10 @@ fn media_type_of(content_type: Option<&str>, bytes: &[u8]) -> String {
         None | Some("application/json" | "text/plain" | "application/octet-stream")
     );
     if generic {
-        if let Ok(MediaTypeProbe { media_type: Some(t) }) = serde_json::from_slice(bytes) {
+        if let Ok(MediaTypeProbe {
+            media_type: Some(t),
+        }) = serde_json::from_slice(bytes)
+        {
             if !t.is_empty() {
                 return t;
             }
@@ -453,12 +467,33 @@ mod tests {
 
     #[test]
     fn references() {
-        assert_eq!(ManifestRef::parse("latest"), Some(ManifestRef::Tag("latest".into())));
-        assert_eq!(ManifestRef::parse("_v1.0-rc"), Some(ManifestRef::Tag("_v1.0-rc".into())));
+        assert_eq!(
+            ManifestRef::parse("latest"),
+            Some(ManifestRef::Tag("latest".into()))
+        );
+        assert_eq!(
+            ManifestRef::parse("_v1.0-rc"),
+            Some(ManifestRef::Tag("_v1.0-rc".into()))
+        );
         let d = Digest::of(b"x");
-        assert_eq!(ManifestRef::parse(&d.to_string()), Some(ManifestRef::Digest(d.clone())));
-        assert_eq!(ManifestRef::parse(&d.to_string()).unwrap().to_string(), d.to_string());
-        for bad in ["", ".x", "-x", "a/b", "sha256:abc", "sha512:00", &"a".repeat(129), "a b"] {
+        assert_eq!(
+            ManifestRef::parse(&d.to_string()),
+            Some(ManifestRef::Digest(d.clone()))
+        );
+        assert_eq!(
+            ManifestRef::parse(&d.to_string()).unwrap().to_string(),
+            d.to_string()
+        );
+        for bad in [
+            "",
+            ".x",
+            "-x",
+            "a/b",
+            "sha256:abc",
+            "sha512:00",
+            &"a".repeat(129),
+            "a b",
+        ] {
             assert_eq!(ManifestRef::parse(bad), None, "{bad}");
         }
     }
@@ -467,10 +502,16 @@ mod tests {
     fn media_types() {
         let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}"#;
         assert_eq!(
-            media_type_of(Some("application/vnd.docker.distribution.manifest.v2+json; charset=utf-8"), body),
+            media_type_of(
+                Some("application/vnd.docker.distribution.manifest.v2+json; charset=utf-8"),
+                body
+            ),
             MEDIA_TYPE_DOCKER_MANIFEST
         );
-        assert_eq!(media_type_of(Some("application/json"), body), MEDIA_TYPE_OCI_INDEX);
+        assert_eq!(
+            media_type_of(Some("application/json"), body),
+            MEDIA_TYPE_OCI_INDEX
+        );
         assert_eq!(media_type_of(None, body), MEDIA_TYPE_OCI_INDEX);
         assert_eq!(media_type_of(None, b"{}"), "application/octet-stream");
         assert_eq!(media_type_of(Some("text/plain"), b"[]"), "text/plain");

@@ -38,10 +38,10 @@ mod tests;
 pub use auth::AuthError;
 pub use blob::{BlobError, BlobReader};
 pub use client::{Client, Error};
+pub use config::Config;
 pub use config::{
     ConfigError, CredentialProvider, Credentials, RegistryConfig, RetryPolicy, UploadMode,
 };
-pub use config::Config;
 pub use manifest::{
     Manifest, ManifestError, ManifestInfo, ManifestRef, MANIFEST_ACCEPT, MAX_MANIFEST_SIZE,
     MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_OCI_INDEX,

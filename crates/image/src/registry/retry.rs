@@ -116,15 +116,24 @@ mod tests {
             assert!(is_transient_status(StatusCode::from_u16(s).unwrap()), "{s}");
         }
         for s in [200, 201, 202, 400, 401, 403, 404, 408, 416, 501, 505] {
-            assert!(!is_transient_status(StatusCode::from_u16(s).unwrap()), "{s}");
+            assert!(
+                !is_transient_status(StatusCode::from_u16(s).unwrap()),
+                "{s}"
+            );
         }
     }
 
     #[test]
     fn http_dates() {
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
-        assert_eq!(parse_http_date("Tue, 29 Feb 2000 12:00:00 GMT"), Some(951_825_600));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            parse_http_date("Tue, 29 Feb 2000 12:00:00 GMT"),
+            Some(951_825_600)
+        );
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
         assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
     }
@@ -148,7 +157,10 @@ mod tests {
         assert_eq!(delay(&p, 0, Some(&h)), Duration::from_secs(1));
         h.insert(RETRY_AFTER, HeaderValue::from_static("120"));
         assert_eq!(delay(&p, 0, Some(&h)), Duration::from_secs(2));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
+        );
         assert_eq!(delay(&p, 0, Some(&h)), Duration::ZERO);
     }
 }

@@ -37,7 +37,9 @@ use crate::digest::{Digest, Hasher};
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
     /// A `202` (or `201`) without a `Location` to go on with.
-    #[error("registry {registry} opened an upload to {repository} without a Location header ({url})")]
+    #[error(
+        "registry {registry} opened an upload to {repository} without a Location header ({url})"
+    )]
     MissingLocation {
         /// The registry host.
         registry: String,
@@ -89,7 +91,9 @@ pub enum UploadError {
         actual: Digest,
     },
     /// Reading the source failed.
-    #[error("upload of blob {digest} to {registry}/{repository}: reading the source failed: {source}")]
+    #[error(
+        "upload of blob {digest} to {registry}/{repository}: reading the source failed: {source}"
+    )]
     Read {
         /// The registry host.
         registry: String,
@@ -119,7 +123,9 @@ pub enum UploadError {
         range: String,
     },
     /// The registry committed the blob under another digest.
-    #[error("registry {registry} stored the blob pushed to {repository} as {claimed}, not {expected}")]
+    #[error(
+        "registry {registry} stored the blob pushed to {repository} as {claimed}, not {expected}"
+    )]
     CommittedDigestMismatch {
         /// The registry host.
         registry: String,
@@ -221,6 +227,8 @@ struct VerifyingBody {
     hasher: Hasher,
     size: u64,
     expected: Digest,
+    /// The last frame, kept back until the source's end is seen.
+    held: Option<Bytes>,
     done: bool,
     failure: Arc<Mutex<Option<Problem>>>,
 }
@@ -247,39 +255,63 @@ impl http_body::Body for VerifyingBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
-        if this.done {
-            return Poll::Ready(None);
-        }
-        let reader = this.reader.get_mut().unwrap_or_else(|e| e.into_inner());
-        let mut rb = ReadBuf::new(&mut this.buf);
-        if let Err(e) = ready!(Pin::new(reader).poll_read(cx, &mut rb)) {
-            return this.fail(Problem::Read(e));
-        }
-        let n = rb.filled().len();
-        let read = this.hasher.len();
-        if n == 0 {
-            if read != this.size {
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let reader = this.reader.get_mut().unwrap_or_else(|e| e.into_inner());
+            let mut rb = ReadBuf::new(&mut this.buf);
+            if let Err(e) = ready!(Pin::new(reader).poll_read(cx, &mut rb)) {
+                return this.fail(Problem::Read(e));
+            }
+            let n = rb.filled().len() as u64;
+            let read = this.hasher.len();
+            if this.held.is_some() {
+                // All `size` bytes are in; the source must end here, and
+                // only then is the last frame let go.
+                if n > 0 {
+                    return this.fail(Problem::Size {
+                        actual: read + n,
+                        more: true,
+                    });
+                }
+                let actual = this.hasher.digest();
+                if actual != this.expected {
+                    return this.fail(Problem::Digest(actual));
+                }
+                this.done = true;
+                return Poll::Ready(this.held.take().map(|d| Ok(Frame::data(d))));
+            }
+            if n == 0 {
+                if read != this.size {
+                    return this.fail(Problem::Size {
+                        actual: read,
+                        more: false,
+                    });
+                }
+                // Only for an empty blob: there is no last frame to hold.
+                let actual = this.hasher.digest();
+                if actual != this.expected {
+                    return this.fail(Problem::Digest(actual));
+                }
+                this.done = true;
+                return Poll::Ready(None);
+            }
+            if read + n > this.size {
                 return this.fail(Problem::Size {
-                    actual: read,
-                    more: false,
+                    actual: read + n,
+                    more: true,
                 });
             }
-            let actual = this.hasher.digest();
-            if actual != this.expected {
-                return this.fail(Problem::Digest(actual));
+            let data = Bytes::copy_from_slice(rb.filled());
+            this.hasher.update(&data);
+            if read + n < this.size {
+                return Poll::Ready(Some(Ok(Frame::data(data))));
             }
-            this.done = true;
-            return Poll::Ready(None);
+            // The last bytes: the server would commit once it has them, so
+            // they wait until the source is known to end and to match.
+            this.held = Some(data);
         }
-        if read + n as u64 > this.size {
-            return this.fail(Problem::Size {
-                actual: read + n as u64,
-                more: true,
-            });
-        }
-        let data = Bytes::copy_from_slice(&this.buf[..n]);
-        this.hasher.update(&data);
-        Poll::Ready(Some(Ok(Frame::data(data))))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -297,7 +329,12 @@ impl Client {
     /// Mounts blob `digest` into `repo` from repository `from` on the same
     /// registry. `true`: done (201). `false`: the registry would not (202,
     /// e.g. the blob is not in `from` or not readable there): upload it.
-    pub async fn mount_blob(&self, repo: &Repo, digest: &Digest, from: &str) -> Result<bool, Error> {
+    pub async fn mount_blob(
+        &self,
+        repo: &Repo,
+        digest: &Digest,
+        from: &str,
+    ) -> Result<bool, Error> {
         if !is_valid_repository(from) {
             return Err(UploadError::InvalidMountSource {
                 registry: repo.registry.clone(),
@@ -332,7 +369,13 @@ impl Client {
 
     /// Uploads blob `digest` of `size` bytes read from `body` into `repo`,
     /// in the configured [`UploadMode`].
-    pub async fn upload_blob<R>(&self, repo: &Repo, digest: &Digest, size: u64, body: R) -> Result<(), Error>
+    pub async fn upload_blob<R>(
+        &self,
+        repo: &Repo,
+        digest: &Digest,
+        size: u64,
+        body: R,
+    ) -> Result<(), Error>
     where
         R: AsyncRead + Send + Unpin + 'static,
     {
@@ -360,7 +403,12 @@ impl Client {
     /// Uploads `bytes` as blob `digest` into `repo`, in the configured
     /// [`UploadMode`]. Held in memory, the bytes are checked before anything
     /// is sent and every request can be retried.
-    pub async fn upload_blob_bytes(&self, repo: &Repo, digest: &Digest, bytes: impl Into<Bytes>) -> Result<(), Error> {
+    pub async fn upload_blob_bytes(
+        &self,
+        repo: &Repo,
+        digest: &Digest,
+        bytes: impl Into<Bytes>,
+    ) -> Result<(), Error> {
         let bytes = bytes.into();
         let actual = Digest::of(&bytes);
         if actual != *digest {
@@ -374,7 +422,8 @@ impl Client {
         }
         let size = bytes.len() as u64;
         let mode = self.config().upload_mode;
-        self.upload(repo, digest, size, Source::Bytes(bytes), mode).await
+        self.upload(repo, digest, size, Source::Bytes(bytes), mode)
+            .await
     }
 
     async fn upload(
@@ -399,8 +448,16 @@ impl Client {
                     .await
             }
             UploadMode::Chunked { chunk_size } => {
-                self.upload_chunked(repo, &scope, digest, size, source, session.clone(), chunk_size.max(1))
-                    .await
+                self.upload_chunked(
+                    repo,
+                    &scope,
+                    digest,
+                    size,
+                    source,
+                    session.clone(),
+                    chunk_size.max(1),
+                )
+                .await
             }
         };
         match result {
@@ -434,13 +491,17 @@ impl Client {
                 hasher: Hasher::new(),
                 size,
                 expected: digest.clone(),
+                held: None,
                 done: false,
                 failure: Arc::clone(&failure),
             })),
         };
         let sent = self.send(repo, scope, &mut req).await;
         if let Some(problem) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            return Err(Failure::cancel(problem.into_error(repo, digest, size).into(), session));
+            return Err(Failure::cancel(
+                problem.into_error(repo, digest, size).into(),
+                session,
+            ));
         }
         let resp = sent.map_err(|e| Failure::cancel(e, session.clone()))?;
         self.finish(repo, digest, resp, session).await
@@ -463,7 +524,8 @@ impl Client {
             let problem = |p: Problem| p.into_error(repo, digest, size).into();
             // Read one byte past the expected end at most, to notice a
             // source that is too long without reading all of it.
-            let want = chunk_size.min(usize::try_from(size - hasher.len() + 1).unwrap_or(usize::MAX));
+            let want =
+                chunk_size.min(usize::try_from(size - hasher.len() + 1).unwrap_or(usize::MAX));
             let chunk = match source.next_chunk(want).await {
                 Ok(c) => c,
                 Err(e) => return Err(Failure::cancel(problem(Problem::Read(e)), loc)),
@@ -520,16 +582,22 @@ impl Client {
                 actual: hasher.len(),
                 more: false,
             };
-            return Err(Failure::cancel(p.into_error(repo, digest, size).into(), loc));
+            return Err(Failure::cancel(
+                p.into_error(repo, digest, size).into(),
+                loc,
+            ));
         }
         let actual = hasher.finish();
         if actual != *digest {
             return Err(Failure::cancel(
-                Problem::Digest(actual).into_error(repo, digest, size).into(),
+                Problem::Digest(actual)
+                    .into_error(repo, digest, size)
+                    .into(),
                 loc,
             ));
         }
-        let mut req = Request::new(Method::PUT, with_digest(loc.clone(), digest)).body(Bytes::new());
+        let mut req =
+            Request::new(Method::PUT, with_digest(loc.clone(), digest)).body(Bytes::new());
         let resp = self
             .send(repo, scope, &mut req)
             .await
@@ -538,13 +606,22 @@ impl Client {
     }
 
     /// Judges the answer to the committing `PUT`.
-    async fn finish(&self, repo: &Repo, digest: &Digest, resp: Response, session: Url) -> Result<(), Failure> {
+    async fn finish(
+        &self,
+        repo: &Repo,
+        digest: &Digest,
+        resp: Response,
+        session: Url,
+    ) -> Result<(), Failure> {
         if resp.status() != StatusCode::CREATED {
             let e = self.unexpected(repo, Method::PUT, resp).await;
             return Err(Failure::cancel(e, session));
         }
         self.check_committed(repo, digest, &resp)
-            .map_err(|error| Failure { error, cancel: None })
+            .map_err(|error| Failure {
+                error,
+                cancel: None,
+            })
     }
 
     /// Checks the `Docker-Content-Digest` of a commit or mount, if sent.
@@ -605,6 +682,7 @@ impl Failure {
 
 /// `url` with `digest=DIGEST` added to its query (kept: the session state).
 fn with_digest(mut url: Url, digest: &Digest) -> Url {
-    url.query_pairs_mut().append_pair("digest", &digest.to_string());
+    url.query_pairs_mut()
+        .append_pair("digest", &digest.to_string());
     url
 }

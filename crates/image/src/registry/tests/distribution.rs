@@ -30,7 +30,10 @@ use super::support::{b64, b64url, basic_header, FakeServer, Req, Resp};
 pub enum RegistryAuth {
     None,
     /// htpasswd with one bcrypt user.
-    Htpasswd { user: String, password: String },
+    Htpasswd {
+        user: String,
+        password: String,
+    },
     /// Token auth: JWTs from `realm`, for `service`, by `issuer`, signed with
     /// the key of the certificate in `cert_pem`.
     Token {
@@ -84,14 +87,22 @@ impl Registry {
     /// are to be skipped.
     pub fn start(auth: RegistryAuth) -> Option<Registry> {
         let Some(binary) = in_path(BINARY) else {
-            return if skip_or_panic(BINARY) { None } else { unreachable!() };
+            return if skip_or_panic(BINARY) {
+                None
+            } else {
+                unreachable!()
+            };
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let auth_yaml = match &auth {
             RegistryAuth::None => String::new(),
             RegistryAuth::Htpasswd { user, password } => {
                 let Some(htpasswd) = in_path("htpasswd") else {
-                    return if skip_or_panic("htpasswd (apache2-utils)") { None } else { unreachable!() };
+                    return if skip_or_panic("htpasswd (apache2-utils)") {
+                        None
+                    } else {
+                        unreachable!()
+                    };
                 };
                 let out = Command::new(htpasswd)
                     .args(["-nbB", user, password])
@@ -200,14 +211,18 @@ pub struct TokenSigner {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 impl TokenSigner {
     pub fn new() -> TokenSigner {
         let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
         let mut name = X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", "skiff test token issuer").unwrap();
+        name.append_entry_by_text("CN", "skiff test token issuer")
+            .unwrap();
         let name = name.build();
         let mut b = X509Builder::new().unwrap();
         b.set_version(2).unwrap();
@@ -218,7 +233,8 @@ impl TokenSigner {
         b.set_pubkey(&key).unwrap();
         let not_before = Asn1Time::from_unix(now() as i64 - 3600).unwrap();
         b.set_not_before(&not_before).unwrap();
-        b.set_not_after(&Asn1Time::days_from_now(2).unwrap()).unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+            .unwrap();
         b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
             .unwrap();
         b.append_extension(

@@ -29,7 +29,9 @@ async fn a_registry_that_lies_about_manifest_digests() {
         match req.path() {
             // Whatever digest is asked for, the same bytes come back.
             p if p.starts_with("/v2/r/manifests/sha256:") => base,
-            "/v2/r/manifests/wrong-header" => base.header("Docker-Content-Digest", other_s.as_str()),
+            "/v2/r/manifests/wrong-header" => {
+                base.header("Docker-Content-Digest", other_s.as_str())
+            }
             "/v2/r/manifests/garbage-header" => base.header("Docker-Content-Digest", "sha256:xyz"),
             "/v2/r/manifests/honest" => base.header("Docker-Content-Digest", real_s.as_str()),
             "/v2/r/manifests/huge" => Resp::new(200).body(vec![b' '; MAX_MANIFEST_SIZE + 1]),
@@ -40,35 +42,69 @@ async fn a_registry_that_lies_about_manifest_digests() {
     let client = Client::new(test_config()).unwrap();
     let repo = Repo::new(server.host(), "r");
 
-    let err = client.get_manifest(&repo, &other.to_string()).await.unwrap_err();
+    let err = client
+        .get_manifest(&repo, &other.to_string())
+        .await
+        .unwrap_err();
     match &err {
-        Error::Manifest(ManifestError::DigestMismatch { requested, actual, .. }) => {
+        Error::Manifest(ManifestError::DigestMismatch {
+            requested, actual, ..
+        }) => {
             assert_eq!((requested, actual), (&other, &real));
         }
         e => panic!("{e}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("lies") && msg.contains(&server.host()) && msg.contains(&other.to_string()) && msg.contains(&real.to_string()), "{msg}");
+    assert!(
+        msg.contains("lies")
+            && msg.contains(&server.host())
+            && msg.contains(&other.to_string())
+            && msg.contains(&real.to_string()),
+        "{msg}"
+    );
 
-    let err = client.get_manifest(&repo, "wrong-header").await.unwrap_err();
+    let err = client
+        .get_manifest(&repo, "wrong-header")
+        .await
+        .unwrap_err();
     match &err {
-        Error::Manifest(ManifestError::HeaderDigestMismatch { claimed, actual, .. }) => {
+        Error::Manifest(ManifestError::HeaderDigestMismatch {
+            claimed, actual, ..
+        }) => {
             assert_eq!((claimed, actual), (&other, &real));
         }
         e => panic!("{e}"),
     }
     assert!(err.to_string().contains("r:wrong-header"), "{err}");
 
-    let err = client.get_manifest(&repo, "garbage-header").await.unwrap_err();
-    assert!(matches!(err, Error::Manifest(ManifestError::InvalidHeaderDigest { .. })), "{err}");
+    let err = client
+        .get_manifest(&repo, "garbage-header")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Manifest(ManifestError::InvalidHeaderDigest { .. })
+        ),
+        "{err}"
+    );
 
     let err = client.get_manifest(&repo, "huge").await.unwrap_err();
-    assert!(matches!(err, Error::Manifest(ManifestError::TooLarge { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Manifest(ManifestError::TooLarge { .. })),
+        "{err}"
+    );
 
     // Honest answers pass, by tag or by the right digest.
     let m = client.get_manifest(&repo, "honest").await.unwrap();
-    assert_eq!((m.digest.clone(), m.media_type.as_str()), (real.clone(), MEDIA_TYPE_OCI_MANIFEST));
-    assert_eq!(client.get_manifest(&repo, &real.to_string()).await.unwrap(), m);
+    assert_eq!(
+        (m.digest.clone(), m.media_type.as_str()),
+        (real.clone(), MEDIA_TYPE_OCI_MANIFEST)
+    );
+    assert_eq!(
+        client.get_manifest(&repo, &real.to_string()).await.unwrap(),
+        m
+    );
 }
 
 #[tokio::test]
@@ -90,9 +126,8 @@ async fn transient_failures_are_retried_but_4xx_never() {
             ("/v2/r/manifests/flaky", _) => ok,
             ("/v2/r/manifests/limited", 1) => Resp::new(429).header("Retry-After", "1"),
             ("/v2/r/manifests/limited", _) => ok,
-            ("/v2/r/manifests/down", _) => Resp::new(500).body(
-                r#"{"errors":[{"code":"UNKNOWN","message":"storage on fire"}]}"#,
-            ),
+            ("/v2/r/manifests/down", _) => Resp::new(500)
+                .body(r#"{"errors":[{"code":"UNKNOWN","message":"storage on fire"}]}"#),
             ("/v2/r/manifests/bad", _) => Resp::new(400),
             ("/v2/r/manifests/forbidden", _) => Resp::new(403),
             _ => Resp::new(404),
@@ -101,14 +136,24 @@ async fn transient_failures_are_retried_but_4xx_never() {
     .await;
     let client = Client::new(test_config()).unwrap();
     let repo = Repo::new(server.host(), "r");
-    let count = |p: &str| hits.lock().unwrap().get(&format!("/v2/r/manifests/{p}")).copied().unwrap_or(0);
+    let count = |p: &str| {
+        hits.lock()
+            .unwrap()
+            .get(&format!("/v2/r/manifests/{p}"))
+            .copied()
+            .unwrap_or(0)
+    };
 
     client.get_manifest(&repo, "flaky").await.unwrap();
     assert_eq!(count("flaky"), 3);
 
     let t = Instant::now();
     client.get_manifest(&repo, "limited").await.unwrap();
-    assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
     assert_eq!(count("limited"), 2);
 
     let err = client.get_manifest(&repo, "down").await.unwrap_err();
@@ -121,21 +166,36 @@ async fn transient_failures_are_retried_but_4xx_never() {
         assert_eq!(err.status().map(|s| s.as_u16()), Some(status), "{err}");
         assert_eq!(count(tag), 1, "{tag} is not retried");
     }
-    assert!(client.get_manifest(&repo, "missing").await.unwrap_err().is_not_found());
+    assert!(client
+        .get_manifest(&repo, "missing")
+        .await
+        .unwrap_err()
+        .is_not_found());
     assert_eq!(count("missing"), 1);
 }
 
 #[tokio::test]
 async fn connection_errors_are_retried_then_reported() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let client = Client::new(test_config()).unwrap();
     let repo = Repo::new(format!("127.0.0.1:{port}"), "r");
     let t = Instant::now();
     let err = client.get_manifest(&repo, "latest").await.unwrap_err();
     assert!(matches!(err, Error::Http { .. }), "{err}");
-    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
     // Two backoffs of at least 37 ms and 75 ms (50 and 100 less jitter).
-    assert!(t.elapsed() >= Duration::from_millis(110), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(110),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 /// A fake registry that wants `Bearer` tokens from a fake token server.
@@ -153,7 +213,10 @@ async fn bearer_setup(expires_in: u64, accept: fn(usize) -> bool) -> BearerSetup
             return Resp::new(404);
         }
         let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
-        Resp::new(200).body(serde_json::json!({ "access_token": format!("tok-{n}"), "expires_in": expires_in }).to_string())
+        Resp::new(200).body(
+            serde_json::json!({ "access_token": format!("tok-{n}"), "expires_in": expires_in })
+                .to_string(),
+        )
     })
     .await;
     let realm = format!("{}/token", tokens.url());
@@ -164,7 +227,12 @@ async fn bearer_setup(expires_in: u64, accept: fn(usize) -> bool) -> BearerSetup
             .and_then(|n| n.parse().ok())
             .is_some_and(accept);
         if !good {
-            let name = req.path().trim_start_matches("/v2/").split("/manifests/").next().unwrap_or("");
+            let name = req
+                .path()
+                .trim_start_matches("/v2/")
+                .split("/manifests/")
+                .next()
+                .unwrap_or("");
             return Resp::new(401).header(
                 "WWW-Authenticate",
                 format!(r#"Bearer realm="{realm}",service="fake",scope="repository:{name}:pull""#),
@@ -181,7 +249,9 @@ async fn bearer_setup(expires_in: u64, accept: fn(usize) -> bool) -> BearerSetup
 #[tokio::test]
 async fn bearer_tokens_are_fetched_cached_and_renewed() {
     let s = bearer_setup(3600, |_| true).await;
-    let client = Client::new(test_config().with_credentials(|_: &str| Some(Credentials::basic("u", "p")))).unwrap();
+    let client =
+        Client::new(test_config().with_credentials(|_: &str| Some(Credentials::basic("u", "p"))))
+            .unwrap();
     let repo = Repo::new(s.registry.host(), "a/b");
     for _ in 0..3 {
         client.get_manifest(&repo, "latest").await.unwrap();
@@ -192,12 +262,22 @@ async fn bearer_tokens_are_fetched_cached_and_renewed() {
     assert_eq!(t.method, "GET");
     assert_eq!(t.query("service"), ["fake"]);
     assert_eq!(t.query("scope"), ["repository:a/b:pull"]);
-    assert_eq!(t.header("authorization"), Some(basic_header("u", "p").as_str()));
+    assert_eq!(
+        t.header("authorization"),
+        Some(basic_header("u", "p").as_str())
+    );
     assert_eq!(s.registry.requests().len(), 4);
-    assert_eq!(s.registry.count(|r| r.header("authorization") == Some("Bearer tok-1")), 3);
+    assert_eq!(
+        s.registry
+            .count(|r| r.header("authorization") == Some("Bearer tok-1")),
+        3
+    );
 
     // Another repository is another scope: another token.
-    client.get_manifest(&repo.sibling("c"), "latest").await.unwrap();
+    client
+        .get_manifest(&repo.sibling("c"), "latest")
+        .await
+        .unwrap();
     assert_eq!(s.tokens.requests().len(), 2);
     assert_eq!(s.tokens.requests()[1].query("scope"), ["repository:c:pull"]);
 
@@ -211,9 +291,17 @@ async fn bearer_tokens_are_fetched_cached_and_renewed() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     client.get_manifest(&repo, "latest").await.unwrap();
     assert_eq!(s.tokens.requests().len(), 2);
-    assert_eq!(s.registry.count(|r| r.header("authorization") == Some("Bearer tok-2")), 1);
+    assert_eq!(
+        s.registry
+            .count(|r| r.header("authorization") == Some("Bearer tok-2")),
+        1
+    );
     // Anonymous token requests carry no Authorization.
-    assert!(s.tokens.requests().iter().all(|r| r.header("authorization").is_none()));
+    assert!(s
+        .tokens
+        .requests()
+        .iter()
+        .all(|r| r.header("authorization").is_none()));
 }
 
 #[tokio::test]
@@ -224,9 +312,17 @@ async fn a_token_refused_right_after_issue_is_an_error() {
     let client = Client::new(test_config()).unwrap();
     let repo = Repo::new(s.registry.host(), "team/app");
     client.get_manifest(&repo, "latest").await.unwrap();
-    let err = client.get_manifest(&repo.sibling("team/other"), "latest").await.unwrap_err();
+    let err = client
+        .get_manifest(&repo.sibling("team/other"), "latest")
+        .await
+        .unwrap_err();
     match &err {
-        Error::Auth(AuthError::TokenRejected { registry, repository, realm, scope }) => {
+        Error::Auth(AuthError::TokenRejected {
+            registry,
+            repository,
+            realm,
+            scope,
+        }) => {
             assert_eq!(registry, &s.registry.host());
             assert_eq!(repository, "team/other");
             assert_eq!(realm, &format!("{}/token", s.tokens.url()));
@@ -260,12 +356,22 @@ async fn identity_tokens_use_the_oauth2_refresh_grant() {
         if req.header("authorization") == Some("Bearer oauth-tok") {
             Resp::new(200).body(MANIFEST)
         } else {
-            Resp::new(401).header("WWW-Authenticate", format!(r#"Bearer realm="{realm}",service="svc""#))
+            Resp::new(401).header(
+                "WWW-Authenticate",
+                format!(r#"Bearer realm="{realm}",service="svc""#),
+            )
         }
     })
     .await;
-    let client = Client::new(test_config().with_credentials(|_: &str| Some(Credentials::IdentityToken("refresh-me".into())))).unwrap();
-    let m = client.get_manifest(&Repo::new(registry.host(), "r"), "latest").await.unwrap();
+    let client = Client::new(
+        test_config()
+            .with_credentials(|_: &str| Some(Credentials::IdentityToken("refresh-me".into()))),
+    )
+    .unwrap();
+    let m = client
+        .get_manifest(&Repo::new(registry.host(), "r"), "latest")
+        .await
+        .unwrap();
     // No Content-Type: the media type comes from the manifest itself.
     assert_eq!(m.media_type, MEDIA_TYPE_OCI_MANIFEST);
     assert_eq!(tokens.requests().len(), 1);
@@ -293,10 +399,18 @@ async fn blob_redirects_are_followed_without_the_registry_credentials() {
         Resp::new(307).header("Location", target.as_str())
     })
     .await;
-    let client = Client::new(test_config().with_credentials(|_: &str| Some(Credentials::basic("u", "p")))).unwrap();
+    let client =
+        Client::new(test_config().with_credentials(|_: &str| Some(Credentials::basic("u", "p"))))
+            .unwrap();
     let repo = Repo::new(registry.host(), "r");
 
-    let got = client.get_blob(&repo, &digest).await.unwrap().bytes().await.unwrap();
+    let got = client
+        .get_blob(&repo, &digest)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(got, blob);
     // A range the storage ignores: the client drops the bytes before it.
     let mut r = client.get_blob_range(&repo, &digest, 9_990).await.unwrap();
@@ -308,6 +422,13 @@ async fn blob_redirects_are_followed_without_the_registry_credentials() {
     assert_eq!(tail, blob[9_990..]);
 
     assert_eq!(storage.requests().len(), 2);
-    assert!(storage.requests().iter().all(|r| r.header("authorization").is_none()), "{:#?}", storage.requests());
+    assert!(
+        storage
+            .requests()
+            .iter()
+            .all(|r| r.header("authorization").is_none()),
+        "{:#?}",
+        storage.requests()
+    );
     assert_eq!(storage.requests()[1].header("range"), Some("bytes=9990-"));
 }

@@ -28,7 +28,8 @@ fn make_layer(size: usize) -> Vec<u8> {
     h.set_mode(0o644);
     h.set_mtime(0);
     h.set_cksum();
-    b.append_data(&mut h, "hello.bin", content.as_slice()).unwrap();
+    b.append_data(&mut h, "hello.bin", content.as_slice())
+        .unwrap();
     b.into_inner().unwrap()
 }
 
@@ -79,7 +80,10 @@ impl Image {
         let cd = Digest::of(&self.config);
         let ld = Digest::of(&self.layer);
         if client.blob_exists(repo, &cd).await.unwrap().is_none() {
-            client.upload_blob_bytes(repo, &cd, self.config.clone()).await.unwrap();
+            client
+                .upload_blob_bytes(repo, &cd, self.config.clone())
+                .await
+                .unwrap();
         }
         if client.blob_exists(repo, &ld).await.unwrap().is_none() {
             let reader = Cursor::new(self.layer.clone());
@@ -104,14 +108,18 @@ async fn read_all(client: &Client, repo: &Repo, digest: &Digest) -> Vec<u8> {
 
 #[tokio::test]
 async fn push_then_pull_by_tag_and_by_digest() {
-    let Some(reg) = Registry::start(RegistryAuth::None) else { return };
+    let Some(reg) = Registry::start(RegistryAuth::None) else {
+        return;
+    };
     let client = Client::new(test_config()).unwrap();
     let repo = Repo::new(&reg.host, "skiff/hello");
     let image = Image::new(MEDIA_TYPE_OCI_MANIFEST);
     let ld = Digest::of(&image.layer);
 
     assert_eq!(client.blob_exists(&repo, &ld).await.unwrap(), None);
-    let digest = image.push(&client, &repo, "v1", MEDIA_TYPE_OCI_MANIFEST).await;
+    let digest = image
+        .push(&client, &repo, "v1", MEDIA_TYPE_OCI_MANIFEST)
+        .await;
     assert_eq!(digest, Digest::of(&image.manifest));
     assert_eq!(
         client.blob_exists(&repo, &ld).await.unwrap(),
@@ -123,7 +131,11 @@ async fn push_then_pull_by_tag_and_by_digest() {
         assert_eq!(&m.bytes[..], &image.manifest[..], "{reference}");
         assert_eq!(m.media_type, MEDIA_TYPE_OCI_MANIFEST);
         assert_eq!(m.digest, digest);
-        let info = client.head_manifest(&repo, &reference).await.unwrap().unwrap();
+        let info = client
+            .head_manifest(&repo, &reference)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(info.digest.as_ref(), Some(&digest));
         assert_eq!(info.size, Some(image.manifest.len() as u64));
     }
@@ -148,29 +160,54 @@ async fn push_then_pull_by_tag_and_by_digest() {
 
     // A Docker schema 2 manifest keeps its media type.
     let docker = Image::new(MEDIA_TYPE_DOCKER_MANIFEST);
-    docker.push(&client, &repo, "docker", MEDIA_TYPE_DOCKER_MANIFEST).await;
+    docker
+        .push(&client, &repo, "docker", MEDIA_TYPE_DOCKER_MANIFEST)
+        .await;
     let m = client.get_manifest(&repo, "docker").await.unwrap();
     assert_eq!(m.media_type, MEDIA_TYPE_DOCKER_MANIFEST);
     assert_eq!(&m.bytes[..], &docker.manifest[..]);
 
     // What is not there says so.
     let err = client.get_manifest(&repo, "nope").await.unwrap_err();
-    assert!(matches!(err, Error::Manifest(ManifestError::NotFound { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Manifest(ManifestError::NotFound { .. })),
+        "{err}"
+    );
     assert!(err.is_not_found());
-    assert!(err.to_string().contains(&reg.host) && err.to_string().contains("skiff/hello:nope"), "{err}");
+    assert!(
+        err.to_string().contains(&reg.host) && err.to_string().contains("skiff/hello:nope"),
+        "{err}"
+    );
     assert_eq!(client.head_manifest(&repo, "nope").await.unwrap(), None);
     let missing = Digest::of(b"missing");
     let err = client.get_blob(&repo, &missing).await.unwrap_err();
-    assert!(matches!(err, Error::Blob(BlobError::NotFound { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Blob(BlobError::NotFound { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains(&missing.to_string()), "{err}");
     let err = client.get_manifest(&repo, "bad tag").await.unwrap_err();
-    assert!(matches!(err, Error::Manifest(ManifestError::InvalidReference { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Manifest(ManifestError::InvalidReference { .. })),
+        "{err}"
+    );
     // Pushing under a digest that is not the manifest's is refused locally.
     let err = client
-        .put_manifest(&repo, &missing.to_string(), MEDIA_TYPE_OCI_MANIFEST, image.manifest.clone())
+        .put_manifest(
+            &repo,
+            &missing.to_string(),
+            MEDIA_TYPE_OCI_MANIFEST,
+            image.manifest.clone(),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Manifest(ManifestError::PushDigestMismatch { .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Manifest(ManifestError::PushDigestMismatch { .. })
+        ),
+        "{err}"
+    );
     // A manifest naming blobs the registry lacks is rejected with its codes.
     let other = Image::new(MEDIA_TYPE_OCI_MANIFEST);
     let mut v: serde_json::Value = serde_json::from_slice(&other.manifest).unwrap();
@@ -184,7 +221,9 @@ async fn push_then_pull_by_tag_and_by_digest() {
 
 #[tokio::test]
 async fn chunked_uploads_and_sources_that_do_not_match() {
-    let Some(reg) = Registry::start(RegistryAuth::None) else { return };
+    let Some(reg) = Registry::start(RegistryAuth::None) else {
+        return;
+    };
     let chunked = Client::new(Config {
         upload_mode: UploadMode::Chunked { chunk_size: 1000 },
         ..test_config()
@@ -205,10 +244,16 @@ async fn chunked_uploads_and_sources_that_do_not_match() {
 
     // Exactly one chunk, from memory; and the empty blob.
     let one: Vec<u8> = vec![9; 1000];
-    chunked.upload_blob_bytes(&repo, &Digest::of(&one), one.clone()).await.unwrap();
+    chunked
+        .upload_blob_bytes(&repo, &Digest::of(&one), one.clone())
+        .await
+        .unwrap();
     assert_eq!(read_all(&chunked, &repo, &Digest::of(&one)).await, one);
     let empty = Digest::of(b"");
-    chunked.upload_blob(&repo, &empty, 0, Cursor::new(Vec::new())).await.unwrap();
+    chunked
+        .upload_blob(&repo, &empty, 0, Cursor::new(Vec::new()))
+        .await
+        .unwrap();
     assert_eq!(chunked.blob_exists(&repo, &empty).await.unwrap(), Some(0));
 
     // Sources that do not match what the caller said are never committed,
@@ -222,7 +267,14 @@ async fn chunked_uploads_and_sources_that_do_not_match() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, Error::Upload(UploadError::SizeMismatch { expected: 2400, more: true, .. })),
+            matches!(
+                err,
+                Error::Upload(UploadError::SizeMismatch {
+                    expected: 2400,
+                    more: true,
+                    ..
+                })
+            ),
             "{err}"
         );
         let err = client
@@ -230,20 +282,40 @@ async fn chunked_uploads_and_sources_that_do_not_match() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, Error::Upload(UploadError::SizeMismatch { expected: 2600, actual: 2500, more: false, .. })),
+            matches!(
+                err,
+                Error::Upload(UploadError::SizeMismatch {
+                    expected: 2600,
+                    actual: 2500,
+                    more: false,
+                    ..
+                })
+            ),
             "{err}"
         );
         let err = client
             .upload_blob(&repo, &wrong, 2500, Cursor::new(data.clone()))
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Upload(UploadError::DigestMismatch { .. })), "{err}");
-        assert!(err.to_string().contains(&wrong.to_string()) && err.to_string().contains(&reg.host), "{err}");
+        assert!(
+            matches!(err, Error::Upload(UploadError::DigestMismatch { .. })),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains(&wrong.to_string()) && err.to_string().contains(&reg.host),
+            "{err}"
+        );
         assert_eq!(client.blob_exists(&repo, &right).await.unwrap(), None);
         assert_eq!(client.blob_exists(&repo, &wrong).await.unwrap(), None);
     }
-    let err = monolithic.upload_blob_bytes(&repo, &wrong, data.clone()).await.unwrap_err();
-    assert!(matches!(err, Error::Upload(UploadError::DigestMismatch { .. })), "{err}");
+    let err = monolithic
+        .upload_blob_bytes(&repo, &wrong, data.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Upload(UploadError::DigestMismatch { .. })),
+        "{err}"
+    );
 
     // The same data with the right digest and size goes through.
     monolithic
@@ -255,22 +327,33 @@ async fn chunked_uploads_and_sources_that_do_not_match() {
 
 #[tokio::test]
 async fn cross_repository_mount() {
-    let Some(reg) = Registry::start(RegistryAuth::None) else { return };
+    let Some(reg) = Registry::start(RegistryAuth::None) else {
+        return;
+    };
     let client = Client::new(test_config()).unwrap();
     let a = Repo::new(&reg.host, "team/a");
     let b = a.sibling("team/b");
     let blob = make_layer(100);
     let d = Digest::of(&blob);
-    client.upload_blob_bytes(&a, &d, blob.clone()).await.unwrap();
+    client
+        .upload_blob_bytes(&a, &d, blob.clone())
+        .await
+        .unwrap();
     assert_eq!(client.blob_exists(&b, &d).await.unwrap(), None);
     assert!(client.mount_blob(&b, &d, "team/a").await.unwrap());
-    assert_eq!(client.blob_exists(&b, &d).await.unwrap(), Some(blob.len() as u64));
+    assert_eq!(
+        client.blob_exists(&b, &d).await.unwrap(),
+        Some(blob.len() as u64)
+    );
     assert_eq!(read_all(&client, &b, &d).await, blob);
     // Nothing to mount: fall back to an upload.
     let absent = Digest::of(b"absent");
     assert!(!client.mount_blob(&b, &absent, "team/a").await.unwrap());
     let err = client.mount_blob(&b, &d, "Bad/Name").await.unwrap_err();
-    assert!(matches!(err, Error::Upload(UploadError::InvalidMountSource { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Upload(UploadError::InvalidMountSource { .. })),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -279,7 +362,9 @@ async fn htpasswd_basic_auth() {
         user: "alice".into(),
         password: "s3cret".into(),
     };
-    let Some(reg) = Registry::start(auth) else { return };
+    let Some(reg) = Registry::start(auth) else {
+        return;
+    };
     let repo = Repo::new(&reg.host, "private/app");
     let host = reg.host.clone();
     let good = Client::new(test_config().with_credentials(move |r: &str| {
@@ -287,25 +372,57 @@ async fn htpasswd_basic_auth() {
     }))
     .unwrap();
     let image = Image::new(MEDIA_TYPE_OCI_MANIFEST);
-    let digest = image.push(&good, &repo, "v1", MEDIA_TYPE_OCI_MANIFEST).await;
-    assert_eq!(&good.get_manifest(&repo, "v1").await.unwrap().bytes[..], &image.manifest[..]);
+    let digest = image
+        .push(&good, &repo, "v1", MEDIA_TYPE_OCI_MANIFEST)
+        .await;
+    assert_eq!(
+        &good.get_manifest(&repo, "v1").await.unwrap().bytes[..],
+        &image.manifest[..]
+    );
     assert_eq!(
         read_all(&good, &repo, &Digest::of(&image.layer)).await,
         image.layer
     );
 
-    let bad = Client::new(test_config().with_credentials(|_: &str| Some(Credentials::basic("alice", "wrong")))).unwrap();
-    let err = bad.get_manifest(&repo, &digest.to_string()).await.unwrap_err();
-    assert!(matches!(err, Error::Auth(AuthError::CredentialsRejected { .. })), "{err}");
+    let bad = Client::new(
+        test_config().with_credentials(|_: &str| Some(Credentials::basic("alice", "wrong"))),
+    )
+    .unwrap();
+    let err = bad
+        .get_manifest(&repo, &digest.to_string())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Auth(AuthError::CredentialsRejected { .. })),
+        "{err}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains(&reg.host) && msg.contains("private/app") && msg.contains("alice"), "{msg}");
+    assert!(
+        msg.contains(&reg.host) && msg.contains("private/app") && msg.contains("alice"),
+        "{msg}"
+    );
     // Later requests fail the same way, without a first anonymous try.
-    let err = bad.blob_exists(&repo, &Digest::of(&image.layer)).await.unwrap_err();
-    assert!(matches!(err, Error::Auth(AuthError::CredentialsRejected { .. })), "{err}");
+    let err = bad
+        .blob_exists(&repo, &Digest::of(&image.layer))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Auth(AuthError::CredentialsRejected { .. })),
+        "{err}"
+    );
 
     let anonymous = Client::new(test_config()).unwrap();
     let err = anonymous.get_manifest(&repo, "v1").await.unwrap_err();
-    assert!(matches!(err, Error::Auth(AuthError::CredentialsRequired { scheme: "Basic", .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Auth(AuthError::CredentialsRequired {
+                scheme: "Basic",
+                ..
+            })
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains(&reg.host), "{err}");
 }
 
@@ -319,14 +436,22 @@ async fn token_auth_with_a_token_server() {
         issuer: ISSUER.into(),
         cert_pem: signer.cert_pem.clone(),
     };
-    let Some(reg) = Registry::start(auth) else { return };
+    let Some(reg) = Registry::start(auth) else {
+        return;
+    };
     let src = Repo::new(&reg.host, "team/src");
     let dst = src.sibling("team/dst");
-    let client = Client::new(test_config().with_credentials(|_: &str| Some(Credentials::basic("bob", "hunter2")))).unwrap();
+    let client = Client::new(
+        test_config().with_credentials(|_: &str| Some(Credentials::basic("bob", "hunter2"))),
+    )
+    .unwrap();
 
     let image = Image::new(MEDIA_TYPE_OCI_MANIFEST);
-    let digest = image.push(&client, &src, "v1", MEDIA_TYPE_OCI_MANIFEST).await;
-    let push_scope = |r: &super::support::Req| r.query("scope") == ["repository:team/src:pull,push"];
+    let digest = image
+        .push(&client, &src, "v1", MEDIA_TYPE_OCI_MANIFEST)
+        .await;
+    let push_scope =
+        |r: &super::support::Req| r.query("scope") == ["repository:team/src:pull,push"];
     assert_eq!(tokens.count(push_scope), 1, "{:#?}", tokens.requests());
 
     // Pulls get a pull token once, then use the cache.
@@ -334,10 +459,16 @@ async fn token_auth_with_a_token_server() {
         let m = client.get_manifest(&src, reference).await.unwrap();
         assert_eq!(&m.bytes[..], &image.manifest[..]);
     }
-    assert_eq!(read_all(&client, &src, &Digest::of(&image.layer)).await, image.layer);
+    assert_eq!(
+        read_all(&client, &src, &Digest::of(&image.layer)).await,
+        image.layer
+    );
     let pull_scope = |r: &super::support::Req| r.query("scope") == ["repository:team/src:pull"];
     assert_eq!(tokens.count(pull_scope), 1, "{:#?}", tokens.requests());
-    assert!(tokens.requests().iter().all(|r| r.header("authorization").is_some()));
+    assert!(tokens
+        .requests()
+        .iter()
+        .all(|r| r.header("authorization").is_some()));
 
     // A mount asks for push on the target and pull on the source.
     let ld = Digest::of(&image.layer);
@@ -349,20 +480,38 @@ async fn token_auth_with_a_token_server() {
         .expect("a token request for the mount");
     let mut scopes = mount_req.query("scope");
     scopes.sort();
-    assert_eq!(scopes, ["repository:team/dst:pull,push", "repository:team/src:pull"]);
-    assert_eq!(client.blob_exists(&dst, &ld).await.unwrap(), Some(image.layer.len() as u64));
+    assert_eq!(
+        scopes,
+        ["repository:team/dst:pull,push", "repository:team/src:pull"]
+    );
+    assert_eq!(
+        client.blob_exists(&dst, &ld).await.unwrap(),
+        Some(image.layer.len() as u64)
+    );
     assert_eq!(client.auth_state().cached_tokens(), 4);
 
     // Wrong password: the token server says no.
-    let wrong = Client::new(test_config().with_credentials(|_: &str| Some(Credentials::basic("bob", "nope")))).unwrap();
+    let wrong = Client::new(
+        test_config().with_credentials(|_: &str| Some(Credentials::basic("bob", "nope"))),
+    )
+    .unwrap();
     let err = wrong.get_manifest(&src, "v1").await.unwrap_err();
-    assert!(matches!(err, Error::Auth(AuthError::TokenDenied { .. })), "{err}");
-    assert!(err.to_string().contains("bob") && err.to_string().contains(&reg.host), "{err}");
+    assert!(
+        matches!(err, Error::Auth(AuthError::TokenDenied { .. })),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("bob") && err.to_string().contains(&reg.host),
+        "{err}"
+    );
 
     // Anonymous: a token without access, which the registry refuses.
     let anonymous = Client::new(test_config()).unwrap();
     let err = anonymous.get_manifest(&src, "v1").await.unwrap_err();
-    assert!(matches!(err, Error::Auth(AuthError::TokenRejected { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Auth(AuthError::TokenRejected { .. })),
+        "{err}"
+    );
     let msg = err.to_string();
     assert!(msg.contains(&reg.host) && msg.contains("team/src"), "{msg}");
 }

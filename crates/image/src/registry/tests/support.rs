@@ -93,14 +93,18 @@ pub struct FakeServer {
 
 impl FakeServer {
     pub async fn start(handler: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
         let task_log = Arc::clone(&log);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let handler = Arc::clone(&handler);
                 let log = Arc::clone(&task_log);
                 tokio::spawn(async move {
@@ -135,7 +139,11 @@ impl Drop for FakeServer {
     }
 }
 
-async fn serve_one(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Req>>) -> std::io::Result<()> {
+async fn serve_one(
+    stream: TcpStream,
+    handler: &Handler,
+    log: &Mutex<Vec<Req>>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).await?;
@@ -156,7 +164,12 @@ async fn serve_one(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Req>>) 
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
         }
     }
-    let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let mut body = Vec::new();
     if let Some(len) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
         body.resize(len, 0);
@@ -165,7 +178,8 @@ async fn serve_one(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Req>>) 
         loop {
             line.clear();
             reader.read_line(&mut line).await?;
-            let n = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+            let n = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
             let mut chunk = vec![0; n + 2];
             reader.read_exact(&mut chunk).await?;
             if n == 0 {

@@ -1,0 +1,225 @@
+//! `import`: a root filesystem tarball becomes a one-layer image.
+//!
+//! The tarball streams once through a hash (the layer's diff id) and a gzip
+//! encoder into the blob store; the stored layer is then unpacked into its
+//! snapshot, and a config and an OCI manifest are written next to it.
+
+use crate::digest::{Digest, DigestReader};
+use crate::layer::{self, Compression, UnpackOptions};
+use crate::manifest::{
+    ContainerConfig, Descriptor, History, ImageConfig, ImageManifest, Platform, RootFs, OCI_CONFIG,
+    OCI_LAYER_TAR_GZIP, OCI_MANIFEST,
+};
+use crate::snapshot::{chain_ids, CreateError, Snapshots};
+use crate::store::Store;
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("import: reading the tarball: {0}")]
+    Read(std::io::Error),
+    #[error("import: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("import: {0}")]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
+    #[error("import: the tarball is not a valid layer: {0}")]
+    Layer(#[from] layer::LayerError),
+    #[error("import: unpacked layer has diff id {got}, expected {want}")]
+    DiffId { want: Digest, got: String },
+}
+
+/// What the new image is made of.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub manifest: Digest,
+    pub manifest_size: u64,
+    pub config: Digest,
+    pub layer: Digest,
+    pub diff_id: Digest,
+    pub chain_id: Digest,
+    /// The snapshot directory (an overlay lower dir).
+    pub snapshot: PathBuf,
+}
+
+/// Options of an import: the container defaults and history entry of the image.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub config: ContainerConfig,
+    /// RFC 3339 creation time.
+    pub created: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// Import an uncompressed tar stream of a root filesystem.
+pub fn import_tar(
+    store: &Store,
+    snapshots: &Snapshots,
+    tar: impl Read,
+    opts: &ImportOptions,
+) -> Result<Imported, ImportError> {
+    // One pass: hash the tar (diff id) while gzip-compressing it into the store.
+    let mut input = DigestReader::new(tar);
+    let writer = store.writer(None, None)?;
+    let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
+    std::io::copy(&mut input, &mut gz).map_err(ImportError::Read)?;
+    let writer = gz.finish().map_err(ImportError::Read)?;
+    let (layer_digest, layer_size) = writer.commit()?;
+    let (_, diff_id, _) = input.finish();
+
+    let chain_id = chain_ids(std::slice::from_ref(&diff_id))
+        .pop()
+        .expect("one layer");
+    let blob = store.open_blob(&layer_digest)?;
+    let unpack_opts = UnpackOptions {
+        expected_blob_digest: Some(layer_digest.to_string()),
+        ..Default::default()
+    };
+    let snapshot = snapshots
+        .create(&chain_id, |dir| -> Result<(), ImportError> {
+            let u = layer::unpack(blob, Some(Compression::Gzip), dir, &unpack_opts)?;
+            if u.diff_id != diff_id.to_string() {
+                return Err(ImportError::DiffId {
+                    want: diff_id.clone(),
+                    got: u.diff_id,
+                });
+            }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            CreateError::Snapshot(s) => ImportError::Snapshot(s),
+            CreateError::Fill(f) => f,
+        });
+    let snapshot = match snapshot {
+        Ok(s) => s,
+        Err(e) => {
+            // A blob that does not unpack is no layer of any image: drop it.
+            let _ = store.delete(&layer_digest);
+            return Err(e);
+        }
+    };
+
+    let platform = Platform::host();
+    let history = History {
+        created: opts.created.clone(),
+        created_by: Some("skiff import".into()),
+        comment: opts.comment.clone(),
+        ..Default::default()
+    };
+    let config = ImageConfig {
+        created: opts.created.clone(),
+        architecture: platform.architecture.clone(),
+        os: platform.os.clone(),
+        variant: platform.variant.clone(),
+        config: Some(opts.config.clone()),
+        rootfs: RootFs {
+            kind: "layers".into(),
+            diff_ids: vec![diff_id.clone()],
+        },
+        history: vec![history],
+        ..Default::default()
+    };
+    let config_bytes = serde_json::to_vec(&config).expect("config serializes");
+    let config_digest = store.put_bytes(&config_bytes)?;
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.into()),
+        artifact_type: None,
+        config: Descriptor::new(OCI_CONFIG, config_digest.clone(), config_bytes.len() as u64),
+        layers: vec![Descriptor::new(
+            OCI_LAYER_TAR_GZIP,
+            layer_digest.clone(),
+            layer_size,
+        )],
+        subject: None,
+        annotations: Default::default(),
+    };
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
+    let manifest_digest = store.put_bytes(&manifest_bytes)?;
+    Ok(Imported {
+        manifest: manifest_digest,
+        manifest_size: manifest_bytes.len() as u64,
+        config: config_digest,
+        layer: layer_digest,
+        diff_id,
+        chain_id,
+        snapshot,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busybox_rootfs_becomes_an_image() {
+        let d = tempfile::tempdir().unwrap();
+        let rootfs = d.path().join("rootfs");
+        skiff_testkit::make_busybox_rootfs(&rootfs);
+        let tarball = d.path().join("rootfs.tar");
+        skiff_testkit::write_tar(&rootfs, &tarball);
+        let store = Store::open(d.path().join("store")).unwrap();
+        let snaps = Snapshots::open(d.path().join("snapshots")).unwrap();
+        let opts = ImportOptions {
+            config: ContainerConfig {
+                cmd: Some(vec!["sh".into()]),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let img = import_tar(
+            &store,
+            &snaps,
+            std::fs::File::open(&tarball).unwrap(),
+            &opts,
+        )
+        .unwrap();
+        // diff id = sha256 of the tarball
+        assert_eq!(
+            img.diff_id.to_string(),
+            skiff_testkit::sha256_digest(&tarball)
+        );
+        let m =
+            ImageManifest::from_json(&store.read_to_vec(&img.manifest, 1 << 20).unwrap()).unwrap();
+        assert_eq!(m.layers[0].digest, img.layer);
+        let cfg: ImageConfig =
+            serde_json::from_slice(&store.read_to_vec(&img.config, 1 << 20).unwrap()).unwrap();
+        assert_eq!(cfg.rootfs.diff_ids, vec![img.diff_id.clone()]);
+        assert_eq!(cfg.os, "linux");
+        // the snapshot holds the unpacked rootfs with modes and links
+        let bb = img.snapshot.join("bin/busybox");
+        assert_eq!(
+            std::fs::read(&bb).unwrap(),
+            std::fs::read(rootfs.join("bin/busybox")).unwrap()
+        );
+        assert_eq!(
+            std::fs::read_link(img.snapshot.join("bin/sh")).unwrap(),
+            std::path::Path::new("busybox")
+        );
+        // importing the same tarball again reuses blob and snapshot
+        let again = import_tar(
+            &store,
+            &snaps,
+            std::fs::File::open(&tarball).unwrap(),
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(again.chain_id, img.chain_id);
+        assert_eq!(snaps.list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn garbage_is_refused_and_leaves_no_snapshot() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path().join("store")).unwrap();
+        let snaps = Snapshots::open(d.path().join("snapshots")).unwrap();
+        let junk = vec![0x42u8; 10_000];
+        let e = import_tar(&store, &snaps, &junk[..], &ImportOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("not a valid layer"), "{e}");
+        assert!(snaps.list().unwrap().is_empty());
+        assert!(
+            store.list().unwrap().is_empty(),
+            "the refused layer stayed in the store"
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! Unpacked layers on disk: one directory per layer, named by the layer's chain
+//! id, so images that share base layers share their snapshots.
+//!
+//! A snapshot is filled in `tmp-<random>/` and renamed into place only when
+//! complete: a killed unpack leaves a temp directory that `open` sweeps, never
+//! a half-filled snapshot under a chain id.
+
+use crate::digest::{Digest, Hasher};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("snapshots: {op} {path}: {err}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        err: std::io::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, SnapshotError>;
+
+fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SnapshotError + 'a {
+    move |err| SnapshotError::Io {
+        op,
+        path: path.into(),
+        err,
+    }
+}
+
+/// The chain id of each layer: the first is its diff id, each next one is
+/// sha256("<previous chain id> <diff id>"), as the OCI image spec defines.
+pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
+    let mut out: Vec<Digest> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let next = match out.last() {
+            None => d.clone(),
+            Some(prev) => {
+                let mut h = Hasher::new();
+                h.update(format!("{prev} {d}").as_bytes());
+                h.finish()
+            }
+        };
+        out.push(next);
+    }
+    out
+}
+
+pub struct Snapshots {
+    root: PathBuf,
+}
+
+impl Snapshots {
+    /// Open (creating) the snapshot directory and remove leftovers of killed unpacks.
+    pub fn open(root: impl AsRef<Path>) -> Result<Snapshots> {
+        let root = root.as_ref().to_path_buf();
+        std::fs::create_dir_all(&root).map_err(io("creating", &root))?;
+        for e in std::fs::read_dir(&root)
+            .map_err(io("reading", &root))?
+            .flatten()
+        {
+            if e.file_name().to_string_lossy().starts_with("tmp-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        Ok(Snapshots { root })
+    }
+
+    /// The directory an overlay uses as the lower dir of this layer.
+    pub fn path(&self, chain: &Digest) -> PathBuf {
+        self.root.join(chain.hex()).join("fs")
+    }
+
+    pub fn exists(&self, chain: &Digest) -> bool {
+        self.root.join(chain.hex()).is_dir()
+    }
+
+    /// Make the snapshot for `chain` unless it exists: `fill` writes the
+    /// layer into the directory it is given. On error nothing is kept.
+    pub fn create<E>(
+        &self,
+        chain: &Digest,
+        fill: impl FnOnce(&Path) -> std::result::Result<(), E>,
+    ) -> std::result::Result<PathBuf, CreateError<E>> {
+        if self.exists(chain) {
+            return Ok(self.path(chain));
+        }
+        let tmp = self
+            .root
+            .join(format!("tmp-{}-{}", std::process::id(), chain.short()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let fs = tmp.join("fs");
+        std::fs::create_dir_all(&fs)
+            .map_err(io("creating", &fs))
+            .map_err(CreateError::Snapshot)?;
+        struct Tmp<'a>(&'a Path, bool);
+        impl Drop for Tmp<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    let _ = std::fs::remove_dir_all(self.0);
+                }
+            }
+        }
+        let mut guard = Tmp(&tmp, true);
+        fill(&fs).map_err(CreateError::Fill)?;
+        let dest = self.root.join(chain.hex());
+        match std::fs::rename(&tmp, &dest) {
+            Ok(()) => guard.1 = false,
+            // Someone else made it meanwhile: theirs is as good as ours.
+            Err(_) if dest.is_dir() => {}
+            Err(e) => return Err(CreateError::Snapshot(io("renaming", &tmp)(e))),
+        }
+        Ok(self.path(chain))
+    }
+
+    /// Remove a snapshot (when no image uses it any more).
+    pub fn remove(&self, chain: &Digest) -> Result<()> {
+        let p = self.root.join(chain.hex());
+        match std::fs::remove_dir_all(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("removing", &p)(e)),
+        }
+    }
+
+    /// Chain ids of every complete snapshot.
+    pub fn list(&self) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(&self.root)
+            .map_err(io("reading", &self.root))?
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Ok(d) = Digest::parse(&format!("sha256:{name}")) {
+                out.push(d);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Failure of [`Snapshots::create`]: the snapshot store, or the fill function.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError<E> {
+    #[error(transparent)]
+    Snapshot(SnapshotError),
+    #[error(transparent)]
+    Fill(E),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_follow_the_spec() {
+        let a = Digest::of(b"a");
+        let b = Digest::of(b"b");
+        let c = chain_ids(&[a.clone(), b.clone()]);
+        assert_eq!(c[0], a);
+        assert_eq!(c[1], Digest::of(format!("{a} {b}").as_bytes()));
+    }
+
+    #[test]
+    fn failed_fill_leaves_nothing_and_success_is_shared() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Snapshots::open(d.path()).unwrap();
+        let chain = Digest::of(b"layer");
+        let r = s.create(&chain, |p| {
+            std::fs::write(p.join("half"), "x").unwrap();
+            Err::<(), _>("unpack failed")
+        });
+        assert!(matches!(r, Err(CreateError::Fill("unpack failed"))));
+        assert!(!s.exists(&chain));
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+        let p = s
+            .create(&chain, |p| {
+                std::fs::write(p.join("f"), "ok").map_err(|e| e.to_string())
+            })
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(p.join("f")).unwrap(), "ok");
+        // a second create reuses it without calling fill
+        let p2 = s
+            .create(&chain, |_| -> std::result::Result<(), String> {
+                panic!("fill called again")
+            })
+            .unwrap();
+        assert_eq!(p, p2);
+        assert_eq!(s.list().unwrap(), vec![chain]);
+    }
+
+    #[test]
+    fn open_sweeps_leftovers_of_killed_unpacks() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("tmp-1-abc/fs")).unwrap();
+        let s = Snapshots::open(d.path()).unwrap();
+        assert!(s.list().unwrap().is_empty());
+        assert!(!d.path().join("tmp-1-abc").exists());
+    }
+}
