@@ -8,5 +8,6 @@ pub mod layer;
 pub mod manifest;
 pub mod overlay;
 pub mod reference;
+pub mod service;
 pub mod snapshot;
 pub mod store;

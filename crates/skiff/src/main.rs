@@ -1,33 +1,93 @@
-//! skiff: the container engine's command line.
+//! skiff: the container engine's command line. Parses arguments, calls one
+//! library function per command, formats the result as Docker does.
 //!
-//! For now it knows one subcommand family, `skiff runtime ...`, the OCI runtime
-//! with runc's command line (also installed as `skiff-runtime`). When invoked
-//! under the name `skiff-runtime` it behaves exactly like that binary.
+//! Invoked as `skiff-runtime` (or `skiff runtime ...`) it is the OCI runtime
+//! with runc's command line.
+
+mod format;
+mod images;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "skiff",
+    version,
+    about = "A container engine built from the Linux primitives"
+)]
+struct Cli {
+    /// Where skiff keeps images and containers.
+    #[arg(
+        long,
+        global = true,
+        env = "SKIFF_ROOT",
+        default_value = "/var/lib/skiff"
+    )]
+    root: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Import a root filesystem tarball as an image.
+    Import(images::ImportArgs),
+    /// List images.
+    Images(images::ImagesArgs),
+    /// Give an image another name.
+    Tag { source: String, target: String },
+    /// Remove images.
+    Rmi(images::RmiArgs),
+    /// Image commands.
+    #[command(subcommand)]
+    Image(images::ImageCmd),
+    /// The OCI runtime (runc's command line).
+    #[command(disable_help_flag = true)]
+    Runtime {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
 
 fn main() {
-    let mut args: Vec<String> = std::env::args().collect();
-    let invoked_as = args
+    let argv: Vec<String> = std::env::args().collect();
+    let invoked_as = argv
         .first()
         .and_then(|a| std::path::Path::new(a).file_name())
         .and_then(|n| n.to_str())
         .unwrap_or("skiff")
         .to_string();
     if invoked_as == "skiff-runtime" || invoked_as == "runc" {
-        std::process::exit(skiff_runtime::runc_cli::main(args));
+        std::process::exit(skiff_runtime::runc_cli::main(argv));
     }
-    match args.get(1).map(String::as_str) {
-        Some("runtime") => {
-            args.remove(1);
-            std::process::exit(skiff_runtime::runc_cli::main(args));
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                // Docker's exit code for a command line it cannot parse.
+                _ => 125,
+            };
+            let _ = e.print();
+            std::process::exit(code);
         }
-        Some("--version") | Some("version") => {
-            println!("skiff version {}", env!("CARGO_PKG_VERSION"));
+    };
+    let result = match cli.cmd {
+        Cmd::Runtime { args } => {
+            let mut a = vec!["skiff-runtime".to_string()];
+            a.extend(args);
+            std::process::exit(skiff_runtime::runc_cli::main(a));
         }
-        _ => {
-            eprintln!(
-                "usage: skiff runtime COMMAND ...   (the OCI runtime; see 'skiff runtime help')"
-            );
-            std::process::exit(125);
-        }
+        Cmd::Import(a) => images::import(&cli.root, a),
+        Cmd::Images(a) => images::list(&cli.root, a),
+        Cmd::Tag { source, target } => images::tag(&cli.root, &source, &target),
+        Cmd::Rmi(a) => images::rmi(&cli.root, a),
+        Cmd::Image(c) => images::image_cmd(&cli.root, c),
+    };
+    if let Err(e) = result {
+        eprintln!("Error: {e}");
+        std::process::exit(1);
     }
 }

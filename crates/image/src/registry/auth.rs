@@ -23,7 +23,7 @@ use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 
-use super::client::{Client, Request};
+use super::client::{Client, Request, SendError};
 use super::config::Credentials;
 use super::Repo;
 
@@ -33,7 +33,7 @@ pub enum AuthError {
     /// The registry wants credentials and the provider has none for it.
     #[error(
         "registry {registry} requires {scheme} authentication for repository {repository}, \
-         but no credentials are configured for {registry}"
+         but no user name and password are configured for {registry}"
     )]
     CredentialsRequired {
         /// The registry host.
@@ -113,6 +113,16 @@ pub enum AuthError {
         /// What went wrong.
         #[source]
         source: reqwest::Error,
+    },
+    /// The realm did not answer in time.
+    #[error("token request to {realm} for registry {registry}: no answer within {after:?}")]
+    TokenTimeout {
+        /// The registry host.
+        registry: String,
+        /// The token realm.
+        realm: String,
+        /// How long was waited.
+        after: Duration,
     },
     /// The realm refused to issue a token (401 or 403).
     #[error(
@@ -525,10 +535,17 @@ impl Client {
         let mut resp = self
             .execute_unauthenticated(&mut request)
             .await
-            .map_err(|source| AuthError::TokenRequest {
-                registry: registry.to_owned(),
-                realm: realm.to_owned(),
-                source,
+            .map_err(|e| match e {
+                SendError::Http(source) => AuthError::TokenRequest {
+                    registry: registry.to_owned(),
+                    realm: realm.to_owned(),
+                    source,
+                },
+                SendError::NoAnswer(after) => AuthError::TokenTimeout {
+                    registry: registry.to_owned(),
+                    realm: realm.to_owned(),
+                    after,
+                },
             })?;
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
@@ -581,7 +598,7 @@ impl Client {
     }
 }
 
-/// Whether `headers` carry a `401` challenge at all (for error messages).
+/// The `WWW-Authenticate` headers as one string (for error messages).
 pub(crate) fn challenge_text(headers: &HeaderMap) -> String {
     headers
         .get_all(WWW_AUTHENTICATE)

@@ -10,19 +10,21 @@
 //! refuses a blob whose digest or size is wrong. A registry serving wrong
 //! blob content is therefore caught by the caller, not here.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use http_body::Body as _;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncRead, ReadBuf};
+use tokio::time::{Instant, Sleep};
 
 use super::auth::Scope;
-use super::client::{header_lossy, Client, Error, Request};
+use super::client::{header_lossy, Client, Error, Request, Timeout};
 use super::Repo;
 use crate::digest::Digest;
 
@@ -80,6 +82,20 @@ pub enum BlobError {
         /// The blob's digest.
         digest: Digest,
     },
+    /// No bytes came for `Config::read_timeout`.
+    #[error(
+        "reading blob {digest} of {repository} from registry {registry}: no data for {after:?}"
+    )]
+    Stalled {
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// The blob's digest.
+        digest: Digest,
+        /// How long was waited.
+        after: Duration,
+    },
     /// The download broke off.
     #[error("reading blob {digest} of {repository} from registry {registry} failed: {source}")]
     Read {
@@ -100,6 +116,11 @@ pub enum BlobError {
 /// docs): hash them.
 pub struct BlobReader {
     body: reqwest::Body,
+    /// `Config::read_timeout`: the longest wait for the next bytes.
+    idle: Duration,
+    /// Armed when a wait for bytes starts.
+    timer: Pin<Box<Sleep>>,
+    waiting: bool,
     pending: Bytes,
     /// Bytes still to drop from the front (a range the server ignored).
     skip: u64,
@@ -160,7 +181,27 @@ impl BlobReader {
     /// still to skip.
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, BlobError>> {
         loop {
-            let frame = match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+            let polled = Pin::new(&mut self.body).poll_frame(cx);
+            let Poll::Ready(polled) = polled else {
+                if !self.waiting {
+                    // Timed from when the wait starts, not from the last
+                    // bytes: a slow reader is no stalled registry.
+                    self.waiting = true;
+                    let deadline = Instant::now() + self.idle;
+                    self.timer.as_mut().reset(deadline);
+                }
+                if self.timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(BlobError::Stalled {
+                        registry: self.repo.registry.clone(),
+                        repository: self.repo.name.clone(),
+                        digest: self.digest.clone(),
+                        after: self.idle,
+                    }));
+                }
+                return Poll::Pending;
+            };
+            self.waiting = false;
+            let frame = match polled {
                 None => return Poll::Ready(Ok(None)),
                 Some(Err(e)) => return Poll::Ready(Err(self.read_error(e))),
                 Some(Ok(frame)) => frame,
@@ -252,7 +293,7 @@ impl Client {
         offset: u64,
     ) -> Result<BlobReader, Error> {
         let url = self.repo_url(repo, &format!("blobs/{digest}"))?;
-        let mut req = Request::new(Method::GET, url).unbounded();
+        let mut req = Request::new(Method::GET, url).timeout(Timeout::Headers);
         if offset > 0 {
             req = req.header(RANGE, &format!("bytes={offset}-"));
         }
@@ -301,8 +342,12 @@ impl Client {
             _ => return Err(self.unexpected(repo, Method::GET, resp).await),
         };
         let body = http::Response::<reqwest::Body>::from(resp).into_body();
+        let idle = self.config().read_timeout;
         Ok(BlobReader {
             body,
+            idle,
+            timer: Box::pin(tokio::time::sleep(idle)),
+            waiting: false,
             pending: Bytes::new(),
             skip,
             size,

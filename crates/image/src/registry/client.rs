@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -48,6 +49,18 @@ pub enum Error {
         /// What went wrong.
         #[source]
         source: reqwest::Error,
+    },
+    /// No answer came in time (after any retries).
+    #[error("{method} {url} (registry {registry}): no answer within {after:?}")]
+    Timeout {
+        /// The registry host.
+        registry: String,
+        /// The request method.
+        method: Method,
+        /// The request URL.
+        url: String,
+        /// How long was waited.
+        after: Duration,
     },
     /// The registry answered with a status the operation does not expect.
     #[error(
@@ -144,14 +157,33 @@ pub(crate) enum ReqBody {
     Stream(Option<reqwest::Body>),
 }
 
+/// Which timeout bounds a [`Request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timeout {
+    /// The whole exchange, body included: `Config::request_timeout`.
+    Total,
+    /// Only the wait for the answer's headers: `Config::read_timeout` (the
+    /// body is then read by a `BlobReader`, which has its own).
+    Headers,
+    /// None (uploads, whose body may take long to send).
+    None,
+}
+
+/// Why a request got no answer.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    Http(reqwest::Error),
+    /// No answer's headers within this long (`Timeout::Headers`).
+    NoAnswer(Duration),
+}
+
 /// One HTTP request, kept so it can be sent again.
 pub(crate) struct Request {
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) headers: HeaderMap,
     pub(crate) body: ReqBody,
-    /// Bound the whole exchange by `Config::request_timeout`.
-    pub(crate) bounded: bool,
+    pub(crate) timeout: Timeout,
     /// Sent whatever the URL (token requests); registry requests get theirs
     /// from the challenge flow instead.
     pub(crate) auth: Option<Authorization>,
@@ -164,7 +196,7 @@ impl Request {
             url,
             headers: HeaderMap::new(),
             body: ReqBody::Empty,
-            bounded: true,
+            timeout: Timeout::Total,
             auth: None,
         }
     }
@@ -193,12 +225,12 @@ impl Request {
 
     pub(crate) fn stream(mut self, body: reqwest::Body) -> Request {
         self.body = ReqBody::Stream(Some(body));
-        self.bounded = false;
+        self.timeout = Timeout::None;
         self
     }
 
-    pub(crate) fn unbounded(mut self) -> Request {
-        self.bounded = false;
+    pub(crate) fn timeout(mut self, timeout: Timeout) -> Request {
+        self.timeout = timeout;
         self
     }
 
@@ -369,14 +401,20 @@ impl Client {
             && req.url.host_str() == base.host_str()
             && req.url.port_or_known_default() == base.port_or_known_default();
         let authz = if same_origin { authz } else { None };
-        self.execute_with(req, authz)
-            .await
-            .map_err(|source| Error::Http {
+        self.execute_with(req, authz).await.map_err(|e| match e {
+            SendError::Http(source) => Error::Http {
                 registry: repo.registry.clone(),
                 method: req.method.clone(),
                 url: req.url.to_string(),
                 source,
-            })
+            },
+            SendError::NoAnswer(after) => Error::Timeout {
+                registry: repo.registry.clone(),
+                method: req.method.clone(),
+                url: req.url.to_string(),
+                after,
+            },
+        })
     }
 
     /// Sends `req` with its own `auth` only (token requests), retrying
@@ -384,7 +422,7 @@ impl Client {
     pub(crate) async fn execute_unauthenticated(
         &self,
         req: &mut Request,
-    ) -> Result<Response, reqwest::Error> {
+    ) -> Result<Response, SendError> {
         self.execute_with(req, None).await
     }
 
@@ -392,7 +430,7 @@ impl Client {
         &self,
         req: &mut Request,
         authz: Option<&Authorization>,
-    ) -> Result<Response, reqwest::Error> {
+    ) -> Result<Response, SendError> {
         let policy = &self.config().retry;
         let mut retry = 0;
         loop {
@@ -404,7 +442,7 @@ impl Client {
             if let Some(a) = req.auth.as_ref().or(authz) {
                 b = a.apply(b);
             }
-            if req.bounded {
+            if req.timeout == Timeout::Total {
                 b = b.timeout(self.config().request_timeout);
             }
             b = match &mut req.body {
@@ -416,14 +454,26 @@ impl Client {
                 ),
             };
             let can_retry = retry < policy.max_retries && req.can_resend();
-            match b.send().await {
+            let sent = if req.timeout == Timeout::Headers {
+                let limit = self.config().read_timeout;
+                match tokio::time::timeout(limit, b.send()).await {
+                    Ok(r) => r.map_err(SendError::Http),
+                    Err(_) => Err(SendError::NoAnswer(limit)),
+                }
+            } else {
+                b.send().await.map_err(SendError::Http)
+            };
+            match sent {
                 Ok(resp) if can_retry && retry::is_transient_status(resp.status()) => {
                     let wait = retry::delay(policy, retry, Some(resp.headers()));
                     drop(resp);
                     tokio::time::sleep(wait).await;
                 }
                 Ok(resp) => return Ok(resp),
-                Err(e) if can_retry && retry::is_transient_error(&e) => {
+                Err(SendError::Http(e)) if can_retry && retry::is_transient_error(&e) => {
+                    tokio::time::sleep(retry::delay(policy, retry, None)).await;
+                }
+                Err(SendError::NoAnswer(_)) if can_retry => {
                     tokio::time::sleep(retry::delay(policy, retry, None)).await;
                 }
                 Err(e) => return Err(e),
@@ -536,6 +586,27 @@ mod tests {
         ] {
             assert!(!is_valid_repository(bad), "{bad}");
         }
+    }
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn client_and_futures_are_send() {
+        let c = Client::new(Config::default()).unwrap();
+        let r = Repo::new("localhost:5000", "a");
+        let d = crate::digest::Digest::of(b"");
+        assert_send(&c);
+        assert_send(&c.get_manifest(&r, "latest"));
+        assert_send(&c.get_blob(&r, &d));
+        assert_send(&c.blob_exists(&r, &d));
+        assert_send(&c.mount_blob(&r, &d, "b"));
+        assert_send(&c.upload_blob(&r, &d, 0, tokio::io::empty()));
+        assert_send(&c.upload_blob_bytes(&r, &d, Vec::new()));
+        assert_send(&c.put_manifest(&r, "latest", "x", Vec::new()));
+        fn reader_is_send(r: &super::super::BlobReader) {
+            assert_send(r);
+        }
+        let _ = reader_is_send;
     }
 
     #[test]

@@ -150,8 +150,10 @@ pub struct Config {
     /// The longest a whole small request may take: manifests, `HEAD`s,
     /// tokens, upload sessions. Blob transfers are not bounded by it.
     pub request_timeout: Duration,
-    /// The longest wait for the next bytes of any response, blob
-    /// downloads included.
+    /// For blob downloads: the longest wait for the answer's headers, and
+    /// then between two pieces of its body. (Blob uploads have no timeout
+    /// but the connect timeout and TCP keepalive: a slow link may take long
+    /// to send a layer.)
     pub read_timeout: Duration,
     /// Retries of transient failures.
     pub retry: RetryPolicy,
@@ -234,7 +236,7 @@ impl Config {
         let mut builder = reqwest::Client::builder()
             .user_agent(self.user_agent.clone())
             .connect_timeout(self.connect_timeout)
-            .read_timeout(self.read_timeout)
+            .tcp_keepalive(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::limited(10));
         if !self.use_env_proxy {
             builder = builder.no_proxy();

@@ -27,7 +27,7 @@ use reqwest::{Method, Response, StatusCode, Url};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 use super::auth::Scope;
-use super::client::{header_lossy, is_valid_repository, Client, Error, Request};
+use super::client::{header_lossy, is_valid_repository, Client, Error, Request, Timeout};
 use super::config::UploadMode;
 use super::manifest::header_digest;
 use super::Repo;
@@ -484,7 +484,7 @@ impl Client {
         let req = Request::new(Method::PUT, put_url).header(CONTENT_TYPE, OCTET_STREAM);
         let failure = Arc::new(Mutex::new(None));
         let mut req = match source {
-            Source::Bytes(b) => req.body(b).unbounded(),
+            Source::Bytes(b) => req.body(b).timeout(Timeout::None),
             Source::Reader(reader) => req.stream(reqwest::Body::wrap(VerifyingBody {
                 reader: Mutex::new(reader),
                 buf: vec![0u8; 64 << 10].into_boxed_slice(),
@@ -547,7 +547,7 @@ impl Client {
                 .header(CONTENT_TYPE, OCTET_STREAM)
                 .header(CONTENT_RANGE, &format!("{start}-{end}"))
                 .body(chunk)
-                .unbounded();
+                .timeout(Timeout::None);
             let resp = self
                 .send(repo, scope, &mut req)
                 .await

@@ -432,3 +432,73 @@ async fn blob_redirects_are_followed_without_the_registry_credentials() {
     );
     assert_eq!(storage.requests()[1].header("range"), Some("bytes=9990-"));
 }
+
+/// A server that accepts connections and, to every request, sends
+/// `answer` and then nothing more, keeping the connection open a while.
+async fn hanging_server(
+    answer: &'static [u8],
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn.write_all(answer).await;
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn stalled_answers_time_out() {
+    let config = crate::registry::Config {
+        read_timeout: Duration::from_millis(300),
+        ..test_config()
+    };
+    let client = Client::new(config).unwrap();
+    let digest = Digest::of(b"x");
+
+    // No headers at all: a timeout, retried like a connection error.
+    let (addr, task) = hanging_server(b"").await;
+    let repo = Repo::new(addr.to_string(), "r");
+    let t = Instant::now();
+    let err = client.get_blob(&repo, &digest).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "three tries: {:?}",
+        t.elapsed()
+    );
+    task.abort();
+
+    // Headers and some bytes, then silence: the reader gives up.
+    let (addr, task) =
+        hanging_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789").await;
+    let repo = Repo::new(addr.to_string(), "r");
+    let mut reader = client.get_blob(&repo, &digest).await.unwrap();
+    assert_eq!(reader.size(), Some(100));
+    assert_eq!(&reader.chunk().await.unwrap().unwrap()[..], b"0123456789");
+    // A slow consumer is not a stalled registry: the wait starts now.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let t = Instant::now();
+    let err = reader.chunk().await.unwrap_err();
+    assert!(
+        matches!(err, crate::registry::BlobError::Stalled { .. }),
+        "{err}"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(err.to_string().contains(&digest.to_string()), "{err}");
+    task.abort();
+}

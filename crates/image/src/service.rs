@@ -1,0 +1,367 @@
+//! The image operations the CLI (and later the API) call: import, list, tag,
+//! remove, inspect. One `Images` value owns the blob store, the snapshots and
+//! the catalog under `<root>/image`.
+
+use crate::catalog::{Catalog, CatalogError, ImageRecord};
+use crate::digest::Digest;
+use crate::import::{import_tar, ImportError, ImportOptions};
+use crate::manifest::{ImageConfig, ImageManifest};
+use crate::reference::Reference;
+use crate::snapshot::{chain_ids, Snapshots};
+use crate::store::Store;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImagesError {
+    #[error("No such image: {0}")]
+    NoSuchImage(String),
+    #[error("{0}")]
+    Reference(#[from] crate::reference::ReferenceError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error("image {id} is corrupt: {what}")]
+    Corrupt { id: String, what: String },
+    #[error(
+        "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+    )]
+    MultipleNames { short: String },
+}
+
+type Result<T> = std::result::Result<T, ImagesError>;
+
+pub struct Images {
+    root: PathBuf,
+    pub store: Store,
+    pub snapshots: Snapshots,
+    pub catalog: Catalog,
+}
+
+/// One line of `rmi` output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removed {
+    Untagged(String),
+    Deleted(Digest),
+}
+
+/// An image with everything `images` and `inspect` show.
+#[derive(Debug, Clone)]
+pub struct ImageInfo {
+    pub record: ImageRecord,
+    pub names: Vec<String>,
+}
+
+impl Images {
+    pub fn open(root: &Path) -> Result<Images> {
+        let dir = root.join("image");
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            ImagesError::Store(crate::store::StoreError::Io {
+                op: "create",
+                path: dir.clone(),
+                source: e,
+            })
+        })?;
+        Ok(Images {
+            store: Store::open(&dir)?,
+            snapshots: Snapshots::open(dir.join("snapshots"))?,
+            catalog: Catalog::open(&dir.join("images.db"))?,
+            root: dir,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `import`: a rootfs tarball becomes an image, optionally named.
+    pub fn import(
+        &mut self,
+        tar: impl Read,
+        name: Option<&str>,
+        opts: &ImportOptions,
+    ) -> Result<Digest> {
+        let reference = name.map(Reference::parse).transpose()?;
+        let imp = import_tar(&self.store, &self.snapshots, tar, opts)?;
+        let unpacked_size = dir_size(&imp.snapshot);
+        let rec = ImageRecord {
+            id: imp.config.clone(),
+            manifest: imp.manifest.clone(),
+            manifest_media_type: crate::manifest::OCI_MANIFEST.into(),
+            size: unpacked_size,
+            created: opts.created.clone().unwrap_or_default(),
+        };
+        let names: Vec<String> = reference.iter().map(|r| r.to_string()).collect();
+        self.catalog.add(&rec, &names)?;
+        Ok(imp.config)
+    }
+
+    /// Find an image by name (normalized), full ID, or ID prefix.
+    pub fn resolve(&self, what: &str) -> Result<Digest> {
+        if let Ok(r) = Reference::parse(what) {
+            if let Some(id) = self.catalog.resolve_name(&r.to_string())? {
+                return Ok(id);
+            }
+        }
+        let found = self.catalog.find_by_id_prefix(what)?;
+        match found.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => Err(ImagesError::NoSuchImage(what.to_string())),
+        }
+    }
+
+    pub fn list(&self) -> Result<Vec<ImageInfo>> {
+        Ok(self
+            .catalog
+            .list()?
+            .into_iter()
+            .map(|(record, names)| ImageInfo { record, names })
+            .collect())
+    }
+
+    /// `tag SOURCE TARGET`.
+    pub fn tag(&mut self, source: &str, target: &str) -> Result<()> {
+        let id = self.resolve(source)?;
+        let t = Reference::parse(target)?;
+        self.catalog.tag(&t.to_string(), &id)?;
+        Ok(())
+    }
+
+    /// `rmi`: by name, untag (and delete when it was the last name); by ID,
+    /// delete (refused without `force` when several names point at it).
+    pub fn remove(&mut self, what: &str, force: bool) -> Result<Vec<Removed>> {
+        let id = self.resolve(what)?;
+        let names = self.catalog.names_of(&id)?;
+        let by_name = Reference::parse(what)
+            .ok()
+            .map(|r| r.to_string())
+            .filter(|n| names.contains(n));
+        let mut out = Vec::new();
+        if let Some(n) = by_name {
+            self.catalog.untag(&n)?;
+            out.push(Removed::Untagged(familiar(&n)));
+            if names.len() > 1 {
+                return Ok(out);
+            }
+        } else {
+            if names.len() > 1 && !force {
+                return Err(ImagesError::MultipleNames {
+                    short: id.hex()[..12].to_string(),
+                });
+            }
+            for n in &names {
+                self.catalog.untag(n)?;
+                out.push(Removed::Untagged(familiar(n)));
+            }
+        }
+        self.delete_image(&id)?;
+        out.push(Removed::Deleted(id));
+        Ok(out)
+    }
+
+    /// Drop the catalog entry, then blobs and snapshots no other image uses.
+    fn delete_image(&mut self, id: &Digest) -> Result<()> {
+        let Some(rec) = self.catalog.get(id)? else {
+            return Ok(());
+        };
+        let (manifest, config) = self.load(&rec)?;
+        self.catalog.remove(id)?;
+        let mut in_use_blobs = std::collections::HashSet::new();
+        let mut in_use_chains = std::collections::HashSet::new();
+        for (other, _) in self.catalog.list()? {
+            if let Ok((m, c)) = self.load(&other) {
+                in_use_blobs.insert(other.manifest.clone());
+                in_use_blobs.insert(m.config.digest.clone());
+                in_use_blobs.extend(m.layers.iter().map(|l| l.digest.clone()));
+                in_use_chains.extend(chain_ids(&c.rootfs.diff_ids));
+            }
+        }
+        let mut blobs = vec![rec.manifest.clone(), manifest.config.digest.clone()];
+        blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));
+        for b in blobs.iter().filter(|b| !in_use_blobs.contains(*b)) {
+            self.store.delete(b)?;
+        }
+        for c in chain_ids(&config.rootfs.diff_ids)
+            .iter()
+            .filter(|c| !in_use_chains.contains(*c))
+        {
+            self.snapshots.remove(c)?;
+        }
+        Ok(())
+    }
+
+    /// Manifest and config of a recorded image.
+    pub fn load(&self, rec: &ImageRecord) -> Result<(ImageManifest, ImageConfig)> {
+        let corrupt = |what: String| ImagesError::Corrupt {
+            id: rec.id.to_string(),
+            what,
+        };
+        let mbytes = self.store.read_to_vec(&rec.manifest, 4 << 20)?;
+        let manifest = ImageManifest::from_json(&mbytes).map_err(|e| corrupt(e.to_string()))?;
+        let cbytes = self.store.read_to_vec(&manifest.config.digest, 16 << 20)?;
+        let config: ImageConfig =
+            serde_json::from_slice(&cbytes).map_err(|e| corrupt(format!("config: {e}")))?;
+        Ok((manifest, config))
+    }
+
+    /// The lower directories of an image, topmost first (for an overlay mount).
+    pub fn layer_dirs(&self, id: &Digest) -> Result<Vec<PathBuf>> {
+        let rec = self
+            .catalog
+            .get(id)?
+            .ok_or_else(|| ImagesError::NoSuchImage(id.to_string()))?;
+        let (_, config) = self.load(&rec)?;
+        let mut dirs: Vec<PathBuf> = chain_ids(&config.rootfs.diff_ids)
+            .iter()
+            .map(|c| self.snapshots.path(c))
+            .collect();
+        dirs.reverse();
+        Ok(dirs)
+    }
+
+    /// `image inspect`: Docker's JSON shape for the fields that apply.
+    pub fn inspect(&self, what: &str) -> Result<serde_json::Value> {
+        let id = self.resolve(what)?;
+        let rec = self
+            .catalog
+            .get(&id)?
+            .ok_or_else(|| ImagesError::NoSuchImage(what.to_string()))?;
+        let (_, config) = self.load(&rec)?;
+        let names = self.catalog.names_of(&id)?;
+        let repo_tags: Vec<String> = names.iter().map(|n| familiar(n)).collect();
+        let repo_digests: Vec<String> = names
+            .iter()
+            .filter_map(|n| Reference::parse(n).ok())
+            .map(|r| format!("{}@{}", r.familiar(), rec.manifest))
+            .collect();
+        Ok(serde_json::json!({
+            "Id": id.to_string(),
+            "RepoTags": repo_tags,
+            "RepoDigests": repo_digests,
+            "Parent": "",
+            "Comment": config.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
+            "Created": config.created.clone().unwrap_or_default(),
+            "Author": config.author.clone().unwrap_or_default(),
+            "Config": config.config,
+            "Architecture": config.architecture,
+            "Variant": config.variant,
+            "Os": config.os,
+            "Size": rec.size,
+            "RootFS": {"Type": "layers", "Layers": config.rootfs.diff_ids},
+            "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+            "Descriptor": {"mediaType": rec.manifest_media_type, "digest": rec.manifest,
+                "size": self.store.size(&rec.manifest)?},
+        }))
+    }
+}
+
+/// `docker.io/library/busybox:latest` -> `busybox:latest`, as Docker prints names.
+pub fn familiar(full: &str) -> String {
+    match Reference::parse(full) {
+        Ok(r) => match (&r.tag, &r.digest) {
+            (Some(t), _) => format!("{}:{t}", r.familiar()),
+            (None, Some(d)) => format!("{}@{d}", r.familiar()),
+            (None, None) => format!("{}:latest", r.familiar()),
+        },
+        Err(_) => full.to_string(),
+    }
+}
+
+/// Bytes used by the files below `dir` (regular files' lengths).
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map(|m| m.len()).unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busybox_tar(dir: &Path) -> PathBuf {
+        let rootfs = dir.join("rootfs");
+        skiff_testkit::make_busybox_rootfs(&rootfs);
+        let tar = dir.join("rootfs.tar");
+        skiff_testkit::write_tar(&rootfs, &tar);
+        tar
+    }
+
+    #[test]
+    fn import_tag_list_remove() {
+        let d = tempfile::tempdir().unwrap();
+        let tar = busybox_tar(d.path());
+        let mut imgs = Images::open(&d.path().join("root")).unwrap();
+        let id = imgs
+            .import(
+                std::fs::File::open(&tar).unwrap(),
+                Some("busybox:imp"),
+                &ImportOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(imgs.resolve("busybox:imp").unwrap(), id);
+        assert_eq!(imgs.resolve("docker.io/library/busybox:imp").unwrap(), id);
+        assert_eq!(imgs.resolve(&id.hex()[..12]).unwrap(), id);
+        imgs.tag("busybox:imp", "localhost:5000/bb:v1").unwrap();
+        let list = imgs.list().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].names.len(), 2);
+        assert!(list[0].record.size > 1_000_000, "busybox is over 1 MB");
+        // removing by ID with two names needs force
+        let e = imgs.remove(&id.hex()[..12], false).unwrap_err().to_string();
+        assert!(e.contains("must be forced"), "{e}");
+        // removing one name only untags
+        assert_eq!(
+            imgs.remove("localhost:5000/bb:v1", false).unwrap(),
+            vec![Removed::Untagged("localhost:5000/bb:v1".into())]
+        );
+        let dirs = imgs.layer_dirs(&id).unwrap();
+        assert!(dirs[0].join("bin/busybox").exists());
+        // the last name deletes the image, its blobs and snapshot
+        let out = imgs.remove("busybox:imp", false).unwrap();
+        assert_eq!(
+            out,
+            vec![
+                Removed::Untagged("busybox:imp".into()),
+                Removed::Deleted(id.clone())
+            ]
+        );
+        assert!(imgs.list().unwrap().is_empty());
+        assert!(imgs.store.list().unwrap().is_empty());
+        assert!(imgs.snapshots.list().unwrap().is_empty());
+        let e = imgs.inspect("busybox:imp").unwrap_err().to_string();
+        assert_eq!(e, "No such image: busybox:imp");
+    }
+
+    #[test]
+    fn inspect_has_docker_fields() {
+        let d = tempfile::tempdir().unwrap();
+        let tar = busybox_tar(d.path());
+        let mut imgs = Images::open(&d.path().join("root")).unwrap();
+        let id = imgs
+            .import(
+                std::fs::File::open(&tar).unwrap(),
+                Some("bb"),
+                &ImportOptions::default(),
+            )
+            .unwrap();
+        let v = imgs.inspect("bb").unwrap();
+        assert_eq!(v["Id"], serde_json::json!(id.to_string()));
+        assert_eq!(v["RepoTags"], serde_json::json!(["bb:latest"]));
+        assert_eq!(v["Os"], serde_json::json!("linux"));
+        assert_eq!(v["RootFS"]["Layers"].as_array().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,143 @@
+//! Output formatting shared by commands: Docker's tables, sizes and ages.
+
+/// Columns padded as Go's tabwriter does for the Docker CLI (3 spaces).
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|v| v.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (c, v) in r.iter().enumerate() {
+            if c + 1 == r.len() {
+                line.push_str(v);
+            } else {
+                line.push_str(&format!("{v:<w$}", w = widths[c] + 3));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Decimal size with 3 significant digits, as `docker images` prints it ("4.26MB").
+pub fn human_size(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i + 1 < units.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    let s = if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("{s}{}", units[i])
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC time ("2026-11-22T03:04:05.123Z").
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[10] != b'T' {
+        return None;
+    }
+    let n = |a: usize, l: usize| s.get(a..a + l)?.parse::<i64>().ok();
+    let (y, m, d) = (n(0, 4)?, n(5, 2)?, n(8, 2)?);
+    let (hh, mm, ss) = (n(11, 2)?, n(14, 2)?, n(17, 2)?);
+    // days from civil (Howard Hinnant)
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// "2 hours ago", as Docker's go-units HumanDuration words it.
+pub fn ago(created: &str) -> String {
+    let Some(t) = parse_rfc3339(created) else {
+        return "N/A".into();
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let s = (now - t).max(0);
+    let h = s / 3600;
+    let words = if s < 1 {
+        "Less than a second".to_string()
+    } else if s == 1 {
+        "1 second".into()
+    } else if s < 60 {
+        format!("{s} seconds")
+    } else if s / 60 == 1 {
+        "About a minute".into()
+    } else if s < 3600 {
+        format!("{} minutes", s / 60)
+    } else if h == 1 {
+        "About an hour".into()
+    } else if h < 48 {
+        format!("{h} hours")
+    } else if h < 24 * 7 * 2 {
+        format!("{} days", h / 24)
+    } else if h < 24 * 30 * 2 {
+        format!("{} weeks", h / 24 / 7)
+    } else if h < 24 * 365 * 2 {
+        format!("{} months", h / 24 / 30)
+    } else {
+        format!("{} years", h / 24 / 365)
+    };
+    format!("{words} ago")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_like_docker() {
+        assert_eq!(human_size(4_261_000), "4.26MB");
+        assert_eq!(human_size(770_000), "770kB");
+        assert_eq!(human_size(1_200_000_000), "1.2GB");
+        assert_eq!(human_size(512), "512B");
+        assert_eq!(human_size(4_000_000), "4MB");
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339("2026-11-22T03:04:05.123456789Z"),
+            Some(1795316645)
+        );
+        assert_eq!(ago("bogus"), "N/A");
+    }
+
+    #[test]
+    fn table_pads_columns() {
+        let t = table(&[
+            vec!["REPOSITORY".into(), "TAG".into()],
+            vec!["busybox".into(), "latest".into()],
+        ]);
+        assert_eq!(t, "REPOSITORY   TAG\nbusybox      latest\n");
+    }
+}

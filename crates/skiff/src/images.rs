@@ -1,0 +1,237 @@
+//! `import`, `images`, `tag`, `rmi`, `image inspect`: argument parsing and
+//! output; the work is `skiff_image::service::Images`.
+
+use crate::format::{ago, human_size, table};
+use clap::{Args, Subcommand};
+use skiff_image::import::ImportOptions;
+use skiff_image::manifest::ContainerConfig;
+use skiff_image::reference::Reference;
+use skiff_image::service::{Images, Removed};
+use std::path::Path;
+
+type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Tarball of a root filesystem, or - for standard input.
+    file: String,
+    /// Name for the image (REPOSITORY[:TAG]).
+    reference: Option<String>,
+    /// Commit message.
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Dockerfile-like change: only `CMD ["..."]`, `ENTRYPOINT [...]`, `ENV K=V`,
+    /// `WORKDIR /d` and `USER u` are understood.
+    #[arg(short, long)]
+    change: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ImagesArgs {
+    /// Only show image IDs.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Don't truncate output.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Show digests.
+    #[arg(long)]
+    digests: bool,
+    /// Show all images (no intermediate images exist yet; accepted for Docker compatibility).
+    #[arg(short, long)]
+    all: bool,
+    /// Only images matching REPOSITORY[:TAG].
+    reference: Option<String>,
+}
+
+#[derive(Args)]
+pub struct RmiArgs {
+    /// Remove an image with several names, by ID.
+    #[arg(short, long)]
+    force: bool,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum ImageCmd {
+    /// Show an image's details as JSON.
+    Inspect {
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// List images.
+    Ls(ImagesArgs),
+    /// Remove images.
+    Rm(RmiArgs),
+    /// Import a root filesystem tarball as an image.
+    Import(ImportArgs),
+}
+
+fn parse_changes(changes: &[String]) -> std::result::Result<ContainerConfig, String> {
+    let mut c = ContainerConfig::default();
+    for ch in changes {
+        let (inst, rest) = ch.trim().split_once(' ').unwrap_or((ch.trim(), ""));
+        let rest = rest.trim();
+        let list = || -> std::result::Result<Vec<String>, String> {
+            if rest.starts_with('[') {
+                serde_json::from_str(rest).map_err(|e| format!("--change {ch:?}: {e}"))
+            } else {
+                Ok(vec!["/bin/sh".into(), "-c".into(), rest.into()])
+            }
+        };
+        match inst.to_ascii_uppercase().as_str() {
+            "CMD" => c.cmd = Some(list()?),
+            "ENTRYPOINT" => c.entrypoint = Some(list()?),
+            "ENV" => c.env.push(rest.replacen(' ', "=", 1)),
+            "WORKDIR" => c.working_dir = Some(rest.into()),
+            "USER" => c.user = Some(rest.into()),
+            other => return Err(format!("--change: {other} is not supported")),
+        }
+    }
+    Ok(c)
+}
+
+pub fn import(root: &Path, a: ImportArgs) -> Result {
+    let config = parse_changes(&a.change)?;
+    let opts = ImportOptions {
+        config,
+        created: Some(skiff_runtime::state::now_rfc3339()),
+        comment: a.message,
+    };
+    let mut imgs = Images::open(root)?;
+    let id = if a.file == "-" {
+        imgs.import(std::io::stdin().lock(), a.reference.as_deref(), &opts)?
+    } else {
+        let f = std::fs::File::open(&a.file).map_err(|e| format!("open {}: {e}", a.file))?;
+        imgs.import(f, a.reference.as_deref(), &opts)?
+    };
+    println!("{id}");
+    Ok(())
+}
+
+pub fn list(root: &Path, a: ImagesArgs) -> Result {
+    let imgs = Images::open(root)?;
+    let filter = a.reference.as_deref().map(Reference::parse).transpose()?;
+    let mut header = vec!["REPOSITORY", "TAG"];
+    if a.digests {
+        header.push("DIGEST");
+    }
+    header.extend(["IMAGE ID", "CREATED", "SIZE"]);
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    let mut ids = Vec::new();
+    for info in imgs.list()? {
+        let id = if a.no_trunc {
+            info.record.id.to_string()
+        } else {
+            info.record.id.hex()[..12].to_string()
+        };
+        let mut names: Vec<(String, String)> = info
+            .names
+            .iter()
+            .filter_map(|n| Reference::parse(n).ok())
+            .filter(|r| {
+                filter.as_ref().is_none_or(|f| {
+                    f.familiar() == r.familiar() && (f.tag.is_none() || f.tag == r.tag)
+                })
+            })
+            .map(|r| {
+                (
+                    r.familiar(),
+                    r.tag.clone().unwrap_or_else(|| "<none>".into()),
+                )
+            })
+            .collect();
+        if names.is_empty() {
+            if filter.is_some() {
+                continue;
+            }
+            names.push(("<none>".into(), "<none>".into()));
+        }
+        if a.quiet {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+            continue;
+        }
+        for (repo, tag) in names {
+            let mut row = vec![repo, tag];
+            if a.digests {
+                row.push(info.record.manifest.to_string());
+            }
+            row.extend([
+                id.clone(),
+                ago(&info.record.created),
+                human_size(info.record.size),
+            ]);
+            rows.push(row);
+        }
+    }
+    if a.quiet {
+        for id in ids {
+            println!("{id}");
+        }
+    } else {
+        print!("{}", table(&rows));
+    }
+    Ok(())
+}
+
+pub fn tag(root: &Path, source: &str, target: &str) -> Result {
+    Images::open(root)?.tag(source, target)?;
+    Ok(())
+}
+
+pub fn rmi(root: &Path, a: RmiArgs) -> Result {
+    let mut imgs = Images::open(root)?;
+    let mut failed = None;
+    for what in &a.images {
+        match imgs.remove(what, a.force) {
+            Ok(out) => {
+                for r in out {
+                    match r {
+                        Removed::Untagged(n) => println!("Untagged: {n}"),
+                        Removed::Deleted(d) => println!("Deleted: {d}"),
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = Some(e);
+            }
+        }
+    }
+    match failed {
+        // Docker goes on with the other images and fails at the end.
+        Some(_) => std::process::exit(1),
+        None => Ok(()),
+    }
+}
+
+pub fn image_cmd(root: &Path, c: ImageCmd) -> Result {
+    match c {
+        ImageCmd::Inspect { images } => {
+            let imgs = Images::open(root)?;
+            let mut out = Vec::new();
+            let mut missing = Vec::new();
+            for i in &images {
+                match imgs.inspect(i) {
+                    Ok(v) => out.push(v),
+                    Err(skiff_image::service::ImagesError::NoSuchImage(n)) => missing.push(n),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            if !missing.is_empty() {
+                for m in missing {
+                    eprintln!("Error: No such image: {m}");
+                }
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        ImageCmd::Ls(a) => list(root, a),
+        ImageCmd::Rm(a) => rmi(root, a),
+        ImageCmd::Import(a) => import(root, a),
+    }
+}
