@@ -59,7 +59,8 @@ pub enum AuthError {
     /// The registry answered `401` to a token the realm had just issued.
     #[error(
         "registry {registry} refused the token just issued by {realm} for repository \
-         {repository} (scope {scope:?}, HTTP 401)"
+         {repository} (scope {scope:?}, HTTP 401): the repository may not exist, or these \
+         credentials may not give access to it"
     )]
     TokenRejected {
         /// The registry host.

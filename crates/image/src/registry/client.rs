@@ -327,24 +327,40 @@ impl Client {
         let registry = repo.registry.as_str();
         let state = self.auth_state();
         // What to send up front: a cached token, or what the registry's
-        // last challenge asks for. `fresh` says it was just obtained, so a
-        // 401 to it is final.
-        let mut fresh = false;
-        let mut authz = None;
-        match state.challenge(registry) {
-            Some(Challenge::Bearer { .. }) => authz = state.token(registry, scope),
-            Some(Challenge::Basic) | None => {}
-        }
+        // last challenge asks for. `fresh` is set to what was just obtained:
+        // a 401 to that is final.
+        let mut fresh: Option<Authorization> = None;
+        let mut authz = match state.challenge(registry) {
+            Some(Challenge::Bearer { .. }) => state.token(registry, scope),
+            Some(Challenge::Basic) | None => None,
+        };
         if authz.is_none() {
             if let Some(ch) = state.challenge(registry) {
-                authz = Some(self.authorize(repo, scope, &ch).await?);
-                fresh = true;
+                let a = self.authorize(repo, scope, &ch).await?;
+                authz = Some(a.clone());
+                fresh = Some(a);
             }
         }
         loop {
             let resp = self.execute(repo, req, authz.as_ref()).await?;
             if resp.status() != StatusCode::UNAUTHORIZED {
                 return Ok(resp);
+            }
+            if let Some(a) = fresh {
+                return Err(match a {
+                    Authorization::Basic { username, .. } => AuthError::CredentialsRejected {
+                        registry: registry.to_owned(),
+                        repository: repo.name.clone(),
+                        username,
+                    },
+                    Authorization::Bearer { realm, .. } => AuthError::TokenRejected {
+                        registry: registry.to_owned(),
+                        repository: repo.name.clone(),
+                        realm,
+                        scope: scope.key(),
+                    },
+                }
+                .into());
             }
             let Some(challenge) = auth::pick_challenge(resp.headers()) else {
                 return Err(AuthError::BadChallenge {
@@ -354,23 +370,6 @@ impl Client {
                 }
                 .into());
             };
-            if fresh {
-                return Err(match authz {
-                    Some(Authorization::Basic { username, .. }) => AuthError::CredentialsRejected {
-                        registry: registry.to_owned(),
-                        repository: repo.name.clone(),
-                        username,
-                    },
-                    Some(Authorization::Bearer { realm, .. }) => AuthError::TokenRejected {
-                        registry: registry.to_owned(),
-                        repository: repo.name.clone(),
-                        realm,
-                        scope: scope.key(),
-                    },
-                    None => unreachable!("fresh is only set with an authorization"),
-                }
-                .into());
-            }
             if !req.can_resend() {
                 return Err(AuthError::ChallengeDuringStream {
                     registry: registry.to_owned(),
@@ -382,8 +381,9 @@ impl Client {
             // one was about this request only.
             state.learn(registry, challenge.without_scope());
             state.forget_token(registry, scope);
-            authz = Some(self.authorize(repo, scope, &challenge).await?);
-            fresh = true;
+            let a = self.authorize(repo, scope, &challenge).await?;
+            authz = Some(a.clone());
+            fresh = Some(a);
         }
     }
 
