@@ -50,6 +50,15 @@ pub enum Removed {
     Deleted(Digest),
 }
 
+/// One step of an image's history.
+#[derive(Debug, Clone)]
+pub struct HistoryLine {
+    pub created: String,
+    pub created_by: String,
+    pub size: u64,
+    pub comment: String,
+}
+
 /// An image with everything `images` and `inspect` show.
 #[derive(Debug, Clone)]
 pub struct ImageInfo {
@@ -193,6 +202,82 @@ impl Images {
             self.snapshots.remove(c)?;
         }
         Ok(())
+    }
+
+    /// `image prune`: remove images without a name (all images with `all`; no
+    /// container uses images yet), then every blob and snapshot no remaining
+    /// image references, and leftovers of killed writes. Returns the removed
+    /// image IDs and the bytes reclaimed.
+    pub fn prune(&mut self, all: bool) -> Result<(Vec<Digest>, u64)> {
+        let mut removed = Vec::new();
+        for (rec, names) in self.catalog.list()? {
+            if all || names.is_empty() {
+                for n in &names {
+                    self.catalog.untag(n)?;
+                }
+                self.catalog.remove(&rec.id)?;
+                removed.push(rec.id);
+            }
+        }
+        let mut blobs = std::collections::HashSet::new();
+        let mut chains = std::collections::HashSet::new();
+        for (rec, _) in self.catalog.list()? {
+            blobs.insert(rec.manifest.clone());
+            if let Ok((m, c)) = self.load(&rec) {
+                blobs.insert(m.config.digest.clone());
+                blobs.extend(m.layers.iter().map(|l| l.digest.clone()));
+                chains.extend(chain_ids(&c.rootfs.diff_ids));
+            }
+        }
+        let mut reclaimed = 0;
+        for b in self.store.list()? {
+            if !blobs.contains(&b) {
+                reclaimed += self.store.size(&b).unwrap_or(0);
+                self.store.delete(&b)?;
+            }
+        }
+        for c in self.snapshots.list()? {
+            if !chains.contains(&c) {
+                reclaimed += dir_size(&self.snapshots.path(&c));
+                self.snapshots.remove(&c)?;
+            }
+        }
+        self.store.gc_ingest()?;
+        Ok((removed, reclaimed))
+    }
+
+    /// `image history`: (created, created by, layer size, comment, empty layer),
+    /// newest first.
+    pub fn history(&self, what: &str) -> Result<(Digest, Vec<HistoryLine>)> {
+        let id = self.resolve(what)?;
+        let rec = self
+            .catalog
+            .get(&id)?
+            .ok_or_else(|| ImagesError::NoSuchImage(what.to_string()))?;
+        let (_, config) = self.load(&rec)?;
+        let chains = chain_ids(&config.rootfs.diff_ids);
+        let mut layer = 0;
+        let mut out = Vec::new();
+        for h in &config.history {
+            let size = if h.empty_layer {
+                0
+            } else {
+                let s = chains
+                    .get(layer)
+                    .map(|c| dir_size(&self.snapshots.path(c)))
+                    .unwrap_or(0);
+                layer += 1;
+                s
+            };
+            out.push(HistoryLine {
+                created: h.created.clone().unwrap_or_default(),
+                created_by: h.created_by.clone().unwrap_or_default(),
+                size,
+                comment: h.comment.clone().unwrap_or_default(),
+            });
+        }
+        out.reverse();
+        Ok((id, out))
     }
 
     /// Manifest and config of a recorded image.
@@ -344,6 +429,43 @@ mod tests {
         assert!(imgs.snapshots.list().unwrap().is_empty());
         let e = imgs.inspect("busybox:imp").unwrap_err().to_string();
         assert_eq!(e, "No such image: busybox:imp");
+    }
+
+    #[test]
+    fn prune_removes_dangling_images_and_unreferenced_blobs() {
+        let d = tempfile::tempdir().unwrap();
+        let tar = busybox_tar(d.path());
+        let mut imgs = Images::open(&d.path().join("root")).unwrap();
+        let id = imgs
+            .import(
+                std::fs::File::open(&tar).unwrap(),
+                None,
+                &ImportOptions::default(),
+            )
+            .unwrap();
+        let stray = imgs.store.put_bytes(b"nobody refers to me").unwrap();
+        let kept = imgs
+            .import(
+                std::fs::File::open(&tar).unwrap(),
+                Some("kept"),
+                &ImportOptions {
+                    comment: Some("other config".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let (removed, reclaimed) = imgs.prune(false).unwrap();
+        assert_eq!(removed, vec![id]);
+        assert!(reclaimed > 0);
+        assert!(!imgs.store.exists(&stray).unwrap());
+        // the named image still has all it needs (it shares the layer)
+        assert!(imgs.layer_dirs(&kept).unwrap()[0]
+            .join("bin/busybox")
+            .exists());
+        let (_, hist) = imgs.history("kept").unwrap();
+        assert_eq!(hist.len(), 1);
+        assert_eq!(hist[0].comment, "other config");
+        assert!(hist[0].size > 1_000_000);
     }
 
     #[test]

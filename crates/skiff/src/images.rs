@@ -66,6 +66,27 @@ pub enum ImageCmd {
     Rm(RmiArgs),
     /// Import a root filesystem tarball as an image.
     Import(ImportArgs),
+    /// Show how an image was made.
+    History {
+        /// Don't truncate output.
+        #[arg(long)]
+        no_trunc: bool,
+        /// Only show image IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        image: String,
+    },
+    /// Remove unused images and the blobs and layers nothing uses.
+    Prune {
+        /// Remove all images without a container, not only unnamed ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not ask for confirmation (skiff never asks).
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Give an image another name.
+    Tag { source: String, target: String },
 }
 
 fn parse_changes(changes: &[String]) -> std::result::Result<ContainerConfig, String> {
@@ -233,5 +254,65 @@ pub fn image_cmd(root: &Path, c: ImageCmd) -> Result {
         ImageCmd::Ls(a) => list(root, a),
         ImageCmd::Rm(a) => rmi(root, a),
         ImageCmd::Import(a) => import(root, a),
+        ImageCmd::Tag { source, target } => tag(root, &source, &target),
+        ImageCmd::History {
+            no_trunc,
+            quiet,
+            image,
+        } => history(root, &image, no_trunc, quiet),
+        ImageCmd::Prune { all, force: _ } => {
+            let mut imgs = Images::open(root)?;
+            let (removed, reclaimed) = imgs.prune(all)?;
+            if !removed.is_empty() {
+                println!("Deleted Images:");
+                for id in &removed {
+                    println!("deleted: {id}");
+                }
+                println!();
+            }
+            println!("Total reclaimed space: {}", human_size(reclaimed));
+            Ok(())
+        }
     }
+}
+
+fn history(root: &Path, image: &str, no_trunc: bool, quiet: bool) -> Result {
+    let imgs = Images::open(root)?;
+    let (id, lines) = imgs.history(image)?;
+    let short = if no_trunc {
+        id.to_string()
+    } else {
+        id.hex()[..12].to_string()
+    };
+    if quiet {
+        println!("{short}");
+        for _ in 1..lines.len() {
+            println!("<missing>");
+        }
+        return Ok(());
+    }
+    let mut rows = vec![["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()];
+    for (i, l) in lines.iter().enumerate() {
+        let by = if no_trunc || l.created_by.chars().count() <= 45 {
+            l.created_by.clone()
+        } else {
+            format!("{}…", l.created_by.chars().take(44).collect::<String>())
+        };
+        rows.push(vec![
+            if i == 0 {
+                short.clone()
+            } else {
+                "<missing>".into()
+            },
+            ago(&l.created),
+            by,
+            human_size(l.size),
+            l.comment.clone(),
+        ]);
+    }
+    print!("{}", table(&rows));
+    Ok(())
 }

@@ -74,6 +74,13 @@ fn import_list_tag_inspect_rmi() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("lowercase"));
 
+    let hist = ok(&root, &["image", "history", "busybox:imp"]);
+    assert!(
+        hist.starts_with("IMAGE") && hist.contains("skiff import"),
+        "{hist}"
+    );
+    assert!(hist.lines().nth(1).unwrap().starts_with(short));
+
     assert_eq!(
         ok(&root, &["rmi", "localhost:5000/bb:v1"]),
         "Untagged: localhost:5000/bb:v1\n"
@@ -83,6 +90,13 @@ fn import_list_tag_inspect_rmi() {
         format!("Untagged: busybox:imp\nDeleted: {id}\n")
     );
     assert_eq!(ok(&root, &["images", "-q"]), "");
+    // an unnamed import is dangling: prune removes it and reports it
+    let id2 = ok(&root, &["import", tar.to_str().unwrap()]);
+    assert!(ok(&root, &["images"]).contains("<none>"));
+    let out = ok(&root, &["image", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Images:\n"), "{out}");
+    assert!(out.contains(id2.trim()));
+    assert!(out.contains("Total reclaimed space: "));
     // nothing of the image is left in the store
     let blobs = root.join("image/blobs/sha256");
     assert_eq!(std::fs::read_dir(blobs).unwrap().count(), 0);

@@ -490,8 +490,9 @@ impl Client {
         }
         let scope_joined = scopes.join(" ");
         let mut username = None;
-        let request = match creds {
+        let mut request = match creds {
             Some(Credentials::IdentityToken(refresh)) => {
+                username = Some("<identity token>".to_owned());
                 let mut form = url::form_urlencoded::Serializer::new(String::new());
                 form.append_pair("grant_type", "refresh_token");
                 form.append_pair("refresh_token", &refresh);
@@ -531,10 +532,9 @@ impl Client {
                 r
             }
         };
-        let mut request = request;
         let started = Instant::now();
         let mut resp = self
-            .execute_unauthenticated(&mut request)
+            .execute_plain(&mut request)
             .await
             .map_err(|e| match e {
                 SendError::Http(source) => AuthError::TokenRequest {

@@ -417,12 +417,9 @@ impl Client {
         })
     }
 
-    /// Sends `req` with its own `auth` only (token requests), retrying
-    /// transient failures.
-    pub(crate) async fn execute_unauthenticated(
-        &self,
-        req: &mut Request,
-    ) -> Result<Response, SendError> {
+    /// Sends `req` with its own `auth` only, wherever it goes (token
+    /// requests), retrying transient failures.
+    pub(crate) async fn execute_plain(&self, req: &mut Request) -> Result<Response, SendError> {
         self.execute_with(req, None).await
     }
 

@@ -54,12 +54,12 @@ pub struct Registry {
 
 const BINARY: &str = "docker-registry";
 
-/// Whether the tests that need Debian's registry should be skipped: only
-/// when it is missing and `SKIFF_SKIP_REGISTRY_TESTS=1`.
-fn skip_or_panic(what: &str) -> bool {
+/// `None` (skip the test) when `what` is missing and
+/// `SKIFF_SKIP_REGISTRY_TESTS=1`; a panic saying what to install otherwise.
+fn missing(what: &str) -> Option<Registry> {
     if std::env::var("SKIFF_SKIP_REGISTRY_TESTS").is_ok_and(|v| v == "1") {
         eprintln!("skipped: {what} is not installed and SKIFF_SKIP_REGISTRY_TESTS=1");
-        return true;
+        return None;
     }
     panic!(
         "{what} is not installed: `apt-get install docker-registry apache2-utils` \
@@ -98,11 +98,7 @@ impl Registry {
             RegistryAuth::None => String::new(),
             RegistryAuth::Htpasswd { user, password } => {
                 let Some(htpasswd) = in_path("htpasswd") else {
-                    return if skip_or_panic("htpasswd (apache2-utils)") {
-                        None
-                    } else {
-                        unreachable!()
-                    };
+                    return missing("htpasswd (apache2-utils)");
                 };
                 let out = Command::new(htpasswd)
                     .args(["-nbB", user, password])
@@ -168,12 +164,6 @@ impl Registry {
             }
         }
         panic!("docker-registry found no free port");
-    }
-
-    /// The registry's log so far (for failure messages).
-    #[allow(dead_code)]
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
 }
 
