@@ -49,7 +49,8 @@ pub struct Registry {
     child: Child,
     /// `127.0.0.1:PORT`.
     pub host: String,
-    dir: tempfile::TempDir,
+    /// Config, storage and log; removed on drop, after the process ends.
+    _dir: tempfile::TempDir,
 }
 
 const BINARY: &str = "docker-registry";
@@ -87,11 +88,7 @@ impl Registry {
     /// are to be skipped.
     pub fn start(auth: RegistryAuth) -> Option<Registry> {
         let Some(binary) = in_path(BINARY) else {
-            return if skip_or_panic(BINARY) {
-                None
-            } else {
-                unreachable!()
-            };
+            return missing(BINARY);
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let auth_yaml = match &auth {
@@ -153,7 +150,7 @@ impl Registry {
                 return Some(Registry {
                     child,
                     host: format!("127.0.0.1:{port}"),
-                    dir,
+                    _dir: dir,
                 });
             }
             let _ = child.kill();
