@@ -23,6 +23,6 @@ tier "format" cargo fmt --all -- --check
 tier "lints" cargo clippy --workspace --all-targets -q -- -D warnings
 tier "build" cargo build --workspace --all-targets -q
 tier "unit tests" cargo test --workspace --lib --bins -q
-tier "runtime integration tests" cargo test -p skiff -q --test lifecycle --test bad_input --test isolation --test namespaces --test cgroup_v2 --test images_cli
+tier "runtime integration tests" cargo test -p skiff -q --test lifecycle --test bad_input --test isolation --test namespaces --test cgroup_v2 --test images_cli --test pull_cli
 tier "drop-in tests (podman, containerd)" cargo test -p skiff -q --test dropin
 echo "all tiers passed in $(( $(date +%s) - total_start ))s"

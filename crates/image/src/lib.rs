@@ -7,6 +7,7 @@ pub mod import;
 pub mod layer;
 pub mod manifest;
 pub mod overlay;
+pub mod pull;
 pub mod reference;
 pub mod registry;
 pub mod service;

@@ -358,7 +358,7 @@ pub fn familiar(full: &str) -> String {
 }
 
 /// Bytes used by the files below `dir` (regular files' lengths).
-fn dir_size(dir: &Path) -> u64 {
+pub(crate) fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -113,6 +113,13 @@ impl Snapshots {
         Ok(self.path(chain))
     }
 
+    /// The lock file that serializes work on one layer across processes.
+    pub fn lock_path(&self, chain: &Digest) -> PathBuf {
+        self.root
+            .join("locks")
+            .join(format!("{}.lock", chain.hex()))
+    }
+
     /// Remove a snapshot (when no image uses it any more).
     pub fn remove(&self, chain: &Digest) -> Result<()> {
         let p = self.root.join(chain.hex());
@@ -138,6 +145,22 @@ impl Snapshots {
         out.sort();
         Ok(out)
     }
+}
+
+/// Take an exclusive flock on `path` (created if missing), waiting for it.
+/// The kernel drops it when the holder dies, even by SIGKILL.
+pub fn lock_file(path: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io("opening", path))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| io("locking", path)(e.into()))
 }
 
 /// Failure of [`Snapshots::create`]: the snapshot store, or the fill function.

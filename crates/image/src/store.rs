@@ -194,10 +194,10 @@ impl Store {
         &self,
         expected: Option<&Digest>,
         expected_size: Option<u64>,
-    ) -> Result<IngestWriter<'_>> {
+    ) -> Result<IngestWriter> {
         let (tmp, file) = self.create_ingest_file()?;
         Ok(IngestWriter {
-            store: self,
+            store: self.clone(),
             tmp,
             file,
             hasher: Hasher::new(),
@@ -390,8 +390,8 @@ impl Store {
 
 /// A temporary file path removed on drop unless disarmed.
 /// A blob being written; see [`Store::writer`].
-pub struct IngestWriter<'a> {
-    store: &'a Store,
+pub struct IngestWriter {
+    store: Store,
     tmp: TempPath,
     file: Flock<File>,
     hasher: Hasher,
@@ -399,7 +399,7 @@ pub struct IngestWriter<'a> {
     expected_size: Option<u64>,
 }
 
-impl IngestWriter<'_> {
+impl IngestWriter {
     fn blob_name(&self) -> String {
         match &self.expected {
             Some(d) => d.to_string(),
@@ -481,7 +481,7 @@ impl IngestWriter<'_> {
     }
 }
 
-impl Write for IngestWriter<'_> {
+impl Write for IngestWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.push(buf).map_err(io::Error::other)?;
         Ok(buf.len())

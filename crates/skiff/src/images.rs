@@ -27,6 +27,22 @@ pub struct ImportArgs {
 }
 
 #[derive(Args)]
+pub struct PullArgs {
+    /// Print only the image name.
+    #[arg(short, long)]
+    quiet: bool,
+    /// os/arch[/variant] to pull from a multi-platform image.
+    #[arg(long)]
+    platform: Option<String>,
+    /// Use plain HTTP for this registry (it is always used for localhost and
+    /// 127.0.0.0/8, as Docker does).
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    /// NAME[:TAG|@DIGEST]
+    image: String,
+}
+
+#[derive(Args)]
 pub struct ImagesArgs {
     /// Only show image IDs.
     #[arg(short, long)]
@@ -66,6 +82,8 @@ pub enum ImageCmd {
     Rm(RmiArgs),
     /// Import a root filesystem tarball as an image.
     Import(ImportArgs),
+    /// Pull an image from a registry.
+    Pull(PullArgs),
     /// Show how an image was made.
     History {
         /// Don't truncate output.
@@ -254,6 +272,7 @@ pub fn image_cmd(root: &Path, c: ImageCmd) -> Result {
         ImageCmd::Ls(a) => list(root, a),
         ImageCmd::Rm(a) => rmi(root, a),
         ImageCmd::Import(a) => import(root, a),
+        ImageCmd::Pull(a) => pull(root, a),
         ImageCmd::Tag { source, target } => tag(root, &source, &target),
         ImageCmd::History {
             no_trunc,
@@ -314,5 +333,61 @@ fn history(root: &Path, image: &str, no_trunc: bool, quiet: bool) -> Result {
         ]);
     }
     print!("{}", table(&rows));
+    Ok(())
+}
+
+pub fn pull(root: &Path, a: PullArgs) -> Result {
+    use skiff_image::pull::{PullEvent, PullOptions};
+    use std::io::Write;
+    use std::sync::Arc;
+    let reference = Reference::parse(&a.image)?;
+    let mut config = skiff_image::registry::Config::default();
+    if !a.tls_verify {
+        config = config.insecure_registry(reference.api_host());
+    }
+    let client = skiff_image::registry::Client::new(config)?;
+    let quiet = a.quiet;
+    let shown = reference.familiar_string();
+    let progress = move |e: PullEvent| {
+        if quiet {
+            return;
+        }
+        let short = |d: &skiff_image::digest::Digest| d.hex()[..12].to_string();
+        let line = match e {
+            PullEvent::Start { tag, repository } => format!("{tag}: Pulling from {repository}"),
+            PullEvent::LayerExists(d) => format!("{}: Already exists", short(&d)),
+            PullEvent::LayerWaiting(d) => format!("{}: Pulling fs layer", short(&d)),
+            PullEvent::LayerBytes { .. } => return,
+            PullEvent::LayerDone(d) => format!("{}: Pull complete", short(&d)),
+            PullEvent::Digest(d) => format!("Digest: {d}"),
+            PullEvent::Finished { downloaded: true } => {
+                format!("Status: Downloaded newer image for {shown}")
+            }
+            PullEvent::Finished { downloaded: false } => {
+                format!("Status: Image is up to date for {shown}")
+            }
+        };
+        let _ = writeln!(std::io::stdout(), "{line}");
+    };
+    let mut opts = PullOptions {
+        progress: Arc::new(progress),
+        ..Default::default()
+    };
+    if let Some(p) = &a.platform {
+        opts.platform = p.parse()?;
+    }
+    let mut imgs = Images::open(root)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(skiff_image::pull::pull(
+        &mut imgs, &client, &reference, &opts,
+    ))?;
+    let full = match (&reference.tag, &reference.digest) {
+        (None, None) => reference.with_tag("latest")?.to_string(),
+        _ => reference.to_string(),
+    };
+    println!("{full}");
     Ok(())
 }

@@ -31,6 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Pull an image from a registry.
+    Pull(images::PullArgs),
     /// Import a root filesystem tarball as an image.
     Import(images::ImportArgs),
     /// List images.
@@ -80,6 +82,7 @@ fn main() {
             a.extend(args);
             std::process::exit(skiff_runtime::runc_cli::main(a));
         }
+        Cmd::Pull(a) => images::pull(&cli.root, a),
         Cmd::Import(a) => images::import(&cli.root, a),
         Cmd::Images(a) => images::list(&cli.root, a),
         Cmd::Tag { source, target } => images::tag(&cli.root, &source, &target),

@@ -33,7 +33,7 @@ mod retry;
 mod upload;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use auth::AuthError;
 pub use blob::{BlobError, BlobReader};

@@ -2,7 +2,7 @@
 //! (Debian's `docker-registry`, see `distribution`) and fake ones on
 //! 127.0.0.1 (see `support`). No other address is ever contacted.
 
-mod distribution;
+pub(crate) mod distribution;
 mod fake;
 mod real;
-mod support;
+pub(crate) mod support;

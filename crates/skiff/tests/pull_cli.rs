@@ -1,0 +1,201 @@
+//! `skiff pull` against a real registry (Debian's docker-registry on 127.0.0.1,
+//! started by the test): Docker's output, the image in `images`, and pulls
+//! killed with SIGKILL at random points leaving a store the next pull completes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+struct Registry {
+    child: Child,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_registry() -> Registry {
+    let bin = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
+        .iter()
+        .find(|p| Path::new(p).exists())
+        .expect("docker-registry is not installed: apt-get install docker-registry");
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Registry {
+                    child,
+                    host: format!("127.0.0.1:{port}"),
+                    _dir: dir,
+                };
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("docker-registry did not start");
+}
+
+fn skiff(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_skiff"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(root: &Path, args: &[&str]) -> String {
+    let o = skiff(root, args);
+    assert!(
+        o.status.success(),
+        "skiff {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Import busybox into `src` and push it to the registry as `repo:tag`.
+fn push_busybox(dir: &Path, reg: &Registry, repo: &str, tag: &str) -> String {
+    use skiff_image::service::Images;
+    let rootfs = dir.join("rootfs");
+    skiff_testkit::make_busybox_rootfs(&rootfs);
+    let tar = dir.join("rootfs.tar");
+    skiff_testkit::write_tar(&rootfs, &tar);
+    let src: PathBuf = dir.join("src");
+    let id = ok(&src, &["import", tar.to_str().unwrap()])
+        .trim()
+        .to_string();
+    let imgs = Images::open(&src).unwrap();
+    let d = imgs.resolve(&id).unwrap();
+    let rec = imgs.catalog.get(&d).unwrap().unwrap();
+    let (m, _) = imgs.load(&rec).unwrap();
+    let client = skiff_image::registry::Client::new(Default::default()).unwrap();
+    let r = skiff_image::registry::Repo::new(reg.host.clone(), repo);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for dg in [&m.config.digest, &m.layers[0].digest] {
+            let bytes = imgs.store.read_to_vec(dg, 1 << 30).unwrap();
+            client.upload_blob_bytes(&r, dg, bytes).await.unwrap();
+        }
+        let mb = imgs.store.read_to_vec(&rec.manifest, 1 << 20).unwrap();
+        client
+            .put_manifest(&r, tag, skiff_image::manifest::OCI_MANIFEST, mb)
+            .await
+            .unwrap();
+    });
+    id
+}
+
+#[test]
+fn pull_prints_like_docker_and_lists_the_image() {
+    let reg = start_registry();
+    let d = tempfile::tempdir().unwrap();
+    let id = push_busybox(d.path(), &reg, "skiff/busybox", "v1");
+    let root = d.path().join("dst");
+    let name = format!("{}/skiff/busybox:v1", reg.host);
+    let out = ok(&root, &["pull", &name]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "v1: Pulling from skiff/busybox");
+    assert!(
+        lines.iter().any(|l| l.ends_with(": Pull complete")),
+        "{out}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("Digest: sha256:")));
+    assert!(out.contains(&format!("Status: Downloaded newer image for {name}")));
+    assert_eq!(*lines.last().unwrap(), name);
+    let images = ok(&root, &["images"]);
+    assert!(images.contains(&format!("{}/skiff/busybox", reg.host)) && images.contains(&id[7..19]));
+    // again: up to date; -q prints the name only
+    let out = ok(&root, &["pull", &name]);
+    assert!(
+        out.contains("Already exists") && out.contains("Image is up to date"),
+        "{out}"
+    );
+    assert_eq!(ok(&root, &["pull", "-q", &name]), format!("{name}\n"));
+    // an unknown tag: exit 1 and an error naming the repository
+    let o = skiff(
+        &root,
+        &["pull", &format!("{}/skiff/busybox:nope", reg.host)],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("skiff/busybox"));
+}
+
+#[test]
+fn pulls_killed_at_random_points_leave_a_usable_store() {
+    let reg = start_registry();
+    let d = tempfile::tempdir().unwrap();
+    let id = push_busybox(d.path(), &reg, "skiff/crash", "v1");
+    let root = d.path().join("dst");
+    let name = format!("{}/skiff/crash:v1", reg.host);
+    let mut seed = std::process::id() as u64;
+    for _ in 0..12 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = (seed >> 33) % 120;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .arg("--root")
+            .arg(&root)
+            .args(["pull", "-q", &name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        // whatever state the kill left, listing works
+        let o = skiff(&root, &["images"]);
+        assert!(
+            o.status.success(),
+            "images after a killed pull: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    ok(&root, &["pull", "-q", &name]);
+    assert_eq!(ok(&root, &["images", "-q", "--no-trunc"]).trim(), id);
+    // no partial blob or snapshot is left behind once the store was opened again
+    let ingest = root.join("image/ingest");
+    let leftovers = std::fs::read_dir(&ingest).map(|r| r.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "temp files left in {}", ingest.display());
+    let tmp_snaps = std::fs::read_dir(root.join("image/snapshots"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("tmp-"))
+        .count();
+    assert_eq!(tmp_snaps, 0);
+}
