@@ -8,6 +8,7 @@ pub mod layer;
 pub mod manifest;
 pub mod overlay;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod service;

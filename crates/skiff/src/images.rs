@@ -43,6 +43,18 @@ pub struct PullArgs {
 }
 
 #[derive(Args)]
+pub struct PushArgs {
+    /// Print only the pushed digest.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Use plain HTTP for this registry (always used for localhost and 127.0.0.0/8).
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    /// NAME[:TAG] of a local image, pushed to the registry its name names.
+    image: String,
+}
+
+#[derive(Args)]
 pub struct ImagesArgs {
     /// Only show image IDs.
     #[arg(short, long)]
@@ -84,6 +96,8 @@ pub enum ImageCmd {
     Import(ImportArgs),
     /// Pull an image from a registry.
     Pull(PullArgs),
+    /// Push an image to a registry.
+    Push(PushArgs),
     /// Show how an image was made.
     History {
         /// Don't truncate output.
@@ -273,6 +287,7 @@ pub fn image_cmd(root: &Path, c: ImageCmd) -> Result {
         ImageCmd::Rm(a) => rmi(root, a),
         ImageCmd::Import(a) => import(root, a),
         ImageCmd::Pull(a) => pull(root, a),
+        ImageCmd::Push(a) => push(root, a),
         ImageCmd::Tag { source, target } => tag(root, &source, &target),
         ImageCmd::History {
             no_trunc,
@@ -341,11 +356,7 @@ pub fn pull(root: &Path, a: PullArgs) -> Result {
     use std::io::Write;
     use std::sync::Arc;
     let reference = Reference::parse(&a.image)?;
-    let mut config = skiff_image::registry::Config::default();
-    if !a.tls_verify {
-        config = config.insecure_registry(reference.api_host());
-    }
-    let client = skiff_image::registry::Client::new(config)?;
+    let client = registry_client(&reference, a.tls_verify)?;
     let quiet = a.quiet;
     let shown = reference.familiar_string();
     let progress = move |e: PullEvent| {
@@ -389,5 +400,58 @@ pub fn pull(root: &Path, a: PullArgs) -> Result {
         _ => reference.to_string(),
     };
     println!("{full}");
+    Ok(())
+}
+
+fn registry_client(
+    r: &Reference,
+    tls_verify: bool,
+) -> std::result::Result<skiff_image::registry::Client, Box<dyn std::error::Error>> {
+    let mut config = skiff_image::registry::Config::default();
+    if !tls_verify {
+        config = config.insecure_registry(r.api_host());
+    }
+    Ok(skiff_image::registry::Client::new(config)?)
+}
+
+pub fn push(root: &Path, a: PushArgs) -> Result {
+    use skiff_image::push::PushEvent;
+    use std::io::Write;
+    use std::sync::Arc;
+    let target = Reference::parse(&a.image)?;
+    let client = registry_client(&target, a.tls_verify)?;
+    let quiet = a.quiet;
+    let progress = Arc::new(move |e: PushEvent| {
+        if quiet {
+            return;
+        }
+        let short = |d: &skiff_image::digest::Digest| d.hex()[..12].to_string();
+        let line = match e {
+            PushEvent::Start { repository } => {
+                format!("The push refers to repository [{repository}]")
+            }
+            PushEvent::BlobExists(d) => format!("{}: Layer already exists", short(&d)),
+            PushEvent::BlobPushed(d) => format!("{}: Pushed", short(&d)),
+            PushEvent::Done { tag, digest, size } => {
+                format!("{tag}: digest: {digest} size: {size}")
+            }
+        };
+        let _ = writeln!(std::io::stdout(), "{line}");
+    });
+    let imgs = Images::open(root)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let digest = rt.block_on(skiff_image::push::push(
+        &imgs,
+        &client,
+        &target.to_string(),
+        &target,
+        progress,
+    ))?;
+    if quiet {
+        println!("{digest}");
+    }
     Ok(())
 }

@@ -33,6 +33,8 @@ struct Cli {
 enum Cmd {
     /// Pull an image from a registry.
     Pull(images::PullArgs),
+    /// Push an image to a registry.
+    Push(images::PushArgs),
     /// Import a root filesystem tarball as an image.
     Import(images::ImportArgs),
     /// List images.
@@ -83,6 +85,7 @@ fn main() {
             std::process::exit(skiff_runtime::runc_cli::main(a));
         }
         Cmd::Pull(a) => images::pull(&cli.root, a),
+        Cmd::Push(a) => images::push(&cli.root, a),
         Cmd::Import(a) => images::import(&cli.root, a),
         Cmd::Images(a) => images::list(&cli.root, a),
         Cmd::Tag { source, target } => images::tag(&cli.root, &source, &target),

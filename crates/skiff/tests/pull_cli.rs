@@ -145,6 +145,27 @@ fn pull_prints_like_docker_and_lists_the_image() {
         "{out}"
     );
     assert_eq!(ok(&root, &["pull", "-q", &name]), format!("{name}\n"));
+    // push it back under another name with the CLI, and pull that
+    let other = format!("{}/skiff/again:v2", reg.host);
+    ok(&root, &["tag", &name, &other]);
+    let out = ok(&root, &["push", &other]);
+    assert!(
+        out.starts_with(&format!(
+            "The push refers to repository [{}/skiff/again]",
+            reg.host
+        )),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .starts_with("v2: digest: sha256:"),
+        "{out}"
+    );
+    let root2 = d.path().join("dst2");
+    ok(&root2, &["pull", "-q", &other]);
+    assert_eq!(ok(&root2, &["images", "-q", "--no-trunc"]).trim(), id);
     // an unknown tag: exit 1 and an error naming the repository
     let o = skiff(
         &root,

@@ -1,0 +1,191 @@
+//! `push`: an image from the store to a registry. Blobs the registry already
+//! has are skipped (HEAD); the others stream from the store, several at once;
+//! the manifest goes last, so the registry never holds a manifest whose
+//! blobs are missing.
+
+use crate::digest::Digest;
+use crate::pull::repo_of;
+use crate::reference::Reference;
+use crate::registry::Client;
+use crate::service::Images;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("{0}")]
+    Registry(Box<crate::registry::Error>),
+    #[error("{0}")]
+    Images(#[from] crate::service::ImagesError),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("opening blob {digest}: {err}")]
+    Open { digest: Digest, err: std::io::Error },
+    #[error("push: {0}")]
+    Internal(String),
+}
+
+impl From<crate::registry::Error> for PushError {
+    fn from(e: crate::registry::Error) -> Self {
+        PushError::Registry(Box::new(e))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushEvent {
+    /// `The push refers to repository [host/name]`
+    Start {
+        repository: String,
+    },
+    BlobExists(Digest),
+    BlobPushed(Digest),
+    /// `TAG: digest: sha256:... size: N`
+    Done {
+        tag: String,
+        digest: Digest,
+        size: u64,
+    },
+}
+
+/// Push the local image `source` (a name or ID) as `target`.
+pub async fn push(
+    images: &Images,
+    client: &Client,
+    source: &str,
+    target: &Reference,
+    progress: Arc<dyn Fn(PushEvent) + Send + Sync>,
+) -> Result<Digest, PushError> {
+    let id = images.resolve(source)?;
+    let rec = images
+        .catalog
+        .get(&id)
+        .map_err(crate::service::ImagesError::from)?
+        .ok_or_else(|| crate::service::ImagesError::NoSuchImage(source.into()))?;
+    let (manifest, _) = images.load(&rec)?;
+    let repo = repo_of(target);
+    progress(PushEvent::Start {
+        repository: format!("{}/{}", target.registry, target.repository),
+    });
+    let mut blobs: Vec<(Digest, u64)> = manifest
+        .layers
+        .iter()
+        .map(|l| (l.digest.clone(), l.size))
+        .collect();
+    blobs.push((manifest.config.digest.clone(), manifest.config.size));
+    let limit = Arc::new(tokio::sync::Semaphore::new(3));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (digest, size) in blobs {
+        let (client, repo, store, progress, limit) = (
+            client.clone(),
+            repo.clone(),
+            images.store.clone(),
+            progress.clone(),
+            limit.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = limit.acquire().await;
+            if client.blob_exists(&repo, &digest).await?.is_some() {
+                progress(PushEvent::BlobExists(digest));
+                return Ok::<(), PushError>(());
+            }
+            let path = store.blob_path(&digest);
+            let file = tokio::fs::File::open(&path)
+                .await
+                .map_err(|err| PushError::Open {
+                    digest: digest.clone(),
+                    err,
+                })?;
+            client.upload_blob(&repo, &digest, size, file).await?;
+            progress(PushEvent::BlobPushed(digest));
+            Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tasks.abort_all();
+                return Err(e);
+            }
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => return Err(PushError::Internal(e.to_string())),
+        }
+    }
+    let bytes = images.store.read_to_vec(&rec.manifest, 4 << 20)?;
+    let tag = target.manifest_reference();
+    let size = bytes.len() as u64;
+    let digest = client
+        .put_manifest(&repo, &tag, &rec.manifest_media_type, bytes)
+        .await?;
+    progress(PushEvent::Done {
+        tag: target.tag_or_latest().to_string(),
+        digest: digest.clone(),
+        size,
+    });
+    Ok(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::ImportOptions;
+    use crate::registry::tests::distribution::{Registry, RegistryAuth};
+    use crate::registry::tests::support::test_config;
+    use std::sync::Mutex;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn push_then_pull_round_trip_and_skip_existing_blobs() {
+        let Some(reg) = Registry::start(RegistryAuth::None) else {
+            return;
+        };
+        let d = tempfile::tempdir().unwrap();
+        let rootfs = d.path().join("rootfs");
+        skiff_testkit::make_busybox_rootfs(&rootfs);
+        let tar = d.path().join("rootfs.tar");
+        skiff_testkit::write_tar(&rootfs, &tar);
+        let mut src = Images::open(&d.path().join("src")).unwrap();
+        let id = src
+            .import(
+                std::fs::File::open(&tar).unwrap(),
+                Some("bb"),
+                &ImportOptions::default(),
+            )
+            .unwrap();
+        let client = Client::new(test_config()).unwrap();
+        let target = Reference::parse(&format!("{}/skiff/pushed:v2", reg.host)).unwrap();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let e = events.clone();
+        let progress: Arc<dyn Fn(PushEvent) + Send + Sync> =
+            Arc::new(move |ev| e.lock().unwrap().push(ev));
+        let digest = push(&src, &client, "bb", &target, progress.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            events
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| matches!(e, PushEvent::BlobPushed(_)))
+                .count(),
+            2
+        );
+        // pushing again uploads nothing
+        events.lock().unwrap().clear();
+        push(&src, &client, "bb", &target, progress).await.unwrap();
+        assert_eq!(
+            events
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| matches!(e, PushEvent::BlobExists(_)))
+                .count(),
+            2
+        );
+        // pull into another root by digest gives the same image
+        let mut dst = Images::open(&d.path().join("dst")).unwrap();
+        let by_digest = Reference::parse(&format!("{}/skiff/pushed@{digest}", reg.host)).unwrap();
+        let got = crate::pull::pull(&mut dst, &client, &by_digest, &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(got, id);
+    }
+}
