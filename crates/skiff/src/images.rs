@@ -55,6 +55,22 @@ pub struct PushArgs {
 }
 
 #[derive(Args)]
+pub struct LoginArgs {
+    #[arg(short, long)]
+    username: Option<String>,
+    #[arg(short, long)]
+    password: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Use plain HTTP for this registry (always used for localhost and 127.0.0.0/8).
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    /// Registry host (Docker Hub when omitted).
+    server: Option<String>,
+}
+
+#[derive(Args)]
 pub struct ImagesArgs {
     /// Only show image IDs.
     #[arg(short, long)]
@@ -407,11 +423,77 @@ fn registry_client(
     r: &Reference,
     tls_verify: bool,
 ) -> std::result::Result<skiff_image::registry::Client, Box<dyn std::error::Error>> {
+    client_for(r.api_host(), tls_verify, None)
+}
+
+/// A client for `host`, with credentials from the auth files (or `explicit`).
+fn client_for(
+    host: &str,
+    tls_verify: bool,
+    explicit: Option<skiff_image::registry::Credentials>,
+) -> std::result::Result<skiff_image::registry::Client, Box<dyn std::error::Error>> {
     let mut config = skiff_image::registry::Config::default();
     if !tls_verify {
-        config = config.insecure_registry(r.api_host());
+        config = config.insecure_registry(host);
     }
+    let file = skiff_image::auth::default_path();
+    config = match explicit {
+        Some(c) => config.with_credentials(move |_: &str| Some(c.clone())),
+        None => config.with_credentials(move |h: &str| skiff_image::auth::lookup(&file, h)),
+    };
     Ok(skiff_image::registry::Client::new(config)?)
+}
+
+/// The registry a `login`/`logout` argument names, and its API host.
+fn login_server(server: Option<String>) -> (String, String) {
+    let name = server
+        .unwrap_or_else(|| "docker.io".into())
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .trim_end_matches("/v1")
+        .to_string();
+    let api = match name.as_str() {
+        "docker.io" | "index.docker.io" => "registry-1.docker.io".to_string(),
+        other => other.to_string(),
+    };
+    (name, api)
+}
+
+pub fn login(a: LoginArgs) -> Result {
+    let (name, api) = login_server(a.server);
+    let user = match a.username {
+        Some(u) => u,
+        None => return Err("login: --username is required (no interactive prompt yet)".into()),
+    };
+    let password = if a.password_stdin {
+        let mut s = String::new();
+        std::io::stdin().read_line(&mut s)?;
+        s.trim_end_matches(['\n', '\r']).to_string()
+    } else {
+        a.password
+            .ok_or("login: --password or --password-stdin is required")?
+    };
+    let creds = skiff_image::registry::Credentials::basic(user.clone(), password.clone());
+    let client = client_for(&api, a.tls_verify, Some(creds))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(skiff_image::auth::check_login(&client, &api))
+        .map_err(|e| format!("login to {name} failed: {e}"))?;
+    skiff_image::auth::save(&skiff_image::auth::default_path(), &api, &user, &password)?;
+    println!("Login Succeeded");
+    Ok(())
+}
+
+pub fn logout(server: Option<String>) -> Result {
+    let (name, api) = login_server(server);
+    if skiff_image::auth::remove(&skiff_image::auth::default_path(), &api)? {
+        println!("Removing login credentials for {name}");
+    } else {
+        println!("Not logged in to {name}");
+    }
+    Ok(())
 }
 
 pub fn push(root: &Path, a: PushArgs) -> Result {

@@ -35,6 +35,13 @@ enum Cmd {
     Pull(images::PullArgs),
     /// Push an image to a registry.
     Push(images::PushArgs),
+    /// Log in to a registry.
+    Login(images::LoginArgs),
+    /// Log out from a registry.
+    Logout {
+        /// Registry host (Docker Hub when omitted).
+        server: Option<String>,
+    },
     /// Import a root filesystem tarball as an image.
     Import(images::ImportArgs),
     /// List images.
@@ -86,6 +93,8 @@ fn main() {
         }
         Cmd::Pull(a) => images::pull(&cli.root, a),
         Cmd::Push(a) => images::push(&cli.root, a),
+        Cmd::Login(a) => images::login(a),
+        Cmd::Logout { server } => images::logout(server),
         Cmd::Import(a) => images::import(&cli.root, a),
         Cmd::Images(a) => images::list(&cli.root, a),
         Cmd::Tag { source, target } => images::tag(&cli.root, &source, &target),

@@ -19,11 +19,32 @@ impl Drop for Registry {
 }
 
 fn start_registry() -> Registry {
+    start_registry_with(None)
+}
+
+/// A registry; with `Some((user, password))`, behind htpasswd basic auth.
+fn start_registry_with(basic: Option<(&str, &str)>) -> Registry {
     let bin = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
         .iter()
         .find(|p| Path::new(p).exists())
         .expect("docker-registry is not installed: apt-get install docker-registry");
     let dir = tempfile::tempdir().unwrap();
+    let auth = match basic {
+        None => String::new(),
+        Some((u, p)) => {
+            let out = Command::new("htpasswd")
+                .args(["-nbB", u, p])
+                .output()
+                .expect("htpasswd (apache2-utils) is needed");
+            assert!(out.status.success());
+            let f = dir.path().join("htpasswd");
+            std::fs::write(&f, &out.stdout).unwrap();
+            format!(
+                "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n",
+                f.display()
+            )
+        }
+    };
     for _ in 0..5 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -34,7 +55,7 @@ fn start_registry() -> Registry {
         std::fs::write(
             &cfg,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
                 dir.path().join("data").display()
             ),
         )
@@ -66,7 +87,10 @@ fn start_registry() -> Registry {
 }
 
 fn skiff(root: &Path, args: &[&str]) -> Output {
+    // Credentials live next to the root; Docker's own file is never read.
     Command::new(env!("CARGO_BIN_EXE_skiff"))
+        .env("SKIFF_AUTH_FILE", root.with_extension("auth.json"))
+        .env("DOCKER_CONFIG", root.with_extension("docker"))
         .arg("--root")
         .arg(root)
         .args(args)
@@ -219,4 +243,52 @@ fn pulls_killed_at_random_points_leave_a_usable_store() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("tmp-"))
         .count();
     assert_eq!(tmp_snaps, 0);
+}
+
+#[test]
+fn login_logout_with_basic_auth() {
+    let reg = start_registry_with(Some(("alice", "wonderland")));
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("r");
+    let name = format!("{}/skiff/private:v1", reg.host);
+    // anonymous: refused, with the registry named
+    let o = skiff(&root, &["pull", &name]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(err.contains(&reg.host), "{err}");
+    // wrong password: refused, nothing saved
+    let o = skiff(&root, &["login", "-u", "alice", "-p", "nope", &reg.host]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!root.with_extension("auth.json").exists());
+    assert_eq!(
+        ok(
+            &root,
+            &["login", "-u", "alice", "-p", "wonderland", &reg.host]
+        ),
+        "Login Succeeded\n"
+    );
+    let saved = std::fs::read_to_string(root.with_extension("auth.json")).unwrap();
+    assert!(
+        saved.contains(&reg.host) && saved.contains("\"auth\""),
+        "{saved}"
+    );
+    // logged in: an image can be imported, pushed and pulled back
+    let rootfs = d.path().join("rootfs");
+    skiff_testkit::make_busybox_rootfs(&rootfs);
+    let tar = d.path().join("rootfs.tar");
+    skiff_testkit::write_tar(&rootfs, &tar);
+    ok(&root, &["import", tar.to_str().unwrap(), &name]);
+    ok(&root, &["push", "-q", &name]);
+    let root2 = d.path().join("r2");
+    std::fs::copy(
+        root.with_extension("auth.json"),
+        root2.with_extension("auth.json"),
+    )
+    .unwrap();
+    ok(&root2, &["pull", "-q", &name]);
+    assert_eq!(
+        ok(&root, &["logout", &reg.host]),
+        format!("Removing login credentials for {}\n", reg.host)
+    );
+    assert!(!skiff(&root, &["push", &name]).status.success());
 }
