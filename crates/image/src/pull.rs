@@ -309,7 +309,7 @@ impl LayerJob {
                 max_size: Some(size),
                 ..Default::default()
             };
-            let made = snapshots.create(&chain, |dir| -> Result<(), PullError> {
+            let made = snapshots.create_holding_lock(&chain, |dir| -> Result<(), PullError> {
                 let u = layer::unpack(&mut tee, Some(compression), dir, &opts).map_err(|err| {
                     PullError::Layer {
                         digest: digest.clone(),

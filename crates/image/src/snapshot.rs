@@ -55,15 +55,32 @@ impl Snapshots {
     pub fn open(root: impl AsRef<Path>) -> Result<Snapshots> {
         let root = root.as_ref().to_path_buf();
         std::fs::create_dir_all(&root).map_err(io("creating", &root))?;
-        for e in std::fs::read_dir(&root)
-            .map_err(io("reading", &root))?
+        let s = Snapshots { root };
+        s.sweep()?;
+        Ok(s)
+    }
+
+    /// Remove `tmp-<chain>-...` directories whose chain lock nobody holds
+    /// (leftovers of killed unpacks); live ones, in any process, stay.
+    fn sweep(&self) -> Result<()> {
+        for e in std::fs::read_dir(&self.root)
+            .map_err(io("reading", &self.root))?
             .flatten()
         {
-            if e.file_name().to_string_lossy().starts_with("tmp-") {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix("tmp-") else {
+                continue;
+            };
+            let hex = rest.split('-').next().unwrap_or("");
+            let Ok(chain) = Digest::parse(&format!("sha256:{hex}")) else {
+                let _ = std::fs::remove_dir_all(e.path());
+                continue;
+            };
+            if let Some(_lock) = try_lock_file(&self.lock_path(&chain))? {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
-        Ok(Snapshots { root })
+        Ok(())
     }
 
     /// The directory an overlay uses as the lower dir of this layer.
@@ -76,8 +93,20 @@ impl Snapshots {
     }
 
     /// Make the snapshot for `chain` unless it exists: `fill` writes the
-    /// layer into the directory it is given. On error nothing is kept.
+    /// layer into the directory it is given. On error nothing is kept. Takes
+    /// the chain's lock for the duration.
     pub fn create<E>(
+        &self,
+        chain: &Digest,
+        fill: impl FnOnce(&Path) -> std::result::Result<(), E>,
+    ) -> std::result::Result<PathBuf, CreateError<E>> {
+        let _lock = lock_file(&self.lock_path(chain)).map_err(CreateError::Snapshot)?;
+        self.create_holding_lock(chain, fill)
+    }
+
+    /// [`create`](Self::create) for a caller that already holds the chain's
+    /// lock ([`lock_file`] on [`lock_path`](Self::lock_path)).
+    pub fn create_holding_lock<E>(
         &self,
         chain: &Digest,
         fill: impl FnOnce(&Path) -> std::result::Result<(), E>,
@@ -87,7 +116,7 @@ impl Snapshots {
         }
         let tmp = self
             .root
-            .join(format!("tmp-{}-{}", std::process::id(), chain.short()));
+            .join(format!("tmp-{}-{}", chain.hex(), std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         let fs = tmp.join("fs");
         std::fs::create_dir_all(&fs)
@@ -163,6 +192,24 @@ pub fn lock_file(path: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
         .map_err(|(_, e)| io("locking", path)(e.into()))
 }
 
+/// Take the lock on `path` if nobody holds it; None when it is held.
+pub fn try_lock_file(path: &Path) -> Result<Option<nix::fcntl::Flock<std::fs::File>>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io("opening", path))?;
+    match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(l) => Ok(Some(l)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(io("locking", path)(e.into())),
+    }
+}
+
 /// Failure of [`Snapshots::create`]: the snapshot store, or the fill function.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError<E> {
@@ -196,7 +243,12 @@ mod tests {
         });
         assert!(matches!(r, Err(CreateError::Fill("unpack failed"))));
         assert!(!s.exists(&chain));
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+        let left: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name() != "locks")
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
         let p = s
             .create(&chain, |p| {
                 std::fs::write(p.join("f"), "ok").map_err(|e| e.to_string())
@@ -216,9 +268,19 @@ mod tests {
     #[test]
     fn open_sweeps_leftovers_of_killed_unpacks() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(d.path().join("tmp-1-abc/fs")).unwrap();
+        let chain = Digest::of(b"x");
+        let stale = d.path().join(format!("tmp-{}-1", chain.hex()));
+        std::fs::create_dir_all(stale.join("fs")).unwrap();
+        // while someone holds the chain's lock, its temp dir is live
+        let probe = Snapshots {
+            root: d.path().to_path_buf(),
+        };
+        let held = lock_file(&probe.lock_path(&chain)).unwrap();
+        Snapshots::open(d.path()).unwrap();
+        assert!(stale.exists(), "a live unpack was swept");
+        drop(held);
         let s = Snapshots::open(d.path()).unwrap();
         assert!(s.list().unwrap().is_empty());
-        assert!(!d.path().join("tmp-1-abc").exists());
+        assert!(!stale.exists());
     }
 }
