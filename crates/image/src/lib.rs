@@ -1,6 +1,7 @@
 //! skiff's images: references with Docker's normalization, a content-addressed
 //! store of verified blobs, and layers unpacked into overlayfs snapshots.
 
+pub mod archive;
 pub mod auth;
 pub mod catalog;
 pub mod digest;

@@ -71,6 +71,28 @@ pub struct LoginArgs {
 }
 
 #[derive(Args)]
+pub struct SaveArgs {
+    /// Write to a file instead of standard output.
+    #[arg(short, long)]
+    output: Option<String>,
+    /// docker-archive (default) or oci-archive.
+    #[arg(long, default_value = "docker-archive")]
+    format: String,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct LoadArgs {
+    /// Read from a file instead of standard input.
+    #[arg(short, long)]
+    input: Option<String>,
+    /// Print nothing.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
 pub struct ImagesArgs {
     /// Only show image IDs.
     #[arg(short, long)]
@@ -534,6 +556,59 @@ pub fn push(root: &Path, a: PushArgs) -> Result {
     ))?;
     if quiet {
         println!("{digest}");
+    }
+    Ok(())
+}
+
+pub fn save(root: &Path, a: SaveArgs) -> Result {
+    use std::io::IsTerminal;
+    let format: skiff_image::archive::Format = a.format.parse()?;
+    let imgs = Images::open(root)?;
+    match &a.output {
+        Some(path) => {
+            // Written next to the target and renamed: no half archive under its name.
+            let tmp = format!("{path}.skiff-tmp");
+            let f = std::fs::File::create(&tmp).map_err(|e| format!("create {tmp}: {e}"))?;
+            let mut w = std::io::BufWriter::new(f);
+            let r = skiff_image::archive::save(&imgs, &a.images, format, &mut w);
+            if let Err(e) = r {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.into());
+            }
+            drop(w);
+            std::fs::rename(&tmp, path).map_err(|e| format!("rename to {path}: {e}"))?;
+        }
+        None => {
+            if std::io::stdout().is_terminal() {
+                return Err(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
+                );
+            }
+            let out = std::io::stdout().lock();
+            skiff_image::archive::save(&imgs, &a.images, format, std::io::BufWriter::new(out))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn load(root: &Path, a: LoadArgs) -> Result {
+    let mut imgs = Images::open(root)?;
+    let loaded = match &a.input {
+        Some(p) => {
+            let f = std::fs::File::open(p).map_err(|e| format!("open {p}: {e}"))?;
+            skiff_image::archive::load(&mut imgs, std::io::BufReader::new(f))?
+        }
+        None => skiff_image::archive::load(&mut imgs, std::io::stdin().lock())?,
+    };
+    if !a.quiet {
+        for (names, id) in loaded {
+            if names.is_empty() {
+                println!("Loaded image ID: {id}");
+            }
+            for n in names {
+                println!("Loaded image: {}", skiff_image::service::familiar(&n));
+            }
+        }
     }
     Ok(())
 }

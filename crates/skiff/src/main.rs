@@ -44,6 +44,10 @@ enum Cmd {
     },
     /// Import a root filesystem tarball as an image.
     Import(images::ImportArgs),
+    /// Save images to a tar archive (docker-archive or oci-archive).
+    Save(images::SaveArgs),
+    /// Load images from a tar archive.
+    Load(images::LoadArgs),
     /// List images.
     Images(images::ImagesArgs),
     /// Give an image another name.
@@ -96,6 +100,8 @@ fn main() {
         Cmd::Login(a) => images::login(a),
         Cmd::Logout { server } => images::logout(server),
         Cmd::Import(a) => images::import(&cli.root, a),
+        Cmd::Save(a) => images::save(&cli.root, a),
+        Cmd::Load(a) => images::load(&cli.root, a),
         Cmd::Images(a) => images::list(&cli.root, a),
         Cmd::Tag { source, target } => images::tag(&cli.root, &source, &target),
         Cmd::Rmi(a) => images::rmi(&cli.root, a),

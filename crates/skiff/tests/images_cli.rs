@@ -74,6 +74,28 @@ fn import_list_tag_inspect_rmi() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("lowercase"));
 
+    // save in both formats and load into a fresh root
+    for format in ["docker-archive", "oci-archive"] {
+        let archive = d.path().join(format!("{format}.tar"));
+        ok(
+            &root,
+            &[
+                "save",
+                "--format",
+                format,
+                "-o",
+                archive.to_str().unwrap(),
+                "busybox:imp",
+            ],
+        );
+        let other = d.path().join(format!("other-{format}"));
+        assert_eq!(
+            ok(&other, &["load", "-i", archive.to_str().unwrap()]),
+            "Loaded image: busybox:imp\n"
+        );
+        assert_eq!(ok(&other, &["images", "-q", "--no-trunc"]).trim(), id);
+    }
+
     let hist = ok(&root, &["image", "history", "busybox:imp"]);
     assert!(
         hist.starts_with("IMAGE") && hist.contains("skiff import"),
