@@ -454,6 +454,15 @@ lock_type = "file"
     /// for it that podman exposes), so the import runs in a mount namespace of its
     /// own where that directory is a private tmpfs, gone when podman exits.
     fn import(&self, tarball: &Path, image: &str) {
+        let mut args = vec!["import".to_string(), tarball.display().to_string()];
+        args.push(image.to_string());
+        let out = self.isolated(&args);
+        assert!(out.success(), "{}", out.describe("podman import"));
+    }
+
+    /// Run podman with `args` in a mount namespace where the host's
+    /// /var/lib/containers (its blob-info cache) is a private tmpfs.
+    fn isolated(&self, args: &[String]) -> Out {
         let target = if Path::new("/var/lib/containers").is_dir() {
             "/var/lib/containers"
         } else {
@@ -465,7 +474,7 @@ lock_type = "file"
         let root = CString::new("/").unwrap();
         let opts = CString::new("mode=0755,size=64m").unwrap();
         let mut cmd = self.cmd();
-        cmd.arg("import").arg(tarball).arg(image);
+        cmd.args(args);
         // SAFETY: the closure only makes raw syscalls on memory allocated before the
         // fork (the CStrings it captures), which is what pre_exec allows.
         unsafe {
@@ -497,8 +506,7 @@ lock_type = "file"
                 Ok(())
             });
         }
-        let out = run(&mut cmd, Duration::from_secs(120));
-        assert!(out.success(), "{}", out.describe("podman import"));
+        run(&mut cmd, Duration::from_secs(120))
     }
 
     fn runtime_log(&self) -> String {
@@ -752,4 +760,98 @@ fn containerd_runs_with_skiff_runtime() {
         out.describe("ctr run --runc-binary skiff-runtime"),
         c.log()
     );
+}
+
+fn skiff(root: &Path, args: &[&str]) -> Out {
+    run(
+        Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .arg("--root")
+            .arg(root)
+            .args(args),
+        Duration::from_secs(120),
+    )
+}
+
+#[test]
+fn podman_and_skiff_exchange_archives() {
+    let pm = Podman::new();
+    let d = pm.dir.path();
+    let rootfs = d.join("rootfs");
+    skiff_testkit::make_busybox_rootfs(&rootfs);
+    let tarball = d.join("rootfs.tar");
+    skiff_testkit::write_tar(&rootfs, &tarball);
+    let root = d.join("skiff");
+    let s = |a: &[String]| a.to_vec();
+    // podman's archives load in skiff
+    pm.import(&tarball, "localhost/frompodman:v1");
+    for format in ["docker-archive", "oci-archive"] {
+        let archive = d.join(format!("podman-{format}.tar"));
+        let out = pm.isolated(&s(&[
+            "save".into(),
+            "--format".into(),
+            format.into(),
+            "-o".into(),
+            archive.display().to_string(),
+            "localhost/frompodman:v1".into(),
+        ]));
+        assert!(out.success(), "{}", out.describe("podman save"));
+        let out = skiff(&root, &["load", "-i", archive.to_str().unwrap()]);
+        assert!(out.success(), "{}", out.describe("skiff load"));
+        assert!(out.stdout.contains("Loaded image"), "{}", out.stdout);
+        let out = skiff(&root, &["images"]);
+        assert!(
+            out.stdout.contains("localhost/frompodman"),
+            "{format}: {}",
+            out.stdout
+        );
+        let out = skiff(&root, &["rmi", "localhost/frompodman:v1"]);
+        assert!(out.success(), "{}", out.describe("skiff rmi"));
+    }
+    // skiff's archives load in podman
+    let out = skiff(
+        &root,
+        &[
+            "import",
+            tarball.to_str().unwrap(),
+            "localhost/fromskiff:v1",
+        ],
+    );
+    assert!(out.success(), "{}", out.describe("skiff import"));
+    for format in ["docker-archive", "oci-archive"] {
+        let archive = d.join(format!("skiff-{format}.tar"));
+        let out = skiff(
+            &root,
+            &[
+                "save",
+                "--format",
+                format,
+                "-o",
+                archive.to_str().unwrap(),
+                "localhost/fromskiff:v1",
+            ],
+        );
+        assert!(out.success(), "{}", out.describe("skiff save"));
+        let out = pm.isolated(&s(&[
+            "load".into(),
+            "-i".into(),
+            archive.display().to_string(),
+        ]));
+        assert!(
+            out.success(),
+            "{}",
+            out.describe(&format!("podman load of {format}"))
+        );
+        let out = pm.isolated(&s(&[
+            "images".into(),
+            "--format".into(),
+            "{{.Repository}}:{{.Tag}}".into(),
+        ]));
+        assert!(out.stdout.contains("fromskiff"), "{format}: {}", out.stdout);
+        let out = pm.isolated(&s(&[
+            "rmi".into(),
+            "-f".into(),
+            "localhost/fromskiff:v1".into(),
+        ]));
+        assert!(out.success(), "{}", out.describe("podman rmi"));
+    }
 }
