@@ -391,17 +391,31 @@ fn history(root: &Path, image: &str, no_trunc: bool, quiet: bool) -> Result {
 
 pub fn pull(root: &Path, a: PullArgs) -> Result {
     use skiff_image::pull::{PullEvent, PullOptions};
-    use std::io::Write;
+    use std::io::{IsTerminal, Write};
     use std::sync::Arc;
     let reference = Reference::parse(&a.image)?;
     let client = registry_client(&reference, a.tls_verify)?;
     let quiet = a.quiet;
     let shown = reference.familiar_string();
+    let bars = (!quiet && std::io::stdout().is_terminal()).then(TermBars::new);
     let progress = move |e: PullEvent| {
         if quiet {
             return;
         }
         let short = |d: &skiff_image::digest::Digest| d.hex()[..12].to_string();
+        if let Some(b) = &bars {
+            match &e {
+                PullEvent::LayerWaiting(d) => return b.start(&short(d), "Downloading"),
+                PullEvent::LayerBytes {
+                    digest,
+                    done,
+                    total,
+                } => return b.bytes(&short(digest), *done, *total),
+                PullEvent::LayerDone(d) => return b.finish(&short(d), "Pull complete"),
+                PullEvent::LayerExists(d) => return b.finish(&short(d), "Already exists"),
+                _ => {}
+            }
+        }
         let line = match e {
             PullEvent::Start { tag, repository } => format!("{tag}: Pulling from {repository}"),
             PullEvent::LayerExists(d) => format!("{}: Already exists", short(&d)),
@@ -416,7 +430,12 @@ pub fn pull(root: &Path, a: PullArgs) -> Result {
                 format!("Status: Image is up to date for {shown}")
             }
         };
-        let _ = writeln!(std::io::stdout(), "{line}");
+        match &bars {
+            Some(b) => b.println(&line),
+            None => {
+                let _ = writeln!(std::io::stdout(), "{line}");
+            }
+        }
     };
     let mut opts = PullOptions {
         progress: Arc::new(progress),
@@ -611,4 +630,60 @@ pub fn load(root: &Path, a: LoadArgs) -> Result {
         }
     }
     Ok(())
+}
+
+/// Per-layer progress bars on a terminal (bytes and speed), as Docker draws them.
+struct TermBars {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl TermBars {
+    fn new() -> TermBars {
+        TermBars {
+            multi: indicatif::MultiProgress::new(),
+            bars: Default::default(),
+        }
+    }
+
+    fn bar(&self, id: &str) -> indicatif::ProgressBar {
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        bars.entry(id.to_string())
+            .or_insert_with(|| {
+                let b = self.multi.add(indicatif::ProgressBar::new(0));
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{prefix}: {msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                b.set_prefix(id.to_string());
+                b
+            })
+            .clone()
+    }
+
+    fn start(&self, id: &str, msg: &str) {
+        self.bar(id).set_message(msg.to_string());
+    }
+
+    fn bytes(&self, id: &str, done: u64, total: u64) {
+        let b = self.bar(id);
+        b.set_length(total);
+        b.set_position(done);
+    }
+
+    fn finish(&self, id: &str, msg: &str) {
+        let b = self.bar(id);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{prefix}: {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.finish_with_message(msg.to_string());
+    }
+
+    fn println(&self, line: &str) {
+        let _ = self.multi.println(line);
+    }
 }
