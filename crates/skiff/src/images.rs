@@ -474,7 +474,7 @@ fn client_for(
     explicit: Option<skiff_image::registry::Credentials>,
 ) -> std::result::Result<skiff_image::registry::Client, Box<dyn std::error::Error>> {
     let mut config = skiff_image::registry::Config::default();
-    if !tls_verify {
+    if !tls_verify || insecure_registries().iter().any(|r| r == host) {
         config = config.insecure_registry(host);
     }
     let file = skiff_image::auth::default_path();
@@ -685,5 +685,60 @@ impl TermBars {
 
     fn println(&self, line: &str) {
         let _ = self.multi.println(line);
+    }
+}
+
+/// skiff's config file: `$SKIFF_CONFIG`, else /etc/skiff/config.json.
+fn config_path() -> std::path::PathBuf {
+    std::env::var_os("SKIFF_CONFIG")
+        .map(Into::into)
+        .unwrap_or_else(|| "/etc/skiff/config.json".into())
+}
+
+/// Registries reached over plain HTTP, from the config file's
+/// `"insecure-registries"` list (the key Docker's daemon.json uses).
+fn insecure_registries() -> Vec<String> {
+    parse_insecure(&std::fs::read(config_path()).unwrap_or_default())
+}
+
+fn parse_insecure(data: &[u8]) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
+    v.get("insecure-registries")
+        .and_then(|l| l.as_array())
+        .map(|l| {
+            l.iter()
+                .filter_map(|x| x.as_str())
+                .map(|s| {
+                    s.trim_start_matches("http://")
+                        .trim_start_matches("https://")
+                        .trim_end_matches('/')
+                        .to_string()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn insecure_registries_from_config() {
+        let v = super::parse_insecure(
+            br#"{"insecure-registries": ["myreg.internal:5000", "http://other:80/"]}"#,
+        );
+        assert_eq!(v, ["myreg.internal:5000", "other:80"]);
+        assert!(super::parse_insecure(b"not json").is_empty());
+    }
+
+    #[test]
+    fn login_server_names() {
+        assert_eq!(
+            super::login_server(None),
+            ("docker.io".to_string(), "registry-1.docker.io".to_string())
+        );
+        assert_eq!(
+            super::login_server(Some("https://localhost:5000/".into())).1,
+            "localhost:5000"
+        );
     }
 }
