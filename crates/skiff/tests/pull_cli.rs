@@ -292,3 +292,69 @@ fn login_logout_with_basic_auth() {
     );
     assert!(!skiff(&root, &["push", &name]).status.success());
 }
+
+#[test]
+fn skopeo_and_skiff_exchange_images_through_a_registry() {
+    let skopeo = ["/usr/bin/skopeo", "/bin/skopeo"]
+        .iter()
+        .find(|p| Path::new(p).exists())
+        .expect("skopeo is not installed: apt-get install skopeo");
+    let reg = start_registry();
+    let d = tempfile::tempdir().unwrap();
+    // skopeo's own policy file, so nothing under /etc/containers is needed
+    let policy = d.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+    )
+    .unwrap();
+    let sk = |args: &[&str]| {
+        let o = Command::new(skopeo)
+            .arg("--policy")
+            .arg(&policy)
+            .args(args)
+            .env("REGISTRY_AUTH_FILE", d.path().join("skopeo-auth.json"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "skopeo {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    // skiff pushes, skopeo pulls into an OCI layout
+    let id = push_busybox(d.path(), &reg, "skiff/x", "v1");
+    let root = d.path().join("r");
+    ok(&root, &["pull", "-q", &format!("{}/skiff/x:v1", reg.host)]);
+    let from_skiff = format!("{}/skiff/fromskiff:v1", reg.host);
+    ok(&root, &["tag", &id, &from_skiff]);
+    ok(&root, &["push", "-q", &from_skiff]);
+    let layout = d.path().join("layout");
+    sk(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{from_skiff}"),
+        &format!("oci:{}:v1", layout.display()),
+    ]);
+    assert!(layout.join("index.json").is_file());
+    // skopeo pushes that layout under another name (as Docker v2s2), skiff pulls it
+    let from_skopeo = format!("{}/skiff/fromskopeo:v1", reg.host);
+    sk(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--format",
+        "v2s2",
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://{from_skopeo}"),
+    ]);
+    let root2 = d.path().join("r2");
+    ok(&root2, &["pull", "-q", &from_skopeo]);
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&root2, &["image", "inspect", &from_skopeo])).unwrap();
+    assert_eq!(
+        v[0]["Id"],
+        serde_json::json!(id),
+        "the config (image ID) survives the round trip"
+    );
+    assert_eq!(v[0]["Os"], serde_json::json!("linux"));
+}
