@@ -9,6 +9,7 @@ use crate::manifest::{ImageConfig, ImageManifest};
 use crate::reference::Reference;
 use crate::snapshot::{chain_ids, Snapshots};
 use crate::store::Store;
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -180,16 +181,7 @@ impl Images {
         };
         let (manifest, config) = self.load(&rec)?;
         self.catalog.remove(id)?;
-        let mut in_use_blobs = std::collections::HashSet::new();
-        let mut in_use_chains = std::collections::HashSet::new();
-        for (other, _) in self.catalog.list()? {
-            if let Ok((m, c)) = self.load(&other) {
-                in_use_blobs.insert(other.manifest.clone());
-                in_use_blobs.insert(m.config.digest.clone());
-                in_use_blobs.extend(m.layers.iter().map(|l| l.digest.clone()));
-                in_use_chains.extend(chain_ids(&c.rootfs.diff_ids));
-            }
-        }
+        let (in_use_blobs, in_use_chains) = self.in_use()?;
         let mut blobs = vec![rec.manifest.clone(), manifest.config.digest.clone()];
         blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));
         for b in blobs.iter().filter(|b| !in_use_blobs.contains(*b)) {
@@ -219,16 +211,7 @@ impl Images {
                 removed.push(rec.id);
             }
         }
-        let mut blobs = std::collections::HashSet::new();
-        let mut chains = std::collections::HashSet::new();
-        for (rec, _) in self.catalog.list()? {
-            blobs.insert(rec.manifest.clone());
-            if let Ok((m, c)) = self.load(&rec) {
-                blobs.insert(m.config.digest.clone());
-                blobs.extend(m.layers.iter().map(|l| l.digest.clone()));
-                chains.extend(chain_ids(&c.rootfs.diff_ids));
-            }
-        }
+        let (blobs, chains) = self.in_use()?;
         let mut reclaimed = 0;
         for b in self.store.list()? {
             if !blobs.contains(&b) {
@@ -278,6 +261,21 @@ impl Images {
         }
         out.reverse();
         Ok((id, out))
+    }
+
+    /// Blobs and snapshot chains that some recorded image references.
+    fn in_use(&self) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
+        let mut blobs = HashSet::new();
+        let mut chains = HashSet::new();
+        for (rec, _) in self.catalog.list()? {
+            blobs.insert(rec.manifest.clone());
+            if let Ok((m, c)) = self.load(&rec) {
+                blobs.insert(m.config.digest.clone());
+                blobs.extend(m.layers.iter().map(|l| l.digest.clone()));
+                chains.extend(chain_ids(&c.rootfs.diff_ids));
+            }
+        }
+        Ok((blobs, chains))
     }
 
     /// Manifest and config of a recorded image.

@@ -179,35 +179,32 @@ impl Snapshots {
 /// Take an exclusive flock on `path` (created if missing), waiting for it.
 /// The kernel drops it when the holder dies, even by SIGKILL.
 pub fn lock_file(path: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
-    }
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(io("opening", path))?;
-    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+    nix::fcntl::Flock::lock(open_lock(path)?, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| io("locking", path)(e.into()))
 }
 
 /// Take the lock on `path` if nobody holds it; None when it is held.
 pub fn try_lock_file(path: &Path) -> Result<Option<nix::fcntl::Flock<std::fs::File>>> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
-    }
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(io("opening", path))?;
-    match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+    match nix::fcntl::Flock::lock(
+        open_lock(path)?,
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    ) {
         Ok(l) => Ok(Some(l)),
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
         Err((_, e)) => Err(io("locking", path)(e.into())),
     }
+}
+
+fn open_lock(path: &Path) -> Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io("opening", path))
 }
 
 /// Failure of [`Snapshots::create`]: the snapshot store, or the fill function.
