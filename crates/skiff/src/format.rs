@@ -141,3 +141,137 @@ mod tests {
         assert_eq!(t, "REPOSITORY   TAG\nbusybox      latest\n");
     }
 }
+
+/// One row of values for `--format`: (field name as Docker spells it, header, value).
+pub type Fields = Vec<(&'static str, &'static str, String)>;
+
+/// Docker's `--format` for list commands: Go-template forms `{{.Field}}`,
+/// `{{json .}}`, `{{json .Field}}`, the `table` prefix (a header row and aligned
+/// columns), `json` alone (one JSON object per row), and `\t`/`\n` escapes.
+pub fn render_rows(format: &str, rows: &[Fields]) -> Result<String, String> {
+    let format = format.replace("\\t", "\t").replace("\\n", "\n");
+    if format.trim() == "json" {
+        let mut out = String::new();
+        for r in rows {
+            out.push_str(&row_json(r));
+            out.push('\n');
+        }
+        return Ok(out);
+    }
+    let (table, body) = match format.strip_prefix("table") {
+        Some(rest) => (true, rest.trim_start().to_string()),
+        None => (false, format.clone()),
+    };
+    let empty: Fields = rows.first().cloned().unwrap_or_default();
+    let mut lines = Vec::new();
+    if table {
+        lines.push(expand(&body, &empty, true)?);
+    }
+    for r in rows {
+        lines.push(expand(&body, r, false)?);
+    }
+    if table {
+        let split: Vec<Vec<String>> = lines
+            .iter()
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect();
+        return Ok(table_rows(&split));
+    }
+    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+}
+
+fn table_rows(rows: &[Vec<String>]) -> String {
+    table(rows)
+}
+
+fn row_json(r: &Fields) -> String {
+    let mut m = serde_json::Map::new();
+    for (k, _, v) in r {
+        m.insert(k.to_string(), serde_json::Value::String(v.clone()));
+    }
+    serde_json::Value::Object(m).to_string()
+}
+
+/// Replace every `{{...}}` action in `body` with the row's value (or, for the
+/// header row, the field's header).
+fn expand(body: &str, r: &Fields, header: bool) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("template: unclosed action in {body:?}"))?;
+        let action = after[..end].trim();
+        let value = if action == "json ." {
+            if header {
+                String::new()
+            } else {
+                row_json(r)
+            }
+        } else {
+            let (json, field) = match action.strip_prefix("json ") {
+                Some(f) => (true, f.trim()),
+                None => (false, action),
+            };
+            let name = field
+                .strip_prefix('.')
+                .ok_or_else(|| format!("template: unsupported action {{{{{action}}}}}"))?;
+            let (_, head, v) = r
+                .iter()
+                .find(|(k, _, _)| *k == name)
+                .ok_or_else(|| format!("template: can't evaluate field {name}"))?;
+            match (header, json) {
+                (true, _) => head.to_string(),
+                (false, true) => serde_json::Value::String(v.clone()).to_string(),
+                (false, false) => v.clone(),
+            }
+        };
+        out.push_str(&value);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    fn rows() -> Vec<Fields> {
+        vec![
+            vec![
+                ("Repository", "REPOSITORY", "busybox".into()),
+                ("Tag", "TAG", "latest".into()),
+            ],
+            vec![
+                ("Repository", "REPOSITORY", "localhost:5000/x".into()),
+                ("Tag", "TAG", "v1".into()),
+            ],
+        ]
+    }
+
+    #[test]
+    fn plain_table_and_json() {
+        assert_eq!(
+            render_rows("{{.Repository}}:{{.Tag}}", &rows()).unwrap(),
+            "busybox:latest\nlocalhost:5000/x:v1\n"
+        );
+        assert_eq!(
+            render_rows("table {{.Repository}}\\t{{.Tag}}", &rows()).unwrap(),
+            "REPOSITORY         TAG\nbusybox            latest\nlocalhost:5000/x   v1\n"
+        );
+        assert_eq!(
+            render_rows("json", &rows()[..1]).unwrap(),
+            "{\"Repository\":\"busybox\",\"Tag\":\"latest\"}\n"
+        );
+        assert_eq!(
+            render_rows("{{json .Tag}}", &rows()[..1]).unwrap(),
+            "\"latest\"\n"
+        );
+        assert!(render_rows("{{.Nope}}", &rows())
+            .unwrap_err()
+            .contains("can't evaluate field Nope"));
+    }
+}

@@ -106,6 +106,9 @@ pub struct ImagesArgs {
     /// Show all images (no intermediate images exist yet; accepted for Docker compatibility).
     #[arg(short, long)]
     all: bool,
+    /// Go-template output as Docker: `table {{.Repository}}\t{{.Tag}}`, `json`, ...
+    #[arg(long)]
+    format: Option<String>,
     /// Only images matching REPOSITORY[:TAG].
     reference: Option<String>,
 }
@@ -211,6 +214,7 @@ pub fn list(root: &Path, a: ImagesArgs) -> Result {
     header.extend(["IMAGE ID", "CREATED", "SIZE"]);
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     let mut ids = Vec::new();
+    let mut formatted: Vec<crate::format::Fields> = Vec::new();
     for info in imgs.list()? {
         let id = if a.no_trunc {
             info.record.id.to_string()
@@ -246,6 +250,22 @@ pub fn list(root: &Path, a: ImagesArgs) -> Result {
             continue;
         }
         for (repo, tag) in names {
+            if a.format.is_some() {
+                formatted.push(vec![
+                    ("Containers", "CONTAINERS", "N/A".into()),
+                    ("CreatedAt", "CREATED AT", info.record.created.clone()),
+                    ("CreatedSince", "CREATED", ago(&info.record.created)),
+                    ("Digest", "DIGEST", info.record.manifest.to_string()),
+                    ("ID", "IMAGE ID", id.clone()),
+                    ("Repository", "REPOSITORY", repo.clone()),
+                    ("SharedSize", "SHARED SIZE", "N/A".into()),
+                    ("Size", "SIZE", human_size(info.record.size)),
+                    ("Tag", "TAG", tag.clone()),
+                    ("UniqueSize", "UNIQUE SIZE", "N/A".into()),
+                    ("VirtualSize", "VIRTUAL SIZE", human_size(info.record.size)),
+                ]);
+                continue;
+            }
             let mut row = vec![repo, tag];
             if a.digests {
                 row.push(info.record.manifest.to_string());
@@ -262,6 +282,8 @@ pub fn list(root: &Path, a: ImagesArgs) -> Result {
         for id in ids {
             println!("{id}");
         }
+    } else if let Some(f) = &a.format {
+        print!("{}", crate::format::render_rows(f, &formatted)?);
     } else {
         print!("{}", table(&rows));
     }

@@ -50,6 +50,21 @@ fn import_list_tag_inspect_rmi() {
     }
     assert!(table.contains("localhost:5000/bb"));
     assert_eq!(ok(&root, &["images", "-q"]).trim(), short);
+    assert_eq!(
+        ok(
+            &root,
+            &["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]
+        ),
+        format!("busybox:imp {short}\nlocalhost:5000/bb:v1 {short}\n")
+    );
+    let t = ok(
+        &root,
+        &["images", "--format", "table {{.Repository}}\\t{{.ID}}"],
+    );
+    assert!(t.starts_with("REPOSITORY          IMAGE ID\n"), "{t}");
+    let j = ok(&root, &["images", "--format", "json"]);
+    let first: serde_json::Value = serde_json::from_str(j.lines().next().unwrap()).unwrap();
+    assert_eq!(first["ID"], serde_json::json!(short));
     assert_eq!(ok(&root, &["images", "-q", "--no-trunc"]).trim(), id);
 
     let v: serde_json::Value =
