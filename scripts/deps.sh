@@ -6,7 +6,7 @@ want=${1:-build}
 pkgs=(build-essential pkg-config libseccomp-dev libssl-dev busybox-static iproute2)
 if [ "$want" = test ]; then
   # Peers for the drop-in tests: podman (with conmon and runc), containerd (ctr).
-  pkgs+=(runc podman containerd uidmap docker-registry apache2-utils skopeo)
+  pkgs+=(runc podman containerd uidmap docker-registry apache2-utils skopeo docker.io)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
