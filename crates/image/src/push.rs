@@ -37,6 +37,12 @@ pub enum PushEvent {
         repository: String,
     },
     BlobExists(Digest),
+    /// Upload progress of a layer (about every MiB).
+    BlobBytes {
+        digest: Digest,
+        done: u64,
+        total: u64,
+    },
     BlobPushed(Digest),
     /// `TAG: digest: sha256:... size: N`
     Done {
@@ -97,7 +103,19 @@ pub async fn push(
                     digest: digest.clone(),
                     err,
                 })?;
-            client.upload_blob(&repo, &digest, size, file).await?;
+            let body = Counting {
+                inner: file,
+                done: 0,
+                reported: 0,
+                total: size,
+                digest: digest.clone(),
+                progress: if is_layer {
+                    Some(progress.clone())
+                } else {
+                    None
+                },
+            };
+            client.upload_blob(&repo, &digest, size, body).await?;
             if is_layer {
                 progress(PushEvent::BlobPushed(digest));
             }
@@ -127,6 +145,40 @@ pub async fn push(
         size,
     });
     Ok(digest)
+}
+
+/// Counts the bytes read from a blob file and reports upload progress.
+struct Counting {
+    inner: tokio::fs::File,
+    done: u64,
+    reported: u64,
+    total: u64,
+    digest: Digest,
+    progress: Option<Arc<dyn Fn(PushEvent) + Send + Sync>>,
+}
+
+impl tokio::io::AsyncRead for Counting {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        self.done += n;
+        if self.done - self.reported >= 1 << 20 || (n > 0 && self.done == self.total) {
+            self.reported = self.done;
+            if let Some(p) = &self.progress {
+                p(PushEvent::BlobBytes {
+                    digest: self.digest.clone(),
+                    done: self.done,
+                    total: self.total,
+                });
+            }
+        }
+        r
+    }
 }
 
 #[cfg(test)]

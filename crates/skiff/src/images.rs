@@ -561,27 +561,49 @@ pub fn logout(server: Option<String>) -> Result {
 
 pub fn push(root: &Path, a: PushArgs) -> Result {
     use skiff_image::push::PushEvent;
-    use std::io::Write;
+    use std::io::{IsTerminal, Write};
     use std::sync::Arc;
     let target = Reference::parse(&a.image)?;
     let client = registry_client(&target, a.tls_verify)?;
     let quiet = a.quiet;
+    let bars = (!quiet && std::io::stdout().is_terminal()).then(TermBars::new);
     let progress = Arc::new(move |e: PushEvent| {
         if quiet {
             return;
         }
         let short = |d: &skiff_image::digest::Digest| d.hex()[..12].to_string();
+        if let Some(b) = &bars {
+            match &e {
+                PushEvent::BlobBytes {
+                    digest,
+                    done,
+                    total,
+                } => {
+                    b.start(&short(digest), "Pushing");
+                    return b.bytes(&short(digest), *done, *total);
+                }
+                PushEvent::BlobPushed(d) => return b.finish(&short(d), "Pushed"),
+                PushEvent::BlobExists(d) => return b.finish(&short(d), "Layer already exists"),
+                _ => {}
+            }
+        }
         let line = match e {
             PushEvent::Start { repository } => {
                 format!("The push refers to repository [{repository}]")
             }
             PushEvent::BlobExists(d) => format!("{}: Layer already exists", short(&d)),
+            PushEvent::BlobBytes { .. } => return,
             PushEvent::BlobPushed(d) => format!("{}: Pushed", short(&d)),
             PushEvent::Done { tag, digest, size } => {
                 format!("{tag}: digest: {digest} size: {size}")
             }
         };
-        let _ = writeln!(std::io::stdout(), "{line}");
+        match &bars {
+            Some(b) => b.println(&line),
+            None => {
+                let _ = writeln!(std::io::stdout(), "{line}");
+            }
+        }
     });
     let imgs = Images::open(root)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
