@@ -740,24 +740,41 @@ fn containerd_runs_with_skiff_runtime() {
         c.log()
     );
 
-    let id = unique("ctr");
-    let out = run(
-        c.ctr()
-            .args(["run", "--rm", "--snapshotter", c.snapshotter()])
-            .arg("--runc-binary")
-            .arg(runtime())
-            .arg("--runc-root")
-            .arg(d.join("runc"))
-            .arg("--fifo-dir")
-            .arg(d.join("fifo"))
-            .args(["--cgroup", &format!("{}/{id}", c.cgroup_parent)])
-            .args([&image, &id, "echo", "hi"]),
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.success() && out.stdout == "hi\n",
+    // ctr (containerd 1.6) can lose the output of a very short-lived task: its
+    // `run --rm` deletes the task, closing the stdio fifos, while its copy of
+    // stdout may still be pending; seen once in many runs, with exit status 0.
+    // A lost "hi" with a clean exit is retried; any failure of the runtime is not.
+    let mut last = None;
+    for _ in 0..3 {
+        let id = unique("ctr");
+        let out = run(
+            c.ctr()
+                .args(["run", "--rm", "--snapshotter", c.snapshotter()])
+                .arg("--runc-binary")
+                .arg(runtime())
+                .arg("--runc-root")
+                .arg(d.join("runc"))
+                .arg("--fifo-dir")
+                .arg(d.join("fifo"))
+                .args(["--cgroup", &format!("{}/{id}", c.cgroup_parent)])
+                .args([&image, &id, "echo", "hi"]),
+            Duration::from_secs(120),
+        );
+        assert!(
+            out.success(),
+            "{}\n{}",
+            out.describe("ctr run --runc-binary skiff-runtime"),
+            c.log()
+        );
+        if out.stdout == "hi\n" {
+            return;
+        }
+        last = Some(out);
+    }
+    let out = last.expect("three attempts");
+    panic!(
         "{}\n{}",
-        out.describe("ctr run --runc-binary skiff-runtime"),
+        out.describe("ctr run --runc-binary skiff-runtime printed no \"hi\" three times"),
         c.log()
     );
 }
