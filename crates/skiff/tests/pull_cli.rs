@@ -3,88 +3,9 @@
 //! killed with SIGKILL at random points leaving a store the next pull completes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
-struct Registry {
-    child: Child,
-    host: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_registry() -> Registry {
-    start_registry_with(None)
-}
-
-/// A registry; with `Some((user, password))`, behind htpasswd basic auth.
-fn start_registry_with(basic: Option<(&str, &str)>) -> Registry {
-    let bin = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
-        .iter()
-        .find(|p| Path::new(p).exists())
-        .expect("docker-registry is not installed: apt-get install docker-registry");
-    let dir = tempfile::tempdir().unwrap();
-    let auth = match basic {
-        None => String::new(),
-        Some((u, p)) => {
-            let out = Command::new("htpasswd")
-                .args(["-nbB", u, p])
-                .output()
-                .expect("htpasswd (apache2-utils) is needed");
-            assert!(out.status.success());
-            let f = dir.path().join("htpasswd");
-            std::fs::write(&f, &out.stdout).unwrap();
-            format!(
-                "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n",
-                f.display()
-            )
-        }
-    };
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cfg = dir.path().join("config.yml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Registry {
-                    child,
-                    host: format!("127.0.0.1:{port}"),
-                    _dir: dir,
-                };
-            }
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("docker-registry did not start");
-}
+use skiff_testkit::registry::{start_registry, start_registry_with, Registry};
 
 fn skiff(root: &Path, args: &[&str]) -> Output {
     // Credentials live next to the root; Docker's own file is never read.

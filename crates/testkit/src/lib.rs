@@ -3,6 +3,8 @@
 //! Every crate's tests build their images and bundles through this one helper, from
 //! Debian's busybox-static (`/bin/busybox`), so no registry is ever needed.
 
+pub mod registry;
+
 use serde_json::{json, Value};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
