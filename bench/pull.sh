@@ -21,12 +21,12 @@
 # live on a fresh ext4 (with a journal, as mkfs.ext4 makes it) on a loop
 # device, made and removed by this script. Why: this VM's root fs is ext4
 # *without* a journal, and there ext4's inode allocator skips every inode
-# freed in the last 60 s (fs/ext4/ialloc.c, recently_deleted()), rescanning
-# them on each create. Right after a store of ~7000 files is removed, skiff's
-# and podman's next pull spend seconds of system time in find_inode_bit
-# (measured here: skiff 5.8 s, podman 5.3 s, docker 3.7 s, vs 0.97, 2.7 and
-# 3.4 s on the loop ext4). Set ON_ROOT_FS=1 to measure on the root fs anyway.
-#
+# freed in the last 60 s (360 s once its inode-table block is dirty again;
+# fs/ext4/ialloc.c, recently_deleted()), rescanning them on each create. Right
+# after a store of ~7000 files is removed, the next pull of any tool spends
+# seconds of system time in find_inode_bit; how much depends on which block
+# groups hold the freed inodes (docs/image.md). Set ON_ROOT_FS=1 to measure on
+# the root fs anyway.
 # Usage (as root):  bench/pull.sh [RUNS]
 #   RUNS (default 5), WARMUP (default 1), IMAGE_CACHE (default
 #   /var/tmp/skiff-bench-image), CARGO_TARGET_DIR (default
