@@ -41,9 +41,10 @@ pub struct ImageRecord {
     pub created: String,
 }
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
-const MIGRATIONS: [&str; 1] = ["
+const MIGRATIONS: [&str; 2] = [
+    "
     CREATE TABLE images (
         id TEXT PRIMARY KEY,
         manifest TEXT NOT NULL,
@@ -56,7 +57,18 @@ const MIGRATIONS: [&str; 1] = ["
         image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
     );
     CREATE INDEX names_by_image ON names(image_id);
-"];
+",
+    "
+    -- Where a blob is known to exist (pulled from or pushed to), so that a push
+    -- to another repository of the same registry can mount it from there.
+    CREATE TABLE blob_sources (
+        digest TEXT NOT NULL,
+        registry TEXT NOT NULL,
+        repository TEXT NOT NULL,
+        PRIMARY KEY (digest, registry, repository)
+    );
+",
+];
 
 pub struct Catalog {
     conn: Connection,
@@ -148,6 +160,53 @@ impl Catalog {
             .map_err(db)?;
         }
         tx.commit().map_err(db)
+    }
+
+    /// Record that `digests` exist in `repository` on `registry`.
+    pub fn add_blob_sources(
+        &self,
+        registry: &str,
+        repository: &str,
+        digests: &[Digest],
+    ) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(self.db())?;
+        for d in digests {
+            tx.execute(
+                "INSERT OR REPLACE INTO blob_sources (digest, registry, repository)
+                 VALUES (?1, ?2, ?3)",
+                params![d.to_string(), registry, repository],
+            )
+            .map_err(self.db())?;
+        }
+        tx.commit().map_err(self.db())
+    }
+
+    /// Repositories on `registry` known to hold blob `digest`, most recently
+    /// recorded first.
+    pub fn blob_sources(&self, digest: &Digest, registry: &str) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT repository FROM blob_sources WHERE digest = ?1 AND registry = ?2
+                 ORDER BY rowid DESC",
+            )
+            .map_err(self.db())?;
+        let rows = st
+            .query_map(params![digest.to_string(), registry], |r| r.get(0))
+            .map_err(self.db())?;
+        rows.collect::<std::result::Result<Vec<String>, _>>()
+            .map_err(self.db())
+    }
+
+    /// Forget where blob `digest` came from (it left the store).
+    pub fn forget_blob(&self, digest: &Digest) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM blob_sources WHERE digest = ?1",
+                params![digest.to_string()],
+            )
+            .map(drop)
+            .map_err(self.db())
     }
 
     /// Point `name` at an existing image.
@@ -350,5 +409,32 @@ mod tests {
         drop(conn);
         let e = Catalog::open(&p).err().unwrap().to_string();
         assert!(e.contains("schema version 99"), "{e}");
+    }
+
+    #[test]
+    fn a_version_1_catalog_is_migrated_and_keeps_its_images() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("images.db");
+        {
+            let conn = Connection::open(&p).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch("PRAGMA user_version = 1").unwrap();
+            conn.execute(
+                "INSERT INTO images VALUES (?1, ?2, 'm', 1, 'c')",
+                params![Digest::of(&[3]).to_string(), Digest::of(&[4]).to_string()],
+            )
+            .unwrap();
+        }
+        let c = Catalog::open(&p).unwrap();
+        assert_eq!(c.list().unwrap().len(), 1);
+        let b = Digest::of(&[5]);
+        c.add_blob_sources("r:5000", "a/b", std::slice::from_ref(&b))
+            .unwrap();
+        c.add_blob_sources("r:5000", "c/d", std::slice::from_ref(&b))
+            .unwrap();
+        assert_eq!(c.blob_sources(&b, "r:5000").unwrap(), ["c/d", "a/b"]);
+        assert!(c.blob_sources(&b, "other").unwrap().is_empty());
+        c.forget_blob(&b).unwrap();
+        assert!(c.blob_sources(&b, "r:5000").unwrap().is_empty());
     }
 }

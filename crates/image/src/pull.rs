@@ -252,6 +252,12 @@ pub async fn pull(
     };
     let existing = images.catalog.resolve_name(&name)?;
     images.catalog.add(&rec, &[name])?;
+    // Where these blobs live, for a later push to another repository there.
+    let mut blobs: Vec<Digest> = manifest.layers.iter().map(|l| l.digest.clone()).collect();
+    blobs.push(config_desc.digest.clone());
+    images
+        .catalog
+        .add_blob_sources(&repo.registry, &repo.name, &blobs)?;
     progress(PullEvent::Digest(top.digest.clone()));
     progress(PullEvent::Finished {
         downloaded: downloaded || existing.as_ref() != Some(&rec.id),

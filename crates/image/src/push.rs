@@ -1,7 +1,8 @@
 //! `push`: an image from the store to a registry. Blobs the registry already
-//! has are skipped (HEAD); the others stream from the store, several at once;
-//! the manifest goes last, so the registry never holds a manifest whose
-//! blobs are missing.
+//! has are skipped (HEAD); a layer known to be in another repository of the
+//! same registry (pulled from or pushed there before) is mounted from it; the
+//! others stream from the store, several at once; the manifest goes last, so
+//! the registry never holds a manifest whose blobs are missing.
 
 use crate::digest::Digest;
 use crate::pull::repo_of;
@@ -37,6 +38,12 @@ pub enum PushEvent {
         repository: String,
     },
     BlobExists(Digest),
+    /// `Mounted from library/busybox`: the registry copied the layer from
+    /// another repository it holds.
+    BlobMounted {
+        digest: Digest,
+        from: String,
+    },
     /// Upload progress of a layer (about every MiB).
     BlobBytes {
         digest: Digest,
@@ -78,9 +85,23 @@ pub async fn push(
         .map(|l| (l.digest.clone(), l.size, true))
         .collect();
     blobs.push((manifest.config.digest.clone(), manifest.config.size, false));
+    let all: Vec<Digest> = blobs.iter().map(|b| b.0.clone()).collect();
     let limit = Arc::new(tokio::sync::Semaphore::new(3));
     let mut tasks = tokio::task::JoinSet::new();
     for (digest, size, is_layer) in blobs {
+        // Up to three other repositories of this registry that hold the layer.
+        let sources: Vec<String> = if is_layer {
+            images
+                .catalog
+                .blob_sources(&digest, &repo.registry)
+                .map_err(crate::service::ImagesError::from)?
+                .into_iter()
+                .filter(|r| *r != repo.name)
+                .take(3)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let (client, repo, store, progress, limit) = (
             client.clone(),
             repo.clone(),
@@ -95,6 +116,13 @@ pub async fn push(
                     progress(PushEvent::BlobExists(digest));
                 }
                 return Ok::<(), PushError>(());
+            }
+            for from in sources {
+                // A refused or failed mount is not an error: upload instead.
+                if let Ok(true) = client.mount_blob(&repo, &digest, &from).await {
+                    progress(PushEvent::BlobMounted { digest, from });
+                    return Ok(());
+                }
             }
             let path = store.blob_path(&digest);
             let file = tokio::fs::File::open(&path)
@@ -139,6 +167,10 @@ pub async fn push(
     let digest = client
         .put_manifest(&repo, &tag, &rec.manifest_media_type, bytes)
         .await?;
+    images
+        .catalog
+        .add_blob_sources(&repo.registry, &repo.name, &all)
+        .map_err(crate::service::ImagesError::from)?;
     progress(PushEvent::Done {
         tag: target.tag_or_latest().to_string(),
         digest: digest.clone(),
@@ -244,5 +276,98 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(got, id);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn push_to_another_repository_mounts_known_layers() {
+        let Some(reg) = Registry::start(RegistryAuth::None) else {
+            return;
+        };
+        let d = tempfile::tempdir().unwrap();
+        let rootfs = d.path().join("rootfs");
+        skiff_testkit::make_busybox_rootfs(&rootfs);
+        let tar = d.path().join("rootfs.tar");
+        skiff_testkit::write_tar(&rootfs, &tar);
+        let mut src = Images::open(&d.path().join("src")).unwrap();
+        let id = src
+            .import(
+                std::fs::File::open(&tar).unwrap(),
+                Some("bb"),
+                &ImportOptions::default(),
+            )
+            .unwrap();
+        let client = Client::new(test_config()).unwrap();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let e = events.clone();
+        let progress: Arc<dyn Fn(PushEvent) + Send + Sync> =
+            Arc::new(move |ev| e.lock().unwrap().push(ev));
+        let first = Reference::parse(&format!("{}/team/base:1", reg.host)).unwrap();
+        push(&src, &client, "bb", &first, progress.clone())
+            .await
+            .unwrap();
+        let layer = src
+            .load(&src.catalog.get(&id).unwrap().unwrap())
+            .unwrap()
+            .0
+            .layers[0]
+            .digest
+            .clone();
+
+        // The layer is in team/base now: a push to team/app mounts it.
+        events.lock().unwrap().clear();
+        let second = Reference::parse(&format!("{}/team/app:1", reg.host)).unwrap();
+        let pushed = push(&src, &client, "bb", &second, progress.clone())
+            .await
+            .unwrap();
+        let manifest = src.catalog.get(&id).unwrap().unwrap().manifest;
+        assert_eq!(
+            *events.lock().unwrap(),
+            vec![
+                PushEvent::Start {
+                    repository: format!("{}/team/app", reg.host)
+                },
+                PushEvent::BlobMounted {
+                    digest: layer.clone(),
+                    from: "team/base".into()
+                },
+                PushEvent::Done {
+                    tag: "1".into(),
+                    digest: pushed,
+                    size: src.store.size(&manifest).unwrap(),
+                }
+            ]
+        );
+        // What was mounted pulls back as the same image.
+        let mut dst = Images::open(&d.path().join("dst")).unwrap();
+        let got = crate::pull::pull(&mut dst, &client, &second, &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(got, id);
+
+        // A source the registry does not have the layer in (it was deleted
+        // there, or the record is stale): the mount is refused, the layer
+        // is uploaded.
+        let mut fresh = Images::open(&d.path().join("fresh")).unwrap();
+        fresh
+            .import(
+                std::fs::File::open(&tar).unwrap(),
+                Some("bb"),
+                &ImportOptions::default(),
+            )
+            .unwrap();
+        fresh
+            .catalog
+            .add_blob_sources(&reg.host, "team/nowhere", std::slice::from_ref(&layer))
+            .unwrap();
+        events.lock().unwrap().clear();
+        let third = Reference::parse(&format!("{}/team/third:1", reg.host)).unwrap();
+        push(&fresh, &client, "bb", &third, progress).await.unwrap();
+        let ev = events.lock().unwrap();
+        assert!(ev.contains(&PushEvent::BlobPushed(layer.clone())), "{ev:?}");
+        assert!(
+            !ev.iter()
+                .any(|e| matches!(e, PushEvent::BlobMounted { .. })),
+            "{ev:?}"
+        );
     }
 }

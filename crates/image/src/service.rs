@@ -186,6 +186,7 @@ impl Images {
         blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));
         for b in blobs.iter().filter(|b| !in_use_blobs.contains(*b)) {
             self.store.delete(b)?;
+            self.catalog.forget_blob(b)?;
         }
         for c in chain_ids(&config.rootfs.diff_ids)
             .iter()
@@ -217,6 +218,7 @@ impl Images {
             if !blobs.contains(&b) {
                 reclaimed += self.store.size(&b).unwrap_or(0);
                 self.store.delete(&b)?;
+                self.catalog.forget_blob(&b)?;
             }
         }
         for c in self.snapshots.list()? {

@@ -584,6 +584,9 @@ pub fn push(root: &Path, a: PushArgs) -> Result {
                 }
                 PushEvent::BlobPushed(d) => return b.finish(&short(d), "Pushed"),
                 PushEvent::BlobExists(d) => return b.finish(&short(d), "Layer already exists"),
+                PushEvent::BlobMounted { digest, from } => {
+                    return b.finish(&short(digest), &format!("Mounted from {from}"))
+                }
                 _ => {}
             }
         }
@@ -592,6 +595,9 @@ pub fn push(root: &Path, a: PushArgs) -> Result {
                 format!("The push refers to repository [{repository}]")
             }
             PushEvent::BlobExists(d) => format!("{}: Layer already exists", short(&d)),
+            PushEvent::BlobMounted { digest, from } => {
+                format!("{}: Mounted from {from}", short(&digest))
+            }
             PushEvent::BlobBytes { .. } => return,
             PushEvent::BlobPushed(d) => format!("{}: Pushed", short(&d)),
             PushEvent::Done { tag, digest, size } => {
