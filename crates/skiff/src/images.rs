@@ -126,6 +126,9 @@ pub struct RmiArgs {
 pub enum ImageCmd {
     /// Show an image's details as JSON.
     Inspect {
+        /// Format the output using a Go template (one line per image).
+        #[arg(short, long)]
+        format: Option<String>,
         #[arg(required = true)]
         images: Vec<String>,
     },
@@ -323,7 +326,7 @@ pub fn rmi(root: &Path, a: RmiArgs) -> Result {
 
 pub fn image_cmd(root: &Path, c: ImageCmd) -> Result {
     match c {
-        ImageCmd::Inspect { images } => {
+        ImageCmd::Inspect { format, images } => {
             let imgs = Images::open(root)?;
             let mut out = Vec::new();
             let mut missing = Vec::new();
@@ -334,7 +337,14 @@ pub fn image_cmd(root: &Path, c: ImageCmd) -> Result {
                     Err(e) => return Err(e.into()),
                 }
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            match format {
+                Some(f) => {
+                    for v in &out {
+                        println!("{}", crate::template::render(&f, v)?);
+                    }
+                }
+                None => println!("{}", serde_json::to_string_pretty(&out)?),
+            }
             if !missing.is_empty() {
                 for m in missing {
                     eprintln!("Error: No such image: {m}");

@@ -6,6 +6,7 @@
 
 mod format;
 mod images;
+mod template;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

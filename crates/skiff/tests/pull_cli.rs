@@ -279,3 +279,139 @@ fn skopeo_and_skiff_exchange_images_through_a_registry() {
     );
     assert_eq!(v[0]["Os"], serde_json::json!("linux"));
 }
+
+/// Push an index with an amd64 and an arm64/v8 image (each one uncompressed
+/// tar layer holding `/etc/arch` with its architecture); returns the image
+/// IDs (config digests) by architecture.
+fn push_multi_arch(dir: &Path, reg: &Registry, repo: &str, tag: &str) -> Vec<(String, String)> {
+    use serde_json::json;
+    use skiff_image::digest::Digest;
+    let client = skiff_image::registry::Client::new(Default::default()).unwrap();
+    let r = skiff_image::registry::Repo::new(reg.host.clone(), repo);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut entries = Vec::new();
+    let mut ids = Vec::new();
+    for (arch, variant) in [("amd64", None), ("arm64", Some("v8"))] {
+        let tree = dir.join(format!("tree-{arch}"));
+        std::fs::create_dir_all(tree.join("etc")).unwrap();
+        std::fs::write(tree.join("etc/arch"), arch).unwrap();
+        let tar = dir.join(format!("{arch}.tar"));
+        skiff_testkit::write_tar(&tree, &tar);
+        let layer = std::fs::read(&tar).unwrap();
+        let layer_digest = Digest::of(&layer);
+        let mut config = json!({
+            "architecture": arch, "os": "linux",
+            "config": {"Cmd": ["cat", "/etc/arch"]},
+            "rootfs": {"type": "layers", "diff_ids": [layer_digest.to_string()]},
+        });
+        if let Some(v) = variant {
+            config["variant"] = json!(v);
+        }
+        let config = serde_json::to_vec(&config).unwrap();
+        let config_digest = Digest::of(&config);
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": skiff_image::manifest::OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": config_digest.to_string(), "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": layer_digest.to_string(), "size": layer.len()}],
+        }))
+        .unwrap();
+        let mut platform = json!({"architecture": arch, "os": "linux"});
+        if let Some(v) = variant {
+            platform["variant"] = json!(v);
+        }
+        let len = manifest.len();
+        let manifest_digest = rt.block_on(async {
+            client
+                .upload_blob_bytes(&r, &layer_digest, layer)
+                .await
+                .unwrap();
+            client
+                .upload_blob_bytes(&r, &config_digest, config)
+                .await
+                .unwrap();
+            client
+                .put_manifest(
+                    &r,
+                    &config_digest.hex()[..12],
+                    skiff_image::manifest::OCI_MANIFEST,
+                    manifest,
+                )
+                .await
+                .unwrap()
+        });
+        entries.push(json!({
+            "mediaType": skiff_image::manifest::OCI_MANIFEST,
+            "digest": manifest_digest.to_string(), "size": len, "platform": platform,
+        }));
+        ids.push((arch.to_string(), config_digest.to_string()));
+    }
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
+    }))
+    .unwrap();
+    rt.block_on(async {
+        client
+            .put_manifest(&r, tag, "application/vnd.oci.image.index.v1+json", index)
+            .await
+            .unwrap()
+    });
+    ids
+}
+
+#[test]
+fn platform_picks_one_image_of_a_multi_arch_index() {
+    let reg = start_registry();
+    let d = tempfile::tempdir().unwrap();
+    let ids = push_multi_arch(d.path(), &reg, "skiff/multi", "1");
+    let name = format!("{}/skiff/multi:1", reg.host);
+    let arch_of = |root: &Path| {
+        ok(
+            root,
+            &["image", "inspect", "--format", "{{.Architecture}}", &name],
+        )
+        .trim()
+        .to_string()
+    };
+
+    // No --platform: this host's (linux/amd64).
+    let host = d.path().join("host");
+    ok(&host, &["pull", "-q", &name]);
+    assert_eq!(arch_of(&host), skiff_testkit::oci_arch());
+    let want = &ids
+        .iter()
+        .find(|(a, _)| a == skiff_testkit::oci_arch())
+        .unwrap()
+        .1;
+    assert_eq!(ok(&host, &["images", "-q", "--no-trunc"]).trim(), want);
+
+    // --platform linux/arm64 (the index says arm64/v8: a missing variant matches).
+    let arm = d.path().join("arm");
+    ok(&arm, &["pull", "-q", "--platform", "linux/arm64", &name]);
+    assert_eq!(arch_of(&arm), "arm64");
+    assert_eq!(ok(&arm, &["images", "-q", "--no-trunc"]).trim(), ids[1].1);
+    let snapshot_arch = std::fs::read_dir(arm.join("image/snapshots"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path().join("fs/etc/arch")).ok())
+        .collect::<Vec<_>>();
+    assert_eq!(snapshot_arch, ["arm64"]);
+
+    // A platform the index lacks: exit 1, an error naming it, nothing stored.
+    let none = d.path().join("none");
+    let o = skiff(&none, &["pull", "--platform", "linux/s390x", &name]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("linux/s390x"), "{err}");
+    assert_eq!(ok(&none, &["images", "-q"]), "");
+    // A malformed platform is refused before anything is fetched.
+    let o = skiff(&none, &["pull", "--platform", "linux", &name]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("platform"));
+}
