@@ -20,6 +20,7 @@ use crate::service::Images;
 use crate::snapshot::{chain_ids, CreateError, Snapshots};
 use crate::store::{IngestWriter, Store};
 use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +194,7 @@ pub async fn pull(
                 media_type: desc.media_type.clone(),
             })?;
         let job = LayerJob {
+            index: i,
             repo: repo.clone(),
             client: client.clone(),
             store: store.clone(),
@@ -207,14 +209,21 @@ pub async fn pull(
         let limit = limit.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire().await;
-            job.run().await
+            let index = job.index;
+            job.run().await.map(|o| (index, o))
         });
     }
     let mut downloaded = false;
+    let mut deferred = Vec::new();
     let mut first_err = None;
     while let Some(r) = tasks.join_next().await {
         match r {
-            Ok(Ok(d)) => downloaded |= d,
+            Ok(Ok((i, o))) => {
+                downloaded |= o != LayerOutcome::Existed;
+                if o == LayerOutcome::Deferred {
+                    deferred.push(i);
+                }
+            }
             Ok(Err(e)) => {
                 first_err.get_or_insert(e);
                 tasks.abort_all();
@@ -227,6 +236,35 @@ pub async fn pull(
     }
     if let Some(e) = first_err {
         return Err(e);
+    }
+    // Layers that hardlink into lower ones, bottom first: every layer below
+    // each is in place now.
+    deferred.sort_unstable();
+    if !deferred.is_empty() {
+        let layers: Vec<(Digest, u64, Compression)> = manifest
+            .layers
+            .iter()
+            .map(|d| {
+                let c = layer_compression(&d.media_type).unwrap_or(Compression::None);
+                (d.digest.clone(), d.size, c)
+            })
+            .collect();
+        let (store, snapshots, diff_ids, chains) = (
+            store.clone(),
+            snapshots.clone(),
+            config.rootfs.diff_ids.clone(),
+            chains.clone(),
+        );
+        let progress = progress.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), PullError> {
+            for i in deferred {
+                unpack_with_lowers(&store, &snapshots, &layers, &diff_ids, &chains, i)?;
+                progress(PullEvent::LayerDone(layers[i].0.clone()));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| PullError::Internal(e.to_string()))??;
     }
     // Everything is in place: record the manifest, then the image.
     let manifest_digest_stored = store.put_bytes(&manifest_bytes)?;
@@ -265,7 +303,22 @@ pub async fn pull(
     Ok(rec.id)
 }
 
+/// What a layer job did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LayerOutcome {
+    /// Snapshot and blob were there already.
+    Existed,
+    /// Downloaded and unpacked.
+    Downloaded,
+    /// Downloaded into the store, but the layer hardlinks to a file of a
+    /// lower layer, which was not unpacked yet: unpacked again from the
+    /// store once every lower layer is in place.
+    Deferred,
+}
+
 struct LayerJob {
+    /// The layer's position (0: the bottom layer).
+    index: usize,
     repo: Repo,
     client: Client,
     store: Store,
@@ -279,8 +332,7 @@ struct LayerJob {
 }
 
 impl LayerJob {
-    /// Returns whether the layer was downloaded.
-    async fn run(self) -> Result<bool, PullError> {
+    async fn run(self) -> Result<LayerOutcome, PullError> {
         // Wait for anyone else pulling this layer, then decide.
         let lock_path = self.snapshots.lock_path(&self.chain);
         let lock = tokio::task::spawn_blocking(move || crate::snapshot::lock_file(&lock_path))
@@ -289,7 +341,7 @@ impl LayerJob {
         if self.snapshots.exists(&self.chain) && self.store.exists(&self.digest)? {
             (self.progress)(PullEvent::LayerExists(self.digest.clone()));
             drop(lock);
-            return Ok(false);
+            return Ok(LayerOutcome::Existed);
         }
         (self.progress)(PullEvent::LayerWaiting(self.digest.clone()));
         let mut blob = self.client.get_blob(&self.repo, &self.digest).await?;
@@ -303,7 +355,8 @@ impl LayerJob {
             self.chain.clone(),
             self.compression,
         );
-        let worker = tokio::task::spawn_blocking(move || -> Result<(), PullError> {
+        let lowers_pending = self.index > 0;
+        let worker = tokio::task::spawn_blocking(move || -> Result<bool, PullError> {
             let writer = store.writer(Some(&digest), Some(size))?;
             let mut tee = Tee {
                 rx,
@@ -313,29 +366,21 @@ impl LayerJob {
             let opts = UnpackOptions {
                 expected_blob_digest: Some(digest.to_string()),
                 max_size: Some(size),
+                lowers_pending,
                 ..Default::default()
             };
-            let made = snapshots.create_holding_lock(&chain, |dir| -> Result<(), PullError> {
-                let u = layer::unpack(&mut tee, Some(compression), dir, &opts).map_err(|err| {
-                    PullError::Layer {
-                        digest: digest.clone(),
-                        err,
-                    }
-                })?;
-                if u.diff_id != diff_id.to_string() {
-                    return Err(PullError::DiffId {
-                        digest: digest.clone(),
-                        want: diff_id.clone(),
-                        got: u.diff_id,
-                    });
-                }
-                Ok(())
+            let made = snapshots.create_holding_lock(&chain, |dir| {
+                unpack_checked(&mut tee, compression, dir, &opts, &digest, &diff_id)
             });
-            match made {
-                Ok(_) => {}
+            let deferred = match made {
+                Ok(_) => false,
+                Err(CreateError::Fill(PullError::Layer {
+                    err: layer::LayerError::NeedsLowerLayers { .. },
+                    ..
+                })) => true,
                 Err(CreateError::Snapshot(s)) => return Err(s.into()),
                 Err(CreateError::Fill(e)) => return Err(e),
-            }
+            };
             // Whatever unpacking did not need (or all of it, when the snapshot
             // existed already) still goes into the store.
             let mut sink = std::io::sink();
@@ -344,7 +389,7 @@ impl LayerJob {
                 what: e.to_string(),
             })?;
             tee.writer.take().expect("writer").commit()?;
-            Ok(())
+            Ok(deferred)
         });
         let mut done = 0u64;
         let mut last_report = 0u64;
@@ -377,12 +422,73 @@ impl LayerJob {
             }
         }
         drop(tx);
-        worker
+        let deferred = worker
             .await
             .map_err(|e| PullError::Internal(e.to_string()))??;
         drop(lock);
+        if deferred {
+            return Ok(LayerOutcome::Deferred);
+        }
         (self.progress)(PullEvent::LayerDone(self.digest.clone()));
-        Ok(true)
+        Ok(LayerOutcome::Downloaded)
+    }
+}
+
+/// Unpack one layer into `dir` and check its diff ID.
+fn unpack_checked(
+    reader: impl Read,
+    compression: Compression,
+    dir: &Path,
+    opts: &UnpackOptions,
+    digest: &Digest,
+    diff_id: &Digest,
+) -> Result<(), PullError> {
+    let u =
+        layer::unpack(reader, Some(compression), dir, opts).map_err(|err| PullError::Layer {
+            digest: digest.clone(),
+            err,
+        })?;
+    if u.diff_id != diff_id.to_string() {
+        return Err(PullError::DiffId {
+            digest: digest.clone(),
+            want: diff_id.clone(),
+            got: u.diff_id,
+        });
+    }
+    Ok(())
+}
+
+/// Unpack stored layer `i` with every layer below it as lower directories
+/// (they are all in place), unless its snapshot exists by now.
+fn unpack_with_lowers(
+    store: &Store,
+    snapshots: &Snapshots,
+    layers: &[(Digest, u64, Compression)],
+    diff_ids: &[Digest],
+    chains: &[Digest],
+    i: usize,
+) -> Result<(), PullError> {
+    let (digest, size, compression) = &layers[i];
+    let opts = UnpackOptions {
+        expected_blob_digest: Some(digest.to_string()),
+        max_size: Some(*size),
+        lower_dirs: (0..i).rev().map(|j| snapshots.path(&chains[j])).collect(),
+        ..Default::default()
+    };
+    let blob = store.open_blob(digest)?;
+    match snapshots.create(&chains[i], |dir| {
+        unpack_checked(
+            std::io::BufReader::new(&blob),
+            *compression,
+            dir,
+            &opts,
+            digest,
+            &diff_ids[i],
+        )
+    }) {
+        Ok(_) => Ok(()),
+        Err(CreateError::Snapshot(s)) => Err(s.into()),
+        Err(CreateError::Fill(e)) => Err(e),
     }
 }
 
@@ -460,6 +566,116 @@ mod tests {
             ..Default::default()
         };
         (opts, events)
+    }
+
+    /// Push an image of the given layer tars (gzip'd) as `name:tag`; returns
+    /// the image ID.
+    async fn push_layers(reg: &Registry, name: &str, tag: &str, tars: &[Vec<u8>]) -> Digest {
+        let client = Client::new(test_config()).unwrap();
+        let repo = Repo::new(reg.host.clone(), name);
+        let mut layers = Vec::new();
+        let mut diff_ids = Vec::new();
+        for t in tars {
+            let gz = crate::layer::tests::gzip(t);
+            let d = Digest::of(&gz);
+            layers.push(serde_json::json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": d.to_string(), "size": gz.len()}));
+            diff_ids.push(Digest::of(t).to_string());
+            client.upload_blob_bytes(&repo, &d, gz).await.unwrap();
+        }
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": diff_ids}}))
+        .unwrap();
+        let cd = Digest::of(&config);
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": crate::manifest::OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": cd.to_string(), "size": config.len()},
+            "layers": layers}))
+        .unwrap();
+        client.upload_blob_bytes(&repo, &cd, config).await.unwrap();
+        client
+            .put_manifest(&repo, tag, crate::manifest::OCI_MANIFEST, manifest)
+            .await
+            .unwrap();
+        cd
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn layers_hardlinking_into_lower_layers_unpack_while_pulled_in_parallel() {
+        use crate::layer::tests::Tar;
+        let Some(reg) = Registry::start(RegistryAuth::None) else {
+            return;
+        };
+        // Layer 0 adds usr/bin/tool; layer 1 hardlinks to it and to its own
+        // file; layer 2 links to what layer 1 linked, and to a file that
+        // layer 1 replaced.
+        let mut l0 = Tar::new();
+        l0.dir("usr", 0o755)
+            .dir("usr/bin", 0o755)
+            .file("usr/bin/tool", 0o755, b"tool v1")
+            .file("etc-motd", 0o644, b"old motd");
+        let mut l1 = Tar::new();
+        l1.dir("usr", 0o755)
+            .dir("usr/bin", 0o755)
+            .hardlink("usr/bin/alias", "usr/bin/tool")
+            .file("own", 0o600, b"own")
+            .hardlink("own-link", "own")
+            .file("etc-motd", 0o644, b"new motd");
+        let mut l2 = Tar::new();
+        l2.hardlink("alias2", "usr/bin/alias")
+            .hardlink("motd-link", "etc-motd");
+        let tars = [l0.finish(), l1.finish(), l2.finish()];
+        let id = push_layers(&reg, "skiff/links", "1", &tars).await;
+
+        let d = tempfile::tempdir().unwrap();
+        let client = Client::new(test_config()).unwrap();
+        let r = Reference::parse(&format!("{}/skiff/links:1", reg.host)).unwrap();
+        let mut imgs = Images::open(&d.path().join("dst")).unwrap();
+        let (opts, events) = recording();
+        assert_eq!(pull(&mut imgs, &client, &r, &opts).await.unwrap(), id);
+        let mut dirs = imgs.layer_dirs(&id).unwrap();
+        dirs.reverse(); // bottom first
+        let read = |l: usize, p: &str| std::fs::read_to_string(dirs[l].join(p)).unwrap();
+        assert_eq!(read(1, "usr/bin/alias"), "tool v1");
+        assert_eq!(read(2, "alias2"), "tool v1");
+        assert_eq!(read(2, "motd-link"), "new motd");
+        use std::os::unix::fs::MetadataExt;
+        let ino = |l: usize, p: &str| std::fs::metadata(dirs[l].join(p)).unwrap().ino();
+        assert_eq!(ino(1, "own"), ino(1, "own-link"));
+        // Every layer reported done once; nothing left behind in the store.
+        let done = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, PullEvent::LayerDone(_)))
+            .count();
+        assert_eq!(done, 3);
+        let leftovers: Vec<_> = std::fs::read_dir(imgs.root().join("snapshots"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+
+        // A link to a file no layer has still fails, naming the entry.
+        let mut bad = Tar::new();
+        bad.hardlink("dangling", "no/such/file");
+        let tars = [tars[0].clone(), bad.finish()];
+        push_layers(&reg, "skiff/links", "bad", &tars).await;
+        let r = Reference::parse(&format!("{}/skiff/links:bad", reg.host)).unwrap();
+        let mut other = Images::open(&d.path().join("other")).unwrap();
+        let e = pull(&mut other, &client, &r, &Default::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("dangling") && e.contains("does not exist"),
+            "{e}"
+        );
+        assert!(other.catalog.list().unwrap().is_empty());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -398,7 +398,13 @@ impl<'l> Unpacker<'l> {
             Err(WalkError::Os(e)) => return Err(LayerError::io(entry, "open hardlink target", e)),
         }
 
-        // In a lower layer: copy it.
+        // In a lower layer: copy it (once the lower layers are there).
+        if self.lowers.pending {
+            return Err(LayerError::NeedsLowerLayers {
+                entry: entry.to_owned(),
+                target: target_text,
+            });
+        }
         let found = self
             .lowers
             .lookup(&target)

@@ -182,6 +182,16 @@ pub enum LayerError {
         reason: &'static str,
     },
 
+    /// A hardlink's target is not in this layer, and the lower layers it may
+    /// be in were not given yet ([`super::UnpackOptions::lowers_pending`]).
+    #[error("tar entry {entry:?}: hardlink target {target:?} is in a lower layer, which is not unpacked yet")]
+    NeedsLowerLayers {
+        /// The link entry.
+        entry: String,
+        /// The target as written in the archive.
+        target: String,
+    },
+
     /// A hardlink's target cannot be linked to.
     #[error("tar entry {entry:?}: hardlink target {target:?}: {reason}")]
     BadHardlink {

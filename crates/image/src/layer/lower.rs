@@ -31,6 +31,8 @@ pub(crate) const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 /// The open lower layer directories, topmost first.
 pub(crate) struct Lowers {
     dirs: Vec<OwnedFd>,
+    /// Lower layers exist but are not available yet.
+    pub(crate) pending: bool,
 }
 
 /// The outcome of a lookup in the lower layers.
@@ -50,7 +52,7 @@ pub(crate) enum Lookup {
 
 impl Lowers {
     /// Opens the lower directories.
-    pub(crate) fn open(paths: &[PathBuf]) -> Result<Self, LayerError> {
+    pub(crate) fn open(paths: &[PathBuf], pending: bool) -> Result<Self, LayerError> {
         let dirs = paths
             .iter()
             .map(|p| {
@@ -60,7 +62,7 @@ impl Lowers {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Lowers { dirs })
+        Ok(Lowers { dirs, pending })
     }
 
     /// Looks `rel` (cleaned, non-empty) up in the lower layers.

@@ -37,7 +37,7 @@ mod path;
 mod stream;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::io::{BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -67,6 +67,11 @@ pub struct UnpackOptions {
     /// files an earlier layer added (the file is copied) and for the owner
     /// and mode of parent directories the layer uses without listing them.
     pub lower_dirs: Vec<PathBuf>,
+    /// The layers below exist but are not in `lower_dirs` yet (they are
+    /// unpacked at the same time). A hardlink to a file this layer does not
+    /// hold then fails with [`LayerError::NeedsLowerLayers`], and the caller
+    /// unpacks the layer again with `lower_dirs` once they are ready.
+    pub lowers_pending: bool,
 }
 
 /// What [`unpack`] read and wrote.
@@ -107,7 +112,7 @@ pub fn unpack(
         path: dest.to_owned(),
         source,
     })?;
-    let lowers = lower::Lowers::open(&opts.lower_dirs)?;
+    let lowers = lower::Lowers::open(&opts.lower_dirs, opts.lowers_pending)?;
     let state = StreamState::new();
 
     let mut source = Hashing::new(reader, Side::Compressed, opts.max_size, &state);

@@ -21,19 +21,19 @@ use super::{unpack, Compression, LayerError, UnpackOptions, Unpacked};
 pub(super) const MTIME: u64 = 1_600_000_000;
 
 /// Builds an archive member by member.
-pub(super) struct Tar {
+pub(crate) struct Tar {
     builder: tar::Builder<Vec<u8>>,
 }
 
 impl Tar {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Tar {
             builder: tar::Builder::new(Vec::new()),
         }
     }
 
     /// Appends a member with raw name and link bytes (each at most 100).
-    pub(super) fn raw(
+    pub(crate) fn raw(
         &mut self,
         name: &[u8],
         kind: EntryType,
@@ -49,21 +49,21 @@ impl Tar {
     }
 
     /// Appends a prepared header (checksum is recomputed) and data.
-    pub(super) fn append(&mut self, mut h: tar::Header, data: &[u8]) -> &mut Self {
+    pub(crate) fn append(&mut self, mut h: tar::Header, data: &[u8]) -> &mut Self {
         h.set_cksum();
         self.builder.append(&h, data).unwrap();
         self
     }
 
-    pub(super) fn file(&mut self, name: &str, mode: u32, data: &[u8]) -> &mut Self {
+    pub(crate) fn file(&mut self, name: &str, mode: u32, data: &[u8]) -> &mut Self {
         self.raw(name.as_bytes(), EntryType::Regular, mode, b"", data)
     }
 
-    pub(super) fn dir(&mut self, name: &str, mode: u32) -> &mut Self {
+    pub(crate) fn dir(&mut self, name: &str, mode: u32) -> &mut Self {
         self.raw(name.as_bytes(), EntryType::Directory, mode, b"", b"")
     }
 
-    pub(super) fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
+    pub(crate) fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
         self.raw(
             name.as_bytes(),
             EntryType::Symlink,
@@ -73,7 +73,7 @@ impl Tar {
         )
     }
 
-    pub(super) fn hardlink(&mut self, name: &str, target: &str) -> &mut Self {
+    pub(crate) fn hardlink(&mut self, name: &str, target: &str) -> &mut Self {
         self.raw(
             name.as_bytes(),
             EntryType::Link,
@@ -84,7 +84,7 @@ impl Tar {
     }
 
     /// Appends a PAX extended header for the next member.
-    pub(super) fn pax(&mut self, records: &[(&str, &[u8])]) -> &mut Self {
+    pub(crate) fn pax(&mut self, records: &[(&str, &[u8])]) -> &mut Self {
         self.builder
             .append_pax_extensions(records.iter().copied())
             .unwrap();
@@ -92,13 +92,13 @@ impl Tar {
     }
 
     /// The archive with its end-of-archive marker.
-    pub(super) fn finish(self) -> Vec<u8> {
+    pub(crate) fn finish(self) -> Vec<u8> {
         self.builder.into_inner().unwrap()
     }
 }
 
 /// A ustar header with raw name and link bytes, root-owned, at [`MTIME`].
-pub(super) fn header(name: &[u8], kind: EntryType, mode: u32, link: &[u8]) -> tar::Header {
+pub(crate) fn header(name: &[u8], kind: EntryType, mode: u32, link: &[u8]) -> tar::Header {
     let mut h = tar::Header::new_ustar();
     h.as_old_mut().name[..name.len()].copy_from_slice(name);
     h.as_old_mut().linkname[..link.len()].copy_from_slice(link);
@@ -111,7 +111,7 @@ pub(super) fn header(name: &[u8], kind: EntryType, mode: u32, link: &[u8]) -> ta
     h
 }
 
-pub(super) fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(data).unwrap();
     enc.finish().unwrap()
