@@ -270,6 +270,14 @@ pub fn create(opts: &CreateOpts) -> Result<i32, Error> {
     create_inner(opts, false).map(|(pid, _)| pid)
 }
 
+/// `create` for an engine that supervises the container: the init process
+/// is the caller's child (to be reaped with `waitpid`), and a terminal, when
+/// the config asks for one without a console socket, is the caller's stdio.
+/// Returns the init pid.
+pub fn create_child(opts: &CreateOpts) -> Result<i32, Error> {
+    create_inner(opts, true).map(|(pid, _)| pid)
+}
+
 fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), Error> {
     crate::log::timing("create: begin");
     state::check_id(&opts.id)?;

@@ -81,7 +81,11 @@ pub fn ago(created: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let s = (now - t).max(0);
+    format!("{} ago", human_duration((now - t).max(0)))
+}
+
+/// Seconds as Docker's go-units HumanDuration words them ("2 hours").
+pub fn human_duration(s: i64) -> String {
     let h = s / 3600;
     let words = if s < 1 {
         "Less than a second".to_string()
@@ -106,7 +110,7 @@ pub fn ago(created: &str) -> String {
     } else {
         format!("{} years", h / 24 / 365)
     };
-    format!("{words} ago")
+    words
 }
 
 #[cfg(test)]

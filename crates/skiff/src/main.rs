@@ -4,6 +4,7 @@
 //! Invoked as `skiff-runtime` (or `skiff runtime ...`) it is the OCI runtime
 //! with runc's command line.
 
+mod containers;
 mod format;
 mod images;
 mod template;
@@ -26,12 +27,44 @@ struct Cli {
         default_value = "/var/lib/skiff"
     )]
     root: PathBuf,
+    /// Where skiff keeps the state of running containers (a tmpfs).
+    #[arg(
+        long,
+        global = true,
+        env = "SKIFF_RUNROOT",
+        default_value = "/run/skiff"
+    )]
+    runroot: PathBuf,
     #[command(subcommand)]
     cmd: Cmd,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Create and run a new container from an image.
+    Run(containers::RunArgs),
+    /// Create a new container.
+    Create(containers::CreateArgs),
+    /// Start one or more stopped containers.
+    Start(containers::StartArgs),
+    /// Stop one or more running containers.
+    Stop(containers::StopArgs),
+    /// Restart one or more containers.
+    Restart(containers::StopArgs),
+    /// Kill one or more running containers.
+    Kill(containers::KillArgs),
+    /// Remove one or more containers.
+    Rm(containers::RmArgs),
+    /// List containers.
+    Ps(containers::PsArgs),
+    /// Fetch the logs of a container.
+    Logs(containers::LogsArgs),
+    /// Block until containers stop, then print their exit codes.
+    Wait(containers::WaitArgs),
+    /// Return low-level information on containers.
+    Inspect(containers::InspectArgs),
+    /// Rename a container.
+    Rename { container: String, new_name: String },
     /// Pull an image from a registry.
     Pull(images::PullArgs),
     /// Push an image to a registry.
@@ -77,6 +110,10 @@ fn main() {
     if invoked_as == "skiff-runtime" || invoked_as == "runc" {
         std::process::exit(skiff_runtime::runc_cli::main(argv));
     }
+    // A container's supervisor: before anything else is set up.
+    if argv.get(1).map(String::as_str) == Some("__supervise") {
+        std::process::exit(skiff_engine::supervisor::main(&argv[2..]));
+    }
     let cli = match Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) => {
@@ -90,7 +127,23 @@ fn main() {
             std::process::exit(code);
         }
     };
+    let (root, runroot) = (cli.root.clone(), cli.runroot.clone());
     let result = match cli.cmd {
+        Cmd::Run(a) => finish(containers::run(&root, &runroot, a)),
+        Cmd::Create(a) => finish(containers::create(&root, &runroot, a)),
+        Cmd::Start(a) => finish(containers::start(&root, &runroot, a)),
+        Cmd::Stop(a) => finish(containers::stop(&root, &runroot, a)),
+        Cmd::Restart(a) => finish(containers::restart(&root, &runroot, a)),
+        Cmd::Kill(a) => finish(containers::kill(&root, &runroot, a)),
+        Cmd::Rm(a) => finish(containers::rm(&root, &runroot, a)),
+        Cmd::Ps(a) => finish(containers::ps(&root, &runroot, a)),
+        Cmd::Logs(a) => finish(containers::logs(&root, &runroot, a)),
+        Cmd::Wait(a) => finish(containers::wait(&root, &runroot, a)),
+        Cmd::Inspect(a) => finish(containers::inspect(&root, &runroot, a)),
+        Cmd::Rename {
+            container,
+            new_name,
+        } => finish(containers::rename(&root, &runroot, &container, &new_name)),
         Cmd::Runtime { args } => {
             let mut a = vec!["skiff-runtime".to_string()];
             a.extend(args);
@@ -112,4 +165,15 @@ fn main() {
         eprintln!("Error: {e}");
         std::process::exit(1);
     }
+}
+
+/// Exit as a container command's result says.
+fn finish(r: Result<(), containers::Failure>) -> ! {
+    if let Err(f) = r {
+        if !f.msg.is_empty() {
+            eprintln!("{}", f.msg);
+        }
+        std::process::exit(f.code);
+    }
+    std::process::exit(0);
 }

@@ -1,0 +1,697 @@
+//! Container operations: create, start, stop, kill, remove, wait, list.
+
+use crate::model::{Config, Container, HostConfig, State, Status, ZERO_TIME};
+use crate::{io_err, Engine, Error, Result};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What `create` (and `run`) takes.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub name: Option<String>,
+    pub image: String,
+    /// The command; empty: the image's.
+    pub cmd: Vec<String>,
+    /// `--entrypoint` (`Some("")`: none).
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    pub host: HostConfig,
+}
+
+/// The container's stdio when a client is attached.
+pub struct Attach {
+    /// The container's stdin (`-i`); /dev/null when None.
+    pub stdin: Option<OwnedFd>,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+/// A started container: its pid and the supervisor's status pipe.
+pub struct Started {
+    pub id: String,
+    pub pid: i32,
+    status: BufReader<std::fs::File>,
+    supervisor: std::process::Child,
+}
+
+impl Started {
+    /// Wait until the container exited (and, with `--rm`, is removed);
+    /// returns its exit code.
+    pub fn wait(mut self) -> Result<i32> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.status.read_line(&mut line).unwrap_or(0);
+            if n == 0 {
+                let _ = self.supervisor.wait();
+                return Err(Error::Supervisor {
+                    id: self.id.clone(),
+                    msg: "it exited without reporting the container's exit".into(),
+                });
+            }
+            if let Some(code) = line.trim().strip_prefix("exit ") {
+                let _ = self.supervisor.try_wait();
+                return Ok(code.parse().unwrap_or(255));
+            }
+        }
+    }
+
+    /// Stop waiting: the supervisor goes on alone.
+    pub fn detach(self) {}
+}
+
+/// RFC 3339 now, with nanoseconds.
+pub fn now() -> String {
+    crate::logs::rfc3339_nanos(crate::store::now_nanos())
+}
+
+/// Parse a signal name or number (`KILL`, `SIGKILL`, `9`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    skiff_runtime::signals::parse(s).ok_or_else(|| Error::Invalid(format!("Invalid signal: {s}")))
+}
+
+/// Is process `pid` (started at `start`, if known) alive?
+pub fn alive(pid: i32, start: u64) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match skiff_runtime::state::proc_stat(pid) {
+        Some((st, state)) => state != b'Z' && (start == 0 || st == start),
+        None => false,
+    }
+}
+
+/// Wait up to `timeout` for `pid` to end; true if it did.
+pub fn wait_gone(pid: i32, start: u64, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if fd >= 0 {
+        // SAFETY: fd was just returned by pidfd_open and is ours.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        if !alive(pid, start) {
+            return true;
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut p = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut p, 1, ms) };
+            if r > 0 || !alive(pid, start) {
+                return true;
+            }
+            if left.is_zero() {
+                return false;
+            }
+        }
+    }
+    while Instant::now() < deadline {
+        if !alive(pid, start) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    !alive(pid, start)
+}
+
+impl Engine {
+    /// `create`: the container's record and directory; nothing runs yet.
+    pub fn create(&self, o: &CreateOptions) -> Result<Container> {
+        let images = skiff_image::service::Images::open(&self.paths.root)?;
+        let image_id = images.resolve(&o.image)?;
+        let rec = images
+            .catalog
+            .get(&image_id)
+            .map_err(skiff_image::service::ImagesError::from)?
+            .ok_or_else(|| skiff_image::service::ImagesError::NoSuchImage(o.image.clone()))?;
+        let (_, icfg) = images.load(&rec)?;
+        let ic = icfg.config.clone().unwrap_or_default();
+        let name = match &o.name {
+            Some(n) => crate::names::check_name(n).map_err(Error::Invalid)?,
+            None => crate::names::random_name(),
+        };
+        let entrypoint = match &o.entrypoint {
+            Some(e) if e.is_empty() => Vec::new(),
+            Some(e) => vec![e.clone()],
+            None => ic.entrypoint.clone().unwrap_or_default(),
+        };
+        // A new entrypoint drops the image's command, as Docker does.
+        let cmd = if !o.cmd.is_empty() {
+            o.cmd.clone()
+        } else if o.entrypoint.is_some() {
+            Vec::new()
+        } else {
+            ic.cmd.clone().unwrap_or_default()
+        };
+        if entrypoint.is_empty() && cmd.is_empty() {
+            return Err(Error::Invalid("No command specified".into()));
+        }
+        let mut env = ic.env.clone();
+        for e in &o.env {
+            let key = e.split('=').next().unwrap_or("");
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        let mut labels = ic.labels.clone();
+        labels.extend(o.labels.clone());
+        let mut host = o.host.clone();
+        if host.network_mode.is_empty() {
+            host.network_mode = "none".into();
+        }
+        if !matches!(host.network_mode.as_str(), "none" | "host") {
+            return Err(Error::Invalid(format!(
+                "network {} not found (only none and host exist until bridge networking)",
+                host.network_mode
+            )));
+        }
+        // Check the security options now, so `run` fails before anything exists.
+        for opt in &mut host.security_opt {
+            if let Some(file) = opt
+                .strip_prefix("seccomp=")
+                .or_else(|| opt.strip_prefix("seccomp:"))
+            {
+                if file != "unconfined" {
+                    let text = std::fs::read_to_string(file).map_err(|e| {
+                        Error::Invalid(format!("opening seccomp profile ({file}) failed: {e}"))
+                    })?;
+                    serde_json::from_str::<skiff_runtime::spec::Seccomp>(&text).map_err(|e| {
+                        Error::Invalid(format!("decoding seccomp profile ({file}) failed: {e}"))
+                    })?;
+                    *opt = format!("seccomp={text}");
+                }
+            } else if !matches!(
+                opt.as_str(),
+                "no-new-privileges"
+                    | "no-new-privileges:true"
+                    | "no-new-privileges=true"
+                    | "no-new-privileges:false"
+                    | "no-new-privileges=false"
+            ) {
+                return Err(Error::Invalid(format!("invalid --security-opt: {opt:?}")));
+            }
+        }
+        let c = Container {
+            id: crate::names::new_id(),
+            name,
+            created: now(),
+            image_id: image_id.to_string(),
+            config: Config {
+                hostname: o.hostname.clone().unwrap_or_default(),
+                domainname: String::new(),
+                user: o
+                    .user
+                    .clone()
+                    .unwrap_or_else(|| ic.user.clone().unwrap_or_default()),
+                tty: o.tty,
+                open_stdin: o.open_stdin,
+                env,
+                cmd,
+                entrypoint,
+                working_dir: o
+                    .workdir
+                    .clone()
+                    .unwrap_or_else(|| ic.working_dir.clone().unwrap_or_default()),
+                labels,
+                stop_signal: o.stop_signal.clone().or(ic.stop_signal.clone()),
+                stop_timeout: o.stop_timeout,
+                image: o.image.clone(),
+                volumes: ic.volumes.keys().cloned().collect(),
+            },
+            host,
+            state: State::default(),
+        };
+        crate::spec::capabilities(&c)?;
+        if let Some(s) = &c.config.stop_signal {
+            parse_signal(s)?;
+        }
+        let dir = self.paths.container_dir(&c.id);
+        for sub in ["upper", "work", "rootfs"] {
+            let p = dir.join(sub);
+            std::fs::create_dir_all(&p).map_err(io_err("creating", &p))?;
+        }
+        if let Err(e) = self.store.insert(&c) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e.into());
+        }
+        self.event(&c, "create", &[]);
+        Ok(c)
+    }
+
+    /// Record an event about container `c`.
+    pub fn event(&self, c: &Container, action: &str, extra: &[(&str, String)]) {
+        let mut attrs = serde_json::json!({"image": c.config.image, "name": c.name});
+        for (k, v) in extra {
+            attrs[*k] = serde_json::Value::String(v.clone());
+        }
+        let _ = self.store.add_event("container", action, &c.id, &attrs);
+    }
+
+    /// The container, with its state checked against the processes it
+    /// names: a container whose supervisor and process are gone is
+    /// recorded as exited.
+    pub fn find(&self, what: &str) -> Result<Container> {
+        let c = self.store.find(what)?;
+        self.reconcile(c)
+    }
+
+    /// Every container, states checked as in [`find`](Self::find).
+    pub fn list(&self) -> Result<Vec<Container>> {
+        self.store
+            .list()?
+            .into_iter()
+            .map(|c| self.reconcile(c))
+            .collect()
+    }
+
+    fn reconcile(&self, mut c: Container) -> Result<Container> {
+        let active = matches!(
+            c.state.status,
+            Status::Running | Status::Paused | Status::Restarting
+        );
+        if !active || alive(c.state.supervisor_pid, c.state.supervisor_start) {
+            return Ok(c);
+        }
+        if c.state.status != Status::Restarting && alive(c.state.pid, c.state.pid_start) {
+            // The supervisor died; the container runs on (its output is lost).
+            return Ok(c);
+        }
+        let id = c.id.clone();
+        c.state = self.store.update_state(&id, |s| {
+            if matches!(
+                s.status,
+                Status::Running | Status::Paused | Status::Restarting
+            ) && !alive(s.supervisor_pid, s.supervisor_start)
+            {
+                s.status = Status::Exited;
+                if s.exit_code == 0 {
+                    s.exit_code = 255;
+                }
+                s.pid = 0;
+                s.finished_at = now();
+                s.error = "the container's supervisor died".into();
+            }
+        })?;
+        self.cleanup_runtime(&c);
+        Ok(c)
+    }
+
+    /// Remove what a dead container left: the runtime's state, its cgroup,
+    /// the rootfs mount.
+    pub(crate) fn cleanup_runtime(&self, c: &Container) {
+        let _ = skiff_runtime::container::delete(&self.paths.runtime_root(), &c.id, true);
+        let rootfs = self.paths.container_dir(&c.id).join("rootfs");
+        unmount(&rootfs);
+    }
+
+    /// `start`: spawn the container's supervisor, which mounts its rootfs,
+    /// creates and starts it; returns once it runs.
+    pub fn start(&self, what: &str, attach: Option<Attach>) -> Result<Started> {
+        let c = self.find(what)?;
+        match c.state.status {
+            Status::Running | Status::Restarting => {
+                return Err(Error::Invalid(format!(
+                    "container {} is already running",
+                    c.id
+                )))
+            }
+            Status::Paused => return Err(Error::Paused(c.id)),
+            _ => {}
+        }
+        let (rfd, wfd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| io_err("making a pipe", Path::new("-"))(e.into()))?;
+        let mut cmd = Command::new(&self.supervisor_exe);
+        cmd.arg("__supervise")
+            .arg(&self.paths.root)
+            .arg(&self.paths.runroot)
+            .arg(&c.id);
+        match attach {
+            Some(a) => {
+                cmd.stdin(a.stdin.map(Stdio::from).unwrap_or_else(Stdio::null))
+                    .stdout(Stdio::from(a.stdout))
+                    .stderr(Stdio::from(a.stderr));
+            }
+            None => {
+                cmd.stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+            }
+        }
+        let w = wfd.as_raw_fd();
+        // SAFETY: between fork and exec only dup2 (async-signal-safe) runs.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(move || {
+                if libc::dup2(w, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(io_err("starting the supervisor", &self.supervisor_exe))?;
+        drop(wfd);
+        let mut status = BufReader::new(std::fs::File::from(rfd));
+        let mut line = String::new();
+        status.read_line(&mut line).map_err(io_err(
+            "reading the supervisor's status",
+            &self.supervisor_exe,
+        ))?;
+        let line = line.trim_end();
+        if let Some(pid) = line.strip_prefix("started ") {
+            return Ok(Started {
+                id: c.id,
+                pid: pid.parse().unwrap_or(0),
+                status,
+                supervisor: child,
+            });
+        }
+        let mut child = child;
+        let _ = child.wait();
+        if let Some(rest) = line.strip_prefix("error ") {
+            let (code, msg) = rest.split_once(' ').unwrap_or(("125", rest));
+            return Err(Error::Start {
+                msg: msg.to_string(),
+                code: code.parse().unwrap_or(125),
+            });
+        }
+        Err(Error::Supervisor {
+            id: c.id,
+            msg: if line.is_empty() {
+                "it exited before starting the container".into()
+            } else {
+                line.to_string()
+            },
+        })
+    }
+
+    /// `kill`: send `signal` to the container's main process.
+    pub fn kill(&self, what: &str, signal: i32) -> Result<Container> {
+        let c = self.find(what)?;
+        if !matches!(c.state.status, Status::Running | Status::Paused)
+            || !alive(c.state.pid, c.state.pid_start)
+        {
+            return Err(Error::NotRunning(c.id));
+        }
+        self.store
+            .update_state(&c.id, |s| s.stopped_by_user = true)?;
+        // SAFETY: kill with a pid checked alive above (start time matched).
+        if unsafe { libc::kill(c.state.pid, signal) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(Error::Invalid(format!(
+                    "Cannot kill container {}: {e}",
+                    c.id
+                )));
+            }
+        }
+        if c.state.status == Status::Paused && signal == libc::SIGKILL {
+            let _ = skiff_runtime::container::resume(&self.paths.runtime_root(), &c.id);
+        }
+        self.event(&c, "kill", &[("signal", signal.to_string())]);
+        Ok(c)
+    }
+
+    /// `stop`: the stop signal, then SIGKILL after `timeout` seconds; returns
+    /// once the supervisor recorded the exit.
+    pub fn stop(&self, what: &str, timeout: Option<i64>) -> Result<Container> {
+        let c = self.find(what)?;
+        if !matches!(
+            c.state.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) {
+            return Ok(c);
+        }
+        self.store
+            .update_state(&c.id, |s| s.stopped_by_user = true)?;
+        if c.state.status == Status::Paused {
+            let _ = skiff_runtime::container::resume(&self.paths.runtime_root(), &c.id);
+        }
+        let sig = match &c.config.stop_signal {
+            Some(s) => parse_signal(s)?,
+            None => libc::SIGTERM,
+        };
+        let t = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0) as u64;
+        if alive(c.state.pid, c.state.pid_start) {
+            // SAFETY: kill of the container's checked pid.
+            unsafe { libc::kill(c.state.pid, sig) };
+            if !wait_gone(c.state.pid, c.state.pid_start, Duration::from_secs(t)) {
+                // SAFETY: as above.
+                unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
+                wait_gone(c.state.pid, c.state.pid_start, Duration::from_secs(10));
+            }
+        }
+        self.wait_recorded(&c.id, Duration::from_secs(10))?;
+        self.event(&c, "stop", &[]);
+        self.find(&c.id)
+    }
+
+    /// Wait until the store no longer says running (the supervisor recorded
+    /// the exit, or is gone).
+    fn wait_recorded(&self, id: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let c = match self.store.get(id)? {
+                Some(c) => self.reconcile(c)?,
+                None => return Ok(()),
+            };
+            if !matches!(c.state.status, Status::Running | Status::Paused) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Supervisor {
+                    id: id.into(),
+                    msg: "it did not record the container's exit".into(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// `wait`: block until the container is not running; its exit code.
+    pub fn wait(&self, what: &str) -> Result<i32> {
+        let c = self.find(what)?;
+        let mut cur = c;
+        loop {
+            match cur.state.status {
+                Status::Running | Status::Paused | Status::Restarting => {}
+                _ => return Ok(cur.state.exit_code),
+            }
+            if cur.state.status != Status::Restarting {
+                wait_gone(
+                    cur.state.pid,
+                    cur.state.pid_start,
+                    Duration::from_millis(500),
+                );
+            } else {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            cur = match self.store.get(&cur.id)? {
+                Some(c) => self.reconcile(c)?,
+                // Removed (`--rm`): Docker reports the exit it saw.
+                None => return Ok(cur.state.exit_code),
+            };
+        }
+    }
+
+    /// `rm`: remove a container (`force`: kill it first).
+    pub fn remove(&self, what: &str, force: bool) -> Result<Container> {
+        let c = self.find(what)?;
+        if matches!(
+            c.state.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) {
+            if !force {
+                return Err(Error::RemoveRunning(c.id));
+            }
+            self.store
+                .update_state(&c.id, |s| s.stopped_by_user = true)?;
+            if c.state.status == Status::Paused {
+                let _ = skiff_runtime::container::resume(&self.paths.runtime_root(), &c.id);
+            }
+            if alive(c.state.pid, c.state.pid_start) {
+                // SAFETY: kill of the container's checked pid.
+                unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
+                wait_gone(c.state.pid, c.state.pid_start, Duration::from_secs(10));
+            }
+            self.wait_recorded(&c.id, Duration::from_secs(10))?;
+            // A restart policy's supervisor must not bring it back.
+            if alive(c.state.supervisor_pid, c.state.supervisor_start) {
+                wait_gone(
+                    c.state.supervisor_pid,
+                    c.state.supervisor_start,
+                    Duration::from_secs(5),
+                );
+            }
+        }
+        self.destroy(&c)?;
+        Ok(c)
+    }
+
+    /// Remove a stopped container's runtime state, mount, files and record.
+    pub(crate) fn destroy(&self, c: &Container) -> Result<()> {
+        self.cleanup_runtime(c);
+        let dir = self.paths.container_dir(&c.id);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io_err("removing", &dir))?;
+        }
+        self.store.remove(&c.id)?;
+        self.event(c, "destroy", &[]);
+        Ok(())
+    }
+
+    /// `rename`.
+    pub fn rename(&self, what: &str, new_name: &str) -> Result<()> {
+        let c = self.find(what)?;
+        let n = crate::names::check_name(new_name).map_err(Error::Invalid)?;
+        self.store.rename(&c.id, &n)?;
+        self.event(&c, "rename", &[("oldName", format!("/{}", c.name))]);
+        Ok(())
+    }
+
+    /// The path of the container's log.
+    pub fn log_path(&self, c: &Container) -> std::path::PathBuf {
+        crate::logs::log_path(&self.paths.container_dir(&c.id), &c.id)
+    }
+
+    /// `inspect`: Docker's JSON shape for the fields that apply.
+    pub fn inspect(&self, c: &Container) -> serde_json::Value {
+        use serde_json::json;
+        let s = &c.state;
+        let (path, args) = {
+            let mut all = c.config.entrypoint.clone();
+            all.extend(c.config.cmd.iter().cloned());
+            let mut it = all.into_iter();
+            (it.next().unwrap_or_default(), it.collect::<Vec<_>>())
+        };
+        let dir = self.paths.container_dir(&c.id);
+        json!({
+            "Id": c.id,
+            "Created": c.created,
+            "Path": path,
+            "Args": args,
+            "State": {
+                "Status": s.status.as_str(),
+                "Running": matches!(s.status, Status::Running | Status::Paused),
+                "Paused": s.status == Status::Paused,
+                "Restarting": s.status == Status::Restarting,
+                "OOMKilled": s.oom_killed,
+                "Dead": s.status == Status::Dead,
+                "Pid": if matches!(s.status, Status::Running | Status::Paused) { s.pid } else { 0 },
+                "ExitCode": s.exit_code,
+                "Error": s.error,
+                "StartedAt": s.started_at,
+                "FinishedAt": s.finished_at,
+            },
+            "Image": c.image_id,
+            "ResolvConfPath": dir.join("resolv.conf"),
+            "HostnamePath": dir.join("hostname"),
+            "HostsPath": dir.join("hosts"),
+            "LogPath": self.log_path(c),
+            "Name": format!("/{}", c.name),
+            "RestartCount": s.restart_count,
+            "Driver": "overlay2",
+            "Platform": "linux",
+            "HostConfig": {
+                "Binds": if c.host.binds.is_empty() { serde_json::Value::Null } else { json!(c.host.binds) },
+                "NetworkMode": c.host.network_mode,
+                "RestartPolicy": {
+                    "Name": if c.host.restart_policy.name.is_empty() { "no" } else { c.host.restart_policy.name.as_str() },
+                    "MaximumRetryCount": c.host.restart_policy.maximum_retry_count,
+                },
+                "AutoRemove": c.host.auto_remove,
+                "CapAdd": if c.host.cap_add.is_empty() { serde_json::Value::Null } else { json!(c.host.cap_add) },
+                "CapDrop": if c.host.cap_drop.is_empty() { serde_json::Value::Null } else { json!(c.host.cap_drop) },
+                "Privileged": c.host.privileged,
+                "ReadonlyRootfs": c.host.read_only_rootfs,
+                "SecurityOpt": if c.host.security_opt.is_empty() { serde_json::Value::Null } else { json!(c.host.security_opt.iter().map(|o| if o.starts_with("seccomp={") { "seccomp=<profile>".to_string() } else { o.clone() }).collect::<Vec<_>>()) },
+                "Memory": c.host.memory,
+                "MemorySwap": c.host.memory_swap,
+                "NanoCpus": c.host.nano_cpus,
+                "CpuShares": c.host.cpu_shares,
+                "CpusetCpus": c.host.cpuset_cpus,
+                "PidsLimit": if c.host.pids_limit > 0 { json!(c.host.pids_limit) } else { serde_json::Value::Null },
+                "Init": c.host.init,
+                "Tmpfs": c.host.tmpfs,
+                "LogConfig": {"Type": "json-file", "Config": log_config(&c.host)},
+            },
+            "GraphDriver": {
+                "Name": "overlay2",
+                "Data": {
+                    "MergedDir": dir.join("rootfs"),
+                    "UpperDir": dir.join("upper"),
+                    "WorkDir": dir.join("work"),
+                },
+            },
+            "Mounts": [],
+            "Config": {
+                "Hostname": if c.config.hostname.is_empty() { c.id[..12].to_string() } else { c.config.hostname.clone() },
+                "Domainname": c.config.domainname,
+                "User": c.config.user,
+                "AttachStdin": false,
+                "Tty": c.config.tty,
+                "OpenStdin": c.config.open_stdin,
+                "Env": c.config.env,
+                "Cmd": if c.config.cmd.is_empty() { serde_json::Value::Null } else { json!(c.config.cmd) },
+                "Image": c.config.image,
+                "Volumes": if c.config.volumes.is_empty() { serde_json::Value::Null } else {
+                    serde_json::Value::Object(c.config.volumes.iter().map(|v| (v.clone(), json!({}))).collect())
+                },
+                "WorkingDir": c.config.working_dir,
+                "Entrypoint": if c.config.entrypoint.is_empty() { serde_json::Value::Null } else { json!(c.config.entrypoint) },
+                "Labels": c.config.labels,
+                "StopSignal": c.config.stop_signal,
+                "StopTimeout": c.config.stop_timeout,
+            },
+            "NetworkSettings": {"Networks": {}},
+        })
+    }
+}
+
+fn log_config(h: &HostConfig) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    if let Some(s) = h.log_max_size {
+        m.insert("max-size".to_string(), s.to_string());
+    }
+    if let Some(f) = h.log_max_file {
+        m.insert("max-file".to_string(), f.to_string());
+    }
+    m
+}
+
+/// Unmount `path` if something is mounted there (lazily if busy).
+pub(crate) fn unmount(path: &Path) {
+    use nix::mount::{umount2, MntFlags};
+    loop {
+        match umount2(path, MntFlags::empty()) {
+            Ok(()) => continue,
+            Err(nix::errno::Errno::EBUSY) => {
+                let _ = umount2(path, MntFlags::MNT_DETACH);
+            }
+            Err(_) => {}
+        }
+        break;
+    }
+}
+
+/// Docker's zero time, for "never".
+pub fn is_zero_time(t: &str) -> bool {
+    t.is_empty() || t == ZERO_TIME
+}

@@ -1,0 +1,120 @@
+//! skiff's engine: the one backend behind the CLI (and later the API and the
+//! Kubernetes controllers). Containers are rows in an embedded SQLite store;
+//! each running container has a supervisor process that holds its stdio,
+//! writes its log, records its exit and applies its restart policy.
+
+pub mod container;
+pub mod logs;
+pub mod model;
+pub mod names;
+pub mod seccomp_profile;
+pub mod spec;
+pub mod store;
+pub mod supervisor;
+
+use std::path::{Path, PathBuf};
+
+/// Every failure of an engine operation. Each carries the exit code
+/// Docker's CLI would use: 125 for the engine's own errors, 126 when the
+/// command cannot be invoked, 127 when it is not found.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Image(#[from] skiff_image::service::ImagesError),
+    #[error(transparent)]
+    Spec(#[from] spec::SpecError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{msg}")]
+    Start { msg: String, code: i32 },
+    #[error("{op} {path}: {err}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        err: std::io::Error,
+    },
+    #[error("You cannot remove a running container {0}. Stop the container before attempting removal or force remove")]
+    RemoveRunning(String),
+    #[error("Container {0} is not running")]
+    NotRunning(String),
+    #[error("Container {0} is paused, unpause the container before stopping or killing")]
+    Paused(String),
+    #[error("the supervisor of container {id} failed: {msg}")]
+    Supervisor { id: String, msg: String },
+}
+
+impl Error {
+    /// The exit status Docker's CLI gives this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Start { code, .. } => *code,
+            _ => 125,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |err| Error::Io {
+        op,
+        path: path.to_path_buf(),
+        err,
+    }
+}
+
+/// Where the engine keeps things.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Persistent state: images, containers' writable layers, logs, the store.
+    pub root: PathBuf,
+    /// Runtime state (a tmpfs, gone at reboot): the OCI runtime's state.
+    pub runroot: PathBuf,
+}
+
+impl Paths {
+    pub fn db(&self) -> PathBuf {
+        self.root.join("containers.db")
+    }
+    /// A container's directory: upper and work dirs, the rootfs mount point,
+    /// config.json, its log and its /etc files.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+    pub fn runtime_root(&self) -> PathBuf {
+        self.runroot.join("runtime")
+    }
+}
+
+/// The engine: its paths and an open store.
+pub struct Engine {
+    pub paths: Paths,
+    pub store: store::Store,
+    /// The executable that runs `__supervise` (the skiff binary).
+    pub supervisor_exe: PathBuf,
+}
+
+impl Engine {
+    pub fn open(root: &Path, runroot: &Path) -> Result<Engine> {
+        std::fs::create_dir_all(root).map_err(io_err("creating", root))?;
+        let paths = Paths {
+            root: root.to_path_buf(),
+            runroot: runroot.to_path_buf(),
+        };
+        let store = store::Store::open(&paths.db())?;
+        let supervisor_exe = std::env::current_exe().map_err(io_err(
+            "finding the skiff executable",
+            Path::new("/proc/self/exe"),
+        ))?;
+        Ok(Engine {
+            paths,
+            store,
+            supervisor_exe,
+        })
+    }
+}

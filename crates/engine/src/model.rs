@@ -1,0 +1,178 @@
+//! What a container is made of, as stored: the configuration it was created
+//! with (Docker's `Config` and `HostConfig`, the parts that apply) and its
+//! state.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Docker's `Config`: what runs, as the image and the flags made it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub hostname: String,
+    pub domainname: String,
+    pub user: String,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub env: Vec<String>,
+    /// The effective command (the image's when none was given).
+    pub cmd: Vec<String>,
+    /// The effective entrypoint (the image's unless `--entrypoint`).
+    pub entrypoint: Vec<String>,
+    pub working_dir: String,
+    pub labels: BTreeMap<String, String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    /// The image as the user named it.
+    pub image: String,
+    /// Image volumes (`VOLUME` in the image config).
+    pub volumes: Vec<String>,
+}
+
+/// Docker's `HostConfig`: how the container sits on the host.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostConfig {
+    pub auto_remove: bool,
+    /// `none` or `host` (bridge networks come with the network issue).
+    pub network_mode: String,
+    pub read_only_rootfs: bool,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub restart_policy: RestartPolicy,
+    pub init: bool,
+    pub security_opt: Vec<String>,
+    /// Bytes; 0 is no limit.
+    pub memory: i64,
+    /// Bytes of memory + swap; 0 is unset, -1 unlimited.
+    pub memory_swap: i64,
+    /// CPUs in units of 1e-9.
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpuset_cpus: String,
+    /// 0 is unset.
+    pub pids_limit: i64,
+    pub ulimits: Vec<Ulimit>,
+    /// `SRC:DST[:ro]` binds and named volumes, as given.
+    pub binds: Vec<String>,
+    pub tmpfs: BTreeMap<String, String>,
+    pub log_max_size: Option<u64>,
+    pub log_max_file: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RestartPolicy {
+    /// `no`, `always`, `on-failure`, `unless-stopped`; empty is `no`.
+    pub name: String,
+    pub maximum_retry_count: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// The container's lifecycle states, as Docker names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "created" => Status::Created,
+            "running" => Status::Running,
+            "paused" => Status::Paused,
+            "restarting" => Status::Restarting,
+            "removing" => Status::Removing,
+            "exited" => Status::Exited,
+            "dead" => Status::Dead,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Zero time, as Docker prints unset timestamps.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// One container, as the store has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    /// RFC 3339 with nanoseconds.
+    pub created: String,
+    pub image_id: String,
+    pub config: Config,
+    pub host: HostConfig,
+    pub state: State,
+}
+
+/// Docker's `State`, plus what the engine needs to check it is true.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    pub status: Status,
+    pub pid: i32,
+    /// Start time (clock ticks since boot) of `pid`, so a reused pid is not
+    /// mistaken for the container.
+    pub pid_start: u64,
+    pub supervisor_pid: i32,
+    pub supervisor_start: u64,
+    pub exit_code: i32,
+    pub started_at: String,
+    pub finished_at: String,
+    pub oom_killed: bool,
+    pub restart_count: u32,
+    pub error: String,
+    /// The user stopped it (`stop`, `kill`): `unless-stopped` and `always`
+    /// do not bring it back until it is started again.
+    pub stopped_by_user: bool,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            status: Status::Created,
+            pid: 0,
+            pid_start: 0,
+            supervisor_pid: 0,
+            supervisor_start: 0,
+            exit_code: 0,
+            started_at: ZERO_TIME.into(),
+            finished_at: ZERO_TIME.into(),
+            oom_killed: false,
+            restart_count: 0,
+            error: String::new(),
+            stopped_by_user: false,
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! The OCI runtime config for a container, with Docker's defaults: its
+//! capability set, masked and read-only paths, mounts, devices, and skiff's
+//! default seccomp profile.
+
+use crate::model::Container;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// Docker's default capabilities.
+pub const DEFAULT_CAPS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+const MASKED: [&str; 10] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+
+const READONLY: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("unable to find user {0}: no matching entries in passwd file")]
+    NoUser(String),
+    #[error("unable to find group {0}: no matching entries in group file")]
+    NoGroup(String),
+    #[error("invalid capability {0:?}")]
+    BadCap(String),
+    #[error("invalid --security-opt {0:?}")]
+    BadSecurityOpt(String),
+    #[error("opening seccomp profile {path}: {err}")]
+    SeccompFile { path: String, err: String },
+}
+
+/// The capabilities of the host's bounding set (what `--privileged` grants).
+pub fn host_caps() -> Vec<String> {
+    let mut out = Vec::new();
+    for c in caps::all() {
+        if caps::has_cap(None, caps::CapSet::Bounding, c).unwrap_or(false) {
+            out.push(c.to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The container's capability set from Docker's defaults, `--cap-add` and
+/// `--cap-drop` (`ALL` in either), or the host's with `--privileged`.
+pub fn capabilities(c: &Container) -> Result<Vec<String>, SpecError> {
+    if c.host.privileged {
+        return Ok(host_caps());
+    }
+    let norm = |s: &str| -> Result<String, SpecError> {
+        let u = s.to_ascii_uppercase();
+        let full = if u.starts_with("CAP_") {
+            u
+        } else {
+            format!("CAP_{u}")
+        };
+        if full == "CAP_ALL" {
+            return Ok("ALL".into());
+        }
+        full.parse::<caps::Capability>()
+            .map(|_| full.clone())
+            .map_err(|_| SpecError::BadCap(s.to_string()))
+    };
+    let adds = c
+        .host
+        .cap_add
+        .iter()
+        .map(|s| norm(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let drops = c
+        .host
+        .cap_drop
+        .iter()
+        .map(|s| norm(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut set: Vec<String> = if drops.iter().any(|d| d == "ALL") {
+        Vec::new()
+    } else {
+        DEFAULT_CAPS
+            .iter()
+            .map(|s| s.to_string())
+            .filter(|s| !drops.contains(s))
+            .collect()
+    };
+    if adds.iter().any(|a| a == "ALL") {
+        set = caps::all().into_iter().map(|c| c.to_string()).collect();
+    } else {
+        for a in adds {
+            if !set.contains(&a) {
+                set.push(a);
+            }
+        }
+    }
+    set.sort();
+    Ok(set)
+}
+
+/// The uid, gid and additional gids for `user` (`name|uid[:group|gid]`),
+/// looked up in the container's /etc/passwd and /etc/group.
+pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), SpecError> {
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let mut name = None;
+    let (uid, mut gid) = if u.is_empty() {
+        (0, 0)
+    } else {
+        let entry = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 4 && (f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u)));
+        match (entry, u.parse::<u32>()) {
+            (Some(f), _) => {
+                name = Some(f[0].to_string());
+                (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0))
+            }
+            (None, Ok(n)) => (n, 0),
+            (None, Err(_)) => return Err(SpecError::NoUser(u.to_string())),
+        }
+    };
+    if let Some(g) = g {
+        gid = match group
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 3 && (f[0] == g || f[2] == g))
+        {
+            Some(f) => f[2].parse().unwrap_or(0),
+            None => g.parse().map_err(|_| SpecError::NoGroup(g.to_string()))?,
+        };
+    }
+    // Supplementary groups: those listing the user by name.
+    let mut extra = Vec::new();
+    if let Some(n) = &name {
+        for l in group.lines() {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() >= 4 && f[3].split(',').any(|m| m == n) {
+                if let Ok(id) = f[2].parse::<u32>() {
+                    if id != gid && !extra.contains(&id) {
+                        extra.push(id);
+                    }
+                }
+            }
+        }
+    }
+    Ok((uid, gid, extra))
+}
+
+/// Docker's environment: `PATH` (unless set), `HOSTNAME`, `TERM` on a
+/// terminal, then the container's own (which the image and `-e` made).
+pub fn environment(c: &Container, hostname: &str) -> Vec<String> {
+    let mut env = Vec::new();
+    if !c.config.env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(DEFAULT_PATH.to_string());
+    }
+    env.push(format!("HOSTNAME={hostname}"));
+    if c.config.tty {
+        env.push("TERM=xterm".into());
+    }
+    for e in &c.config.env {
+        let key = e.split('=').next().unwrap_or("");
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    env
+}
+
+/// Everything [`build`] needs beside the container.
+pub struct SpecInput<'a> {
+    /// The container's mounted root filesystem.
+    pub rootfs: &'a Path,
+    /// Host files bind-mounted to /etc/hostname, /etc/hosts, /etc/resolv.conf.
+    pub etc_files: &'a [(String, std::path::PathBuf)],
+    /// Extra mounts (volumes, binds, tmpfs) as OCI mount objects.
+    pub mounts: Vec<Value>,
+    /// The path of the init binary bind-mounted for `--init`.
+    pub init: Option<&'a Path>,
+}
+
+/// The OCI config for `c`.
+pub fn build(c: &Container, input: &SpecInput<'_>) -> Result<Value, SpecError> {
+    let hostname = if c.config.hostname.is_empty() {
+        c.id[..12].to_string()
+    } else {
+        c.config.hostname.clone()
+    };
+    let (uid, gid, extra) = resolve_user(input.rootfs, &c.config.user)?;
+    let caps = capabilities(c)?;
+    let mut args: Vec<String> = c.config.entrypoint.clone();
+    args.extend(c.config.cmd.iter().cloned());
+    if input.init.is_some() {
+        args.insert(0, "--".into());
+        args.insert(0, "/sbin/docker-init".into());
+    }
+    let cwd = if c.config.working_dir.is_empty() {
+        "/".to_string()
+    } else {
+        c.config.working_dir.clone()
+    };
+    let mut rlimits = Vec::new();
+    for u in &c.host.ulimits {
+        rlimits.push(json!({
+            "type": format!("RLIMIT_{}", u.name.to_ascii_uppercase()),
+            "soft": u.soft, "hard": u.hard,
+        }));
+    }
+    let no_new_privs = c.host.security_opt.iter().any(|o| {
+        matches!(
+            o.as_str(),
+            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+        )
+    });
+    let mut process = json!({
+        "terminal": c.config.tty,
+        "user": {"uid": uid, "gid": gid},
+        "args": args,
+        "env": environment(c, &hostname),
+        "cwd": cwd,
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "noNewPrivileges": no_new_privs,
+        "oomScoreAdj": 0,
+    });
+    if !extra.is_empty() {
+        process["user"]["additionalGids"] = json!(extra);
+    }
+    if !rlimits.is_empty() {
+        process["rlimits"] = Value::Array(rlimits);
+    }
+
+    let sys_ro = if c.host.privileged { "rw" } else { "ro" };
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc",
+               "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+               "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+               "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+               "options": ["nosuid", "noexec", "nodev", sys_ro]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+               "options": ["nosuid", "noexec", "nodev", "relatime", sys_ro]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+               "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+               "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+    ];
+    for (dest, src) in input.etc_files {
+        mounts.push(json!({"destination": dest, "type": "bind",
+            "source": src, "options": ["rbind", "rprivate"]}));
+    }
+    if let Some(init) = input.init {
+        mounts.push(json!({"destination": "/sbin/docker-init", "type": "bind",
+            "source": init, "options": ["bind", "ro"]}));
+    }
+    mounts.extend(input.mounts.iter().cloned());
+
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
+    if c.host.network_mode != "host" {
+        namespaces.push(json!({"type": "network"}));
+    }
+    // Docker makes a private cgroup namespace where cgroup v2 is the only
+    // hierarchy, and shares the host's elsewhere.
+    if skiff_runtime::cgroups::Layout::detect()
+        .map(|l| l.v1.is_empty() && l.unified.is_some())
+        .unwrap_or(false)
+    {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
+
+    let mut resources = json!({});
+    if !c.host.privileged {
+        resources["devices"] = json!([{"allow": false, "access": "rwm"}]);
+    }
+    if c.host.memory > 0 {
+        resources["memory"] = json!({"limit": c.host.memory});
+        match c.host.memory_swap {
+            0 => resources["memory"]["swap"] = json!(c.host.memory * 2),
+            -1 => resources["memory"]["swap"] = json!(-1),
+            s => resources["memory"]["swap"] = json!(s),
+        }
+    }
+    if c.host.nano_cpus > 0 {
+        let period = 100_000i64;
+        resources["cpu"] =
+            json!({"quota": c.host.nano_cpus * period / 1_000_000_000, "period": period});
+    }
+    if c.host.cpu_shares > 0 {
+        resources["cpu"]["shares"] = json!(c.host.cpu_shares);
+    }
+    if !c.host.cpuset_cpus.is_empty() {
+        resources["cpu"]["cpus"] = json!(c.host.cpuset_cpus);
+    }
+    if c.host.pids_limit > 0 {
+        resources["pids"] = json!({"limit": c.host.pids_limit});
+    }
+
+    let mut linux = json!({
+        "namespaces": namespaces,
+        "resources": resources,
+        "cgroupsPath": format!("/skiff/{}", c.id),
+    });
+    if !c.host.privileged {
+        linux["maskedPaths"] = json!(MASKED);
+        linux["readonlyPaths"] = json!(READONLY);
+    }
+    if let Some(s) = seccomp(c, &caps)? {
+        linux["seccomp"] = s;
+    }
+    Ok(json!({
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": {"path": input.rootfs, "readonly": c.host.read_only_rootfs},
+        "hostname": hostname,
+        "mounts": mounts,
+        "linux": linux,
+    }))
+}
+
+/// The seccomp profile: skiff's default, a file's (`seccomp=FILE`), or none
+/// (`seccomp=unconfined`, `--privileged`).
+fn seccomp(c: &Container, caps: &[String]) -> Result<Option<Value>, SpecError> {
+    if c.host.privileged {
+        return Ok(None);
+    }
+    for o in &c.host.security_opt {
+        let Some(v) = o
+            .strip_prefix("seccomp=")
+            .or_else(|| o.strip_prefix("seccomp:"))
+        else {
+            continue;
+        };
+        if v == "unconfined" {
+            return Ok(None);
+        }
+        // The file's content was read when the container was created.
+        let profile: Value = serde_json::from_str(v).map_err(|e| SpecError::SeccompFile {
+            path: "(stored)".into(),
+            err: e.to_string(),
+        })?;
+        return Ok(Some(profile));
+    }
+    let p = crate::seccomp_profile::default_profile(caps);
+    Ok(Some(serde_json::to_value(p).expect("seccomp serializes")))
+}

@@ -1,0 +1,478 @@
+//! The per-container supervisor: a small single-threaded process (the skiff
+//! binary run as `skiff __supervise ROOT RUNROOT ID`) that outlives the CLI.
+//! It mounts the container's rootfs, writes its OCI config, creates and
+//! starts it through the runtime library (the container's init is its
+//! child), copies its output into the json-file log (and to an attached
+//! client), records its exit, applies the restart policy, and with `--rm`
+//! removes it.
+//!
+//! It starts with: fd 0 the container's stdin, fds 1 and 2 an attached
+//! client's stdout and stderr (or /dev/null), fd 3 the status pipe to the
+//! CLI, on which it writes one line each:
+//!   `started PID`          the container runs
+//!   `error CODE MESSAGE`   it could not start (CODE: Docker's exit code)
+//!   `exit CODE`            it exited (and, with `--rm`, is removed)
+
+use crate::container::{alive, now, unmount};
+use crate::model::{Container, Status};
+use crate::{Engine, Paths};
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Entry point; returns the process exit status.
+pub fn main(args: &[String]) -> i32 {
+    let [root, runroot, id] = args else {
+        eprintln!("usage: skiff __supervise ROOT RUNROOT ID");
+        return 2;
+    };
+    // SAFETY: fd 3 was set up by the CLI as the status pipe; we own it now.
+    let status = unsafe { std::fs::File::from_raw_fd(3) };
+    let mut sup = Supervisor {
+        status: Some(status),
+        attached: true,
+    };
+    let code = sup.run(Path::new(root), Path::new(runroot), id);
+    code.unwrap_or_else(|(code, msg)| {
+        sup.say(&format!("error {code} {msg}"));
+        1
+    })
+}
+
+struct Supervisor {
+    status: Option<std::fs::File>,
+    /// Whether fds 1 and 2 still go to a client.
+    attached: bool,
+}
+
+type Fail = (i32, String);
+
+fn fail(code: i32) -> impl Fn(String) -> Fail {
+    move |m| (code, m)
+}
+
+/// The exit code Docker gives a start failure: 127 command not found, 126
+/// not executable, 125 anything else.
+fn start_failure_code(msg: &str) -> i32 {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("executable file not found") || m.contains("no such file or directory") {
+        127
+    } else if m.contains("permission denied") || m.contains("exec format error") {
+        126
+    } else {
+        125
+    }
+}
+
+impl Supervisor {
+    /// A line to the CLI, if it still listens.
+    fn say(&mut self, line: &str) {
+        if let Some(f) = &mut self.status {
+            if writeln!(f, "{line}").is_err() {
+                self.status = None;
+            }
+        }
+    }
+
+    fn run(&mut self, root: &Path, runroot: &Path, id: &str) -> Result<i32, Fail> {
+        // Own session: a ^C meant for the CLI is not for us.
+        let _ = nix::unistd::setsid();
+        // SAFETY: setting SIGPIPE to ignored has no preconditions.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        let engine = Engine::open(root, runroot).map_err(|e| (125, e.to_string()))?;
+        let mut c = engine.store.find(id).map_err(|e| (125, e.to_string()))?;
+        let mut first = true;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let started = Instant::now();
+            let code = match self.run_once(&engine, &mut c, first) {
+                Ok(code) => code,
+                Err((code, msg)) => {
+                    let _ = engine.store.update_state(&c.id, |s| {
+                        s.status = if first {
+                            Status::Created
+                        } else {
+                            Status::Exited
+                        };
+                        s.error = msg.clone();
+                        s.exit_code = code;
+                        s.pid = 0;
+                    });
+                    engine.cleanup_runtime(&c);
+                    if first {
+                        if c.host.auto_remove {
+                            let _ = engine.destroy(&c);
+                        }
+                        return Err((code, msg));
+                    }
+                    code
+                }
+            };
+            first = false;
+            let state = engine
+                .store
+                .get(&c.id)
+                .ok()
+                .flatten()
+                .map(|c| c.state)
+                .unwrap_or_default();
+            let policy = c.host.restart_policy.name.as_str();
+            let again = !state.stopped_by_user
+                && match policy {
+                    "always" | "unless-stopped" => true,
+                    "on-failure" => {
+                        code != 0
+                            && (c.host.restart_policy.maximum_retry_count == 0
+                                || state.restart_count < c.host.restart_policy.maximum_retry_count)
+                    }
+                    _ => false,
+                };
+            if !again {
+                if c.host.auto_remove {
+                    let _ = engine.destroy(&c);
+                }
+                self.say(&format!("exit {code}"));
+                return Ok(0);
+            }
+            // Docker's backoff: doubling from 100 ms, reset after a run of 10 s.
+            if started.elapsed() >= Duration::from_secs(10) {
+                backoff = Duration::from_millis(100);
+            }
+            let _ = engine.store.update_state(&c.id, |s| {
+                s.status = Status::Restarting;
+                s.restart_count += 1;
+            });
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+            // Stopped or removed while we waited?
+            match engine.store.get(&c.id) {
+                Ok(Some(cur)) if !cur.state.stopped_by_user => c = cur,
+                _ => {
+                    let _ = engine
+                        .store
+                        .update_state(&c.id, |s| s.status = Status::Exited);
+                    self.say(&format!("exit {code}"));
+                    return Ok(0);
+                }
+            }
+        }
+    }
+
+    /// One run of the container; returns its exit code.
+    fn run_once(&mut self, engine: &Engine, c: &mut Container, first: bool) -> Result<i32, Fail> {
+        let paths = &engine.paths;
+        let dir = paths.container_dir(&c.id);
+        let rootfs = dir.join("rootfs");
+        unmount(&rootfs);
+        let _ = skiff_runtime::container::delete(&paths.runtime_root(), &c.id, true);
+        mount_rootfs(paths, c, &dir).map_err(fail(125))?;
+        let etc = write_etc_files(c, &dir).map_err(fail(125))?;
+        let input = crate::spec::SpecInput {
+            rootfs: &rootfs,
+            etc_files: &etc,
+            mounts: Vec::new(),
+            init: None,
+        };
+        let spec = crate::spec::build(c, &input).map_err(|e| (125, e.to_string()))?;
+        let cfg = dir.join("config.json");
+        std::fs::write(&cfg, serde_json::to_vec(&spec).expect("spec serializes"))
+            .map_err(|e| (125, format!("writing {}: {e}", cfg.display())))?;
+
+        // The container's stdout and stderr are pipes we read.
+        let (out_r, out_w) = pipe().map_err(fail(125))?;
+        let (err_r, err_w) = pipe().map_err(fail(125))?;
+        // Keep the client's fds aside; put the pipes on 1 and 2 for the
+        // runtime, which hands its stdio to the container.
+        let client_out = dup_cloexec(1).map_err(fail(125))?;
+        let client_err = dup_cloexec(2).map_err(fail(125))?;
+        dup2(out_w.as_raw_fd(), 1).map_err(fail(125))?;
+        dup2(err_w.as_raw_fd(), 2).map_err(fail(125))?;
+        if !first {
+            let null = open_null().map_err(fail(125))?;
+            dup2(null.as_raw_fd(), 0).map_err(fail(125))?;
+        }
+        drop(out_w);
+        drop(err_w);
+        let opts = skiff_runtime::container::CreateOpts {
+            id: c.id.clone(),
+            bundle: dir.clone(),
+            root: paths.runtime_root(),
+            ..Default::default()
+        };
+        let created = skiff_runtime::container::create_child(&opts)
+            .and_then(|pid| skiff_runtime::container::start(&opts.root, &c.id).map(|_| pid));
+        // Our own stdio: nothing of the container's.
+        let null = open_null().map_err(fail(125))?;
+        for fd in 0..3 {
+            let _ = dup2(null.as_raw_fd(), fd);
+        }
+        let pid = match created {
+            Ok(pid) => pid,
+            Err(e) => {
+                let msg = e.to_string();
+                unmount(&rootfs);
+                return Err((start_failure_code(&msg), msg));
+            }
+        };
+        let pid_start = skiff_runtime::state::proc_stat(pid)
+            .map(|s| s.0)
+            .unwrap_or(0);
+        let me = std::process::id() as i32;
+        let me_start = skiff_runtime::state::proc_stat(me)
+            .map(|s| s.0)
+            .unwrap_or(0);
+        let started_at = now();
+        *c = engine.store.find(&c.id).map_err(|e| (125, e.to_string()))?;
+        c.state = engine
+            .store
+            .update_state(&c.id, |s| {
+                s.status = Status::Running;
+                s.pid = pid;
+                s.pid_start = pid_start;
+                s.supervisor_pid = me;
+                s.supervisor_start = me_start;
+                s.started_at = started_at.clone();
+                s.error.clear();
+                s.exit_code = 0;
+                s.oom_killed = false;
+            })
+            .map_err(|e| (125, e.to_string()))?;
+        engine.event(c, "start", &[]);
+        self.say(&format!("started {pid}"));
+
+        let log = crate::logs::LogWriter::open(
+            crate::logs::log_path(&dir, &c.id),
+            c.host.log_max_size,
+            c.host.log_max_file.unwrap_or(1),
+        )
+        .ok();
+        let status = self.pump(pid, out_r, err_r, client_out, client_err, log);
+        let code = skiff_runtime::signals::exit_code(status);
+        let oom = oom_killed(&c.id);
+        let _ = skiff_runtime::container::delete(&paths.runtime_root(), &c.id, true);
+        unmount(&rootfs);
+        let finished = now();
+        let _ = engine.store.update_state(&c.id, |s| {
+            s.status = Status::Exited;
+            s.exit_code = code;
+            s.finished_at = finished.clone();
+            s.oom_killed = oom;
+            s.pid = 0;
+        });
+        if oom {
+            engine.event(c, "oom", &[]);
+        }
+        engine.event(c, "die", &[("exitCode", code.to_string())]);
+        Ok(code)
+    }
+
+    /// Copy the container's output until it exits; returns its wait status.
+    fn pump(
+        &mut self,
+        pid: i32,
+        out_r: OwnedFd,
+        err_r: OwnedFd,
+        client_out: OwnedFd,
+        client_err: OwnedFd,
+        mut log: Option<crate::logs::LogWriter>,
+    ) -> i32 {
+        let mut open = [Some(out_r), Some(err_r)];
+        let client = [client_out, client_err];
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut exit: Option<i32> = None;
+        let mut exited_at: Option<Instant> = None;
+        let status = loop {
+            if exit.is_none() {
+                exit = reap(pid);
+                if exit.is_some() {
+                    exited_at = Some(Instant::now());
+                }
+            }
+            if open.iter().all(Option::is_none) {
+                if let Some(s) = exit {
+                    break s;
+                }
+                // Output closed early: wait for the exit alone.
+                let mut st = 0;
+                // SAFETY: waitpid on our child.
+                unsafe { libc::waitpid(pid, &mut st, 0) };
+                break st;
+            }
+            // Processes left holding the pipes after init exited: stop
+            // reading once they are quiet for a while.
+            if let Some(t) = exited_at {
+                if t.elapsed() > Duration::from_secs(2) {
+                    break exit.unwrap_or(0);
+                }
+            }
+            let mut fds: Vec<libc::pollfd> = open
+                .iter()
+                .flatten()
+                .map(|f| libc::pollfd {
+                    fd: f.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            let timeout = if exit.is_some() { 50 } else { 100 };
+            // SAFETY: valid pollfd array of its length.
+            let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout) };
+            if r < 0 {
+                continue;
+            }
+            for p in fds.iter().filter(|p| p.revents != 0) {
+                let i = if open[0].as_ref().map(|f| f.as_raw_fd()) == Some(p.fd) {
+                    0
+                } else {
+                    1
+                };
+                // SAFETY: reading into our buffer from an fd we own.
+                let n = unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) };
+                if n <= 0 {
+                    open[i] = None;
+                    continue;
+                }
+                let data = &buf[..n as usize];
+                if let Some(l) = &mut log {
+                    let _ = l.write(i as u8 + 1, data);
+                }
+                if self.attached && write_all(client[i].as_fd(), data).is_err() {
+                    self.attached = false;
+                }
+            }
+        };
+        if let Some(l) = &mut log {
+            let _ = l.flush_partial();
+        }
+        status
+    }
+}
+
+/// The exit status of `pid` if it has exited.
+fn reap(pid: i32) -> Option<i32> {
+    let mut st = 0;
+    // SAFETY: waitpid on our child, without blocking.
+    let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
+    if r == pid {
+        Some(st)
+    } else if r < 0 {
+        // Not our child any more (or never): treat as gone.
+        (!alive(pid, 0)).then_some(0)
+    } else {
+        None
+    }
+}
+
+fn write_all(fd: std::os::fd::BorrowedFd<'_>, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
+}
+
+fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, String> {
+    // SAFETY: fcntl F_DUPFD_CLOEXEC on one of our open fds.
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
+    if r < 0 {
+        return Err(format!("dup {fd}: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: r is a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+fn dup2(from: RawFd, to: RawFd) -> Result<(), String> {
+    // SAFETY: dup2 between fds of this process.
+    if unsafe { libc::dup2(from, to) } < 0 {
+        return Err(format!("dup2: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn open_null() -> Result<OwnedFd, String> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map(OwnedFd::from)
+        .map_err(|e| format!("/dev/null: {e}"))
+}
+
+/// Mount the image's layers with the container's upper layer on its rootfs.
+fn mount_rootfs(paths: &Paths, c: &Container, dir: &Path) -> Result<(), String> {
+    let images = skiff_image::service::Images::open(&paths.root).map_err(|e| e.to_string())?;
+    let id: skiff_image::digest::Digest = c
+        .image_id
+        .parse()
+        .map_err(|e| format!("image ID {}: {e}", c.image_id))?;
+    let lower = images.layer_dirs(&id).map_err(|e| e.to_string())?;
+    let spec = skiff_image::overlay::OverlaySpec {
+        lower,
+        upper: Some(dir.join("upper")),
+        work: Some(dir.join("work")),
+    };
+    skiff_image::overlay::mount(&spec, &dir.join("rootfs")).map_err(|e| e.to_string())
+}
+
+/// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, as
+/// Docker writes them; returns (destination, source) pairs to bind-mount.
+fn write_etc_files(c: &Container, dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    let hostname = if c.config.hostname.is_empty() {
+        c.id[..12].to_string()
+    } else {
+        c.config.hostname.clone()
+    };
+    let w = |name: &str, text: String| -> Result<PathBuf, String> {
+        let p = dir.join(name);
+        std::fs::write(&p, text).map_err(|e| format!("writing {}: {e}", p.display()))?;
+        Ok(p)
+    };
+    let mut hosts = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+         fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
+         ff02::2\tip6-allrouters\n",
+    );
+    let resolv = if c.host.network_mode == "host" {
+        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+    } else {
+        // No network: Docker copies the host's file all the same.
+        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+    };
+    if c.host.network_mode == "host" {
+        hosts = std::fs::read_to_string("/etc/hosts").unwrap_or(hosts);
+    }
+    Ok(vec![
+        (
+            "/etc/hostname".into(),
+            w("hostname", format!("{hostname}\n"))?,
+        ),
+        ("/etc/hosts".into(), w("hosts", hosts)?),
+        ("/etc/resolv.conf".into(), w("resolv.conf", resolv)?),
+    ])
+}
+
+/// Did the kernel's OOM killer kill a process of the container's cgroup?
+fn oom_killed(id: &str) -> bool {
+    let rel = format!("skiff/{id}");
+    for p in [
+        format!("/sys/fs/cgroup/memory/{rel}/memory.oom_control"),
+        format!("/sys/fs/cgroup/{rel}/memory.events"),
+    ] {
+        if let Ok(t) = std::fs::read_to_string(&p) {
+            return t.lines().any(|l| {
+                l.strip_prefix("oom_kill ")
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    .is_some_and(|n| n > 0)
+            });
+        }
+    }
+    false
+}

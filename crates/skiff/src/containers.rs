@@ -1,0 +1,943 @@
+//! Container commands with Docker's flags, output and exit codes: run,
+//! create, start, stop, kill, rm, ps, logs, wait, inspect, rename.
+
+use crate::format;
+use clap::Args;
+use skiff_engine::container::{Attach, CreateOptions};
+use skiff_engine::model::{Container, HostConfig, RestartPolicy, Status, Ulimit};
+use skiff_engine::Engine;
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// A failure with the exit code Docker's CLI gives it.
+pub struct Failure {
+    pub code: i32,
+    pub msg: String,
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            code: 1,
+            msg: e.to_string(),
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, Failure>;
+
+fn daemon(code: i32) -> impl Fn(skiff_engine::Error) -> Failure {
+    move |e| Failure {
+        code: if code == 125 { e.exit_code() } else { code },
+        msg: format!("Error response from daemon: {e}"),
+    }
+}
+
+fn open(root: &Path, runroot: &Path) -> Result<Engine> {
+    Engine::open(root, runroot).map_err(|e| Failure {
+        code: 125,
+        msg: e.to_string(),
+    })
+}
+
+/// `create` and `run` flags.
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Print usage.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Assign a name to the container.
+    #[arg(long)]
+    name: Option<String>,
+    /// Set environment variables.
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// Read in a file of environment variables.
+    #[arg(long = "env-file")]
+    env_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir")]
+    workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Container host name.
+    #[arg(short = 'h', long)]
+    hostname: Option<String>,
+    /// Set metadata on a container.
+    #[arg(short = 'l', long = "label")]
+    label: Vec<String>,
+    /// Keep STDIN open even if not attached.
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// Mount the container's root filesystem as read only.
+    #[arg(long = "read-only")]
+    read_only: bool,
+    /// Restart policy: no, always, on-failure[:N], unless-stopped.
+    #[arg(long, default_value = "no")]
+    restart: String,
+    /// Memory limit (e.g. 64m).
+    #[arg(short = 'm', long)]
+    memory: Option<String>,
+    /// Memory plus swap limit; -1 unlimited.
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Number of CPUs.
+    #[arg(long)]
+    cpus: Option<f64>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long = "cpu-shares")]
+    cpu_shares: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1).
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    /// Tune container pids limit (-1 for unlimited).
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// Ulimit options (nofile=1024:2048).
+    #[arg(long)]
+    ulimit: Vec<String>,
+    /// Add Linux capabilities.
+    #[arg(long = "cap-add")]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long = "cap-drop")]
+    cap_drop: Vec<String>,
+    /// Give extended privileges to this container.
+    #[arg(long)]
+    privileged: bool,
+    /// Security options (no-new-privileges, seccomp=FILE|unconfined).
+    #[arg(long = "security-opt")]
+    security_opt: Vec<String>,
+    /// Signal to stop the container.
+    #[arg(long = "stop-signal")]
+    stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container.
+    #[arg(long = "stop-timeout", allow_hyphen_values = true)]
+    stop_timeout: Option<i64>,
+    /// Log driver options (max-size, max-file).
+    #[arg(long = "log-opt")]
+    log_opt: Vec<String>,
+    /// Connect a container to a network (none, host).
+    #[arg(long = "network", alias = "net")]
+    network: Option<String>,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// The image.
+    image: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+/// `run` adds `-d`.
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+/// `12k`, `64m`, `1g` or bytes.
+fn parse_bytes(s: &str) -> std::result::Result<i64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    num.parse::<f64>()
+        .ok()
+        .filter(|n| *n >= 0.0)
+        .map(|n| (n * mult as f64) as i64)
+        .ok_or_else(|| format!("invalid size: '{s}'"))
+}
+
+fn parse_ulimit(s: &str) -> std::result::Result<Ulimit, String> {
+    let (name, vals) = s
+        .split_once('=')
+        .ok_or_else(|| format!("invalid ulimit argument: {s}"))?;
+    let (soft, hard) = match vals.split_once(':') {
+        Some((a, b)) => (a, b),
+        None => (vals, vals),
+    };
+    let p = |v: &str| {
+        v.parse::<i64>()
+            .map_err(|_| format!("invalid ulimit argument: {s}"))
+    };
+    let (soft, hard) = (p(soft)?, p(hard)?);
+    if soft > hard {
+        return Err(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        ));
+    }
+    Ok(Ulimit {
+        name: name.to_string(),
+        soft,
+        hard,
+    })
+}
+
+fn parse_restart(s: &str) -> std::result::Result<RestartPolicy, String> {
+    let (name, n) = match s.split_once(':') {
+        Some((a, b)) => (a, Some(b)),
+        None => (s, None),
+    };
+    match (name, n) {
+        ("no" | "always" | "unless-stopped", None) => Ok(RestartPolicy {
+            name: name.to_string(),
+            maximum_retry_count: 0,
+        }),
+        ("on-failure", n) => Ok(RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: match n {
+                Some(n) => n
+                    .parse()
+                    .map_err(|_| format!("invalid restart policy {s}: maximum retry count must be an integer"))?,
+                None => 0,
+            },
+        }),
+        ("always" | "unless-stopped", Some(_)) => Err(format!(
+            "invalid restart policy {s}: maximum retry count cannot be used with restart policy '{name}'"
+        )),
+        _ => Err(format!("invalid restart policy {s}")),
+    }
+}
+
+fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> {
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("open {}: {e}", f.display()))?;
+        for line in text.lines() {
+            let l = line.trim_start();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            env.push(env_entry(l));
+        }
+    }
+    env.extend(a.env.iter().map(|e| env_entry(e)));
+    let mut labels = BTreeMap::new();
+    for l in &a.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let mut host = HostConfig {
+        auto_remove: a.rm,
+        network_mode: a.network.clone().unwrap_or_default(),
+        read_only_rootfs: a.read_only,
+        privileged: a.privileged,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        restart_policy: parse_restart(&a.restart)?,
+        security_opt: a.security_opt.clone(),
+        cpu_shares: a.cpu_shares.unwrap_or(0),
+        cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
+        pids_limit: a.pids_limit.unwrap_or(0),
+        ..Default::default()
+    };
+    if a.rm && !matches!(host.restart_policy.name.as_str(), "" | "no") {
+        return Err("Conflicting options: --restart and --rm".into());
+    }
+    if let Some(m) = &a.memory {
+        host.memory = parse_bytes(m)?;
+        if host.memory > 0 && host.memory < 6 << 20 {
+            return Err("Minimum memory limit allowed is 6MB".into());
+        }
+    }
+    if let Some(s) = &a.memory_swap {
+        host.memory_swap = if s == "-1" { -1 } else { parse_bytes(s)? };
+        if host.memory_swap > 0 && host.memory == 0 {
+            return Err(
+                "You should always set the Memory limit when using Memoryswap limit, see usage"
+                    .into(),
+            );
+        }
+        if host.memory_swap > 0 && host.memory_swap < host.memory {
+            return Err(
+                "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+            );
+        }
+    }
+    if let Some(c) = a.cpus {
+        host.nano_cpus = (c * 1e9) as i64;
+        if host.nano_cpus < 0 {
+            return Err(format!("invalid argument \"{c}\" for \"--cpus\" flag"));
+        }
+    }
+    for u in &a.ulimit {
+        host.ulimits.push(parse_ulimit(u)?);
+    }
+    for o in &a.log_opt {
+        match o.split_once('=') {
+            Some(("max-size", v)) => host.log_max_size = Some(parse_bytes(v)? as u64),
+            Some(("max-file", v)) => {
+                host.log_max_file = Some(v.parse().map_err(|_| format!("invalid max-file {v}"))?)
+            }
+            _ => return Err(format!("unknown log opt '{o}' for json-file log driver")),
+        }
+    }
+    if let Some(s) = &a.stop_signal {
+        if skiff_runtime::signals::parse(s).is_none() {
+            return Err(format!("Invalid signal: {s}"));
+        }
+    }
+    Ok(CreateOptions {
+        name: a.name.clone(),
+        image: a.image.clone(),
+        cmd: a.command.clone(),
+        entrypoint: a.entrypoint.clone(),
+        env,
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+        hostname: a.hostname.clone(),
+        labels,
+        tty: a.tty,
+        open_stdin: a.interactive,
+        stop_signal: a.stop_signal.clone(),
+        stop_timeout: a.stop_timeout,
+        host,
+    })
+}
+
+/// `-e KEY` takes KEY's value from our environment, as Docker does.
+fn env_entry(e: &str) -> String {
+    if e.contains('=') {
+        e.to_string()
+    } else {
+        match std::env::var(e) {
+            Ok(v) => format!("{e}={v}"),
+            Err(_) => e.to_string(),
+        }
+    }
+}
+
+fn bad_flag(cmd: &str) -> impl Fn(String) -> Failure + '_ {
+    move |m| Failure {
+        code: 125,
+        msg: format!("{m}\nSee 'skiff {cmd} --help'."),
+    }
+}
+
+pub fn create(root: &Path, runroot: &Path, a: CreateArgs) -> Result {
+    let o = create_options(&a).map_err(bad_flag("create"))?;
+    let e = open(root, runroot)?;
+    let c = e.create(&o).map_err(daemon(125))?;
+    println!("{}", c.id);
+    Ok(())
+}
+
+fn dup(fd: i32) -> Result<OwnedFd> {
+    use std::os::fd::{AsFd, BorrowedFd};
+    // SAFETY: fds 0-2 are open for the life of the process.
+    let b = unsafe { BorrowedFd::borrow_raw(fd) };
+    b.as_fd().try_clone_to_owned().map_err(Failure::from)
+}
+
+static FORWARD_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward_signal(sig: libc::c_int) {
+    let pid = FORWARD_PID.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Docker's --sig-proxy: signals to the CLI go to the container.
+fn proxy_signals(pid: i32) {
+    FORWARD_PID.store(pid, std::sync::atomic::Ordering::Relaxed);
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
+        // SAFETY: installing a handler that only calls kill.
+        unsafe { libc::signal(sig, forward_signal as *const () as libc::sighandler_t) };
+    }
+}
+
+pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
+    let o = create_options(&a.create).map_err(bad_flag("run"))?;
+    if a.create.tty {
+        return Err(Failure {
+            code: 125,
+            msg: "skiff: -t (a pseudo-TTY) is not supported yet".into(),
+        });
+    }
+    let e = open(root, runroot)?;
+    let c = e.create(&o).map_err(|err| Failure {
+        code: err.exit_code(),
+        msg: format!("skiff: Error response from daemon: {err}.\nSee 'skiff run --help'."),
+    })?;
+    let attach = if a.detach {
+        None
+    } else {
+        Some(Attach {
+            stdin: if a.create.interactive {
+                Some(dup(0)?)
+            } else {
+                None
+            },
+            stdout: dup(1)?,
+            stderr: dup(2)?,
+        })
+    };
+    let started = e.start(&c.id, attach).map_err(|err| Failure {
+        code: err.exit_code(),
+        msg: format!("skiff: Error response from daemon: {err}."),
+    })?;
+    if a.detach {
+        println!("{}", c.id);
+        started.detach();
+        return Ok(());
+    }
+    proxy_signals(started.pid);
+    let code = started.wait().map_err(|err| Failure {
+        code: 125,
+        msg: err.to_string(),
+    })?;
+    std::process::exit(code);
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals.
+    #[arg(short = 'a', long)]
+    attach: bool,
+    /// Attach container's STDIN.
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn start(root: &Path, runroot: &Path, a: StartArgs) -> Result {
+    let e = open(root, runroot)?;
+    if a.attach && a.containers.len() > 1 {
+        return Err(Failure {
+            code: 1,
+            msg: "you cannot start and attach multiple containers at once".into(),
+        });
+    }
+    let mut failed = false;
+    for what in &a.containers {
+        let attach = if a.attach {
+            Some(Attach {
+                stdin: if a.interactive { Some(dup(0)?) } else { None },
+                stdout: dup(1)?,
+                stderr: dup(2)?,
+            })
+        } else {
+            None
+        };
+        // Starting a running container is not an error for Docker.
+        if let Ok(c) = e.find(what) {
+            if c.state.status == Status::Running && !a.attach {
+                println!("{what}");
+                continue;
+            }
+        }
+        match e.start(what, attach) {
+            Ok(s) if a.attach => {
+                proxy_signals(s.pid);
+                let code = s.wait().map_err(Failure::from)?;
+                std::process::exit(code);
+            }
+            Ok(s) => {
+                s.detach();
+                println!("{what}");
+            }
+            Err(err) => {
+                eprintln!("Error response from daemon: {err}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(Failure {
+            code: 1,
+            msg: "Error: failed to start containers".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Run `f` on each named container, printing the name or an error, as
+/// Docker's stop, kill, rm do.
+fn each(names: &[String], mut f: impl FnMut(&str) -> skiff_engine::Result<()>) -> Result {
+    let mut failed = false;
+    for n in names {
+        match f(n) {
+            Ok(()) => println!("{n}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        Err(Failure {
+            code: 1,
+            msg: String::new(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait for stop before killing it.
+    #[arg(short = 't', long = "time", allow_hyphen_values = true)]
+    time: Option<i64>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn stop(root: &Path, runroot: &Path, a: StopArgs) -> Result {
+    let e = open(root, runroot)?;
+    each(&a.containers, |n| e.stop(n, a.time).map(drop))
+}
+
+pub fn restart(root: &Path, runroot: &Path, a: StopArgs) -> Result {
+    let e = open(root, runroot)?;
+    each(&a.containers, |n| {
+        e.stop(n, a.time)?;
+        e.store
+            .update_state(&e.find(n)?.id, |s| s.stopped_by_user = false)?;
+        e.start(n, None).map(|s| s.detach())
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send to the container.
+    #[arg(short = 's', long, default_value = "KILL")]
+    signal: String,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn kill(root: &Path, runroot: &Path, a: KillArgs) -> Result {
+    let e = open(root, runroot)?;
+    let sig = skiff_engine::container::parse_signal(&a.signal).map_err(|err| Failure {
+        code: 1,
+        msg: format!("Error response from daemon: {err}"),
+    })?;
+    each(&a.containers, |n| e.kill(n, sig).map(drop))
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL).
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Remove anonymous volumes associated with the container.
+    #[arg(short = 'v', long)]
+    volumes: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn rm(root: &Path, runroot: &Path, a: RmArgs) -> Result {
+    let e = open(root, runroot)?;
+    each(&a.containers, |n| e.remove(n, a.force).map(drop))
+}
+
+#[derive(Args, Debug)]
+pub struct WaitArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn wait(root: &Path, runroot: &Path, a: WaitArgs) -> Result {
+    let e = open(root, runroot)?;
+    let mut failed = false;
+    for n in &a.containers {
+        match e.wait(n) {
+            Ok(code) => println!("{code}"),
+            Err(err) => {
+                eprintln!("Error response from daemon: {err}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(Failure {
+            code: 1,
+            msg: String::new(),
+        });
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Only display container IDs.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Show the latest created container.
+    #[arg(short = 'l', long)]
+    latest: bool,
+    /// Show n last created containers.
+    #[arg(short = 'n', long = "last", allow_hyphen_values = true)]
+    last: Option<i64>,
+    /// Filter output (status=, name=, id=, label=, exited=, ancestor=).
+    #[arg(short = 'f', long)]
+    filter: Vec<String>,
+    /// Pretty-print containers using a Go template.
+    #[arg(long)]
+    format: Option<String>,
+    /// Don't truncate output.
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+}
+
+/// Docker's STATUS column.
+pub fn status_text(c: &Container) -> String {
+    let since = |t: &str| {
+        skiff_engine::logs::parse_rfc3339_nanos(t)
+            .map(|n| ((skiff_engine::store::now_nanos() - n) / 1_000_000_000).max(0))
+            .unwrap_or(0)
+    };
+    let s = &c.state;
+    match s.status {
+        Status::Running => format!("Up {}", format::human_duration(since(&s.started_at))),
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            format::human_duration(since(&s.started_at))
+        ),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            s.exit_code,
+            format::human_duration(since(&s.finished_at))
+        ),
+        Status::Exited if skiff_engine::container::is_zero_time(&s.finished_at) => "Created".into(),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            s.exit_code,
+            format::human_duration(since(&s.finished_at))
+        ),
+        Status::Created => "Created".into(),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+/// Docker's COMMAND column: the command line, quoted, cut to 20 characters.
+fn command_text(c: &Container, trunc: bool) -> String {
+    let mut all = c.config.entrypoint.clone();
+    all.extend(c.config.cmd.iter().cloned());
+    let mut s = all.join(" ");
+    if trunc && s.chars().count() > 20 {
+        s = s.chars().take(19).collect::<String>() + "…";
+    }
+    serde_json::to_string(&s).unwrap_or_default()
+}
+
+fn matches_filter(c: &Container, f: &str) -> std::result::Result<bool, String> {
+    let (k, v) = f
+        .split_once('=')
+        .ok_or_else(|| format!("Error response from daemon: Invalid filter '{f}'"))?;
+    Ok(match k {
+        "status" => c.state.status.as_str() == v,
+        "name" => c.name.contains(v.trim_start_matches('/')),
+        "id" => c.id.starts_with(v),
+        "label" => match v.split_once('=') {
+            Some((lk, lv)) => c.config.labels.get(lk).map(String::as_str) == Some(lv),
+            None => c.config.labels.contains_key(v),
+        },
+        "exited" => c.state.status == Status::Exited && c.state.exit_code.to_string() == v,
+        "ancestor" => c.config.image == v || c.image_id.contains(v),
+        _ => return Err(format!("Error response from daemon: Invalid filter '{k}'")),
+    })
+}
+
+pub fn ps(root: &Path, runroot: &Path, a: PsArgs) -> Result {
+    let e = open(root, runroot)?;
+    let mut list = e.list().map_err(daemon(1))?;
+    let all = a.all || a.latest || a.last.is_some_and(|n| n > 0) || !a.filter.is_empty();
+    if !all {
+        list.retain(|c| {
+            matches!(
+                c.state.status,
+                Status::Running | Status::Paused | Status::Restarting
+            )
+        });
+    }
+    for f in &a.filter {
+        let mut keep = Vec::new();
+        for c in list {
+            if matches_filter(&c, f).map_err(|m| Failure { code: 1, msg: m })? {
+                keep.push(c);
+            }
+        }
+        list = keep;
+    }
+    if a.latest {
+        list.truncate(1);
+    } else if let Some(n) = a.last.filter(|n| *n > 0) {
+        list.truncate(n as usize);
+    }
+    let trunc = !a.no_trunc;
+    if a.quiet {
+        for c in &list {
+            println!("{}", if trunc { &c.id[..12] } else { &c.id });
+        }
+        return Ok(());
+    }
+    let rows: Vec<format::Fields> = list
+        .iter()
+        .map(|c| {
+            let labels = c
+                .config
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            vec![
+                (
+                    "ID",
+                    "CONTAINER ID",
+                    if trunc {
+                        c.id[..12].to_string()
+                    } else {
+                        c.id.clone()
+                    },
+                ),
+                ("Image", "IMAGE", c.config.image.clone()),
+                ("Command", "COMMAND", command_text(c, trunc)),
+                ("CreatedAt", "CREATED AT", c.created.clone()),
+                ("RunningFor", "CREATED", format::ago(&c.created)),
+                ("Ports", "PORTS", String::new()),
+                ("State", "STATE", c.state.status.as_str().to_string()),
+                ("Status", "STATUS", status_text(c)),
+                ("Names", "NAMES", c.name.clone()),
+                ("Labels", "LABELS", labels),
+                ("Mounts", "MOUNTS", String::new()),
+                ("Networks", "NETWORKS", c.host.network_mode.clone()),
+            ]
+        })
+        .collect();
+    let fmt = a.format.unwrap_or_else(|| {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}".into()
+    });
+    if rows.is_empty() && fmt.starts_with("table") {
+        // The header alone.
+        let header: format::Fields = vec![
+            ("ID", "CONTAINER ID", String::new()),
+            ("Image", "IMAGE", String::new()),
+            ("Command", "COMMAND", String::new()),
+            ("CreatedAt", "CREATED AT", String::new()),
+            ("RunningFor", "CREATED", String::new()),
+            ("Ports", "PORTS", String::new()),
+            ("State", "STATE", String::new()),
+            ("Status", "STATUS", String::new()),
+            ("Names", "NAMES", String::new()),
+            ("Labels", "LABELS", String::new()),
+            ("Mounts", "MOUNTS", String::new()),
+            ("Networks", "NETWORKS", String::new()),
+        ];
+        let out = format::render_rows(&fmt, &[header]).map_err(Failure::from)?;
+        print!(
+            "{}",
+            out.lines()
+                .next()
+                .map(|l| format!("{l}\n"))
+                .unwrap_or_default()
+        );
+        return Ok(());
+    }
+    print!(
+        "{}",
+        format::render_rows(&fmt, &rows).map_err(Failure::from)?
+    );
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Follow log output.
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// Number of lines to show from the end of the logs.
+    #[arg(short = 'n', long, default_value = "all")]
+    tail: String,
+    /// Show logs since timestamp (RFC 3339) or relative (42m).
+    #[arg(long)]
+    since: Option<String>,
+    /// Show logs before a timestamp (RFC 3339) or relative (42m).
+    #[arg(long)]
+    until: Option<String>,
+    /// Show timestamps.
+    #[arg(short = 't', long)]
+    timestamps: bool,
+    container: String,
+}
+
+/// An RFC 3339 time, Unix seconds, or a duration before now (`10s`, `5m`).
+fn parse_time_arg(s: &str) -> std::result::Result<i64, String> {
+    if let Some(n) = skiff_engine::logs::parse_rfc3339_nanos(s) {
+        return Ok(n);
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return Ok((secs * 1e9) as i64);
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
+    let mult: f64 = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "ms" => 0.001,
+        _ => return Err(format!("invalid time {s:?}")),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("invalid time {s:?}"))?;
+    Ok(skiff_engine::store::now_nanos() - (n * mult * 1e9) as i64)
+}
+
+pub fn logs(root: &Path, runroot: &Path, a: LogsArgs) -> Result {
+    use std::io::Write;
+    let e = open(root, runroot)?;
+    let c = e.find(&a.container).map_err(daemon(1))?;
+    let since = a
+        .since
+        .as_deref()
+        .map(parse_time_arg)
+        .transpose()
+        .map_err(Failure::from)?;
+    let until = a
+        .until
+        .as_deref()
+        .map(parse_time_arg)
+        .transpose()
+        .map_err(Failure::from)?;
+    let tail: Option<usize> = match a.tail.as_str() {
+        "all" => None,
+        n => Some(
+            n.parse()
+                .map_err(|_| format!("invalid value for --tail: {n}"))?,
+        ),
+    };
+    let path = e.log_path(&c);
+    let records = skiff_engine::logs::read_all(&path).map_err(Failure::from)?;
+    let keep = |r: &skiff_engine::logs::Record| {
+        since.is_none_or(|s| r.time_nano >= s) && until.is_none_or(|u| r.time_nano <= u)
+    };
+    let mut sel: Vec<_> = records.into_iter().filter(|r| keep(r)).collect();
+    if let Some(n) = tail {
+        let skip = sel.len().saturating_sub(n);
+        sel.drain(..skip);
+    }
+    let print = |r: &skiff_engine::logs::Record| {
+        let line = if a.timestamps {
+            format!("{} {}", r.time, r.data)
+        } else {
+            r.data.clone()
+        };
+        if r.stream == 2 {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        } else {
+            let _ = std::io::stdout().write_all(line.as_bytes());
+        }
+    };
+    sel.iter().for_each(print);
+    let _ = std::io::stdout().flush();
+    if a.follow && until.is_none() {
+        // Read on from where we are until the container stops.
+        let mut seen = skiff_engine::logs::read_all(&path)
+            .map(|r| r.len())
+            .unwrap_or(0);
+        loop {
+            let running = e.store.get(&c.id).ok().flatten().is_some_and(|c| {
+                matches!(
+                    c.state.status,
+                    Status::Running | Status::Restarting | Status::Paused
+                )
+            });
+            let all = skiff_engine::logs::read_all(&path).unwrap_or_default();
+            if all.len() < seen {
+                seen = 0; // rotated
+            }
+            for r in &all[seen..] {
+                print(r);
+            }
+            let _ = std::io::stdout().flush();
+            seen = all.len();
+            if !running {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Format the output using a Go template.
+    #[arg(short = 'f', long)]
+    format: Option<String>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn inspect(root: &Path, runroot: &Path, a: InspectArgs) -> Result {
+    let e = open(root, runroot)?;
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for n in &a.containers {
+        match e.find(n) {
+            Ok(c) => out.push(e.inspect(&c)),
+            Err(_) => missing.push(n.clone()),
+        }
+    }
+    match &a.format {
+        Some(f) => {
+            for v in &out {
+                println!("{}", crate::template::render(f, v).map_err(Failure::from)?);
+            }
+        }
+        None => println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(Failure::from)?
+        ),
+    }
+    if !missing.is_empty() {
+        for m in &missing {
+            eprintln!("Error: No such container: {m}");
+        }
+        return Err(Failure {
+            code: 1,
+            msg: String::new(),
+        });
+    }
+    Ok(())
+}
+
+pub fn rename(root: &Path, runroot: &Path, old: &str, new: &str) -> Result {
+    let e = open(root, runroot)?;
+    e.rename(old, new).map_err(daemon(1))
+}
