@@ -23,6 +23,7 @@ tier "format" cargo fmt --all -- --check
 tier "lints" cargo clippy --workspace --all-targets -q -- -D warnings
 tier "build" cargo build --workspace --all-targets -q
 tier "unit tests" cargo test --workspace --lib --bins -q
-tier "runtime integration tests" cargo test -p skiff -q --test lifecycle --test bad_input --test isolation --test namespaces --test cgroup_v2 --test images_cli --test pull_cli
+tier "runtime and image integration tests" cargo test -p skiff -q --test lifecycle --test bad_input --test isolation --test namespaces --test cgroup_v2 --test images_cli --test pull_cli
+tier "container engine tests" cargo test -p skiff -q --test containers
 tier "drop-in and interop tests (podman, containerd, docker)" cargo test -p skiff -q --test dropin --test docker_interop
 echo "all tiers passed in $(( $(date +%s) - total_start ))s"

@@ -1,0 +1,515 @@
+//! `skiff run` and the container workflow, with real containers from a
+//! busybox image imported offline. Each test has its own --root and
+//! --runroot and force-removes its containers when it ends, also on failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Env {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    runroot: PathBuf,
+}
+
+impl Env {
+    /// A store holding busybox imported as `bb`.
+    fn new() -> Env {
+        let dir = tempfile::Builder::new()
+            .prefix("skiff-ctr-")
+            .tempdir()
+            .unwrap();
+        let rootfs = dir.path().join("rootfs");
+        skiff_testkit::make_busybox_rootfs(&rootfs);
+        std::fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(
+            rootfs.join("etc/group"),
+            "root:x:0:\nnogroup:x:65534:\nstaff:x:50:nobody\n",
+        )
+        .unwrap();
+        let tar = dir.path().join("bb.tar");
+        skiff_testkit::write_tar(&rootfs, &tar);
+        let env = Env {
+            root: dir.path().join("root"),
+            runroot: dir.path().join("run"),
+            _dir: dir,
+        };
+        env.ok(&["import", tar.to_str().unwrap(), "bb"]);
+        env
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_skiff"));
+        c.arg("--root")
+            .arg(&self.root)
+            .arg("--runroot")
+            .arg(&self.runroot)
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "skiff {args:?}: exit {:?}\nstdout: {}\nstderr: {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn inspect(&self, what: &str, fmt: &str) -> String {
+        self.ok(&["inspect", "-f", fmt, what]).trim().to_string()
+    }
+
+    /// Wait until `f` holds (or fail after `secs`).
+    fn until(&self, secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        while !f() {
+            assert!(Instant::now() < end, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Ok(o) = self.cmd(&["ps", "-aq", "--no-trunc"]).output() {
+            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = self.cmd(&["rm", "-f", id]).output();
+            }
+        }
+        // Anything still mounted below our directory.
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let base = self.root.parent().unwrap().to_string_lossy().into_owned();
+        for m in mounts.lines().filter_map(|l| l.split(' ').nth(1)) {
+            if m.starts_with(&base) {
+                let _ = nix::mount::umount2(Path::new(m), nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn run_prints_output_and_returns_the_exit_code() {
+    let e = Env::new();
+    let o = e.run(&[
+        "run",
+        "--rm",
+        "bb",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(text(&o.stdout), "out\n");
+    assert_eq!(text(&o.stderr), "err\n");
+    // --rm: nothing is left.
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    assert_eq!(
+        std::fs::read_dir(e.root.join("containers"))
+            .unwrap()
+            .count(),
+        0
+    );
+    // stdin with -i
+    let mut c = e.cmd(&["run", "--rm", "-i", "bb", "cat"]);
+    c.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"piped\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(text(&o.stdout), "piped\n");
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn docker_exit_codes_for_failures() {
+    let e = Env::new();
+    let o = e.run(&["run", "--rm", "bb", "nosuchcommand"]);
+    assert_eq!(o.status.code(), Some(127), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("nosuchcommand"));
+    let o = e.run(&["run", "--rm", "bb", "/etc/passwd"]);
+    assert_eq!(o.status.code(), Some(126), "{}", text(&o.stderr));
+    let o = e.run(&["run", "--rm", "nosuchimage", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(text(&o.stderr).contains("nosuchimage"));
+    let o = e.run(&["run", "--rm", "--no-such-flag", "bb", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    let o = e.run(&["run", "--rm", "-m", "lots", "bb", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        text(&o.stderr).contains("invalid size"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Nothing was left by any of them.
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    // A name in use: exit 125, the other container untouched.
+    e.ok(&["create", "--name", "web", "bb", "true"]);
+    let o = e.run(&["run", "--name", "web", "bb", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        text(&o.stderr).contains("The container name \"/web\" is already in use"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(e.ok(&["ps", "-aq"]).lines().count(), 1);
+    // Unknown containers: exit 1.
+    let o = e.run(&["stop", "nosuch"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("No such container: nosuch"));
+}
+
+#[test]
+fn detached_container_lifecycle() {
+    let e = Env::new();
+    let id = e.ok(&["run", "-d", "--name", "sleeper", "bb", "sleep", "60"]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64);
+    let ps = e.ok(&["ps"]);
+    let line = ps.lines().nth(1).unwrap();
+    assert!(line.starts_with(&id[..12]), "{ps}");
+    assert!(line.contains("\"sleep 60\"") && line.contains("Up ") && line.ends_with("sleeper"));
+    assert_eq!(
+        e.inspect("sleeper", "{{.State.Status}} {{.State.Running}}"),
+        "running true"
+    );
+    let pid: i32 = e.inspect("sleeper", "{{.State.Pid}}").parse().unwrap();
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    // rm without -f refuses.
+    let o = e.run(&["rm", "sleeper"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("You cannot remove a running container"));
+    // stop: busybox sleep as PID 1 ignores SIGTERM; SIGKILL after 1 s.
+    let t = Instant::now();
+    assert_eq!(e.ok(&["stop", "-t", "1", "sleeper"]), "sleeper\n");
+    assert!(t.elapsed() >= Duration::from_millis(900));
+    assert_eq!(
+        e.inspect("sleeper", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    assert!(e.ok(&["ps"]).lines().count() == 1);
+    assert!(e.ok(&["ps", "-a"]).contains("Exited (137)"));
+    assert_eq!(e.ok(&["wait", "sleeper"]), "137\n");
+    // start again, kill with a signal, wait.
+    e.ok(&["start", "sleeper"]);
+    assert_eq!(e.inspect("sleeper", "{{.State.Status}}"), "running");
+    e.ok(&["kill", "-s", "KILL", "sleeper"]);
+    assert_eq!(e.ok(&["wait", "sleeper"]), "137\n");
+    e.ok(&["rename", "sleeper", "napper"]);
+    assert_eq!(e.ok(&["rm", "napper"]), "napper\n");
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn logs_keep_both_streams() {
+    let e = Env::new();
+    e.ok(&[
+        "run",
+        "--name",
+        "talk",
+        "bb",
+        "sh",
+        "-c",
+        "echo one; echo two >&2; echo three",
+    ]);
+    let o = e.run(&["logs", "talk"]);
+    assert_eq!(text(&o.stdout), "one\nthree\n");
+    assert_eq!(text(&o.stderr), "two\n");
+    // (Lines of the two streams may be logged in either order, as with
+    // Docker: each is its own pipe.)
+    let o = e.run(&["logs", "--tail", "2", "talk"]);
+    assert_eq!(
+        text(&o.stdout).lines().count() + text(&o.stderr).lines().count(),
+        2
+    );
+    let o = e.run(&["logs", "-t", "talk"]);
+    let first = text(&o.stdout).lines().next().unwrap().to_string();
+    let (ts, rest) = first.split_once(' ').unwrap();
+    assert_eq!(rest, "one");
+    assert!(ts.ends_with('Z') && ts.len() == 30, "{ts}");
+    // Rotation: at most max-file files of about max-size.
+    e.ok(&[
+        "run",
+        "--name",
+        "chatty",
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=2",
+        "bb",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done",
+    ]);
+    let dir = e
+        .root
+        .join("containers")
+        .join(e.inspect("chatty", "{{.Id}}"));
+    let logs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("-json.log"))
+        .collect();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    let out = e.ok(&["logs", "chatty"]);
+    assert!(out.ends_with("line 299\n"));
+    assert!(!out.contains("line 0\n"));
+    assert_eq!(e.ok(&["logs", "--tail", "1", "chatty"]), "line 299\n");
+}
+
+#[test]
+fn config_flags_reach_the_process() {
+    let e = Env::new();
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "FOO=bar",
+        "-w",
+        "/tmp",
+        "-h",
+        "boxy",
+        "-u",
+        "nobody",
+        "bb",
+        "sh",
+        "-c",
+        "echo $FOO $(pwd) $(hostname) $(id -u):$(id -g) $(id -G) $HOSTNAME",
+    ]);
+    assert_eq!(out, "bar /tmp boxy 65534:65534 65534 50 boxy\n");
+    // --entrypoint replaces the image's entrypoint and drops its command.
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "echo",
+        "bb",
+        "from",
+        "entrypoint",
+    ]);
+    assert_eq!(out, "from entrypoint\n");
+    // Docker's default capabilities (CapEff 00000000a80425fb).
+    let out = e.ok(&["run", "--rm", "bb", "grep", "CapEff", "/proc/self/status"]);
+    assert_eq!(out.split_whitespace().nth(1), Some("00000000a80425fb"));
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "NET_ADMIN",
+        "bb",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert_eq!(out.split_whitespace().nth(1), Some("0000000000001000"));
+    // --read-only
+    let o = e.run(&["run", "--rm", "--read-only", "bb", "touch", "/x"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        text(&o.stderr).contains("Read-only file system"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Masked paths, --network none has only lo.
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "bb",
+        "sh",
+        "-c",
+        "cat /proc/kcore | wc -c; ls /sys/class/net",
+    ]);
+    assert_eq!(out, "0\nlo\n");
+    // Labels and the command in inspect.
+    e.ok(&[
+        "create", "--name", "lab", "-l", "tier=web", "bb", "echo", "x",
+    ]);
+    assert_eq!(
+        e.inspect(
+            "lab",
+            "{{index .Config.Labels \"tier\"}} {{json .Config.Cmd}} {{.HostConfig.NetworkMode}}"
+        ),
+        "web [\"echo\",\"x\"] none"
+    );
+}
+
+#[test]
+fn limits_oom_and_restart_policies() {
+    let e = Env::new();
+    // A memory limit: `tail /dev/zero` grows until the OOM killer ends it.
+    let o = e.run(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "bb",
+        "tail",
+        "/dev/zero",
+    ]);
+    assert_eq!(o.status.code(), Some(137));
+    assert_eq!(
+        e.inspect("hog", "{{.State.OOMKilled}} {{.State.ExitCode}}"),
+        "true 137"
+    );
+    // A pids limit.
+    let o = e.run(&[
+        "run",
+        "--rm",
+        "--pids-limit",
+        "4",
+        "bb",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6; do sleep 2 & done; wait",
+    ]);
+    assert!(
+        text(&o.stderr).contains("can't fork"),
+        "{}",
+        text(&o.stderr)
+    );
+    // on-failure:2 restarts twice, then stays exited.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "bb",
+        "sh",
+        "-c",
+        "exit 4",
+    ]);
+    e.until(20, "two restarts", || {
+        e.inspect("flaky", "{{.RestartCount}} {{.State.Status}}") == "2 exited"
+    });
+    assert_eq!(e.inspect("flaky", "{{.State.ExitCode}}"), "4");
+    // always: comes back after its process dies; stop ends it for good.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "phoenix",
+        "--restart",
+        "always",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    let pid = e.inspect("phoenix", "{{.State.Pid}}");
+    // SAFETY: killing the test's own container process.
+    unsafe { libc::kill(pid.parse().unwrap(), libc::SIGKILL) };
+    e.until(20, "a restart", || {
+        e.inspect("phoenix", "{{.RestartCount}} {{.State.Status}}") == "1 running"
+    });
+    e.ok(&["stop", "-t", "1", "phoenix"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(e.inspect("phoenix", "{{.State.Status}}"), "exited");
+}
+
+#[test]
+fn ps_tells_the_truth_after_the_supervisor_dies() {
+    let e = Env::new();
+    e.ok(&["run", "-d", "--name", "orphan", "bb", "sleep", "60"]);
+    let pid: i32 = e.inspect("orphan", "{{.State.Pid}}").parse().unwrap();
+    // The supervisor is the container's parent.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let ppid: i32 = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let cmdline = std::fs::read_to_string(format!("/proc/{ppid}/cmdline")).unwrap();
+    assert!(cmdline.contains("__supervise"), "{cmdline}");
+    // SAFETY: killing the test's own supervisor.
+    unsafe { libc::kill(ppid, libc::SIGKILL) };
+    // The container runs on and ps says so.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(e.inspect("orphan", "{{.State.Status}}"), "running");
+    // SAFETY: killing the test's own container process.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    e.until(10, "the container to be seen gone", || {
+        e.inspect("orphan", "{{.State.Status}}") == "exited"
+    });
+    assert!(e.ok(&["ps", "-a"]).contains("Exited (255)"));
+    // And it can be started and removed.
+    e.ok(&["start", "orphan"]);
+    assert_eq!(e.inspect("orphan", "{{.State.Status}}"), "running");
+    e.ok(&["rm", "-f", "orphan"]);
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn concurrent_runs_from_separate_processes() {
+    let e = Env::new();
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            e.cmd(&["run", "-d", "--name", &format!("c{i}"), "bb", "true"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        ids.insert(text(&o.stdout).trim().to_string());
+    }
+    assert_eq!(ids.len(), 20);
+    let names = e.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(
+        names
+            .lines()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        20
+    );
+    // Random names are distinct too.
+    let children: Vec<_> = (0..10)
+        .map(|_| {
+            e.cmd(&["create", "bb", "true"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        assert!(c.wait_with_output().unwrap().status.success());
+    }
+    let names = e.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(
+        names
+            .lines()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        30
+    );
+}
