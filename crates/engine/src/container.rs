@@ -9,6 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use skiff_runtime::log::timing;
+
 /// What `create` (and `run`) takes.
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
@@ -134,7 +136,9 @@ pub fn wait_gone(pid: i32, start: u64, timeout: Duration) -> bool {
 impl Engine {
     /// `create`: the container's record and directory; nothing runs yet.
     pub fn create(&self, o: &CreateOptions) -> Result<Container> {
+        timing("engine create: begin");
         let images = skiff_image::service::Images::open(&self.paths.root)?;
+        timing("engine create: images opened");
         let image_id = images.resolve(&o.image)?;
         let rec = images
             .catalog
@@ -251,6 +255,7 @@ impl Engine {
             return Err(e.into());
         }
         self.event(&c, "create", &[]);
+        timing("engine create: recorded");
         Ok(c)
     }
 
@@ -364,6 +369,7 @@ impl Engine {
                 Ok(())
             });
         }
+        timing("engine start: spawning the supervisor");
         let child = cmd
             .spawn()
             .map_err(io_err("starting the supervisor", &self.supervisor_exe))?;
@@ -375,6 +381,7 @@ impl Engine {
             &self.supervisor_exe,
         ))?;
         let line = line.trim_end();
+        timing("engine start: supervisor reported");
         if let Some(pid) = line.strip_prefix("started ") {
             return Ok(Started {
                 id: c.id,

@@ -21,8 +21,11 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use skiff_runtime::log::timing;
+
 /// Entry point; returns the process exit status.
 pub fn main(args: &[String]) -> i32 {
+    timing("supervisor: main");
     let [root, runroot, id] = args else {
         eprintln!("usage: skiff __supervise ROOT RUNROOT ID");
         return 2;
@@ -76,12 +79,14 @@ impl Supervisor {
     }
 
     fn run(&mut self, root: &Path, runroot: &Path, id: &str) -> Result<i32, Fail> {
+        timing("supervisor: begin");
         // Own session: a ^C meant for the CLI is not for us.
         let _ = nix::unistd::setsid();
         // SAFETY: setting SIGPIPE to ignored has no preconditions.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
         let engine = Engine::open(root, runroot).map_err(|e| (125, e.to_string()))?;
         let mut c = engine.store.find(id).map_err(|e| (125, e.to_string()))?;
+        timing("supervisor: store opened");
         let mut first = true;
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -131,6 +136,7 @@ impl Supervisor {
             if !again {
                 if c.host.auto_remove {
                     let _ = engine.destroy(&c);
+                    timing("supervisor: removed");
                 }
                 self.say(&format!("exit {code}"));
                 return Ok(0);
@@ -167,6 +173,7 @@ impl Supervisor {
         unmount(&rootfs);
         let _ = skiff_runtime::container::delete(&paths.runtime_root(), &c.id, true);
         mount_rootfs(paths, c, &dir).map_err(fail(125))?;
+        timing("supervisor: rootfs mounted");
         let etc = write_etc_files(c, &dir).map_err(fail(125))?;
         let input = crate::spec::SpecInput {
             rootfs: &rootfs,
@@ -179,6 +186,7 @@ impl Supervisor {
         std::fs::write(&cfg, serde_json::to_vec(&spec).expect("spec serializes"))
             .map_err(|e| (125, format!("writing {}: {e}", cfg.display())))?;
 
+        timing("supervisor: config written");
         // The container's stdout and stderr are pipes we read.
         let (out_r, out_w) = pipe().map_err(fail(125))?;
         let (err_r, err_w) = pipe().map_err(fail(125))?;
@@ -240,6 +248,7 @@ impl Supervisor {
             .map_err(|e| (125, e.to_string()))?;
         engine.event(c, "start", &[]);
         self.say(&format!("started {pid}"));
+        timing("supervisor: running");
 
         let log = crate::logs::LogWriter::open(
             crate::logs::log_path(&dir, &c.id),
@@ -249,6 +258,7 @@ impl Supervisor {
         .ok();
         let status = self.pump(pid, out_r, err_r, client_out, client_err, log);
         let code = skiff_runtime::signals::exit_code(status);
+        timing("supervisor: exited");
         let oom = oom_killed(&c.id);
         let _ = skiff_runtime::container::delete(&paths.runtime_root(), &c.id, true);
         unmount(&rootfs);
@@ -264,6 +274,7 @@ impl Supervisor {
             engine.event(c, "oom", &[]);
         }
         engine.event(c, "die", &[("exitCode", code.to_string())]);
+        timing("supervisor: exit recorded");
         Ok(code)
     }
 

@@ -76,18 +76,37 @@ pub fn debug(msg: &str) {
 
 static TIMING: std::sync::OnceLock<Option<std::time::Instant>> = std::sync::OnceLock::new();
 
-/// With SKIFF_TIMING=1 in the environment, print how long after the runtime
-/// started each step was reached (children inherit the clock). For profiling
-/// container start; costs one branch when off.
+/// With SKIFF_TIMING set, print how long after the process started each step
+/// was reached (children inherit the clock), with the wall clock, so steps of
+/// several processes line up. SKIFF_TIMING=1 prints to stderr; any other
+/// value is a file to append to. For profiling container start; costs one
+/// branch when off.
 pub fn timing(step: &str) {
     let start =
         TIMING.get_or_init(|| std::env::var_os("SKIFF_TIMING").map(|_| std::time::Instant::now()));
     if let Some(t) = start {
-        let _ = writeln!(
-            std::io::stderr(),
-            "[{:>8.3} ms pid {}] {step}",
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() % 100.0)
+            .unwrap_or(0.0);
+        let line = format!(
+            "[{:>8.3} ms {wall:>9.6} pid {}] {step}\n",
             t.elapsed().as_secs_f64() * 1000.0,
             std::process::id()
         );
+        match std::env::var("SKIFF_TIMING").as_deref() {
+            Ok("1") | Err(_) => {
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
+            Ok(path) => {
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
+                    let _ = f.write_all(line.as_bytes());
+                }
+            }
+        }
     }
 }

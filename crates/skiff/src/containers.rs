@@ -376,6 +376,7 @@ fn proxy_signals(pid: i32) {
 }
 
 pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
+    skiff_runtime::log::timing("cli: run");
     let o = create_options(&a.create).map_err(bad_flag("run"))?;
     if a.create.tty {
         return Err(Failure {
@@ -415,6 +416,7 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
         code: 125,
         msg: err.to_string(),
     })?;
+    skiff_runtime::log::timing("cli: exit reported");
     std::process::exit(code);
 }
 

@@ -100,6 +100,7 @@ enum Cmd {
 }
 
 fn main() {
+    skiff_runtime::log::timing("cli: main");
     let argv: Vec<String> = std::env::args().collect();
     let invoked_as = argv
         .first()

@@ -321,6 +321,34 @@ fn config_flags_reach_the_process() {
         "/proc/self/status",
     ]);
     assert_eq!(out.split_whitespace().nth(1), Some("0000000000001000"));
+    // skiff's default seccomp profile is loaded; seccomp=unconfined and
+    // --privileged run without one.
+    let seccomp = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["bb", "grep", "^Seccomp:", "/proc/self/status"]);
+        e.ok(&args)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(seccomp(&[]), "2");
+    assert_eq!(seccomp(&["--security-opt", "seccomp=unconfined"]), "0");
+    assert_eq!(seccomp(&["--privileged"]), "0");
+    // unshare needs CAP_SYS_ADMIN; with it the profile allows it, as Docker's.
+    let o = e.run(&["run", "--rm", "bb", "unshare", "-u", "true"]);
+    assert_ne!(o.status.code(), Some(0));
+    e.ok(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "bb",
+        "unshare",
+        "-u",
+        "true",
+    ]);
     // --read-only
     let o = e.run(&["run", "--rm", "--read-only", "bb", "touch", "/x"]);
     assert_ne!(o.status.code(), Some(0));
