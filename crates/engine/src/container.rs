@@ -250,9 +250,28 @@ impl Engine {
             let p = dir.join(sub);
             std::fs::create_dir_all(&p).map_err(io_err("creating", &p))?;
         }
-        if let Err(e) = self.store.insert(&c) {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(e.into());
+        let mut c = c;
+        let mut tries = 0;
+        loop {
+            match self.store.insert(&c) {
+                Ok(()) => break,
+                // A random name taken: pick another, as Docker does (with a
+                // digit appended after a few tries).
+                Err(crate::store::StoreError::NameInUse { .. })
+                    if o.name.is_none() && tries < 20 =>
+                {
+                    tries += 1;
+                    c.name = crate::names::random_name();
+                    if tries > 5 {
+                        c.name
+                            .push(char::from(b'0' + crate::names::random_bytes::<1>()[0] % 10));
+                    }
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(e.into());
+                }
+            }
         }
         self.event(&c, "create", &[]);
         timing("engine create: recorded");
@@ -555,10 +574,12 @@ impl Engine {
     /// Remove a stopped container's runtime state, mount, files and record.
     pub(crate) fn destroy(&self, c: &Container) -> Result<()> {
         self.cleanup_runtime(c);
+        timing("destroy: runtime cleaned");
         let dir = self.paths.container_dir(&c.id);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io_err("removing", &dir))?;
         }
+        timing("destroy: files removed");
         self.store.remove(&c.id)?;
         self.event(c, "destroy", &[]);
         Ok(())

@@ -134,10 +134,7 @@ impl Supervisor {
                     _ => false,
                 };
             if !again {
-                if c.host.auto_remove {
-                    let _ = engine.destroy(&c);
-                    timing("supervisor: removed");
-                }
+                // (With --rm, run_once removed the container and reported.)
                 self.say(&format!("exit {code}"));
                 return Ok(0);
             }
@@ -206,6 +203,7 @@ impl Supervisor {
             id: c.id.clone(),
             bundle: dir.clone(),
             root: paths.runtime_root(),
+            seccomp_cache: Some(paths.runroot.join("seccomp")),
             ..Default::default()
         };
         let created = skiff_runtime::container::create_child(&opts)
@@ -260,8 +258,29 @@ impl Supervisor {
         let code = skiff_runtime::signals::exit_code(status);
         timing("supervisor: exited");
         let oom = oom_killed(&c.id);
+        timing("supervisor: oom checked");
+        if c.host.auto_remove {
+            // `--rm` (never with a restart policy): the record goes first and
+            // the client hears of the exit at once; the files follow. Should
+            // we die in between, `container prune` removes what is left.
+            if oom {
+                engine.event(c, "oom", &[]);
+            }
+            engine.event(c, "die", &[("exitCode", code.to_string())]);
+            let _ = engine.store.remove(&c.id);
+            engine.event(c, "destroy", &[]);
+            self.say(&format!("exit {code}"));
+            self.status = None;
+            timing("supervisor: removed");
+            engine.cleanup_runtime(c);
+            let _ = std::fs::remove_dir_all(&dir);
+            timing("supervisor: files removed");
+            return Ok(code);
+        }
         let _ = skiff_runtime::container::delete(&paths.runtime_root(), &c.id, true);
+        timing("supervisor: runtime state deleted");
         unmount(&rootfs);
+        timing("supervisor: unmounted");
         let finished = now();
         let _ = engine.store.update_state(&c.id, |s| {
             s.status = Status::Exited;

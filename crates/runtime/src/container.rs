@@ -27,6 +27,9 @@ pub struct CreateOpts {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
+    /// Where compiled seccomp programs are cached (see
+    /// [`crate::seccomp::compile_cached`]); None compiles every time.
+    pub seccomp_cache: Option<PathBuf>,
 }
 
 /// Removes what a failed create made, in reverse order, unless disarmed.
@@ -186,10 +189,14 @@ fn open_ns(typ: NamespaceType, path: &str) -> Result<OwnedFd, Error> {
     .map_err(|e| Error::Invalid(format!("{} namespace path {path}: {e}", typ.proc_name())))
 }
 
-fn compile_seccomp(spec: &Spec) -> Result<Option<crate::seccomp::Program>, Error> {
-    match &spec.linux().seccomp {
-        Some(s) => Ok(Some(crate::seccomp::compile(s)?)),
-        None => Ok(None),
+fn compile_seccomp(
+    spec: &Spec,
+    cache: Option<&Path>,
+) -> Result<Option<crate::seccomp::Program>, Error> {
+    match (&spec.linux().seccomp, cache) {
+        (Some(s), Some(dir)) => Ok(Some(crate::seccomp::compile_cached(s, dir)?)),
+        (Some(s), None) => Ok(Some(crate::seccomp::compile(s)?)),
+        (None, _) => Ok(None),
     }
 }
 
@@ -295,7 +302,7 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), E
     let mut capsets = CapSets::from_spec(proc_cfg.capabilities.as_ref())?;
     drop_unavailable_caps(&mut capsets);
     check_security_labels(&spec)?;
-    let seccomp = compile_seccomp(&spec)?;
+    let seccomp = compile_seccomp(&spec, opts.seccomp_cache.as_deref())?;
     let prepared = Prepared::new(&proc_cfg, capsets, seccomp)?;
     crate::log::timing("create: config checked");
     check_sysctls(&spec)?;

@@ -224,13 +224,15 @@ fn run(argv: Vec<String>) -> Result<i32, CliError> {
             let opts = CreateOpts {
                 id,
                 bundle: PathBuf::from(p.get("bundle").unwrap_or(".")),
-                root,
                 pid_file: p.get("pid-file").map(PathBuf::from),
                 console_socket: p.get("console-socket").map(PathBuf::from),
                 no_pivot: p.on("no-pivot"),
                 no_new_keyring: p.on("no-new-keyring"),
                 preserve_fds: parse_num(p.get("preserve-fds").unwrap_or("0"), "preserve-fds")?,
                 systemd_cgroup: systemd,
+                // Engines hand every container the same large profile.
+                seccomp_cache: Some(root.join(".seccomp-cache")),
+                root,
             };
             if cmd == "create" {
                 container::create(&opts)?;

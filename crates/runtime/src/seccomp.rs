@@ -318,6 +318,93 @@ fn parse_arg(syscall: &Syscall, arg: &SyscallArg) -> Result<ScmpArgCompare, Secc
     Ok(ScmpArgCompare::new(arg.index, op, arg.value))
 }
 
+const CACHE_MAGIC: &[u8; 8] = b"SKBPF\x00\x01\x00";
+
+impl Program {
+    /// The program and the profile it was compiled from, as [`compile_cached`]
+    /// stores them.
+    fn to_cache_bytes(&self, profile: &[u8]) -> Vec<u8> {
+        let mut b = Vec::with_capacity(32 + profile.len() + self.filter.len() * 8);
+        b.extend_from_slice(CACHE_MAGIC);
+        b.extend_from_slice(&self.flags.to_le_bytes());
+        b.push(self.listener as u8);
+        b.extend_from_slice(&(profile.len() as u32).to_le_bytes());
+        b.extend_from_slice(profile);
+        b.extend_from_slice(&(self.filter.len() as u32).to_le_bytes());
+        for i in &self.filter {
+            b.extend_from_slice(&i.code.to_le_bytes());
+            b.push(i.jt);
+            b.push(i.jf);
+            b.extend_from_slice(&i.k.to_le_bytes());
+        }
+        b
+    }
+
+    /// The program in `b`, if `b` was made from exactly `profile`.
+    fn from_cache_bytes(b: &[u8], profile: &[u8]) -> Option<Program> {
+        let rest = b.strip_prefix(CACHE_MAGIC)?;
+        let (flags, rest) = rest.split_at_checked(std::mem::size_of::<libc::c_ulong>())?;
+        let (&listener, rest) = rest.split_first()?;
+        let (plen, rest) = rest.split_at_checked(4)?;
+        let plen = u32::from_le_bytes(plen.try_into().ok()?) as usize;
+        let (stored, rest) = rest.split_at_checked(plen)?;
+        if stored != profile {
+            return None;
+        }
+        let (n, rest) = rest.split_at_checked(4)?;
+        let n = u32::from_le_bytes(n.try_into().ok()?) as usize;
+        if n > MAX_INSTRUCTIONS || rest.len() != n * 8 {
+            return None;
+        }
+        let filter = rest
+            .chunks_exact(8)
+            .map(|c| libc::sock_filter {
+                code: u16::from_le_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Some(Program {
+            filter,
+            flags: libc::c_ulong::from_le_bytes(flags.try_into().ok()?),
+            listener: listener != 0,
+        })
+    }
+}
+
+/// [`compile`], with compiled programs kept in directory `dir` (a tmpfs
+/// suits): compiling a large profile with libseccomp takes milliseconds,
+/// reading it back microseconds. A cached program is used only when the
+/// profile it was made from is byte for byte the same; anything unreadable
+/// is compiled again.
+pub fn compile_cached(cfg: &Seccomp, dir: &std::path::Path) -> Result<Program, SeccompError> {
+    use std::hash::{Hash, Hasher};
+    let profile = serde_json::to_vec(cfg).unwrap_or_default();
+    let mut h = std::hash::DefaultHasher::new();
+    profile.hash(&mut h);
+    libseccomp::ScmpVersion::current()
+        .map(|v| (v.major, v.minor, v.micro))
+        .unwrap_or_default()
+        .hash(&mut h);
+    let path = dir.join(format!("{:016x}.bpf", h.finish()));
+    if let Ok(b) = std::fs::read(&path) {
+        if let Some(p) = Program::from_cache_bytes(&b, &profile) {
+            return Ok(p);
+        }
+    }
+    let p = compile(cfg)?;
+    // Best effort: a cache that cannot be written only costs time.
+    if std::fs::create_dir_all(dir).is_ok() {
+        let tmp = dir.join(format!(".{:016x}.{}", h.finish(), std::process::id()));
+        if std::fs::write(&tmp, p.to_cache_bytes(&profile)).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(p)
+}
+
 /// Validate `linux.seccomp` and compile it into a BPF [`Program`].
 pub fn compile(cfg: &Seccomp) -> Result<Program, SeccompError> {
     let default = parse_action(&cfg.default_action, cfg.default_errno_ret)?;
@@ -455,6 +542,47 @@ mod tests {
 
     fn compile_err(value: serde_json::Value) -> String {
         compile(&config(value)).expect_err("must fail").to_string()
+    }
+
+    fn same(a: &Program, b: &Program) -> bool {
+        a.flags == b.flags
+            && a.listener == b.listener
+            && a.filter.len() == b.filter.len()
+            && a.filter
+                .iter()
+                .zip(&b.filter)
+                .all(|(x, y)| (x.code, x.jt, x.jf, x.k) == (y.code, y.jt, y.jf, y.k))
+    }
+
+    #[test]
+    fn cached_programs_are_the_compiled_ones_and_only_for_their_profile() {
+        let d = tempfile::tempdir().unwrap();
+        let a = config(json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}));
+        let b = config(json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 2}]}));
+        let first = compile_cached(&a, d.path()).unwrap();
+        assert!(same(&first, &compile(&a).unwrap()));
+        let files: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1);
+        // Read back from the cache: the same program.
+        assert!(same(&compile_cached(&a, d.path()).unwrap(), &first));
+        // The cache file of `a` put where `b`'s would be is not used for `b`.
+        let pb = compile_cached(&b, d.path()).unwrap();
+        let b_file = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| *p != files[0])
+            .unwrap();
+        std::fs::copy(&files[0], &b_file).unwrap();
+        assert!(same(&compile_cached(&b, d.path()).unwrap(), &pb));
+        assert!(!same(&pb, &first));
+        // A corrupt cache file is compiled again.
+        std::fs::write(&files[0], b"SKBPF\x00\x01\x00garbage").unwrap();
+        assert!(same(&compile_cached(&a, d.path()).unwrap(), &first));
     }
 
     /// Fork, load `prog` in the child, run `body` there and return the child's wait

@@ -119,14 +119,16 @@ fn run_prints_output_and_returns_the_exit_code() {
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(text(&o.stdout), "out\n");
     assert_eq!(text(&o.stderr), "err\n");
-    // --rm: nothing is left.
+    // --rm: the record is gone when run returns; the files follow at once.
     assert_eq!(e.ok(&["ps", "-aq"]), "");
-    assert_eq!(
+    e.until(5, "the container's files to go", || {
         std::fs::read_dir(e.root.join("containers"))
             .unwrap()
-            .count(),
-        0
-    );
+            .count()
+            == 0
+    });
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(!mounts.contains(e.root.to_str().unwrap()), "{mounts}");
     // stdin with -i
     let mut c = e.cmd(&["run", "--rm", "-i", "bb", "cat"]);
     c.stdin(Stdio::piped()).stdout(Stdio::piped());

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Container engine benchmark (not part of CI). In one run:
+#   1. `run --rm --network none IMAGE true` with skiff, podman and docker
+#      (hyperfine; medians and the ratios skiff/peer, target <= 0.1);
+#   2. 100 detached containers (`run -d ... sleep 600`) started in a row,
+#      total time, skiff vs docker;
+#   3. the supervisor's RSS and PSS per idle container vs conmon's (podman's
+#      monitor), over those 100 containers (target: RSS below conmon's).
+# The image is busybox, made offline: a rootfs tarball imported into skiff,
+# `skiff save`d and loaded into podman and docker, so all three run the same
+# layers. Each tool has its own stores under a temporary directory; dockerd
+# is started with its own data root unless one runs (then `docker` is used as
+# is). Podman runs with runc (crun fails on this host's hybrid cgroups).
+#
+# Usage (as root): bench/run.sh [RUNS]     RUNS default 30
+# Installs what it lacks with apt-get; removes all it made on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-${RUNS:-30}}
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
+export DEBIAN_FRONTEND=noninteractive
+log() { printf '== %s\n' "$*" >&2; }
+
+missing=()
+for p in hyperfine:hyperfine podman:podman runc:runc dockerd:docker.io busybox:busybox-static; do
+  command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  apt-get update -q >/dev/null
+  apt-get install -y -q "${missing[@]}" >/dev/null
+fi
+docker_bin=/usr/bin/docker
+[ -x "$docker_bin" ] || docker_bin=$(command -v docker)
+
+log "cargo build --release -p skiff"
+cargo build --release -q -p skiff
+skiff_bin=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff
+
+work=$(mktemp -d /var/tmp/skiff-bench-run.XXXXXX)
+dockerd_pid=
+cleanup() {
+  set +e
+  "${skiff[@]}" ps -aq 2>/dev/null | xargs -r "${skiff[@]}" rm -f >/dev/null 2>&1
+  "${podman[@]}" rm -af -t 0 >/dev/null 2>&1
+  [ -n "${docker[*]:-}" ] && "${docker[@]}" ps -aq --filter label=skiff-bench |
+    xargs -r "${docker[@]}" rm -f >/dev/null 2>&1
+  if [ -n "$dockerd_pid" ]; then
+    kill "$dockerd_pid" 2>/dev/null
+    for _ in $(seq 60); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$dockerd_pid" 2>/dev/null
+  fi
+  for m in $(findmnt -rn -o TARGET | grep "^$work/" | sort -r); do
+    umount "$m" 2>/dev/null || umount -l "$m"
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+skiff=("$skiff_bin" --root "$work/skiff" --runroot "$work/skiff-run")
+podman=(podman --root "$work/podman" --runroot "$work/podman-run" --runtime runc
+  --cgroup-manager cgroupfs --events-backend none --storage-driver overlay)
+
+# --- the image -----------------------------------------------------------
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
+cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
+for a in $("$work/rootfs/bin/busybox" --list); do
+  [ "$a" = busybox ] || ln -sf busybox "$work/rootfs/bin/$a"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$work/rootfs/etc/passwd"
+echo 'root:x:0:' >"$work/rootfs/etc/group"
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+"${skiff[@]}" import "$work/rootfs.tar" bench/busybox:1 >/dev/null
+"${skiff[@]}" save -o "$work/image.tar" bench/busybox:1
+"${podman[@]}" load -q -i "$work/image.tar" >/dev/null
+image=bench/busybox:1
+
+if "$docker_bin" info >/dev/null 2>&1; then
+  docker=("$docker_bin")
+  log "using the running dockerd"
+else
+  log "starting dockerd (data root $work/docker)"
+  dockerd --data-root "$work/docker" --exec-root "$work/de" --pidfile "$work/dockerd.pid" \
+    -H "unix://$work/docker.sock" --bridge=none --iptables=false --ip-forward=false \
+    >"$work/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  docker=("$docker_bin" -H "unix://$work/docker.sock")
+  for _ in $(seq 120); do
+    "${docker[@]}" info >/dev/null 2>&1 && break
+    kill -0 "$dockerd_pid" 2>/dev/null || { tail -20 "$work/dockerd.log"; exit 1; }
+    sleep 0.5
+  done
+fi
+"${docker[@]}" load -q -i "$work/image.tar" >/dev/null
+
+# `run` as each is timed. Podman as root asks for NOFILE and NPROC limits
+# above this host's hard limits (no CAP_SYS_RESOURCE): pass the host's.
+nproc=$(ulimit -Hu); pid_max=$(cat /proc/sys/kernel/pid_max)
+[ "$nproc" = unlimited ] || [ "$nproc" -gt "$pid_max" ] && nproc=$pid_max
+skiff_run=("${skiff[@]}" run)
+podman_run=("${podman[@]}" run --ulimit "nofile=$(ulimit -Sn):$(ulimit -Hn)" --ulimit "nproc=$nproc:$nproc")
+docker_run=("${docker[@]}" run)
+# Each must work before it is timed.
+for t in skiff_run podman_run docker_run; do
+  declare -n tool=$t
+  out=$("${tool[@]}" --rm --network none "$image" echo ok 2>&1) ||
+    { log "$t run failed: $out"; exit 1; }
+  [ "$out" = ok ] || { log "$t printed: $out"; exit 1; }
+done
+
+q() { printf '%q ' "$@"; }
+log "1. run --rm --network none $image true ($runs runs each); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/run.json" \
+  -n skiff "$(q "${skiff_run[@]}" --rm --network none "$image" true)" \
+  -n podman "$(q "${podman_run[@]}" --rm --network none "$image" true)" \
+  -n docker "$(q "${docker_run[@]}" --rm --network none "$image" true)"
+
+log "2. 100 detached containers in a row"
+t0=$(date +%s.%N)
+for i in $(seq 100); do "${skiff_run[@]}" -d --network none "$image" sleep 600 >/dev/null; done
+t1=$(date +%s.%N)
+for i in $(seq 100); do
+  "${docker_run[@]}" -d --label skiff-bench --network none "$image" sleep 600 >/dev/null
+done
+t2=$(date +%s.%N)
+for i in $(seq 20); do "${podman_run[@]}" -d --network none "$image" sleep 600 >/dev/null; done
+
+log "3. monitor memory (idle containers)"
+# RSS and PSS (kB) summed over the processes whose command line matches.
+mem() {
+  local rss=0 pss=0 n=0 pid
+  for pid in $(pgrep -f "$1"); do
+    local r p
+    r=$(awk '/^Rss:/{print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null) || continue
+    p=$(awk '/^Pss:/{print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null) || continue
+    rss=$((rss + r)) pss=$((pss + p)) n=$((n + 1))
+  done
+  echo "$n $rss $pss"
+}
+read -r sn srss spss < <(mem "__supervise $work/skiff ")
+read -r cn crss cpss < <(mem "conmon .*$work/podman")
+
+python3 - "$work/run.json" "$t0" "$t1" "$t2" "$sn" "$srss" "$spss" "$cn" "$crss" "$cpss" <<'PY'
+import json, sys
+d = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+t0, t1, t2 = map(float, sys.argv[2:5])
+sn, srss, spss, cn, crss, cpss = map(int, sys.argv[5:11])
+med = {k: v["median"] * 1000 for k, v in d.items()}
+print()
+for k in ("skiff", "podman", "docker"):
+    r = d[k]
+    print(f"{k:7} run --rm: median {med[k]:7.1f} ms  mean {r['mean']*1000:7.1f} ms  min {r['min']*1000:6.1f} ms")
+print(f"skiff / podman = {med['skiff']/med['podman']:.3f}  (target <= 0.1)")
+print(f"skiff / docker = {med['skiff']/med['docker']:.3f}  (target <= 0.1)")
+print(f"100 detached: skiff {t1-t0:.2f} s, docker {t2-t1:.2f} s  (skiff/docker = {(t1-t0)/(t2-t1):.3f})")
+if sn and cn:
+    print(f"per idle container: skiff supervisor RSS {srss/sn/1024:.2f} MiB, PSS {spss/sn/1024:.2f} MiB "
+          f"({sn} supervisors); conmon RSS {crss/cn/1024:.2f} MiB, PSS {cpss/cn/1024:.2f} MiB ({cn})")
+PY
