@@ -312,6 +312,13 @@ impl Supervisor {
         let mut buf = vec![0u8; 32 * 1024];
         let mut exit: Option<i32> = None;
         let mut exited_at: Option<Instant> = None;
+        // Readable when the container's init exits: no timer, no signal.
+        // SAFETY: pidfd_open takes a pid and flags; returns a new fd or -1.
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+        // SAFETY: when valid, the fd was just made and is ours.
+        let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
+        // Idle from here on: give back the memory that setting up used.
+        trim_memory();
         let status = loop {
             if exit.is_none() {
                 exit = reap(pid);
@@ -339,23 +346,30 @@ impl Supervisor {
             let mut fds: Vec<libc::pollfd> = open
                 .iter()
                 .flatten()
+                .chain(pidfd.iter().filter(|_| exit.is_none()))
                 .map(|f| libc::pollfd {
                     fd: f.as_raw_fd(),
                     events: libc::POLLIN,
                     revents: 0,
                 })
                 .collect();
-            let timeout = if exit.is_some() { 50 } else { 100 };
+            let timeout = match (exit.is_some(), pidfd.is_some()) {
+                (true, _) => 50,
+                (false, true) => -1,
+                (false, false) => 100,
+            };
             // SAFETY: valid pollfd array of its length.
             let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout) };
             if r < 0 {
                 continue;
             }
             for p in fds.iter().filter(|p| p.revents != 0) {
-                let i = if open[0].as_ref().map(|f| f.as_raw_fd()) == Some(p.fd) {
-                    0
-                } else {
-                    1
+                let i = match open
+                    .iter()
+                    .position(|f| f.as_ref().map(|f| f.as_raw_fd()) == Some(p.fd))
+                {
+                    Some(i) => i,
+                    None => continue, // the pidfd: reaped at the top
                 };
                 // SAFETY: reading into our buffer from an fd we own.
                 let n = unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) };
@@ -487,6 +501,62 @@ fn write_etc_files(c: &Container, dir: &Path) -> Result<Vec<(String, PathBuf)>, 
         ("/etc/hosts".into(), w("hosts", hosts)?),
         ("/etc/resolv.conf".into(), w("resolv.conf", resolv)?),
     ])
+}
+
+/// Give back what setting up the container cost in memory, before idling:
+/// free heap pages go back to the kernel, and the pages of our executable's
+/// read-only mappings that nothing changed (code and constants the setup
+/// ran through, about 6 MiB of a 15 MiB binary) are dropped from our page
+/// tables; what the idle loop needs faults back in from the page cache.
+/// Mappings with any private (changed) page, such as relocated data, are
+/// left alone: dropping those would lose the changes.
+fn trim_memory() {
+    extern "C" {
+        fn malloc_trim(pad: libc::size_t) -> libc::c_int;
+    }
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe { malloc_trim(0) };
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    let mut cur: Option<(usize, usize, bool)> = None; // start, end, droppable
+    let mut drop_ranges = Vec::new();
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+            if let Some((s, e, true)) = cur.take() {
+                drop_ranges.push((s, e));
+            }
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let perms = f.get(1).copied().unwrap_or("");
+            let path = f.get(5).copied().unwrap_or("");
+            let (Ok(s), Ok(e)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            else {
+                continue;
+            };
+            // File-backed, private, not writable.
+            let ok = path.starts_with('/')
+                && perms.len() == 4
+                && !perms.contains('w')
+                && perms.ends_with('p');
+            cur = Some((s, e, ok));
+        } else if let Some((_, _, ok)) = &mut cur {
+            let mut kv = line.split_whitespace();
+            let (k, v) = (kv.next().unwrap_or(""), kv.next().unwrap_or("0"));
+            if matches!(k, "Anonymous:" | "Private_Dirty:" | "Shared_Dirty:") && v != "0" {
+                *ok = false;
+            }
+        }
+    }
+    if let Some((s, e, true)) = cur {
+        drop_ranges.push((s, e));
+    }
+    for (s, e) in drop_ranges {
+        // SAFETY: the range is a whole mapping of ours holding only clean,
+        // unmodified file pages; after MADV_DONTNEED they are read again from
+        // the file on next access, unchanged.
+        unsafe { libc::madvise(s as *mut libc::c_void, e - s, libc::MADV_DONTNEED) };
+    }
 }
 
 /// Did the kernel's OOM killer kill a process of the container's cgroup?
