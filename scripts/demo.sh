@@ -1,14 +1,32 @@
 #!/usr/bin/env bash
 # Set everything up and run skiff's main job: a container from an image made
-# offline (a busybox root filesystem), started by skiff-runtime.
+# offline. A busybox root filesystem becomes an image (`skiff import`), and
+# `skiff run` starts a container from it, in a private --root/--runroot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
 bash scripts/deps.sh build
 cargo build --release -q
-bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff-runtime"
+bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff"
 work=$(mktemp -d /tmp/skiff-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-bash scripts/mkbundle.sh "$work/bundle" sh -c 'echo "hello from a skiff container: $(hostname), pid $$, $(id)"; ls /'
-"$bin" --root "$work/state" run --bundle "$work/bundle" "demo-$$"
+skiff=("$bin" --root "$work/root" --runroot "$work/run")
+cleanup() {
+  "${skiff[@]}" ps -aq 2>/dev/null | xargs -r "${skiff[@]}" rm -f >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# The image: busybox and its applets, made offline.
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
+cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
+for a in $("$work/rootfs/bin/busybox" --list); do
+  [ "$a" = busybox ] || ln -sf busybox "$work/rootfs/bin/$a"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$work/rootfs/etc/passwd"
+echo 'root:x:0:' >"$work/rootfs/etc/group"
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+"${skiff[@]}" import "$work/rootfs.tar" demo/busybox:1 >/dev/null
+"${skiff[@]}" images
+# The main job.
+"${skiff[@]}" run --rm --name demo demo/busybox:1 \
+  sh -c 'echo "hello from a skiff container: $(hostname), pid $$, $(id)"; ls /'
