@@ -245,12 +245,33 @@ impl Engine {
         if let Some(s) = &c.config.stop_signal {
             parse_signal(s)?;
         }
+        // Volumes: those this create makes are removed again if it fails.
+        let before: std::collections::HashSet<String> =
+            self.volume_list()?.into_iter().map(|v| v.name).collect();
+        let mut c = c;
+        let undo_volumes = |e: &Engine| {
+            for v in e.volume_list().unwrap_or_default() {
+                if !before.contains(&v.name) {
+                    let _ = e.volume_remove(&v.name);
+                }
+            }
+        };
+        c.host.mounts = match self.prepare_mounts(&c.host.mounts, &c.config.volumes) {
+            Ok(m) => m,
+            Err(e) => {
+                undo_volumes(self);
+                return Err(e);
+            }
+        };
         let dir = self.paths.container_dir(&c.id);
         for sub in ["upper", "work", "rootfs"] {
             let p = dir.join(sub);
-            std::fs::create_dir_all(&p).map_err(io_err("creating", &p))?;
+            if let Err(e) = std::fs::create_dir_all(&p) {
+                undo_volumes(self);
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(io_err("creating", &p)(e));
+            }
         }
-        let mut c = c;
         let mut tries = 0;
         loop {
             match self.store.insert(&c) {
@@ -269,6 +290,7 @@ impl Engine {
                 }
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&dir);
+                    undo_volumes(self);
                     return Err(e.into());
                 }
             }
@@ -538,7 +560,7 @@ impl Engine {
     }
 
     /// `rm`: remove a container (`force`: kill it first).
-    pub fn remove(&self, what: &str, force: bool) -> Result<Container> {
+    pub fn remove(&self, what: &str, force: bool, volumes: bool) -> Result<Container> {
         let c = self.find(what)?;
         if matches!(
             c.state.status,
@@ -568,6 +590,9 @@ impl Engine {
             }
         }
         self.destroy(&c)?;
+        if volumes {
+            self.remove_anonymous_volumes(&c);
+        }
         Ok(c)
     }
 
@@ -668,7 +693,7 @@ impl Engine {
                     "WorkDir": dir.join("work"),
                 },
             },
-            "Mounts": [],
+            "Mounts": self.inspect_mounts(c),
             "Config": {
                 "Hostname": if c.config.hostname.is_empty() { c.id[..12].to_string() } else { c.config.hostname.clone() },
                 "Domainname": c.config.domainname,

@@ -54,11 +54,30 @@ pub struct HostConfig {
     /// 0 is unset.
     pub pids_limit: i64,
     pub ulimits: Vec<Ulimit>,
-    /// `SRC:DST[:ro]` binds and named volumes, as given.
+    /// `-v` values as given (Docker's `HostConfig.Binds`).
     pub binds: Vec<String>,
     pub tmpfs: BTreeMap<String, String>,
+    /// Every mount: volumes (named; anonymous ones get a name at create),
+    /// binds and tmpfs, from `-v`, `--mount`, `--tmpfs` and the image's VOLUMEs.
+    pub mounts: Vec<MountPoint>,
     pub log_max_size: Option<u64>,
     pub log_max_file: Option<u32>,
+}
+
+/// One mount of a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MountPoint {
+    /// `volume`, `bind` or `tmpfs`.
+    pub kind: String,
+    /// Volume name, host path, or empty.
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+    /// tmpfs options (`size=64m,mode=1777`).
+    pub options: String,
+    /// A missing bind source is made (`-v`), not refused (`--mount`).
+    pub create_host_path: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,9 +35,10 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
-const MIGRATIONS: [&str; 1] = ["
+const MIGRATIONS: [&str; 2] = [
+    "
     CREATE TABLE containers (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
@@ -66,7 +67,16 @@ const MIGRATIONS: [&str; 1] = ["
         actor TEXT NOT NULL,
         attributes TEXT NOT NULL
     );
-"];
+",
+    "
+    CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        created TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        anonymous INTEGER NOT NULL DEFAULT 0
+    );
+",
+];
 
 /// One recorded event (`skiff events`).
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +113,19 @@ impl Store {
         let mut s = Store { conn, path: p };
         s.migrate()?;
         Ok(s)
+    }
+
+    /// The connection, for the engine's other tables.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// A database error, named after this store.
+    pub(crate) fn err(&self, err: rusqlite::Error) -> StoreError {
+        StoreError::Db {
+            path: self.path.clone(),
+            err,
+        }
     }
 
     fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {

@@ -108,6 +108,7 @@ impl Supervisor {
                     if first {
                         if c.host.auto_remove {
                             let _ = engine.destroy(&c);
+                            engine.remove_anonymous_volumes(&c);
                         }
                         return Err((code, msg));
                     }
@@ -172,10 +173,13 @@ impl Supervisor {
         mount_rootfs(paths, c, &dir).map_err(fail(125))?;
         timing("supervisor: rootfs mounted");
         let etc = write_etc_files(c, &dir).map_err(fail(125))?;
+        let mounts = engine
+            .oci_mounts(c, &rootfs)
+            .map_err(|e| (125, e.to_string()))?;
         let input = crate::spec::SpecInput {
             rootfs: &rootfs,
             etc_files: &etc,
-            mounts: Vec::new(),
+            mounts,
             init: None,
         };
         let spec = crate::spec::build(c, &input).map_err(|e| (125, e.to_string()))?;
@@ -269,6 +273,9 @@ impl Supervisor {
             engine.event(c, "die", &[("exitCode", code.to_string())]);
             let _ = engine.store.remove(&c.id);
             engine.event(c, "destroy", &[]);
+            // Anonymous volumes go with it before the client hears (cheap,
+            // and `volume ls` right after must not list them).
+            engine.remove_anonymous_volumes(c);
             self.say(&format!("exit {code}"));
             self.status = None;
             timing("supervisor: removed");

@@ -129,6 +129,15 @@ pub struct CreateArgs {
     /// Connect a container to a network (none, host).
     #[arg(long = "network", alias = "net")]
     network: Option<String>,
+    /// Bind mount a volume (NAME:/path, /host:/path, /path)[:ro].
+    #[arg(short = 'v', long = "volume")]
+    volume: Vec<String>,
+    /// Attach a filesystem mount (type=bind|volume|tmpfs,source=,target=,readonly).
+    #[arg(long)]
+    mount: Vec<String>,
+    /// Mount a tmpfs directory (/path[:options]).
+    #[arg(long)]
+    tmpfs: Vec<String>,
     /// Automatically remove the container when it exits.
     #[arg(long)]
     rm: bool,
@@ -251,6 +260,21 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         pids_limit: a.pids_limit.unwrap_or(0),
         ..Default::default()
     };
+    let engine_err = |e: skiff_engine::Error| e.to_string();
+    for v in &a.volume {
+        host.mounts
+            .push(skiff_engine::volumes::parse_volume_flag(v).map_err(engine_err)?);
+        host.binds.push(v.clone());
+    }
+    for m in &a.mount {
+        host.mounts
+            .push(skiff_engine::volumes::parse_mount_flag(m).map_err(engine_err)?);
+    }
+    for t in &a.tmpfs {
+        let m = skiff_engine::volumes::parse_tmpfs_flag(t).map_err(engine_err)?;
+        host.tmpfs.insert(m.target.clone(), m.options.clone());
+        host.mounts.push(m);
+    }
     if a.rm && !matches!(host.restart_policy.name.as_str(), "" | "no") {
         return Err("Conflicting options: --restart and --rm".into());
     }
@@ -562,7 +586,7 @@ pub struct RmArgs {
 
 pub fn rm(root: &Path, runroot: &Path, a: RmArgs) -> Result {
     let e = open(root, runroot)?;
-    each(&a.containers, |n| e.remove(n, a.force).map(drop))
+    each(&a.containers, |n| e.remove(n, a.force, a.volumes).map(drop))
 }
 
 #[derive(Args, Debug)]
@@ -942,4 +966,204 @@ pub fn inspect(root: &Path, runroot: &Path, a: InspectArgs) -> Result {
 pub fn rename(root: &Path, runroot: &Path, old: &str, new: &str) -> Result {
     let e = open(root, runroot)?;
     e.rename(old, new).map_err(daemon(1))
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum VolumeCmd {
+    /// Create a volume.
+    Create {
+        /// Set metadata for a volume.
+        #[arg(short = 'l', long = "label")]
+        label: Vec<String>,
+        name: Option<String>,
+    },
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display volume names.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Filter output (dangling=true|false, name=).
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
+        /// Pretty-print volumes using a Go template.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Display detailed information on one or more volumes.
+    Inspect {
+        /// Format the output using a Go template.
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+        #[arg(required = true)]
+        volumes: Vec<String>,
+    },
+    /// Remove one or more volumes.
+    #[command(alias = "remove")]
+    Rm {
+        /// Force the removal of one or more volumes.
+        #[arg(short = 'f', long)]
+        force: bool,
+        #[arg(required = true)]
+        volumes: Vec<String>,
+    },
+    /// Remove all unused local volumes.
+    Prune {
+        /// Do not prompt for confirmation.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+}
+
+/// Ask on the terminal; false unless the answer is y or yes.
+fn confirm(question: &str) -> bool {
+    use std::io::Write;
+    print!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+pub fn volume(root: &Path, runroot: &Path, c: VolumeCmd) -> Result {
+    let e = open(root, runroot)?;
+    match c {
+        VolumeCmd::Create { label, name } => {
+            let mut labels = BTreeMap::new();
+            for l in &label {
+                let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                labels.insert(k.to_string(), v.to_string());
+            }
+            let v = e
+                .volume_create(name.as_deref(), labels, false)
+                .map_err(daemon(1))?;
+            println!("{}", v.name);
+        }
+        VolumeCmd::Ls {
+            quiet,
+            filter,
+            format,
+        } => {
+            let mut list = e.volume_list().map_err(daemon(1))?;
+            for f in &filter {
+                let (k, v) = f.split_once('=').unwrap_or((f, ""));
+                let mut keep = Vec::new();
+                for vol in list {
+                    let ok = match k {
+                        "dangling" => {
+                            let unused = e.volume_users(&vol.name).map_err(daemon(1))?.is_empty();
+                            unused == matches!(v, "true" | "1")
+                        }
+                        "name" => vol.name.contains(v),
+                        "label" => match v.split_once('=') {
+                            Some((lk, lv)) => vol.labels.get(lk).map(String::as_str) == Some(lv),
+                            None => vol.labels.contains_key(v),
+                        },
+                        "driver" => v == "local",
+                        _ => {
+                            return Err(Failure {
+                                code: 1,
+                                msg: format!("Error response from daemon: Invalid filter '{k}'"),
+                            })
+                        }
+                    };
+                    if ok {
+                        keep.push(vol);
+                    }
+                }
+                list = keep;
+            }
+            if quiet {
+                for v in &list {
+                    println!("{}", v.name);
+                }
+                return Ok(());
+            }
+            let rows: Vec<format::Fields> = list
+                .iter()
+                .map(|v| {
+                    vec![
+                        ("Driver", "DRIVER", "local".to_string()),
+                        ("Name", "VOLUME NAME", v.name.clone()),
+                        ("Scope", "SCOPE", "local".to_string()),
+                        (
+                            "Mountpoint",
+                            "MOUNTPOINT",
+                            e.volume_data(&v.name).display().to_string(),
+                        ),
+                        (
+                            "Labels",
+                            "LABELS",
+                            v.labels
+                                .iter()
+                                .map(|(k, v)| format!("{k}={v}"))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ),
+                    ]
+                })
+                .collect();
+            let fmt = format.unwrap_or_else(|| "table {{.Driver}}\t{{.Name}}".into());
+            if rows.is_empty() && fmt.starts_with("table") {
+                println!("DRIVER    VOLUME NAME");
+                return Ok(());
+            }
+            print!(
+                "{}",
+                format::render_rows(&fmt, &rows).map_err(Failure::from)?
+            );
+        }
+        VolumeCmd::Inspect { format, volumes } => {
+            let mut out = Vec::new();
+            let mut failed = false;
+            for n in &volumes {
+                match e.volume_get(n).map_err(daemon(1))? {
+                    Some(v) => out.push(e.volume_inspect(&v)),
+                    None => {
+                        eprintln!("Error: No such volume: {n}");
+                        failed = true;
+                    }
+                }
+            }
+            match &format {
+                Some(f) => {
+                    for v in &out {
+                        println!("{}", crate::template::render(f, v).map_err(Failure::from)?);
+                    }
+                }
+                None => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&out).map_err(Failure::from)?
+                ),
+            }
+            if failed {
+                return Err(Failure {
+                    code: 1,
+                    msg: String::new(),
+                });
+            }
+        }
+        VolumeCmd::Rm { force: _, volumes } => {
+            each(&volumes, |n| e.volume_remove(n))?;
+        }
+        VolumeCmd::Prune { force } => {
+            if !force
+                && !confirm(
+                    "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue?",
+                )
+            {
+                return Ok(());
+            }
+            let (gone, bytes) = e.volume_prune().map_err(daemon(1))?;
+            if !gone.is_empty() {
+                println!("Deleted Volumes:");
+                for g in &gone {
+                    println!("{g}");
+                }
+                println!();
+            }
+            println!("Total reclaimed space: {}", format::human_size(bytes));
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Output formatting shared by commands: Docker's tables, sizes and ages.
 
-/// Columns padded as Go's tabwriter does for the Docker CLI (3 spaces).
+/// Columns padded as Go's tabwriter does for the Docker CLI (padding 3,
+/// minimum cell width 10).
 pub fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
@@ -19,7 +20,7 @@ pub fn table(rows: &[Vec<String>]) -> String {
             if c + 1 == r.len() {
                 line.push_str(v);
             } else {
-                line.push_str(&format!("{v:<w$}", w = widths[c] + 3));
+                line.push_str(&format!("{v:<w$}", w = (widths[c] + 3).max(10)));
             }
         }
         out.push_str(line.trim_end());

@@ -65,6 +65,9 @@ enum Cmd {
     Inspect(containers::InspectArgs),
     /// Rename a container.
     Rename { container: String, new_name: String },
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(containers::VolumeCmd),
     /// Pull an image from a registry.
     Pull(images::PullArgs),
     /// Push an image to a registry.
@@ -145,6 +148,7 @@ fn main() {
             container,
             new_name,
         } => finish(containers::rename(&root, &runroot, &container, &new_name)),
+        Cmd::Volume(c) => finish(containers::volume(&root, &runroot, c)),
         Cmd::Runtime { args } => {
             let mut a = vec!["skiff-runtime".to_string()];
             a.extend(args);

@@ -543,3 +543,126 @@ fn concurrent_runs_from_separate_processes() {
         30
     );
 }
+
+#[test]
+fn volumes_binds_and_tmpfs() {
+    let e = Env::new();
+    // A named volume outlives its containers and is shared between them.
+    assert_eq!(e.ok(&["volume", "create", "data"]), "data\n");
+    e.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data",
+        "bb",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "reader",
+        "-v",
+        "data:/data:ro",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        e.ok(&["run", "--rm", "-v", "data:/d", "bb", "cat", "/d/f"]),
+        "kept\n"
+    );
+    let o = e.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data:ro",
+        "bb",
+        "touch",
+        "/data/x",
+    ]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o.stderr).contains("Read-only file system"));
+    // In use: refused, naming the container.
+    let o = e.run(&["volume", "rm", "data"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("volume is in use"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        e.inspect(
+            "reader",
+            "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}}{{end}}"
+        ),
+        "volume data /data false"
+    );
+    e.ok(&["rm", "-f", "reader"]);
+    assert_eq!(e.ok(&["volume", "rm", "data"]), "data\n");
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "");
+    // An empty volume is filled with what the image has there.
+    e.ok(&["volume", "create", "etc"]);
+    let out = e.ok(&["run", "--rm", "-v", "etc:/etc", "bb", "cat", "/etc/group"]);
+    assert!(out.starts_with("root:x:0:"), "{out}");
+    let data = e.ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "etc"]);
+    assert!(Path::new(data.trim()).join("passwd").exists());
+    // Binds: -v makes a missing host directory, --mount refuses it.
+    let host = e.root.parent().unwrap().join("hostdir");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("h"), "from host\n").unwrap();
+    let spec = format!("{}:/h", host.display());
+    assert_eq!(
+        e.ok(&["run", "--rm", "-v", &spec, "bb", "cat", "/h/h"]),
+        "from host\n"
+    );
+    let missing = e.root.parent().unwrap().join("nope");
+    let o = e.run(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=bind,source={},target=/x", missing.display()),
+        "bb",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(text(&o.stderr).contains("bind source path does not exist"));
+    assert!(!missing.exists());
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    // tmpfs
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "--tmpfs",
+        "/scratch:size=1m",
+        "bb",
+        "grep",
+        "/scratch",
+        "/proc/mounts",
+    ]);
+    assert!(
+        out.starts_with("tmpfs /scratch tmpfs") && out.contains("size=1024k"),
+        "{out}"
+    );
+    // Anonymous volumes: gone with --rm, and with rm -v; kept by plain rm.
+    let before = e.ok(&["volume", "ls", "-q"]);
+    e.ok(&["run", "--rm", "-v", "/anon", "bb", "true"]);
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), before);
+    e.ok(&["create", "--name", "a1", "-v", "/anon", "bb", "true"]);
+    e.ok(&["create", "--name", "a2", "-v", "/anon", "bb", "true"]);
+    assert_eq!(
+        e.ok(&["volume", "ls", "-q"]).lines().count(),
+        before.lines().count() + 2
+    );
+    e.ok(&["rm", "-v", "a1"]);
+    e.ok(&["rm", "a2"]);
+    assert_eq!(
+        e.ok(&["volume", "ls", "-q"]).lines().count(),
+        before.lines().count() + 1
+    );
+    let o = e.ok(&["volume", "prune", "-f"]);
+    assert!(o.starts_with("Deleted Volumes:\n"), "{o}");
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "");
+}

@@ -1,0 +1,515 @@
+//! Volumes and the mounts of a container: named and anonymous volumes (data
+//! under `<root>/volumes/<name>/_data`, as Docker keeps it), bind mounts and
+//! tmpfs, from `-v`, `--mount` and `--tmpfs` as Docker parses them.
+
+use crate::model::{Container, MountPoint};
+use crate::{io_err, Engine, Error, Result};
+use rusqlite::params;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One volume.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Volume {
+    pub name: String,
+    pub created: String,
+    pub labels: BTreeMap<String, String>,
+    /// Made for one container (`-v /path`, an image's VOLUME).
+    pub anonymous: bool,
+}
+
+/// Docker's rule for volume names.
+pub fn check_volume_name(name: &str) -> Result<()> {
+    let ok = name.len() >= 2
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+        )))
+    }
+}
+
+/// Parse `-v SRC:DST[:OPTS]` or `-v DST` (an anonymous volume).
+pub fn parse_volume_flag(v: &str) -> Result<MountPoint> {
+    let parts: Vec<&str> = v.split(':').collect();
+    let bad = || Error::Invalid(format!("invalid volume specification: '{v}'"));
+    let (src, dst, opts) = match parts.as_slice() {
+        [d] => ("", *d, ""),
+        [s, d] if d.starts_with('/') => (*s, *d, ""),
+        [d, o] if d.starts_with('/') => ("", *d, *o),
+        [s, d, o] => (*s, *d, *o),
+        _ => return Err(bad()),
+    };
+    if !dst.starts_with('/') || dst == "/" && src.is_empty() {
+        return Err(bad());
+    }
+    let mut read_only = false;
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => read_only = true,
+            "rw" | "z" | "Z" | "private" | "rprivate" | "nocopy" => {}
+            _ => return Err(bad()),
+        }
+    }
+    let kind = if src.is_empty() {
+        "volume"
+    } else if src.starts_with('/') {
+        "bind"
+    } else {
+        check_volume_name(src)?;
+        "volume"
+    };
+    Ok(MountPoint {
+        kind: kind.into(),
+        source: src.into(),
+        target: clean_target(dst),
+        read_only,
+        options: String::new(),
+        create_host_path: kind == "bind",
+    })
+}
+
+/// Parse `--mount type=bind|volume|tmpfs,source=,target=,readonly,...`.
+pub fn parse_mount_flag(v: &str) -> Result<MountPoint> {
+    let mut m = MountPoint {
+        kind: "volume".into(),
+        ..Default::default()
+    };
+    let mut tmpfs_opts = Vec::new();
+    for field in v.split(',') {
+        let (k, val) = match field.split_once('=') {
+            Some((k, val)) => (k.trim(), Some(val.trim())),
+            None => (field.trim(), None),
+        };
+        match (k, val) {
+            ("type", Some(t)) if matches!(t, "bind" | "volume" | "tmpfs") => m.kind = t.into(),
+            ("type", Some(t)) => return Err(Error::Invalid(format!(
+                "invalid argument \"{v}\" for \"--mount\" flag: mount type {t:?} is not supported"
+            ))),
+            ("source" | "src", Some(s)) => m.source = s.into(),
+            ("target" | "destination" | "dst", Some(t)) => m.target = clean_target(t),
+            ("readonly" | "ro", None) => m.read_only = true,
+            ("readonly" | "ro", Some(b)) => m.read_only = matches!(b, "1" | "true"),
+            ("tmpfs-size", Some(s)) => tmpfs_opts.push(format!("size={s}")),
+            ("tmpfs-mode", Some(s)) => tmpfs_opts.push(format!("mode={s}")),
+            ("bind-propagation" | "consistency" | "volume-nocopy", _) => {}
+            _ => return Err(Error::Invalid(format!(
+                "invalid argument \"{v}\" for \"--mount\" flag: unexpected key '{k}' in '{field}'"
+            ))),
+        }
+    }
+    if m.target.is_empty() {
+        return Err(Error::Invalid(format!(
+            "invalid argument \"{v}\" for \"--mount\" flag: target is required"
+        )));
+    }
+    match m.kind.as_str() {
+        "bind" if !m.source.starts_with('/') => {
+            return Err(Error::Invalid(format!(
+                "invalid mount config for type \"bind\": invalid mount path: '{}' mount path must be absolute",
+                m.source
+            )))
+        }
+        "volume" if !m.source.is_empty() => check_volume_name(&m.source)?,
+        "tmpfs" => m.options = tmpfs_opts.join(","),
+        _ => {}
+    }
+    Ok(m)
+}
+
+/// Parse `--tmpfs /path[:opts]`.
+pub fn parse_tmpfs_flag(v: &str) -> Result<MountPoint> {
+    let (t, opts) = v.split_once(':').unwrap_or((v, ""));
+    if !t.starts_with('/') {
+        return Err(Error::Invalid(format!("invalid tmpfs mount: {v}")));
+    }
+    Ok(MountPoint {
+        kind: "tmpfs".into(),
+        target: clean_target(t),
+        options: opts.into(),
+        ..Default::default()
+    })
+}
+
+fn clean_target(t: &str) -> String {
+    let trimmed = t.trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/".into()
+    } else {
+        trimmed.into()
+    }
+}
+
+impl Engine {
+    /// The directory holding volume `name`'s data.
+    pub fn volume_data(&self, name: &str) -> PathBuf {
+        self.paths.root.join("volumes").join(name).join("_data")
+    }
+
+    /// `volume create` (an existing volume of that name is returned as is).
+    pub fn volume_create(
+        &self,
+        name: Option<&str>,
+        labels: BTreeMap<String, String>,
+        anonymous: bool,
+    ) -> Result<Volume> {
+        let name = match name {
+            Some(n) => {
+                check_volume_name(n)?;
+                n.to_string()
+            }
+            None => crate::names::new_id(),
+        };
+        if let Some(v) = self.volume_get(&name)? {
+            return Ok(v);
+        }
+        let data = self.volume_data(&name);
+        std::fs::create_dir_all(&data).map_err(io_err("creating", &data))?;
+        let v = Volume {
+            name,
+            created: crate::container::now(),
+            labels,
+            anonymous,
+        };
+        self.store
+            .conn()
+            .execute(
+                "INSERT OR IGNORE INTO volumes (name, created, labels, anonymous) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    v.name,
+                    v.created,
+                    serde_json::to_string(&v.labels).expect("labels"),
+                    v.anonymous
+                ],
+            )
+            .map_err(|e| self.store.err(e))?;
+        let _ = self
+            .store
+            .add_event("volume", "create", &v.name, &json!({"driver": "local"}));
+        Ok(v)
+    }
+
+    pub fn volume_get(&self, name: &str) -> Result<Option<Volume>> {
+        use rusqlite::OptionalExtension;
+        self.store
+            .conn()
+            .query_row(
+                "SELECT name, created, labels, anonymous FROM volumes WHERE name = ?1",
+                params![name],
+                |r| {
+                    Ok(Volume {
+                        name: r.get(0)?,
+                        created: r.get(1)?,
+                        labels: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
+                        anonymous: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.store.err(e).into())
+    }
+
+    pub fn volume_list(&self) -> Result<Vec<Volume>> {
+        let conn = self.store.conn();
+        let mut st = conn
+            .prepare("SELECT name, created, labels, anonymous FROM volumes ORDER BY name")
+            .map_err(|e| self.store.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Volume {
+                    name: r.get(0)?,
+                    created: r.get(1)?,
+                    labels: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
+                    anonymous: r.get(3)?,
+                })
+            })
+            .map_err(|e| self.store.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.store.err(e).into())
+    }
+
+    /// IDs of the containers using volume `name`.
+    pub fn volume_users(&self, name: &str) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .list()?
+            .into_iter()
+            .filter(|c| {
+                c.host
+                    .mounts
+                    .iter()
+                    .any(|m| m.kind == "volume" && m.source == name)
+            })
+            .map(|c| c.id)
+            .collect())
+    }
+
+    /// `volume rm` (`force`: even in use... Docker refuses that too).
+    pub fn volume_remove(&self, name: &str) -> Result<()> {
+        if self.volume_get(name)?.is_none() {
+            return Err(Error::Invalid(format!("get {name}: no such volume")));
+        }
+        let users = self.volume_users(name)?;
+        if !users.is_empty() {
+            return Err(Error::Invalid(format!(
+                "remove {name}: volume is in use - [{}]",
+                users.join(", ")
+            )));
+        }
+        let dir = self.paths.root.join("volumes").join(name);
+        // The record first: a half-removed directory is never a volume.
+        self.store
+            .conn()
+            .execute("DELETE FROM volumes WHERE name = ?1", params![name])
+            .map_err(|e| self.store.err(e))?;
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io_err("removing", &dir))?;
+        }
+        let _ = self
+            .store
+            .add_event("volume", "destroy", name, &json!({"driver": "local"}));
+        Ok(())
+    }
+
+    /// `volume prune`: every volume no container uses; returns the names and
+    /// the bytes freed.
+    pub fn volume_prune(&self) -> Result<(Vec<String>, u64)> {
+        let mut gone = Vec::new();
+        let mut bytes = 0;
+        for v in self.volume_list()? {
+            if self.volume_users(&v.name)?.is_empty() {
+                bytes += dir_size(&self.volume_data(&v.name));
+                self.volume_remove(&v.name)?;
+                gone.push(v.name);
+            }
+        }
+        Ok((gone, bytes))
+    }
+
+    /// Docker's `volume inspect` JSON.
+    pub fn volume_inspect(&self, v: &Volume) -> Value {
+        json!({
+            "CreatedAt": v.created,
+            "Driver": "local",
+            "Labels": if v.labels.is_empty() { Value::Null } else { json!(v.labels) },
+            "Mountpoint": self.volume_data(&v.name),
+            "Name": v.name,
+            "Options": Value::Null,
+            "Scope": "local",
+        })
+    }
+
+    /// Make the volumes a new container's mounts name (anonymous ones get a
+    /// name now), and anonymous volumes for the image's VOLUMEs no mount
+    /// covers. Returns the mounts to record.
+    pub(crate) fn prepare_mounts(
+        &self,
+        mounts: &[MountPoint],
+        image_volumes: &[String],
+    ) -> Result<Vec<MountPoint>> {
+        let mut out = Vec::new();
+        let mut targets = std::collections::HashSet::new();
+        for m in mounts {
+            if !targets.insert(m.target.clone()) {
+                return Err(Error::Invalid(format!(
+                    "Duplicate mount point: {}",
+                    m.target
+                )));
+            }
+            let mut m = m.clone();
+            match m.kind.as_str() {
+                "volume" => {
+                    let anonymous = m.source.is_empty();
+                    let v = self.volume_create(
+                        (!anonymous).then_some(m.source.as_str()),
+                        BTreeMap::new(),
+                        anonymous,
+                    )?;
+                    m.source = v.name;
+                }
+                "bind" => {
+                    let p = Path::new(&m.source);
+                    if !p.exists() {
+                        if m.create_host_path {
+                            // `-v /host/path:...` makes it, as Docker does.
+                            std::fs::create_dir_all(p).map_err(io_err("creating", p))?;
+                        } else {
+                            return Err(Error::Invalid(format!(
+                                "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                                m.source
+                            )));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            out.push(m);
+        }
+        for t in image_volumes {
+            let t = clean_target(t);
+            if targets.contains(&t) {
+                continue;
+            }
+            let v = self.volume_create(None, BTreeMap::new(), true)?;
+            out.push(MountPoint {
+                kind: "volume".into(),
+                source: v.name,
+                target: t,
+                ..Default::default()
+            });
+        }
+        Ok(out)
+    }
+
+    /// Remove the anonymous volumes of a removed container (`rm -v`, `--rm`).
+    pub(crate) fn remove_anonymous_volumes(&self, c: &Container) {
+        for m in c.host.mounts.iter().filter(|m| m.kind == "volume") {
+            if let Ok(Some(v)) = self.volume_get(&m.source) {
+                if v.anonymous
+                    && self
+                        .volume_users(&v.name)
+                        .map(|u| u.is_empty())
+                        .unwrap_or(false)
+                {
+                    let _ = self.volume_remove(&v.name);
+                }
+            }
+        }
+    }
+
+    /// The OCI mounts for `c`'s mount points; empty volumes are first filled
+    /// with what the image has at their target (Docker's copy-up).
+    pub(crate) fn oci_mounts(&self, c: &Container, rootfs: &Path) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        for m in &c.host.mounts {
+            let mut opts: Vec<String> = Vec::new();
+            let (typ, source) = match m.kind.as_str() {
+                "tmpfs" => {
+                    opts.extend(["nosuid", "nodev", "noexec"].map(String::from));
+                    opts.extend(
+                        m.options
+                            .split(',')
+                            .filter(|o| !o.is_empty())
+                            .map(String::from),
+                    );
+                    ("tmpfs", "tmpfs".to_string())
+                }
+                "volume" => {
+                    let data = self.volume_data(&m.source);
+                    std::fs::create_dir_all(&data).map_err(io_err("creating", &data))?;
+                    copy_up(&rootfs.join(m.target.trim_start_matches('/')), &data)?;
+                    opts.extend(["rbind", "rprivate"].map(String::from));
+                    ("bind", data.display().to_string())
+                }
+                _ => {
+                    opts.extend(["rbind", "rprivate"].map(String::from));
+                    ("bind", m.source.clone())
+                }
+            };
+            if m.read_only {
+                opts.push("ro".into());
+            }
+            out.push(
+                json!({"destination": m.target, "type": typ, "source": source, "options": opts}),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Docker's `Mounts` of `inspect`.
+    pub fn inspect_mounts(&self, c: &Container) -> Value {
+        Value::Array(
+            c.host
+                .mounts
+                .iter()
+                .map(|m| match m.kind.as_str() {
+                    "volume" => json!({
+                        "Type": "volume", "Name": m.source,
+                        "Source": self.volume_data(&m.source),
+                        "Destination": m.target, "Driver": "local", "Mode": "",
+                        "RW": !m.read_only, "Propagation": "",
+                    }),
+                    "tmpfs" => json!({
+                        "Type": "tmpfs", "Source": "", "Destination": m.target,
+                        "Mode": "", "RW": !m.read_only, "Propagation": "",
+                    }),
+                    _ => json!({
+                        "Type": "bind", "Source": m.source, "Destination": m.target,
+                        "Mode": "", "RW": !m.read_only, "Propagation": "rprivate",
+                    }),
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Copy what the image has at `from` into the empty volume directory `to`
+/// (once: a volume with any content is left alone).
+fn copy_up(from: &Path, to: &Path) -> Result<()> {
+    let empty = std::fs::read_dir(to)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false);
+    let Ok(md) = std::fs::symlink_metadata(from) else {
+        return Ok(());
+    };
+    if !empty || !md.is_dir() {
+        return Ok(());
+    }
+    copy_tree(from, to).map_err(|e| Error::Io {
+        op: "copying image content into volume",
+        path: to.to_path_buf(),
+        err: e,
+    })?;
+    // The volume's root takes the mode and owner of the image's directory.
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let _ = std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777));
+    let _ = std::os::unix::fs::lchown(to, Some(md.uid()), Some(md.gid()));
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let src = e.path();
+        let dst = to.join(e.file_name());
+        let md = std::fs::symlink_metadata(&src)?;
+        let ft = md.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            continue; // devices, fifos, sockets: not copied
+        }
+        std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+        }
+    }
+    Ok(())
+}
+
+/// Bytes in the files under `p`.
+pub fn dir_size(p: &Path) -> u64 {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => n += dir_size(&e.path()),
+                Ok(m) => n += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    n
+}
