@@ -748,3 +748,96 @@ pub(crate) fn unmount(path: &Path) {
 pub fn is_zero_time(t: &str) -> bool {
     t.is_empty() || t == ZERO_TIME
 }
+
+/// What `exec` takes.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub detach: bool,
+    pub privileged: bool,
+}
+
+impl Engine {
+    /// `exec`: run another process in a running container; its exit code
+    /// (0 at once with `detach`). The process uses the caller's stdio.
+    pub fn exec(&self, what: &str, o: &ExecOptions) -> Result<i32> {
+        let c = self.find(what)?;
+        match c.state.status {
+            Status::Running if alive(c.state.pid, c.state.pid_start) => {}
+            Status::Paused => {
+                return Err(Error::Invalid(format!(
+                    "Container {} is paused, unpause the container before exec",
+                    c.id
+                )))
+            }
+            _ => return Err(Error::NotRunning(c.id)),
+        }
+        if o.cmd.is_empty() {
+            return Err(Error::Invalid("No exec command specified".into()));
+        }
+        let rootfs = self.paths.container_dir(&c.id).join("rootfs");
+        let user = o.user.clone().unwrap_or_else(|| c.config.user.clone());
+        let (uid, gid, extra) = crate::spec::resolve_user(&rootfs, &user)?;
+        let hostname = if c.config.hostname.is_empty() {
+            c.id[..12].to_string()
+        } else {
+            c.config.hostname.clone()
+        };
+        let mut env = crate::spec::environment(&c, &hostname);
+        for e in &o.env {
+            let key = e.split('=').next().unwrap_or("");
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        let mut cc = c.clone();
+        cc.host.privileged |= o.privileged;
+        let caps = crate::spec::capabilities(&cc)?;
+        let process: skiff_runtime::spec::Process = serde_json::from_value(serde_json::json!({
+            "terminal": false,
+            "user": {"uid": uid, "gid": gid, "additionalGids": extra},
+            "args": o.cmd,
+            "env": env,
+            "cwd": o.workdir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| {
+                if c.config.working_dir.is_empty() { "/".into() } else { c.config.working_dir.clone() }
+            }),
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "noNewPrivileges": c.host.security_opt.iter().any(|s| s.starts_with("no-new-privileges") && !s.ends_with("false")),
+        }))
+        .map_err(|e| Error::Invalid(format!("exec process: {e}")))?;
+        let opts = skiff_runtime::exec::ExecOpts {
+            root: self.paths.runtime_root(),
+            id: c.id.clone(),
+            process,
+            detach: o.detach,
+            pid_file: None,
+            console_socket: None,
+            preserve_fds: 0,
+            seccomp_cache: Some(self.paths.runroot.join("seccomp")),
+        };
+        let _ = self.store.add_event(
+            "container",
+            &format!("exec_start: {}", o.cmd.join(" ")),
+            &c.id,
+            &serde_json::json!({"name": c.name, "image": c.config.image}),
+        );
+        skiff_runtime::exec::exec(&opts).map_err(|e| {
+            let msg = e.to_string();
+            let m = msg.to_ascii_lowercase();
+            let code = if m.contains("not found")
+                || m.contains("no such file")
+                || m.contains("permission denied")
+            {
+                126
+            } else {
+                125
+            };
+            Error::Start {
+                msg: format!("OCI runtime exec failed: {msg}"),
+                code,
+            }
+        })
+    }
+}

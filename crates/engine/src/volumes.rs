@@ -89,9 +89,11 @@ pub fn parse_mount_flag(v: &str) -> Result<MountPoint> {
         };
         match (k, val) {
             ("type", Some(t)) if matches!(t, "bind" | "volume" | "tmpfs") => m.kind = t.into(),
-            ("type", Some(t)) => return Err(Error::Invalid(format!(
+            ("type", Some(t)) => {
+                return Err(Error::Invalid(format!(
                 "invalid argument \"{v}\" for \"--mount\" flag: mount type {t:?} is not supported"
-            ))),
+            )))
+            }
             ("source" | "src", Some(s)) => m.source = s.into(),
             ("target" | "destination" | "dst", Some(t)) => m.target = clean_target(t),
             ("readonly" | "ro", None) => m.read_only = true,
@@ -99,9 +101,11 @@ pub fn parse_mount_flag(v: &str) -> Result<MountPoint> {
             ("tmpfs-size", Some(s)) => tmpfs_opts.push(format!("size={s}")),
             ("tmpfs-mode", Some(s)) => tmpfs_opts.push(format!("mode={s}")),
             ("bind-propagation" | "consistency" | "volume-nocopy", _) => {}
-            _ => return Err(Error::Invalid(format!(
+            _ => {
+                return Err(Error::Invalid(format!(
                 "invalid argument \"{v}\" for \"--mount\" flag: unexpected key '{k}' in '{field}'"
-            ))),
+            )))
+            }
         }
     }
     if m.target.is_empty() {

@@ -26,6 +26,9 @@ pub struct ExecOpts {
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: u32,
+    /// Where compiled seccomp programs are cached (see
+    /// [`crate::seccomp::compile_cached`]); None compiles every time.
+    pub seccomp_cache: Option<PathBuf>,
 }
 
 const JOIN_ORDER: [NamespaceType; 8] = [
@@ -84,9 +87,10 @@ pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
     }
     let mut capsets = CapSets::from_spec(p.capabilities.as_ref())?;
     crate::container::drop_unavailable_caps(&mut capsets);
-    let seccomp = match &st.config.linux().seccomp {
-        Some(s) => Some(crate::seccomp::compile(s)?),
-        None => None,
+    let seccomp = match (&st.config.linux().seccomp, &opts.seccomp_cache) {
+        (Some(s), Some(dir)) => Some(crate::seccomp::compile_cached(s, dir)?),
+        (Some(s), None) => Some(crate::seccomp::compile(s)?),
+        (None, _) => None,
     };
     let prepared = Prepared::new(p, capsets, seccomp)?;
     let joins = namespaces_of(st.pid)?;

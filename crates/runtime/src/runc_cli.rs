@@ -400,6 +400,7 @@ fn cmd_exec(cargs: &[String], root: PathBuf) -> Result<i32, CliError> {
         }
     };
     let opts = ExecOpts {
+        seccomp_cache: Some(root.join(".seccomp-cache")),
         root,
         id,
         process,

@@ -1167,3 +1167,80 @@ pub fn volume(root: &Path, runroot: &Path, c: VolumeCmd) -> Result {
     }
     Ok(())
 }
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Keep STDIN open even if not attached.
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// Set environment variables.
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir")]
+    workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Give extended privileges to the command.
+    #[arg(long)]
+    privileged: bool,
+    container: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    command: Vec<String>,
+}
+
+/// Point fd `fd` at /dev/null.
+fn to_null(fd: i32) {
+    if let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: dup2 onto one of our standard fds.
+        unsafe { libc::dup2(f.as_raw_fd(), fd) };
+    }
+}
+
+pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
+    if a.tty {
+        return Err(Failure {
+            code: 125,
+            msg: "skiff: -t (a pseudo-TTY) is not supported yet".into(),
+        });
+    }
+    let e = open(root, runroot)?;
+    let o = skiff_engine::container::ExecOptions {
+        cmd: a.command,
+        env: a.env.iter().map(|e| env_entry(e)).collect(),
+        workdir: a.workdir,
+        user: a.user,
+        detach: a.detach,
+        privileged: a.privileged,
+    };
+    if !a.interactive || a.detach {
+        to_null(0);
+    }
+    if a.detach {
+        to_null(1);
+        to_null(2);
+    }
+    match e.exec(&a.container, &o) {
+        Ok(code) => std::process::exit(code),
+        Err(err @ skiff_engine::Error::Start { .. }) => Err(Failure {
+            code: err.exit_code(),
+            msg: err.to_string(),
+        }),
+        Err(err) => Err(Failure {
+            code: 1,
+            msg: format!("Error response from daemon: {err}"),
+        }),
+    }
+}

@@ -68,6 +68,8 @@ enum Cmd {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(containers::VolumeCmd),
+    /// Run a command in a running container.
+    Exec(containers::ExecArgs),
     /// Pull an image from a registry.
     Pull(images::PullArgs),
     /// Push an image to a registry.
@@ -149,6 +151,7 @@ fn main() {
             new_name,
         } => finish(containers::rename(&root, &runroot, &container, &new_name)),
         Cmd::Volume(c) => finish(containers::volume(&root, &runroot, c)),
+        Cmd::Exec(a) => finish(containers::exec(&root, &runroot, a)),
         Cmd::Runtime { args } => {
             let mut a = vec!["skiff-runtime".to_string()];
             a.extend(args);

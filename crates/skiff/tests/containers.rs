@@ -666,3 +666,86 @@ fn volumes_binds_and_tmpfs() {
     assert!(o.starts_with("Deleted Volumes:\n"), "{o}");
     assert_eq!(e.ok(&["volume", "ls", "-q"]), "");
 }
+
+#[test]
+fn exec_runs_in_the_container() {
+    let e = Env::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "box",
+        "-e",
+        "A=from-run",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    let o = e.run(&["exec", "box", "sh", "-c", "echo $A $HOSTNAME; exit 5"]);
+    assert_eq!(o.status.code(), Some(5));
+    let hostname = e.inspect("box", "{{.Config.Hostname}}");
+    assert_eq!(text(&o.stdout), format!("from-run {hostname}\n"));
+    let out = e.ok(&[
+        "exec",
+        "-u",
+        "nobody",
+        "-w",
+        "/tmp",
+        "-e",
+        "A=over",
+        "box",
+        "sh",
+        "-c",
+        "echo $A $(id -u) $(pwd)",
+    ]);
+    assert_eq!(out, "over 65534 /tmp\n");
+    // The same pid namespace: the container's sleep is PID 1.
+    assert_eq!(
+        e.ok(&["exec", "box", "cat", "/proc/1/cmdline"]),
+        "sleep\u{0}60\u{0}"
+    );
+    let mut c = e.cmd(&["exec", "-i", "box", "cat"]);
+    c.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"through exec\n")
+        .unwrap();
+    assert_eq!(
+        text(&child.wait_with_output().unwrap().stdout),
+        "through exec\n"
+    );
+    // -d returns at once; the process runs on.
+    e.ok(&[
+        "exec",
+        "-d",
+        "box",
+        "sh",
+        "-c",
+        "sleep 0.3; touch /tmp/done",
+    ]);
+    e.until(5, "the detached exec", || {
+        e.run(&["exec", "box", "test", "-e", "/tmp/done"])
+            .status
+            .success()
+    });
+    // Docker's codes: 126 for a command that cannot run, 1 for a stopped container.
+    let o = e.run(&["exec", "box", "nosuchcommand"]);
+    assert_eq!(o.status.code(), Some(126));
+    assert!(
+        text(&o.stderr).contains("executable file not found"),
+        "{}",
+        text(&o.stderr)
+    );
+    e.ok(&["stop", "-t", "1", "box"]);
+    let o = e.run(&["exec", "box", "true"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("is not running"),
+        "{}",
+        text(&o.stderr)
+    );
+}
