@@ -202,9 +202,19 @@ impl Images {
     /// image references, and leftovers of killed writes. Returns the removed
     /// image IDs and the bytes reclaimed.
     pub fn prune(&mut self, all: bool) -> Result<(Vec<Digest>, u64)> {
+        self.prune_keeping(all, &HashSet::new())
+    }
+
+    /// [`prune`](Self::prune), keeping the images in `keep` (those that
+    /// containers use).
+    pub fn prune_keeping(
+        &mut self,
+        all: bool,
+        keep: &HashSet<Digest>,
+    ) -> Result<(Vec<Digest>, u64)> {
         let mut removed = Vec::new();
         for (rec, names) in self.catalog.list()? {
-            if all || names.is_empty() {
+            if (all || names.is_empty()) && !keep.contains(&rec.id) {
                 for n in &names {
                     self.catalog.untag(n)?;
                 }

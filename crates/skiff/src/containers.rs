@@ -358,10 +358,45 @@ fn bad_flag(cmd: &str) -> impl Fn(String) -> Failure + '_ {
     }
 }
 
+/// Create, pulling the image first when it is missing (as Docker does,
+/// with the pull's output on stderr).
+fn create_pulling(root: &Path, e: &Engine, o: &CreateOptions) -> skiff_engine::Result<Container> {
+    match e.create(o) {
+        Err(skiff_engine::Error::Image(skiff_image::service::ImagesError::NoSuchImage(_)))
+            if skiff_image::reference::Reference::parse(&o.image).is_ok() =>
+        {
+            let r = skiff_image::reference::Reference::parse(&o.image).expect("parsed");
+            let shown = if r.tag.is_none() && r.digest.is_none() {
+                format!("{}:latest", r.familiar_string())
+            } else {
+                r.familiar_string()
+            };
+            eprintln!("Unable to find image '{shown}' locally");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let saved = dup(1).ok();
+            // SAFETY: dup2 between our standard fds.
+            unsafe { libc::dup2(2, 1) };
+            let pulled = crate::images::pull(root, crate::images::PullArgs::of(&o.image));
+            let _ = std::io::stdout().flush();
+            if let Some(fd) = saved {
+                use std::os::fd::AsRawFd;
+                // SAFETY: restoring our stdout from its duplicate.
+                unsafe { libc::dup2(fd.as_raw_fd(), 1) };
+            }
+            match pulled {
+                Ok(()) => e.create(o),
+                Err(err) => Err(skiff_engine::Error::Invalid(err.to_string())),
+            }
+        }
+        r => r,
+    }
+}
+
 pub fn create(root: &Path, runroot: &Path, a: CreateArgs) -> Result {
     let o = create_options(&a).map_err(bad_flag("create"))?;
     let e = open(root, runroot)?;
-    let c = e.create(&o).map_err(daemon(125))?;
+    let c = create_pulling(root, &e, &o).map_err(daemon(125))?;
     println!("{}", c.id);
     Ok(())
 }
@@ -409,7 +444,7 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
         });
     }
     let e = open(root, runroot)?;
-    let c = e.create(&o).map_err(|err| Failure {
+    let c = create_pulling(root, &e, &o).map_err(|err| Failure {
         code: err.exit_code(),
         msg: format!("skiff: Error response from daemon: {err}.\nSee 'skiff run --help'."),
     })?;

@@ -42,6 +42,18 @@ pub struct PullArgs {
     image: String,
 }
 
+impl PullArgs {
+    /// `pull IMAGE` with the defaults (as `run` pulls a missing image).
+    pub fn of(image: &str) -> PullArgs {
+        PullArgs {
+            quiet: false,
+            platform: None,
+            tls_verify: true,
+            image: image.to_string(),
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct PushArgs {
     /// Print only the pushed digest.
@@ -298,10 +310,66 @@ pub fn tag(root: &Path, source: &str, target: &str) -> Result {
     Ok(())
 }
 
+/// Image IDs that containers use, with one such container's ID and
+/// whether it runs.
+fn images_in_use(root: &Path) -> std::collections::HashMap<String, (String, bool)> {
+    let mut m = std::collections::HashMap::new();
+    if !root.join("containers.db").exists() {
+        return m;
+    }
+    let Ok(store) = skiff_engine::store::Store::open(&root.join("containers.db")) else {
+        return m;
+    };
+    for c in store.list().unwrap_or_default() {
+        let running = matches!(
+            c.state.status,
+            skiff_engine::model::Status::Running | skiff_engine::model::Status::Paused
+        );
+        let e = m
+            .entry(c.image_id.clone())
+            .or_insert((c.id.clone(), running));
+        if running {
+            *e = (c.id.clone(), true);
+        }
+    }
+    m
+}
+
 pub fn rmi(root: &Path, a: RmiArgs) -> Result {
     let mut imgs = Images::open(root)?;
     let mut failed = None;
+    let used = images_in_use(root);
     for what in &a.images {
+        // An image a container uses keeps its ID. By name: a second name
+        // just goes; the last one only with -f. By ID: never while the
+        // container runs, with -f only untagged otherwise.
+        if let Ok(id) = imgs.resolve(what) {
+            if let Some((cid, running)) = used.get(&id.to_string()) {
+                let names = imgs.catalog.names_of(&id)?;
+                let by_id = !Reference::parse(what)
+                    .map(|r| names.contains(&r.to_string()))
+                    .unwrap_or(false);
+                let short = &id.hex()[..12];
+                let cshort = &cid[..12];
+                if by_id || names.len() <= 1 {
+                    let msg = match (a.force, *running, by_id) {
+                        (true, true, _) => format!("conflict: unable to delete {short} (cannot be forced) - image is being used by running container {cshort}"),
+                        (false, _, true) => format!("conflict: unable to delete {short} (must be forced) - image is being used by {} container {cshort}", if *running { "running" } else { "stopped" }),
+                        (false, _, false) => format!("conflict: unable to remove repository reference \"{what}\" (must force) - container {cshort} is using its referenced image {short}"),
+                        (true, false, _) => {
+                            for n in names {
+                                imgs.catalog.untag(&n)?;
+                                println!("Untagged: {}", skiff_image::service::familiar(&n));
+                            }
+                            continue;
+                        }
+                    };
+                    eprintln!("Error response from daemon: {msg}");
+                    failed = Some(());
+                    continue;
+                }
+            }
+        }
         match imgs.remove(what, a.force) {
             Ok(out) => {
                 for r in out {
@@ -313,7 +381,7 @@ pub fn rmi(root: &Path, a: RmiArgs) -> Result {
             }
             Err(e) => {
                 eprintln!("Error response from daemon: {e}");
-                failed = Some(e);
+                failed = Some(());
             }
         }
     }
@@ -366,7 +434,11 @@ pub fn image_cmd(root: &Path, c: ImageCmd) -> Result {
         } => history(root, &image, no_trunc, quiet),
         ImageCmd::Prune { all, force: _ } => {
             let mut imgs = Images::open(root)?;
-            let (removed, reclaimed) = imgs.prune(all)?;
+            let keep = images_in_use(root)
+                .keys()
+                .filter_map(|k| k.parse().ok())
+                .collect();
+            let (removed, reclaimed) = imgs.prune_keeping(all, &keep)?;
             if !removed.is_empty() {
                 println!("Deleted Images:");
                 for id in &removed {

@@ -148,9 +148,14 @@ fn docker_exit_codes_for_failures() {
     assert!(text(&o.stderr).contains("nosuchcommand"));
     let o = e.run(&["run", "--rm", "bb", "/etc/passwd"]);
     assert_eq!(o.status.code(), Some(126), "{}", text(&o.stderr));
-    let o = e.run(&["run", "--rm", "nosuchimage", "true"]);
+    // A missing image is pulled; from a registry that is not there: 125.
+    let o = e.run(&["run", "--rm", "127.0.0.1:1/nosuchimage", "true"]);
     assert_eq!(o.status.code(), Some(125));
-    assert!(text(&o.stderr).contains("nosuchimage"));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("Unable to find image '127.0.0.1:1/nosuchimage:latest' locally"),
+        "{err}"
+    );
     let o = e.run(&["run", "--rm", "--no-such-flag", "bb", "true"]);
     assert_eq!(o.status.code(), Some(125));
     let o = e.run(&["run", "--rm", "-m", "lots", "bb", "true"]);
@@ -748,4 +753,41 @@ fn exec_runs_in_the_container() {
         "{}",
         text(&o.stderr)
     );
+}
+
+#[test]
+fn run_pulls_a_missing_image_and_rmi_respects_containers() {
+    let e = Env::new();
+    let reg = skiff_testkit::registry::start_registry();
+    let name = format!("{}/auto/bb:1", reg.host);
+    e.ok(&["tag", "bb", &name]);
+    e.ok(&["push", &name]);
+    let fresh = Env::new();
+    fresh.ok(&["rmi", "bb"]);
+    let o = fresh.run(&["run", "--name", "pulled", &name, "echo", "pulled"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "pulled\n");
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(&format!("Unable to find image '{name}' locally")),
+        "{err}"
+    );
+    assert!(err.contains("Status: Downloaded newer image"), "{err}");
+    // The image is used by a (stopped) container: rmi refuses without -f,
+    // and -f only takes the name away.
+    let o = fresh.run(&["rmi", &name]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("(must force) - container"),
+        "{}",
+        text(&o.stderr)
+    );
+    let id = fresh.inspect("pulled", "{{.Image}}");
+    let o = fresh.run(&["rmi", "-f", &name]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(fresh.ok(&["images", "-q", "--no-trunc"]).contains(&id));
+    fresh.ok(&["start", "-a", "pulled"]);
+    fresh.ok(&["rm", "pulled"]);
+    fresh.ok(&["rmi", &id]);
+    assert_eq!(fresh.ok(&["images", "-q"]), "");
 }
