@@ -841,3 +841,185 @@ impl Engine {
         })
     }
 }
+
+/// One container's resource use (`stats`).
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// CPU time used, nanoseconds.
+    pub cpu_ns: u64,
+    pub mem_usage: u64,
+    pub mem_limit: u64,
+    pub pids: u64,
+    pub blk_read: u64,
+    pub blk_write: u64,
+}
+
+fn read_u64(p: &str) -> Option<u64> {
+    std::fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+impl Engine {
+    /// `pause`: freeze every process of the container.
+    pub fn pause(&self, what: &str) -> Result<()> {
+        let c = self.find(what)?;
+        match c.state.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(Error::Invalid(format!(
+                    "Container {} is already paused",
+                    c.id
+                )))
+            }
+            _ => return Err(Error::NotRunning(c.id)),
+        }
+        skiff_runtime::container::pause(&self.paths.runtime_root(), &c.id)
+            .map_err(|e| Error::Invalid(format!("Cannot pause container {}: {e}", c.id)))?;
+        self.store
+            .update_state(&c.id, |s| s.status = Status::Paused)?;
+        self.event(&c, "pause", &[]);
+        Ok(())
+    }
+
+    /// `unpause`.
+    pub fn unpause(&self, what: &str) -> Result<()> {
+        let c = self.find(what)?;
+        if c.state.status != Status::Paused {
+            return Err(Error::Invalid(format!("Container {} is not paused", c.id)));
+        }
+        skiff_runtime::container::resume(&self.paths.runtime_root(), &c.id)
+            .map_err(|e| Error::Invalid(format!("Cannot unpause container {}: {e}", c.id)))?;
+        self.store
+            .update_state(&c.id, |s| s.status = Status::Running)?;
+        self.event(&c, "unpause", &[]);
+        Ok(())
+    }
+
+    /// Host pids of the container's processes.
+    pub fn pids(&self, c: &Container) -> Result<Vec<i32>> {
+        if !matches!(c.state.status, Status::Running | Status::Paused) {
+            return Err(Error::NotRunning(c.id.clone()));
+        }
+        skiff_runtime::container::pids(&self.paths.runtime_root(), &c.id)
+            .map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Resource use read from the container's cgroups (v1 or v2).
+    pub fn stats(&self, c: &Container) -> Stats {
+        let mut s = Stats::default();
+        let rel = format!("skiff/{}", c.id);
+        let v2 = format!("/sys/fs/cgroup/{rel}");
+        if std::path::Path::new(&format!("{v2}/cgroup.procs")).exists()
+            && std::path::Path::new(&format!("{v2}/memory.current")).exists()
+        {
+            s.mem_usage = read_u64(&format!("{v2}/memory.current")).unwrap_or(0);
+            s.mem_limit = read_u64(&format!("{v2}/memory.max")).unwrap_or(0);
+            if let Ok(t) = std::fs::read_to_string(format!("{v2}/cpu.stat")) {
+                for l in t.lines() {
+                    if let Some(v) = l.strip_prefix("usage_usec ") {
+                        s.cpu_ns = v.trim().parse::<u64>().unwrap_or(0) * 1000;
+                    }
+                }
+            }
+            s.pids = read_u64(&format!("{v2}/pids.current")).unwrap_or(0);
+        } else {
+            let m = format!("/sys/fs/cgroup/memory/{rel}");
+            // Docker subtracts the page cache's inactive files.
+            let usage = read_u64(&format!("{m}/memory.usage_in_bytes")).unwrap_or(0);
+            let inactive = std::fs::read_to_string(format!("{m}/memory.stat"))
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .find_map(|l| {
+                            l.strip_prefix("total_inactive_file ")
+                                .map(|v| v.trim().parse::<u64>().ok())
+                        })
+                        .flatten()
+                })
+                .unwrap_or(0);
+            s.mem_usage = usage.saturating_sub(inactive);
+            s.mem_limit = read_u64(&format!("{m}/memory.limit_in_bytes")).unwrap_or(0);
+            s.cpu_ns =
+                read_u64(&format!("/sys/fs/cgroup/cpuacct/{rel}/cpuacct.usage")).unwrap_or(0);
+            s.pids = read_u64(&format!("/sys/fs/cgroup/pids/{rel}/pids.current")).unwrap_or(0);
+            if let Ok(t) = std::fs::read_to_string(format!(
+                "/sys/fs/cgroup/blkio/{rel}/blkio.throttle.io_service_bytes"
+            )) {
+                for l in t.lines() {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    if f.len() == 3 {
+                        let n: u64 = f[2].parse().unwrap_or(0);
+                        match f[1] {
+                            "Read" => s.blk_read += n,
+                            "Write" => s.blk_write += n,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        // An unlimited cgroup reports a huge number: the host's memory then.
+        let host = host_memory();
+        if s.mem_limit == 0 || s.mem_limit > host {
+            s.mem_limit = host;
+        }
+        s
+    }
+
+    /// `container prune`: remove every stopped container; their IDs.
+    pub fn prune_containers(&self) -> Result<Vec<String>> {
+        let mut gone = Vec::new();
+        for c in self.list()? {
+            if matches!(
+                c.state.status,
+                Status::Exited | Status::Created | Status::Dead
+            ) {
+                self.destroy(&c)?;
+                gone.push(c.id);
+            }
+        }
+        self.sweep_orphans();
+        Ok(gone)
+    }
+
+    /// Remove container directories no record names (left by a supervisor
+    /// killed while it removed a `--rm` container).
+    pub fn sweep_orphans(&self) {
+        let known: std::collections::HashSet<String> = self
+            .store
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        let Ok(rd) = std::fs::read_dir(self.paths.root.join("containers")) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if known.contains(&id) || id.len() != 64 {
+                continue;
+            }
+            let _ = skiff_runtime::container::delete(&self.paths.runtime_root(), &id, true);
+            unmount(&e.path().join("rootfs"));
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+
+    /// Bytes in a container's writable layer.
+    pub fn rw_size(&self, c: &Container) -> u64 {
+        crate::volumes::dir_size(&self.paths.container_dir(&c.id).join("upper"))
+    }
+}
+
+/// The host's memory in bytes.
+fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(u64::MAX)
+}

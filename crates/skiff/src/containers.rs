@@ -1279,3 +1279,631 @@ pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
         }),
     }
 }
+
+#[derive(Args, Debug)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn pause(root: &Path, runroot: &Path, a: NamesArgs) -> Result {
+    let e = open(root, runroot)?;
+    each(&a.containers, |n| e.pause(n))
+}
+
+pub fn unpause(root: &Path, runroot: &Path, a: NamesArgs) -> Result {
+    let e = open(root, runroot)?;
+    each(&a.containers, |n| e.unpause(n))
+}
+
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    container: String,
+    /// Options for ps (default -ef).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    ps_args: Vec<String>,
+}
+
+/// `top`: the host's `ps` output, rows of the container's processes only.
+pub fn top(root: &Path, runroot: &Path, a: TopArgs) -> Result {
+    let e = open(root, runroot)?;
+    let c = e.find(&a.container).map_err(daemon(1))?;
+    let pids = e.pids(&c).map_err(daemon(1))?;
+    let args = if a.ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        a.ps_args
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|err| format!("Error response from daemon: running ps: {err}"))?;
+    if !out.status.success() {
+        return Err(Failure {
+            code: 1,
+            msg: format!(
+                "Error response from daemon: ps: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let cols: Vec<&str> = header.split_whitespace().collect();
+    let Some(pid_col) = cols.iter().position(|c| *c == "PID") else {
+        return Err(Failure {
+            code: 1,
+            msg: "Error response from daemon: Couldn't find PID field in ps output".into(),
+        });
+    };
+    let mut rows = vec![cols.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
+    for l in lines {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let Some(pid) = f.get(pid_col).and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pids.contains(&pid) {
+            // The last column (the command) keeps its spaces.
+            let mut row: Vec<String> = f[..cols.len() - 1].iter().map(|s| s.to_string()).collect();
+            row.push(f[cols.len() - 1..].join(" "));
+            rows.push(row);
+        }
+    }
+    print!("{}", format::table_min(&rows, 20));
+    Ok(())
+}
+
+/// go-units' BytesSize: binary units, 4 significant digits ("1.203MiB").
+fn bytes_size(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < units.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", sig4(v), units[i])
+}
+
+/// Go's `%.4g`.
+fn sig4(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let digits = v.abs().log10().floor() as i32 + 1;
+    let decimals = (4 - digits).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Disable streaming stats and only pull the first result.
+    #[arg(long = "no-stream")]
+    no_stream: bool,
+    /// Do not truncate output.
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    /// Pretty-print using a Go template.
+    #[arg(long)]
+    format: Option<String>,
+    containers: Vec<String>,
+}
+
+pub fn stats(root: &Path, runroot: &Path, a: StatsArgs) -> Result {
+    use std::io::Write;
+    let e = open(root, runroot)?;
+    let pick = || -> Result<Vec<Container>> {
+        if a.containers.is_empty() {
+            let mut l = e.list().map_err(daemon(1))?;
+            if !a.all {
+                l.retain(|c| matches!(c.state.status, Status::Running | Status::Paused));
+            }
+            Ok(l)
+        } else {
+            a.containers
+                .iter()
+                .map(|n| e.find(n).map_err(daemon(1)))
+                .collect()
+        }
+    };
+    let interval = std::time::Duration::from_millis(500);
+    loop {
+        let list = pick()?;
+        let first: Vec<_> = list.iter().map(|c| e.stats(c)).collect();
+        let t0 = std::time::Instant::now();
+        std::thread::sleep(interval);
+        let secs = t0.elapsed().as_secs_f64();
+        let rows: Vec<format::Fields> = list
+            .iter()
+            .zip(first)
+            .map(|(c, s0)| {
+                let running = matches!(c.state.status, Status::Running | Status::Paused);
+                let s = if running {
+                    e.stats(c)
+                } else {
+                    Default::default()
+                };
+                let cpu = if running {
+                    (s.cpu_ns.saturating_sub(s0.cpu_ns)) as f64 / (secs * 1e9) * 100.0
+                } else {
+                    0.0
+                };
+                let mem_pct = if s.mem_limit > 0 {
+                    s.mem_usage as f64 / s.mem_limit as f64 * 100.0
+                } else {
+                    0.0
+                };
+                vec![
+                    (
+                        "Container",
+                        "CONTAINER",
+                        if a.no_trunc {
+                            c.id.clone()
+                        } else {
+                            c.id[..12].to_string()
+                        },
+                    ),
+                    (
+                        "ID",
+                        "CONTAINER ID",
+                        if a.no_trunc {
+                            c.id.clone()
+                        } else {
+                            c.id[..12].to_string()
+                        },
+                    ),
+                    ("Name", "NAME", c.name.clone()),
+                    ("CPUPerc", "CPU %", format!("{cpu:.2}%")),
+                    (
+                        "MemUsage",
+                        "MEM USAGE / LIMIT",
+                        format!("{} / {}", bytes_size(s.mem_usage), bytes_size(s.mem_limit)),
+                    ),
+                    ("MemPerc", "MEM %", format!("{mem_pct:.2}%")),
+                    ("NetIO", "NET I/O", "0B / 0B".to_string()),
+                    (
+                        "BlockIO",
+                        "BLOCK I/O",
+                        format!(
+                            "{} / {}",
+                            format::human_size(s.blk_read),
+                            format::human_size(s.blk_write)
+                        ),
+                    ),
+                    ("PIDs", "PIDS", s.pids.to_string()),
+                ]
+            })
+            .collect();
+        let fmt = a.format.clone().unwrap_or_else(|| {
+            "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}".into()
+        });
+        let out = if rows.is_empty() {
+            "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O   BLOCK I/O   PIDS\n".to_string()
+        } else {
+            format::render_rows(&fmt, &rows).map_err(Failure::from)?
+        };
+        if !a.no_stream {
+            // Clear the screen between refreshes, as Docker does.
+            print!("\x1b[2J\x1b[H");
+        }
+        print!("{out}");
+        let _ = std::io::stdout().flush();
+        if a.no_stream {
+            return Ok(());
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Show all events created since timestamp.
+    #[arg(long)]
+    since: Option<String>,
+    /// Stream events until this timestamp.
+    #[arg(long)]
+    until: Option<String>,
+    /// Filter output (type=, event=, container=).
+    #[arg(short = 'f', long)]
+    filter: Vec<String>,
+    /// Format the output using a Go template.
+    #[arg(long)]
+    format: Option<String>,
+}
+
+pub fn events(root: &Path, runroot: &Path, a: EventsArgs) -> Result {
+    use std::io::Write;
+    let e = open(root, runroot)?;
+    let since = a
+        .since
+        .as_deref()
+        .map(parse_time_arg)
+        .transpose()
+        .map_err(Failure::from)?;
+    let until = a
+        .until
+        .as_deref()
+        .map(parse_time_arg)
+        .transpose()
+        .map_err(Failure::from)?;
+    let keep = |ev: &skiff_engine::store::Event| -> bool {
+        a.filter.iter().all(|f| {
+            let (k, v) = f.split_once('=').unwrap_or((f, ""));
+            match k {
+                "type" => ev.kind == v,
+                "event" => ev.action == v || ev.action.split(':').next() == Some(v),
+                "container" => {
+                    ev.kind == "container"
+                        && (ev.actor.starts_with(v) || ev.attributes["name"] == v)
+                }
+                "image" => ev.attributes["image"] == v,
+                "volume" => ev.kind == "volume" && ev.actor == v,
+                _ => false,
+            }
+        })
+    };
+    let print = |ev: &skiff_engine::store::Event| -> Result {
+        let time = skiff_engine::logs::rfc3339_nanos(ev.time_nano);
+        match &a.format {
+            Some(f) => {
+                let v = serde_json::json!({
+                    "Type": ev.kind, "Action": ev.action, "Status": ev.action, "ID": ev.actor,
+                    "Actor": {"ID": ev.actor, "Attributes": ev.attributes},
+                    "time": ev.time_nano / 1_000_000_000, "timeNano": ev.time_nano,
+                });
+                let line = if f == "json" || f == "{{json .}}" {
+                    v.to_string()
+                } else {
+                    crate::template::render(f, &v).map_err(Failure::from)?
+                };
+                println!("{line}");
+            }
+            None => {
+                let mut attrs: Vec<(String, String)> = ev
+                    .attributes
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v.as_str()
+                                        .map(str::to_string)
+                                        .unwrap_or_else(|| v.to_string()),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                attrs.sort();
+                let attrs = attrs
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                println!("{time} {} {} {} ({attrs})", ev.kind, ev.action, ev.actor);
+            }
+        }
+        let _ = std::io::stdout().flush();
+        Ok(())
+    };
+    // Without --since, only what happens from now on.
+    let mut last = 0i64;
+    let all = e.store.events_after(0).map_err(Failure::from)?;
+    for ev in &all {
+        last = last.max(ev.seq);
+        let after_since = since.is_some_and(|s| ev.time_nano >= s);
+        let before_until = until.is_none_or(|u| ev.time_nano <= u);
+        if after_since && before_until && keep(ev) {
+            print(ev)?;
+        }
+    }
+    loop {
+        if until.is_some_and(|u| skiff_engine::store::now_nanos() > u) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        for ev in e.store.events_after(last).map_err(Failure::from)? {
+            last = last.max(ev.seq);
+            if until.is_none_or(|u| ev.time_nano <= u) && keep(&ev) {
+                print(&ev)?;
+            }
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short = 'f', long)]
+    force: bool,
+}
+
+pub fn container_prune(root: &Path, runroot: &Path, a: PruneArgs) -> Result {
+    if !a.force
+        && !confirm(
+            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?",
+        )
+    {
+        return Ok(());
+    }
+    let e = open(root, runroot)?;
+    let sizes: std::collections::HashMap<String, u64> = e
+        .list()
+        .map_err(daemon(1))?
+        .iter()
+        .map(|c| (c.id.clone(), e.rw_size(c)))
+        .collect();
+    let gone = e.prune_containers().map_err(daemon(1))?;
+    if !gone.is_empty() {
+        println!("Deleted Containers:");
+        for g in &gone {
+            println!("{g}");
+        }
+        println!();
+    }
+    let bytes: u64 = gone.iter().filter_map(|g| sizes.get(g)).sum();
+    println!("Total reclaimed space: {}", format::human_size(bytes));
+    Ok(())
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SystemCmd {
+    /// Show skiff disk usage.
+    Df,
+    /// Remove unused data.
+    Prune {
+        /// Remove all unused images not just dangling ones.
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Do not prompt for confirmation.
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// Prune volumes.
+        #[arg(long)]
+        volumes: bool,
+    },
+}
+
+pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
+    let e = open(root, runroot)?;
+    let imgs = skiff_image::service::Images::open(root).map_err(Failure::from)?;
+    match c {
+        SystemCmd::Df => {
+            let containers = e.list().map_err(daemon(1))?;
+            let used: std::collections::HashSet<String> =
+                containers.iter().map(|c| c.image_id.clone()).collect();
+            let images = imgs.list().map_err(Failure::from)?;
+            let mut seen = std::collections::HashSet::new();
+            let (mut isize, mut ireclaim, mut iactive, mut icount) = (0u64, 0u64, 0, 0);
+            for i in &images {
+                if !seen.insert(i.record.id.to_string()) {
+                    continue;
+                }
+                icount += 1;
+                isize += i.record.size;
+                if used.contains(&i.record.id.to_string()) {
+                    iactive += 1;
+                } else {
+                    ireclaim += i.record.size;
+                }
+            }
+            let running = containers
+                .iter()
+                .filter(|c| matches!(c.state.status, Status::Running | Status::Paused))
+                .count();
+            let (mut csize, mut creclaim) = (0, 0);
+            for c in &containers {
+                let s = e.rw_size(c);
+                csize += s;
+                if !matches!(c.state.status, Status::Running | Status::Paused) {
+                    creclaim += s;
+                }
+            }
+            let vols = e.volume_list().map_err(daemon(1))?;
+            let (mut vsize, mut vreclaim, mut vactive) = (0, 0, 0);
+            for v in &vols {
+                let s = skiff_engine::volumes::dir_size(&e.volume_data(&v.name));
+                vsize += s;
+                if e.volume_users(&v.name).map_err(daemon(1))?.is_empty() {
+                    vreclaim += s;
+                } else {
+                    vactive += 1;
+                }
+            }
+            let pct = |r: u64, t: u64| (r * 100).checked_div(t).unwrap_or(0);
+            let rows = vec![
+                vec![
+                    "TYPE".into(),
+                    "TOTAL".into(),
+                    "ACTIVE".into(),
+                    "SIZE".into(),
+                    "RECLAIMABLE".into(),
+                ],
+                vec![
+                    "Images".into(),
+                    icount.to_string(),
+                    iactive.to_string(),
+                    format::human_size(isize),
+                    format!(
+                        "{} ({}%)",
+                        format::human_size(ireclaim),
+                        pct(ireclaim, isize)
+                    ),
+                ],
+                vec![
+                    "Containers".into(),
+                    containers.len().to_string(),
+                    running.to_string(),
+                    format::human_size(csize),
+                    format!(
+                        "{} ({}%)",
+                        format::human_size(creclaim),
+                        pct(creclaim, csize)
+                    ),
+                ],
+                vec![
+                    "Local Volumes".into(),
+                    vols.len().to_string(),
+                    vactive.to_string(),
+                    format::human_size(vsize),
+                    format!(
+                        "{} ({}%)",
+                        format::human_size(vreclaim),
+                        pct(vreclaim, vsize)
+                    ),
+                ],
+                vec![
+                    "Build Cache".into(),
+                    "0".into(),
+                    "0".into(),
+                    "0B".into(),
+                    "0B".into(),
+                ],
+            ];
+            print!("{}", format::table(&rows));
+        }
+        SystemCmd::Prune {
+            all,
+            force,
+            volumes,
+        } => {
+            if !force {
+                let mut q =
+                    String::from("WARNING! This will remove:\n  - all stopped containers\n");
+                if volumes {
+                    q.push_str("  - all volumes not used by at least one container\n");
+                }
+                q.push_str(if all {
+                    "  - all images without at least one container associated to them\n"
+                } else {
+                    "  - all dangling images\n"
+                });
+                q.push_str("\nAre you sure you want to continue?");
+                if !confirm(&q) {
+                    return Ok(());
+                }
+            }
+            let mut total = 0u64;
+            let sizes: std::collections::HashMap<String, u64> = e
+                .list()
+                .map_err(daemon(1))?
+                .iter()
+                .map(|c| (c.id.clone(), e.rw_size(c)))
+                .collect();
+            let gone = e.prune_containers().map_err(daemon(1))?;
+            if !gone.is_empty() {
+                println!("Deleted Containers:");
+                for g in &gone {
+                    println!("{g}");
+                    total += sizes.get(g).copied().unwrap_or(0);
+                }
+                println!();
+            }
+            if volumes {
+                let (vg, vb) = e.volume_prune().map_err(daemon(1))?;
+                if !vg.is_empty() {
+                    println!("Deleted Volumes:");
+                    for v in &vg {
+                        println!("{v}");
+                    }
+                    println!();
+                }
+                total += vb;
+            }
+            let keep = e
+                .list()
+                .map_err(daemon(1))?
+                .iter()
+                .filter_map(|c| c.image_id.parse().ok())
+                .collect();
+            let mut imgs = imgs;
+            let (removed, bytes) = imgs.prune_keeping(all, &keep).map_err(Failure::from)?;
+            if !removed.is_empty() {
+                println!("Deleted Images:");
+                for r in &removed {
+                    println!("deleted: {r}");
+                }
+                println!();
+            }
+            total += bytes;
+            println!("Total reclaimed space: {}", format::human_size(total));
+        }
+    }
+    Ok(())
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ContainerCmd {
+    /// List containers.
+    #[command(alias = "ps", alias = "list")]
+    Ls(PsArgs),
+    /// Remove all stopped containers.
+    Prune(PruneArgs),
+    /// Create and run a new container.
+    Run(RunArgs),
+    /// Create a new container.
+    Create(CreateArgs),
+    /// Start containers.
+    Start(StartArgs),
+    /// Stop containers.
+    Stop(StopArgs),
+    /// Restart containers.
+    Restart(StopArgs),
+    /// Kill containers.
+    Kill(KillArgs),
+    /// Remove containers.
+    Rm(RmArgs),
+    /// Fetch a container's logs.
+    Logs(LogsArgs),
+    /// Wait for containers to stop.
+    Wait(WaitArgs),
+    /// Display detailed information on containers.
+    Inspect(InspectArgs),
+    /// Run a command in a running container.
+    Exec(ExecArgs),
+    /// Pause all processes of containers.
+    Pause(NamesArgs),
+    /// Unpause containers.
+    Unpause(NamesArgs),
+    /// Display the running processes of a container.
+    Top(TopArgs),
+    /// Display resource usage statistics.
+    Stats(StatsArgs),
+    /// Rename a container.
+    Rename { container: String, new_name: String },
+}
+
+pub fn container(root: &Path, runroot: &Path, c: ContainerCmd) -> Result {
+    match c {
+        ContainerCmd::Ls(a) => ps(root, runroot, a),
+        ContainerCmd::Prune(a) => container_prune(root, runroot, a),
+        ContainerCmd::Run(a) => run(root, runroot, a),
+        ContainerCmd::Create(a) => create(root, runroot, a),
+        ContainerCmd::Start(a) => start(root, runroot, a),
+        ContainerCmd::Stop(a) => stop(root, runroot, a),
+        ContainerCmd::Restart(a) => restart(root, runroot, a),
+        ContainerCmd::Kill(a) => kill(root, runroot, a),
+        ContainerCmd::Rm(a) => rm(root, runroot, a),
+        ContainerCmd::Logs(a) => logs(root, runroot, a),
+        ContainerCmd::Wait(a) => wait(root, runroot, a),
+        ContainerCmd::Inspect(a) => inspect(root, runroot, a),
+        ContainerCmd::Exec(a) => exec(root, runroot, a),
+        ContainerCmd::Pause(a) => pause(root, runroot, a),
+        ContainerCmd::Unpause(a) => unpause(root, runroot, a),
+        ContainerCmd::Top(a) => top(root, runroot, a),
+        ContainerCmd::Stats(a) => stats(root, runroot, a),
+        ContainerCmd::Rename {
+            container,
+            new_name,
+        } => rename(root, runroot, &container, &new_name),
+    }
+}

@@ -3,6 +3,11 @@
 /// Columns padded as Go's tabwriter does for the Docker CLI (padding 3,
 /// minimum cell width 10).
 pub fn table(rows: &[Vec<String>]) -> String {
+    table_min(rows, 10)
+}
+
+/// [`table`] with another minimum cell width (`top` uses 20).
+pub fn table_min(rows: &[Vec<String>], min: usize) -> String {
     let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {
@@ -20,7 +25,7 @@ pub fn table(rows: &[Vec<String>]) -> String {
             if c + 1 == r.len() {
                 line.push_str(v);
             } else {
-                line.push_str(&format!("{v:<w$}", w = (widths[c] + 3).max(10)));
+                line.push_str(&format!("{v:<w$}", w = (widths[c] + 3).max(min)));
             }
         }
         out.push_str(line.trim_end());

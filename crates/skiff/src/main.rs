@@ -70,6 +70,22 @@ enum Cmd {
     Volume(containers::VolumeCmd),
     /// Run a command in a running container.
     Exec(containers::ExecArgs),
+    /// Pause all processes within containers.
+    Pause(containers::NamesArgs),
+    /// Unpause all processes within containers.
+    Unpause(containers::NamesArgs),
+    /// Display the running processes of a container.
+    Top(containers::TopArgs),
+    /// Display a live stream of containers' resource usage.
+    Stats(containers::StatsArgs),
+    /// Get real time events.
+    Events(containers::EventsArgs),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(containers::ContainerCmd),
+    /// Manage skiff.
+    #[command(subcommand)]
+    System(containers::SystemCmd),
     /// Pull an image from a registry.
     Pull(images::PullArgs),
     /// Push an image to a registry.
@@ -152,6 +168,13 @@ fn main() {
         } => finish(containers::rename(&root, &runroot, &container, &new_name)),
         Cmd::Volume(c) => finish(containers::volume(&root, &runroot, c)),
         Cmd::Exec(a) => finish(containers::exec(&root, &runroot, a)),
+        Cmd::Pause(a) => finish(containers::pause(&root, &runroot, a)),
+        Cmd::Unpause(a) => finish(containers::unpause(&root, &runroot, a)),
+        Cmd::Top(a) => finish(containers::top(&root, &runroot, a)),
+        Cmd::Stats(a) => finish(containers::stats(&root, &runroot, a)),
+        Cmd::Events(a) => finish(containers::events(&root, &runroot, a)),
+        Cmd::Container(c) => finish(containers::container(&root, &runroot, c)),
+        Cmd::System(c) => finish(containers::system(&root, &runroot, c)),
         Cmd::Runtime { args } => {
             let mut a = vec!["skiff-runtime".to_string()];
             a.extend(args);

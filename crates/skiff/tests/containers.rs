@@ -791,3 +791,72 @@ fn run_pulls_a_missing_image_and_rmi_respects_containers() {
     fresh.ok(&["rmi", &id]);
     assert_eq!(fresh.ok(&["images", "-q"]), "");
 }
+
+#[test]
+fn pause_top_stats_events_and_prune() {
+    let e = Env::new();
+    e.ok(&[
+        "run", "-d", "--name", "busy", "-m", "64m", "bb", "sleep", "60",
+    ]);
+    // top: the host's ps rows of the container's processes.
+    let top = e.ok(&["top", "busy"]);
+    let mut lines = top.lines();
+    assert!(lines.next().unwrap().starts_with("UID"));
+    let row = lines.next().unwrap();
+    assert!(row.ends_with("sleep 60"), "{top}");
+    assert!(lines.next().is_none(), "{top}");
+    // stats: the memory limit it was given.
+    let st = e.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}} {{.PIDs}}",
+        "busy",
+    ]);
+    assert!(st.starts_with("busy ") && st.contains(" / 64MiB 1"), "{st}");
+    // pause: frozen, shown as paused, no exec; unpause.
+    e.ok(&["pause", "busy"]);
+    assert_eq!(
+        e.inspect("busy", "{{.State.Status}} {{.State.Paused}}"),
+        "paused true"
+    );
+    assert!(e.ok(&["ps"]).contains("(Paused)"));
+    let o = e.run(&["pause", "busy"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("is already paused"));
+    let o = e.run(&["exec", "busy", "true"]);
+    assert!(text(&o.stderr).contains("is paused"), "{}", text(&o.stderr));
+    e.ok(&["unpause", "busy"]);
+    assert_eq!(e.inspect("busy", "{{.State.Status}}"), "running");
+    e.ok(&["exec", "busy", "true"]);
+    // A paused container stops too.
+    e.ok(&["pause", "busy"]);
+    e.ok(&["stop", "-t", "1", "busy"]);
+    assert_eq!(e.inspect("busy", "{{.State.Status}}"), "exited");
+    // events: the container's life, with Docker's line format.
+    let ev = e.ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        "0s",
+        "--filter",
+        "container=busy",
+    ]);
+    let actions: Vec<&str> = ev.lines().map(|l| l.split(' ').nth(2).unwrap()).collect();
+    for a in ["create", "start", "pause", "unpause", "die", "stop"] {
+        assert!(actions.contains(&a), "{a} missing from {ev}");
+    }
+    assert!(ev.lines().next().unwrap().contains(" container create ") && ev.contains("name=busy"));
+    // container prune: only stopped containers go.
+    e.ok(&["run", "-d", "--name", "stays", "bb", "sleep", "60"]);
+    let out = e.ok(&["container", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Containers:\n"), "{out}");
+    assert_eq!(e.ok(&["ps", "-a", "--format", "{{.Names}}"]), "stays\n");
+    let df = e.ok(&["system", "df"]);
+    assert!(
+        df.starts_with("TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\n"),
+        "{df}"
+    );
+    assert!(df.contains("\nContainers      1         1  "), "{df}");
+}
