@@ -1023,3 +1023,118 @@ fn host_memory() -> u64 {
         .map(|kb| kb * 1024)
         .unwrap_or(u64::MAX)
 }
+
+/// Paths Docker keeps in a container's init layer, which `diff` and
+/// `commit` leave out: the mount points skiff makes in the writable layer.
+pub const INIT_PATHS: [&str; 9] = [
+    "/dev",
+    "/proc",
+    "/sys",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/mtab",
+    "/.dockerenv",
+    "/sbin/docker-init",
+];
+
+/// Is `p` (absolute, in the container) one of [`INIT_PATHS`] or below one?
+pub fn in_init_layer(p: &str) -> bool {
+    INIT_PATHS
+        .iter()
+        .any(|i| p == *i || (p.starts_with(i) && p.as_bytes().get(i.len()) == Some(&b'/')))
+}
+
+/// What a path in the writable layer is, seen through the image's layers.
+fn in_lower(lower: &[std::path::PathBuf], rel: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    for l in lower {
+        // A whiteout on the way hides everything below it.
+        let mut p = l.clone();
+        let mut hidden = false;
+        for comp in rel.components() {
+            p.push(comp);
+            if let Ok(md) = std::fs::symlink_metadata(&p) {
+                if md.file_type().is_char_device() && {
+                    use std::os::unix::fs::MetadataExt;
+                    md.rdev() == 0
+                } {
+                    hidden = true;
+                    break;
+                }
+            }
+        }
+        if hidden {
+            return false;
+        }
+        if std::fs::symlink_metadata(l.join(rel)).is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
+impl Engine {
+    /// `diff`: what changed in the container's filesystem, as Docker lists
+    /// it: (`A` added, `C` changed, `D` deleted, path), sorted by path.
+    pub fn diff(&self, what: &str) -> Result<Vec<(char, String)>> {
+        let c = self.find(what)?;
+        let images = skiff_image::service::Images::open(&self.paths.root)?;
+        let id: skiff_image::digest::Digest = c
+            .image_id
+            .parse()
+            .map_err(|e| Error::Invalid(format!("image ID {}: {e}", c.image_id)))?;
+        let lower = images.layer_dirs(&id)?;
+        let upper = self.paths.container_dir(&c.id).join("upper");
+        let mut out = Vec::new();
+        walk_changes(&upper, &lower, Path::new(""), &mut out);
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    }
+}
+
+/// Changes below `rel` in `upper`; returns whether any was recorded.
+fn walk_changes(
+    upper: &Path,
+    lower: &[std::path::PathBuf],
+    rel: &Path,
+    out: &mut Vec<(char, String)>,
+) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(rd) = std::fs::read_dir(upper.join(rel)) else {
+        return false;
+    };
+    let mut any = false;
+    for e in rd.flatten() {
+        let r = rel.join(e.file_name());
+        let shown = format!("/{}", r.display());
+        if in_init_layer(&shown) {
+            continue;
+        }
+        let Ok(md) = e.metadata() else { continue };
+        if md.file_type().is_char_device() && md.rdev() == 0 {
+            out.push(('D', shown));
+            any = true;
+            continue;
+        }
+        let existed = in_lower(lower, &r);
+        if md.is_dir() {
+            if existed {
+                // A directory copied up: changed if anything in it changed.
+                let mark = out.len();
+                if walk_changes(upper, lower, &r, out) {
+                    out.insert(mark, ('C', shown));
+                    any = true;
+                }
+            } else {
+                out.push(('A', shown));
+                walk_changes(upper, &[], &r, out);
+                any = true;
+            }
+        } else {
+            out.push((if existed { 'C' } else { 'A' }, shown));
+            any = true;
+        }
+    }
+    any
+}

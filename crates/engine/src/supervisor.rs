@@ -176,11 +176,12 @@ impl Supervisor {
         let mounts = engine
             .oci_mounts(c, &rootfs)
             .map_err(|e| (125, e.to_string()))?;
+        let init_exe = engine.supervisor_exe.clone();
         let input = crate::spec::SpecInput {
             rootfs: &rootfs,
             etc_files: &etc,
             mounts,
-            init: None,
+            init: c.host.init.then_some(init_exe.as_path()),
         };
         let spec = crate::spec::build(c, &input).map_err(|e| (125, e.to_string()))?;
         let cfg = dir.join("config.json");

@@ -138,6 +138,9 @@ pub struct CreateArgs {
     /// Mount a tmpfs directory (/path[:options]).
     #[arg(long)]
     tmpfs: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    init: bool,
     /// Automatically remove the container when it exits.
     #[arg(long)]
     rm: bool,
@@ -258,6 +261,7 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         cpu_shares: a.cpu_shares.unwrap_or(0),
         cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
         pids_limit: a.pids_limit.unwrap_or(0),
+        init: a.init,
         ..Default::default()
     };
     let engine_err = |e: skiff_engine::Error| e.to_string();
@@ -1880,6 +1884,8 @@ pub enum ContainerCmd {
     Stats(StatsArgs),
     /// Rename a container.
     Rename { container: String, new_name: String },
+    /// Inspect changes on a container's filesystem.
+    Diff(DiffArgs),
 }
 
 pub fn container(root: &Path, runroot: &Path, c: ContainerCmd) -> Result {
@@ -1905,5 +1911,19 @@ pub fn container(root: &Path, runroot: &Path, c: ContainerCmd) -> Result {
             container,
             new_name,
         } => rename(root, runroot, &container, &new_name),
+        ContainerCmd::Diff(a) => diff(root, runroot, a),
     }
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    container: String,
+}
+
+pub fn diff(root: &Path, runroot: &Path, a: DiffArgs) -> Result {
+    let e = open(root, runroot)?;
+    for (k, p) in e.diff(&a.container).map_err(daemon(1))? {
+        println!("{k} {p}");
+    }
+    Ok(())
 }

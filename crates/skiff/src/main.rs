@@ -80,6 +80,8 @@ enum Cmd {
     Stats(containers::StatsArgs),
     /// Get real time events.
     Events(containers::EventsArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(containers::DiffArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(containers::ContainerCmd),
@@ -132,6 +134,10 @@ fn main() {
     if invoked_as == "skiff-runtime" || invoked_as == "runc" {
         std::process::exit(skiff_runtime::runc_cli::main(argv));
     }
+    // `--init`: this binary is bind-mounted into the container as its init.
+    if invoked_as == "docker-init" {
+        std::process::exit(skiff_engine::init::main(&argv[1..]));
+    }
     // A container's supervisor: before anything else is set up.
     if argv.get(1).map(String::as_str) == Some("__supervise") {
         std::process::exit(skiff_engine::supervisor::main(&argv[2..]));
@@ -173,6 +179,7 @@ fn main() {
         Cmd::Top(a) => finish(containers::top(&root, &runroot, a)),
         Cmd::Stats(a) => finish(containers::stats(&root, &runroot, a)),
         Cmd::Events(a) => finish(containers::events(&root, &runroot, a)),
+        Cmd::Diff(a) => finish(containers::diff(&root, &runroot, a)),
         Cmd::Container(c) => finish(containers::container(&root, &runroot, c)),
         Cmd::System(c) => finish(containers::system(&root, &runroot, c)),
         Cmd::Runtime { args } => {

@@ -860,3 +860,35 @@ fn pause_top_stats_events_and_prune() {
     );
     assert!(df.contains("\nContainers      1         1  "), "{df}");
 }
+
+#[test]
+fn diff_and_init() {
+    let e = Env::new();
+    e.ok(&[
+        "run", "--name", "changer", "bb", "sh", "-c",
+        "mkdir -p /tmp/new/sub && echo x > /tmp/new/sub/f && echo y >> /etc/passwd && rm /bin/wc && touch /newfile",
+    ]);
+    assert_eq!(
+        e.ok(&["diff", "changer"]),
+        "C /bin\nD /bin/wc\nC /etc\nC /etc/passwd\nA /newfile\nC /tmp\nA /tmp/new\nA /tmp/new/sub\nA /tmp/new/sub/f\n"
+    );
+    // --init: PID 1 is the init; signals reach the command, so stop is quick.
+    let ps = e.ok(&["run", "--rm", "--init", "bb", "ps", "-o", "pid,args"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.trim() == "1 /sbin/docker-init -- ps -o pid,args"),
+        "{ps}"
+    );
+    let o = e.run(&["run", "--rm", "--init", "bb", "sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+    e.ok(&[
+        "run", "-d", "--name", "initd", "--init", "bb", "sleep", "60",
+    ]);
+    let t = Instant::now();
+    e.ok(&["stop", "initd"]);
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        e.inspect("initd", "{{.State.ExitCode}} {{.HostConfig.Init}}"),
+        "143 true"
+    );
+}
