@@ -1,6 +1,6 @@
 //! Container operations: create, start, stop, kill, remove, wait, list.
 
-use crate::model::{Config, Container, HostConfig, State, Status, ZERO_TIME};
+use crate::model::{Config, Container, HealthConfig, HostConfig, State, Status, ZERO_TIME};
 use crate::{io_err, Engine, Error, Result};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -29,6 +29,10 @@ pub struct CreateOptions {
     pub open_stdin: bool,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
+    /// `--health-*` flags: set fields override the image's health check.
+    pub healthcheck: HealthConfig,
+    /// `--no-healthcheck`.
+    pub no_healthcheck: bool,
     pub host: HostConfig,
 }
 
@@ -211,6 +215,39 @@ impl Engine {
                 return Err(Error::Invalid(format!("invalid --security-opt: {opt:?}")));
             }
         }
+        let healthcheck = if o.no_healthcheck {
+            Some(HealthConfig {
+                test: vec!["NONE".into()],
+                ..Default::default()
+            })
+        } else {
+            let mut h = ic
+                .healthcheck
+                .as_ref()
+                .map(|i| HealthConfig {
+                    test: i.test.clone(),
+                    interval: i.interval,
+                    timeout: i.timeout,
+                    start_period: i.start_period,
+                    retries: i.retries,
+                })
+                .unwrap_or_default();
+            let f = &o.healthcheck;
+            if !f.test.is_empty() {
+                h.test = f.test.clone();
+            }
+            for (dst, src) in [
+                (&mut h.interval, f.interval),
+                (&mut h.timeout, f.timeout),
+                (&mut h.start_period, f.start_period),
+                (&mut h.retries, f.retries),
+            ] {
+                if src != 0 {
+                    *dst = src;
+                }
+            }
+            (!h.test.is_empty() || h != HealthConfig::default()).then_some(h)
+        };
         let c = Container {
             id: crate::names::new_id(),
             name,
@@ -237,6 +274,7 @@ impl Engine {
                 stop_timeout: o.stop_timeout,
                 image: o.image.clone(),
                 volumes: ic.volumes.keys().cloned().collect(),
+                healthcheck,
             },
             host,
             state: State::default(),
@@ -635,24 +673,28 @@ impl Engine {
             (it.next().unwrap_or_default(), it.collect::<Vec<_>>())
         };
         let dir = self.paths.container_dir(&c.id);
+        let mut state = json!({
+            "Status": s.status.as_str(),
+            "Running": matches!(s.status, Status::Running | Status::Paused),
+            "Paused": s.status == Status::Paused,
+            "Restarting": s.status == Status::Restarting,
+            "OOMKilled": s.oom_killed,
+            "Dead": s.status == Status::Dead,
+            "Pid": if matches!(s.status, Status::Running | Status::Paused) { s.pid } else { 0 },
+            "ExitCode": s.exit_code,
+            "Error": s.error,
+            "StartedAt": s.started_at,
+            "FinishedAt": s.finished_at,
+        });
+        if let Some(h) = &s.health {
+            state["Health"] = serde_json::to_value(h).expect("health serializes");
+        }
         json!({
             "Id": c.id,
             "Created": c.created,
             "Path": path,
             "Args": args,
-            "State": {
-                "Status": s.status.as_str(),
-                "Running": matches!(s.status, Status::Running | Status::Paused),
-                "Paused": s.status == Status::Paused,
-                "Restarting": s.status == Status::Restarting,
-                "OOMKilled": s.oom_killed,
-                "Dead": s.status == Status::Dead,
-                "Pid": if matches!(s.status, Status::Running | Status::Paused) { s.pid } else { 0 },
-                "ExitCode": s.exit_code,
-                "Error": s.error,
-                "StartedAt": s.started_at,
-                "FinishedAt": s.finished_at,
-            },
+            "State": state,
             "Image": c.image_id,
             "ResolvConfPath": dir.join("resolv.conf"),
             "HostnamePath": dir.join("hostname"),
@@ -711,6 +753,10 @@ impl Engine {
                 "Entrypoint": if c.config.entrypoint.is_empty() { serde_json::Value::Null } else { json!(c.config.entrypoint) },
                 "Labels": c.config.labels,
                 "StopSignal": c.config.stop_signal,
+                "Healthcheck": c.config.healthcheck.as_ref().map(|h| json!({
+                    "Test": h.test, "Interval": h.interval, "Timeout": h.timeout,
+                    "StartPeriod": h.start_period, "Retries": h.retries,
+                })),
                 "StopTimeout": c.config.stop_timeout,
             },
             "NetworkSettings": {"Networks": {}},
@@ -761,6 +807,63 @@ pub struct ExecOptions {
 }
 
 impl Engine {
+    /// The runtime's options to run `process` in `c`.
+    pub(crate) fn exec_opts(
+        &self,
+        c: &Container,
+        process: skiff_runtime::spec::Process,
+        detach: bool,
+    ) -> skiff_runtime::exec::ExecOpts {
+        skiff_runtime::exec::ExecOpts {
+            root: self.paths.runtime_root(),
+            id: c.id.clone(),
+            process,
+            detach,
+            pid_file: None,
+            console_socket: None,
+            preserve_fds: 0,
+            seccomp_cache: Some(self.paths.runroot.join("seccomp")),
+        }
+    }
+
+    /// The process `exec` runs: the container's user, environment, working
+    /// directory and capabilities, with `o`'s changes.
+    pub(crate) fn exec_process(
+        &self,
+        c: &Container,
+        o: &ExecOptions,
+    ) -> Result<skiff_runtime::spec::Process> {
+        let rootfs = self.paths.container_dir(&c.id).join("rootfs");
+        let user = o.user.clone().unwrap_or_else(|| c.config.user.clone());
+        let (uid, gid, extra) = crate::spec::resolve_user(&rootfs, &user)?;
+        let hostname = if c.config.hostname.is_empty() {
+            c.id[..12].to_string()
+        } else {
+            c.config.hostname.clone()
+        };
+        let mut env = crate::spec::environment(c, &hostname);
+        for e in &o.env {
+            let key = e.split('=').next().unwrap_or("");
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        let mut cc = c.clone();
+        cc.host.privileged |= o.privileged;
+        let caps = crate::spec::capabilities(&cc)?;
+        serde_json::from_value(serde_json::json!({
+            "terminal": false,
+            "user": {"uid": uid, "gid": gid, "additionalGids": extra},
+            "args": o.cmd,
+            "env": env,
+            "cwd": o.workdir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| {
+                if c.config.working_dir.is_empty() { "/".into() } else { c.config.working_dir.clone() }
+            }),
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "noNewPrivileges": c.host.security_opt.iter().any(|s| s.starts_with("no-new-privileges") && !s.ends_with("false")),
+        }))
+        .map_err(|e| Error::Invalid(format!("exec process: {e}")))
+    }
+
     /// `exec`: run another process in a running container; its exit code
     /// (0 at once with `detach`). The process uses the caller's stdio.
     pub fn exec(&self, what: &str, o: &ExecOptions) -> Result<i32> {
@@ -778,45 +881,8 @@ impl Engine {
         if o.cmd.is_empty() {
             return Err(Error::Invalid("No exec command specified".into()));
         }
-        let rootfs = self.paths.container_dir(&c.id).join("rootfs");
-        let user = o.user.clone().unwrap_or_else(|| c.config.user.clone());
-        let (uid, gid, extra) = crate::spec::resolve_user(&rootfs, &user)?;
-        let hostname = if c.config.hostname.is_empty() {
-            c.id[..12].to_string()
-        } else {
-            c.config.hostname.clone()
-        };
-        let mut env = crate::spec::environment(&c, &hostname);
-        for e in &o.env {
-            let key = e.split('=').next().unwrap_or("");
-            env.retain(|x| x.split('=').next() != Some(key));
-            env.push(e.clone());
-        }
-        let mut cc = c.clone();
-        cc.host.privileged |= o.privileged;
-        let caps = crate::spec::capabilities(&cc)?;
-        let process: skiff_runtime::spec::Process = serde_json::from_value(serde_json::json!({
-            "terminal": false,
-            "user": {"uid": uid, "gid": gid, "additionalGids": extra},
-            "args": o.cmd,
-            "env": env,
-            "cwd": o.workdir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| {
-                if c.config.working_dir.is_empty() { "/".into() } else { c.config.working_dir.clone() }
-            }),
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": c.host.security_opt.iter().any(|s| s.starts_with("no-new-privileges") && !s.ends_with("false")),
-        }))
-        .map_err(|e| Error::Invalid(format!("exec process: {e}")))?;
-        let opts = skiff_runtime::exec::ExecOpts {
-            root: self.paths.runtime_root(),
-            id: c.id.clone(),
-            process,
-            detach: o.detach,
-            pid_file: None,
-            console_socket: None,
-            preserve_fds: 0,
-            seccomp_cache: Some(self.paths.runroot.join("seccomp")),
-        };
+        let process = self.exec_process(&c, o)?;
+        let opts = self.exec_opts(&c, process, o.detach);
         let _ = self.store.add_event(
             "container",
             &format!("exec_start: {}", o.cmd.join(" ")),

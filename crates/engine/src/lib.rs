@@ -4,6 +4,7 @@
 //! writes its log, records its exit and applies its restart policy.
 
 pub mod container;
+pub mod health;
 pub mod init;
 pub mod logs;
 pub mod model;

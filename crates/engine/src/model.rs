@@ -27,6 +27,44 @@ pub struct Config {
     pub image: String,
     /// Image volumes (`VOLUME` in the image config).
     pub volumes: Vec<String>,
+    /// Docker's `Healthcheck` (from the image or the `--health-*` flags).
+    pub healthcheck: Option<HealthConfig>,
+}
+
+/// A health check: `test` is `["CMD", args...]`, `["CMD-SHELL", cmd]` or
+/// `["NONE"]`; durations in nanoseconds (0: Docker's default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthConfig {
+    pub test: Vec<String>,
+    pub interval: i64,
+    pub timeout: i64,
+    pub start_period: i64,
+    pub retries: i64,
+}
+
+/// Docker's `State.Health`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `starting`, `healthy` or `unhealthy`.
+    #[serde(rename = "Status")]
+    pub status: String,
+    #[serde(rename = "FailingStreak")]
+    pub failing_streak: i64,
+    #[serde(rename = "Log")]
+    pub log: Vec<HealthResult>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthResult {
+    #[serde(rename = "Start")]
+    pub start: String,
+    #[serde(rename = "End")]
+    pub end: String,
+    #[serde(rename = "ExitCode")]
+    pub exit_code: i64,
+    #[serde(rename = "Output")]
+    pub output: String,
 }
 
 /// Docker's `HostConfig`: how the container sits on the host.
@@ -175,6 +213,8 @@ pub struct State {
     /// The user stopped it (`stop`, `kill`): `unless-stopped` and `always`
     /// do not bring it back until it is started again.
     pub stopped_by_user: bool,
+    /// Health, when the container has a health check and runs.
+    pub health: Option<Health>,
 }
 
 impl Default for State {
@@ -192,6 +232,7 @@ impl Default for State {
             restart_count: 0,
             error: String::new(),
             stopped_by_user: false,
+            health: None,
         }
     }
 }

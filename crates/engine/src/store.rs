@@ -35,9 +35,9 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     "
     CREATE TABLE containers (
         id TEXT PRIMARY KEY,
@@ -76,6 +76,9 @@ const MIGRATIONS: [&str; 2] = [
         anonymous INTEGER NOT NULL DEFAULT 0
     );
 ",
+    "
+    ALTER TABLE containers ADD COLUMN health TEXT;
+",
 ];
 
 /// One recorded event (`skiff events`).
@@ -96,7 +99,7 @@ pub struct Store {
 
 const COLUMNS: &str = "id, name, created, image_id, config, host_config, status, pid, pid_start,
     supervisor_pid, supervisor_start, exit_code, started_at, finished_at, oom_killed,
-    restart_count, error, stopped_by_user";
+    restart_count, error, stopped_by_user, health";
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
@@ -273,7 +276,8 @@ impl Store {
             .execute(
                 "UPDATE containers SET status = ?2, pid = ?3, pid_start = ?4, supervisor_pid = ?5,
                      supervisor_start = ?6, exit_code = ?7, started_at = ?8, finished_at = ?9,
-                     oom_killed = ?10, restart_count = ?11, error = ?12, stopped_by_user = ?13
+                     oom_killed = ?10, restart_count = ?11, error = ?12, stopped_by_user = ?13,
+                     health = ?14
                  WHERE id = ?1",
                 params![
                     id,
@@ -288,7 +292,10 @@ impl Store {
                     s.oom_killed,
                     s.restart_count,
                     s.error,
-                    s.stopped_by_user
+                    s.stopped_by_user,
+                    s.health
+                        .as_ref()
+                        .map(|h| serde_json::to_string(h).expect("health serializes"))
                 ],
             )
             .map_err(self.db())?;
@@ -426,6 +433,9 @@ fn row_to_container(r: &Row<'_>) -> rusqlite::Result<Result<Container>> {
             restart_count: r.get(15)?,
             error: r.get(16)?,
             stopped_by_user: r.get(17)?,
+            health: r
+                .get::<_, Option<String>>(18)?
+                .and_then(|h| serde_json::from_str(&h).ok()),
         },
     }))
 }

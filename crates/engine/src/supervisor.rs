@@ -259,7 +259,23 @@ impl Supervisor {
             c.host.log_max_file.unwrap_or(1),
         )
         .ok();
-        let status = self.pump(pid, out_r, err_r, client_out, client_err, log);
+        let mut checker = crate::health::Checker::new(c);
+        if let Some(ch) = &checker {
+            let h = ch.initial();
+            let _ = engine
+                .store
+                .update_state(&c.id, |s| s.health = Some(h.clone()));
+        }
+        let status = self.pump(
+            pid,
+            [out_r, err_r],
+            [client_out, client_err],
+            log,
+            checker.as_mut().map(|ch| (ch, engine, &*c)),
+        );
+        if let Some(ch) = &mut checker {
+            ch.stop();
+        }
         let code = skiff_runtime::signals::exit_code(status);
         timing("supervisor: exited");
         let oom = oom_killed(&c.id);
@@ -309,14 +325,13 @@ impl Supervisor {
     fn pump(
         &mut self,
         pid: i32,
-        out_r: OwnedFd,
-        err_r: OwnedFd,
-        client_out: OwnedFd,
-        client_err: OwnedFd,
+        outputs: [OwnedFd; 2],
+        client: [OwnedFd; 2],
         mut log: Option<crate::logs::LogWriter>,
+        mut health: Option<(&mut crate::health::Checker, &Engine, &Container)>,
     ) -> i32 {
+        let [out_r, err_r] = outputs;
         let mut open = [Some(out_r), Some(err_r)];
-        let client = [client_out, client_err];
         let mut buf = vec![0u8; 32 * 1024];
         let mut exit: Option<i32> = None;
         let mut exited_at: Option<Instant> = None;
@@ -338,11 +353,8 @@ impl Supervisor {
                 if let Some(s) = exit {
                     break s;
                 }
-                // Output closed early: wait for the exit alone.
-                let mut st = 0;
-                // SAFETY: waitpid on our child.
-                unsafe { libc::waitpid(pid, &mut st, 0) };
-                break st;
+                // Output closed early (the container closed its stdout and
+                // stderr): wait for the exit alone, on the pidfd below.
             }
             // Processes left holding the pipes after init exited: stop
             // reading once they are quiet for a while.
@@ -351,25 +363,45 @@ impl Supervisor {
                     break exit.unwrap_or(0);
                 }
             }
+            let health_fds = match &health {
+                Some((ch, _, _)) if exit.is_none() => ch.fds(),
+                _ => Vec::new(),
+            };
             let mut fds: Vec<libc::pollfd> = open
                 .iter()
                 .flatten()
                 .chain(pidfd.iter().filter(|_| exit.is_none()))
-                .map(|f| libc::pollfd {
-                    fd: f.as_raw_fd(),
+                .map(|f| f.as_raw_fd())
+                .chain(health_fds)
+                .map(|fd| libc::pollfd {
+                    fd,
                     events: libc::POLLIN,
                     revents: 0,
                 })
                 .collect();
-            let timeout = match (exit.is_some(), pidfd.is_some()) {
+            let mut timeout = match (exit.is_some(), pidfd.is_some()) {
                 (true, _) => 50,
                 (false, true) => -1,
                 (false, false) => 100,
             };
+            if fds.is_empty() && timeout < 0 {
+                timeout = 100;
+            }
+            if let Some((ch, _, _)) = &health {
+                if exit.is_none() {
+                    let ms = ch.wait().as_millis().min(i32::MAX as u128) as i32;
+                    timeout = if timeout < 0 { ms } else { timeout.min(ms) };
+                }
+            }
             // SAFETY: valid pollfd array of its length.
             let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout) };
             if r < 0 {
                 continue;
+            }
+            if let Some((ch, engine, c)) = &mut health {
+                if exit.is_none() {
+                    ch.tick(engine, c);
+                }
             }
             for p in fds.iter().filter(|p| p.revents != 0) {
                 let i = match open

@@ -70,6 +70,14 @@ fn namespaces_of(pid: i32) -> Result<Vec<(NamespaceType, OwnedFd, String)>, Erro
 
 /// Run `opts.process` in the container. Returns the exit code (0 when detached).
 pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
+    let pid = spawn(opts)?;
+    Ok(pid)
+}
+
+/// Start `opts.process` in the container and return its pid at once (it is
+/// the caller's child, to be reaped with `waitpid`); `opts.detach` is not
+/// looked at.
+pub fn spawn(opts: &ExecOpts) -> Result<i32, Error> {
     assert_single_threaded()?;
     let (st, status) = crate::container::load(&opts.root, &opts.id)?;
     if status != Status::Running && status != Status::Created {
@@ -188,8 +196,5 @@ pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
             err,
         })?;
     }
-    if opts.detach {
-        return Ok(0);
-    }
-    Ok(crate::signals::wait_forwarding(pid))
+    Ok(pid)
 }

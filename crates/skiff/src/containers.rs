@@ -141,6 +141,24 @@ pub struct CreateArgs {
     /// Run an init inside the container that forwards signals and reaps processes.
     #[arg(long)]
     init: bool,
+    /// Command to run to check health.
+    #[arg(long = "health-cmd")]
+    health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h).
+    #[arg(long = "health-interval")]
+    health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h).
+    #[arg(long = "health-timeout")]
+    health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy.
+    #[arg(long = "health-retries")]
+    health_retries: Option<i64>,
+    /// Start period for the container to initialize before counting retries.
+    #[arg(long = "health-start-period")]
+    health_start_period: Option<String>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long = "no-healthcheck")]
+    no_healthcheck: bool,
     /// Automatically remove the container when it exits.
     #[arg(long)]
     rm: bool,
@@ -325,7 +343,39 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
             return Err(format!("Invalid signal: {s}"));
         }
     }
+    let d = |v: &Option<String>, flag: &str| -> std::result::Result<i64, String> {
+        match v {
+            Some(v) => {
+                let n = parse_go_duration(v)
+                    .map_err(|e| format!("invalid argument \"{v}\" for \"--{flag}\" flag: {e}"))?;
+                if n != 0 && n < 1_000_000 {
+                    return Err(format!("--{flag} cannot be less than 1ms"));
+                }
+                Ok(n)
+            }
+            None => Ok(0),
+        }
+    };
+    let healthcheck = skiff_engine::model::HealthConfig {
+        test: a
+            .health_cmd
+            .as_ref()
+            .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
+            .unwrap_or_default(),
+        interval: d(&a.health_interval, "health-interval")?,
+        timeout: d(&a.health_timeout, "health-timeout")?,
+        start_period: d(&a.health_start_period, "health-start-period")?,
+        retries: a.health_retries.unwrap_or(0),
+    };
+    if a.no_healthcheck && healthcheck != Default::default() {
+        return Err("--no-healthcheck conflicts with --health-* options".into());
+    }
+    if healthcheck.retries < 0 {
+        return Err("--health-retries cannot be negative".into());
+    }
     Ok(CreateOptions {
+        healthcheck,
+        no_healthcheck: a.no_healthcheck,
         name: a.name.clone(),
         image: a.image.clone(),
         cmd: a.command.clone(),
@@ -341,6 +391,41 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         stop_timeout: a.stop_timeout,
         host,
     })
+}
+
+/// A Go duration (`1m30s`, `500ms`, `2h`) in nanoseconds.
+fn parse_go_duration(s: &str) -> std::result::Result<i64, String> {
+    let bad = || format!("time: invalid duration \"{s}\"");
+    if s == "0" {
+        return Ok(0);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let num: f64 = rest[..n].parse().map_err(|_| bad())?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        total += num * mult;
+        rest = &rest[u..];
+    }
+    Ok(total as i64)
 }
 
 /// `-e KEY` takes KEY's value from our environment, as Docker does.
@@ -689,7 +774,18 @@ pub fn status_text(c: &Container) -> String {
     };
     let s = &c.state;
     match s.status {
-        Status::Running => format!("Up {}", format::human_duration(since(&s.started_at))),
+        Status::Running => {
+            let health = match s.health.as_ref().map(|h| h.status.as_str()) {
+                Some("starting") => " (health: starting)",
+                Some("healthy") => " (healthy)",
+                Some("unhealthy") => " (unhealthy)",
+                _ => "",
+            };
+            format!(
+                "Up {}{health}",
+                format::human_duration(since(&s.started_at))
+            )
+        }
         Status::Paused => format!(
             "Up {} (Paused)",
             format::human_duration(since(&s.started_at))

@@ -892,3 +892,100 @@ fn diff_and_init() {
         "143 true"
     );
 }
+
+#[test]
+fn health_checks() {
+    let e = Env::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "doc",
+        "--health-cmd",
+        "cat /tmp/ok",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "2",
+        "--health-timeout",
+        "2s",
+        "bb",
+        "sh",
+        "-c",
+        "echo fine > /tmp/ok; sleep 2; rm /tmp/ok; sleep 60",
+    ]);
+    e.until(10, "healthy", || {
+        e.inspect("doc", "{{.State.Health.Status}}") == "healthy"
+    });
+    assert!(e.ok(&["ps"]).contains("(healthy)"));
+    let last = e.inspect(
+        "doc",
+        "{{with index .State.Health.Log 0}}{{.ExitCode}} {{.Output}}{{end}}",
+    );
+    assert_eq!(last, "0 fine");
+    e.until(10, "unhealthy", || {
+        e.inspect("doc", "{{.State.Health.Status}}") == "unhealthy"
+    });
+    assert!(
+        e.inspect("doc", "{{.State.Health.FailingStreak}}")
+            .parse::<i32>()
+            .unwrap()
+            >= 2
+    );
+    assert_eq!(
+        e.inspect(
+            "doc",
+            "{{json .Config.Healthcheck.Test}} {{.Config.Healthcheck.Retries}}"
+        ),
+        "[\"CMD-SHELL\",\"cat /tmp/ok\"] 2"
+    );
+    let ev = e.ok(&[
+        "events",
+        "--since",
+        "1m",
+        "--until",
+        "0s",
+        "--filter",
+        "container=doc",
+    ]);
+    assert!(
+        ev.contains("health_status: healthy") && ev.contains("health_status: unhealthy"),
+        "{ev}"
+    );
+    // A check that runs too long counts as failed.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "sleep 5",
+        "--health-interval",
+        "100ms",
+        "--health-timeout",
+        "200ms",
+        "--health-retries",
+        "1",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    e.until(10, "the timeout", || {
+        e.inspect("slow", "{{.State.Health.Status}}") == "unhealthy"
+    });
+    let out = e.inspect(
+        "slow",
+        "{{with index .State.Health.Log 0}}{{.ExitCode}} {{.Output}}{{end}}",
+    );
+    assert_eq!(out, "-1 Health check exceeded timeout (200ms)");
+    let o = e.run(&[
+        "run",
+        "--rm",
+        "--no-healthcheck",
+        "--health-cmd",
+        "true",
+        "bb",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(125));
+}
