@@ -1204,3 +1204,85 @@ fn walk_changes(
     }
     any
 }
+
+/// What `commit` takes.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    pub author: Option<String>,
+    pub message: Option<String>,
+    /// Pause a running container while its files are read (Docker's default).
+    pub pause: bool,
+}
+
+impl Engine {
+    /// `commit`: a new image from the container's changes; its ID.
+    pub fn commit(
+        &self,
+        what: &str,
+        name: Option<&str>,
+        o: &CommitOptions,
+    ) -> Result<skiff_image::digest::Digest> {
+        let c = self.find(what)?;
+        let mut images = skiff_image::service::Images::open(&self.paths.root)?;
+        let parent: skiff_image::digest::Digest = c
+            .image_id
+            .parse()
+            .map_err(|e| Error::Invalid(format!("image ID {}: {e}", c.image_id)))?;
+        let upper = self.paths.container_dir(&c.id).join("upper");
+        let tmp_dir = self.paths.root.join("tmp");
+        std::fs::create_dir_all(&tmp_dir).map_err(io_err("creating", &tmp_dir))?;
+        let tmp = tmp_dir.join(format!("commit-{}.tar", c.id));
+        let paused = o.pause && c.state.status == Status::Running;
+        if paused {
+            self.pause(&c.id)?;
+        }
+        let written = std::fs::File::create(&tmp)
+            .and_then(|f| crate::volumes::layer_tar(&upper, &c, std::io::BufWriter::new(f)));
+        if paused {
+            let _ = self.unpause(&c.id);
+        }
+        written.map_err(io_err("writing the layer of", &upper))?;
+        let cmd = {
+            let mut all = c.config.entrypoint.clone();
+            all.extend(c.config.cmd.iter().cloned());
+            all.join(" ")
+        };
+        let mut env = c.config.env.clone();
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.insert(0, crate::spec::DEFAULT_PATH.to_string());
+        }
+        let config = skiff_image::manifest::ContainerConfig {
+            user: (!c.config.user.is_empty()).then(|| c.config.user.clone()),
+            env,
+            entrypoint: (!c.config.entrypoint.is_empty()).then(|| c.config.entrypoint.clone()),
+            cmd: (!c.config.cmd.is_empty()).then(|| c.config.cmd.clone()),
+            working_dir: (!c.config.working_dir.is_empty()).then(|| c.config.working_dir.clone()),
+            labels: c.config.labels.clone(),
+            volumes: c
+                .config
+                .volumes
+                .iter()
+                .map(|v| (v.clone(), Default::default()))
+                .collect(),
+            stop_signal: c.config.stop_signal.clone(),
+            ..Default::default()
+        };
+        let opts = skiff_image::import::CommitOptions {
+            config,
+            author: o.author.clone(),
+            comment: o.message.clone(),
+            created_by: cmd,
+            created: now(),
+        };
+        let f = std::fs::File::open(&tmp).map_err(io_err("reading", &tmp));
+        let result = f.and_then(|f| {
+            images
+                .commit(&parent, std::io::BufReader::new(f), name, &opts)
+                .map_err(Error::from)
+        });
+        let _ = std::fs::remove_file(&tmp);
+        let id = result?;
+        self.event(&c, "commit", &[]);
+        Ok(id)
+    }
+}

@@ -173,6 +173,7 @@ impl Supervisor {
         mount_rootfs(paths, c, &dir).map_err(fail(125))?;
         timing("supervisor: rootfs mounted");
         let etc = write_etc_files(c, &dir).map_err(fail(125))?;
+        make_workdir(c, &rootfs).map_err(fail(125))?;
         let mounts = engine
             .oci_mounts(c, &rootfs)
             .map_err(|e| (125, e.to_string()))?;
@@ -504,6 +505,26 @@ fn mount_rootfs(paths: &Paths, c: &Container, dir: &Path) -> Result<(), String> 
         work: Some(dir.join("work")),
     };
     skiff_image::overlay::mount(&spec, &dir.join("rootfs")).map_err(|e| e.to_string())
+}
+
+/// Docker makes a missing working directory, owned by the container's user.
+fn make_workdir(c: &Container, rootfs: &Path) -> Result<(), String> {
+    let wd = &c.config.working_dir;
+    if wd.is_empty() || wd == "/" {
+        return Ok(());
+    }
+    use skiff_runtime::rootfs::resolve::{resolve_in_root, Create};
+    let existed = resolve_in_root(rootfs, wd, None)
+        .map(|p| p.exists())
+        .unwrap_or(false);
+    let p = resolve_in_root(rootfs, wd, Some(Create::Dir))
+        .map_err(|e| format!("working directory {wd}: {e}"))?;
+    if !existed {
+        if let Ok((uid, gid, _)) = crate::spec::resolve_user(rootfs, &c.config.user) {
+            let _ = std::os::unix::fs::lchown(&p, Some(uid), Some(gid));
+        }
+    }
+    Ok(())
 }
 
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, as

@@ -223,3 +223,120 @@ mod tests {
         );
     }
 }
+
+/// What `commit` puts on top of its parent image.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    /// The new image's container defaults.
+    pub config: ContainerConfig,
+    pub author: Option<String>,
+    pub comment: Option<String>,
+    /// The history entry's `created_by` (the container's command).
+    pub created_by: String,
+    /// RFC 3339.
+    pub created: String,
+}
+
+/// A new image: `parent`'s layers and one more, the uncompressed layer tar
+/// `tar` (what a container changed). `lower` are the parent's snapshot
+/// directories, topmost first.
+pub fn commit_tar(
+    store: &Store,
+    snapshots: &Snapshots,
+    parent: (&ImageManifest, &ImageConfig),
+    lower: Vec<PathBuf>,
+    tar: impl Read,
+    opts: &CommitOptions,
+) -> Result<Imported, ImportError> {
+    let (pm, pc) = parent;
+    let mut input = DigestReader::new(tar);
+    let writer = store.writer(None, None)?;
+    let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
+    std::io::copy(&mut input, &mut gz).map_err(ImportError::Read)?;
+    let writer = gz.finish().map_err(ImportError::Read)?;
+    let (layer_digest, layer_size) = writer.commit()?;
+    let (_, diff_id, _) = input.finish();
+
+    let mut diff_ids = pc.rootfs.diff_ids.clone();
+    diff_ids.push(diff_id.clone());
+    let chain_id = chain_ids(&diff_ids).pop().expect("layers");
+    let blob = store.open_blob(&layer_digest)?;
+    let unpack_opts = UnpackOptions {
+        expected_blob_digest: Some(layer_digest.to_string()),
+        lower_dirs: lower,
+        ..Default::default()
+    };
+    let snapshot = snapshots
+        .create(&chain_id, |dir| -> Result<(), ImportError> {
+            let u = layer::unpack(blob, Some(Compression::Gzip), dir, &unpack_opts)?;
+            if u.diff_id != diff_id.to_string() {
+                return Err(ImportError::DiffId {
+                    want: diff_id.clone(),
+                    got: u.diff_id,
+                });
+            }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            CreateError::Snapshot(s) => ImportError::Snapshot(s),
+            CreateError::Fill(f) => f,
+        });
+    let snapshot = match snapshot {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = store.delete(&layer_digest);
+            return Err(e);
+        }
+    };
+    let mut config = pc.clone();
+    config.created = Some(opts.created.clone());
+    config.author = opts.author.clone();
+    config.config = Some(opts.config.clone());
+    config.rootfs.diff_ids = diff_ids;
+    config.history.push(History {
+        created: Some(opts.created.clone()),
+        created_by: Some(opts.created_by.clone()),
+        author: opts.author.clone(),
+        comment: opts.comment.clone(),
+        ..Default::default()
+    });
+    let config_bytes = serde_json::to_vec(&config).expect("config serializes");
+    let config_digest = store.put_bytes(&config_bytes)?;
+    // Docker's layer media types become their OCI names (the same bytes).
+    let mut layers: Vec<Descriptor> = pm
+        .layers
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            if l.media_type == crate::manifest::DOCKER_LAYER_TAR_GZIP {
+                l.media_type = OCI_LAYER_TAR_GZIP.into();
+            }
+            l
+        })
+        .collect();
+    layers.push(Descriptor::new(
+        OCI_LAYER_TAR_GZIP,
+        layer_digest.clone(),
+        layer_size,
+    ));
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.into()),
+        artifact_type: None,
+        config: Descriptor::new(OCI_CONFIG, config_digest.clone(), config_bytes.len() as u64),
+        layers,
+        subject: None,
+        annotations: Default::default(),
+    };
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
+    let manifest_digest = store.put_bytes(&manifest_bytes)?;
+    Ok(Imported {
+        manifest: manifest_digest,
+        manifest_size: manifest_bytes.len() as u64,
+        config: config_digest,
+        layer: layer_digest,
+        diff_id,
+        chain_id,
+        snapshot,
+    })
+}

@@ -111,6 +111,47 @@ impl Images {
         Ok(imp.config)
     }
 
+    /// `commit`: image `parent` plus the layer tar `tar`, named `name`.
+    pub fn commit(
+        &mut self,
+        parent: &Digest,
+        tar: impl Read,
+        name: Option<&str>,
+        opts: &crate::import::CommitOptions,
+    ) -> Result<Digest> {
+        let reference = name.map(Reference::parse).transpose()?;
+        let rec = self
+            .catalog
+            .get(parent)?
+            .ok_or_else(|| ImagesError::NoSuchImage(parent.to_string()))?;
+        let (pm, pc) = self.load(&rec)?;
+        let lower = self.layer_dirs(parent)?;
+        let imp =
+            crate::import::commit_tar(&self.store, &self.snapshots, (&pm, &pc), lower, tar, opts)?;
+        let size = rec.size + dir_size(&imp.snapshot);
+        let new = ImageRecord {
+            id: imp.config.clone(),
+            manifest: imp.manifest.clone(),
+            manifest_media_type: crate::manifest::OCI_MANIFEST.into(),
+            size,
+            created: opts.created.clone(),
+        };
+        let names: Vec<String> = reference
+            .iter()
+            .map(|r| {
+                if r.tag.is_none() && r.digest.is_none() {
+                    r.with_tag("latest")
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|_| r.to_string())
+                } else {
+                    r.to_string()
+                }
+            })
+            .collect();
+        self.catalog.add(&new, &names)?;
+        Ok(imp.config)
+    }
+
     /// Find an image by name (normalized), full ID, or ID prefix.
     pub fn resolve(&self, what: &str) -> Result<Digest> {
         if let Ok(r) = Reference::parse(what) {

@@ -71,7 +71,10 @@ fn namespaces_of(pid: i32) -> Result<Vec<(NamespaceType, OwnedFd, String)>, Erro
 /// Run `opts.process` in the container. Returns the exit code (0 when detached).
 pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
     let pid = spawn(opts)?;
-    Ok(pid)
+    if opts.detach {
+        return Ok(0);
+    }
+    Ok(crate::signals::wait_forwarding(pid))
 }
 
 /// Start `opts.process` in the container and return its pid at once (it is

@@ -2023,3 +2023,36 @@ pub fn diff(root: &Path, runroot: &Path, a: DiffArgs) -> Result {
     }
     Ok(())
 }
+
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").
+    #[arg(short = 'a', long)]
+    author: Option<String>,
+    /// Commit message.
+    #[arg(short = 'm', long)]
+    message: Option<String>,
+    /// Pause container during commit.
+    #[arg(short = 'p', long, default_value = "true", action = clap::ArgAction::Set)]
+    pause: bool,
+    container: String,
+    /// REPOSITORY[:TAG]
+    repository: Option<String>,
+}
+
+pub fn commit(root: &Path, runroot: &Path, a: CommitArgs) -> Result {
+    let e = open(root, runroot)?;
+    let id = e
+        .commit(
+            &a.container,
+            a.repository.as_deref(),
+            &skiff_engine::container::CommitOptions {
+                author: a.author,
+                message: a.message,
+                pause: a.pause,
+            },
+        )
+        .map_err(daemon(1))?;
+    println!("{id}");
+    Ok(())
+}

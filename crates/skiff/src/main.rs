@@ -82,6 +82,8 @@ enum Cmd {
     Events(containers::EventsArgs),
     /// Inspect changes to files or directories on a container's filesystem.
     Diff(containers::DiffArgs),
+    /// Create a new image from a container's changes.
+    Commit(containers::CommitArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(containers::ContainerCmd),
@@ -180,6 +182,7 @@ fn main() {
         Cmd::Stats(a) => finish(containers::stats(&root, &runroot, a)),
         Cmd::Events(a) => finish(containers::events(&root, &runroot, a)),
         Cmd::Diff(a) => finish(containers::diff(&root, &runroot, a)),
+        Cmd::Commit(a) => finish(containers::commit(&root, &runroot, a)),
         Cmd::Container(c) => finish(containers::container(&root, &runroot, c)),
         Cmd::System(c) => finish(containers::system(&root, &runroot, c)),
         Cmd::Runtime { args } => {

@@ -989,3 +989,77 @@ fn health_checks() {
     ]);
     assert_eq!(o.status.code(), Some(125));
 }
+
+#[test]
+fn commit_makes_an_image_of_the_changes() {
+    let e = Env::new();
+    e.ok(&[
+        "run",
+        "--name",
+        "builder",
+        "-e",
+        "MODE=built",
+        "-w",
+        "/srv",
+        "bb",
+        "sh",
+        "-c",
+        "echo hello > /greeting && rm /bin/wc && mkdir -p /d && ln /greeting /d/hard",
+    ]);
+    let id = e.ok(&[
+        "commit",
+        "-a",
+        "tester",
+        "-m",
+        "my change",
+        "builder",
+        "mine:v1",
+    ]);
+    assert!(id.starts_with("sha256:") && id.trim().len() == 71, "{id}");
+    assert!(e.ok(&["images"]).contains("mine         v1"));
+    // Files, the deletion and the hardlink are in the new image; the
+    // container's config is its default.
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "mine:v1",
+        "sh",
+        "-c",
+        "cat /greeting; test ! -e /bin/wc && echo gone; stat -c %h /d/hard; echo $MODE $(pwd)",
+    ]);
+    assert_eq!(out, "hello\ngone\n2\nbuilt /srv\n");
+    assert_eq!(
+        e.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Author}} {{len .RootFS.Layers}}",
+            "mine:v1"
+        ]),
+        "tester 2\n"
+    );
+    let hist = e.ok(&["image", "history", "mine:v1"]);
+    assert!(hist.lines().nth(1).unwrap().contains("my change"), "{hist}");
+    // A running container is paused while committed and runs on.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "bb",
+        "sh",
+        "-c",
+        "echo x > /x; sleep 60",
+    ]);
+    e.until(5, "the file", || {
+        e.run(&["exec", "live", "test", "-e", "/x"])
+            .status
+            .success()
+    });
+    e.ok(&["commit", "live", "live:snap"]);
+    assert_eq!(e.inspect("live", "{{.State.Status}}"), "running");
+    assert_eq!(
+        e.ok(&["run", "--rm", "--entrypoint", "cat", "live:snap", "/x"]),
+        "x\n"
+    );
+}

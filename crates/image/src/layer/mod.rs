@@ -30,6 +30,7 @@
 
 mod apply;
 mod archive;
+pub mod diff;
 mod error;
 mod fsops;
 mod lower;

@@ -7,7 +7,7 @@
 
 mod dev;
 mod flags;
-mod resolve;
+pub mod resolve;
 
 pub use dev::{setup_dev, setup_dev_symlinks, DEFAULT_DEVICES};
 pub use flags::{parse_options, MountOptions};
