@@ -492,7 +492,7 @@ fn open_null() -> Result<OwnedFd, String> {
 }
 
 /// Mount the image's layers with the container's upper layer on its rootfs.
-fn mount_rootfs(paths: &Paths, c: &Container, dir: &Path) -> Result<(), String> {
+pub(crate) fn mount_rootfs(paths: &Paths, c: &Container, dir: &Path) -> Result<(), String> {
     let images = skiff_image::service::Images::open(&paths.root).map_err(|e| e.to_string())?;
     let id: skiff_image::digest::Digest = c
         .image_id

@@ -2056,3 +2056,59 @@ pub fn commit(root: &Path, runroot: &Path, a: CommitArgs) -> Result {
     println!("{id}");
     Ok(())
 }
+
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information).
+    #[arg(short = 'a', long)]
+    archive: bool,
+    /// Always follow symbol link in SRC_PATH.
+    #[arg(short = 'L', long = "follow-link")]
+    follow_link: bool,
+    /// CONTAINER:SRC_PATH or SRC_PATH
+    src: String,
+    /// DEST_PATH or CONTAINER:DEST_PATH
+    dest: String,
+}
+
+/// `NAME:PATH` (a container path) or a host path (`./x:y` stays a path).
+fn split_container_path(s: &str) -> Option<(&str, &str)> {
+    if s.starts_with('/') || s.starts_with('.') {
+        return None;
+    }
+    s.split_once(':')
+}
+
+pub fn cp(root: &Path, runroot: &Path, a: CpArgs) -> Result {
+    let _ = a.follow_link;
+    let e = open(root, runroot)?;
+    let r = match (split_container_path(&a.src), split_container_path(&a.dest)) {
+        (Some((c, p)), None) => e.copy_out(c, &absolute(p), Path::new(&a.dest)),
+        (None, Some((c, p))) => e.copy_in(Path::new(&a.src), c, &absolute(p), a.archive),
+        (Some(_), Some(_)) => {
+            return Err(Failure {
+                code: 1,
+                msg: "copying between containers is not supported".into(),
+            })
+        }
+        (None, None) => {
+            return Err(Failure {
+                code: 1,
+                msg: "must specify at least one container source".into(),
+            })
+        }
+    };
+    r.map_err(|err| Failure {
+        code: 1,
+        msg: format!("Error: {err}"),
+    })
+}
+
+/// A container path relative to its root.
+fn absolute(p: &str) -> String {
+    if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/{p}")
+    }
+}

@@ -84,6 +84,8 @@ enum Cmd {
     Diff(containers::DiffArgs),
     /// Create a new image from a container's changes.
     Commit(containers::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(containers::CpArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(containers::ContainerCmd),
@@ -183,6 +185,7 @@ fn main() {
         Cmd::Events(a) => finish(containers::events(&root, &runroot, a)),
         Cmd::Diff(a) => finish(containers::diff(&root, &runroot, a)),
         Cmd::Commit(a) => finish(containers::commit(&root, &runroot, a)),
+        Cmd::Cp(a) => finish(containers::cp(&root, &runroot, a)),
         Cmd::Container(c) => finish(containers::container(&root, &runroot, c)),
         Cmd::System(c) => finish(containers::system(&root, &runroot, c)),
         Cmd::Runtime { args } => {

@@ -1063,3 +1063,55 @@ fn commit_makes_an_image_of_the_changes() {
         "x\n"
     );
 }
+
+#[test]
+fn cp_both_ways() {
+    let e = Env::new();
+    let host = e.root.parent().unwrap().join("cp");
+    std::fs::create_dir_all(host.join("tree/sub")).unwrap();
+    std::fs::write(host.join("tree/sub/a"), "a\n").unwrap();
+    std::fs::write(host.join("file.txt"), "f\n").unwrap();
+    // Into a stopped container: a file into a directory, a directory as a
+    // new name; then the container sees them.
+    e.ok(&[
+        "create",
+        "--name",
+        "box",
+        "-v",
+        "vol:/data",
+        "bb",
+        "sh",
+        "-c",
+        "cat /tmp/file.txt /opt/sub/a /data/v; sleep 60",
+    ]);
+    e.ok(&["cp", host.join("file.txt").to_str().unwrap(), "box:/tmp/"]);
+    e.ok(&["cp", host.join("tree").to_str().unwrap(), "box:/opt"]);
+    std::fs::write(host.join("v"), "in volume\n").unwrap();
+    e.ok(&["cp", host.join("v").to_str().unwrap(), "box:/data/v"]);
+    e.ok(&["start", "box"]);
+    e.until(5, "the output", || {
+        e.ok(&["logs", "box"]) == "f\na\nin volume\n"
+    });
+    // Out of a running container: a directory into an existing directory.
+    let out = host.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    e.ok(&["cp", "box:/opt", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("opt/sub/a")).unwrap(),
+        "a\n"
+    );
+    e.ok(&["cp", "box:/etc/passwd", out.join("pw").to_str().unwrap()]);
+    assert!(std::fs::read_to_string(out.join("pw"))
+        .unwrap()
+        .starts_with("root:"));
+    let o = e.run(&["cp", "box:/nonexistent", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("No such container:path: box:/nonexistent"));
+    // A symlink is copied as a symlink (without -L), as Docker does.
+    e.ok(&["exec", "box", "ln", "-s", "/etc/passwd", "/tmp/link"]);
+    e.ok(&["cp", "box:/tmp/link", out.join("link").to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_link(out.join("link")).unwrap(),
+        Path::new("/etc/passwd")
+    );
+}
