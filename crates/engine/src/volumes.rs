@@ -567,6 +567,11 @@ pub(crate) fn copy_any(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> std
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let md = std::fs::symlink_metadata(from)?;
     let ft = md.file_type();
+    // Never write through a symlink at the destination: it may point
+    // anywhere on the host (it was made inside a container). Replace it.
+    if std::fs::symlink_metadata(to).is_ok_and(|m| m.file_type().is_symlink()) {
+        std::fs::remove_file(to)?;
+    }
     if ft.is_dir() {
         if !to.exists() {
             std::fs::create_dir(to)?;
@@ -612,10 +617,22 @@ impl Engine {
 
     /// `cp CONTAINER:SRC DEST`, Docker's rules: a directory is copied into
     /// an existing directory, or becomes DEST; `SRC/.` copies the contents.
-    pub fn copy_out(&self, what: &str, src: &str, dest: &Path) -> Result<()> {
+    pub fn copy_out(&self, what: &str, src: &str, dest: &Path, follow: bool) -> Result<()> {
         let c = self.find(what)?;
         self.with_rootfs(&c, |rootfs| {
-            let from = host_path(self, &c, rootfs, src)?;
+            // The last component is not followed (a symlink is copied as
+            // one) unless `follow` (-L).
+            let trimmed = src.trim_end_matches('/');
+            let from = match (
+                follow,
+                Path::new(trimmed).parent(),
+                Path::new(trimmed).file_name(),
+            ) {
+                (false, Some(parent), Some(name)) if trimmed != "/" && !trimmed.ends_with("/.") => {
+                    host_path(self, &c, rootfs, &parent.to_string_lossy())?.join(name)
+                }
+                _ => host_path(self, &c, rootfs, src)?,
+            };
             if std::fs::symlink_metadata(&from).is_err() {
                 return Err(Error::Invalid(format!(
                     "No such container:path: {what}:{src}"

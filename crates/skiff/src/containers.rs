@@ -2080,10 +2080,9 @@ fn split_container_path(s: &str) -> Option<(&str, &str)> {
 }
 
 pub fn cp(root: &Path, runroot: &Path, a: CpArgs) -> Result {
-    let _ = a.follow_link;
     let e = open(root, runroot)?;
     let r = match (split_container_path(&a.src), split_container_path(&a.dest)) {
-        (Some((c, p)), None) => e.copy_out(c, &absolute(p), Path::new(&a.dest)),
+        (Some((c, p)), None) => e.copy_out(c, &absolute(p), Path::new(&a.dest), a.follow_link),
         (None, Some((c, p))) => e.copy_in(Path::new(&a.src), c, &absolute(p), a.archive),
         (Some(_), Some(_)) => {
             return Err(Failure {

@@ -1114,4 +1114,36 @@ fn cp_both_ways() {
         std::fs::read_link(out.join("link")).unwrap(),
         Path::new("/etc/passwd")
     );
+    // A symlink the container made, pointing at a host path: copying onto
+    // it resolves inside the container, never on the host.
+    let victim = host.join("victim");
+    std::fs::write(&victim, "untouched\n").unwrap();
+    e.ok(&[
+        "exec",
+        "box",
+        "ln",
+        "-s",
+        victim.to_str().unwrap(),
+        "/tmp/evil",
+    ]);
+    let _ = e.run(&[
+        "cp",
+        host.join("file.txt").to_str().unwrap(),
+        "box:/tmp/evil",
+    ]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
+    e.ok(&[
+        "exec",
+        "box",
+        "mkdir",
+        "-p",
+        victim.parent().unwrap().to_str().unwrap(),
+    ]);
+    e.ok(&[
+        "cp",
+        host.join("file.txt").to_str().unwrap(),
+        "box:/tmp/evil",
+    ]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
+    assert_eq!(e.ok(&["exec", "box", "cat", "/tmp/evil"]), "f\n");
 }
