@@ -54,8 +54,9 @@ pub struct Started {
 
 impl Started {
     /// Wait until the container exited (and, with `--rm`, is removed);
-    /// returns its exit code.
-    pub fn wait(mut self) -> Result<i32> {
+    /// returns its exit code, or None when the client detached (ctrl-p
+    /// ctrl-q on a terminal).
+    pub fn wait(mut self) -> Result<Option<i32>> {
         let mut line = String::new();
         loop {
             line.clear();
@@ -69,7 +70,10 @@ impl Started {
             }
             if let Some(code) = line.trim().strip_prefix("exit ") {
                 let _ = self.supervisor.try_wait();
-                return Ok(code.parse().unwrap_or(255));
+                return Ok(Some(code.parse().unwrap_or(255)));
+            }
+            if line.trim() == "detached" {
+                return Ok(None);
             }
         }
     }

@@ -209,6 +209,8 @@ pub struct SpecInput<'a> {
     pub mounts: Vec<Value>,
     /// The path of the init binary bind-mounted for `--init`.
     pub init: Option<&'a Path>,
+    /// (rows, columns) of the client's terminal, for `-t`.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// The OCI config for `c`.
@@ -256,6 +258,9 @@ pub fn build(c: &Container, input: &SpecInput<'_>) -> Result<Value, SpecError> {
     });
     if !extra.is_empty() {
         process["user"]["additionalGids"] = json!(extra);
+    }
+    if let (true, Some((rows, cols))) = (c.config.tty, input.console_size) {
+        process["consoleSize"] = json!({"height": rows, "width": cols});
     }
     if !rlimits.is_empty() {
         process["rlimits"] = Value::Array(rlimits);

@@ -183,6 +183,7 @@ impl Supervisor {
             etc_files: &etc,
             mounts,
             init: c.host.init.then_some(init_exe.as_path()),
+            console_size: if first { terminal_size(1) } else { None },
         };
         let spec = crate::spec::build(c, &input).map_err(|e| (125, e.to_string()))?;
         let cfg = dir.join("config.json");
@@ -190,11 +191,27 @@ impl Supervisor {
             .map_err(|e| (125, format!("writing {}: {e}", cfg.display())))?;
 
         timing("supervisor: config written");
-        // The container's stdout and stderr are pipes we read.
+        // With -t the container's pty is made in its own /dev/pts and its
+        // master comes back over a console socket; else stdout and stderr
+        // are pipes we read.
+        let console = if c.config.tty {
+            let path = paths
+                .runroot
+                .join("console")
+                .join(format!("{}.sock", &c.id[..12]));
+            Some(ConsoleSocket::listen(&path).map_err(fail(125))?)
+        } else {
+            None
+        };
         let (out_r, out_w) = pipe().map_err(fail(125))?;
         let (err_r, err_w) = pipe().map_err(fail(125))?;
         // Keep the client's fds aside; put the pipes on 1 and 2 for the
         // runtime, which hands its stdio to the container.
+        let client_in = if c.config.tty && c.config.open_stdin && first {
+            Some(dup_cloexec(0).map_err(fail(125))?)
+        } else {
+            None
+        };
         let client_out = dup_cloexec(1).map_err(fail(125))?;
         let client_err = dup_cloexec(2).map_err(fail(125))?;
         dup2(out_w.as_raw_fd(), 1).map_err(fail(125))?;
@@ -210,6 +227,7 @@ impl Supervisor {
             bundle: dir.clone(),
             root: paths.runtime_root(),
             seccomp_cache: Some(paths.runroot.join("seccomp")),
+            console_socket: console.as_ref().map(|s| s.path.clone()),
             ..Default::default()
         };
         let created = skiff_runtime::container::create_child(&opts)
@@ -227,6 +245,11 @@ impl Supervisor {
                 return Err((start_failure_code(&msg), msg));
             }
         };
+        let master = match &console {
+            Some(sock) => Some(sock.receive().map_err(fail(125))?),
+            None => None,
+        };
+        drop(console);
         let pid_start = skiff_runtime::state::proc_stat(pid)
             .map(|s| s.0)
             .unwrap_or(0);
@@ -267,10 +290,20 @@ impl Supervisor {
                 .store
                 .update_state(&c.id, |s| s.health = Some(h.clone()));
         }
+        // With a pty: its master is the output, and the client's stdin (-i)
+        // goes into it.
+        let (outputs, input) = match master {
+            Some(m) => {
+                let w = m.try_clone().map_err(|e| (125, format!("pty: {e}")))?;
+                ([Some(m), None], client_in.map(|s| (s, w)))
+            }
+            None => ([Some(out_r), Some(err_r)], None),
+        };
         let status = self.pump(
             pid,
-            [out_r, err_r],
+            outputs,
             [client_out, client_err],
+            input,
             log,
             checker.as_mut().map(|ch| (ch, engine, &*c)),
         );
@@ -326,13 +359,14 @@ impl Supervisor {
     fn pump(
         &mut self,
         pid: i32,
-        outputs: [OwnedFd; 2],
+        outputs: [Option<OwnedFd>; 2],
         client: [OwnedFd; 2],
+        mut input: Option<(OwnedFd, OwnedFd)>,
         mut log: Option<crate::logs::LogWriter>,
         mut health: Option<(&mut crate::health::Checker, &Engine, &Container)>,
     ) -> i32 {
-        let [out_r, err_r] = outputs;
-        let mut open = [Some(out_r), Some(err_r)];
+        let mut open = outputs;
+        let mut escape = Escape::default();
         let mut buf = vec![0u8; 32 * 1024];
         let mut exit: Option<i32> = None;
         let mut exited_at: Option<Instant> = None;
@@ -368,12 +402,17 @@ impl Supervisor {
                 Some((ch, _, _)) if exit.is_none() => ch.fds(),
                 _ => Vec::new(),
             };
+            let input_fd = input
+                .as_ref()
+                .filter(|_| exit.is_none() && self.attached)
+                .map(|(i, _)| i.as_raw_fd());
             let mut fds: Vec<libc::pollfd> = open
                 .iter()
                 .flatten()
                 .chain(pidfd.iter().filter(|_| exit.is_none()))
                 .map(|f| f.as_raw_fd())
                 .chain(health_fds)
+                .chain(input_fd)
                 .map(|fd| libc::pollfd {
                     fd,
                     events: libc::POLLIN,
@@ -405,6 +444,27 @@ impl Supervisor {
                 }
             }
             for p in fds.iter().filter(|p| p.revents != 0) {
+                if Some(p.fd) == input_fd {
+                    // The client's keystrokes into the pty; ctrl-p ctrl-q
+                    // detaches the client.
+                    // SAFETY: reading into our buffer from an fd we own.
+                    let n = unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) };
+                    if n <= 0 {
+                        input = None;
+                        continue;
+                    }
+                    let (data, detach) = escape.feed(&buf[..n as usize]);
+                    if let Some((_, master)) = &input {
+                        let _ = write_all(master.as_fd(), &data);
+                    }
+                    if detach {
+                        self.attached = false;
+                        input = None;
+                        self.say("detached");
+                        self.status = None;
+                    }
+                    continue;
+                }
                 let i = match open
                     .iter()
                     .position(|f| f.as_ref().map(|f| f.as_raw_fd()) == Some(p.fd))
@@ -636,4 +696,91 @@ fn oom_killed(id: &str) -> bool {
         }
     }
     false
+}
+
+/// Docker's detach keys, ctrl-p ctrl-q, watched for in the client's input.
+#[derive(Default)]
+struct Escape {
+    /// A ctrl-p held back: it may start the sequence.
+    pending: bool,
+}
+
+impl Escape {
+    /// What to pass on from `input`, and whether the sequence was typed.
+    fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len() + 1);
+        for &b in input {
+            if self.pending {
+                self.pending = false;
+                if b == 0x11 {
+                    return (out, true);
+                }
+                out.push(0x10);
+            }
+            if b == 0x10 {
+                self.pending = true;
+            } else {
+                out.push(b);
+            }
+        }
+        (out, false)
+    }
+}
+
+/// (rows, columns) of the terminal on `fd`, if it is one.
+fn terminal_size(fd: RawFd) -> Option<(u16, u16)> {
+    // SAFETY: an all-zero winsize is valid.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ fills the winsize struct it is given.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+/// The unix socket the runtime hands the container's pty master over.
+struct ConsoleSocket {
+    path: PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl ConsoleSocket {
+    fn listen(path: &Path) -> Result<ConsoleSocket, String> {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        let _ = std::fs::remove_file(path);
+        let listener = std::os::unix::net::UnixListener::bind(path)
+            .map_err(|e| format!("console socket {}: {e}", path.display()))?;
+        Ok(ConsoleSocket {
+            path: path.to_path_buf(),
+            listener,
+        })
+    }
+
+    /// The pty master the container's init sent.
+    fn receive(&self) -> Result<OwnedFd, String> {
+        let (conn, _) = self
+            .listener
+            .accept()
+            .map_err(|e| format!("console socket: {e}"))?;
+        skiff_runtime::console::recv_fd(conn.as_raw_fd()).map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for ConsoleSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn detach_keys() {
+        let mut e = super::Escape::default();
+        assert_eq!(e.feed(b"ab"), (b"ab".to_vec(), false));
+        assert_eq!(e.feed(&[b'x', 0x10]), (b"x".to_vec(), false));
+        assert_eq!(e.feed(&[0x11]), (Vec::new(), true));
+        let mut e = super::Escape::default();
+        assert_eq!(e.feed(&[0x10, b'y']), (vec![0x10, b'y'], false));
+    }
 }

@@ -435,7 +435,10 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), E
     guard.pids.push(stage1);
     let mut init_pid = 0;
     let mut hooks_waiting = false;
-    loop {
+    // Stage 1 reports the pid after its clone returns, on the same socket
+    // stage 2 reports on: "created" may come first. Both are needed.
+    let mut created = false;
+    while !(created && init_pid != 0) {
         let msg = parent
             .recv()
             .map_err(io_err("talking to container process", &dir))?;
@@ -462,7 +465,7 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), E
             Some((Tag::HooksReady, _)) => hooks_waiting = true,
             Some((Tag::Created, _)) => {
                 crate::log::timing("create: init reports created");
-                break;
+                created = true;
             }
             Some((t, _)) => return Err(Error::Init(format!("unexpected message {t:?}"))),
         }

@@ -526,12 +526,6 @@ fn proxy_signals(pid: i32) {
 pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
     skiff_runtime::log::timing("cli: run");
     let o = create_options(&a.create).map_err(bad_flag("run"))?;
-    if a.create.tty {
-        return Err(Failure {
-            code: 125,
-            msg: "skiff: -t (a pseudo-TTY) is not supported yet".into(),
-        });
-    }
     let e = open(root, runroot)?;
     let c = create_pulling(root, &e, &o).map_err(|err| Failure {
         code: err.exit_code(),
@@ -550,6 +544,11 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
             stderr: dup(2)?,
         })
     };
+    // With -it on a terminal, keystrokes go to the container as typed (set
+    // before the container can print anything).
+    let raw = (a.create.tty && a.create.interactive && !a.detach)
+        .then(RawTerminal::enter)
+        .flatten();
     let started = e.start(&c.id, attach).map_err(|err| Failure {
         code: err.exit_code(),
         msg: format!("skiff: Error response from daemon: {err}."),
@@ -559,11 +558,18 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
         started.detach();
         return Ok(());
     }
-    proxy_signals(started.pid);
-    let code = started.wait().map_err(|err| Failure {
+    if !a.create.tty {
+        proxy_signals(started.pid);
+    }
+    let waited = started.wait();
+    drop(raw);
+    let code = match waited.map_err(|err| Failure {
         code: 125,
         msg: err.to_string(),
-    })?;
+    })? {
+        Some(code) => code,
+        None => std::process::exit(0), // detached
+    };
     skiff_runtime::log::timing("cli: exit reported");
     std::process::exit(code);
 }
@@ -610,7 +616,7 @@ pub fn start(root: &Path, runroot: &Path, a: StartArgs) -> Result {
             Ok(s) if a.attach => {
                 proxy_signals(s.pid);
                 let code = s.wait().map_err(Failure::from)?;
-                std::process::exit(code);
+                std::process::exit(code.unwrap_or(0));
             }
             Ok(s) => {
                 s.detach();
@@ -2109,5 +2115,32 @@ fn absolute(p: &str) -> String {
         p.to_string()
     } else {
         format!("/{p}")
+    }
+}
+
+/// The terminal on stdin in raw mode, restored when dropped.
+struct RawTerminal {
+    saved: nix::sys::termios::Termios,
+}
+
+impl RawTerminal {
+    fn enter() -> Option<RawTerminal> {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(&stdin, SetArg::TCSANOW, &raw).ok()?;
+        Some(RawTerminal { saved })
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        let _ = nix::sys::termios::tcsetattr(
+            std::io::stdin(),
+            nix::sys::termios::SetArg::TCSANOW,
+            &self.saved,
+        );
     }
 }

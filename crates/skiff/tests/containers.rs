@@ -1147,3 +1147,47 @@ fn cp_both_ways() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
     assert_eq!(e.ok(&["exec", "box", "cat", "/tmp/evil"]), "f\n");
 }
+
+#[test]
+fn tty_interactive_and_detach_keys() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+    let e = Env::new();
+    // -t: the container's stdio is a pty of its own.
+    let out = e.ok(&["run", "--rm", "-t", "bb", "tty"]);
+    assert_eq!(out, "/dev/pts/0\r\n");
+    // -it on a terminal: keystrokes in, output out; ctrl-p ctrl-q detaches.
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = || std::process::Stdio::from(pty.slave.as_fd().try_clone_to_owned().unwrap());
+    let mut child = e
+        .cmd(&["run", "-it", "--name", "shell", "bb", "sh"])
+        .stdin(slave())
+        .stdout(slave())
+        .stderr(slave())
+        .spawn()
+        .unwrap();
+    let mut master = std::fs::File::from(pty.master);
+    e.until(10, "the container", || {
+        e.run(&["inspect", "shell"]).status.success()
+    });
+    master.write_all(b"echo $((6*7))\r").unwrap();
+    // Read what the terminal shows until the answer appears.
+    let mut seen = Vec::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&seen).contains("42") {
+        assert!(
+            Instant::now() < end,
+            "no answer: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        let mut buf = [0u8; 1024];
+        let n = master.read(&mut buf).unwrap();
+        seen.extend_from_slice(&buf[..n]);
+    }
+    master.write_all(&[0x10, 0x11]).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    // Detached, not stopped: the shell runs on, and its output was logged.
+    assert_eq!(e.inspect("shell", "{{.State.Status}}"), "running");
+    assert!(e.ok(&["logs", "shell"]).contains("42"));
+}
