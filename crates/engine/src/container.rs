@@ -287,6 +287,7 @@ impl Engine {
         if let Some(s) = &c.config.stop_signal {
             parse_signal(s)?;
         }
+        check_cpus(&c.host)?;
         // Volumes: those this create makes are removed again if it fails.
         let before: std::collections::HashSet<String> =
             self.volume_list()?.into_iter().map(|v| v.name).collect();
@@ -656,6 +657,11 @@ impl Engine {
     pub fn rename(&self, what: &str, new_name: &str) -> Result<()> {
         let c = self.find(what)?;
         let n = crate::names::check_name(new_name).map_err(Error::Invalid)?;
+        if n == c.name {
+            return Err(Error::Invalid(
+                "Renaming a container with the same name as its current name".into(),
+            ));
+        }
         self.store.rename(&c.id, &n)?;
         self.event(&c, "rename", &[("oldName", format!("/{}", c.name))]);
         Ok(())
@@ -668,6 +674,12 @@ impl Engine {
 
     /// `inspect`: Docker's JSON shape for the fields that apply.
     pub fn inspect(&self, c: &Container) -> serde_json::Value {
+        let mut v = self.inspect_base(c);
+        complete_inspect(&mut v, c);
+        v
+    }
+
+    fn inspect_base(&self, c: &Container) -> serde_json::Value {
         use serde_json::json;
         let s = &c.state;
         let (path, args) = {
@@ -728,8 +740,11 @@ impl Engine {
                 "CpusetCpus": c.host.cpuset_cpus,
                 "PidsLimit": if c.host.pids_limit > 0 { json!(c.host.pids_limit) } else { serde_json::Value::Null },
                 "Init": c.host.init,
+                "Ulimits": if c.host.ulimits.is_empty() { serde_json::Value::Null } else {
+                    json!(c.host.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>())
+                },
                 "Tmpfs": c.host.tmpfs,
-                "LogConfig": {"Type": "json-file", "Config": log_config(&c.host)},
+                "LogConfig": {"Type": "json-file", "Config": if c.host.log_opts.is_empty() { log_config(&c.host) } else { c.host.log_opts.clone() }},
             },
             "GraphDriver": {
                 "Name": "overlay2",
@@ -741,7 +756,7 @@ impl Engine {
             },
             "Mounts": self.inspect_mounts(c),
             "Config": {
-                "Hostname": if c.config.hostname.is_empty() { c.id[..12].to_string() } else { c.config.hostname.clone() },
+                "Hostname": crate::spec::hostname(c),
                 "Domainname": c.config.domainname,
                 "User": c.config.user,
                 "AttachStdin": false,
@@ -839,13 +854,9 @@ impl Engine {
     ) -> Result<skiff_runtime::spec::Process> {
         let rootfs = self.paths.container_dir(&c.id).join("rootfs");
         let user = o.user.clone().unwrap_or_else(|| c.config.user.clone());
-        let (uid, gid, extra) = crate::spec::resolve_user(&rootfs, &user)?;
-        let hostname = if c.config.hostname.is_empty() {
-            c.id[..12].to_string()
-        } else {
-            c.config.hostname.clone()
-        };
-        let mut env = crate::spec::environment(c, &hostname);
+        let (uid, gid, extra, home) = crate::spec::resolve_user_home(&rootfs, &user)?;
+        let hostname = crate::spec::hostname(c);
+        let mut env = crate::spec::environment_with_home(c, &hostname, Some(&home));
         for e in &o.env {
             let key = e.split('=').next().unwrap_or("");
             env.retain(|x| x.split('=').next() != Some(key));
@@ -1289,4 +1300,127 @@ impl Engine {
         self.event(&c, "commit", &[]);
         Ok(id)
     }
+}
+
+/// The CPUs of this host, as `0-1`-style ranges parse to.
+fn online_cpus() -> Vec<u32> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    parse_cpu_list(text.trim()).unwrap_or_default()
+}
+
+/// `0-2,4` into [0, 1, 2, 4].
+fn parse_cpu_list(s: &str) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.trim().parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+/// Docker's checks of `--cpus` and `--cpuset-cpus` against the host.
+fn check_cpus(h: &HostConfig) -> Result<()> {
+    let online = online_cpus();
+    let n = online.len().max(1) as i64;
+    if h.nano_cpus > 0 && (h.nano_cpus < 10_000_000 || h.nano_cpus > n * 1_000_000_000) {
+        return Err(Error::Invalid(format!(
+            "Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available"
+        )));
+    }
+    if !h.cpuset_cpus.is_empty() {
+        let want = parse_cpu_list(&h.cpuset_cpus).ok_or_else(|| {
+            Error::Invalid(format!("Invalid value {} for cpuset cpus", h.cpuset_cpus))
+        })?;
+        let missing: Vec<String> = want
+            .iter()
+            .filter(|c| !online.contains(c))
+            .map(|c| c.to_string())
+            .collect();
+        if !missing.is_empty() {
+            let avail =
+                std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+            return Err(Error::Invalid(format!(
+                "Requested CPUs are not available - requested {}, available: {}",
+                h.cpuset_cpus,
+                avail.trim()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The rest of Docker's inspect document: keys skiff has no setting for yet,
+/// with the values Docker shows for them, and keys Docker leaves out when
+/// unset.
+fn complete_inspect(v: &mut serde_json::Value, c: &Container) {
+    use serde_json::{json, Value};
+    let set = |m: &mut Value, pairs: Value| {
+        if let (Some(m), Some(p)) = (m.as_object_mut(), pairs.as_object()) {
+            for (k, v) in p {
+                m.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    };
+    set(
+        v,
+        json!({"AppArmorProfile": "", "ExecIDs": null, "MountLabel": "", "ProcessLabel": ""}),
+    );
+    set(
+        &mut v["Config"],
+        json!({"AttachStdout": false, "AttachStderr": false, "StdinOnce": false, "OnBuild": null}),
+    );
+    if let Some(cfg) = v["Config"].as_object_mut() {
+        for k in ["Healthcheck", "StopSignal", "StopTimeout"] {
+            if cfg.get(k).is_some_and(Value::is_null) {
+                cfg.remove(k);
+            }
+        }
+    }
+    let private = c.host.privileged;
+    set(
+        &mut v["HostConfig"],
+        json!({
+            "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": null,
+            "BlkioDeviceWriteBps": null, "BlkioDeviceReadIOps": null, "BlkioDeviceWriteIOps": null,
+            "Cgroup": "", "CgroupParent": "", "CgroupnsMode": "host", "ConsoleSize": [0, 0],
+            "ContainerIDFile": "", "CpuCount": 0, "CpuPercent": 0,
+            "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0,
+            "CpusetMems": "", "DeviceCgroupRules": null, "DeviceRequests": null, "Devices": [],
+            "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": null, "GroupAdd": null,
+            "IOMaximumBandwidth": 0, "IOMaximumIOps": 0, "IpcMode": "private", "Isolation": "",
+            "KernelMemory": 0, "KernelMemoryTCP": 0, "Links": null,
+            "MaskedPaths": if private { Value::Null } else { json!(crate::spec::MASKED) },
+            "ReadonlyPaths": if private { Value::Null } else { json!(crate::spec::READONLY) },
+            "MemoryReservation": 0, "MemorySwappiness": null, "OomKillDisable": false,
+            "OomScoreAdj": 0, "PidMode": "", "PortBindings": {}, "PublishAllPorts": false,
+            "Runtime": "runc", "ShmSize": 67108864, "UTSMode": "", "UsernsMode": "",
+            "VolumeDriver": "", "VolumesFrom": null,
+        }),
+    );
+    if let Some(h) = v["HostConfig"].as_object_mut() {
+        if !c.host.init {
+            h.remove("Init");
+        }
+        if c.host.tmpfs.is_empty() {
+            h.remove("Tmpfs");
+        }
+    }
+    set(
+        &mut v["NetworkSettings"],
+        json!({
+            "Bridge": "", "SandboxID": "", "HairpinMode": false, "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "",
+            "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "",
+            "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+        }),
+    );
 }

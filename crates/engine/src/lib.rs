@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! skiff's engine: the one backend behind the CLI (and later the API and the
 //! Kubernetes controllers). Containers are rows in an embedded SQLite store;
 //! each running container has a supervisor process that holds its stdio,

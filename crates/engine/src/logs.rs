@@ -142,8 +142,10 @@ impl LogWriter {
         });
         let mut out = rec.to_string().into_bytes();
         out.push(b'\n');
+        // As Docker: a file that has reached max-size is rotated before
+        // the next entry (so a file may pass max-size by one entry).
         if let Some(max) = self.max_size {
-            if self.size > 0 && self.size + out.len() as u64 > max {
+            if self.size >= max {
                 self.rotate()?;
             }
         }

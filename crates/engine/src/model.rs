@@ -99,6 +99,8 @@ pub struct HostConfig {
     /// binds and tmpfs, from `-v`, `--mount`, `--tmpfs` and the image's VOLUMEs.
     pub mounts: Vec<MountPoint>,
     pub log_max_size: Option<u64>,
+    /// `--log-opt` values as given (Docker's `LogConfig.Config`).
+    pub log_opts: BTreeMap<String, String>,
     pub log_max_file: Option<u32>,
 }
 

@@ -24,7 +24,7 @@ pub const DEFAULT_CAPS: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
-const MASKED: [&str; 10] = [
+pub const MASKED: [&str; 10] = [
     "/proc/asound",
     "/proc/acpi",
     "/proc/kcore",
@@ -37,7 +37,7 @@ const MASKED: [&str; 10] = [
     "/sys/firmware",
 ];
 
-const READONLY: [&str; 5] = [
+pub const READONLY: [&str; 5] = [
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",
@@ -130,6 +130,15 @@ pub fn capabilities(c: &Container) -> Result<Vec<String>, SpecError> {
 /// The uid, gid and additional gids for `user` (`name|uid[:group|gid]`),
 /// looked up in the container's /etc/passwd and /etc/group.
 pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), SpecError> {
+    resolve_user_home(rootfs, user).map(|(u, g, x, _)| (u, g, x))
+}
+
+/// [`resolve_user`] and the user's home directory (`/` when passwd has no
+/// entry), as Docker sets HOME.
+pub fn resolve_user_home(
+    rootfs: &Path,
+    user: &str,
+) -> Result<(u32, u32, Vec<u32>, String), SpecError> {
     let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
     let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
     let (u, g) = match user.split_once(':') {
@@ -137,7 +146,19 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), S
         None => (user, None),
     };
     let mut name = None;
+    let mut home = "/".to_string();
+    let root_entry = || {
+        passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 6 && f[2] == "0")
+            .map(|f| (f[0].to_string(), f[5].to_string()))
+    };
     let (uid, mut gid) = if u.is_empty() {
+        if let Some((n, h)) = root_entry() {
+            name = Some(n);
+            home = h;
+        }
         (0, 0)
     } else {
         let entry = passwd
@@ -147,6 +168,9 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), S
         match (entry, u.parse::<u32>()) {
             (Some(f), _) => {
                 name = Some(f[0].to_string());
+                if let Some(h) = f.get(5).filter(|h| !h.is_empty()) {
+                    home = h.to_string();
+                }
                 (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0))
             }
             (None, Ok(n)) => (n, 0),
@@ -163,26 +187,32 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), S
             None => g.parse().map_err(|_| SpecError::NoGroup(g.to_string()))?,
         };
     }
-    // Supplementary groups: those listing the user by name.
-    let mut extra = Vec::new();
+    // The groups: the primary one, then those listing the user by name
+    // (Docker's runtime sets both).
+    let mut extra = vec![gid];
     if let Some(n) = &name {
         for l in group.lines() {
             let f: Vec<&str> = l.split(':').collect();
             if f.len() >= 4 && f[3].split(',').any(|m| m == n) {
                 if let Ok(id) = f[2].parse::<u32>() {
-                    if id != gid && !extra.contains(&id) {
+                    if !extra.contains(&id) {
                         extra.push(id);
                     }
                 }
             }
         }
     }
-    Ok((uid, gid, extra))
+    Ok((uid, gid, extra, home))
 }
 
 /// Docker's environment: `PATH` (unless set), `HOSTNAME`, `TERM` on a
 /// terminal, then the container's own (which the image and `-e` made).
 pub fn environment(c: &Container, hostname: &str) -> Vec<String> {
+    environment_with_home(c, hostname, None)
+}
+
+/// [`environment`], with HOME (unless the container's env sets it).
+pub fn environment_with_home(c: &Container, hostname: &str, home: Option<&str>) -> Vec<String> {
     let mut env = Vec::new();
     if !c.config.env.iter().any(|e| e.starts_with("PATH=")) {
         env.push(DEFAULT_PATH.to_string());
@@ -196,7 +226,27 @@ pub fn environment(c: &Container, hostname: &str) -> Vec<String> {
         env.retain(|x| x.split('=').next() != Some(key));
         env.push(e.clone());
     }
+    if let Some(h) = home {
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            env.push(format!("HOME={h}"));
+        }
+    }
     env
+}
+
+/// The container's host name: `-h`, the host's own with `--network host`,
+/// else the short ID.
+pub fn hostname(c: &Container) -> String {
+    if !c.config.hostname.is_empty() {
+        c.config.hostname.clone()
+    } else if c.host.network_mode == "host" {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| c.id[..12].to_string())
+    } else {
+        c.id[..12].to_string()
+    }
 }
 
 /// Everything [`build`] needs beside the container.
@@ -215,12 +265,8 @@ pub struct SpecInput<'a> {
 
 /// The OCI config for `c`.
 pub fn build(c: &Container, input: &SpecInput<'_>) -> Result<Value, SpecError> {
-    let hostname = if c.config.hostname.is_empty() {
-        c.id[..12].to_string()
-    } else {
-        c.config.hostname.clone()
-    };
-    let (uid, gid, extra) = resolve_user(input.rootfs, &c.config.user)?;
+    let hostname = hostname(c);
+    let (uid, gid, extra, home) = resolve_user_home(input.rootfs, &c.config.user)?;
     let caps = capabilities(c)?;
     let mut args: Vec<String> = c.config.entrypoint.clone();
     args.extend(c.config.cmd.iter().cloned());
@@ -250,7 +296,7 @@ pub fn build(c: &Container, input: &SpecInput<'_>) -> Result<Value, SpecError> {
         "terminal": c.config.tty,
         "user": {"uid": uid, "gid": gid},
         "args": args,
-        "env": environment(c, &hostname),
+        "env": environment_with_home(c, &hostname, Some(&home)),
         "cwd": cwd,
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "noNewPrivileges": no_new_privs,

@@ -590,11 +590,7 @@ fn make_workdir(c: &Container, rootfs: &Path) -> Result<(), String> {
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, as
 /// Docker writes them; returns (destination, source) pairs to bind-mount.
 fn write_etc_files(c: &Container, dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
-    let hostname = if c.config.hostname.is_empty() {
-        c.id[..12].to_string()
-    } else {
-        c.config.hostname.clone()
-    };
+    let hostname = crate::spec::hostname(c);
     let w = |name: &str, text: String| -> Result<PathBuf, String> {
         let p = dir.join(name);
         std::fs::write(&p, text).map_err(|e| format!("writing {}: {e}", p.display()))?;

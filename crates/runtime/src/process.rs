@@ -157,7 +157,8 @@ impl Prepared {
         let check = |p: &Path| -> Result<(), String> {
             use std::os::unix::fs::PermissionsExt;
             match std::fs::metadata(p) {
-                Ok(md) if md.is_dir() => Err(format!("exec: {name:?}: is a directory")),
+                // runc reports a directory as EACCES.
+                Ok(md) if md.is_dir() => Err(format!("exec: {name:?}: permission denied")),
                 Ok(md) if md.permissions().mode() & 0o111 == 0 => {
                     Err(format!("exec: {name:?}: permission denied"))
                 }

@@ -162,11 +162,24 @@ pub struct CreateArgs {
     /// Automatically remove the container when it exits.
     #[arg(long)]
     rm: bool,
-    /// The image.
-    image: String,
-    /// The command and its arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// IMAGE [COMMAND] [ARG...]: everything from the image on belongs to
+    /// the command, flags too.
+    #[arg(
+        value_name = "IMAGE [COMMAND] [ARG...]",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true
+    )]
+    image_and_command: Vec<String>,
+}
+
+impl CreateArgs {
+    fn image(&self) -> &str {
+        &self.image_and_command[0]
+    }
+    fn command(&self) -> Vec<String> {
+        self.image_and_command[1..].to_vec()
+    }
 }
 
 /// `run` adds `-d`.
@@ -195,6 +208,24 @@ fn parse_bytes(s: &str) -> std::result::Result<i64, String> {
         .ok()
         .filter(|n| *n >= 0.0)
         .map(|n| (n * mult as f64) as i64)
+        .ok_or_else(|| format!("invalid size: '{s}'"))
+}
+
+/// `10k`, `1m`, `1g` with decimal units (go-units' FromHumanSize).
+fn parse_decimal_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1e3),
+        Some('m') => (&t[..t.len() - 1], 1e6),
+        Some('g') => (&t[..t.len() - 1], 1e9),
+        Some('t') => (&t[..t.len() - 1], 1e12),
+        _ => (t, 1.0),
+    };
+    num.parse::<f64>()
+        .ok()
+        .filter(|n| *n >= 0.0)
+        .map(|n| (n * mult) as u64)
         .ok_or_else(|| format!("invalid size: '{s}'"))
 }
 
@@ -258,7 +289,12 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }
-            env.push(env_entry(l));
+            // A bare name the environment lacks is dropped (Docker's rule
+            // for --env-file; -e keeps it).
+            let e = env_entry(l);
+            if e.contains('=') {
+                env.push(e);
+            }
         }
     }
     env.extend(a.env.iter().map(|e| env_entry(e)));
@@ -330,8 +366,12 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         host.ulimits.push(parse_ulimit(u)?);
     }
     for o in &a.log_opt {
+        if let Some((k, v)) = o.split_once('=') {
+            host.log_opts.insert(k.to_string(), v.to_string());
+        }
         match o.split_once('=') {
-            Some(("max-size", v)) => host.log_max_size = Some(parse_bytes(v)? as u64),
+            // Docker reads max-size with decimal units (1k = 1000 bytes).
+            Some(("max-size", v)) => host.log_max_size = Some(parse_decimal_size(v)?),
             Some(("max-file", v)) => {
                 host.log_max_file = Some(v.parse().map_err(|_| format!("invalid max-file {v}"))?)
             }
@@ -377,8 +417,8 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         healthcheck,
         no_healthcheck: a.no_healthcheck,
         name: a.name.clone(),
-        image: a.image.clone(),
-        cmd: a.command.clone(),
+        image: a.image().to_string(),
+        cmd: a.command(),
         entrypoint: a.entrypoint.clone(),
         env,
         workdir: a.workdir.clone(),
@@ -391,6 +431,26 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         stop_timeout: a.stop_timeout,
         host,
     })
+}
+
+/// A time as Go's default format prints it (`2026-11-22 05:41:36 +0000 UTC`).
+fn go_time(rfc3339: &str) -> String {
+    match skiff_engine::logs::parse_rfc3339_nanos(rfc3339) {
+        Some(n) => {
+            let s = skiff_engine::logs::rfc3339_nanos(n - n.rem_euclid(1_000_000_000));
+            format!("{} {} +0000 UTC", &s[..10], &s[11..19])
+        }
+        None => rfc3339.to_string(),
+    }
+}
+
+/// `msg` with one final period, as Docker's CLI prints daemon errors.
+fn period(msg: &str) -> String {
+    if msg.ends_with('.') {
+        msg.to_string()
+    } else {
+        format!("{msg}.")
+    }
 }
 
 /// A Go duration (`1m30s`, `500ms`, `2h`) in nanoseconds.
@@ -529,7 +589,10 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
     let e = open(root, runroot)?;
     let c = create_pulling(root, &e, &o).map_err(|err| Failure {
         code: err.exit_code(),
-        msg: format!("skiff: Error response from daemon: {err}.\nSee 'skiff run --help'."),
+        msg: format!(
+            "skiff: Error response from daemon: {}\nSee 'skiff run --help'.",
+            period(&err.to_string())
+        ),
     })?;
     let attach = if a.detach {
         None
@@ -551,7 +614,10 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
         .flatten();
     let started = e.start(&c.id, attach).map_err(|err| Failure {
         code: err.exit_code(),
-        msg: format!("skiff: Error response from daemon: {err}."),
+        msg: format!(
+            "skiff: Error response from daemon: {}",
+            period(&err.to_string())
+        ),
     })?;
     if a.detach {
         println!("{}", c.id);
@@ -716,6 +782,32 @@ pub struct RmArgs {
 
 pub fn rm(root: &Path, runroot: &Path, a: RmArgs) -> Result {
     let e = open(root, runroot)?;
+    if a.force {
+        // -f: a missing container is reported, not a failure (Docker).
+        let mut failed = false;
+        for n in &a.containers {
+            match e.remove(n, true, a.volumes) {
+                Ok(_) => println!("{n}"),
+                Err(
+                    err @ skiff_engine::Error::Store(
+                        skiff_engine::store::StoreError::NoSuchContainer(_),
+                    ),
+                ) => eprintln!("Error: {err}"),
+                Err(err) => {
+                    eprintln!("Error response from daemon: {err}");
+                    failed = true;
+                }
+            }
+        }
+        return if failed {
+            Err(Failure {
+                code: 1,
+                msg: String::new(),
+            })
+        } else {
+            Ok(())
+        };
+    }
     each(&a.containers, |n| e.remove(n, a.force, a.volumes).map(drop))
 }
 
@@ -817,7 +909,18 @@ pub fn status_text(c: &Container) -> String {
 fn command_text(c: &Container, trunc: bool) -> String {
     let mut all = c.config.entrypoint.clone();
     all.extend(c.config.cmd.iter().cloned());
-    let mut s = all.join(" ");
+    // An argument holding spaces is shown in single quotes.
+    let mut s = all
+        .iter()
+        .map(|a| {
+            if a.contains(char::is_whitespace) {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     if trunc && s.chars().count() > 20 {
         s = s.chars().take(19).collect::<String>() + "…";
     }
@@ -845,7 +948,10 @@ fn matches_filter(c: &Container, f: &str) -> std::result::Result<bool, String> {
 pub fn ps(root: &Path, runroot: &Path, a: PsArgs) -> Result {
     let e = open(root, runroot)?;
     let mut list = e.list().map_err(daemon(1))?;
-    let all = a.all || a.latest || a.last.is_some_and(|n| n > 0) || !a.filter.is_empty();
+    // Without -a only running containers, whatever the filters, unless a
+    // status= or exited= filter asks for others (Docker's rule).
+    let by_status = a.filter.iter().any(|f| f.starts_with("status="));
+    let all = a.all || a.latest || a.last.is_some_and(|n| n > 0) || by_status;
     if !all {
         list.retain(|c| {
             matches!(
@@ -854,15 +960,31 @@ pub fn ps(root: &Path, runroot: &Path, a: PsArgs) -> Result {
             )
         });
     }
-    for f in &a.filter {
-        let mut keep = Vec::new();
-        for c in list {
-            if matches_filter(&c, f).map_err(|m| Failure { code: 1, msg: m })? {
-                keep.push(c);
-            }
+    // Filters with the same key: any may match; different keys, and every
+    // label= filter, must all match (Docker's rules).
+    let mut by_key: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (i, f) in a.filter.iter().enumerate() {
+        let mut k = f.split('=').next().unwrap_or("").to_string();
+        if k == "label" {
+            k = format!("label#{i}");
         }
-        list = keep;
+        by_key.entry(k).or_default().push(f);
     }
+    let mut keep = Vec::new();
+    for c in list {
+        let mut ok = true;
+        for fs in by_key.values() {
+            let mut any = false;
+            for f in fs {
+                any |= matches_filter(&c, f).map_err(|m| Failure { code: 1, msg: m })?;
+            }
+            ok &= any;
+        }
+        if ok {
+            keep.push(c);
+        }
+    }
+    let mut list = keep;
     if a.latest {
         list.truncate(1);
     } else if let Some(n) = a.last.filter(|n| *n > 0) {
@@ -897,7 +1019,7 @@ pub fn ps(root: &Path, runroot: &Path, a: PsArgs) -> Result {
                 ),
                 ("Image", "IMAGE", c.config.image.clone()),
                 ("Command", "COMMAND", command_text(c, trunc)),
-                ("CreatedAt", "CREATED AT", c.created.clone()),
+                ("CreatedAt", "CREATED AT", go_time(&c.created)),
                 ("RunningFor", "CREATED", format::ago(&c.created)),
                 ("Ports", "PORTS", String::new()),
                 ("State", "STATE", c.state.status.as_str().to_string()),
@@ -1001,13 +1123,8 @@ pub fn logs(root: &Path, runroot: &Path, a: LogsArgs) -> Result {
         .map(parse_time_arg)
         .transpose()
         .map_err(Failure::from)?;
-    let tail: Option<usize> = match a.tail.as_str() {
-        "all" => None,
-        n => Some(
-            n.parse()
-                .map_err(|_| format!("invalid value for --tail: {n}"))?,
-        ),
-    };
+    // What is not a number means all, as Docker's daemon reads it.
+    let tail: Option<usize> = a.tail.parse().ok();
     let path = e.log_path(&c);
     let records = skiff_engine::logs::read_all(&path).map_err(Failure::from)?;
     let keep = |r: &skiff_engine::logs::Record| {
@@ -1083,8 +1200,21 @@ pub fn inspect(root: &Path, runroot: &Path, a: InspectArgs) -> Result {
     }
     match &a.format {
         Some(f) => {
+            let opts = crate::template::Options {
+                missing_key_error: true,
+                null_as: Some(go_type_of),
+            };
             for v in &out {
-                println!("{}", crate::template::render(f, v).map_err(Failure::from)?);
+                match crate::template::render_with(f, v, &opts) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        println!();
+                        return Err(Failure {
+                            code: 1,
+                            msg: format!("template parsing error: {e}"),
+                        });
+                    }
+                }
             }
         }
         None => println!(
@@ -1094,7 +1224,7 @@ pub fn inspect(root: &Path, runroot: &Path, a: InspectArgs) -> Result {
     }
     if !missing.is_empty() {
         for m in &missing {
-            eprintln!("Error: No such container: {m}");
+            eprintln!("Error: No such object: {m}");
         }
         return Err(Failure {
             code: 1,
@@ -2143,4 +2273,50 @@ impl Drop for RawTerminal {
             &self.saved,
         );
     }
+}
+
+/// How Docker's typed inspect document prints a null (or left-out) field:
+/// nil slices as `[]`, nil maps as `map[]`, empty strings as nothing,
+/// pointers as `<nil>`.
+fn go_type_of(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "CapAdd"
+        | "CapDrop"
+        | "Entrypoint"
+        | "Cmd"
+        | "SecurityOpt"
+        | "Binds"
+        | "Env"
+        | "Dns"
+        | "DnsOptions"
+        | "DnsSearch"
+        | "ExtraHosts"
+        | "Links"
+        | "Devices"
+        | "DeviceCgroupRules"
+        | "DeviceRequests"
+        | "Ulimits"
+        | "Args"
+        | "ExecIDs"
+        | "GroupAdd"
+        | "VolumesFrom"
+        | "OnBuild"
+        | "BlkioWeightDevice"
+        | "BlkioDeviceReadBps"
+        | "BlkioDeviceWriteBps"
+        | "BlkioDeviceReadIOps"
+        | "BlkioDeviceWriteIOps"
+        | "MaskedPaths"
+        | "ReadonlyPaths"
+        | "SecondaryIPAddresses"
+        | "SecondaryIPv6Addresses"
+        | "Shell"
+        | "Mounts" => "[]",
+        "Labels" | "Volumes" | "ExposedPorts" | "Tmpfs" | "PortBindings" | "Ports" | "Networks"
+        | "StorageOpt" | "Sysctls" | "Options" => "map[]",
+        "StopSignal" | "Domainname" | "MacAddress" => "",
+        "StopTimeout" | "Healthcheck" | "PidsLimit" | "MemorySwappiness" | "OomKillDisable"
+        | "Init" => "<nil>",
+        _ => return None,
+    })
 }

@@ -214,6 +214,27 @@ fn expand(body: &str, r: &Fields, header: bool) -> Result<String, String> {
             .find("}}")
             .ok_or_else(|| format!("template: unclosed action in {body:?}"))?;
         let action = after[..end].trim();
+        // Docker's `{{.Label "key"}}`: one label's value, from the
+        // comma-separated Labels field.
+        if let Some(key) = action
+            .strip_prefix(".Label ")
+            .map(|k| k.trim().trim_matches('"'))
+        {
+            let labels = r
+                .iter()
+                .find(|(k, _, _)| *k == "Labels")
+                .map(|(_, _, v)| v.clone())
+                .unwrap_or_default();
+            let v = labels
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default();
+            out.push_str(if header { "LABEL" } else { &v });
+            rest = &after[end + 2..];
+            continue;
+        }
         let value = if action == "json ." {
             if header {
                 String::new()

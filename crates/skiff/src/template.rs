@@ -12,18 +12,73 @@ use serde_json::Value;
 
 /// Render `tmpl` with `data` as the dot.
 pub fn render(tmpl: &str, data: &Value) -> Result<String, String> {
+    render_with(tmpl, data, &Options::default())
+}
+
+/// How a document's gaps render.
+#[derive(Default)]
+pub struct Options {
+    /// A missing map key is an error (`map has no entry for key "X"`), as
+    /// for Docker's `inspect -f`; else it prints `<no value>`.
+    pub missing_key_error: bool,
+    /// What a null under this key stands for in the Go struct: `"[]"` (a
+    /// nil slice), `"map[]"` (a nil map), `""` (an empty string); None
+    /// keeps `<nil>`.
+    pub null_as: Option<NullAs>,
+}
+
+/// See [`Options::null_as`].
+pub type NullAs = fn(&str) -> Option<&'static str>;
+
+thread_local! {
+    static VARS: std::cell::RefCell<Vec<(String, Value)>> = const { std::cell::RefCell::new(Vec::new()) };
+    static OPTS: std::cell::RefCell<(bool, Option<NullAs>)> =
+        const { std::cell::RefCell::new((false, None)) };
+}
+
+/// [`render`] with options.
+pub fn render_with(tmpl: &str, data: &Value, o: &Options) -> Result<String, String> {
     let nodes = parse(tmpl)?;
     let mut out = String::new();
-    exec(&nodes, data, &mut out)?;
+    VARS.with(|v| *v.borrow_mut() = vec![("$".into(), data.clone())]);
+    OPTS.with(|x| *x.borrow_mut() = (o.missing_key_error, o.null_as));
+    let r = exec(&nodes, data, &mut out);
+    VARS.with(|v| v.borrow_mut().clear());
+    OPTS.with(|x| *x.borrow_mut() = (false, None));
+    r?;
     Ok(out)
+}
+
+fn var_get(name: &str) -> Option<Value> {
+    VARS.with(|v| {
+        v.borrow()
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, x)| x.clone())
+    })
+}
+
+fn var_push(name: &str, val: Value) {
+    VARS.with(|v| v.borrow_mut().push((name.to_string(), val)));
+}
+
+fn vars_len() -> usize {
+    VARS.with(|v| v.borrow().len())
+}
+
+fn vars_truncate(n: usize) {
+    VARS.with(|v| v.borrow_mut().truncate(n));
 }
 
 #[derive(Debug, Clone)]
 enum Node {
     Text(String),
-    Action(Pipe),
+    /// An action; with variables (`$x := ...`) it declares and prints nothing.
+    Action(Vec<String>, Pipe),
     If(Pipe, Vec<Node>, Vec<Node>),
-    Range(Pipe, Vec<Node>, Vec<Node>),
+    /// `range [$k, $v :=] pipe`.
+    Range(Vec<String>, Pipe, Vec<Node>, Vec<Node>),
     With(Pipe, Vec<Node>, Vec<Node>),
 }
 
@@ -35,6 +90,8 @@ type Pipe = Vec<Vec<Arg>>;
 enum Arg {
     /// `.A.B` (empty path: the dot itself).
     Field(Vec<String>),
+    /// `$`, `$x`, `$x.A.B`.
+    Var(String, Vec<String>),
     Str(String),
     Num(f64),
     Bool(bool),
@@ -136,6 +193,11 @@ fn parse_list(
                 };
                 match kw {
                     "if" | "range" | "with" => {
+                        let (decl, rest) = if kw == "range" {
+                            split_decl(rest)?
+                        } else {
+                            (Vec::new(), rest)
+                        };
                         let pipe = parse_pipe(rest)?;
                         let (body, end) = parse_list(it)?;
                         let alt = match end.as_deref() {
@@ -148,11 +210,14 @@ fn parse_list(
                         };
                         nodes.push(match kw {
                             "if" => Node::If(pipe, body, alt),
-                            "range" => Node::Range(pipe, body, alt),
+                            "range" => Node::Range(decl, pipe, body, alt),
                             _ => Node::With(pipe, body, alt),
                         });
                     }
-                    _ => nodes.push(Node::Action(parse_pipe(&a)?)),
+                    _ => {
+                        let (decl, rest) = split_decl(&a)?;
+                        nodes.push(Node::Action(decl, parse_pipe(rest)?))
+                    }
                 }
             }
         }
@@ -276,7 +341,38 @@ fn pipe_from(toks: &[Tok], pos: &mut usize) -> Result<Pipe, String> {
     Ok(pipe)
 }
 
+/// `$a, $b := rest` into (["$a", "$b"], rest); no `:=`: nothing declared.
+fn split_decl(a: &str) -> Result<(Vec<String>, &str), String> {
+    let Some((lhs, rhs)) = a.split_once(":=") else {
+        return Ok((Vec::new(), a));
+    };
+    let vars: Vec<String> = lhs.split(',').map(|v| v.trim().to_string()).collect();
+    if vars.is_empty()
+        || vars.len() > 2
+        || !vars.iter().all(|v| {
+            v.len() > 1
+                && v.starts_with('$')
+                && v[1..]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    {
+        return Err(format!("template: bad variable declaration {lhs:?}"));
+    }
+    Ok((vars, rhs.trim()))
+}
+
 fn word(w: &str) -> Result<Arg, String> {
+    if let Some(rest) = w.strip_prefix('$') {
+        let (name, path) = match rest.split_once('.') {
+            Some((n, p)) => (n, p.split('.').map(str::to_string).collect()),
+            None => (rest, Vec::new()),
+        };
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("template: bad variable {w:?}"));
+        }
+        return Ok(Arg::Var(format!("${name}"), path));
+    }
     if w == "." {
         return Ok(Arg::Field(Vec::new()));
     }
@@ -303,7 +399,14 @@ fn exec(nodes: &[Node], dot: &Value, out: &mut String) -> Result<(), String> {
     for n in nodes {
         match n {
             Node::Text(t) => out.push_str(t),
-            Node::Action(p) => out.push_str(&print(&eval_pipe(p, dot)?)),
+            Node::Action(decl, p) => {
+                let v = eval_pipe(p, dot)?;
+                if decl.is_empty() {
+                    out.push_str(&print(&v));
+                } else {
+                    var_push(&decl[0], v);
+                }
+            }
             Node::If(p, body, alt) => {
                 let v = eval_pipe(p, dot)?;
                 exec(if truthy(&v) { body } else { alt }, dot, out)?;
@@ -316,17 +419,23 @@ fn exec(nodes: &[Node], dot: &Value, out: &mut String) -> Result<(), String> {
                     exec(alt, dot, out)?;
                 }
             }
-            Node::Range(p, body, alt) => {
+            Node::Range(decl, p, body, alt) => {
                 let v = eval_pipe(p, dot)?;
-                let items: Vec<Value> = match v {
-                    Value::Array(a) => a,
-                    // Go ranges over a map's values in key order.
+                // (key, value) pairs: indexes of a slice, keys of a map in
+                // key order, as Go ranges.
+                let items: Vec<(Value, Value)> = match v {
+                    Value::Array(a) => a
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, x)| (Value::from(i), x))
+                        .collect(),
                     Value::Object(m) => {
                         let mut kv: Vec<_> = m.into_iter().collect();
                         kv.sort_by(|a, b| a.0.cmp(&b.0));
-                        kv.into_iter().map(|(_, v)| v).collect()
+                        kv.into_iter().map(|(k, v)| (Value::String(k), v)).collect()
                     }
                     Value::Null => Vec::new(),
+                    Value::String(s) if nil_kind(&s).is_some() => Vec::new(),
                     other => {
                         return Err(format!(
                             "template: range can't iterate over {}",
@@ -337,8 +446,19 @@ fn exec(nodes: &[Node], dot: &Value, out: &mut String) -> Result<(), String> {
                 if items.is_empty() {
                     exec(alt, dot, out)?;
                 }
-                for i in &items {
-                    exec(body, i, out)?;
+                for (k, item) in &items {
+                    let mark = vars_len();
+                    match decl.as_slice() {
+                        [v] => var_push(v, item.clone()),
+                        [kname, vname] => {
+                            var_push(kname, k.clone());
+                            var_push(vname, item.clone());
+                        }
+                        _ => {}
+                    }
+                    let r = exec(body, item, out);
+                    vars_truncate(mark);
+                    r?;
                 }
             }
         }
@@ -348,6 +468,55 @@ fn exec(nodes: &[Node], dot: &Value, out: &mut String) -> Result<(), String> {
 
 /// A missing field: Go prints `<no value>` for a missing map key.
 const NO_VALUE: &str = "\u{0}<no value>";
+
+/// A null that stands for a nil slice or map of the Go struct: prints as
+/// `[]`/`map[]`, encodes as null.
+const NIL_PREFIX: &str = "\u{0}nil:";
+
+fn nil_kind(s: &str) -> Option<&str> {
+    s.strip_prefix(NIL_PREFIX)
+}
+
+/// Follow `path` from `v`.
+fn walk(v: &Value, path: &[String]) -> Result<Value, String> {
+    let (missing_err, null_as) = OPTS.with(|o| *o.borrow());
+    let mut v = v;
+    for k in path {
+        match v {
+            Value::Object(m) => match m.get(k) {
+                Some(x) => v = x,
+                // A field the Go struct has though the document leaves it out.
+                None if null_as.and_then(|f| f(k)).is_some() => {
+                    return Ok(typed_null(null_as.and_then(|f| f(k))))
+                }
+                None if missing_err => return Err(format!("map has no entry for key \"{k}\"")),
+                None => return Ok(Value::String(NO_VALUE.into())),
+            },
+            Value::Null => return Ok(Value::String(NO_VALUE.into())),
+            _ => {
+                return Err(format!(
+                    "template: can't evaluate field {k} in type {}",
+                    kind(v)
+                ))
+            }
+        }
+    }
+    if v.is_null() {
+        if let (Some(f), Some(last)) = (null_as, path.last()) {
+            return Ok(typed_null(f(last)));
+        }
+    }
+    Ok(v.clone())
+}
+
+/// What a null prints as, by the Go type behind it.
+fn typed_null(shown: Option<&str>) -> Value {
+    match shown {
+        Some("") => Value::String(String::new()),
+        Some("<nil>") | None => Value::Null,
+        Some(shown) => Value::String(format!("{NIL_PREFIX}{shown}")),
+    }
+}
 
 fn eval_pipe(p: &Pipe, dot: &Value) -> Result<Value, String> {
     let mut prev: Option<Value> = None;
@@ -359,24 +528,11 @@ fn eval_pipe(p: &Pipe, dot: &Value) -> Result<Value, String> {
 
 fn eval_arg(a: &Arg, dot: &Value) -> Result<Value, String> {
     Ok(match a {
-        Arg::Field(path) => {
-            let mut v = dot;
-            for k in path {
-                match v {
-                    Value::Object(m) => match m.get(k) {
-                        Some(x) => v = x,
-                        None => return Ok(Value::String(NO_VALUE.into())),
-                    },
-                    Value::Null => return Ok(Value::String(NO_VALUE.into())),
-                    _ => {
-                        return Err(format!(
-                            "template: can't evaluate field {k} in type {}",
-                            kind(v)
-                        ))
-                    }
-                }
-            }
-            v.clone()
+        Arg::Field(path) => walk(dot, path)?,
+        Arg::Var(name, path) => {
+            let base =
+                var_get(name).ok_or_else(|| format!("template: undefined variable {name:?}"))?;
+            walk(&base, path)?
         }
         Arg::Str(s) => Value::String(s.clone()),
         Arg::Num(n) => num(*n),
@@ -425,7 +581,7 @@ fn truthy(v: &Value) -> bool {
         Value::Null => false,
         Value::Bool(b) => *b,
         Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty() && s != NO_VALUE,
+        Value::String(s) => !s.is_empty() && s != NO_VALUE && nil_kind(s).is_none(),
         Value::Array(a) => !a.is_empty(),
         Value::Object(m) => !m.is_empty(),
     }
@@ -434,6 +590,7 @@ fn truthy(v: &Value) -> bool {
 fn str_of(v: &Value) -> String {
     match v {
         Value::String(s) if s == NO_VALUE => String::new(),
+        Value::String(s) if nil_kind(s).is_some() => nil_kind(s).unwrap_or("").to_string(),
         Value::String(s) => s.clone(),
         other => print(other),
     }
@@ -454,7 +611,7 @@ fn call(f: &str, args: Vec<Value>) -> Result<Value, String> {
         "json" => {
             want(1)?;
             let v = match &args[0] {
-                Value::String(s) if s == NO_VALUE => Value::Null,
+                Value::String(s) if s == NO_VALUE || nil_kind(s).is_some() => Value::Null,
                 v => v.clone(),
             };
             Value::String(serde_json::to_string(&v).map_err(|e| e.to_string())?)
@@ -481,6 +638,7 @@ fn call(f: &str, args: Vec<Value>) -> Result<Value, String> {
             Value::from(match &args[0] {
                 Value::Array(a) => a.len(),
                 Value::Object(m) => m.len(),
+                Value::String(s) if nil_kind(s).is_some() => 0,
                 Value::String(s) => s.len(),
                 other => return Err(format!("template: len of type {}", kind(other))),
             })
@@ -583,6 +741,7 @@ pub fn print(v: &Value) -> String {
     match v {
         Value::Null => "<nil>".into(),
         Value::String(s) if s == NO_VALUE => "<no value>".into(),
+        Value::String(s) if nil_kind(s).is_some() => nil_kind(s).unwrap_or("").to_string(),
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => match n.as_f64() {
@@ -655,6 +814,37 @@ mod tests {
         assert_eq!(r("{{with .Nets.a}}{{.IP}}{{end}}", &v), "10.0.0.1");
         assert_eq!(r("a  {{- .On -}}  b", &v), "afalseb");
         assert_eq!(r("{{if not .On}}n{{end}}", &v), "n");
+    }
+
+    #[test]
+    fn variables_and_go_typed_nulls() {
+        let v = json!({"Name": "/web", "Labels": {"b": "2", "a": "1"}, "List": ["x", "y"],
+                       "CapAdd": null, "Cmd": null});
+        assert_eq!(
+            r("{{range $k, $v := .Labels}}{{$k}}={{$v}};{{end}}", &v),
+            "a=1;b=2;"
+        );
+        assert_eq!(
+            r("{{range $i, $e := .List}}{{$i}}:{{$e}} {{end}}", &v),
+            "0:x 1:y "
+        );
+        assert_eq!(r("{{range $e := .List}}{{$e}}{{end}}", &v), "xy");
+        assert_eq!(r("{{$n := .Name}}[{{$n}}] {{$.Name}}", &v), "[/web] /web");
+        let o = Options {
+            missing_key_error: true,
+            null_as: Some(|k| match k {
+                "CapAdd" => Some("[]"),
+                "StopSignal" => Some(""),
+                _ => None,
+            }),
+        };
+        assert_eq!(
+            render_with("{{.CapAdd}}|{{json .CapAdd}}|{{.Cmd}}", &v, &o).unwrap(),
+            "[]|null|<nil>"
+        );
+        assert_eq!(render_with("[{{.StopSignal}}]", &v, &o).unwrap(), "[]");
+        let e = render_with("{{.Nope}}", &v, &o).unwrap_err();
+        assert!(e.contains("map has no entry for key \"Nope\""), "{e}");
     }
 
     #[test]
