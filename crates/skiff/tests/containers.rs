@@ -502,8 +502,10 @@ fn ps_tells_the_truth_after_the_supervisor_dies() {
 
 #[test]
 fn concurrent_runs_from_separate_processes() {
+    // 50 runs at once from separate processes: all succeed, with distinct
+    // names and IDs.
     let e = Env::new();
-    let children: Vec<_> = (0..20)
+    let children: Vec<_> = (0..50)
         .map(|i| {
             e.cmd(&["run", "-d", "--name", &format!("c{i}"), "bb", "true"])
                 .stdout(Stdio::piped())
@@ -518,14 +520,14 @@ fn concurrent_runs_from_separate_processes() {
         assert!(o.status.success(), "{}", text(&o.stderr));
         ids.insert(text(&o.stdout).trim().to_string());
     }
-    assert_eq!(ids.len(), 20);
+    assert_eq!(ids.len(), 50);
     let names = e.ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert_eq!(
         names
             .lines()
             .collect::<std::collections::HashSet<_>>()
             .len(),
-        20
+        50
     );
     // Random names are distinct too.
     let children: Vec<_> = (0..10)
@@ -545,7 +547,7 @@ fn concurrent_runs_from_separate_processes() {
             .lines()
             .collect::<std::collections::HashSet<_>>()
             .len(),
-        30
+        60
     );
 }
 
@@ -1190,4 +1192,37 @@ fn tty_interactive_and_detach_keys() {
     // Detached, not stopped: the shell runs on, and its output was logged.
     assert_eq!(e.inspect("shell", "{{.State.Status}}"), "running");
     assert!(e.ok(&["logs", "shell"]).contains("42"));
+}
+
+#[test]
+fn killing_the_cli_leaves_the_container_to_its_supervisor() {
+    let e = Env::new();
+    let mut cli = e
+        .cmd(&[
+            "run",
+            "--name",
+            "fg",
+            "bb",
+            "sh",
+            "-c",
+            "echo started; sleep 60",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    e.until(10, "the container", || {
+        e.run(&["inspect", "-f", "{{.State.Status}}", "fg"]).stdout == b"running\n"
+    });
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    // The container runs on, its output still logged; stop and rm work.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(e.inspect("fg", "{{.State.Status}}"), "running");
+    assert_eq!(e.ok(&["logs", "fg"]), "started\n");
+    e.ok(&["stop", "-t", "1", "fg"]);
+    assert_eq!(e.inspect("fg", "{{.State.ExitCode}}"), "137");
+    e.ok(&["start", "fg"]);
+    e.ok(&["rm", "-f", "fg"]);
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
 }
