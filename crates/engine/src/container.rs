@@ -823,6 +823,10 @@ pub struct ExecOptions {
     pub user: Option<String>,
     pub detach: bool,
     pub privileged: bool,
+    /// `-t`: a pty, proxied to the caller's stdin and stdout.
+    pub tty: bool,
+    /// `-i`: the caller's stdin goes to the process.
+    pub interactive: bool,
 }
 
 impl Engine {
@@ -896,15 +900,35 @@ impl Engine {
         if o.cmd.is_empty() {
             return Err(Error::Invalid("No exec command specified".into()));
         }
-        let process = self.exec_process(&c, o)?;
-        let opts = self.exec_opts(&c, process, o.detach);
+        let mut process = self.exec_process(&c, o)?;
+        if o.tty {
+            process.terminal = true;
+            process.console_size =
+                crate::tty::terminal_size(1).map(|(h, w)| skiff_runtime::spec::ConsoleSize {
+                    height: h,
+                    width: w,
+                });
+        }
+        let mut opts = self.exec_opts(&c, process, o.detach);
+        let console = if o.tty {
+            let path = self.paths.runroot.join("console").join(format!(
+                "exec-{}-{}.sock",
+                &c.id[..12],
+                std::process::id()
+            ));
+            let sock = crate::tty::ConsoleSocket::listen(&path).map_err(Error::Invalid)?;
+            opts.console_socket = Some(path);
+            Some(sock)
+        } else {
+            None
+        };
         let _ = self.store.add_event(
             "container",
             &format!("exec_start: {}", o.cmd.join(" ")),
             &c.id,
             &serde_json::json!({"name": c.name, "image": c.config.image}),
         );
-        skiff_runtime::exec::exec(&opts).map_err(|e| {
+        let failed = |e: skiff_runtime::Error| {
             let msg = e.to_string();
             let m = msg.to_ascii_lowercase();
             let code = if m.contains("not found")
@@ -919,8 +943,100 @@ impl Engine {
                 msg: format!("OCI runtime exec failed: {msg}"),
                 code,
             }
-        })
+        };
+        let Some(console) = console else {
+            return skiff_runtime::exec::exec(&opts).map_err(failed);
+        };
+        let pid = skiff_runtime::exec::spawn(&opts).map_err(failed)?;
+        let master = console.receive().map_err(Error::Invalid)?;
+        drop(console);
+        if o.detach {
+            return Ok(0);
+        }
+        Ok(proxy_tty(pid, master, o.interactive))
     }
+}
+
+/// Copy between the caller's terminal and a pty master until process `pid`
+/// exits (its exit code) or the caller types ctrl-p ctrl-q (0: it runs on).
+fn proxy_tty(pid: i32, master: OwnedFd, interactive: bool) -> i32 {
+    use std::os::fd::AsFd;
+    // SAFETY: pidfd_open on our child.
+    let pfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    let mut escape = crate::tty::Escape::default();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut stdin_open = interactive;
+    let mut exited: Option<i32> = None;
+    loop {
+        let mut fds = vec![libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if stdin_open {
+            fds.push(libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        if exited.is_none() && pfd >= 0 {
+            fds.push(libc::pollfd {
+                fd: pfd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        let timeout = if exited.is_some() { 100 } else { -1 };
+        // SAFETY: a valid pollfd array of its length.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout) };
+        if r == 0 && exited.is_some() {
+            break;
+        }
+        for p in fds.iter().filter(|p| p.revents != 0) {
+            if p.fd == master.as_raw_fd() {
+                // SAFETY: reading into our buffer.
+                let n = unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) };
+                if n <= 0 {
+                    if exited.is_none() {
+                        let mut st = 0;
+                        // SAFETY: waitpid on our child.
+                        unsafe { libc::waitpid(pid, &mut st, 0) };
+                        exited = Some(skiff_runtime::signals::exit_code(st));
+                    }
+                    if pfd >= 0 {
+                        // SAFETY: closing the pidfd we opened.
+                        unsafe { libc::close(pfd) };
+                    }
+                    return exited.unwrap_or(0);
+                }
+                let _ = nix::unistd::write(std::io::stdout().as_fd(), &buf[..n as usize]);
+            } else if p.fd == 0 {
+                // SAFETY: reading our stdin into our buffer.
+                let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+                if n <= 0 {
+                    stdin_open = false;
+                    continue;
+                }
+                let (data, detach) = escape.feed(&buf[..n as usize]);
+                let _ = nix::unistd::write(master.as_fd(), &data);
+                if detach {
+                    return 0;
+                }
+            } else {
+                let mut st = 0;
+                // SAFETY: waitpid on our child, without blocking.
+                if unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) } == pid {
+                    exited = Some(skiff_runtime::signals::exit_code(st));
+                }
+            }
+        }
+    }
+    if pfd >= 0 {
+        // SAFETY: closing the pidfd we opened.
+        unsafe { libc::close(pfd) };
+    }
+    exited.unwrap_or(0)
 }
 
 /// One container's resource use (`stats`).

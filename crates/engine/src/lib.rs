@@ -14,6 +14,7 @@ pub mod seccomp_profile;
 pub mod spec;
 pub mod store;
 pub mod supervisor;
+pub mod tty;
 pub mod volumes;
 
 use std::path::{Path, PathBuf};

@@ -183,7 +183,11 @@ impl Supervisor {
             etc_files: &etc,
             mounts,
             init: c.host.init.then_some(init_exe.as_path()),
-            console_size: if first { terminal_size(1) } else { None },
+            console_size: if first {
+                crate::tty::terminal_size(1)
+            } else {
+                None
+            },
         };
         let spec = crate::spec::build(c, &input).map_err(|e| (125, e.to_string()))?;
         let cfg = dir.join("config.json");
@@ -199,7 +203,7 @@ impl Supervisor {
                 .runroot
                 .join("console")
                 .join(format!("{}.sock", &c.id[..12]));
-            Some(ConsoleSocket::listen(&path).map_err(fail(125))?)
+            Some(crate::tty::ConsoleSocket::listen(&path).map_err(fail(125))?)
         } else {
             None
         };
@@ -366,7 +370,7 @@ impl Supervisor {
         mut health: Option<(&mut crate::health::Checker, &Engine, &Container)>,
     ) -> i32 {
         let mut open = outputs;
-        let mut escape = Escape::default();
+        let mut escape = crate::tty::Escape::default();
         let mut buf = vec![0u8; 32 * 1024];
         let mut exit: Option<i32> = None;
         let mut exited_at: Option<Instant> = None;
@@ -692,91 +696,4 @@ fn oom_killed(id: &str) -> bool {
         }
     }
     false
-}
-
-/// Docker's detach keys, ctrl-p ctrl-q, watched for in the client's input.
-#[derive(Default)]
-struct Escape {
-    /// A ctrl-p held back: it may start the sequence.
-    pending: bool,
-}
-
-impl Escape {
-    /// What to pass on from `input`, and whether the sequence was typed.
-    fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
-        let mut out = Vec::with_capacity(input.len() + 1);
-        for &b in input {
-            if self.pending {
-                self.pending = false;
-                if b == 0x11 {
-                    return (out, true);
-                }
-                out.push(0x10);
-            }
-            if b == 0x10 {
-                self.pending = true;
-            } else {
-                out.push(b);
-            }
-        }
-        (out, false)
-    }
-}
-
-/// (rows, columns) of the terminal on `fd`, if it is one.
-fn terminal_size(fd: RawFd) -> Option<(u16, u16)> {
-    // SAFETY: an all-zero winsize is valid.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ fills the winsize struct it is given.
-    let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
-    (r == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
-}
-
-/// The unix socket the runtime hands the container's pty master over.
-struct ConsoleSocket {
-    path: PathBuf,
-    listener: std::os::unix::net::UnixListener,
-}
-
-impl ConsoleSocket {
-    fn listen(path: &Path) -> Result<ConsoleSocket, String> {
-        if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
-        }
-        let _ = std::fs::remove_file(path);
-        let listener = std::os::unix::net::UnixListener::bind(path)
-            .map_err(|e| format!("console socket {}: {e}", path.display()))?;
-        Ok(ConsoleSocket {
-            path: path.to_path_buf(),
-            listener,
-        })
-    }
-
-    /// The pty master the container's init sent.
-    fn receive(&self) -> Result<OwnedFd, String> {
-        let (conn, _) = self
-            .listener
-            .accept()
-            .map_err(|e| format!("console socket: {e}"))?;
-        skiff_runtime::console::recv_fd(conn.as_raw_fd()).map_err(|e| e.to_string())
-    }
-}
-
-impl Drop for ConsoleSocket {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn detach_keys() {
-        let mut e = super::Escape::default();
-        assert_eq!(e.feed(b"ab"), (b"ab".to_vec(), false));
-        assert_eq!(e.feed(&[b'x', 0x10]), (b"x".to_vec(), false));
-        assert_eq!(e.feed(&[0x11]), (Vec::new(), true));
-        let mut e = super::Escape::default();
-        assert_eq!(e.feed(&[0x10, b'y']), (vec![0x10, b'y'], false));
-    }
 }

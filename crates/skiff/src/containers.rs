@@ -1481,12 +1481,6 @@ fn to_null(fd: i32) {
 }
 
 pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
-    if a.tty {
-        return Err(Failure {
-            code: 125,
-            msg: "skiff: -t (a pseudo-TTY) is not supported yet".into(),
-        });
-    }
     let e = open(root, runroot)?;
     let o = skiff_engine::container::ExecOptions {
         cmd: a.command,
@@ -1495,15 +1489,22 @@ pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
         user: a.user,
         detach: a.detach,
         privileged: a.privileged,
+        tty: a.tty,
+        interactive: a.interactive,
     };
-    if !a.interactive || a.detach {
+    let raw = (a.tty && a.interactive && !a.detach)
+        .then(RawTerminal::enter)
+        .flatten();
+    if (!a.interactive || a.detach) && !a.tty {
         to_null(0);
     }
     if a.detach {
         to_null(1);
         to_null(2);
     }
-    match e.exec(&a.container, &o) {
+    let r = e.exec(&a.container, &o);
+    drop(raw);
+    match r {
         Ok(code) => std::process::exit(code),
         Err(err @ skiff_engine::Error::Start { .. }) => Err(Failure {
             code: err.exit_code(),

@@ -1226,3 +1226,39 @@ fn killing_the_cli_leaves_the_container_to_its_supervisor() {
     e.ok(&["rm", "-f", "fg"]);
     assert_eq!(e.ok(&["ps", "-aq"]), "");
 }
+
+#[test]
+fn exec_with_a_tty() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+    let e = Env::new();
+    e.ok(&["run", "-d", "--name", "host", "bb", "sleep", "60"]);
+    let out = e.ok(&["exec", "-t", "host", "tty"]);
+    assert!(
+        out.starts_with("/dev/pts/") && out.ends_with("\r\n"),
+        "{out:?}"
+    );
+    let o = e.run(&["exec", "-t", "host", "sh", "-c", "exit 4"]);
+    assert_eq!(o.status.code(), Some(4));
+    // -it on a terminal: a shell, its answer, its exit code.
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = || Stdio::from(pty.slave.as_fd().try_clone_to_owned().unwrap());
+    let mut child = e
+        .cmd(&["exec", "-it", "host", "sh"])
+        .stdin(slave())
+        .stdout(slave())
+        .stderr(slave())
+        .spawn()
+        .unwrap();
+    let mut master = std::fs::File::from(pty.master);
+    master.write_all(b"echo $((6*7)); exit 3\r").unwrap();
+    let mut seen = Vec::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&seen).contains("42") {
+        assert!(Instant::now() < end, "{}", String::from_utf8_lossy(&seen));
+        let mut buf = [0u8; 1024];
+        let n = master.read(&mut buf).unwrap();
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+}
