@@ -296,21 +296,24 @@ impl Supervisor {
         }
         // With a pty: its master is the output, and the client's stdin (-i)
         // goes into it.
+        let mut pty_in = None;
         let (outputs, input) = match master {
             Some(m) => {
                 let w = m.try_clone().map_err(|e| (125, format!("pty: {e}")))?;
+                pty_in = m.try_clone().ok();
                 ([Some(m), None], client_in.map(|s| (s, w)))
             }
             None => ([Some(out_r), Some(err_r)], None),
         };
-        let status = self.pump(
-            pid,
+        let attach = Attachments::listen(&crate::tty::attach_socket(&paths.runroot, &c.id), pty_in);
+        let io = PumpIo {
             outputs,
-            [client_out, client_err],
+            client: [client_out, client_err],
             input,
+            attach,
             log,
-            checker.as_mut().map(|ch| (ch, engine, &*c)),
-        );
+        };
+        let status = self.pump(pid, io, checker.as_mut().map(|ch| (ch, engine, &*c)));
         if let Some(ch) = &mut checker {
             ch.stop();
         }
@@ -363,12 +366,16 @@ impl Supervisor {
     fn pump(
         &mut self,
         pid: i32,
-        outputs: [Option<OwnedFd>; 2],
-        client: [OwnedFd; 2],
-        mut input: Option<(OwnedFd, OwnedFd)>,
-        mut log: Option<crate::logs::LogWriter>,
+        io: PumpIo,
         mut health: Option<(&mut crate::health::Checker, &Engine, &Container)>,
     ) -> i32 {
+        let PumpIo {
+            outputs,
+            client,
+            mut input,
+            mut attach,
+            mut log,
+        } = io;
         let mut open = outputs;
         let mut escape = crate::tty::Escape::default();
         let mut buf = vec![0u8; 32 * 1024];
@@ -410,6 +417,10 @@ impl Supervisor {
                 .as_ref()
                 .filter(|_| exit.is_none() && self.attached)
                 .map(|(i, _)| i.as_raw_fd());
+            let attach_fds = match &attach {
+                Some(a) if exit.is_none() => a.fds(),
+                _ => Vec::new(),
+            };
             let mut fds: Vec<libc::pollfd> = open
                 .iter()
                 .flatten()
@@ -417,6 +428,7 @@ impl Supervisor {
                 .map(|f| f.as_raw_fd())
                 .chain(health_fds)
                 .chain(input_fd)
+                .chain(attach_fds.iter().copied())
                 .map(|fd| libc::pollfd {
                     fd,
                     events: libc::POLLIN,
@@ -448,6 +460,12 @@ impl Supervisor {
                 }
             }
             for p in fds.iter().filter(|p| p.revents != 0) {
+                if attach_fds.contains(&p.fd) {
+                    if let Some(a) = &mut attach {
+                        a.ready(p.fd);
+                    }
+                    continue;
+                }
                 if Some(p.fd) == input_fd {
                     // The client's keystrokes into the pty; ctrl-p ctrl-q
                     // detaches the client.
@@ -488,6 +506,9 @@ impl Supervisor {
                 }
                 if self.attached && write_all(client[i].as_fd(), data).is_err() {
                     self.attached = false;
+                }
+                if let Some(a) = &mut attach {
+                    a.output(i as u8 + 1, data);
                 }
             }
         };
@@ -696,4 +717,127 @@ fn oom_killed(id: &str) -> bool {
         }
     }
     false
+}
+
+/// What the supervisor copies between while a container runs.
+struct PumpIo {
+    /// The container's stdout and stderr (or its pty master, and None).
+    outputs: [Option<OwnedFd>; 2],
+    /// The client's stdout and stderr (attached `run`/`start -a`).
+    client: [OwnedFd; 2],
+    /// The client's stdin and the pty master to copy it to (`-it`).
+    input: Option<(OwnedFd, OwnedFd)>,
+    attach: Option<Attachments>,
+    log: Option<crate::logs::LogWriter>,
+}
+
+/// Clients of `skiff attach`: a unix socket per running container. A client
+/// sends one line, `attach 1 stdin=0|1`, then reads the output: raw bytes
+/// for a container with a pty, else frames of Docker's multiplexed stream
+/// (stream byte 1 or 2, three zero bytes, big-endian u32 length, data). With
+/// a pty and stdin=1, what the client sends goes to the pty, and ctrl-p
+/// ctrl-q detaches that client. Clients are dropped at the container's exit.
+struct Attachments {
+    listener: std::os::unix::net::UnixListener,
+    path: PathBuf,
+    /// The pty master, to write clients' input to (None: no pty).
+    pty: Option<OwnedFd>,
+    clients: Vec<AttachClient>,
+}
+
+struct AttachClient {
+    stream: std::os::unix::net::UnixStream,
+    stdin: bool,
+    escape: crate::tty::Escape,
+}
+
+impl Attachments {
+    fn listen(path: &Path, pty: Option<OwnedFd>) -> Option<Attachments> {
+        if let Some(d) = path.parent() {
+            let _ = std::fs::create_dir_all(d);
+        }
+        let _ = std::fs::remove_file(path);
+        let listener = std::os::unix::net::UnixListener::bind(path).ok()?;
+        listener.set_nonblocking(true).ok()?;
+        Some(Attachments {
+            listener,
+            path: path.to_path_buf(),
+            pty,
+            clients: Vec::new(),
+        })
+    }
+
+    fn fds(&self) -> Vec<i32> {
+        std::iter::once(self.listener.as_raw_fd())
+            .chain(
+                self.clients
+                    .iter()
+                    .filter(|c| c.stdin)
+                    .map(|c| c.stream.as_raw_fd()),
+            )
+            .collect()
+    }
+
+    /// `fd` is readable: a new client, or a client's input.
+    fn ready(&mut self, fd: i32) {
+        use std::io::{BufRead, Read};
+        if fd == self.listener.as_raw_fd() {
+            while let Ok((stream, _)) = self.listener.accept() {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut line = String::new();
+                let mut r = std::io::BufReader::new(&stream);
+                if r.read_line(&mut line).is_err() || !line.starts_with("attach 1") {
+                    continue;
+                }
+                let _ = stream.set_read_timeout(None);
+                let stdin = line.contains("stdin=1") && self.pty.is_some();
+                self.clients.push(AttachClient {
+                    stream,
+                    stdin,
+                    escape: Default::default(),
+                });
+            }
+            return;
+        }
+        let Some(i) = self.clients.iter().position(|c| c.stream.as_raw_fd() == fd) else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        let n = self.clients[i].stream.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            // The client closed its input; it may still read.
+            self.clients[i].stdin = false;
+            return;
+        }
+        let (data, detach) = self.clients[i].escape.feed(&buf[..n]);
+        if let Some(pty) = &self.pty {
+            let _ = write_all(pty.as_fd(), &data);
+        }
+        if detach {
+            self.clients.remove(i);
+        }
+    }
+
+    /// Output of stream 1 or 2 to every client.
+    fn output(&mut self, stream: u8, data: &[u8]) {
+        use std::io::Write;
+        let framed = self.pty.is_none();
+        self.clients.retain_mut(|c| {
+            if framed {
+                let mut h = [0u8; 8];
+                h[0] = stream;
+                h[4..].copy_from_slice(&(data.len() as u32).to_be_bytes());
+                c.stream.write_all(&h).is_ok() && c.stream.write_all(data).is_ok()
+            } else {
+                c.stream.write_all(data).is_ok()
+            }
+        });
+    }
+}
+
+impl Drop for Attachments {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }

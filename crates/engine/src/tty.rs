@@ -33,6 +33,13 @@ impl Escape {
     }
 }
 
+/// Where the supervisor of container `id` serves `attach`.
+pub fn attach_socket(runroot: &Path, id: &str) -> PathBuf {
+    runroot
+        .join("attach")
+        .join(format!("{}.sock", &id[..12.min(id.len())]))
+}
+
 /// (rows, columns) of the terminal on `fd`, if it is one.
 pub(crate) fn terminal_size(fd: RawFd) -> Option<(u16, u16)> {
     // SAFETY: an all-zero winsize is valid.

@@ -70,6 +70,8 @@ enum Cmd {
     Volume(containers::VolumeCmd),
     /// Run a command in a running container.
     Exec(containers::ExecArgs),
+    /// Attach to a running container's output (and input, with a tty).
+    Attach(containers::AttachArgs),
     /// Pause all processes within containers.
     Pause(containers::NamesArgs),
     /// Unpause all processes within containers.
@@ -178,6 +180,7 @@ fn main() {
         } => finish(containers::rename(&root, &runroot, &container, &new_name)),
         Cmd::Volume(c) => finish(containers::volume(&root, &runroot, c)),
         Cmd::Exec(a) => finish(containers::exec(&root, &runroot, a)),
+        Cmd::Attach(a) => finish(containers::attach(&root, &runroot, a)),
         Cmd::Pause(a) => finish(containers::pause(&root, &runroot, a)),
         Cmd::Unpause(a) => finish(containers::unpause(&root, &runroot, a)),
         Cmd::Top(a) => finish(containers::top(&root, &runroot, a)),

@@ -1262,3 +1262,53 @@ fn exec_with_a_tty() {
     }
     assert_eq!(child.wait().unwrap().code(), Some(3));
 }
+
+#[test]
+fn attach_to_a_running_container() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+    let e = Env::new();
+    // Output of both streams, then the container's exit code.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "bb",
+        "sh",
+        "-c",
+        "sleep 0.5; echo out; echo err >&2; sleep 0.3; exit 5",
+    ]);
+    let o = e.run(&["attach", "talker"]);
+    assert_eq!(o.status.code(), Some(5));
+    assert_eq!(text(&o.stdout), "out\n");
+    assert_eq!(text(&o.stderr), "err\n");
+    let o = e.run(&["attach", "talker"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("You cannot attach to a stopped container"));
+    // A shell on a pty: input through attach, ctrl-p ctrl-q detaches.
+    e.ok(&["run", "-dit", "--name", "sh", "bb", "sh"]);
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = || Stdio::from(pty.slave.as_fd().try_clone_to_owned().unwrap());
+    let mut child = e
+        .cmd(&["attach", "sh"])
+        .stdin(slave())
+        .stdout(slave())
+        .stderr(slave())
+        .spawn()
+        .unwrap();
+    let mut master = std::fs::File::from(pty.master);
+    let mut seen = Vec::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&seen).contains("42") {
+        assert!(Instant::now() < end, "{}", String::from_utf8_lossy(&seen));
+        master.write_all(b"echo $((6*7))\r").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let mut buf = [0u8; 4096];
+        let n = master.read(&mut buf).unwrap();
+        seen.extend_from_slice(&buf[..n]);
+    }
+    master.write_all(&[0x10, 0x11]).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(e.inspect("sh", "{{.State.Status}}"), "running");
+}
