@@ -1312,3 +1312,63 @@ fn attach_to_a_running_container() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     assert_eq!(e.inspect("sh", "{{.State.Status}}"), "running");
 }
+
+#[test]
+fn runs_killed_at_random_points_leave_a_store_that_works() {
+    let e = Env::new();
+    let mut seed: u64 = 0x5eed_1234_abcd_0001;
+    for i in 0..15 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = Duration::from_micros((seed >> 33) % 25_000);
+        let mut cli = e
+            .cmd(&[
+                "run",
+                "--name",
+                &format!("k{i}"),
+                "bb",
+                "sh",
+                "-c",
+                "echo hi; sleep 0.2",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = cli.kill();
+        let _ = cli.wait();
+    }
+    // Whatever state each was left in, ps reads it, and start/rm handle it.
+    let names = e.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    for line in names.lines() {
+        let (name, state) = line.split_once(' ').unwrap();
+        assert!(
+            ["created", "running", "exited"].contains(&state),
+            "{name} is {state}"
+        );
+    }
+    if let Some(first) = names.lines().next() {
+        let name = first.split(' ').next().unwrap();
+        e.ok(&["start", name]);
+    }
+    for line in names.lines() {
+        let name = line.split(' ').next().unwrap();
+        e.ok(&["rm", "-f", name]);
+    }
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    // A CLI killed between making a container's directory and recording it
+    // leaves the directory alone: prune sweeps such leftovers.
+    e.ok(&["container", "prune", "-f"]);
+    e.until(5, "no mounts left", || {
+        !std::fs::read_to_string("/proc/self/mounts")
+            .unwrap()
+            .contains(e.root.to_str().unwrap())
+    });
+    e.until(5, "no container directories left", || {
+        std::fs::read_dir(e.root.join("containers"))
+            .map(|d| d.count() == 0)
+            .unwrap_or(true)
+    });
+}
