@@ -423,6 +423,9 @@ impl Engine {
             Status::Paused => return Err(Error::Paused(c.id)),
             _ => {}
         }
+        if attach.is_some() {
+            self.event(&c, "attach", &[]);
+        }
         let (rfd, wfd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| io_err("making a pipe", Path::new("-"))(e.into()))?;
         let mut cmd = Command::new(&self.supervisor_exe);
@@ -541,9 +544,11 @@ impl Engine {
         };
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0) as u64;
         if alive(c.state.pid, c.state.pid_start) {
+            self.event(&c, "kill", &[("signal", sig.to_string())]);
             // SAFETY: kill of the container's checked pid.
             unsafe { libc::kill(c.state.pid, sig) };
             if !wait_gone(c.state.pid, c.state.pid_start, Duration::from_secs(t)) {
+                self.event(&c, "kill", &[("signal", libc::SIGKILL.to_string())]);
                 // SAFETY: as above.
                 unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
                 wait_gone(c.state.pid, c.state.pid_start, Duration::from_secs(10));
@@ -610,6 +615,12 @@ impl Engine {
             Status::Running | Status::Paused | Status::Restarting
         ) {
             if !force {
+                if c.state.status == Status::Paused {
+                    return Err(Error::Invalid(format!(
+                        "You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove",
+                        c.id
+                    )));
+                }
                 return Err(Error::RemoveRunning(c.id));
             }
             self.store
@@ -663,7 +674,9 @@ impl Engine {
             ));
         }
         self.store.rename(&c.id, &n)?;
-        self.event(&c, "rename", &[("oldName", format!("/{}", c.name))]);
+        let mut renamed = c.clone();
+        renamed.name = n;
+        self.event(&renamed, "rename", &[("oldName", format!("/{}", c.name))]);
         Ok(())
     }
 
@@ -740,6 +753,7 @@ impl Engine {
                 "CpusetCpus": c.host.cpuset_cpus,
                 "PidsLimit": if c.host.pids_limit > 0 { json!(c.host.pids_limit) } else { serde_json::Value::Null },
                 "Init": c.host.init,
+                "Mounts": mount_flags(c),
                 "Ulimits": if c.host.ulimits.is_empty() { serde_json::Value::Null } else {
                     json!(c.host.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>())
                 },
@@ -772,10 +786,16 @@ impl Engine {
                 "Entrypoint": if c.config.entrypoint.is_empty() { serde_json::Value::Null } else { json!(c.config.entrypoint) },
                 "Labels": c.config.labels,
                 "StopSignal": c.config.stop_signal,
-                "Healthcheck": c.config.healthcheck.as_ref().map(|h| json!({
-                    "Test": h.test, "Interval": h.interval, "Timeout": h.timeout,
-                    "StartPeriod": h.start_period, "Retries": h.retries,
-                })),
+                "Healthcheck": c.config.healthcheck.as_ref().map(|h| {
+                    let mut v = json!({"Test": h.test});
+                    for (k, n) in [("Interval", h.interval), ("Timeout", h.timeout),
+                                   ("StartPeriod", h.start_period), ("Retries", h.retries)] {
+                        if n != 0 {
+                            v[k] = json!(n);
+                        }
+                    }
+                    v
+                }),
                 "StopTimeout": c.config.stop_timeout,
             },
             "NetworkSettings": {"Networks": {}},
@@ -891,8 +911,7 @@ impl Engine {
             Status::Running if alive(c.state.pid, c.state.pid_start) => {}
             Status::Paused => {
                 return Err(Error::Invalid(format!(
-                    "Container {} is paused, unpause the container before exec",
-                    c.id
+                    "Container {what} is paused, unpause the container before exec"
                 )))
             }
             _ => return Err(Error::NotRunning(c.id)),
@@ -900,7 +919,13 @@ impl Engine {
         if o.cmd.is_empty() {
             return Err(Error::Invalid("No exec command specified".into()));
         }
-        let mut process = self.exec_process(&c, o)?;
+        let mut process = self.exec_process(&c, o).map_err(|e| match e {
+            Error::Spec(s) => Error::Start {
+                msg: s.to_string(),
+                code: 126,
+            },
+            e => e,
+        })?;
         if o.tty {
             process.terminal = true;
             process.console_size =
@@ -922,12 +947,13 @@ impl Engine {
         } else {
             None
         };
-        let _ = self.store.add_event(
-            "container",
-            &format!("exec_start: {}", o.cmd.join(" ")),
-            &c.id,
-            &serde_json::json!({"name": c.name, "image": c.config.image}),
-        );
+        // Docker's exec events: the command, then its arguments, each
+        // followed by a space.
+        let (first, rest) = o.cmd.split_first().expect("a command");
+        let shown = format!("{first} {}", rest.join(" "));
+        for action in ["exec_create", "exec_start"] {
+            self.event(&c, &format!("{action}: {shown}"), &[]);
+        }
         let failed = |e: skiff_runtime::Error| {
             let msg = e.to_string();
             let m = msg.to_ascii_lowercase();
@@ -945,7 +971,11 @@ impl Engine {
             }
         };
         let Some(console) = console else {
-            return skiff_runtime::exec::exec(&opts).map_err(failed);
+            let r = skiff_runtime::exec::exec(&opts).map_err(failed);
+            if let (Ok(code), false) = (&r, o.detach) {
+                self.event(&c, "exec_die", &[("exitCode", code.to_string())]);
+            }
+            return r;
         };
         let pid = skiff_runtime::exec::spawn(&opts).map_err(failed)?;
         let master = console.receive().map_err(Error::Invalid)?;
@@ -1204,7 +1234,22 @@ impl Engine {
 
     /// Bytes in a container's writable layer.
     pub fn rw_size(&self, c: &Container) -> u64 {
-        crate::volumes::dir_size(&self.paths.container_dir(&c.id).join("upper"))
+        fn walk(dir: &Path, rel: &str) -> u64 {
+            let mut n = 0;
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let r = format!("{rel}/{}", e.file_name().to_string_lossy());
+                if in_init_layer(&r) {
+                    continue;
+                }
+                match e.metadata() {
+                    Ok(m) if m.is_dir() => n += walk(&e.path(), &r),
+                    Ok(m) => n += m.len(),
+                    Err(_) => {}
+                }
+            }
+            n
+        }
+        walk(&self.paths.container_dir(&c.id).join("upper"), "")
     }
 }
 
@@ -1378,10 +1423,7 @@ impl Engine {
             all.extend(c.config.cmd.iter().cloned());
             all.join(" ")
         };
-        let mut env = c.config.env.clone();
-        if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.insert(0, crate::spec::DEFAULT_PATH.to_string());
-        }
+        let env = c.config.env.clone();
         let config = skiff_image::manifest::ContainerConfig {
             user: (!c.config.user.is_empty()).then(|| c.config.user.clone()),
             env,
@@ -1404,6 +1446,7 @@ impl Engine {
             comment: o.message.clone(),
             created_by: cmd,
             created: now(),
+            container: Some(c.id.clone()),
         };
         let f = std::fs::File::open(&tmp).map_err(io_err("reading", &tmp));
         let result = f.and_then(|f| {
@@ -1528,6 +1571,9 @@ fn complete_inspect(v: &mut serde_json::Value, c: &Container) {
         if c.host.tmpfs.is_empty() {
             h.remove("Tmpfs");
         }
+        if h.get("Mounts").is_some_and(Value::is_null) {
+            h.remove("Mounts");
+        }
     }
     set(
         &mut v["NetworkSettings"],
@@ -1539,4 +1585,31 @@ fn complete_inspect(v: &mut serde_json::Value, c: &Container) {
             "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
         }),
     );
+}
+
+/// `HostConfig.Mounts`: what `--mount` asked for, in Docker's shape.
+fn mount_flags(c: &Container) -> serde_json::Value {
+    use serde_json::json;
+    let m: Vec<serde_json::Value> = c
+        .host
+        .mounts
+        .iter()
+        .filter(|m| m.from_mount_flag)
+        .map(|m| {
+            let mut v = json!({"Type": m.kind});
+            if !m.source.is_empty() {
+                v["Source"] = json!(m.source);
+            }
+            v["Target"] = json!(m.target);
+            if m.read_only {
+                v["ReadOnly"] = json!(true);
+            }
+            v
+        })
+        .collect();
+    if m.is_empty() {
+        serde_json::Value::Null
+    } else {
+        json!(m)
+    }
 }

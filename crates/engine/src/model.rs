@@ -118,6 +118,10 @@ pub struct MountPoint {
     pub options: String,
     /// A missing bind source is made (`-v`), not refused (`--mount`).
     pub create_host_path: bool,
+    /// Docker's `Mode` in `.Mounts` (`ro`, `z`, ...).
+    pub mode: String,
+    /// From `--mount` (listed in `HostConfig.Mounts`).
+    pub from_mount_flag: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

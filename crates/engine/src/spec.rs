@@ -329,15 +329,16 @@ pub fn build(c: &Container, input: &SpecInput<'_>) -> Result<Value, SpecError> {
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
     ];
-    for (dest, src) in input.etc_files {
-        mounts.push(json!({"destination": dest, "type": "bind",
-            "source": src, "options": ["rbind", "rprivate"]}));
-    }
     if let Some(init) = input.init {
         mounts.push(json!({"destination": "/sbin/docker-init", "type": "bind",
             "source": init, "options": ["bind", "ro"]}));
     }
     mounts.extend(input.mounts.iter().cloned());
+    // After the volumes, as Docker: a volume on /etc still shows them.
+    for (dest, src) in input.etc_files {
+        mounts.push(json!({"destination": dest, "type": "bind",
+            "source": src, "options": ["rbind", "rprivate"]}));
+    }
 
     let mut namespaces = vec![
         json!({"type": "pid"}),

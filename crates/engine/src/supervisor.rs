@@ -174,6 +174,7 @@ impl Supervisor {
         timing("supervisor: rootfs mounted");
         let etc = write_etc_files(c, &dir).map_err(fail(125))?;
         make_workdir(c, &rootfs).map_err(fail(125))?;
+        make_mtab(&rootfs);
         let mounts = engine
             .oci_mounts(c, &rootfs)
             .map_err(|e| (125, e.to_string()))?;
@@ -590,6 +591,17 @@ pub(crate) fn mount_rootfs(paths: &Paths, c: &Container, dir: &Path) -> Result<(
         work: Some(dir.join("work")),
     };
     skiff_image::overlay::mount(&spec, &dir.join("rootfs")).map_err(|e| e.to_string())
+}
+
+/// Docker's init layer has /etc/mtab -> /proc/mounts.
+fn make_mtab(rootfs: &Path) {
+    use skiff_runtime::rootfs::resolve::{resolve_in_root, Create};
+    if let Ok(etc) = resolve_in_root(rootfs, "/etc", Some(Create::Dir)) {
+        let mtab = etc.join("mtab");
+        if std::fs::symlink_metadata(&mtab).is_err() {
+            let _ = std::os::unix::fs::symlink("/proc/mounts", &mtab);
+        }
+    }
 }
 
 /// Docker makes a missing working directory, owned by the container's user.

@@ -42,11 +42,22 @@ pub fn parse_volume_flag(v: &str) -> Result<MountPoint> {
     let (src, dst, opts) = match parts.as_slice() {
         [d] => ("", *d, ""),
         [s, d] if d.starts_with('/') => (*s, *d, ""),
+        [s, d] if !s.starts_with('/') => (*s, *d, ""),
         [d, o] if d.starts_with('/') => ("", *d, *o),
         [s, d, o] => (*s, *d, *o),
         _ => return Err(bad()),
     };
-    if !dst.starts_with('/') || dst == "/" && src.is_empty() {
+    if !dst.starts_with('/') {
+        let kind = if src.starts_with('/') {
+            "bind"
+        } else {
+            "volume"
+        };
+        return Err(Error::Invalid(format!(
+            "invalid volume specification: '{v}': invalid mount config for type \"{kind}\": invalid mount path: '{dst}' mount path must be absolute"
+        )));
+    }
+    if dst == "/" && src.is_empty() {
         return Err(bad());
     }
     let mut read_only = false;
@@ -54,7 +65,7 @@ pub fn parse_volume_flag(v: &str) -> Result<MountPoint> {
         match o {
             "ro" => read_only = true,
             "rw" | "z" | "Z" | "private" | "rprivate" | "nocopy" => {}
-            _ => return Err(bad()),
+            _ => return Err(Error::Invalid(format!("invalid mode: {o}"))),
         }
     }
     let kind = if src.is_empty() {
@@ -72,6 +83,14 @@ pub fn parse_volume_flag(v: &str) -> Result<MountPoint> {
         read_only,
         options: String::new(),
         create_host_path: kind == "bind",
+        mode: if !opts.is_empty() {
+            opts.to_string()
+        } else if kind == "volume" {
+            "z".into()
+        } else {
+            String::new()
+        },
+        from_mount_flag: false,
     })
 }
 
@@ -79,6 +98,7 @@ pub fn parse_volume_flag(v: &str) -> Result<MountPoint> {
 pub fn parse_mount_flag(v: &str) -> Result<MountPoint> {
     let mut m = MountPoint {
         kind: "volume".into(),
+        from_mount_flag: true,
         ..Default::default()
     };
     let mut tmpfs_opts = Vec::new();
@@ -91,8 +111,8 @@ pub fn parse_mount_flag(v: &str) -> Result<MountPoint> {
             ("type", Some(t)) if matches!(t, "bind" | "volume" | "tmpfs") => m.kind = t.into(),
             ("type", Some(t)) => {
                 return Err(Error::Invalid(format!(
-                "invalid argument \"{v}\" for \"--mount\" flag: mount type {t:?} is not supported"
-            )))
+                    "invalid mount config for type \"{t}\": mount type unknown"
+                )))
             }
             ("source" | "src", Some(s)) => m.source = s.into(),
             ("target" | "destination" | "dst", Some(t)) => m.target = clean_target(t),
@@ -120,7 +140,22 @@ pub fn parse_mount_flag(v: &str) -> Result<MountPoint> {
                 m.source
             )))
         }
-        "volume" if !m.source.is_empty() => check_volume_name(&m.source)?,
+        "volume" if !m.source.is_empty() => {
+            if m.source.len() < 2 {
+                return Err(Error::Invalid(
+                    "volume name is too short, names should be at least two alphanumeric characters"
+                        .into(),
+                ));
+            }
+            check_volume_name(&m.source)?;
+            m.mode = "z".into();
+        }
+        "tmpfs" if !m.source.is_empty() => {
+            return Err(Error::Invalid(
+                "invalid mount config for type \"tmpfs\": field Source must not be specified"
+                    .into(),
+            ))
+        }
         "tmpfs" => m.options = tmpfs_opts.join(","),
         _ => {}
     }
@@ -131,7 +166,9 @@ pub fn parse_mount_flag(v: &str) -> Result<MountPoint> {
 pub fn parse_tmpfs_flag(v: &str) -> Result<MountPoint> {
     let (t, opts) = v.split_once(':').unwrap_or((v, ""));
     if !t.starts_with('/') {
-        return Err(Error::Invalid(format!("invalid tmpfs mount: {v}")));
+        return Err(Error::Invalid(format!(
+            "invalid mount path: '{t}' mount path must be absolute"
+        )));
     }
     Ok(MountPoint {
         kind: "tmpfs".into(),
@@ -298,13 +335,19 @@ impl Engine {
 
     /// Docker's `volume inspect` JSON.
     pub fn volume_inspect(&self, v: &Volume) -> Value {
+        // Whole seconds, as Docker shows a volume's creation.
+        let created = match crate::logs::parse_rfc3339_nanos(&v.created) {
+            Some(n) => format!("{}Z", &crate::logs::rfc3339_nanos(n)[..19]),
+            None => v.created.clone(),
+        };
+        let empty = if v.anonymous { Value::Null } else { json!({}) };
         json!({
-            "CreatedAt": v.created,
+            "CreatedAt": created,
             "Driver": "local",
-            "Labels": if v.labels.is_empty() { Value::Null } else { json!(v.labels) },
+            "Labels": if v.labels.is_empty() { empty.clone() } else { json!(v.labels) },
             "Mountpoint": self.volume_data(&v.name),
             "Name": v.name,
-            "Options": Value::Null,
+            "Options": empty,
             "Scope": "local",
         })
     }
@@ -432,20 +475,22 @@ impl Engine {
             c.host
                 .mounts
                 .iter()
+                // Docker lists a tmpfs from --mount, not one from --tmpfs.
+                .filter(|m| m.kind != "tmpfs" || m.from_mount_flag)
                 .map(|m| match m.kind.as_str() {
+                    "tmpfs" => json!({
+                        "Type": "tmpfs", "Source": "", "Destination": m.target,
+                        "Mode": m.mode, "RW": !m.read_only, "Propagation": "",
+                    }),
                     "volume" => json!({
                         "Type": "volume", "Name": m.source,
                         "Source": self.volume_data(&m.source),
-                        "Destination": m.target, "Driver": "local", "Mode": "",
+                        "Destination": m.target, "Driver": "local", "Mode": m.mode,
                         "RW": !m.read_only, "Propagation": "",
-                    }),
-                    "tmpfs" => json!({
-                        "Type": "tmpfs", "Source": "", "Destination": m.target,
-                        "Mode": "", "RW": !m.read_only, "Propagation": "",
                     }),
                     _ => json!({
                         "Type": "bind", "Source": m.source, "Destination": m.target,
-                        "Mode": "", "RW": !m.read_only, "Propagation": "rprivate",
+                        "Mode": m.mode, "RW": !m.read_only, "Propagation": "rprivate",
                     }),
                 })
                 .collect(),
@@ -618,7 +663,9 @@ impl Engine {
     /// `cp CONTAINER:SRC DEST`, Docker's rules: a directory is copied into
     /// an existing directory, or becomes DEST; `SRC/.` copies the contents.
     pub fn copy_out(&self, what: &str, src: &str, dest: &Path, follow: bool) -> Result<()> {
-        let c = self.find(what)?;
+        let c = self
+            .find(what)
+            .map_err(|_| Error::Invalid(format!("No such container:path: {what}:{src}")))?;
         self.with_rootfs(&c, |rootfs| {
             // The last component is not followed (a symlink is copied as
             // one) unless `follow` (-L).
@@ -646,7 +693,9 @@ impl Engine {
 
     /// `cp SRC CONTAINER:DEST`; copied files belong to root unless `archive`.
     pub fn copy_in(&self, src: &Path, what: &str, dest: &str, archive: bool) -> Result<()> {
-        let c = self.find(what)?;
+        let c = self
+            .find(what)
+            .map_err(|_| Error::Invalid(format!("No such container:path: {what}:/")))?;
         if std::fs::symlink_metadata(src).is_err() {
             return Err(Error::Invalid(format!(
                 "stat {}: no such file or directory",
@@ -667,7 +716,11 @@ impl Engine {
                     None => return Err(e),
                 },
             };
-            let target = cp_target(&src.to_string_lossy(), src, &to)?;
+            let target = cp_target(&src.to_string_lossy(), src, &to).map_err(|_| {
+                Error::Invalid(format!(
+                    "Could not find the file {dest} in container {what}: no such directory"
+                ))
+            })?;
             let owner = (!archive).then_some((0, 0));
             copy_any(src, &target, owner)
                 .map_err(|e| Error::Invalid(format!("copying to {dest}: {e}")))

@@ -235,6 +235,8 @@ pub struct CommitOptions {
     pub created_by: String,
     /// RFC 3339.
     pub created: String,
+    /// The container's ID.
+    pub container: Option<String>,
 }
 
 /// A new image: `parent`'s layers and one more, the uncompressed layer tar
@@ -292,6 +294,7 @@ pub fn commit_tar(
     config.created = Some(opts.created.clone());
     config.author = opts.author.clone();
     config.config = Some(opts.config.clone());
+    config.container = opts.container.clone();
     config.rootfs.diff_ids = diff_ids;
     config.history.push(History {
         created: Some(opts.created.clone()),

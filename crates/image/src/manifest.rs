@@ -399,6 +399,9 @@ pub struct ImageConfig {
     /// Defaults for containers run from the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ContainerConfig>,
+    /// The container an image was committed from (Docker's `container`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
     /// The layers' uncompressed digests.
     #[serde(default)]
     pub rootfs: RootFs,

@@ -380,6 +380,7 @@ impl Images {
             "RepoTags": repo_tags,
             "RepoDigests": repo_digests,
             "Parent": "",
+            "Container": config.container.clone().unwrap_or_default(),
             "Comment": config.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
             "Created": config.created.clone().unwrap_or_default(),
             "Author": config.author.clone().unwrap_or_default(),

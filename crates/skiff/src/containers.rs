@@ -583,8 +583,23 @@ fn proxy_signals(pid: i32) {
     }
 }
 
+/// Docker refuses `-it` when stdin is not a terminal.
+fn require_tty(tty: bool, interactive: bool) -> Result {
+    use std::io::IsTerminal;
+    if tty && interactive && !std::io::stdin().is_terminal() {
+        return Err(Failure {
+            code: 1,
+            msg: "the input device is not a TTY".into(),
+        });
+    }
+    Ok(())
+}
+
 pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
     skiff_runtime::log::timing("cli: run");
+    if !a.detach {
+        require_tty(a.create.tty, a.create.interactive)?;
+    }
     let o = create_options(&a.create).map_err(bad_flag("run"))?;
     let e = open(root, runroot)?;
     let c = create_pulling(root, &e, &o).map_err(|err| Failure {
@@ -941,6 +956,10 @@ fn matches_filter(c: &Container, f: &str) -> std::result::Result<bool, String> {
         },
         "exited" => c.state.status == Status::Exited && c.state.exit_code.to_string() == v,
         "ancestor" => c.config.image == v || c.image_id.contains(v),
+        "health" => match &c.state.health {
+            Some(h) => h.status == v,
+            None => v == "none",
+        },
         _ => return Err(format!("Error response from daemon: Invalid filter '{k}'")),
     })
 }
@@ -1217,10 +1236,7 @@ pub fn inspect(root: &Path, runroot: &Path, a: InspectArgs) -> Result {
                 }
             }
         }
-        None => println!(
-            "{}",
-            serde_json::to_string_pretty(&out).map_err(Failure::from)?
-        ),
+        None => println!("{}", json_4(&out)),
     }
     if !missing.is_empty() {
         for m in &missing {
@@ -1316,29 +1332,49 @@ pub fn volume(root: &Path, runroot: &Path, c: VolumeCmd) -> Result {
             format,
         } => {
             let mut list = e.volume_list().map_err(daemon(1))?;
-            for f in &filter {
-                let (k, v) = f.split_once('=').unwrap_or((f, ""));
+            // Same key: any may match (labels: all); different keys: all.
+            let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (i, f) in filter.iter().enumerate() {
+                let k = f.split('=').next().unwrap_or("");
+                let key = if k == "label" {
+                    format!("label#{i}")
+                } else {
+                    k.to_string()
+                };
+                groups.entry(key).or_default().push(f.clone());
+            }
+            for fs in groups.values() {
                 let mut keep = Vec::new();
                 for vol in list {
-                    let ok = match k {
-                        "dangling" => {
-                            let unused = e.volume_users(&vol.name).map_err(daemon(1))?.is_empty();
-                            unused == matches!(v, "true" | "1")
-                        }
-                        "name" => vol.name.contains(v),
-                        "label" => match v.split_once('=') {
-                            Some((lk, lv)) => vol.labels.get(lk).map(String::as_str) == Some(lv),
-                            None => vol.labels.contains_key(v),
-                        },
-                        "driver" => v == "local",
-                        _ => {
-                            return Err(Failure {
-                                code: 1,
-                                msg: format!("Error response from daemon: Invalid filter '{k}'"),
-                            })
-                        }
-                    };
-                    if ok {
+                    let mut any = false;
+                    for f in fs {
+                        let (k, v) = f.split_once('=').unwrap_or((f, ""));
+                        let ok = match k {
+                            "dangling" => {
+                                let unused =
+                                    e.volume_users(&vol.name).map_err(daemon(1))?.is_empty();
+                                unused == matches!(v, "true" | "1")
+                            }
+                            "name" => vol.name.contains(v),
+                            "label" => match v.split_once('=') {
+                                Some((lk, lv)) => {
+                                    vol.labels.get(lk).map(String::as_str) == Some(lv)
+                                }
+                                None => vol.labels.contains_key(v),
+                            },
+                            "driver" => v == "local",
+                            _ => {
+                                return Err(Failure {
+                                    code: 1,
+                                    msg: format!(
+                                        "Error response from daemon: Invalid filter '{k}'"
+                                    ),
+                                })
+                            }
+                        };
+                        any |= ok;
+                    }
+                    if any {
                         keep.push(vol);
                     }
                 }
@@ -1402,10 +1438,7 @@ pub fn volume(root: &Path, runroot: &Path, c: VolumeCmd) -> Result {
                         println!("{}", crate::template::render(f, v).map_err(Failure::from)?);
                     }
                 }
-                None => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&out).map_err(Failure::from)?
-                ),
+                None => println!("{}", json_4(&out)),
             }
             if failed {
                 return Err(Failure {
@@ -1414,8 +1447,30 @@ pub fn volume(root: &Path, runroot: &Path, c: VolumeCmd) -> Result {
                 });
             }
         }
-        VolumeCmd::Rm { force: _, volumes } => {
-            each(&volumes, |n| e.volume_remove(n))?;
+        VolumeCmd::Rm { force, volumes } => {
+            let mut failed = false;
+            for n in &volumes {
+                match e.volume_get(n).map_err(daemon(1))? {
+                    None if force => println!("{n}"),
+                    None => {
+                        eprintln!("Error: No such volume: {n}");
+                        failed = true;
+                    }
+                    Some(_) => match e.volume_remove(n) {
+                        Ok(()) => println!("{n}"),
+                        Err(err) => {
+                            eprintln!("Error response from daemon: {err}");
+                            failed = true;
+                        }
+                    },
+                }
+            }
+            if failed {
+                return Err(Failure {
+                    code: 1,
+                    msg: String::new(),
+                });
+            }
         }
         VolumeCmd::Prune { force } => {
             if !force
@@ -1481,6 +1536,9 @@ fn to_null(fd: i32) {
 }
 
 pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
+    if !a.detach {
+        require_tty(a.tty, a.interactive)?;
+    }
     let e = open(root, runroot)?;
     let o = skiff_engine::container::ExecOptions {
         cmd: a.command,
@@ -1506,10 +1564,14 @@ pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
     drop(raw);
     match r {
         Ok(code) => std::process::exit(code),
-        Err(err @ skiff_engine::Error::Start { .. }) => Err(Failure {
-            code: err.exit_code(),
-            msg: err.to_string(),
-        }),
+        // Docker's daemon writes a failed exec's error into its output:
+        // stdout, with a terminal's line end.
+        Err(err @ skiff_engine::Error::Start { .. }) => {
+            use std::io::Write;
+            let _ = write!(std::io::stdout(), "{err}\r\n");
+            let _ = std::io::stdout().flush();
+            std::process::exit(err.exit_code());
+        }
         Err(err) => Err(Failure {
             code: 1,
             msg: format!("Error response from daemon: {err}"),
@@ -1653,6 +1715,12 @@ pub fn stats(root: &Path, runroot: &Path, a: StatsArgs) -> Result {
         }
     };
     let interval = std::time::Duration::from_millis(500);
+    // {{.Container}} is the name or ID as given.
+    let given: std::collections::HashMap<String, String> = a
+        .containers
+        .iter()
+        .filter_map(|n| e.find(n).ok().map(|c| (c.id, n.clone())))
+        .collect();
     loop {
         let list = pick()?;
         let first: Vec<_> = list.iter().map(|c| e.stats(c)).collect();
@@ -1683,11 +1751,13 @@ pub fn stats(root: &Path, runroot: &Path, a: StatsArgs) -> Result {
                     (
                         "Container",
                         "CONTAINER",
-                        if a.no_trunc {
-                            c.id.clone()
-                        } else {
-                            c.id[..12].to_string()
-                        },
+                        given.get(&c.id).cloned().unwrap_or_else(|| {
+                            if a.no_trunc {
+                                c.id.clone()
+                            } else {
+                                c.id[..12].to_string()
+                            }
+                        }),
                     ),
                     (
                         "ID",
@@ -1918,21 +1988,41 @@ pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
             let containers = e.list().map_err(daemon(1))?;
             let used: std::collections::HashSet<String> =
                 containers.iter().map(|c| c.image_id.clone()).collect();
-            let images = imgs.list().map_err(Failure::from)?;
-            let mut seen = std::collections::HashSet::new();
-            let (mut isize, mut ireclaim, mut iactive, mut icount) = (0u64, 0u64, 0, 0);
-            for i in &images {
-                if !seen.insert(i.record.id.to_string()) {
-                    continue;
-                }
-                icount += 1;
-                isize += i.record.size;
-                if used.contains(&i.record.id.to_string()) {
-                    iactive += 1;
-                } else {
-                    ireclaim += i.record.size;
+            // Docker's accounting: layers shared between images count once;
+            // an image in use keeps what only it has.
+            let mut ids: Vec<skiff_image::digest::Digest> = Vec::new();
+            for i in imgs.list().map_err(Failure::from)? {
+                if !ids.contains(&i.record.id) {
+                    ids.push(i.record.id.clone());
                 }
             }
+            let mut layer_size: BTreeMap<PathBuf, u64> = BTreeMap::new();
+            let mut layer_users: BTreeMap<PathBuf, usize> = BTreeMap::new();
+            let mut image_layers = Vec::new();
+            for id in &ids {
+                let dirs = imgs.layer_dirs(id).unwrap_or_default();
+                for d in &dirs {
+                    *layer_users.entry(d.clone()).or_default() += 1;
+                    layer_size
+                        .entry(d.clone())
+                        .or_insert_with(|| skiff_engine::volumes::dir_size(d));
+                }
+                image_layers.push((id.to_string(), dirs));
+            }
+            let isize: u64 = layer_size.values().sum();
+            let mut iactive = 0;
+            let mut kept = 0u64;
+            for (id, dirs) in &image_layers {
+                if used.contains(id) {
+                    iactive += 1;
+                    kept += dirs
+                        .iter()
+                        .filter(|d| layer_users[*d] == 1)
+                        .map(|d| layer_size[d])
+                        .sum::<u64>();
+                }
+            }
+            let ireclaim = isize.saturating_sub(kept);
             let running = containers
                 .iter()
                 .filter(|c| matches!(c.state.status, Status::Running | Status::Paused))
@@ -1956,7 +2046,10 @@ pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
                     vactive += 1;
                 }
             }
-            let pct = |r: u64, t: u64| (r * 100).checked_div(t).unwrap_or(0);
+            let reclaim = |r: u64, t: u64| match (r * 100).checked_div(t) {
+                Some(pct) => format!("{} ({pct}%)", format::human_size4(r)),
+                None => format::human_size4(r),
+            };
             let rows = vec![
                 vec![
                     "TYPE".into(),
@@ -1967,36 +2060,24 @@ pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
                 ],
                 vec![
                     "Images".into(),
-                    icount.to_string(),
+                    ids.len().to_string(),
                     iactive.to_string(),
-                    format::human_size(isize),
-                    format!(
-                        "{} ({}%)",
-                        format::human_size(ireclaim),
-                        pct(ireclaim, isize)
-                    ),
+                    format::human_size4(isize),
+                    reclaim(ireclaim, isize),
                 ],
                 vec![
                     "Containers".into(),
                     containers.len().to_string(),
                     running.to_string(),
-                    format::human_size(csize),
-                    format!(
-                        "{} ({}%)",
-                        format::human_size(creclaim),
-                        pct(creclaim, csize)
-                    ),
+                    format::human_size4(csize),
+                    reclaim(creclaim, csize),
                 ],
                 vec![
                     "Local Volumes".into(),
                     vols.len().to_string(),
                     vactive.to_string(),
-                    format::human_size(vsize),
-                    format!(
-                        "{} ({}%)",
-                        format::human_size(vreclaim),
-                        pct(vreclaim, vsize)
-                    ),
+                    format::human_size4(vsize),
+                    reclaim(vreclaim, vsize),
                 ],
                 vec![
                     "Build Cache".into(),
@@ -2315,9 +2396,12 @@ fn go_type_of(key: &str) -> Option<&'static str> {
         | "Mounts" => "[]",
         "Labels" | "Volumes" | "ExposedPorts" | "Tmpfs" | "PortBindings" | "Ports" | "Networks"
         | "StorageOpt" | "Sysctls" | "Options" => "map[]",
-        "StopSignal" | "Domainname" | "MacAddress" => "",
+        "StopSignal" | "Domainname" | "MacAddress" | "Name" | "Driver" | "Mode" | "Propagation" => {
+            ""
+        }
+        "Start" | "End" => "time",
         "StopTimeout" | "Healthcheck" | "PidsLimit" | "MemorySwappiness" | "OomKillDisable"
-        | "Init" => "<nil>",
+        | "Init" | "Health" => "<nil>",
         _ => return None,
     })
 }
@@ -2423,4 +2507,15 @@ pub fn attach(root: &Path, runroot: &Path, a: AttachArgs) -> Result {
         e.wait(&c.id).unwrap_or(0)
     };
     std::process::exit(code);
+}
+
+/// JSON indented by 4 spaces, as Docker's inspect commands print it.
+pub fn json_4<T: serde::Serialize>(v: &T) -> String {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    if v.serialize(&mut ser).is_err() {
+        return String::new();
+    }
+    String::from_utf8(buf).unwrap_or_default()
 }

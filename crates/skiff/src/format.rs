@@ -34,6 +34,31 @@ pub fn table_min(rows: &[Vec<String>], min: usize) -> String {
     out
 }
 
+/// Decimal size with 4 significant digits, as go-units' HumanSize
+/// ("1.984MB"; `system df` uses it).
+pub fn human_size4(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i + 1 < units.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    let digits = if v == 0.0 {
+        1
+    } else {
+        v.abs().log10().floor() as i32 + 1
+    };
+    let decimals = (4 - digits).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("{s}{}", units[i])
+}
+
 /// Decimal size with 3 significant digits, as `docker images` prints it ("4.26MB").
 pub fn human_size(bytes: u64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB", "PB"];

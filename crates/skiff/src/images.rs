@@ -411,7 +411,7 @@ pub fn image_cmd(root: &Path, c: ImageCmd) -> Result {
                         println!("{}", crate::template::render(&f, v)?);
                     }
                 }
-                None => println!("{}", serde_json::to_string_pretty(&out)?),
+                None => println!("{}", crate::containers::json_4(&out)),
             }
             if !missing.is_empty() {
                 for m in missing {

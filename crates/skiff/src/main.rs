@@ -120,6 +120,16 @@ enum Cmd {
     /// Image commands.
     #[command(subcommand)]
     Image(images::ImageCmd),
+    /// Show the history of an image.
+    History {
+        /// Don't truncate output.
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+        /// Only show image IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        image: String,
+    },
     /// The OCI runtime (runc's command line).
     #[command(disable_help_flag = true)]
     Runtime {
@@ -207,6 +217,18 @@ fn main() {
         Cmd::Tag { source, target } => images::tag(&cli.root, &source, &target),
         Cmd::Rmi(a) => images::rmi(&cli.root, a),
         Cmd::Image(c) => images::image_cmd(&cli.root, c),
+        Cmd::History {
+            no_trunc,
+            quiet,
+            image,
+        } => images::image_cmd(
+            &cli.root,
+            images::ImageCmd::History {
+                no_trunc,
+                quiet,
+                image,
+            },
+        ),
     };
     if let Err(e) = result {
         eprintln!("Error: {e}");

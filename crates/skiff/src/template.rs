@@ -501,12 +501,38 @@ fn walk(v: &Value, path: &[String]) -> Result<Value, String> {
             }
         }
     }
-    if v.is_null() {
-        if let (Some(f), Some(last)) = (null_as, path.last()) {
+    if let (Some(f), Some(last)) = (null_as, path.last()) {
+        if v.is_null() {
             return Ok(typed_null(f(last)));
+        }
+        // A time.Time of the Go struct prints in Go's own format.
+        if let (Some("time"), Value::String(s)) = (f(last), v) {
+            if let Some(t) = go_time(s) {
+                return Ok(Value::String(t));
+            }
         }
     }
     Ok(v.clone())
+}
+
+/// `2026-11-22T06:32:11.2007Z` as Go prints a time.Time:
+/// `2026-11-22 06:32:11.2007 +0000 UTC`.
+fn go_time(rfc3339: &str) -> Option<String> {
+    let s = rfc3339.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let (hms, frac) = match time.split_once('.') {
+        Some((h, f)) => (h, f.trim_end_matches('0')),
+        None => (time, ""),
+    };
+    if date.len() != 10 || hms.len() != 8 {
+        return None;
+    }
+    let frac = if frac.is_empty() {
+        String::new()
+    } else {
+        format!(".{frac}")
+    };
+    Some(format!("{date} {hms}{frac} +0000 UTC"))
 }
 
 /// What a null prints as, by the Go type behind it.

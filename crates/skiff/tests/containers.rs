@@ -742,10 +742,11 @@ fn exec_runs_in_the_container() {
     // Docker's codes: 126 for a command that cannot run, 1 for a stopped container.
     let o = e.run(&["exec", "box", "nosuchcommand"]);
     assert_eq!(o.status.code(), Some(126));
+    // (As Docker, the error comes on stdout, with a terminal's line end.)
     assert!(
-        text(&o.stderr).contains("executable file not found"),
+        text(&o.stdout).contains("executable file not found"),
         "{}",
-        text(&o.stderr)
+        text(&o.stdout)
     );
     e.ok(&["stop", "-t", "1", "box"]);
     let o = e.run(&["exec", "box", "true"]);

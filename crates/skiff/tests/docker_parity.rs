@@ -9,9 +9,15 @@
 //! every scenario that differs at the end rather than stopping at the first.
 //! `PARITY_ONLY=word,word` runs only the scenarios whose name holds a word.
 //!
-//! Where Docker itself cannot do something on this host (`--privileged` and
-//! `--cap-add ALL` fail because the host lacks CAP_SYS_RESOURCE), the
-//! scenario asserts skiff's documented behaviour instead and says so.
+//! Where Docker itself cannot do something on this host (`--privileged`,
+//! `exec --privileged` and `--cap-add ALL` fail because the host lacks
+//! CAP_SYS_RESOURCE), the scenario asserts skiff's documented behaviour
+//! instead and says so.
+//!
+//! Scenarios that make volumes or images name them with `Ctx::vol` and
+//! `Ctx::track_image`; they are removed when the scenario ends, and
+//! containers go with `rm -f -v`, so that the prune and `system df`
+//! scenarios see only their own.
 //!
 //! Only 127.0.0.1 is ever contacted: the unknown image scenario names a
 //! registry on 127.0.0.1:9, so Docker's pull attempt stays on this host.
@@ -422,11 +428,30 @@ impl Engines {
             r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
         )
         .unwrap();
+        // host files for binds and cp (read by both engines, never written)
+        let f = e.files.path();
+        std::fs::create_dir_all(f.join("bind-src")).unwrap();
+        std::fs::write(f.join("bind-src/h.txt"), "hostfile\n").unwrap();
+        std::fs::create_dir_all(f.join("cp/src/sub")).unwrap();
+        std::fs::write(f.join("cp/src/a.txt"), "a\n").unwrap();
+        std::fs::write(f.join("cp/src/sub/b.txt"), "b\n").unwrap();
+        std::fs::write(f.join("cp/file.txt"), "f\n").unwrap();
         e
     }
 
     fn file(&self, name: &str) -> String {
         self.files.path().join(name).to_string_lossy().into_owned()
+    }
+
+    /// Where an engine keeps its volumes (`<root>/volumes/NAME/_data`):
+    /// Docker's data root, skiff's --root.
+    fn root(&self, side: Side) -> String {
+        match side {
+            Side::Docker => self.docker.dir.join("docker"),
+            Side::Skiff => self.skiff.root.clone(),
+        }
+        .to_string_lossy()
+        .into_owned()
     }
 
     /// busybox with passwd and group entries, imported into skiff twice (plain,
@@ -577,7 +602,7 @@ fn datetime_at(b: &[u8], i: usize, sep: u8) -> bool {
 }
 
 /// Length of an RFC 3339 time with a fraction at `i` (`<time>`), or of Go's
-/// `2006-01-02 15:04:05 -0700 MST` (`<gotime>`). Times without a fraction
+/// `2006-01-02 15:04:05[.999999999] -0700 MST` (`<gotime>`). RFC 3339 times without a fraction
 /// (Docker's zero time `0001-01-01T00:00:00Z`) are kept.
 fn time_at(b: &[u8], i: usize) -> Option<(usize, &'static str)> {
     if datetime_at(b, i, b'T') && b.get(i + 19) == Some(&b'.') {
@@ -600,17 +625,27 @@ fn time_at(b: &[u8], i: usize) -> Option<(usize, &'static str)> {
         }
         return None;
     }
-    if datetime_at(b, i, b' ')
-        && b.get(i + 19) == Some(&b' ')
-        && matches!(b.get(i + 20), Some(b'+' | b'-'))
-        && digits_at(b, i + 21, 4)
-        && b.get(i + 25) == Some(&b' ')
-    {
-        let mut j = i + 26;
+    if datetime_at(b, i, b' ') {
+        // Go's time.String: a fraction only when there is one
+        let mut k = i + 19;
+        if b.get(k) == Some(&b'.') {
+            k += 1;
+            while k < b.len() && b[k].is_ascii_digit() {
+                k += 1;
+            }
+        }
+        if !(b.get(k) == Some(&b' ')
+            && matches!(b.get(k + 1), Some(b'+' | b'-'))
+            && digits_at(b, k + 2, 4)
+            && b.get(k + 6) == Some(&b' '))
+        {
+            return None;
+        }
+        let mut j = k + 7;
         while j < b.len() && b[j].is_ascii_uppercase() {
             j += 1;
         }
-        if j > i + 26 {
+        if j > k + 7 {
             return Some((j - i, "<gotime>"));
         }
     }
@@ -723,6 +758,9 @@ struct Ctx<'a> {
     failures: Mutex<Vec<String>>,
     names: Mutex<Vec<String>>,
     ids: Mutex<[Vec<String>; 2]>,
+    /// Volumes and images to remove when the scenario ends, per side.
+    vols: Mutex<[Vec<String>; 2]>,
+    images: Mutex<[Vec<String>; 2]>,
 }
 
 fn show(s: &str) -> String {
@@ -740,6 +778,8 @@ impl<'a> Ctx<'a> {
             failures: Mutex::new(Vec::new()),
             names: Mutex::new(Vec::new()),
             ids: Mutex::new([Vec::new(), Vec::new()]),
+            vols: Mutex::new([Vec::new(), Vec::new()]),
+            images: Mutex::new([Vec::new(), Vec::new()]),
         }
     }
 
@@ -759,15 +799,46 @@ impl<'a> Ctx<'a> {
         self.ids.lock().unwrap()[side.idx()].push(id.trim().to_string());
     }
 
+    /// A volume `px-BASE`, removed from both engines when the scenario ends.
+    fn vol(&self, base: &str) -> String {
+        let n = format!("px-{base}");
+        let mut v = self.vols.lock().unwrap();
+        v[0].push(n.clone());
+        v[1].push(n.clone());
+        n
+    }
+
+    /// A volume known on one side only (an anonymous one), removed when the
+    /// scenario ends.
+    fn track_vol(&self, side: Side, name: &str) {
+        self.vols.lock().unwrap()[side.idx()].push(name.trim().to_string());
+    }
+
+    /// An image (name or ID) removed when the scenario ends.
+    fn track_image(&self, side: Side, image: &str) {
+        self.images.lock().unwrap()[side.idx()].push(image.trim().to_string());
+    }
+
     fn cleanup(&self) {
         let names = self.names.lock().unwrap().clone();
         let ids = self.ids.lock().unwrap().clone();
+        let vols = self.vols.lock().unwrap().clone();
+        let images = self.images.lock().unwrap().clone();
         self.each(|s| {
-            let mut all = vec!["rm".to_string(), "-f".to_string()];
-            all.extend(names.iter().cloned());
-            all.extend(ids[s.idx()].iter().cloned());
-            if all.len() > 2 {
-                let _ = self.e.cmd(s, &all).output();
+            // -v: the containers' anonymous volumes go with them
+            for (cmd, list) in [
+                (
+                    &["rm", "-f", "-v"][..],
+                    [&names[..], &ids[s.idx()][..]].concat(),
+                ),
+                (&["volume", "rm", "-f"][..], vols[s.idx()].clone()),
+                (&["rmi", "-f"][..], images[s.idx()].clone()),
+            ] {
+                if !list.is_empty() {
+                    let mut all: Vec<String> = cmd.iter().map(|w| w.to_string()).collect();
+                    all.extend(list);
+                    let _ = self.e.cmd(s, &all).output();
+                }
             }
         });
     }
@@ -804,6 +875,44 @@ impl<'a> Ctx<'a> {
 
     fn exec(&self, side: Side, args: &[String]) -> Out {
         self.exec_in(side, args, None)
+    }
+
+    /// Run on both, apply `f` to each side's (normalized) stdout, compare.
+    fn same_map(
+        &self,
+        step: &str,
+        args: &[String],
+        e: E,
+        f: impl Fn(Side, &str) -> String,
+    ) -> [Out; 2] {
+        let o = map_out(self.both(args), f);
+        self.check(step, args, &o, e);
+        o
+    }
+
+    /// Per-side command lines (a host path or an ID of each side's own),
+    /// shown as `shown`: each side's values in `subst` replaced by their
+    /// token in its stdout and stderr, then compared.
+    fn same_each(
+        &self,
+        step: &str,
+        shown: &[String],
+        args: impl Fn(Side) -> Vec<String> + Sync,
+        subst: impl Fn(Side) -> Vec<(String, String)> + Sync,
+        e: E,
+    ) -> [Out; 2] {
+        let o = self.each(|s| {
+            let mut x = self.exec(s, &args(s));
+            for (from, to) in subst(s) {
+                if !from.is_empty() {
+                    x.out = x.out.replace(&from, &to);
+                    x.err = x.err.replace(&from, &to);
+                }
+            }
+            x
+        });
+        self.check(step, shown, &o, e);
+        o
     }
 
     /// `f` for Docker (on a thread of its own) and skiff at once.
@@ -1628,6 +1737,21 @@ fn make_ps_set(c: &Ctx, p: &str) -> [String; 4] {
     c.setup(&cl!("{DRUN} --name {run} {IMG} sleep 60", run));
     c.setup(&cl!("{CREATE} --name {new} {IMG} echo hi", new));
     [ok, bad, run, new]
+}
+
+/// Each side's stdout through `f`.
+fn map_out(o: [Out; 2], f: impl Fn(Side, &str) -> String) -> [Out; 2] {
+    let [mut d, mut s] = o;
+    d.out = f(Side::Docker, &d.out);
+    s.out = f(Side::Skiff, &s.out);
+    [d, s]
+}
+
+/// Lines sorted (for what Docker prints in Go's map order or readdir order).
+fn sorted_lines(s: &str) -> String {
+    let mut l: Vec<&str> = s.lines().collect();
+    l.sort();
+    l.iter().map(|l| format!("{l}\n")).collect()
 }
 
 /// Table padding collapsed (column widths follow the durations shown).
@@ -3433,6 +3557,1784 @@ fn inspect_document_keys(c: &Ctx) {
 }
 
 // ---------------------------------------------------------------------------
+// Volumes, binds, tmpfs
+
+/// `<root>` for each side's volume root in its output.
+fn roots(c: &Ctx, s: Side) -> Vec<(String, String)> {
+    vec![(c.e.root(s), "<root>".to_string())]
+}
+
+fn volume_named_persists(c: &Ctx) {
+    let v = c.vol("vnamed");
+    c.same_want(
+        "write into a new named volume",
+        &cl!(
+            "{RUN} -v {v}:/data {IMG} sh -c 'echo hi > /data/f; ls -ld /data | cut -c1-10'",
+            v
+        ),
+        E::Exact,
+        0,
+        "drwxr-xr-x\n",
+    );
+    c.same_want(
+        "read it from another container, :ro",
+        &cl!(
+            "{RUN} -v {v}:/data:ro {IMG} sh -c 'cat /data/f; touch /data/g; echo $?'",
+            v
+        ),
+        E::Exact,
+        0,
+        "hi\n1\n",
+    );
+    c.same_want(
+        "--mount type=volume,readonly",
+        &cl!(
+            "{RUN} --mount type=volume,source={v},target=/m,readonly {IMG} sh -c 'cat /m/f; touch /m/g; echo $?'",
+            v
+        ),
+        E::Exact,
+        0,
+        "hi\n1\n",
+    );
+    c.same_want(
+        "listed",
+        &cl!("volume ls -q --filter name={v}", v),
+        E::Exact,
+        0,
+        &format!("{v}\n"),
+    );
+}
+
+fn volume_commands(c: &Ctx) {
+    let (v, vl) = (c.vol("vcmd"), c.vol("vcmd-labels"));
+    c.same_want(
+        "volume create",
+        &cl!("volume create {v}", v),
+        E::Exact,
+        0,
+        &format!("{v}\n"),
+    );
+    c.same_want(
+        "volume create of one that exists",
+        &cl!("volume create {v}", v),
+        E::Exact,
+        0,
+        &format!("{v}\n"),
+    );
+    c.same_want(
+        "volume create --label",
+        &cl!("volume create --label a=b --label c {vl}", vl),
+        E::Exact,
+        0,
+        &format!("{vl}\n"),
+    );
+    c.same_want(
+        "volume ls",
+        &cl!("volume ls --filter name=px-vcmd"),
+        E::Exact,
+        0,
+        &format!("DRIVER    VOLUME NAME\nlocal     {v}\nlocal     {vl}\n"),
+    );
+    c.same_want(
+        "volume ls -q",
+        &cl!("volume ls -q --filter name=px-vcmd"),
+        E::Exact,
+        0,
+        &format!("{v}\n{vl}\n"),
+    );
+    c.same_want(
+        "volume ls: two name filters, either matches",
+        &cl!("volume ls -q --filter name=vcmd-labels --filter name=px-nomatch"),
+        E::Exact,
+        0,
+        &format!("{vl}\n"),
+    );
+    c.same_want(
+        "volume ls --filter label=a",
+        &cl!("volume ls -q --filter label=a"),
+        E::Exact,
+        0,
+        &format!("{vl}\n"),
+    );
+    let a = cl!(
+        "volume inspect -f '{{.Name}} {{.Driver}} {{.Scope}} {{.Mountpoint}}' {v}",
+        v
+    );
+    let o = c.same_each(
+        "Name Driver Scope Mountpoint",
+        &a,
+        |_| a.clone(),
+        |s| roots(c, s),
+        E::Exact,
+    );
+    c.want(
+        "Name Driver Scope Mountpoint",
+        &o,
+        0,
+        &format!("{v} local local <root>/volumes/{v}/_data\n"),
+    );
+    c.same_want(
+        "Labels",
+        &cl!("volume inspect -f '{{json .Labels}}' {vl}", vl),
+        E::Exact,
+        0,
+        "{\"a\":\"b\",\"c\":\"\"}\n",
+    );
+    c.same_want(
+        "Labels and Options of a volume created without",
+        &cl!(
+            "volume inspect -f '{{json .Labels}} {{json .Options}}' {v}",
+            v
+        ),
+        E::Exact,
+        0,
+        "{} {}\n",
+    );
+    // CreatedAt: Docker's is RFC 3339 in seconds ("2006-01-02T15:04:05Z")
+    let a = cl!("volume inspect -f '{{.CreatedAt}}' {v}", v);
+    let shape = |_: Side, out: &str| -> String {
+        out.chars()
+            .map(|ch| if ch.is_ascii_digit() { 'N' } else { ch })
+            .collect()
+    };
+    let o = map_out(
+        c.each(|s| c.exec(s, &a)).map(|mut x| {
+            x.out = x.raw_out.clone();
+            x
+        }),
+        shape,
+    );
+    c.check("CreatedAt", &a, &o, E::Exact);
+    c.want("CreatedAt", &o, 0, "NNNN-NN-NNTNN:NN:NNZ\n");
+    // The whole document (4-space indent, key order), its time and root
+    // replaced.
+    let a = cl!("volume inspect {v}", v);
+    let o = c.same_map("the whole document", &a, E::Exact, |s, out| {
+        out.replace(&c.e.root(s), "<root>")
+            .lines()
+            .map(|l| match l.split_once("\"CreatedAt\": ") {
+                Some((indent, _)) => format!("{indent}\"CreatedAt\": <time>,\n"),
+                None => format!("{l}\n"),
+            })
+            .collect()
+    });
+    c.want(
+        "the whole document",
+        &o,
+        0,
+        &format!(
+            "[\n    {{\n        \"CreatedAt\": <time>,\n        \"Driver\": \"local\",\n        \"Labels\": {{}},\n        \
+             \"Mountpoint\": \"<root>/volumes/{v}/_data\",\n        \"Name\": \"{v}\",\n        \"Options\": {{}},\n        \
+             \"Scope\": \"local\"\n    }}\n]\n"
+        ),
+    );
+    c.same_want(
+        "volume inspect of a missing volume",
+        &cl!("volume inspect px-nosuch"),
+        E::Exact,
+        1,
+        "[]\n",
+    );
+    // rm: in use, missing, -f of a missing one
+    let n = c.name("vcmd-user");
+    c.setup(&cl!("{DRUN} --name {n} -v {v}:/data {IMG} sleep 100", n, v));
+    let phrase = format!("remove {v}: volume is in use - [<id>]");
+    c.same_want(
+        "volume rm of a volume in use",
+        &cl!("volume rm {v}", v),
+        E::Has(&[&phrase]),
+        1,
+        "",
+    );
+    c.same_want(
+        "volume rm of a missing volume",
+        &cl!("volume rm px-nosuch"),
+        E::Exact,
+        1,
+        "",
+    );
+    c.same_want(
+        "volume rm -f of a missing volume",
+        &cl!("volume rm -f px-nosuch"),
+        E::Exact,
+        0,
+        "px-nosuch\n",
+    );
+    c.same("rm -f the user", &cl!("rm -f {n}", n), E::Exact);
+    c.same_want(
+        "volume rm",
+        &cl!("volume rm {v} {vl}", v, vl),
+        E::Exact,
+        0,
+        &format!("{v}\n{vl}\n"),
+    );
+}
+
+fn volume_prune(c: &Ctx) {
+    // Docker 20.10 prunes every volume no container uses, named or not;
+    // whatever other scenarios left goes first.
+    c.each(|s| c.exec(s, &cl!("volume prune -f")));
+    let (unused, used) = (c.vol("vp-unused"), c.vol("vp-used"));
+    let n = c.name("vp-user");
+    c.setup(&cl!(
+        "{RUN} -v {unused}:/d {IMG} sh -c 'echo hello > /d/f'",
+        unused
+    ));
+    c.setup(&cl!("{CREATE} --name {n} -v {used}:/d {IMG} true", n, used));
+    c.same_want(
+        "volume prune -f",
+        &cl!("volume prune -f"),
+        E::Exact,
+        0,
+        &format!("Deleted Volumes:\n{unused}\n\nTotal reclaimed space: 6B\n"),
+    );
+    c.same_want(
+        "left",
+        &cl!("volume ls -q --filter name=px-vp-"),
+        E::Exact,
+        0,
+        &format!("{used}\n"),
+    );
+    c.same_want(
+        "nothing more to prune",
+        &cl!("volume prune -f"),
+        E::Exact,
+        0,
+        "Total reclaimed space: 0B\n",
+    );
+}
+
+/// The name of the volume on `dest` of container `n` on one side.
+fn volume_on(c: &Ctx, s: Side, n: &str, dest: &str) -> String {
+    let f = format!(
+        "{{{{range .Mounts}}}}{{{{if eq .Destination \"{dest}\"}}}}{{{{.Name}}}}{{{{end}}}}{{{{end}}}}"
+    );
+    c.inspect(s, n, &f)
+}
+
+fn volume_anonymous_rm(c: &Ctx) {
+    let named = c.vol("va-named");
+    let (n1, n2, n3) = (c.name("va-rmv"), c.name("va-rm"), c.name("va-keep"));
+    // the anonymous volume (one name per side) gone, the named one there
+    let gone = |step: &str, anon: &[String; 2]| {
+        let o = c.same_each(
+            step,
+            &cl!("volume ls -q --filter name=ANON"),
+            |s| {
+                let a = &anon[s.idx()];
+                cl!("volume ls -q --filter name={a}", a)
+            },
+            |_| vec![],
+            E::Exact,
+        );
+        c.want(step, &o, 0, "");
+        c.same_want(
+            step,
+            &cl!("volume ls -q --filter name={named}", named),
+            E::Exact,
+            0,
+            &format!("{named}\n"),
+        );
+    };
+    // rm -v
+    c.setup(&cl!(
+        "run --network none --name {n1} -v /anon -v {named}:/n {IMG} true",
+        n1,
+        named
+    ));
+    let anon = c.each(|s| {
+        let a = volume_on(c, s, &n1, "/anon");
+        c.expect(s, a.len() == 64, || format!("anonymous volume name {a:?}"));
+        a
+    });
+    c.same_want(
+        "rm -v",
+        &cl!("rm -v {n1}", n1),
+        E::Exact,
+        0,
+        &format!("{n1}\n"),
+    );
+    gone("after rm -v", &anon);
+    // --rm: the same when the container goes
+    c.setup(&cl!(
+        "run -d --rm --network none --name {n2} -v /anon2 -v {named}:/n {IMG} sleep 100",
+        n2,
+        named
+    ));
+    let anon2 = c.each(|s| volume_on(c, s, &n2, "/anon2"));
+    c.same("kill", &cl!("kill {n2}", n2), E::Exact);
+    c.until_both("the --rm container to go", |s| {
+        c.exec(s, &cl!("ps -aq --filter name={n2}", n2))
+            .raw_out
+            .is_empty()
+    });
+    gone("after --rm", &anon2);
+    // rm without -v keeps it
+    c.setup(&cl!(
+        "run --network none --name {n3} -v /anon3 {IMG} true",
+        n3
+    ));
+    let anon3 = c.each(|s| {
+        let a = volume_on(c, s, &n3, "/anon3");
+        c.track_vol(s, &a);
+        a
+    });
+    c.same("rm", &cl!("rm {n3}", n3), E::Exact);
+    let o = c.same_each(
+        "after rm without -v",
+        &cl!("volume ls -q --filter name=ANON"),
+        |s| {
+            let a = &anon3[s.idx()];
+            cl!("volume ls -q --filter name={a}", a)
+        },
+        |_| vec![],
+        E::Exact,
+    );
+    c.want("after rm without -v", &o, 0, "<id>\n");
+}
+
+fn volume_mounts_inspect(c: &Ctx) {
+    let host = c.e.file("bind-src");
+    let (v, v2) = (c.vol("vm-a"), c.vol("vm-b"));
+    let n = c.name("vm");
+    c.setup(&cl!(
+        "{CREATE} --name {n} -v {v}:/data:ro -v {host}:/h --mount type=volume,source={v2},target=/b \
+         --mount type=bind,source={host},target=/h2,readonly --mount type=tmpfs,target=/t {IMG} true",
+        n,
+        v,
+        host,
+        v2
+    ));
+    // Docker lists .Mounts in Go's map order: sorted here.
+    let each_sorted = |step: &str, f: &str, want: &str| {
+        let a = cl!("inspect -f {f} {n}", f, n);
+        let o = c.each(|s| {
+            let mut x = c.exec(s, &a);
+            for (from, to) in roots(c, s) {
+                x.out = x.out.replace(&from, &to);
+            }
+            x.out = sorted_lines(&x.out);
+            x
+        });
+        c.check(step, &a, &o, E::Exact);
+        c.want(step, &o, 0, want);
+    };
+    each_sorted(
+        "Mounts: Type Source Destination RW",
+        "{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{println}}{{end}}",
+        &format!(
+            "\nbind {host} /h true\nbind {host} /h2 false\ntmpfs  /t true\n\
+             volume <root>/volumes/{v}/_data /data false\nvolume <root>/volumes/{v2}/_data /b true\n"
+        ),
+    );
+    each_sorted(
+        "Mounts: Name and Driver of the volumes",
+        "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}} {{.Driver}}{{println}}{{end}}{{end}}",
+        &format!("\n{v} local\n{v2} local\n"),
+    );
+    // A bind's .Name is empty in Docker's typed document.
+    each_sorted(
+        "Mounts: .Name of every mount",
+        "{{range .Mounts}}{{println .Type .Name .Destination}}{{end}}",
+        &format!("\nbind  /h\nbind  /h2\ntmpfs  /t\nvolume {v} /data\nvolume {v2} /b\n"),
+    );
+    each_sorted(
+        "Mounts: Mode",
+        "{{range .Mounts}}{{.Destination}}={{.Mode}}{{println}}{{end}}",
+        "\n/b=z\n/data=ro\n/h2=\n/h=\n/t=\n",
+    );
+    // (Docker's client lists -v in Go's map order)
+    each_sorted(
+        "HostConfig.Binds",
+        "{{range .HostConfig.Binds}}{{println .}}{{end}}",
+        &format!("\n{host}:/h\n{v}:/data:ro\n"),
+    );
+    c.same_want(
+        "HostConfig.Mounts",
+        &cl!("inspect -f '{{json .HostConfig.Mounts}}' {n}", n),
+        E::Exact,
+        0,
+        &format!(
+            "[{{\"Type\":\"volume\",\"Source\":\"{v2}\",\"Target\":\"/b\"}},\
+             {{\"Type\":\"bind\",\"Source\":\"{host}\",\"Target\":\"/h2\",\"ReadOnly\":true}},\
+             {{\"Type\":\"tmpfs\",\"Target\":\"/t\"}}]\n"
+        ),
+    );
+    // --tmpfs is in HostConfig.Tmpfs, not in .Mounts
+    let n2 = c.name("vm-tmpfs");
+    c.setup(&cl!(
+        "{CREATE} --name {n2} --tmpfs /t2:size=1m {IMG} true",
+        n2
+    ));
+    c.same_want(
+        "--tmpfs: Mounts and HostConfig.Tmpfs",
+        &cl!(
+            "inspect -f '{{len .Mounts}} {{json .HostConfig.Tmpfs}}' {n2}",
+            n2
+        ),
+        E::Exact,
+        0,
+        "0 {\"/t2\":\"size=1m\"}\n",
+    );
+}
+
+fn volume_binds_and_tmpfs_inside(c: &Ctx) {
+    let host = c.e.file("bind-src");
+    c.same_want(
+        "-v HOST, --mount bind readonly, --mount tmpfs, --tmpfs with options",
+        &cl!(
+            "{RUN} -v {host}:/h --mount type=bind,source={host},target=/h2,readonly \
+             --mount type=tmpfs,target=/t,tmpfs-size=2m --tmpfs /t2:size=1m,mode=1770 {IMG} sh -c \
+             'cat /h/h.txt /h2/h.txt; touch /h2/x; echo $?; grep \" /t \" /proc/mounts; \
+             grep \" /t2 \" /proc/mounts; ls -ld /t2 | cut -c1-10'",
+            host
+        ),
+        E::Exact,
+        0,
+        "hostfile\nhostfile\n1\ntmpfs /t tmpfs rw,nosuid,nodev,noexec,relatime,size=2048k 0 0\n\
+         tmpfs /t2 tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k,mode=1770 0 0\ndrwxrwx--T\n",
+    );
+    // -v makes a missing host directory (--mount does not: see
+    // volume_flag_validation)
+    let dirs = c.each(|s| c.e.file(&format!("newbind-{}", s.label())));
+    let o = c.same_each(
+        "-v to a missing host directory",
+        &cl!("{RUN} -v NEWDIR/sub:/h {IMG} sh -c 'echo in > /h/f; ls /h'"),
+        |s| {
+            let d = &dirs[s.idx()];
+            cl!("{RUN} -v {d}/sub:/h {IMG} sh -c 'echo in > /h/f; ls /h'", d)
+        },
+        |s| vec![(dirs[s.idx()].clone(), "NEWDIR".into())],
+        E::Exact,
+    );
+    c.want("-v to a missing host directory", &o, 0, "f\n");
+    for s in SIDES {
+        let f = format!("{}/sub/f", dirs[s.idx()]);
+        let got = std::fs::read_to_string(&f).unwrap_or_default();
+        c.expect(s, got == "in\n", || format!("{f} holds {got:?}"));
+    }
+}
+
+fn volume_copy_up(c: &Ctx) {
+    let v = c.vol("vcopy");
+    c.same_want(
+        "an empty named volume on /bin",
+        &cl!("{RUN} -v {v}:/bin {IMG} /bin/busybox true", v),
+        E::Exact,
+        0,
+        "",
+    );
+    let o = c.same(
+        "holds the image's /bin",
+        &cl!(
+            "{RUN} -v {v}:/mnt {IMG} sh -c 'ls /mnt | wc -l; readlink /mnt/sh; ls -l /mnt/busybox | cut -c1-10'",
+            v
+        ),
+        E::Exact,
+    );
+    c.expect(
+        Side::Docker,
+        o[0].code == Some(0) && o[0].out.ends_with("\nbusybox\n-rwxr-xr-x\n"),
+        || format!("shows {:?}", o[0].out),
+    );
+    c.same_want(
+        "a volume with content is not copied into",
+        &cl!(
+            "{RUN} -v {v}:/etc {IMG} sh -c 'test -e /etc/group; echo $?; test -e /etc/busybox; echo $?'",
+            v
+        ),
+        E::Exact,
+        0,
+        "1\n0\n",
+    );
+    // A volume on /etc: the container's hostname, hosts, resolv.conf and
+    // mtab are there as ever.
+    let ve = c.vol("vcopy-etc");
+    c.same_want(
+        "a volume on /etc",
+        &cl!(
+            "{RUN} -h pxhost -v {ve}:/etc {IMG} sh -c 'cat /etc/hostname; ls /etc'",
+            ve
+        ),
+        E::Exact,
+        0,
+        "pxhost\ngroup\nhostname\nhosts\nmtab\npasswd\nresolv.conf\n",
+    );
+}
+
+fn inspect_json_indent(c: &Ctx) {
+    // Docker's documents are indented by four spaces (json.MarshalIndent);
+    // the first lines, each cut after its key.
+    let n = c.name("indent");
+    let v = c.vol("indent");
+    c.setup(&cl!("{CREATE} --name {n} {IMG} true", n));
+    c.setup(&cl!("volume create {v}", v));
+    let head = |_: Side, out: &str| -> String {
+        out.lines()
+            .take(3)
+            .map(|l| format!("{}\n", l.split(':').next().unwrap_or("")))
+            .collect()
+    };
+    for (what, a, key) in [
+        ("container", cl!("inspect {n}", n), "Id"),
+        ("image", cl!("image inspect {IMG}"), "Id"),
+        ("volume", cl!("volume inspect {v}", v), "CreatedAt"),
+    ] {
+        let o = c.same_map(&format!("{what} inspect"), &a, E::Exact, head);
+        c.want(
+            &format!("{what} inspect"),
+            &o,
+            0,
+            &format!("[\n    {{\n        \"{key}\"\n"),
+        );
+    }
+}
+
+fn etc_mtab_symlink(c: &Ctx) {
+    // Docker's init layer: /etc/mtab -> /proc/mounts
+    c.same_want(
+        "readlink /etc/mtab",
+        &cl!("{RUN} {IMG} readlink /etc/mtab"),
+        E::Exact,
+        0,
+        "/proc/mounts\n",
+    );
+}
+
+fn volume_flag_validation(c: &Ctx) {
+    let _vv = c.vol("vv");
+    let missing = c.e.file("no-such-dir");
+    let bind_missing = format!("bind source path does not exist: {missing}");
+    let cases: Vec<(String, Vec<&str>)> =
+        vec![
+        (
+            "-v px-vv:rel".into(),
+            vec!["invalid volume specification: 'px-vv:rel'", "mount path must be absolute"],
+        ),
+        ("-v /tmp:/y:bogus".into(), vec!["invalid mode: bogus"]),
+        (
+            "--mount type=bogus,target=/x".into(),
+            vec!["invalid mount config for type \"bogus\": mount type unknown"],
+        ),
+        (
+            format!("--mount type=bind,source={missing},target=/x"),
+            vec![bind_missing.as_str()],
+        ),
+        ("--mount type=volume,source=px-vv".into(), vec!["target is required"]),
+        (
+            "--mount type=volume,source=px-vv,target=/x,bogus=1".into(),
+            vec!["unexpected key 'bogus' in 'bogus=1'"],
+        ),
+        (
+            "--mount type=tmpfs,source=foo,target=/t".into(),
+            vec!["invalid mount config for type \"tmpfs\": field Source must not be specified"],
+        ),
+        (
+            "--tmpfs rel".into(),
+            vec!["invalid mount path: 'rel' mount path must be absolute"],
+        ),
+        (
+            "--mount type=volume,source=v,target=/x".into(),
+            vec!["volume name is too short, names should be at least two alphanumeric characters"],
+        ),
+        (
+            "-v /tmp:/h -v px-vv:/h".into(),
+            vec!["Duplicate mount point: /h"],
+        ),
+    ];
+    for (flags, phrases) in &cases {
+        c.same_want(
+            flags,
+            &cl!(&format!("{{RUN}} {flags} {{IMG}} true")),
+            E::Has(phrases),
+            125,
+            "",
+        );
+    }
+    c.same_want(
+        "no volume made",
+        &cl!("volume ls -q --filter name=px-vv"),
+        E::Exact,
+        0,
+        "",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// exec, pause, top, stats
+
+/// An exec that fails before its command runs: the exit code, and where the
+/// message is (Docker's client prints what the daemon's exec stream
+/// carries: on stdout, ending "\r\n"); the wording is not compared.
+fn exec_failure(c: &Ctx, step: &str, a: &[String], phrase: &str, code: i32) {
+    let p = phrase.to_lowercase();
+    let o = c.both(a).map(|mut x| {
+        let on = if x.out.to_lowercase().contains(&p) {
+            if x.raw_out.ends_with("\r\n") {
+                "stdout, ending \\r\\n"
+            } else {
+                "stdout"
+            }
+        } else if x.err.to_lowercase().contains(&p) {
+            "stderr"
+        } else {
+            "neither stdout nor stderr"
+        };
+        x.out = format!("{phrase:?} on {on}\n");
+        x
+    });
+    c.check(step, a, &o, E::Any);
+    c.want(
+        step,
+        &o,
+        code,
+        &format!("{phrase:?} on stdout, ending \\r\\n\n"),
+    );
+}
+
+fn exec_output_and_codes(c: &Ctx) {
+    let n = c.name("exec");
+    c.setup(&cl!("{DRUN} --name {n} -e BASE=1 {IMG} sleep 100", n));
+    let o = c.same_want(
+        "exit code and streams",
+        &cl!("exec {n} sh -c 'echo out; echo err >&2; exit 3'", n),
+        E::Exact,
+        3,
+        "out\n",
+    );
+    c.expect(Side::Docker, o[0].err == "err\n", || {
+        format!("stderr {:?}", o[0].err)
+    });
+    exec_failure(
+        c,
+        "a missing command",
+        &cl!("exec {n} nosuchcmd", n),
+        r#"exec: "nosuchcmd": executable file not found in $PATH"#,
+        126,
+    );
+    exec_failure(
+        c,
+        "a file without x bits",
+        &cl!("exec {n} /etc/passwd", n),
+        r#"exec: "/etc/passwd": permission denied"#,
+        126,
+    );
+    exec_failure(
+        c,
+        "-w to a missing directory",
+        &cl!("exec -w /nonexist {n} pwd", n),
+        "no such file or directory",
+        126,
+    );
+    exec_failure(
+        c,
+        "-u of an unknown user",
+        &cl!("exec -u nosuchuser {n} true", n),
+        "unable to find user nosuchuser: no matching entries in passwd file",
+        126,
+    );
+    c.same_want(
+        "-e -w -u",
+        &cl!(
+            "exec -e X=1 -w /tmp -u nobody {n} sh -c 'echo $X $BASE; pwd; id; echo $HOME'",
+            n
+        ),
+        E::Exact,
+        0,
+        "1 1\n/tmp\nuid=65534(nobody) gid=65534(nogroup) groups=50(staff),65534(nogroup)\n/home\n",
+    );
+    c.same_want(
+        "the environment",
+        &cl!("exec -e X=1 {n} sh -c 'env | sort'", n),
+        E::Exact,
+        0,
+        "BASE=1\nHOME=/root\nHOSTNAME=<id12>\n\
+         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nPWD=/\nSHLVL=1\nX=1\n",
+    );
+    let o = c.same_in("-i", &cl!("exec -i {n} cat", n), "input\n", E::Exact);
+    c.want("-i", &o, 0, "input\n");
+    let o = c.same_in("without -i", &cl!("exec {n} cat", n), "input\n", E::Exact);
+    c.want("without -i", &o, 0, "");
+    c.same_want(
+        "-d",
+        &cl!("exec -d {n} sh -c 'sleep 0.2; echo bg > /tmp/bg'", n),
+        E::Exact,
+        0,
+        "",
+    );
+    c.until_both("exec -d's file", |s| {
+        c.exec(s, &cl!("exec {n} cat /tmp/bg", n)).raw_out == "bg\n"
+    });
+    c.same_want(
+        "-t",
+        &cl!("exec -t {n} sh -c 'tty; exit 4'", n),
+        E::Exact,
+        4,
+        "/dev/pts/0\r\n",
+    );
+    c.same_want(
+        "-it without a terminal",
+        &cl!("exec -it {n} true", n),
+        E::Has(&["the input device is not a TTY"]),
+        1,
+        "",
+    );
+}
+
+fn exec_not_running(c: &Ctx) {
+    let (n, cr) = (c.name("exec-stopped"), c.name("exec-created"));
+    c.setup(&cl!("run --network none --name {n} {IMG} true", n));
+    c.setup(&cl!("{CREATE} --name {cr} {IMG} true", cr));
+    for (step, who) in [("an exited container", &n), ("a created container", &cr)] {
+        c.same_want(step, &cl!("exec {who} true", who), E::Exact, 1, "");
+    }
+    c.same_want(
+        "a missing container",
+        &cl!("exec px-nosuch true"),
+        E::Has(&["No such container: px-nosuch"]),
+        1,
+        "",
+    );
+}
+
+fn exec_privileged(c: &Ctx) {
+    let n = c.name("exec-priv");
+    c.setup(&cl!("{DRUN} --name {n} {IMG} sleep 100", n));
+    let a = cl!(
+        "exec --privileged {n} grep -E '^(CapEff|CapBnd):' /proc/self/status",
+        n
+    );
+    let o = c.both(&a);
+    if o[0].code == Some(0) {
+        c.check("exec --privileged", &a, &o, E::Any);
+    } else {
+        // Docker cannot grant every capability here (as in `privileged`);
+        // skiff's exec --privileged gets skiff's own bounding set.
+        let dk = format!("{}{}", o[0].out, o[0].err);
+        c.expect(Side::Docker, dk.contains("unable to apply caps"), || {
+            format!("fails for another reason than the host's bounding set: {dk}")
+        });
+        let bnd = host_cap_bnd();
+        c.expect(
+            Side::Skiff,
+            o[1].code == Some(0) && o[1].out == format!("CapEff:\t{bnd}\nCapBnd:\t{bnd}\n"),
+            || {
+                format!(
+                    "exit {:?}, shows {:?}, the host's bounding set is {bnd}",
+                    o[1].code, o[1].out
+                )
+            },
+        );
+    }
+    c.same_want(
+        "without --privileged",
+        &cl!("exec {n} grep CapEff /proc/self/status", n),
+        E::Exact,
+        0,
+        "CapEff:\t00000000a80425fb\n",
+    );
+}
+
+fn pause_unpause(c: &Ctx) {
+    let n = c.name("pause");
+    c.setup(&cl!("{DRUN} --name {n} {IMG} sleep 100", n));
+    c.same_want(
+        "pause",
+        &cl!("pause {n}", n),
+        E::Exact,
+        0,
+        &format!("{n}\n"),
+    );
+    c.same_want("pause again", &cl!("pause {n}", n), E::Exact, 1, "");
+    let f = "{{.State.Status}} {{.State.Paused}} {{.State.Running}}";
+    c.same_want(
+        "inspect paused",
+        &cl!("inspect -f {f} {n}", f, n),
+        E::Exact,
+        0,
+        "paused true true\n",
+    );
+    c.same_want(
+        "ps",
+        &cl!("ps --filter name={n} --format '{{.Status}}|{{.State}}'", n),
+        E::Exact,
+        0,
+        "Up <dur> (Paused)|paused\n",
+    );
+    c.same_want(
+        "ps --filter status=paused",
+        &cl!("ps --filter status=paused --format '{{.Names}}'"),
+        E::Exact,
+        0,
+        &format!("{n}\n"),
+    );
+    c.same_want(
+        "exec in a paused container",
+        &cl!("exec {n} true", n),
+        E::Exact,
+        1,
+        "",
+    );
+    c.same_want(
+        "rm of a paused container",
+        &cl!("rm {n}", n),
+        E::Exact,
+        1,
+        "",
+    );
+    c.same_want(
+        "unpause",
+        &cl!("unpause {n}", n),
+        E::Exact,
+        0,
+        &format!("{n}\n"),
+    );
+    c.same_want(
+        "unpause of a running container",
+        &cl!("unpause {n}", n),
+        E::Exact,
+        1,
+        "",
+    );
+    c.same_want(
+        "inspect running",
+        &cl!("inspect -f {f} {n}", f, n),
+        E::Exact,
+        0,
+        "running false true\n",
+    );
+    // stop of a paused container: SIGKILL after the timeout, unpaused
+    c.same("pause", &cl!("pause {n}", n), E::Exact);
+    c.same_want(
+        "stop -t 1",
+        &cl!("stop -t 1 {n}", n),
+        E::Exact,
+        0,
+        &format!("{n}\n"),
+    );
+    c.same_want(
+        "inspect after stop",
+        &cl!("inspect -f '{f} {{.State.ExitCode}}' {n}", f, n),
+        E::Exact,
+        0,
+        "exited false false 137\n",
+    );
+    for cmd in ["pause", "unpause"] {
+        c.same_want(
+            &format!("{cmd} of a stopped container"),
+            &cl!("{cmd} {n}", cmd, n),
+            E::Exact,
+            1,
+            "",
+        );
+        c.same_want(
+            &format!("{cmd} of a missing container"),
+            &cl!("{cmd} px-nosuch", cmd),
+            E::Exact,
+            1,
+            "",
+        );
+    }
+}
+
+fn top_command(c: &Ctx) {
+    let n = c.name("top");
+    c.setup(&cl!("{DRUN} --name {n} {IMG} sleep 100", n));
+    let pids = c.each(|s| c.inspect(s, &n, "{{.State.Pid}}"));
+    // Docker's table: every column at least 20 wide; PID, PPID, C, STIME,
+    // TIME are the host's, so only UID, TTY and CMD (at column 140) are
+    // compared, and PID checked against State.Pid.
+    let a = cl!("top {n}", n);
+    let o = map_out(c.both(&a), |s, out| {
+        let mut lines = out.lines();
+        let header = lines.next().unwrap_or("").to_string();
+        let mut r = format!("{header}\n");
+        for l in lines {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let pid_ok = f.get(1) == Some(&pids[s.idx()].as_str());
+            r.push_str(&format!(
+                "{} pid={} {} {:?}\n",
+                f.first().unwrap_or(&""),
+                if pid_ok {
+                    "State.Pid"
+                } else {
+                    f.get(1).unwrap_or(&"")
+                },
+                f.get(5).unwrap_or(&""),
+                l.get(140..).unwrap_or("")
+            ));
+        }
+        r
+    });
+    c.check("top", &a, &o, E::Exact);
+    c.want(
+        "top",
+        &o,
+        0,
+        "UID                 PID                 PPID                C                   STIME               \
+         TTY                 TIME                CMD\nroot pid=State.Pid ? \"sleep 100\"\n",
+    );
+    let a = cl!("top {n} -o pid,comm", n);
+    let o = map_out(c.both(&a), |s, out| {
+        let mut lines = out.lines();
+        let header = lines.next().unwrap_or("").to_string();
+        format!(
+            "{header}\n{}",
+            cols(&lines.map(|l| format!("{l}\n")).collect::<String>())
+        )
+        .replace(&pids[s.idx()], "<pid>")
+    });
+    c.check("top -o pid,comm", &a, &o, E::Exact);
+    c.want(
+        "top -o pid,comm",
+        &o,
+        0,
+        "PID                 COMMAND\n<pid> | sleep\n",
+    );
+    c.same_want(
+        "top of a missing container",
+        &cl!("top px-nosuch"),
+        E::Exact,
+        1,
+        "",
+    );
+    c.same("kill", &cl!("kill {n}", n), E::Exact);
+    c.until_exited(&n);
+    c.same_want(
+        "top of a stopped container",
+        &cl!("top {n}", n),
+        E::Exact,
+        1,
+        "",
+    );
+}
+
+fn stats_no_stream(c: &Ctx) {
+    // (Docker's stats --no-stream takes two samples: ~2 s a call)
+    let (n, big) = (c.name("stats"), c.name("stats-nolimit"));
+    c.setup(&cl!("{DRUN} --name {n} -m 64m {IMG} sleep 100", n));
+    c.setup(&cl!("{DRUN} --name {big} {IMG} sleep 100", big));
+    // The table: its header, and NAME, the limit, NET I/O, PIDS of each row
+    // (usage, CPU and block I/O vary)
+    let a = cl!("stats --no-stream {n} {big}", n, big);
+    let o = map_out(c.both(&a), |_, out| {
+        cols(out)
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let f: Vec<&str> = l.split(" | ").collect();
+                if i == 0 {
+                    return format!("{l}\n");
+                }
+                let limit = f.get(3).and_then(|m| m.split_once(" / ")).map(|x| x.1);
+                format!(
+                    "{} <usage> / {} {} {}\n",
+                    f.get(1).unwrap_or(&""),
+                    limit.unwrap_or("?"),
+                    f.get(5).unwrap_or(&""),
+                    f.get(7).unwrap_or(&"")
+                )
+            })
+            .collect()
+    });
+    c.check("stats --no-stream", &a, &o, E::Exact);
+    let o = map_out(o, |_, out| {
+        // the host's memory, whatever it is
+        out.lines()
+            .map(|l| {
+                if l.starts_with(&big) {
+                    format!("{big} <usage> / <host> 0B / 0B 1\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect()
+    });
+    c.want(
+        "stats --no-stream",
+        &o,
+        0,
+        &format!(
+            "CONTAINER ID | NAME | CPU % | MEM USAGE / LIMIT | MEM % | NET I/O | BLOCK I/O | PIDS\n\
+             {n} <usage> / 64MiB 0B / 0B 1\n{big} <usage> / <host> 0B / 0B 1\n"
+        ),
+    );
+    c.same_want(
+        "{{.Container}} (the name as given) {{.Name}} {{.ID}} {{.PIDs}}",
+        &cl!(
+            "stats --no-stream --format '{{.Container}}|{{.Name}}|{{.ID}}|{{.PIDs}}' {n}",
+            n
+        ),
+        E::Exact,
+        0,
+        &format!("{n}|{n}|<id12>|1\n"),
+    );
+    c.same_want(
+        "stats of a missing container",
+        &cl!("stats --no-stream px-nosuch"),
+        E::Has(&["No such container: px-nosuch"]),
+        1,
+        "",
+    );
+    c.same("kill", &cl!("kill {n}", n), E::Exact);
+    c.until_exited(&n);
+    c.same_want(
+        "a stopped container",
+        &cl!(
+            "stats --no-stream --format '{{.Name}} {{.PIDs}} {{.MemUsage}} {{.CPUPerc}}' {n}",
+            n
+        ),
+        E::Exact,
+        0,
+        &format!("{n} 0 0B / 0B 0.00%\n"),
+    );
+    c.same("kill", &cl!("kill {big}", big), E::Exact);
+}
+
+// ---------------------------------------------------------------------------
+// diff, commit, cp, prune, system df
+
+fn diff_changes(c: &Ctx) {
+    let (n, cr) = (c.name("diff"), c.name("diff-new"));
+    c.setup(&cl!(
+        "run --network none --name {n} {IMG} sh -c \
+         'echo new > /tmp/new; mkdir -p /root/d/e; echo x >> /etc/passwd; rm /etc/group /bin/vi'",
+        n
+    ));
+    // Docker's order is the upper directory's readdir order: sorted here.
+    let o = c.same_map("diff", &cl!("diff {n}", n), E::Exact, |_, out| {
+        sorted_lines(out)
+    });
+    c.want(
+        "diff",
+        &o,
+        0,
+        "A /root/d\nA /root/d/e\nA /tmp/new\nC /bin\nC /etc\nC /etc/passwd\nC /root\nC /tmp\n\
+         D /bin/vi\nD /etc/group\n",
+    );
+    c.setup(&cl!("{CREATE} --name {cr} {IMG} true", cr));
+    c.same_want(
+        "diff of a new container",
+        &cl!("diff {cr}", cr),
+        E::Exact,
+        0,
+        "",
+    );
+    c.same_want(
+        "diff of a missing container",
+        &cl!("diff px-nosuch"),
+        E::Has(&["No such container: px-nosuch"]),
+        1,
+        "",
+    );
+}
+
+fn commit_image(c: &Ctx) {
+    let n = c.name("commit");
+    let img = "px/committed:1";
+    for s in SIDES {
+        c.track_image(s, img);
+    }
+    c.setup(&cl!(
+        "run --network none --name {n} -e CE=1 -w /tmp {IMG} sh -c 'echo committed > /tmp/file'",
+        n
+    ));
+    c.same_want(
+        "commit -m -a",
+        &cl!("commit -m 'my msg' -a 'Me <me@x>' {n} {img}", n, img),
+        E::Exact,
+        0,
+        "sha256:<id>\n",
+    );
+    c.same_want(
+        "the image's Author, Comment, Cmd, Env, WorkingDir",
+        &cl!(
+            "image inspect -f '{{.Author}}|{{.Comment}}|{{json .Config.Cmd}}|{{json .Config.Env}}|{{.Config.WorkingDir}}' {img}",
+            img
+        ),
+        E::Exact,
+        0,
+        "Me <me@x>|my msg|[\"sh\",\"-c\",\"echo committed > /tmp/file\"]|[\"CE=1\"]|/tmp\n",
+    );
+    c.same_want(
+        "image inspect -f {{.Author}}",
+        &cl!("image inspect -f '{{.Author}}' {img}", img),
+        E::Exact,
+        0,
+        "Me <me@x>\n",
+    );
+    c.same_want(
+        "its files, Env and WorkingDir in a new container",
+        &cl!("{RUN} {img} sh -c 'cat file; echo $CE; pwd'", img),
+        E::Exact,
+        0,
+        "committed\n1\n/tmp\n",
+    );
+    let o = c.same_want(
+        "its .Container: the committed container's ID",
+        &cl!("image inspect -f '{{.Container}}' {img}", img),
+        E::Exact,
+        0,
+        "<id>\n",
+    );
+    for s in SIDES {
+        let id = c.inspect(s, &n, "{{.Id}}");
+        c.expect(s, o[s.idx()].raw_out.trim() == id, || {
+            format!(
+                ".Container {:?}, the container's ID {id}",
+                o[s.idx()].raw_out
+            )
+        });
+    }
+    // the first row: the commit's layer (10 bytes), its message
+    let first_rows = |_: Side, out: &str| -> String {
+        cols(
+            &out.lines()
+                .take(2)
+                .map(|l| format!("{l}\n"))
+                .collect::<String>(),
+        )
+    };
+    for cmd in ["image history", "history"] {
+        let o = c.same_map(
+            &format!("{cmd}: the commit's row"),
+            &cl!(&format!("{cmd} {{img}}"), img),
+            E::Exact,
+            first_rows,
+        );
+        c.want(
+            &format!("{cmd}: the commit's row"),
+            &o,
+            0,
+            "IMAGE | CREATED | CREATED BY | SIZE | COMMENT\n\
+             <id12> | <dur> ago | sh -c echo committed > /tmp/file | 10B | my msg\n",
+        );
+    }
+    // a running container: paused while committed, running after
+    let r = c.name("commit-running");
+    c.setup(&cl!(
+        "{DRUN} --name {r} {IMG} sh -c 'echo live > /live; sleep 100'",
+        r
+    ));
+    c.until_both("/live", |s| {
+        c.exec(s, &cl!("exec {r} cat /live", r)).raw_out == "live\n"
+    });
+    let ids = c.each(|s| {
+        let o = c.ok(s, &cl!("commit {r}", r));
+        let id = o.raw_out.trim().to_string();
+        c.track_image(s, &id);
+        id
+    });
+    c.same_want(
+        "still running",
+        &cl!("inspect -f '{{.State.Status}} {{.State.Paused}}' {r}", r),
+        E::Exact,
+        0,
+        "running false\n",
+    );
+    let o = c.same_each(
+        "an image without a name from a running container",
+        &cl!("run --rm --network none ID cat /live"),
+        |s| {
+            let id = &ids[s.idx()];
+            cl!("{RUN} {id} cat /live", id)
+        },
+        |_| vec![],
+        E::Exact,
+    );
+    c.want(
+        "an image without a name from a running container",
+        &o,
+        0,
+        "live\n",
+    );
+    c.same("kill", &cl!("kill {r}", r), E::Exact);
+    c.same_want(
+        "commit of a missing container",
+        &cl!("commit px-nosuch px/nosuch:1"),
+        E::Has(&["No such container: px-nosuch"]),
+        1,
+        "",
+    );
+}
+
+/// Files below `dir`, relative, sorted, with what each file holds.
+fn tree(dir: &str) -> String {
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            if p.is_dir() {
+                out.push(format!("{rel}/"));
+                walk(base, &p, out);
+            } else {
+                let data = std::fs::read_to_string(&p).unwrap_or_default();
+                out.push(format!("{rel} {:?}", data.lines().next().unwrap_or("")));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new(dir), Path::new(dir), &mut out);
+    out.sort();
+    out.iter().map(|l| format!("{l}\n")).collect()
+}
+
+fn cp_both_ways(c: &Ctx) {
+    let n = c.name("cp");
+    let (file, src) = (c.e.file("cp/file.txt"), c.e.file("cp/src"));
+    // where each side copies out to
+    let outs = c.each(|s| {
+        let d = c.e.file(&format!("cp-out-{}", s.label()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    });
+    let sub = |s: Side| vec![(outs[s.idx()].clone(), "OUT".to_string())];
+    c.setup(&cl!("{DRUN} --name {n} {IMG} sleep 100", n));
+    c.same_want(
+        "a file into a directory",
+        &cl!("cp {file} {n}:/tmp", file, n),
+        E::Exact,
+        0,
+        "",
+    );
+    c.same_want(
+        "a directory to a new name",
+        &cl!("cp {src} {n}:/tmp/newdir", src, n),
+        E::Exact,
+        0,
+        "",
+    );
+    c.same_want(
+        "a directory into one that exists",
+        &cl!("cp {src} {n}:/tmp/newdir", src, n),
+        E::Exact,
+        0,
+        "",
+    );
+    c.same_want(
+        "what the container holds",
+        &cl!("exec {n} sh -c 'find /tmp | sort; cat /tmp/file.txt /tmp/newdir/sub/b.txt'", n),
+        E::Exact,
+        0,
+        "/tmp\n/tmp/file.txt\n/tmp/newdir\n/tmp/newdir/a.txt\n/tmp/newdir/src\n/tmp/newdir/src/a.txt\n\
+         /tmp/newdir/src/sub\n/tmp/newdir/src/sub/b.txt\n/tmp/newdir/sub\n/tmp/newdir/sub/b.txt\nf\nb\n",
+    );
+    c.same_each(
+        "a file out into a directory (running)",
+        &cl!("cp {n}:/etc/passwd OUT/", n),
+        |s| {
+            let o = format!("{}/", outs[s.idx()]);
+            cl!("cp {n}:/etc/passwd {o}", n, o)
+        },
+        sub,
+        E::Exact,
+    );
+    c.same_each(
+        "a directory out to a new name (running)",
+        &cl!("cp {n}:/tmp/newdir OUT/got", n),
+        |s| {
+            let o = format!("{}/got", outs[s.idx()]);
+            cl!("cp {n}:/tmp/newdir {o}", n, o)
+        },
+        sub,
+        E::Exact,
+    );
+    c.same_each(
+        "a missing path out",
+        &cl!("cp {n}:/nonexist OUT/", n),
+        |s| {
+            let o = format!("{}/", outs[s.idx()]);
+            cl!("cp {n}:/nonexist {o}", n, o)
+        },
+        sub,
+        E::Has(&["No such container:path: px-cp:/nonexist"]),
+    );
+    c.same_each(
+        "out of a missing container",
+        &cl!("cp px-nosuch:/x OUT/"),
+        |s| {
+            let o = format!("{}/", outs[s.idx()]);
+            cl!("cp px-nosuch:/x {o}", o)
+        },
+        sub,
+        E::Has(&["No such container:path: px-nosuch:/x"]),
+    );
+    c.same_want(
+        "into a missing container",
+        &cl!("cp {file} px-nosuch:/x", file),
+        E::Has(&["No such container:path: px-nosuch:/"]),
+        1,
+        "",
+    );
+    let missing = c.e.file("no-such-file");
+    c.same_want(
+        "a missing host file",
+        &cl!("cp {missing} {n}:/tmp", missing, n),
+        E::Has(&[&missing, "no such file or directory"]),
+        1,
+        "",
+    );
+    c.same_want(
+        "into a missing directory",
+        &cl!("cp {file} {n}:/nonexist/dir/", file, n),
+        E::Has(&["no such directory"]),
+        1,
+        "",
+    );
+    // stopped
+    c.same("kill", &cl!("kill {n}", n), E::Exact);
+    c.until_exited(&n);
+    c.same_each(
+        "a file out of a stopped container",
+        &cl!("cp {n}:/tmp/file.txt OUT/stopped.txt", n),
+        |s| {
+            let o = format!("{}/stopped.txt", outs[s.idx()]);
+            cl!("cp {n}:/tmp/file.txt {o}", n, o)
+        },
+        sub,
+        E::Exact,
+    );
+    c.same_want(
+        "a file into a stopped container",
+        &cl!("cp {file} {n}:/tmp/instopped", file, n),
+        E::Exact,
+        0,
+        "",
+    );
+    c.same("start", &cl!("start {n}", n), E::Exact);
+    c.same_want(
+        "there once started",
+        &cl!("exec {n} cat /tmp/instopped", n),
+        E::Exact,
+        0,
+        "f\n",
+    );
+    // what each side copied out
+    let trees = c.each(|s| tree(&outs[s.idx()]));
+    let want = "got/\ngot/a.txt \"a\"\ngot/src/\ngot/src/a.txt \"a\"\ngot/src/sub/\n\
+                got/src/sub/b.txt \"b\"\ngot/sub/\ngot/sub/b.txt \"b\"\n\
+                passwd \"root:x:0:0:root:/root:/bin/sh\"\nstopped.txt \"f\"\n";
+    for s in SIDES {
+        c.expect(s, trees[s.idx()] == want, || {
+            format!(
+                "copied out {:?}, Docker's would be {want:?}",
+                trees[s.idx()]
+            )
+        });
+    }
+    c.same("kill", &cl!("kill {n}", n), E::Exact);
+}
+
+fn container_prune(c: &Ctx) {
+    // whatever other scenarios left goes first
+    c.each(|s| c.exec(s, &cl!("container prune -f")));
+    let (ex, cr, run) = (
+        c.name("prune-exited"),
+        c.name("prune-new"),
+        c.name("prune-run"),
+    );
+    c.setup(&cl!(
+        "run --network none --name {ex} {IMG} sh -c 'echo hello > /tmp/x'",
+        ex
+    ));
+    c.setup(&cl!("{CREATE} --name {cr} {IMG} true", cr));
+    c.setup(&cl!("{DRUN} --name {run} {IMG} sleep 100", run));
+    c.same_want(
+        "container prune -f",
+        &cl!("container prune -f"),
+        E::Exact,
+        0,
+        "Deleted Containers:\n<id>\n<id>\n\nTotal reclaimed space: 6B\n",
+    );
+    c.same_want(
+        "left",
+        &cl!("ps -a --filter name=px-prune- --format '{{.Names}}'"),
+        E::Exact,
+        0,
+        &format!("{run}\n"),
+    );
+    c.same_want(
+        "nothing more",
+        &cl!("container prune -f"),
+        E::Exact,
+        0,
+        "Total reclaimed space: 0B\n",
+    );
+    c.same("kill", &cl!("kill {run}", run), E::Exact);
+}
+
+fn system_df(c: &Ctx) {
+    let n = c.name("df");
+    c.setup(&cl!("{DRUN} --name {n} {IMG} sleep 100", n));
+    let a = cl!("system df");
+    // the rows and the number of columns in each
+    let o = c.same_map("rows and columns", &a, E::Exact, |_, out| {
+        out.lines()
+            .map(|l| {
+                let cells: Vec<&str> = l.split("  ").filter(|p| !p.trim().is_empty()).collect();
+                format!(
+                    "{} ({} columns)\n",
+                    cells.first().unwrap_or(&"").trim(),
+                    cells.len()
+                )
+            })
+            .collect()
+    });
+    c.want(
+        "rows and columns",
+        &o,
+        0,
+        "TYPE (5 columns)\nImages (5 columns)\nContainers (5 columns)\nLocal Volumes (5 columns)\n\
+         Build Cache (5 columns)\n",
+    );
+    let o = c.same_map("the header", &a, E::Exact, |_, out| {
+        format!("{}\n", out.lines().next().unwrap_or(""))
+    });
+    c.want(
+        "the header",
+        &o,
+        0,
+        "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\n",
+    );
+    // TOTAL and ACTIVE: the two images, the one running container
+    let o = c.same_map("TOTAL and ACTIVE", &a, E::Exact, |_, out| {
+        cols(out)
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(" | ").collect();
+                format!(
+                    "{} {} {}\n",
+                    f[0],
+                    f.get(1).unwrap_or(&""),
+                    f.get(2).unwrap_or(&"")
+                )
+            })
+            .collect()
+    });
+    c.want(
+        "TOTAL and ACTIVE",
+        &o,
+        0,
+        "Images 2 1\nContainers 1 1\nLocal Volumes 0 0\nBuild Cache 0 0\n",
+    );
+    // all of it
+    let o = collapsed(c.both(&a));
+    c.check("system df, sizes too", &a, &o, E::Exact);
+    c.same("kill", &cl!("kill {n}", n), E::Exact);
+}
+
+// ---------------------------------------------------------------------------
+// --init, health checks, -t, events
+
+fn init_flag(c: &Ctx) {
+    c.same_want(
+        "PID 1 and the exit code",
+        &cl!("{RUN} --init {IMG} sh -c 'tr \"\\0\" \" \" < /proc/1/cmdline; echo; cat /proc/1/comm; exit 5'"),
+        E::Exact,
+        5,
+        "/sbin/docker-init -- sh -c tr \"\\0\" \" \" < /proc/1/cmdline; echo; cat /proc/1/comm; exit 5 \n\
+         docker-init\n",
+    );
+    c.same_want(
+        "orphans reaped",
+        &cl!("{RUN} --init {IMG} sh -c 'sh -c \"sleep 0.1 &\"; sleep 0.5; ps -o stat | grep -c Z; true'"),
+        E::Exact,
+        0,
+        "0\n",
+    );
+    let (n, plain) = (c.name("init"), c.name("noinit"));
+    c.setup(&cl!("{DRUN} --name {n} --init {IMG} sleep 100", n));
+    c.setup(&cl!("{CREATE} --name {plain} {IMG} true", plain));
+    // the init passes SIGTERM on: no 10 s timeout
+    let o = c.same_want("stop", &cl!("stop {n}", n), E::Exact, 0, &format!("{n}\n"));
+    for s in SIDES {
+        let t = o[s.idx()].secs;
+        c.expect(s, t < 3.0, || {
+            format!("stop of an --init container took {t:.2}s")
+        });
+    }
+    c.same_want(
+        "inspect",
+        &cl!(
+            "inspect -f '{{.State.ExitCode}} {{.HostConfig.Init}} {{.Path}} {{json .Args}}' {n}",
+            n
+        ),
+        E::Exact,
+        0,
+        "143 true sleep [\"100\"]\n",
+    );
+    c.same_want(
+        "HostConfig.Init without --init",
+        &cl!("inspect -f '{{.HostConfig.Init}}' {plain}", plain),
+        E::Exact,
+        0,
+        "<nil>\n",
+    );
+}
+
+fn health_status(s: Side, c: &Ctx, n: &str) -> String {
+    c.inspect(s, n, "{{.State.Health.Status}}")
+}
+
+fn healthcheck(c: &Ctx) {
+    let (n, slow, bad, tmo) = (
+        c.name("hc-main"),
+        c.name("hc-slow"),
+        c.name("hc-bad"),
+        c.name("hc-timeout"),
+    );
+    c.setup(&cl!(
+        "{DRUN} --name {n} --health-cmd 'test -e /tmp/ok' --health-interval 200ms --health-retries 2 \
+         --health-timeout 1s {IMG} sh -c 'touch /tmp/ok; sleep 100'",
+        n
+    ));
+    // the first check 30 s away: starting
+    c.setup(&cl!(
+        "{DRUN} --name {slow} --health-cmd true --health-interval 30s {IMG} sleep 100",
+        slow
+    ));
+    c.setup(&cl!(
+        "{DRUN} --name {bad} --health-cmd 'echo bad; exit 1' --health-interval 100ms --health-retries 1 {IMG} sleep 100",
+        bad
+    ));
+    c.setup(&cl!(
+        "{DRUN} --name {tmo} --health-cmd 'sleep 5' --health-interval 200ms --health-timeout 200ms \
+         --health-retries 1 {IMG} sleep 100",
+        tmo
+    ));
+    c.same_want(
+        "starting",
+        &cl!(
+            "ps --filter name={slow} --format '{{.Status}}|{{.State}}'",
+            slow
+        ),
+        E::Exact,
+        0,
+        "Up <dur> (health: starting)|running\n",
+    );
+    c.same_want(
+        "State.Health while starting",
+        &cl!(
+            "inspect -f '{{.State.Health.Status}} {{.State.Health.FailingStreak}} {{len .State.Health.Log}}' {slow}",
+            slow
+        ),
+        E::Exact,
+        0,
+        "starting 0 0\n",
+    );
+    c.until_both("healthy", |s| health_status(s, c, &n) == "healthy");
+    c.same_want(
+        "ps (healthy)",
+        &cl!("ps --filter name={n} --format '{{.Status}}'", n),
+        E::Exact,
+        0,
+        "Up <dur> (healthy)\n",
+    );
+    c.same_want(
+        "State.Health healthy",
+        &cl!(
+            "inspect -f '{{.State.Health.Status}} {{.State.Health.FailingStreak}} \
+             {{with index .State.Health.Log 0}}{{.ExitCode}} [{{.Output}}] {{.Start}} {{.End}}{{end}}' {n}",
+            n
+        ),
+        E::Exact,
+        0,
+        "healthy 0 0 [] <gotime> <gotime>\n",
+    );
+    c.same_want(
+        "Config.Healthcheck",
+        &cl!("inspect -f '{{json .Config.Healthcheck}}' {n}", n),
+        E::Exact,
+        0,
+        "{\"Test\":[\"CMD-SHELL\",\"test -e /tmp/ok\"],\"Interval\":200000000,\"Timeout\":1000000000,\"Retries\":2}\n",
+    );
+    c.same("make it fail", &cl!("exec {n} rm /tmp/ok", n), E::Exact);
+    c.until_both("unhealthy", |s| health_status(s, c, &n) == "unhealthy");
+    c.same_want(
+        "ps (unhealthy)",
+        &cl!("ps --filter name={n} --format '{{.Status}}'", n),
+        E::Exact,
+        0,
+        "Up <dur> (unhealthy)\n",
+    );
+    c.until_both("bad's check to fail", |s| {
+        health_status(s, c, &bad) == "unhealthy"
+    });
+    c.same_want(
+        "a failing check's log entry",
+        &cl!(
+            "inspect -f '{{with index .State.Health.Log 0}}{{.ExitCode}} {{json .Output}}{{end}}' {bad}",
+            bad
+        ),
+        E::Exact,
+        0,
+        "1 \"bad\\n\"\n",
+    );
+    c.until_both("the slow check to time out", |s| {
+        health_status(s, c, &tmo) == "unhealthy"
+    });
+    c.same_want(
+        "a check that times out",
+        &cl!(
+            "inspect -f '{{with index .State.Health.Log 0}}{{.ExitCode}} {{.Output}}{{end}}' {tmo}",
+            tmo
+        ),
+        E::Exact,
+        0,
+        "-1 Health check exceeded timeout (200ms)\n",
+    );
+    c.same_want(
+        "ps --filter health=",
+        &cl!("ps --filter name=px-hc- --filter health=unhealthy --format '{{.Names}}'"),
+        E::Exact,
+        0,
+        &format!("{tmo}\n{bad}\n{n}\n"),
+    );
+    // --no-healthcheck
+    let none = c.name("hc-none");
+    c.setup(&cl!(
+        "{CREATE} --name {none} --no-healthcheck {IMG} true",
+        none
+    ));
+    c.same_want(
+        "--no-healthcheck",
+        &cl!(
+            "inspect -f '{{json .Config.Healthcheck}} {{json .State.Health}}' {none}",
+            none
+        ),
+        E::Exact,
+        0,
+        "{\"Test\":[\"NONE\"]} null\n",
+    );
+    c.same_want(
+        "--no-healthcheck with --health-cmd",
+        &cl!("{RUN} --health-cmd true --no-healthcheck {IMG} true"),
+        E::Has(&["--no-healthcheck conflicts with --health-* options"]),
+        125,
+        "",
+    );
+    for x in [&n, &slow, &bad, &tmo] {
+        c.same("kill", &cl!("kill {x}", x), E::Exact);
+    }
+}
+
+fn run_tty(c: &Ctx) {
+    c.same_want(
+        "run -t",
+        &cl!("{RUN} -t {IMG} sh -c 'tty; echo a; echo b >&2; exit 3'"),
+        E::Exact,
+        3,
+        "/dev/pts/0\r\na\r\nb\r\n",
+    );
+    c.same_want(
+        "run -it without a terminal",
+        &cl!("{RUN} -it {IMG} true"),
+        E::Has(&["the input device is not a TTY"]),
+        1,
+        "",
+    );
+    let n = c.name("tty");
+    c.setup(&cl!("{CREATE} --name {n} -t {IMG} true", n));
+    c.same_want(
+        "Config.Tty",
+        &cl!("inspect -f '{{.Config.Tty}}' {n}", n),
+        E::Exact,
+        0,
+        "true\n",
+    );
+}
+
+fn events_actions(c: &Ctx) {
+    let (fg, bg, bg2) = (c.name("ev-fg"), c.name("ev-bg"), c.name("ev-bg2"));
+    let t0 = c.each(|_| now_unix());
+    c.setup(&cl!("run --network none --name {fg} {IMG} true", fg));
+    c.setup(&cl!("rm {fg}", fg));
+    c.setup(&cl!("{DRUN} --name {bg} {IMG} sleep 100", bg));
+    let ids = c.each(|s| c.inspect(s, &bg, "{{.Id}}"));
+    for a in [
+        cl!("pause {bg}", bg),
+        cl!("unpause {bg}", bg),
+        cl!("exec {bg} true", bg),
+        cl!("stop -t 1 {bg}", bg),
+        cl!("start {bg}", bg),
+        cl!("kill {bg}", bg),
+    ] {
+        c.setup(&a);
+    }
+    c.until_exited(&bg);
+    c.setup(&cl!("rename {bg} {bg2}", bg, bg2));
+    c.setup(&cl!("rm {bg2}", bg2));
+    std::thread::sleep(Duration::from_millis(300));
+    let t1 = c.each(|_| now_unix());
+    let o = c.same_each(
+        "a foreground run, then rm",
+        &cl!("events --since T0 --until T1 --filter type=container --filter container={fg} --format '{{.Action}}'", fg),
+        |s| {
+            let (a, b) = (&t0[s.idx()], &t1[s.idx()]);
+            cl!(
+                "events --since {a} --until {b} --filter type=container --filter container={fg} --format '{{.Action}}'",
+                a,
+                b,
+                fg
+            )
+        },
+        |_| vec![],
+        E::Exact,
+    );
+    c.want(
+        "a foreground run, then rm",
+        &o,
+        0,
+        "create\nattach\nstart\ndie\ndestroy\n",
+    );
+    let o = c.same_each(
+        "run -d, pause, unpause, exec, stop, start, kill, rename, rm",
+        &cl!("events --since T0 --until T1 --filter container=ID --format '{{.Action}}|{{.Actor.Attributes.name}}'"),
+        |s| {
+            let (a, b, id) = (&t0[s.idx()], &t1[s.idx()], &ids[s.idx()]);
+            cl!(
+                "events --since {a} --until {b} --filter container={id} --format '{{.Action}}|{{.Actor.Attributes.name}}'",
+                a,
+                b,
+                id
+            )
+        },
+        |_| vec![],
+        E::Exact,
+    );
+    c.want(
+        "run -d, pause, unpause, exec, stop, start, kill, rename, rm",
+        &o,
+        0,
+        &format!(
+            "create|{bg}\nstart|{bg}\npause|{bg}\nunpause|{bg}\nexec_create: true |{bg}\n\
+             exec_start: true |{bg}\nexec_die|{bg}\nkill|{bg}\nkill|{bg}\ndie|{bg}\nstop|{bg}\n\
+             start|{bg}\nkill|{bg}\ndie|{bg}\nrename|{bg2}\ndestroy|{bg2}\n"
+        ),
+    );
+    let o = c.same_each(
+        "rename's attributes",
+        &cl!("events --since T0 --until T1 --filter event=rename --filter container=ID --format '{{.Actor.Attributes.name}} {{.Actor.Attributes.oldName}}'"),
+        |s| {
+            let (a, b, id) = (&t0[s.idx()], &t1[s.idx()], &ids[s.idx()]);
+            cl!(
+                "events --since {a} --until {b} --filter event=rename --filter container={id} --format '{{.Actor.Attributes.name}} {{.Actor.Attributes.oldName}}'",
+                a,
+                b,
+                id
+            )
+        },
+        |_| vec![],
+        E::Exact,
+    );
+    c.want("rename's attributes", &o, 0, &format!("{bg2} /{bg}\n"));
+}
+
+// ---------------------------------------------------------------------------
 // The table and the runner
 
 type Scenario = (&'static str, fn(&Ctx));
@@ -3550,6 +5452,38 @@ const SCENARIOS: &[Scenario] = &[
     ("inspect_template_functions", inspect_template_functions),
     ("inspect_missing", inspect_missing),
     ("inspect_document_keys", inspect_document_keys),
+    // volumes, binds, tmpfs
+    ("volume_named_persists", volume_named_persists),
+    ("volume_commands", volume_commands),
+    ("volume_prune", volume_prune),
+    ("volume_anonymous_rm", volume_anonymous_rm),
+    ("volume_mounts_inspect", volume_mounts_inspect),
+    (
+        "volume_binds_and_tmpfs_inside",
+        volume_binds_and_tmpfs_inside,
+    ),
+    ("volume_copy_up", volume_copy_up),
+    ("etc_mtab_symlink", etc_mtab_symlink),
+    ("inspect_json_indent", inspect_json_indent),
+    ("volume_flag_validation", volume_flag_validation),
+    // exec, pause, top, stats
+    ("exec_output_and_codes", exec_output_and_codes),
+    ("exec_not_running", exec_not_running),
+    ("exec_privileged", exec_privileged),
+    ("pause_unpause", pause_unpause),
+    ("top_command", top_command),
+    ("stats_no_stream", stats_no_stream),
+    // diff, commit, cp, prune, system df
+    ("diff_changes", diff_changes),
+    ("commit_image", commit_image),
+    ("cp_both_ways", cp_both_ways),
+    ("container_prune", container_prune),
+    ("system_df", system_df),
+    // --init, health checks, -t, events
+    ("init_flag", init_flag),
+    ("healthcheck", healthcheck),
+    ("run_tty", run_tty),
+    ("events_actions", events_actions),
 ];
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
