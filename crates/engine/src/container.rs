@@ -1613,3 +1613,33 @@ fn mount_flags(c: &Container) -> serde_json::Value {
         json!(m)
     }
 }
+
+impl Engine {
+    /// `system boot`: after a reboot (or a crash of everything), bring back
+    /// the containers whose restart policy says so: `always` unless the user
+    /// stopped them, `unless-stopped` likewise; containers recorded running
+    /// whose processes are gone are recorded exited first. Returns the IDs
+    /// started.
+    pub fn boot(&self) -> Result<Vec<String>> {
+        let mut started = Vec::new();
+        for c in self.list()? {
+            let policy = c.host.restart_policy.name.as_str();
+            let wants = matches!(policy, "always" | "unless-stopped") && !c.state.stopped_by_user;
+            if !wants || matches!(c.state.status, Status::Running | Status::Paused) {
+                continue;
+            }
+            // Leftovers of the last boot: the runtime's state and the mount.
+            self.cleanup_runtime(&c);
+            match self.start(&c.id, None) {
+                Ok(s) => {
+                    s.detach();
+                    started.push(c.id);
+                }
+                Err(e) => {
+                    let _ = self.store.update_state(&c.id, |s| s.error = e.to_string());
+                }
+            }
+        }
+        Ok(started)
+    }
+}

@@ -1966,6 +1966,9 @@ pub fn container_prune(root: &Path, runroot: &Path, a: PruneArgs) -> Result {
 pub enum SystemCmd {
     /// Show skiff disk usage.
     Df,
+    /// Start the containers whose restart policy brings them back after a
+    /// reboot (run it from the init system at boot).
+    Boot,
     /// Remove unused data.
     Prune {
         /// Remove all unused images not just dangling ones.
@@ -1984,6 +1987,11 @@ pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
     let e = open(root, runroot)?;
     let imgs = skiff_image::service::Images::open(root).map_err(Failure::from)?;
     match c {
+        SystemCmd::Boot => {
+            for id in e.boot().map_err(daemon(1))? {
+                println!("{id}");
+            }
+        }
         SystemCmd::Df => {
             let containers = e.list().map_err(daemon(1))?;
             let used: std::collections::HashSet<String> =

@@ -1209,12 +1209,26 @@ fn killing_the_cli_leaves_the_container_to_its_supervisor() {
             "echo started; sleep 60",
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    e.until(10, "the container", || {
-        e.run(&["inspect", "-f", "{{.State.Status}}", "fg"]).stdout == b"running\n"
-    });
+    let end = Instant::now() + Duration::from_secs(10);
+    while e.run(&["inspect", "-f", "{{.State.Status}}", "fg"]).stdout != b"running\n" {
+        if Instant::now() > end {
+            let _ = cli.kill();
+            let o = cli.wait_with_output().unwrap();
+            panic!(
+                "not running: {}; ps: {}; cli: {}",
+                text(
+                    &e.run(&["inspect", "-f", "{{.State.Status}} {{.State.Error}}", "fg"])
+                        .stdout
+                ),
+                e.ok(&["ps", "-a"]),
+                text(&o.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     cli.kill().unwrap();
     cli.wait().unwrap();
     // The container runs on, its output still logged; stop and rm work.
@@ -1372,4 +1386,92 @@ fn runs_killed_at_random_points_leave_a_store_that_works() {
             .map(|d| d.count() == 0)
             .unwrap_or(true)
     });
+}
+
+#[test]
+fn system_boot_brings_back_what_the_restart_policy_says() {
+    let e = Env::new();
+    let id = |n: &str| e.inspect(n, "{{.Id}}");
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "unless",
+        "--restart",
+        "unless-stopped",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "stopped",
+        "--restart",
+        "always",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    e.ok(&["stop", "-t", "1", "stopped"]);
+    e.ok(&["run", "-d", "--name", "plain", "bb", "sleep", "60"]);
+    // A "reboot": every process of ours gone at once, the runroot (a tmpfs
+    // at boot) empty, the mounts gone.
+    let pids: Vec<(i32, i32)> = ["always", "unless", "plain"]
+        .iter()
+        .map(|n| {
+            let pid: i32 = e.inspect(n, "{{.State.Pid}}").parse().unwrap();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let ppid: i32 = stat
+                .rsplit(')')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap();
+            (ppid, pid)
+        })
+        .collect();
+    for (sup, pid) in &pids {
+        // SAFETY: killing this test's own supervisors, then containers.
+        unsafe { libc::kill(*sup, libc::SIGKILL) };
+        // SAFETY: as above.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    for m in mounts.lines().filter_map(|l| l.split(' ').nth(1)) {
+        if m.starts_with(e.root.to_str().unwrap()) {
+            let _ = nix::mount::umount2(Path::new(m), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&e.runroot);
+    let out = e.ok(&["system", "boot"]);
+    let mut started: Vec<&str> = out.lines().collect();
+    started.sort();
+    let mut want = vec![id("always"), id("unless")];
+    want.sort();
+    assert_eq!(started, want);
+    assert_eq!(e.inspect("always", "{{.State.Status}}"), "running");
+    assert_eq!(e.inspect("unless", "{{.State.Status}}"), "running");
+    assert_eq!(e.inspect("stopped", "{{.State.Status}}"), "exited");
+    assert_eq!(
+        e.inspect("plain", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 255"
+    );
+    e.ok(&["exec", "always", "true"]);
 }
