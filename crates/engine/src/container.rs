@@ -407,6 +407,7 @@ impl Engine {
         let _ = skiff_runtime::container::delete(&self.paths.runtime_root(), &c.id, true);
         let rootfs = self.paths.container_dir(&c.id).join("rootfs");
         unmount(&rootfs);
+        remove_cgroups(&c.id);
     }
 
     /// `start`: spawn the container's supervisor, which mounts its rootfs,
@@ -1641,5 +1642,25 @@ impl Engine {
             }
         }
         Ok(started)
+    }
+}
+
+/// Remove the (empty) cgroups of container `id` in every hierarchy: the
+/// runtime removes them with its state, but a state lost with the runroot
+/// (a reboot, a wiped tmpfs) leaves them behind.
+fn remove_cgroups(id: &str) {
+    let Ok(layout) = skiff_runtime::cgroups::Layout::detect() else {
+        return;
+    };
+    let roots = layout
+        .v1
+        .iter()
+        .map(|h| h.mountpoint.clone())
+        .chain(layout.unified.iter().map(|u| u.mountpoint.clone()));
+    for r in roots {
+        let dir = r.join("skiff").join(id);
+        if dir.is_dir() {
+            let _ = std::fs::remove_dir(&dir);
+        }
     }
 }

@@ -111,11 +111,21 @@ impl Store {
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(db)?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        // Two processes opening a new store at once: switching it to WAL and
+        // migrating take locks the busy handler does not wait for. Retry.
+        retry_busy(|| conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"))
             .map_err(db)?;
         let mut s = Store { conn, path: p };
-        s.migrate()?;
-        Ok(s)
+        let mut tries = 0;
+        loop {
+            match s.migrate() {
+                Err(StoreError::Db { err, .. }) if is_busy(&err) && tries < 500 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => return r.map(|_| s),
+            }
+        }
     }
 
     /// The connection, for the engine's other tables.
@@ -440,6 +450,28 @@ fn row_to_container(r: &Row<'_>) -> rusqlite::Result<Result<Container>> {
     }))
 }
 
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Run `f` until it does not fail with SQLITE_BUSY (for up to ~5 s).
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && tries < 500 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+}
+
 /// Nanoseconds since the epoch.
 pub fn now_nanos() -> i64 {
     std::time::SystemTime::now()
@@ -461,6 +493,25 @@ mod tests {
             config: Config::default(),
             host: HostConfig::default(),
             state: State::default(),
+        }
+    }
+
+    #[test]
+    fn a_new_store_opened_by_many_at_once() {
+        // The first opens of a store race to switch it to WAL and migrate it.
+        for round in 0..5 {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join(format!("c{round}.db"));
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let p = p.clone();
+                    std::thread::spawn(move || Store::open(&p).map(|s| s.list().map(|l| l.len())))
+                })
+                .collect();
+            for h in handles {
+                let r = h.join().unwrap();
+                assert!(matches!(r, Ok(Ok(0))), "{:?}", r.err());
+            }
         }
     }
 

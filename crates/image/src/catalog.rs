@@ -86,13 +86,38 @@ impl Catalog {
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-        )
-        .map_err(db)?;
+        // Two processes opening a new catalog at once: switching it to WAL
+        // and migrating take locks the busy handler does not wait for.
+        let busy = |e: &rusqlite::Error| {
+            matches!(e, rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+        };
+        let mut tries = 0;
+        loop {
+            match conn.execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+            ) {
+                Err(e) if busy(&e) && tries < 500 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => {
+                    r.map_err(db)?;
+                    break;
+                }
+            }
+        }
         let mut c = Catalog { conn, path: p };
-        c.migrate()?;
-        Ok(c)
+        let mut tries = 0;
+        loop {
+            match c.migrate() {
+                Err(CatalogError::Db { err, .. }) if busy(&err) && tries < 500 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => return r.map(|_| c),
+            }
+        }
     }
 
     fn db(&self) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
