@@ -92,14 +92,14 @@ pub fn parse_signal(s: &str) -> Result<i32> {
     skiff_runtime::signals::parse(s).ok_or_else(|| Error::Invalid(format!("Invalid signal: {s}")))
 }
 
-/// Is process `pid` (started at `start`, if known) alive?
+/// Is process `pid` (started at `start`, if known: 0 is any) alive?
 pub fn alive(pid: i32, start: u64) -> bool {
     if pid <= 0 {
         return false;
     }
-    match skiff_runtime::state::proc_stat(pid) {
-        Some((st, state)) => state != b'Z' && (start == 0 || st == start),
-        None => false,
+    match start {
+        0 => skiff_runtime::state::proc_stat(pid).is_some_and(|(_, st)| st != b'Z' && st != b'X'),
+        s => skiff_runtime::state::process_alive(pid, s),
     }
 }
 

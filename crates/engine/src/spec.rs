@@ -79,19 +79,14 @@ pub fn capabilities(c: &Container) -> Result<Vec<String>, SpecError> {
     if c.host.privileged {
         return Ok(host_caps());
     }
+    // Docker's spellings: with or without CAP_, any case, or ALL.
     let norm = |s: &str| -> Result<String, SpecError> {
-        let u = s.to_ascii_uppercase();
-        let full = if u.starts_with("CAP_") {
-            u
-        } else {
-            format!("CAP_{u}")
-        };
-        if full == "CAP_ALL" {
+        if s.eq_ignore_ascii_case("ALL") || s.eq_ignore_ascii_case("CAP_ALL") {
             return Ok("ALL".into());
         }
-        full.parse::<caps::Capability>()
-            .map(|_| full.clone())
-            .map_err(|_| SpecError::BadCap(s.to_string()))
+        skiff_runtime::caps::parse(s)
+            .map(|n| skiff_runtime::caps::name(n).to_string())
+            .ok_or_else(|| SpecError::BadCap(s.to_string()))
     };
     let adds = c
         .host
@@ -115,7 +110,10 @@ pub fn capabilities(c: &Container) -> Result<Vec<String>, SpecError> {
             .collect()
     };
     if adds.iter().any(|a| a == "ALL") {
-        set = caps::all().into_iter().map(|c| c.to_string()).collect();
+        set = skiff_runtime::caps::NAMES
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
     } else {
         for a in adds {
             if !set.contains(&a) {

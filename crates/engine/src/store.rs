@@ -5,6 +5,7 @@
 
 use crate::model::{Config, Container, HostConfig, State, Status};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use skiff_image::catalog::{is_busy, retry_busy};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -448,28 +449,6 @@ fn row_to_container(r: &Row<'_>) -> rusqlite::Result<Result<Container>> {
                 .and_then(|h| serde_json::from_str(&h).ok()),
         },
     }))
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
-}
-
-/// Run `f` until it does not fail with SQLITE_BUSY (for up to ~5 s).
-fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    let mut tries = 0;
-    loop {
-        match f() {
-            Err(e) if is_busy(&e) && tries < 500 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            r => return r,
-        }
-    }
 }
 
 /// Nanoseconds since the epoch.

@@ -387,8 +387,10 @@ impl Supervisor {
         let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
         // SAFETY: when valid, the fd was just made and is ours.
         let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
-        // Idle from here on: give back the memory that setting up used.
-        trim_memory();
+        // Once the container has run quietly for a moment, give back the
+        // memory setting up used (not before: a short-lived container's
+        // exit is not kept waiting for it).
+        let mut trimmed = false;
         let status = loop {
             if exit.is_none() {
                 exit = reap(pid);
@@ -450,10 +452,17 @@ impl Supervisor {
                     timeout = if timeout < 0 { ms } else { timeout.min(ms) };
                 }
             }
+            if !trimmed && exit.is_none() {
+                timeout = if timeout < 0 { 200 } else { timeout.min(200) };
+            }
             // SAFETY: valid pollfd array of its length.
             let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout) };
             if r < 0 {
                 continue;
+            }
+            if r == 0 && !trimmed && exit.is_none() {
+                trim_memory();
+                trimmed = true;
             }
             if let Some((ch, engine, c)) = &mut health {
                 if exit.is_none() {

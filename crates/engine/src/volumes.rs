@@ -384,8 +384,8 @@ impl Engine {
                     let p = Path::new(&m.source);
                     if !p.exists() {
                         if m.create_host_path {
-                            // `-v /host/path:...` makes it, as Docker does.
-                            std::fs::create_dir_all(p).map_err(io_err("creating", p))?;
+                            // `-v /host/path:...`: made when the container
+                            // starts, so a failed create leaves nothing.
                         } else {
                             return Err(Error::Invalid(format!(
                                 "invalid mount config for type \"bind\": bind source path does not exist: {}",
@@ -455,6 +455,11 @@ impl Engine {
                     ("bind", data.display().to_string())
                 }
                 _ => {
+                    let p = Path::new(&m.source);
+                    if m.create_host_path && !p.exists() {
+                        // `-v /host/path:...` makes it, as Docker does.
+                        std::fs::create_dir_all(p).map_err(io_err("creating", p))?;
+                    }
                     opts.extend(["rbind", "rprivate"].map(String::from));
                     ("bind", m.source.clone())
                 }

@@ -70,6 +70,31 @@ const MIGRATIONS: [&str; 2] = [
 ",
 ];
 
+/// Is `e` SQLite's "the database is busy/locked"?
+pub fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Run `f` again while it fails with SQLITE_BUSY (up to ~5 s): for the steps
+/// SQLite's busy handler does not wait on (changing the journal mode, a
+/// first migration racing another process's).
+pub fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && tries < 500 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+}
+
 pub struct Catalog {
     conn: Connection,
     path: String,
@@ -88,30 +113,17 @@ impl Catalog {
             .map_err(db)?;
         // Two processes opening a new catalog at once: switching it to WAL
         // and migrating take locks the busy handler does not wait for.
-        let busy = |e: &rusqlite::Error| {
-            matches!(e, rusqlite::Error::SqliteFailure(f, _)
-                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
-        };
-        let mut tries = 0;
-        loop {
-            match conn.execute_batch(
+        retry_busy(|| {
+            conn.execute_batch(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-            ) {
-                Err(e) if busy(&e) && tries < 500 => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                r => {
-                    r.map_err(db)?;
-                    break;
-                }
-            }
-        }
+            )
+        })
+        .map_err(db)?;
         let mut c = Catalog { conn, path: p };
         let mut tries = 0;
         loop {
             match c.migrate() {
-                Err(CatalogError::Db { err, .. }) if busy(&err) && tries < 500 => {
+                Err(CatalogError::Db { err, .. }) if is_busy(&err) && tries < 500 => {
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }

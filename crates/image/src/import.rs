@@ -51,28 +51,41 @@ pub struct ImportOptions {
     pub comment: Option<String>,
 }
 
-/// Import an uncompressed tar stream of a root filesystem.
-pub fn import_tar(
+/// A layer stored and unpacked: what `import` and `commit` build on.
+struct StoredLayer {
+    digest: Digest,
+    size: u64,
+    diff_id: Digest,
+    chain_id: Digest,
+    snapshot: PathBuf,
+}
+
+/// Stream the uncompressed layer tar `tar` once through a hash (its diff ID)
+/// and gzip into the store, then unpack it into the snapshot of its chain
+/// (`parents`: the diff IDs below it; `lower`: their snapshots, topmost
+/// first). A layer that does not unpack leaves no blob behind.
+fn store_layer(
     store: &Store,
     snapshots: &Snapshots,
     tar: impl Read,
-    opts: &ImportOptions,
-) -> Result<Imported, ImportError> {
-    // One pass: hash the tar (diff id) while gzip-compressing it into the store.
+    parents: &[Digest],
+    lower: Vec<PathBuf>,
+) -> Result<StoredLayer, ImportError> {
     let mut input = DigestReader::new(tar);
     let writer = store.writer(None, None)?;
     let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
     std::io::copy(&mut input, &mut gz).map_err(ImportError::Read)?;
     let writer = gz.finish().map_err(ImportError::Read)?;
-    let (layer_digest, layer_size) = writer.commit()?;
+    let (digest, size) = writer.commit()?;
     let (_, diff_id, _) = input.finish();
 
-    let chain_id = chain_ids(std::slice::from_ref(&diff_id))
-        .pop()
-        .expect("one layer");
-    let blob = store.open_blob(&layer_digest)?;
+    let mut diff_ids = parents.to_vec();
+    diff_ids.push(diff_id.clone());
+    let chain_id = chain_ids(&diff_ids).pop().expect("a layer");
+    let blob = store.open_blob(&digest)?;
     let unpack_opts = UnpackOptions {
-        expected_blob_digest: Some(layer_digest.to_string()),
+        expected_blob_digest: Some(digest.to_string()),
+        lower_dirs: lower,
         ..Default::default()
     };
     let snapshot = snapshots
@@ -90,14 +103,36 @@ pub fn import_tar(
             CreateError::Snapshot(s) => ImportError::Snapshot(s),
             CreateError::Fill(f) => f,
         });
-    let snapshot = match snapshot {
-        Ok(s) => s,
+    match snapshot {
+        Ok(snapshot) => Ok(StoredLayer {
+            digest,
+            size,
+            diff_id,
+            chain_id,
+            snapshot,
+        }),
         Err(e) => {
             // A blob that does not unpack is no layer of any image: drop it.
-            let _ = store.delete(&layer_digest);
-            return Err(e);
+            let _ = store.delete(&digest);
+            Err(e)
         }
-    };
+    }
+}
+
+/// Import an uncompressed tar stream of a root filesystem.
+pub fn import_tar(
+    store: &Store,
+    snapshots: &Snapshots,
+    tar: impl Read,
+    opts: &ImportOptions,
+) -> Result<Imported, ImportError> {
+    let StoredLayer {
+        digest: layer_digest,
+        size: layer_size,
+        diff_id,
+        chain_id,
+        snapshot,
+    } = store_layer(store, snapshots, tar, &[], Vec::new())?;
 
     let platform = Platform::host();
     let history = History {
@@ -251,45 +286,15 @@ pub fn commit_tar(
     opts: &CommitOptions,
 ) -> Result<Imported, ImportError> {
     let (pm, pc) = parent;
-    let mut input = DigestReader::new(tar);
-    let writer = store.writer(None, None)?;
-    let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
-    std::io::copy(&mut input, &mut gz).map_err(ImportError::Read)?;
-    let writer = gz.finish().map_err(ImportError::Read)?;
-    let (layer_digest, layer_size) = writer.commit()?;
-    let (_, diff_id, _) = input.finish();
-
+    let StoredLayer {
+        digest: layer_digest,
+        size: layer_size,
+        diff_id,
+        chain_id,
+        snapshot,
+    } = store_layer(store, snapshots, tar, &pc.rootfs.diff_ids, lower)?;
     let mut diff_ids = pc.rootfs.diff_ids.clone();
     diff_ids.push(diff_id.clone());
-    let chain_id = chain_ids(&diff_ids).pop().expect("layers");
-    let blob = store.open_blob(&layer_digest)?;
-    let unpack_opts = UnpackOptions {
-        expected_blob_digest: Some(layer_digest.to_string()),
-        lower_dirs: lower,
-        ..Default::default()
-    };
-    let snapshot = snapshots
-        .create(&chain_id, |dir| -> Result<(), ImportError> {
-            let u = layer::unpack(blob, Some(Compression::Gzip), dir, &unpack_opts)?;
-            if u.diff_id != diff_id.to_string() {
-                return Err(ImportError::DiffId {
-                    want: diff_id.clone(),
-                    got: u.diff_id,
-                });
-            }
-            Ok(())
-        })
-        .map_err(|e| match e {
-            CreateError::Snapshot(s) => ImportError::Snapshot(s),
-            CreateError::Fill(f) => f,
-        });
-    let snapshot = match snapshot {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = store.delete(&layer_digest);
-            return Err(e);
-        }
-    };
     let mut config = pc.clone();
     config.created = Some(opts.created.clone());
     config.author = opts.author.clone();

@@ -435,13 +435,11 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
 
 /// A time as Go's default format prints it (`2026-11-22 05:41:36 +0000 UTC`).
 fn go_time(rfc3339: &str) -> String {
-    match skiff_engine::logs::parse_rfc3339_nanos(rfc3339) {
-        Some(n) => {
-            let s = skiff_engine::logs::rfc3339_nanos(n - n.rem_euclid(1_000_000_000));
-            format!("{} {} +0000 UTC", &s[..10], &s[11..19])
-        }
-        None => rfc3339.to_string(),
-    }
+    // Whole seconds, in Go's time format.
+    skiff_engine::logs::parse_rfc3339_nanos(rfc3339)
+        .map(|n| skiff_engine::logs::rfc3339_nanos(n - n.rem_euclid(1_000_000_000)))
+        .and_then(|s| crate::template::go_time(&s))
+        .unwrap_or_else(|| rfc3339.to_string())
 }
 
 /// `msg` with one final period, as Docker's CLI prints daemon errors.
@@ -1662,22 +1660,7 @@ fn bytes_size(n: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    format!("{}{}", sig4(v), units[i])
-}
-
-/// Go's `%.4g`.
-fn sig4(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let digits = v.abs().log10().floor() as i32 + 1;
-    let decimals = (4 - digits).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    format!("{}{}", format::sig4(v), units[i])
 }
 
 #[derive(Args, Debug)]

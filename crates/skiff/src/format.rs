@@ -44,19 +44,22 @@ pub fn human_size4(bytes: u64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    let digits = if v == 0.0 {
-        1
-    } else {
-        v.abs().log10().floor() as i32 + 1
-    };
+    format!("{}{}", sig4(v), units[i])
+}
+
+/// Go's `%.4g`: 4 significant digits, no trailing zeros.
+pub fn sig4(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let digits = v.abs().log10().floor() as i32 + 1;
     let decimals = (4 - digits).max(0) as usize;
     let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
+    if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
-    };
-    format!("{s}{}", units[i])
+    }
 }
 
 /// Decimal size with 3 significant digits, as `docker images` prints it ("4.26MB").
@@ -85,22 +88,7 @@ pub fn human_size(bytes: u64) -> String {
 
 /// Seconds since the epoch of an RFC 3339 UTC time ("2026-11-22T03:04:05.123Z").
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[10] != b'T' {
-        return None;
-    }
-    let n = |a: usize, l: usize| s.get(a..a + l)?.parse::<i64>().ok();
-    let (y, m, d) = (n(0, 4)?, n(5, 2)?, n(8, 2)?);
-    let (hh, mm, ss) = (n(11, 2)?, n(14, 2)?, n(17, 2)?);
-    // days from civil (Howard Hinnant)
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86400 + hh * 3600 + mm * 60 + ss)
+    skiff_engine::logs::parse_rfc3339_nanos(s).map(|n| n.div_euclid(1_000_000_000))
 }
 
 /// "2 hours ago", as Docker's go-units HumanDuration words it.

@@ -517,7 +517,7 @@ fn walk(v: &Value, path: &[String]) -> Result<Value, String> {
 
 /// `2026-11-22T06:32:11.2007Z` as Go prints a time.Time:
 /// `2026-11-22 06:32:11.2007 +0000 UTC`.
-fn go_time(rfc3339: &str) -> Option<String> {
+pub fn go_time(rfc3339: &str) -> Option<String> {
     let s = rfc3339.strip_suffix('Z')?;
     let (date, time) = s.split_once('T')?;
     let (hms, frac) = match time.split_once('.') {
