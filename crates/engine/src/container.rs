@@ -42,6 +42,8 @@ pub struct Attach {
     pub stdin: Option<OwnedFd>,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    /// `--detach-keys`, already checked with `tty::parse_detach_keys`.
+    pub detach_keys: Option<String>,
 }
 
 /// A started container: its pid and the supervisor's status pipe.
@@ -80,6 +82,44 @@ impl Started {
 
     /// Stop waiting: the supervisor goes on alone.
     pub fn detach(self) {}
+}
+
+/// Block until `fd` is readable or process `pid` (our child) exited; in
+/// the latter case `fd` is made non-blocking so that a read returns what is
+/// there without waiting.
+fn wait_readable_or_exit(fd: std::os::fd::BorrowedFd<'_>, pid: i32) {
+    // SAFETY: pidfd_open of our child; returns a new fd or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if pidfd < 0 {
+        return;
+    }
+    // SAFETY: the fd was just made and is ours.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let mut fds = [
+        libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    loop {
+        // SAFETY: a valid pollfd array of its length.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if r > 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    if fds[0].revents == 0 && fds[1].revents != 0 {
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+    }
 }
 
 /// RFC 3339 now, with nanoseconds.
@@ -436,6 +476,9 @@ impl Engine {
             .arg(&c.id);
         match attach {
             Some(a) => {
+                if let Some(k) = &a.detach_keys {
+                    cmd.env("SKIFF_DETACH_KEYS", k);
+                }
                 cmd.stdin(a.stdin.map(Stdio::from).unwrap_or_else(Stdio::null))
                     .stdout(Stdio::from(a.stdout))
                     .stderr(Stdio::from(a.stderr));
@@ -462,12 +505,19 @@ impl Engine {
             .spawn()
             .map_err(io_err("starting the supervisor", &self.supervisor_exe))?;
         drop(wfd);
+        // The first line, unless the supervisor dies first: a container it
+        // left created (not yet started) still holds the pipe's other end.
+        wait_readable_or_exit(std::os::fd::AsFd::as_fd(&rfd), child.id() as i32);
         let mut status = BufReader::new(std::fs::File::from(rfd));
         let mut line = String::new();
-        status.read_line(&mut line).map_err(io_err(
-            "reading the supervisor's status",
-            &self.supervisor_exe,
-        ))?;
+        if let Err(e) = status.read_line(&mut line) {
+            if e.kind() != std::io::ErrorKind::WouldBlock {
+                return Err(io_err(
+                    "reading the supervisor's status",
+                    &self.supervisor_exe,
+                )(e));
+            }
+        }
         let line = line.trim_end();
         timing("engine start: supervisor reported");
         if let Some(pid) = line.strip_prefix("started ") {
@@ -848,6 +898,8 @@ pub struct ExecOptions {
     pub tty: bool,
     /// `-i`: the caller's stdin goes to the process.
     pub interactive: bool,
+    /// `--detach-keys`, already checked with `tty::parse_detach_keys`.
+    pub detach_keys: Option<String>,
 }
 
 impl Engine {
@@ -984,17 +1036,22 @@ impl Engine {
         if o.detach {
             return Ok(0);
         }
-        Ok(proxy_tty(pid, master, o.interactive))
+        let escape = o
+            .detach_keys
+            .as_deref()
+            .and_then(|k| crate::tty::parse_detach_keys(k).ok())
+            .map(crate::tty::Escape::new)
+            .unwrap_or_default();
+        Ok(proxy_tty(pid, master, o.interactive, escape))
     }
 }
 
 /// Copy between the caller's terminal and a pty master until process `pid`
 /// exits (its exit code) or the caller types ctrl-p ctrl-q (0: it runs on).
-fn proxy_tty(pid: i32, master: OwnedFd, interactive: bool) -> i32 {
+fn proxy_tty(pid: i32, master: OwnedFd, interactive: bool, mut escape: crate::tty::Escape) -> i32 {
     use std::os::fd::AsFd;
     // SAFETY: pidfd_open on our child.
     let pfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    let mut escape = crate::tty::Escape::default();
     let mut buf = vec![0u8; 16 * 1024];
     let mut stdin_open = interactive;
     let mut exited: Option<i32> = None;

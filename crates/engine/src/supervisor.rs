@@ -221,10 +221,21 @@ impl Supervisor {
         let client_err = dup_cloexec(2).map_err(fail(125))?;
         dup2(out_w.as_raw_fd(), 1).map_err(fail(125))?;
         dup2(err_w.as_raw_fd(), 2).map_err(fail(125))?;
-        if !first {
-            let null = open_null().map_err(fail(125))?;
-            dup2(null.as_raw_fd(), 0).map_err(fail(125))?;
-        }
+        // `-i` without `-t` and without a client's stdin (`run -d -i`, a
+        // restart): the container reads a pipe we hold open, which attach
+        // clients write to, as Docker keeps such a stdin open.
+        let client_stdin = first && !is_dev_null(0);
+        let stdin_w = if c.config.open_stdin && !c.config.tty && !client_stdin {
+            let (r, w) = pipe().map_err(fail(125))?;
+            dup2(r.as_raw_fd(), 0).map_err(fail(125))?;
+            Some(w)
+        } else {
+            if !first {
+                let null = open_null().map_err(fail(125))?;
+                dup2(null.as_raw_fd(), 0).map_err(fail(125))?;
+            }
+            None
+        };
         drop(out_w);
         drop(err_w);
         let opts = skiff_runtime::container::CreateOpts {
@@ -306,7 +317,12 @@ impl Supervisor {
             }
             None => ([Some(out_r), Some(err_r)], None),
         };
-        let attach = Attachments::listen(&crate::tty::attach_socket(&paths.runroot, &c.id), pty_in);
+        let framed = pty_in.is_none();
+        let attach = Attachments::listen(
+            &crate::tty::attach_socket(&paths.runroot, &c.id),
+            pty_in.or(stdin_w),
+            framed,
+        );
         let io = PumpIo {
             outputs,
             client: [client_out, client_err],
@@ -378,7 +394,12 @@ impl Supervisor {
             mut log,
         } = io;
         let mut open = outputs;
-        let mut escape = crate::tty::Escape::default();
+        // `--detach-keys` of the client that ran or started us.
+        let mut escape = std::env::var("SKIFF_DETACH_KEYS")
+            .ok()
+            .and_then(|k| crate::tty::parse_detach_keys(&k).ok())
+            .map(crate::tty::Escape::new)
+            .unwrap_or_default();
         let mut buf = vec![0u8; 32 * 1024];
         let mut exit: Option<i32> = None;
         let mut exited_at: Option<Instant> = None;
@@ -577,6 +598,16 @@ fn dup2(from: RawFd, to: RawFd) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `fd` is /dev/null (a detached client's stdin).
+fn is_dev_null(fd: RawFd) -> bool {
+    // SAFETY: fd is one of our standard fds, open for the call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    match nix::sys::stat::fstat(fd) {
+        Ok(st) => st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3),
+        Err(_) => true,
+    }
+}
+
 fn open_null() -> Result<OwnedFd, String> {
     std::fs::OpenOptions::new()
         .read(true)
@@ -753,16 +784,20 @@ struct PumpIo {
 }
 
 /// Clients of `skiff attach`: a unix socket per running container. A client
-/// sends one line, `attach 1 stdin=0|1`, then reads the output: raw bytes
-/// for a container with a pty, else frames of Docker's multiplexed stream
-/// (stream byte 1 or 2, three zero bytes, big-endian u32 length, data). With
-/// a pty and stdin=1, what the client sends goes to the pty, and ctrl-p
-/// ctrl-q detaches that client. Clients are dropped at the container's exit.
+/// sends one line, `attach 1 stdin=0|1 [keys=DETACH-KEYS]`, then reads the
+/// output: raw bytes for a container with a pty, else frames of Docker's
+/// multiplexed stream (stream byte 1 or 2, three zero bytes, big-endian u32
+/// length, data). With stdin=1 (and `-i`), what the client sends goes to the
+/// container's pty or stdin pipe; with a pty, the detach keys (ctrl-p ctrl-q
+/// by default) detach that client. Clients are dropped at the container's
+/// exit; a client's end of input leaves the container's stdin open.
 struct Attachments {
     listener: std::os::unix::net::UnixListener,
     path: PathBuf,
-    /// The pty master, to write clients' input to (None: no pty).
-    pty: Option<OwnedFd>,
+    /// The pty master or the stdin pipe, for clients' input.
+    input: Option<OwnedFd>,
+    /// Output in Docker's multiplexed frames (no pty).
+    framed: bool,
     clients: Vec<AttachClient>,
 }
 
@@ -773,7 +808,7 @@ struct AttachClient {
 }
 
 impl Attachments {
-    fn listen(path: &Path, pty: Option<OwnedFd>) -> Option<Attachments> {
+    fn listen(path: &Path, input: Option<OwnedFd>, framed: bool) -> Option<Attachments> {
         if let Some(d) = path.parent() {
             let _ = std::fs::create_dir_all(d);
         }
@@ -783,7 +818,8 @@ impl Attachments {
         Some(Attachments {
             listener,
             path: path.to_path_buf(),
-            pty,
+            input,
+            framed,
             clients: Vec::new(),
         })
     }
@@ -801,22 +837,41 @@ impl Attachments {
 
     /// `fd` is readable: a new client, or a client's input.
     fn ready(&mut self, fd: i32) {
-        use std::io::{BufRead, Read};
+        use std::io::Read;
         if fd == self.listener.as_raw_fd() {
             while let Ok((stream, _)) = self.listener.accept() {
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut line = String::new();
-                let mut r = std::io::BufReader::new(&stream);
-                if r.read_line(&mut line).is_err() || !line.starts_with("attach 1") {
+                // The header line, a byte at a time: what follows it is
+                // the client's input, not ours to buffer away.
+                let mut line = Vec::new();
+                let mut byte = [0u8; 1];
+                while line.len() < 256 && !line.ends_with(b"\n") {
+                    match (&stream).read(&mut byte) {
+                        Ok(1) => line.push(byte[0]),
+                        _ => break,
+                    }
+                }
+                let line = String::from_utf8_lossy(&line);
+                if !line.starts_with("attach 1") || !line.ends_with('\n') {
                     continue;
                 }
                 let _ = stream.set_read_timeout(None);
-                let stdin = line.contains("stdin=1") && self.pty.is_some();
+                let stdin = line.contains(" stdin=1") && self.input.is_some();
+                // Detach keys work on a pty only, as with Docker.
+                let keys = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("keys="))
+                    .and_then(|k| crate::tty::parse_detach_keys(k).ok());
+                let escape = match (self.framed, keys) {
+                    (true, _) => crate::tty::Escape::new(Vec::new()),
+                    (false, Some(k)) => crate::tty::Escape::new(k),
+                    (false, None) => Default::default(),
+                };
                 self.clients.push(AttachClient {
                     stream,
                     stdin,
-                    escape: Default::default(),
+                    escape,
                 });
             }
             return;
@@ -832,8 +887,8 @@ impl Attachments {
             return;
         }
         let (data, detach) = self.clients[i].escape.feed(&buf[..n]);
-        if let Some(pty) = &self.pty {
-            let _ = write_all(pty.as_fd(), &data);
+        if let Some(input) = &self.input {
+            let _ = write_all(input.as_fd(), &data);
         }
         if detach {
             self.clients.remove(i);
@@ -843,7 +898,7 @@ impl Attachments {
     /// Output of stream 1 or 2 to every client.
     fn output(&mut self, stream: u8, data: &[u8]) {
         use std::io::Write;
-        let framed = self.pty.is_none();
+        let framed = self.framed;
         self.clients.retain_mut(|c| {
             if framed {
                 let mut h = [0u8; 8];

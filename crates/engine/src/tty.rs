@@ -4,33 +4,84 @@
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-/// Docker's detach keys, ctrl-p ctrl-q, watched for in the client's input.
-#[derive(Default)]
-pub(crate) struct Escape {
-    /// A ctrl-p held back: it may start the sequence.
-    pending: bool,
+/// Docker's detach keys (ctrl-p ctrl-q unless `--detach-keys` says
+/// otherwise), watched for in the client's input.
+pub struct Escape {
+    keys: Vec<u8>,
+    /// How many bytes of `keys` the input has matched so far (held back).
+    matched: usize,
+}
+
+impl Default for Escape {
+    fn default() -> Escape {
+        Escape::new(vec![0x10, 0x11])
+    }
 }
 
 impl Escape {
+    /// Watch for `keys`; an empty sequence never detaches.
+    pub fn new(keys: Vec<u8>) -> Escape {
+        Escape { keys, matched: 0 }
+    }
+
     /// What to pass on from `input`, and whether the sequence was typed.
-    pub(crate) fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
-        let mut out = Vec::with_capacity(input.len() + 1);
+    /// Bytes that may start the sequence are held back until it is clear
+    /// they do not.
+    pub fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len() + self.matched);
+        if self.keys.is_empty() {
+            out.extend_from_slice(input);
+            return (out, false);
+        }
         for &b in input {
-            if self.pending {
-                self.pending = false;
-                if b == 0x11 {
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    self.matched = 0;
                     return (out, true);
                 }
-                out.push(0x10);
+                continue;
             }
-            if b == 0x10 {
-                self.pending = true;
+            // A mismatch: what was held back goes on, and this byte may
+            // itself start the sequence again.
+            out.extend_from_slice(&self.keys[..self.matched]);
+            self.matched = 0;
+            if b == self.keys[0] {
+                self.matched = 1;
             } else {
                 out.push(b);
             }
         }
         (out, false)
     }
+}
+
+/// `--detach-keys`: comma-separated keys, each a single character or
+/// `ctrl-X` with X one of a-z @ [ \ ] ^ _ (Docker's format).
+pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, String> {
+    let bad = || format!("Invalid detach keys ({spec}) provided");
+    let mut keys = Vec::new();
+    for key in spec.split(',') {
+        let k = key.to_ascii_lowercase();
+        if k.len() == 1 {
+            keys.push(k.as_bytes()[0]);
+            continue;
+        }
+        let Some(c) = k.strip_prefix("ctrl-").filter(|c| c.len() == 1) else {
+            return Err(bad());
+        };
+        keys.push(match c.as_bytes()[0] {
+            c @ b'a'..=b'z' => c - b'a' + 1,
+            b'@' => 0,
+            b'[' => 27,
+            b'\\' => 28,
+            b']' => 29,
+            b'^' => 30,
+            b'_' => 31,
+            _ => return Err(bad()),
+        });
+    }
+    Ok(keys)
 }
 
 /// Where the supervisor of container `id` serves `attach`.
@@ -95,5 +146,26 @@ mod tests {
         assert_eq!(e.feed(&[0x11]), (Vec::new(), true));
         let mut e = super::Escape::default();
         assert_eq!(e.feed(&[0x10, b'y']), (vec![0x10, b'y'], false));
+        // ctrl-p ctrl-p ctrl-q: the first ctrl-p goes on, then detach.
+        let mut e = super::Escape::default();
+        assert_eq!(e.feed(&[0x10, 0x10, 0x11]), (vec![0x10], true));
+    }
+
+    #[test]
+    fn custom_detach_keys() {
+        let keys = super::parse_detach_keys("ctrl-a,x").unwrap();
+        assert_eq!(keys, vec![1, b'x']);
+        let mut e = super::Escape::new(keys);
+        assert_eq!(e.feed(b"ab\x01"), (b"ab".to_vec(), false));
+        assert_eq!(e.feed(b"y"), (b"\x01y".to_vec(), false));
+        assert_eq!(e.feed(b"\x01x"), (Vec::new(), true));
+        assert_eq!(
+            super::parse_detach_keys("ctrl-@,ctrl-_").unwrap(),
+            vec![0, 31]
+        );
+        for bad in ["foo", "ctrl-", "ctrl-1", "shift-a", "a,,b"] {
+            let err = super::parse_detach_keys(bad).unwrap_err();
+            assert_eq!(err, format!("Invalid detach keys ({bad}) provided"));
+        }
     }
 }

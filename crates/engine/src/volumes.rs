@@ -668,12 +668,54 @@ impl Engine {
     /// `cp CONTAINER:SRC DEST`, Docker's rules: a directory is copied into
     /// an existing directory, or becomes DEST; `SRC/.` copies the contents.
     pub fn copy_out(&self, what: &str, src: &str, dest: &Path, follow: bool) -> Result<()> {
+        self.with_source(what, src, follow, |from| {
+            let target = cp_target(src, from, dest)?;
+            copy_any(from, &target, Some((0, 0)))
+                .map_err(|e| Error::Invalid(format!("copying {src}: {e}")))
+        })
+    }
+
+    /// `cp CONTAINER:SRC -`: SRC as a tar stream, its entries named after
+    /// SRC's last component (`.` for `SRC/.`); symlinks stay symlinks.
+    pub fn copy_out_tar(
+        &self,
+        what: &str,
+        src: &str,
+        follow: bool,
+        out: &mut dyn std::io::Write,
+    ) -> Result<()> {
+        self.with_source(what, src, follow, |from| {
+            let name = if src.ends_with("/.") || src.trim_end_matches('/').is_empty() {
+                std::ffi::OsString::from(".")
+            } else {
+                from.file_name().unwrap_or_default().to_os_string()
+            };
+            let mut tar = tar::Builder::new(out);
+            tar.follow_symlinks(false);
+            let md = std::fs::symlink_metadata(from);
+            let r = match md {
+                Ok(m) if m.is_dir() => tar.append_dir_all(&name, from),
+                _ => tar.append_path_with_name(from, &name),
+            };
+            r.and_then(|_| tar.finish())
+                .map_err(|e| Error::Invalid(format!("copying {src}: {e}")))
+        })
+    }
+
+    /// Run `f` on the host path of the container's `src`, which must exist.
+    /// The last component is not followed (a symlink is copied as one)
+    /// unless `follow` (-L).
+    fn with_source(
+        &self,
+        what: &str,
+        src: &str,
+        follow: bool,
+        f: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<()> {
         let c = self
             .find(what)
             .map_err(|_| Error::Invalid(format!("No such container:path: {what}:{src}")))?;
         self.with_rootfs(&c, |rootfs| {
-            // The last component is not followed (a symlink is copied as
-            // one) unless `follow` (-L).
             let trimmed = src.trim_end_matches('/');
             let from = match (
                 follow,
@@ -690,9 +732,31 @@ impl Engine {
                     "No such container:path: {what}:{src}"
                 )));
             }
-            let target = cp_target(src, &from, dest)?;
-            copy_any(&from, &target, Some((0, 0)))
-                .map_err(|e| Error::Invalid(format!("copying {src}: {e}")))
+            f(&from)
+        })
+    }
+
+    /// `cp - CONTAINER:DEST`: a tar stream unpacked into the directory DEST
+    /// with the unpacker image layers use, so no entry lands outside it
+    /// whatever its paths and symlinks say; owners come from the archive.
+    pub fn copy_in_tar(&self, input: &mut dyn std::io::Read, what: &str, dest: &str) -> Result<()> {
+        let c = self
+            .find(what)
+            .map_err(|_| Error::Invalid(format!("No such container:path: {what}:/")))?;
+        self.with_rootfs(&c, |rootfs| {
+            let to = host_path(self, &c, rootfs, dest).map_err(|_| {
+                Error::Invalid(format!(
+                    "Could not find the file {dest} in container {what}"
+                ))
+            })?;
+            if !to.is_dir() {
+                return Err(Error::Invalid(format!(
+                    "destination \"{what}:{dest}\" must be a directory"
+                )));
+            }
+            skiff_image::layer::unpack(input, None, &to, &Default::default())
+                .map(|_| ())
+                .map_err(|e| Error::Invalid(format!("extracting to {dest}: {e}")))
         })
     }
 

@@ -189,8 +189,24 @@ pub struct RunArgs {
     /// Run container in background and print container ID.
     #[arg(short = 'd', long)]
     detach: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     #[command(flatten)]
     create: CreateArgs,
+}
+
+/// `--detach-keys`, checked before anything is made.
+fn check_detach_keys(keys: &Option<String>, code: i32, prefix: &str) -> Result {
+    match keys {
+        Some(k) => skiff_engine::tty::parse_detach_keys(k)
+            .map(|_| ())
+            .map_err(|e| Failure {
+                code,
+                msg: format!("{prefix}Error response from daemon: {e}"),
+            }),
+        None => Ok(()),
+    }
 }
 
 /// `12k`, `64m`, `1g` or bytes.
@@ -599,6 +615,7 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
         require_tty(a.create.tty, a.create.interactive)?;
     }
     let o = create_options(&a.create).map_err(bad_flag("run"))?;
+    check_detach_keys(&a.detach_keys, 125, "skiff: ")?;
     let e = open(root, runroot)?;
     let c = create_pulling(root, &e, &o).map_err(|err| Failure {
         code: err.exit_code(),
@@ -618,6 +635,7 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
             },
             stdout: dup(1)?,
             stderr: dup(2)?,
+            detach_keys: a.detach_keys.clone(),
         })
     };
     // With -it on a terminal, keystrokes go to the container as typed (set
@@ -661,11 +679,15 @@ pub struct StartArgs {
     /// Attach container's STDIN.
     #[arg(short = 'i', long)]
     interactive: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
 
 pub fn start(root: &Path, runroot: &Path, a: StartArgs) -> Result {
+    check_detach_keys(&a.detach_keys, 1, "")?;
     let e = open(root, runroot)?;
     if a.attach && a.containers.len() > 1 {
         return Err(Failure {
@@ -680,6 +702,7 @@ pub fn start(root: &Path, runroot: &Path, a: StartArgs) -> Result {
                 stdin: if a.interactive { Some(dup(0)?) } else { None },
                 stdout: dup(1)?,
                 stderr: dup(2)?,
+                detach_keys: a.detach_keys.clone(),
             })
         } else {
             None
@@ -1515,6 +1538,9 @@ pub struct ExecArgs {
     /// Give extended privileges to the command.
     #[arg(long)]
     privileged: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     container: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     command: Vec<String>,
@@ -1537,6 +1563,7 @@ pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
     if !a.detach {
         require_tty(a.tty, a.interactive)?;
     }
+    check_detach_keys(&a.detach_keys, 1, "")?;
     let e = open(root, runroot)?;
     let o = skiff_engine::container::ExecOptions {
         cmd: a.command,
@@ -1547,6 +1574,7 @@ pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
         privileged: a.privileged,
         tty: a.tty,
         interactive: a.interactive,
+        detach_keys: a.detach_keys.clone(),
     };
     let raw = (a.tty && a.interactive && !a.detach)
         .then(RawTerminal::enter)
@@ -2291,6 +2319,13 @@ fn split_container_path(s: &str) -> Option<(&str, &str)> {
 pub fn cp(root: &Path, runroot: &Path, a: CpArgs) -> Result {
     let e = open(root, runroot)?;
     let r = match (split_container_path(&a.src), split_container_path(&a.dest)) {
+        (Some((c, p)), None) if a.dest == "-" => {
+            let mut out = std::io::stdout().lock();
+            e.copy_out_tar(c, &absolute(p), a.follow_link, &mut out)
+        }
+        (None, Some((c, p))) if a.src == "-" => {
+            e.copy_in_tar(&mut std::io::stdin().lock(), c, &absolute(p))
+        }
         (Some((c, p)), None) => e.copy_out(c, &absolute(p), Path::new(&a.dest), a.follow_link),
         (None, Some((c, p))) => e.copy_in(Path::new(&a.src), c, &absolute(p), a.archive),
         (Some(_), Some(_)) => {
@@ -2405,6 +2440,9 @@ pub struct AttachArgs {
     /// Proxy all received signals to the process.
     #[arg(long = "sig-proxy", default_value = "true", action = clap::ArgAction::Set)]
     sig_proxy: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     container: String,
 }
 
@@ -2414,6 +2452,7 @@ pub struct AttachArgs {
 pub fn attach(root: &Path, runroot: &Path, a: AttachArgs) -> Result {
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
+    check_detach_keys(&a.detach_keys, 1, "")?;
     let e = open(root, runroot)?;
     let c = e.find(&a.container).map_err(daemon(1))?;
     if !matches!(c.state.status, Status::Running | Status::Paused) {
@@ -2427,9 +2466,16 @@ pub fn attach(root: &Path, runroot: &Path, a: AttachArgs) -> Result {
         code: 1,
         msg: format!("Error response from daemon: attaching to {}: {err}", c.name),
     })?;
-    let with_stdin = !a.no_stdin && c.config.open_stdin && c.config.tty;
-    writeln!(sock, "attach 1 stdin={}", u8::from(with_stdin)).map_err(Failure::from)?;
-    let raw = with_stdin.then(RawTerminal::enter).flatten();
+    let with_stdin = !a.no_stdin && c.config.open_stdin;
+    let keys = a
+        .detach_keys
+        .as_deref()
+        .map(|k| format!(" keys={k}"))
+        .unwrap_or_default();
+    writeln!(sock, "attach 1 stdin={}{keys}", u8::from(with_stdin)).map_err(Failure::from)?;
+    let raw = (with_stdin && c.config.tty)
+        .then(RawTerminal::enter)
+        .flatten();
     if a.sig_proxy && !c.config.tty {
         proxy_signals(c.state.pid);
     }

@@ -1149,6 +1149,59 @@ fn cp_both_ways() {
     ]);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
     assert_eq!(e.ok(&["exec", "box", "cat", "/tmp/evil"]), "f\n");
+
+    // Tar streams: `cp C:SRC -` writes one, `cp - C:DIR` unpacks one.
+    let o = e.run(&["cp", "box:/opt", "-"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut names: Vec<String> = tar::Archive::new(&o.stdout[..])
+        .entries()
+        .unwrap()
+        .map(|en| {
+            let p = en.unwrap().path().unwrap().to_string_lossy().into_owned();
+            p.trim_end_matches('/').to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["opt", "opt/sub", "opt/sub/a"]);
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_dir_all("tree", host.join("tree")).unwrap();
+    let good = b.into_inner().unwrap();
+    let cp_in = |dest: &str, data: &[u8]| {
+        use std::io::Write;
+        let mut child = e
+            .cmd(&["cp", "-", dest])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(data);
+        child.wait_with_output().unwrap()
+    };
+    let o = cp_in("box:/tmp", &good);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(e.ok(&["exec", "box", "cat", "/tmp/tree/sub/a"]), "a\n");
+    let o = cp_in("box:/etc/passwd", &good);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("destination \"box:/etc/passwd\" must be a directory"));
+    // A hostile stream: a symlink to the host's directory, then a file
+    // through it. Nothing lands on the host.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    h.set_link_name(victim.parent().unwrap()).unwrap();
+    h.set_cksum();
+    b.append_data(&mut h, "esc", &[][..]).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(4);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "esc/planted", &b"bad\n"[..]).unwrap();
+    let o = cp_in("box:/tmp", &b.into_inner().unwrap());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(!host.join("planted").exists());
 }
 
 #[test]
@@ -1159,11 +1212,26 @@ fn tty_interactive_and_detach_keys() {
     // -t: the container's stdio is a pty of its own.
     let out = e.ok(&["run", "--rm", "-t", "bb", "tty"]);
     assert_eq!(out, "/dev/pts/0\r\n");
-    // -it on a terminal: keystrokes in, output out; ctrl-p ctrl-q detaches.
+    // Detach keys are checked before anything is made.
+    let o = e.run(&["run", "-t", "--detach-keys", "ctrl-1", "--name", "x", "bb"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(text(&o.stderr).contains("Invalid detach keys (ctrl-1) provided"));
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    // -it on a terminal: keystrokes in, output out; the detach keys
+    // (here ctrl-a x instead of ctrl-p ctrl-q) detach.
     let pty = nix::pty::openpty(None, None).unwrap();
     let slave = || std::process::Stdio::from(pty.slave.as_fd().try_clone_to_owned().unwrap());
     let mut child = e
-        .cmd(&["run", "-it", "--name", "shell", "bb", "sh"])
+        .cmd(&[
+            "run",
+            "-it",
+            "--detach-keys",
+            "ctrl-a,x",
+            "--name",
+            "shell",
+            "bb",
+            "sh",
+        ])
         .stdin(slave())
         .stdout(slave())
         .stderr(slave())
@@ -1187,7 +1255,8 @@ fn tty_interactive_and_detach_keys() {
         let n = master.read(&mut buf).unwrap();
         seen.extend_from_slice(&buf[..n]);
     }
-    master.write_all(&[0x10, 0x11]).unwrap();
+    // ctrl-p ctrl-q is just input now; ctrl-a x detaches.
+    master.write_all(&[0x10, 0x11, 0x01, b'x']).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     // Detached, not stopped: the shell runs on, and its output was logged.
@@ -1326,6 +1395,37 @@ fn attach_to_a_running_container() {
     master.write_all(&[0x10, 0x11]).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
     assert_eq!(e.inspect("sh", "{{.State.Status}}"), "running");
+
+    // -i without -t: the container's stdin stays open for attach clients,
+    // one after another; a client's end of input does not close it.
+    e.ok(&["run", "-d", "-i", "--name", "cat", "bb", "cat"]);
+    for word in ["hello", "again"] {
+        let mut child = e
+            .cmd(&["attach", "cat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{word}\n").as_bytes())
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut seen = Vec::new();
+        while !String::from_utf8_lossy(&seen).contains(word) {
+            let mut buf = [0u8; 256];
+            let n = out.read(&mut buf).unwrap();
+            assert!(n > 0, "attach ended early: {}", text(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(text(&seen), format!("{word}\n"));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(e.inspect("cat", "{{.State.Status}}"), "running");
+    }
+    assert!(e.ok(&["logs", "cat"]).contains("hello\nagain\n"));
 }
 
 #[test]
@@ -1386,6 +1486,114 @@ fn runs_killed_at_random_points_leave_a_store_that_works() {
             .map(|d| d.count() == 0)
             .unwrap_or(true)
     });
+}
+
+/// Processes whose command line holds all of `words` (NUL-separated args).
+fn pids_with(words: &[&str]) -> Vec<i32> {
+    let mut out = Vec::new();
+    for d in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = d.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(d.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if words.iter().all(|w| cmd.contains(w)) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn supervisors_and_containers_killed_at_random_points() {
+    let e = Env::new();
+    let root = e.root.to_str().unwrap().to_string();
+    let mut seed: u64 = 0x5eed_0bad_cafe_0002;
+    for i in 0..12 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = Duration::from_micros((seed >> 33) % 30_000);
+        let kill_container = i % 3 == 2;
+        let name = format!("s{i}");
+        let mut cli = e
+            .cmd(&[
+                "run",
+                "-d",
+                "--restart",
+                if i % 2 == 0 { "no" } else { "on-failure:2" },
+                "--name",
+                &name,
+                "bb",
+                "sleep",
+                "30",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        for sup in pids_with(&["__supervise", &root]) {
+            let target = if kill_container {
+                // The supervisor's child is the container's init.
+                std::fs::read_to_string(format!("/proc/{sup}/task/{sup}/children"))
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .next()
+                    .and_then(|p| p.parse().ok())
+            } else {
+                Some(sup)
+            };
+            if let Some(pid) = target {
+                // SAFETY: a process this test's own skiff started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        // The CLI does not hang on a supervisor that died under it.
+        let end = Instant::now() + Duration::from_secs(20);
+        while cli.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < end, "run -d of {name} hangs");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // Whatever each was left in, ps reads it, start restarts one, and rm
+    // removes all without leaving processes, mounts or cgroups.
+    let list = e.ok(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.State}}"]);
+    let ids: Vec<String> = list
+        .lines()
+        .map(|l| {
+            let (id, state) = l.split_once(' ').unwrap();
+            assert!(
+                ["created", "running", "exited", "restarting"].contains(&state),
+                "{id} is {state}"
+            );
+            id.to_string()
+        })
+        .collect();
+    assert!(!ids.is_empty());
+    let stopped = e.ok(&["ps", "-aq", "--filter", "status=exited"]);
+    if let Some(id) = stopped.lines().next() {
+        e.ok(&["start", id]);
+        assert_eq!(e.inspect(id, "{{.State.Status}}"), "running");
+    }
+    for id in &ids {
+        e.ok(&["rm", "-f", id]);
+    }
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    e.until(10, "no supervisor left", || {
+        pids_with(&["__supervise", &root]).is_empty()
+    });
+    e.until(5, "no mounts left", || {
+        !std::fs::read_to_string("/proc/self/mounts")
+            .unwrap()
+            .contains(&root)
+    });
+    for id in &ids {
+        for ctl in ["memory", "pids", "cpu"] {
+            let p = format!("/sys/fs/cgroup/{ctl}/skiff/{id}");
+            assert!(!Path::new(&p).exists(), "{p} is left");
+        }
+    }
 }
 
 #[test]
