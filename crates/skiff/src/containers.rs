@@ -615,7 +615,10 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
         require_tty(a.create.tty, a.create.interactive)?;
     }
     let o = create_options(&a.create).map_err(bad_flag("run"))?;
-    check_detach_keys(&a.detach_keys, 125, "skiff: ")?;
+    // Docker reads the keys only when it attaches.
+    if !a.detach {
+        check_detach_keys(&a.detach_keys, 125, "skiff: ")?;
+    }
     let e = open(root, runroot)?;
     let c = create_pulling(root, &e, &o).map_err(|err| Failure {
         code: err.exit_code(),
@@ -687,7 +690,9 @@ pub struct StartArgs {
 }
 
 pub fn start(root: &Path, runroot: &Path, a: StartArgs) -> Result {
-    check_detach_keys(&a.detach_keys, 1, "")?;
+    if a.attach {
+        check_detach_keys(&a.detach_keys, 1, "")?;
+    }
     let e = open(root, runroot)?;
     if a.attach && a.containers.len() > 1 {
         return Err(Failure {
