@@ -33,6 +33,10 @@ pub struct CreateOptions {
     pub healthcheck: HealthConfig,
     /// `--no-healthcheck`.
     pub no_healthcheck: bool,
+    /// `--network-alias`.
+    pub network_aliases: Vec<String>,
+    /// `--expose`: `80/tcp`.
+    pub expose: Vec<String>,
     pub host: HostConfig,
 }
 
@@ -225,14 +229,35 @@ impl Engine {
         labels.extend(o.labels.clone());
         let mut host = o.host.clone();
         if host.network_mode.is_empty() {
-            host.network_mode = "none".into();
+            host.network_mode = "default".into();
         }
-        if !matches!(host.network_mode.as_str(), "none" | "host") {
-            return Err(Error::Invalid(format!(
-                "network {} not found (only none and host exist until bridge networking)",
-                host.network_mode
-            )));
+        if let Some(other) = host.network_mode.strip_prefix("container:") {
+            self.find(other)?;
         }
+        let network = self.network_for_create(&host.network_mode, &o.network_aliases)?;
+        for e in &host.extra_hosts {
+            let ok = e
+                .split_once(':')
+                .is_some_and(|(h, ip)| !h.is_empty() && ip.parse::<std::net::IpAddr>().is_ok());
+            if !ok {
+                return Err(Error::Invalid(format!(
+                    "invalid IP address in add-host: {e:?}"
+                )));
+            }
+        }
+        for d in &host.dns {
+            if d.parse::<std::net::IpAddr>().is_err() {
+                return Err(Error::Invalid(format!("{d} is not an ip address")));
+            }
+        }
+        // Exposed: the image's, --expose and what -p publishes.
+        let mut exposed: Vec<String> = ic.exposed_ports.keys().cloned().collect();
+        for p in o.expose.iter().chain(host.port_bindings.keys()) {
+            if !exposed.contains(p) {
+                exposed.push(p.clone());
+            }
+        }
+        exposed.sort_by_key(|k| crate::network::parse_port_key(k));
         // Check the security options now, so `run` fails before anything exists.
         for opt in &mut host.security_opt {
             if let Some(file) = opt
@@ -318,6 +343,7 @@ impl Engine {
                 stop_timeout: o.stop_timeout,
                 image: o.image.clone(),
                 volumes: ic.volumes.keys().cloned().collect(),
+                exposed_ports: exposed,
                 healthcheck,
             },
             host,
@@ -376,6 +402,14 @@ impl Engine {
                     undo_volumes(self);
                     return Err(e.into());
                 }
+            }
+        }
+        if let Some(n) = &network {
+            if let Err(e) = self.add_endpoint(n, &c.id, &o.network_aliases) {
+                let _ = self.store.remove(&c.id);
+                let _ = std::fs::remove_dir_all(&dir);
+                undo_volumes(self);
+                return Err(e);
             }
         }
         self.event(&c, "create", &[]);
@@ -804,6 +838,12 @@ impl Engine {
                 "CpusetCpus": c.host.cpuset_cpus,
                 "PidsLimit": if c.host.pids_limit > 0 { json!(c.host.pids_limit) } else { serde_json::Value::Null },
                 "Init": c.host.init,
+                "PortBindings": c.host.port_bindings.iter().map(|(k, v)| (k.clone(), json!(v.iter().map(|b| json!({"HostIp": b.host_ip, "HostPort": b.host_port})).collect::<Vec<_>>()))).collect::<serde_json::Map<_, _>>(),
+                "PublishAllPorts": c.host.publish_all_ports,
+                "Dns": c.host.dns,
+                "DnsSearch": c.host.dns_search,
+                "DnsOptions": c.host.dns_options,
+                "ExtraHosts": if c.host.extra_hosts.is_empty() { serde_json::Value::Null } else { json!(c.host.extra_hosts) },
                 "Mounts": mount_flags(c),
                 "Ulimits": if c.host.ulimits.is_empty() { serde_json::Value::Null } else {
                     json!(c.host.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>())
@@ -834,6 +874,9 @@ impl Engine {
                     serde_json::Value::Object(c.config.volumes.iter().map(|v| (v.clone(), json!({}))).collect())
                 },
                 "WorkingDir": c.config.working_dir,
+                "ExposedPorts": if c.config.exposed_ports.is_empty() { serde_json::Value::Null } else {
+                    serde_json::Value::Object(c.config.exposed_ports.iter().map(|v| (v.clone(), json!({}))).collect())
+                },
                 "Entrypoint": if c.config.entrypoint.is_empty() { serde_json::Value::Null } else { json!(c.config.entrypoint) },
                 "Labels": c.config.labels,
                 "StopSignal": c.config.stop_signal,
@@ -849,7 +892,7 @@ impl Engine {
                 }),
                 "StopTimeout": c.config.stop_timeout,
             },
-            "NetworkSettings": {"Networks": {}},
+            "NetworkSettings": self.network_settings(c),
         })
     }
 }
@@ -1269,6 +1312,15 @@ impl Engine {
     /// Remove container directories no record names (left by a supervisor
     /// killed while it removed a `--rm` container).
     pub fn sweep_orphans(&self) {
+        // Ports of containers that are gone or stopped: their rules too.
+        let _ = self.store.conn().execute(
+            "DELETE FROM published WHERE container NOT IN
+             (SELECT id FROM containers WHERE status IN ('running','paused','restarting'))",
+            [],
+        );
+        if self.network_list().is_ok_and(|l| !l.is_empty()) {
+            let _ = self.sync_rules(true);
+        }
         let known: std::collections::HashSet<String> = self
             .store
             .list()
@@ -1595,7 +1647,7 @@ fn complete_inspect(v: &mut serde_json::Value, c: &Container) {
         json!({"AttachStdout": false, "AttachStderr": false, "StdinOnce": false, "OnBuild": null}),
     );
     if let Some(cfg) = v["Config"].as_object_mut() {
-        for k in ["Healthcheck", "StopSignal", "StopTimeout"] {
+        for k in ["Healthcheck", "StopSignal", "StopTimeout", "ExposedPorts"] {
             if cfg.get(k).is_some_and(Value::is_null) {
                 cfg.remove(k);
             }

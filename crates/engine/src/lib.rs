@@ -10,6 +10,7 @@ pub mod init;
 pub mod logs;
 pub mod model;
 pub mod names;
+pub mod network;
 pub mod seccomp_profile;
 pub mod spec;
 pub mod store;

@@ -27,6 +27,8 @@ pub struct Config {
     pub image: String,
     /// Image volumes (`VOLUME` in the image config).
     pub volumes: Vec<String>,
+    /// `80/tcp`: the image's EXPOSE, `--expose` and `-p` ports.
+    pub exposed_ports: Vec<String>,
     /// Docker's `Healthcheck` (from the image or the `--health-*` flags).
     pub healthcheck: Option<HealthConfig>,
 }
@@ -72,7 +74,8 @@ pub struct HealthResult {
 #[serde(default)]
 pub struct HostConfig {
     pub auto_remove: bool,
-    /// `none` or `host` (bridge networks come with the network issue).
+    /// `default` (the bridge network), `none`, `host`, `container:ID` or a
+    /// network's name.
     pub network_mode: String,
     pub read_only_rootfs: bool,
     pub privileged: bool,
@@ -102,6 +105,23 @@ pub struct HostConfig {
     /// `--log-opt` values as given (Docker's `LogConfig.Config`).
     pub log_opts: BTreeMap<String, String>,
     pub log_max_file: Option<u32>,
+    /// `-p`: "80/tcp" → where on the host.
+    pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    /// `-P`: every exposed port on a random host port.
+    pub publish_all_ports: bool,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// `--add-host` values, `host:ip`.
+    pub extra_hosts: Vec<String>,
+}
+
+/// Docker's `PortBinding`: empty strings mean all addresses, a random port.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortBinding {
+    pub host_ip: String,
+    pub host_port: String,
 }
 
 /// One mount of a container.

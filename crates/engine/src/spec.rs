@@ -232,6 +232,13 @@ pub fn environment_with_home(c: &Container, hostname: &str, home: Option<&str>) 
     env
 }
 
+/// Whether the container gets interfaces on bridge networks (not none,
+/// host or another container's namespace).
+pub fn bridged(c: &Container) -> bool {
+    let m = c.host.network_mode.as_str();
+    !(m == "none" || m == "host" || m.starts_with("container:"))
+}
+
 /// The container's host name: `-h`, the host's own with `--network host`,
 /// else the short ID.
 pub fn hostname(c: &Container) -> String {
@@ -259,6 +266,8 @@ pub struct SpecInput<'a> {
     pub init: Option<&'a Path>,
     /// (rows, columns) of the client's terminal, for `-t`.
     pub console_size: Option<(u16, u16)>,
+    /// `--network container:X`: the network namespace to join.
+    pub netns_path: Option<String>,
 }
 
 /// The OCI config for `c`.
@@ -344,8 +353,10 @@ pub fn build(c: &Container, input: &SpecInput<'_>) -> Result<Value, SpecError> {
         json!({"type": "uts"}),
         json!({"type": "mount"}),
     ];
-    if c.host.network_mode != "host" {
-        namespaces.push(json!({"type": "network"}));
+    match &input.netns_path {
+        Some(p) => namespaces.push(json!({"type": "network", "path": p})),
+        None if c.host.network_mode != "host" => namespaces.push(json!({"type": "network"})),
+        None => {}
     }
     // Docker makes a private cgroup namespace where cgroup v2 is the only
     // hierarchy, and shares the host's elsewhere.

@@ -36,9 +36,9 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     "
     CREATE TABLE containers (
         id TEXT PRIMARY KEY,
@@ -80,6 +80,7 @@ const MIGRATIONS: [&str; 3] = [
     "
     ALTER TABLE containers ADD COLUMN health TEXT;
 ",
+    crate::network::MIGRATION,
 ];
 
 /// One recorded event (`skiff events`).
@@ -353,9 +354,26 @@ impl Store {
 
     pub fn remove(&self, id: &str) -> Result<bool> {
         self.conn
-            .execute("DELETE FROM containers WHERE id = ?1", params![id])
-            .map(|n| n > 0)
-            .map_err(self.db())
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(self.db())?;
+        let r = (|| {
+            self.conn
+                .execute("DELETE FROM endpoints WHERE container = ?1", params![id])?;
+            self.conn
+                .execute("DELETE FROM published WHERE container = ?1", params![id])?;
+            self.conn
+                .execute("DELETE FROM containers WHERE id = ?1", params![id])
+        })();
+        match r {
+            Ok(n) => {
+                self.conn.execute_batch("COMMIT").map_err(self.db())?;
+                Ok(n > 0)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(self.db()(e))
+            }
+        }
     }
 
     /// Append an event.

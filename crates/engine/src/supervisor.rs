@@ -172,7 +172,28 @@ impl Supervisor {
         let _ = skiff_runtime::container::delete(&paths.runtime_root(), &c.id, true);
         mount_rootfs(paths, c, &dir).map_err(fail(125))?;
         timing("supervisor: rootfs mounted");
-        let etc = write_etc_files(c, &dir).map_err(fail(125))?;
+        // `--network container:X` joins X's namespace (X must run).
+        let netns_path = match c.host.network_mode.strip_prefix("container:") {
+            Some(other) => {
+                let o = engine.find(other).map_err(|e| (125, e.to_string()))?;
+                if !matches!(o.state.status, Status::Running | Status::Paused) {
+                    return Err((
+                        125,
+                        format!("cannot join network of a non running container: {other}"),
+                    ));
+                }
+                Some(format!("/proc/{}/ns/net", o.state.pid))
+            }
+            None => None,
+        };
+        let mut wiring = engine.prepare_wiring(c).map_err(|e| (125, e.to_string()))?;
+        let mut release = ReleaseOnDrop {
+            engine,
+            id: c.id.clone(),
+            armed: wiring.holds,
+        };
+        timing("supervisor: addresses and ports");
+        let etc = write_etc_files(c, &dir, &wiring).map_err(fail(125))?;
         make_workdir(c, &rootfs).map_err(fail(125))?;
         make_mtab(&rootfs);
         let mounts = engine
@@ -189,6 +210,7 @@ impl Supervisor {
             } else {
                 None
             },
+            netns_path,
         };
         let spec = crate::spec::build(c, &input).map_err(|e| (125, e.to_string()))?;
         let cfg = dir.join("config.json");
@@ -247,7 +269,26 @@ impl Supervisor {
             ..Default::default()
         };
         let created = skiff_runtime::container::create_child(&opts)
-            .and_then(|pid| skiff_runtime::container::start(&opts.root, &c.id).map(|_| pid));
+            .map_err(|e| e.to_string())
+            .and_then(|pid| {
+                // Made, not started: it joins its networks now.
+                timing("supervisor: created");
+                match engine.wire(c, &mut wiring, pid) {
+                    Ok(()) => Ok(pid),
+                    Err(e) => {
+                        // SAFETY: killing the init we just made.
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                        let _ = reap_blocking(pid);
+                        Err(e.to_string())
+                    }
+                }
+            })
+            .and_then(|pid| {
+                timing("supervisor: network wired");
+                skiff_runtime::container::start(&opts.root, &c.id)
+                    .map(|_| pid)
+                    .map_err(|e| e.to_string())
+            });
         // Our own stdio: nothing of the container's.
         let null = open_null().map_err(fail(125))?;
         for fd in 0..3 {
@@ -255,8 +296,7 @@ impl Supervisor {
         }
         let pid = match created {
             Ok(pid) => pid,
-            Err(e) => {
-                let msg = e.to_string();
+            Err(msg) => {
                 unmount(&rootfs);
                 return Err((start_failure_code(&msg), msg));
             }
@@ -323,14 +363,23 @@ impl Supervisor {
             pty_in.or(stdin_w),
             framed,
         );
+        let lookup = engine.dns_lookup(&c.id);
         let io = PumpIo {
             outputs,
             client: [client_out, client_err],
             input,
             attach,
             log,
+            dns: wiring
+                .dns
+                .take()
+                .map(|r| (r, &lookup as &dyn skiff_net::dns::Lookup)),
         };
         let status = self.pump(pid, io, checker.as_mut().map(|ch| (ch, engine, &*c)));
+        // Its addresses and ports are free again (before an `--rm` removes
+        // the record, so the port rules go with them).
+        drop(wiring);
+        release.now();
         if let Some(ch) = &mut checker {
             ch.stop();
         }
@@ -383,7 +432,7 @@ impl Supervisor {
     fn pump(
         &mut self,
         pid: i32,
-        io: PumpIo,
+        io: PumpIo<'_>,
         mut health: Option<(&mut crate::health::Checker, &Engine, &Container)>,
     ) -> i32 {
         let PumpIo {
@@ -392,6 +441,7 @@ impl Supervisor {
             mut input,
             mut attach,
             mut log,
+            mut dns,
         } = io;
         let mut open = outputs;
         // `--detach-keys` of the client that ran or started us.
@@ -445,6 +495,10 @@ impl Supervisor {
                 Some(a) if exit.is_none() => a.fds(),
                 _ => Vec::new(),
             };
+            let dns_fds = match &dns {
+                Some((r, _)) if exit.is_none() => r.fds(),
+                _ => Vec::new(),
+            };
             let mut fds: Vec<libc::pollfd> = open
                 .iter()
                 .flatten()
@@ -453,6 +507,7 @@ impl Supervisor {
                 .chain(health_fds)
                 .chain(input_fd)
                 .chain(attach_fds.iter().copied())
+                .chain(dns_fds.iter().copied())
                 .map(|fd| libc::pollfd {
                     fd,
                     events: libc::POLLIN,
@@ -476,6 +531,10 @@ impl Supervisor {
             if !trimmed && exit.is_none() {
                 timeout = if timeout < 0 { 200 } else { timeout.min(200) };
             }
+            if let Some(t) = dns.as_ref().and_then(|(r, _)| r.next_timeout()) {
+                let ms = t.as_millis().min(i32::MAX as u128) as i32;
+                timeout = if timeout < 0 { ms } else { timeout.min(ms) };
+            }
             // SAFETY: valid pollfd array of its length.
             let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout) };
             if r < 0 {
@@ -490,7 +549,19 @@ impl Supervisor {
                     ch.tick(engine, c);
                 }
             }
+            if let Some((r, lookup)) = &mut dns {
+                if fds
+                    .iter()
+                    .any(|p| p.revents != 0 && dns_fds.contains(&p.fd))
+                {
+                    r.handle_ready(*lookup);
+                }
+                r.expire(Instant::now());
+            }
             for p in fds.iter().filter(|p| p.revents != 0) {
+                if dns_fds.contains(&p.fd) {
+                    continue;
+                }
                 if attach_fds.contains(&p.fd) {
                     if let Some(a) = &mut attach {
                         a.ready(p.fd);
@@ -551,6 +622,14 @@ impl Supervisor {
 }
 
 /// The exit status of `pid` if it has exited.
+/// Wait for child `pid` to exit; its wait status.
+fn reap_blocking(pid: i32) -> Option<i32> {
+    let mut st = 0;
+    // SAFETY: waitpid on our child.
+    let r = unsafe { libc::waitpid(pid, &mut st, 0) };
+    (r == pid).then_some(st)
+}
+
 fn reap(pid: i32) -> Option<i32> {
     let mut st = 0;
     // SAFETY: waitpid on our child, without blocking.
@@ -666,27 +745,41 @@ fn make_workdir(c: &Container, rootfs: &Path) -> Result<(), String> {
 
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, as
 /// Docker writes them; returns (destination, source) pairs to bind-mount.
-fn write_etc_files(c: &Container, dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+fn write_etc_files(
+    c: &Container,
+    dir: &Path,
+    net: &crate::network::Wiring,
+) -> Result<Vec<(String, PathBuf)>, String> {
     let hostname = crate::spec::hostname(c);
     let w = |name: &str, text: String| -> Result<PathBuf, String> {
         let p = dir.join(name);
         std::fs::write(&p, text).map_err(|e| format!("writing {}: {e}", p.display()))?;
         Ok(p)
     };
-    let mut hosts = String::from(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
-         fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
-         ff02::2\tip6-allrouters\n",
-    );
-    let resolv = if c.host.network_mode == "host" {
-        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let (hosts, resolv) = if c.host.network_mode == "host" {
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        (hosts, host_resolv)
     } else {
-        // No network: Docker copies the host's file all the same.
-        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+        let mut hosts = String::from(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+             fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
+             ff02::2\tip6-allrouters\n",
+        );
+        for e in &c.host.extra_hosts {
+            if let Some((name, ip)) = e.split_once(':') {
+                hosts.push_str(&format!("{ip}\t{name}\n"));
+            }
+        }
+        if let Some(ip) = net.endpoints.first().and_then(|e| e.ip) {
+            hosts.push_str(&format!("{ip}\t{hostname}\n"));
+        }
+        let user_network = net.endpoints.iter().any(|e| e.network.name != "bridge");
+        (
+            hosts,
+            crate::network::resolv_conf(&host_resolv, &c.host, user_network),
+        )
     };
-    if c.host.network_mode == "host" {
-        hosts = std::fs::read_to_string("/etc/hosts").unwrap_or(hosts);
-    }
     Ok(vec![
         (
             "/etc/hostname".into(),
@@ -772,7 +865,7 @@ fn oom_killed(id: &str) -> bool {
 }
 
 /// What the supervisor copies between while a container runs.
-struct PumpIo {
+struct PumpIo<'a> {
     /// The container's stdout and stderr (or its pty master, and None).
     outputs: [Option<OwnedFd>; 2],
     /// The client's stdout and stderr (attached `run`/`start -a`).
@@ -781,6 +874,30 @@ struct PumpIo {
     input: Option<(OwnedFd, OwnedFd)>,
     attach: Option<Attachments>,
     log: Option<crate::logs::LogWriter>,
+    /// The DNS responder of a container on user networks.
+    dns: Option<(skiff_net::dns::Responder, &'a dyn skiff_net::dns::Lookup)>,
+}
+
+/// Gives a container's addresses and ports back when its run ends, however
+/// it ends.
+struct ReleaseOnDrop<'a> {
+    engine: &'a Engine,
+    id: String,
+    armed: bool,
+}
+
+impl ReleaseOnDrop<'_> {
+    fn now(&mut self) {
+        if std::mem::take(&mut self.armed) {
+            self.engine.release_network(&self.id);
+        }
+    }
+}
+
+impl Drop for ReleaseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.now();
+    }
 }
 
 /// Clients of `skiff attach`: a unix socket per running container. A client

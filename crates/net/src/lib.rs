@@ -4,3 +4,5 @@
 
 pub mod dns;
 pub mod netlink;
+pub mod nft;
+pub mod setup;

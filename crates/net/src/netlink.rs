@@ -140,6 +140,16 @@ fn explain(kernel_message: &Option<String>) -> String {
 }
 
 impl NetlinkError {
+    /// A link that should exist was not found.
+    pub fn gone(op: &'static str, object: &str) -> NetlinkError {
+        NetlinkError::Os {
+            op,
+            object: object.to_string(),
+            source: io::Error::from_raw_os_error(libc::ENODEV),
+            kernel_message: None,
+        }
+    }
+
     /// The errno, if the failure was a system call or a kernel refusal.
     pub fn errno(&self) -> Option<i32> {
         match self {

@@ -25,16 +25,16 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
-type Result<T = ()> = std::result::Result<T, Failure>;
+pub(crate) type Result<T = ()> = std::result::Result<T, Failure>;
 
-fn daemon(code: i32) -> impl Fn(skiff_engine::Error) -> Failure {
+pub(crate) fn daemon(code: i32) -> impl Fn(skiff_engine::Error) -> Failure {
     move |e| Failure {
         code: if code == 125 { e.exit_code() } else { code },
         msg: format!("Error response from daemon: {e}"),
     }
 }
 
-fn open(root: &Path, runroot: &Path) -> Result<Engine> {
+pub(crate) fn open(root: &Path, runroot: &Path) -> Result<Engine> {
     Engine::open(root, runroot).map_err(|e| Failure {
         code: 125,
         msg: e.to_string(),
@@ -126,9 +126,33 @@ pub struct CreateArgs {
     /// Log driver options (max-size, max-file).
     #[arg(long = "log-opt")]
     log_opt: Vec<String>,
-    /// Connect a container to a network (none, host).
+    /// Connect a container to a network (bridge, none, host, container:NAME or a network's name).
     #[arg(long = "network", alias = "net")]
     network: Option<String>,
+    /// Add network-scoped alias for the container.
+    #[arg(long = "network-alias", alias = "net-alias")]
+    network_alias: Vec<String>,
+    /// Publish a container's port(s) to the host.
+    #[arg(short = 'p', long = "publish")]
+    publish: Vec<String>,
+    /// Publish all exposed ports to random ports.
+    #[arg(short = 'P', long = "publish-all")]
+    publish_all: bool,
+    /// Expose a port or a range of ports.
+    #[arg(long = "expose")]
+    expose: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip).
+    #[arg(long = "add-host")]
+    add_host: Vec<String>,
+    /// Set custom DNS servers.
+    #[arg(long = "dns")]
+    dns: Vec<String>,
+    /// Set custom DNS search domains.
+    #[arg(long = "dns-search")]
+    dns_search: Vec<String>,
+    /// Set DNS options.
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    dns_option: Vec<String>,
     /// Bind mount a volume (NAME:/path, /host:/path, /path)[:ro].
     #[arg(short = 'v', long = "volume")]
     volume: Vec<String>,
@@ -332,8 +356,29 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
         pids_limit: a.pids_limit.unwrap_or(0),
         init: a.init,
+        publish_all_ports: a.publish_all,
+        dns: a.dns.clone(),
+        dns_search: a.dns_search.clone(),
+        dns_options: a.dns_option.clone(),
+        extra_hosts: a.add_host.clone(),
         ..Default::default()
     };
+    for p in &a.publish {
+        for (k, b) in skiff_engine::network::parse_publish(p)? {
+            host.port_bindings.entry(k).or_default().push(b);
+        }
+    }
+    let mut expose = Vec::new();
+    for e in &a.expose {
+        let (port, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+        let (lo, hi) = port.split_once('-').unwrap_or((port, port));
+        let bad = || format!("invalid range format for --expose: {e}");
+        let lo: u16 = lo.parse().map_err(|_| bad())?;
+        let hi: u16 = hi.parse().map_err(|_| bad())?;
+        for p in lo..=hi {
+            expose.push(format!("{p}/{proto}"));
+        }
+    }
     let engine_err = |e: skiff_engine::Error| e.to_string();
     for v in &a.volume {
         host.mounts
@@ -445,6 +490,8 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         open_stdin: a.interactive,
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
+        network_aliases: a.network_alias.clone(),
+        expose,
         host,
     })
 }
@@ -1066,13 +1113,23 @@ pub fn ps(root: &Path, runroot: &Path, a: PsArgs) -> Result {
                 ("Command", "COMMAND", command_text(c, trunc)),
                 ("CreatedAt", "CREATED AT", go_time(&c.created)),
                 ("RunningFor", "CREATED", format::ago(&c.created)),
-                ("Ports", "PORTS", String::new()),
+                ("Ports", "PORTS", e.ports_column(c)),
                 ("State", "STATE", c.state.status.as_str().to_string()),
                 ("Status", "STATUS", status_text(c)),
                 ("Names", "NAMES", c.name.clone()),
                 ("Labels", "LABELS", labels),
                 ("Mounts", "MOUNTS", String::new()),
-                ("Networks", "NETWORKS", c.host.network_mode.clone()),
+                ("Networks", "NETWORKS", {
+                    let eps = e.endpoints(&c.id).unwrap_or_default();
+                    if eps.is_empty() {
+                        c.host.network_mode.clone()
+                    } else {
+                        eps.iter()
+                            .map(|ep| ep.network.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    }
+                }),
             ]
         })
         .collect();
@@ -1329,7 +1386,7 @@ pub enum VolumeCmd {
 }
 
 /// Ask on the terminal; false unless the answer is y or yes.
-fn confirm(question: &str) -> bool {
+pub(crate) fn confirm(question: &str) -> bool {
     use std::io::Write;
     print!("{question} [y/N] ");
     let _ = std::io::stdout().flush();

@@ -7,6 +7,7 @@
 mod containers;
 mod format;
 mod images;
+mod networks;
 mod template;
 
 use clap::{Parser, Subcommand};
@@ -68,6 +69,15 @@ enum Cmd {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(containers::VolumeCmd),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(networks::NetworkCmd),
+    /// List port mappings or a specific mapping for the container.
+    Port {
+        container: String,
+        /// PRIVATE_PORT[/PROTO]
+        port: Option<String>,
+    },
     /// Run a command in a running container.
     Exec(containers::ExecArgs),
     /// Attach to a running container's output (and input, with a tty).
@@ -189,6 +199,10 @@ fn main() {
             new_name,
         } => finish(containers::rename(&root, &runroot, &container, &new_name)),
         Cmd::Volume(c) => finish(containers::volume(&root, &runroot, c)),
+        Cmd::Network(c) => finish(networks::network(&root, &runroot, c)),
+        Cmd::Port { container, port } => {
+            finish(networks::port(&root, &runroot, &container, port.as_deref()))
+        }
         Cmd::Exec(a) => finish(containers::exec(&root, &runroot, a)),
         Cmd::Attach(a) => finish(containers::attach(&root, &runroot, a)),
         Cmd::Pause(a) => finish(containers::pause(&root, &runroot, a)),

@@ -7,14 +7,22 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 struct Env {
-    _dir: tempfile::TempDir,
     root: PathBuf,
     runroot: PathBuf,
+    /// Bridges, veths and rules are made in the test's own namespace
+    /// (None: the host's, for tests that reach a registry on 127.0.0.1 and
+    /// use `--network none`).
+    ns: Option<skiff_testkit::NetNs>,
+    _dir: tempfile::TempDir,
 }
 
 impl Env {
     /// A store holding busybox imported as `bb`.
     fn new() -> Env {
+        Env::with_ns(Some(skiff_testkit::NetNs::new("skiff-ctr")))
+    }
+
+    fn with_ns(ns: Option<skiff_testkit::NetNs>) -> Env {
         let dir = tempfile::Builder::new()
             .prefix("skiff-ctr-")
             .tempdir()
@@ -36,6 +44,7 @@ impl Env {
         let env = Env {
             root: dir.path().join("root"),
             runroot: dir.path().join("run"),
+            ns,
             _dir: dir,
         };
         env.ok(&["import", tar.to_str().unwrap(), "bb"]);
@@ -43,7 +52,10 @@ impl Env {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_skiff"));
+        let mut c = match &self.ns {
+            Some(ns) => ns.command(env!("CARGO_BIN_EXE_skiff")),
+            None => Command::new(env!("CARGO_BIN_EXE_skiff")),
+        };
         c.arg("--root")
             .arg(&self.root)
             .arg("--runroot")
@@ -368,6 +380,8 @@ fn config_flags_reach_the_process() {
     let out = e.ok(&[
         "run",
         "--rm",
+        "--network",
+        "none",
         "bb",
         "sh",
         "-c",
@@ -383,7 +397,7 @@ fn config_flags_reach_the_process() {
             "lab",
             "{{index .Config.Labels \"tier\"}} {{json .Config.Cmd}} {{.HostConfig.NetworkMode}}"
         ),
-        "web [\"echo\",\"x\"] none"
+        "web [\"echo\",\"x\"] default"
     );
 }
 
@@ -760,14 +774,23 @@ fn exec_runs_in_the_container() {
 
 #[test]
 fn run_pulls_a_missing_image_and_rmi_respects_containers() {
-    let e = Env::new();
+    let e = Env::with_ns(None);
     let reg = skiff_testkit::registry::start_registry();
     let name = format!("{}/auto/bb:1", reg.host);
     e.ok(&["tag", "bb", &name]);
     e.ok(&["push", &name]);
-    let fresh = Env::new();
+    let fresh = Env::with_ns(None);
     fresh.ok(&["rmi", "bb"]);
-    let o = fresh.run(&["run", "--name", "pulled", &name, "echo", "pulled"]);
+    let o = fresh.run(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "pulled",
+        &name,
+        "echo",
+        "pulled",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "pulled\n");
     let err = text(&o.stderr);

@@ -266,3 +266,67 @@ pub fn write_oci_image_archive(rootfs: &Path, name: &str, cmd: &[&str], out: &Pa
     .unwrap();
     write_tar(&layout, out);
 }
+
+/// A network namespace of a test's own (`ip netns add`), with `lo` up;
+/// deleted, with every bridge, veth and nftables rule made in it, when
+/// dropped. Commands run in it through `nsenter --net`, which leaves the
+/// mount namespace alone (unlike `ip netns exec`), so processes inside see
+/// the same mounts as the test.
+pub struct NetNs {
+    pub name: String,
+}
+
+impl NetNs {
+    pub fn new(prefix: &str) -> NetNs {
+        let name = unique_id(prefix);
+        let name: String = name.chars().take(30).collect();
+        let ok = std::process::Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "ip netns add {name} failed");
+        let ns = NetNs { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// /run/netns/NAME.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from("/run/netns").join(&self.name)
+    }
+
+    /// `program` run inside the namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut c = std::process::Command::new("nsenter");
+        c.arg(format!("--net={}", self.path().display()))
+            .arg("--")
+            .arg(program);
+        c
+    }
+
+    /// `ip -n NAME args...`; panics on failure.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let o = std::process::Command::new("ip")
+            .arg("-n")
+            .arg(&self.name)
+            .args(args)
+            .output()
+            .expect("running ip");
+        assert!(
+            o.status.success(),
+            "ip -n {} {args:?}: {}",
+            self.name,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}

@@ -1,0 +1,306 @@
+//! `network` and `port`: Docker's network commands on skiff's networks.
+
+use crate::containers::{confirm, daemon, json_4, open, Failure, Result};
+use crate::format;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum NetworkCmd {
+    /// Create a network.
+    Create {
+        /// Driver to manage the Network.
+        #[arg(short = 'd', long)]
+        driver: Option<String>,
+        /// Subnet in CIDR format that represents a network segment.
+        #[arg(long)]
+        subnet: Option<String>,
+        /// IPv4 Gateway for the master subnet.
+        #[arg(long)]
+        gateway: Option<String>,
+        /// Restrict external access to the network.
+        #[arg(long)]
+        internal: bool,
+        /// Set metadata on a network.
+        #[arg(long = "label")]
+        label: Vec<String>,
+        name: String,
+    },
+    /// List networks.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display network IDs.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Provide filter values (name=, id=, driver=, label=).
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
+        /// Pretty-print networks using a Go template.
+        #[arg(long)]
+        format: Option<String>,
+        /// Do not truncate the output.
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+    },
+    /// Display detailed information on one or more networks.
+    Inspect {
+        /// Format the output using a Go template.
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Remove one or more networks.
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Connect a container to a network.
+    Connect {
+        /// Add network-scoped alias for the container.
+        #[arg(long = "alias")]
+        alias: Vec<String>,
+        network: String,
+        container: String,
+    },
+    /// Disconnect a container from a network.
+    Disconnect {
+        /// Force the container to disconnect from a network.
+        #[arg(short = 'f', long)]
+        force: bool,
+        network: String,
+        container: String,
+    },
+    /// Remove all unused networks.
+    Prune {
+        /// Do not prompt for confirmation.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+}
+
+pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
+    let e = open(root, runroot)?;
+    e.ensure_default_networks().map_err(daemon(1))?;
+    match c {
+        NetworkCmd::Create {
+            driver,
+            subnet,
+            gateway,
+            internal,
+            label,
+            name,
+        } => {
+            let labels: BTreeMap<String, String> = label
+                .iter()
+                .map(|l| {
+                    let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            let n = e
+                .network_create(
+                    &name,
+                    &skiff_engine::network::CreateNetwork {
+                        driver,
+                        subnet,
+                        gateway,
+                        internal,
+                        labels,
+                    },
+                )
+                .map_err(daemon(1))?;
+            println!("{}", n.id);
+        }
+        NetworkCmd::Ls {
+            quiet,
+            filter,
+            format,
+            no_trunc,
+        } => {
+            let mut list = e.network_list().map_err(daemon(1))?;
+            for f in &filter {
+                let (k, v) = f.split_once('=').unwrap_or((f, ""));
+                list.retain(|n| match k {
+                    "name" => n.name.contains(v),
+                    "id" => n.id.starts_with(v),
+                    "driver" => n.driver == v,
+                    "type" => (v == "builtin") == n.predefined(),
+                    "label" => match v.split_once('=') {
+                        Some((lk, lv)) => n.labels.get(lk).map(String::as_str) == Some(lv),
+                        None => n.labels.contains_key(v),
+                    },
+                    _ => true,
+                });
+                if !matches!(k, "name" | "id" | "driver" | "type" | "label") {
+                    return Err(Failure {
+                        code: 1,
+                        msg: format!("Error response from daemon: Invalid filter '{k}'"),
+                    });
+                }
+            }
+            list.sort_by(|a, b| a.name.cmp(&b.name));
+            let id = |n: &skiff_engine::network::Network| {
+                if no_trunc {
+                    n.id.clone()
+                } else {
+                    n.id[..12].to_string()
+                }
+            };
+            if quiet {
+                for n in &list {
+                    println!("{}", id(n));
+                }
+                return Ok(());
+            }
+            let rows: Vec<format::Fields> = list
+                .iter()
+                .map(|n| {
+                    vec![
+                        ("ID", "NETWORK ID", id(n)),
+                        ("Name", "NAME", n.name.clone()),
+                        ("Driver", "DRIVER", n.driver.clone()),
+                        ("Scope", "SCOPE", "local".to_string()),
+                        ("IPv6", "IPV6", "false".to_string()),
+                        ("Internal", "INTERNAL", n.internal.to_string()),
+                        (
+                            "Labels",
+                            "LABELS",
+                            n.labels
+                                .iter()
+                                .map(|(k, v)| format!("{k}={v}"))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ),
+                        ("CreatedAt", "CREATED AT", n.created.clone()),
+                    ]
+                })
+                .collect();
+            let fmt = format
+                .unwrap_or_else(|| "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}".into());
+            print!(
+                "{}",
+                format::render_rows(&fmt, &rows).map_err(Failure::from)?
+            );
+        }
+        NetworkCmd::Inspect { format, networks } => {
+            let mut out = Vec::new();
+            let mut failed = false;
+            for n in &networks {
+                match e.network_find(n) {
+                    Ok(net) => out.push(e.network_inspect(&net).map_err(daemon(1))?),
+                    Err(_) => {
+                        eprintln!("Error: No such network: {n}");
+                        failed = true;
+                    }
+                }
+            }
+            match &format {
+                Some(f) => {
+                    for v in &out {
+                        println!("{}", crate::template::render(f, v).map_err(Failure::from)?);
+                    }
+                }
+                None => println!("{}", json_4(&out)),
+            }
+            if failed {
+                return Err(Failure {
+                    code: 1,
+                    msg: String::new(),
+                });
+            }
+        }
+        NetworkCmd::Rm { networks } => {
+            let mut failed = false;
+            for n in &networks {
+                match e.network_remove(n) {
+                    Ok(_) => println!("{n}"),
+                    Err(err) => {
+                        let msg = err.to_string();
+                        if msg.ends_with("not found") {
+                            eprintln!("Error: No such network: {n}");
+                        } else {
+                            eprintln!("Error response from daemon: {msg}");
+                        }
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                return Err(Failure {
+                    code: 1,
+                    msg: String::new(),
+                });
+            }
+        }
+        NetworkCmd::Connect {
+            alias,
+            network,
+            container,
+        } => e
+            .network_connect(&network, &container, &alias)
+            .map_err(daemon(1))?,
+        NetworkCmd::Disconnect {
+            force: _,
+            network,
+            container,
+        } => e
+            .network_disconnect(&network, &container)
+            .map_err(daemon(1))?,
+        NetworkCmd::Prune { force } => {
+            if !force
+                && !confirm(
+                    "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?",
+                )
+            {
+                return Ok(());
+            }
+            let gone = e.network_prune().map_err(daemon(1))?;
+            if !gone.is_empty() {
+                println!("Deleted Networks:");
+                for n in gone {
+                    println!("{n}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `port CONTAINER [PRIVATE_PORT[/PROTO]]`.
+pub fn port(root: &Path, runroot: &Path, container: &str, which: Option<&str>) -> Result {
+    let e = open(root, runroot)?;
+    let c = e.find(container).map_err(daemon(1))?;
+    let published = e.published(&c.id).map_err(daemon(1))?;
+    match which {
+        Some(w) => {
+            let (port, proto) =
+                skiff_engine::network::parse_port_key(w).ok_or_else(|| Failure {
+                    code: 1,
+                    msg: format!("Error: Invalid port: {w}"),
+                })?;
+            let mine: Vec<_> = published
+                .iter()
+                .filter(|p| p.port == port && p.proto == proto)
+                .collect();
+            if mine.is_empty() {
+                return Err(Failure {
+                    code: 1,
+                    msg: format!(
+                        "Error: No public port '{port}/{proto}' published for {container}"
+                    ),
+                });
+            }
+            for p in mine {
+                println!("{}:{}", p.host_ip, p.host_port);
+            }
+        }
+        None => {
+            for p in &published {
+                println!("{}/{} -> {}:{}", p.port, p.proto, p.host_ip, p.host_port);
+            }
+        }
+    }
+    Ok(())
+}
