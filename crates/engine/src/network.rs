@@ -18,6 +18,10 @@ use skiff_net::{netlink, nft, setup};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+/// Docker's refusal of `--network-alias` off user networks.
+const ALIAS_ON_DEFAULT: &str =
+    "network-scoped alias is supported only for containers in user defined networks";
+
 /// The default bridge's device.
 pub const DEFAULT_BRIDGE: &str = "skiff0";
 
@@ -495,9 +499,7 @@ impl Engine {
     ) -> Result<Option<Network>> {
         if matches!(mode, "none" | "host") || mode.starts_with("container:") {
             if !aliases.is_empty() {
-                return Err(Error::Invalid(
-                    "network-scoped aliases are only supported for user-defined networks".into(),
-                ));
+                return Err(Error::Invalid(ALIAS_ON_DEFAULT.into()));
             }
             return Ok(None);
         }
@@ -508,9 +510,7 @@ impl Engine {
             _ => {}
         }
         if n.name == "bridge" && !aliases.is_empty() {
-            return Err(Error::Invalid(
-                "network-scoped aliases are only supported for user-defined networks".into(),
-            ));
+            return Err(Error::Invalid(ALIAS_ON_DEFAULT.into()));
         }
         Ok(Some(n))
     }
@@ -982,14 +982,7 @@ impl Engine {
             else {
                 continue;
             };
-            if host
-                .link_index(&ep.network.bridge)
-                .map_err(|e| fail(e.to_string()))?
-                .is_none()
-            {
-                new_bridge = true;
-            }
-            let index = setup::ensure_bridge(
+            let (index, made) = setup::ensure_bridge(
                 &mut host,
                 &setup::Bridge {
                     name: ep.network.bridge.clone(),
@@ -998,6 +991,7 @@ impl Engine {
                 },
             )
             .map_err(fail)?;
+            new_bridge |= made;
             eps.push(setup::Endpoint {
                 bridge_index: index,
                 host_ifname: setup::veth_name(),
@@ -1430,10 +1424,7 @@ impl Engine {
             ));
         }
         if n.name == "bridge" && !aliases.is_empty() {
-            return Err(Error::Invalid(
-                "network-scoped alias is supported only for containers in user defined networks"
-                    .into(),
-            ));
+            return Err(Error::Invalid(ALIAS_ON_DEFAULT.into()));
         }
         self.add_endpoint(&n, &c.id, aliases)?;
         if is_running(&c) && c.state.pid > 0 {

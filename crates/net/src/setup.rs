@@ -40,22 +40,33 @@ pub fn sysctl(key: &str, value: &str) -> Result<(), String> {
 }
 
 /// The bridge, made and brought up if it is not there yet (or lost its
-/// address); returns its link index. Also turns on IPv4 forwarding and lets
-/// the bridge carry traffic DNAT'd from 127.0.0.1 (published ports reached
-/// from the host itself).
-pub fn ensure_bridge(rt: &mut Route, b: &Bridge) -> Result<u32, String> {
+/// address); returns its link index and whether this call made it. Also
+/// turns on IPv4 forwarding and lets the bridge carry traffic DNAT'd from
+/// 127.0.0.1 (published ports reached from the host itself).
+pub fn ensure_bridge(rt: &mut Route, b: &Bridge) -> Result<(u32, bool), String> {
+    let mut made = false;
     let index = match rt.link_index(&b.name).map_err(|e| e.to_string())? {
         Some(i) => i,
         None => {
+            made = true;
             match rt.create_bridge(&b.name, None) {
                 Ok(()) => {}
                 // Made at the same moment by another container's start.
                 Err(e) if e.is_exists() => {}
                 Err(e) => return Err(e.to_string()),
             }
-            rt.link_index(&b.name)
+            let i = rt
+                .link_index(&b.name)
                 .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("bridge {} vanished after it was made", b.name))?
+                .ok_or_else(|| format!("bridge {} vanished after it was made", b.name))?;
+            // A MAC of its own: else the bridge takes the lowest of its
+            // ports' and changes it as veths come and go, and containers
+            // that cached the gateway's old address lose their replies.
+            let mut mac = [0x02, 0x42, 0, 0, 0, 0];
+            // SAFETY: getrandom fills the buffer it is given.
+            let _ = unsafe { libc::getrandom(mac[2..].as_mut_ptr().cast(), 4, 0) };
+            rt.set_mac(i, mac).map_err(|e| e.to_string())?;
+            i
         }
     };
     match rt.add_address(index, b.gateway, b.prefix) {
@@ -66,7 +77,7 @@ pub fn ensure_bridge(rt: &mut Route, b: &Bridge) -> Result<u32, String> {
     rt.set_up(index).map_err(|e| e.to_string())?;
     sysctl("net/ipv4/ip_forward", "1")?;
     sysctl(&format!("net/ipv4/conf/{}/route_localnet", b.name), "1")?;
-    Ok(index)
+    Ok((index, made))
 }
 
 /// Wire the container whose network namespace is `netns` into its

@@ -371,6 +371,9 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
     let mut expose = Vec::new();
     for e in &a.expose {
         let (port, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+        if !matches!(proto, "tcp" | "udp") {
+            return Err(format!("invalid proto: {proto}"));
+        }
         let (lo, hi) = port.split_once('-').unwrap_or((port, port));
         let bad = || format!("invalid range format for --expose: {e}");
         let lo: u16 = lo.parse().map_err(|_| bad())?;
@@ -1385,6 +1388,31 @@ pub enum VolumeCmd {
     },
 }
 
+/// `volume inspect` and `network inspect`: each document through the
+/// template, or all of them as one JSON array; then exit 1 if any of those
+/// asked for was missing (already reported).
+pub(crate) fn print_documents(
+    out: &[serde_json::Value],
+    format: Option<&str>,
+    failed: bool,
+) -> Result {
+    match format {
+        Some(f) => {
+            for v in out {
+                println!("{}", crate::template::render(f, v).map_err(Failure::from)?);
+            }
+        }
+        None => println!("{}", json_4(&out)),
+    }
+    if failed {
+        return Err(Failure {
+            code: 1,
+            msg: String::new(),
+        });
+    }
+    Ok(())
+}
+
 /// Ask on the terminal; false unless the answer is y or yes.
 pub(crate) fn confirm(question: &str) -> bool {
     use std::io::Write;
@@ -1515,20 +1543,7 @@ pub fn volume(root: &Path, runroot: &Path, c: VolumeCmd) -> Result {
                     }
                 }
             }
-            match &format {
-                Some(f) => {
-                    for v in &out {
-                        println!("{}", crate::template::render(f, v).map_err(Failure::from)?);
-                    }
-                }
-                None => println!("{}", json_4(&out)),
-            }
-            if failed {
-                return Err(Failure {
-                    code: 1,
-                    msg: String::new(),
-                });
-            }
+            print_documents(&out, format.as_deref(), failed)?;
         }
         VolumeCmd::Rm { force, volumes } => {
             let mut failed = false;

@@ -1,6 +1,6 @@
 //! `network` and `port`: Docker's network commands on skiff's networks.
 
-use crate::containers::{confirm, daemon, json_4, open, Failure, Result};
+use crate::containers::{confirm, daemon, open, print_documents, Failure, Result};
 use crate::format;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -122,6 +122,12 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
             let mut list = e.network_list().map_err(daemon(1))?;
             for f in &filter {
                 let (k, v) = f.split_once('=').unwrap_or((f, ""));
+                if !matches!(k, "name" | "id" | "driver" | "type" | "label") {
+                    return Err(Failure {
+                        code: 1,
+                        msg: format!("Error response from daemon: Invalid filter '{k}'"),
+                    });
+                }
                 list.retain(|n| match k {
                     "name" => n.name.contains(v),
                     "id" => n.id.starts_with(v),
@@ -133,12 +139,6 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
                     },
                     _ => true,
                 });
-                if !matches!(k, "name" | "id" | "driver" | "type" | "label") {
-                    return Err(Failure {
-                        code: 1,
-                        msg: format!("Error response from daemon: Invalid filter '{k}'"),
-                    });
-                }
             }
             list.sort_by(|a, b| a.name.cmp(&b.name));
             let id = |n: &skiff_engine::network::Network| {
@@ -196,20 +196,7 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
                     }
                 }
             }
-            match &format {
-                Some(f) => {
-                    for v in &out {
-                        println!("{}", crate::template::render(f, v).map_err(Failure::from)?);
-                    }
-                }
-                None => println!("{}", json_4(&out)),
-            }
-            if failed {
-                return Err(Failure {
-                    code: 1,
-                    msg: String::new(),
-                });
-            }
+            print_documents(&out, format.as_deref(), failed)?;
         }
         NetworkCmd::Rm { networks } => {
             let mut failed = false;

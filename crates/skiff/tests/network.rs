@@ -384,6 +384,9 @@ fn hosts_resolv_conf_and_hostname() {
     let o = e.run(&["run", "-p", "abc", "bb", "true"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(text(&o.stderr).contains("Invalid containerPort: abc"));
+    let o = e.run(&["run", "--expose", "80/sctp", "bb", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(text(&o.stderr).contains("invalid proto: sctp"));
     let o = e.run(&["run", "--network", "nosuch", "bb", "true"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(text(&o.stderr).contains("network nosuch not found"));
