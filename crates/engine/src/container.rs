@@ -488,16 +488,32 @@ impl Engine {
     /// creates and starts it; returns once it runs.
     pub fn start(&self, what: &str, attach: Option<Attach>) -> Result<Started> {
         let c = self.find(what)?;
-        match c.state.status {
-            Status::Running | Status::Restarting => {
-                return Err(Error::Invalid(format!(
-                    "container {} is already running",
-                    c.id
-                )))
-            }
-            Status::Paused => return Err(Error::Paused(c.id)),
-            _ => {}
+        let dir = self.paths.container_dir(&c.id);
+        let check = |c: &Container| match c.state.status {
+            Status::Running | Status::Restarting => Err(Error::AlreadyRunning(c.id.clone())),
+            Status::Paused => Err(Error::Paused(c.id.clone())),
+            _ => Ok(()),
+        };
+        check(&c)?;
+        // One supervisor per container: the lock goes to the one we spawn.
+        let mut lock = crate::startlock::acquire(&dir).map_err(io_err("locking", &dir))?;
+        if lock.is_none() && crate::startlock::holder(&dir) == crate::startlock::Holder::None {
+            // A created init that outlived its supervisor holds it.
+            self.cleanup_runtime(&c);
+            lock = crate::startlock::acquire(&dir).map_err(io_err("locking", &dir))?;
         }
+        let Some(lock) = lock else {
+            return Err(Error::AlreadyRunning(c.id));
+        };
+        // What another start did before we held the lock.
+        let c = self.find(&c.id)?;
+        check(&c)?;
+        // Above the fds the child's pre_exec writes to.
+        let high = nix::fcntl::fcntl(&lock, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(5))
+            .map_err(|e| io_err("locking", &dir)(e.into()))?;
+        drop(lock);
+        // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
+        let lock = unsafe { OwnedFd::from_raw_fd(high) };
         if attach.is_some() {
             self.event(&c, "attach", &[]);
         }
@@ -524,11 +540,12 @@ impl Engine {
             }
         }
         let w = wfd.as_raw_fd();
+        let l = lock.as_raw_fd();
         // SAFETY: between fork and exec only dup2 (async-signal-safe) runs.
         unsafe {
             use std::os::unix::process::CommandExt;
             cmd.pre_exec(move || {
-                if libc::dup2(w, 3) < 0 {
+                if libc::dup2(w, 3) < 0 || libc::dup2(l, 4) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -539,6 +556,8 @@ impl Engine {
             .spawn()
             .map_err(io_err("starting the supervisor", &self.supervisor_exe))?;
         drop(wfd);
+        // The supervisor's copy holds the lock now.
+        drop(lock);
         // The first line, unless the supervisor dies first: a container it
         // left created (not yet started) still holds the pipe's other end.
         wait_readable_or_exit(std::os::fd::AsFd::as_fd(&rfd), child.id() as i32);
@@ -727,12 +746,41 @@ impl Engine {
                     Duration::from_secs(5),
                 );
             }
+        } else if self.being_started(&c) {
+            if !force {
+                return Err(Error::RemoveRunning(c.id));
+            }
+            self.stop_starting(&c);
         }
         self.destroy(&c)?;
         if volumes {
             self.remove_anonymous_volumes(&c);
         }
         Ok(c)
+    }
+
+    /// Whether a supervisor is starting `c` (which still reads as created).
+    fn being_started(&self, c: &Container) -> bool {
+        crate::startlock::holder(&self.paths.container_dir(&c.id)) != crate::startlock::Holder::None
+    }
+
+    /// Kill the supervisor that is starting `c` (what it made, the rootfs
+    /// mount and a created init, `destroy` then removes).
+    fn stop_starting(&self, c: &Container) {
+        use crate::startlock::{holder, Holder};
+        let dir = self.paths.container_dir(&c.id);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            match holder(&dir) {
+                Holder::None => break,
+                Holder::Starting => std::thread::sleep(Duration::from_millis(5)),
+                Holder::Supervisor(pid, start) => {
+                    // SAFETY: kill of the checked pid of the supervisor.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    wait_gone(pid, start, Duration::from_secs(5));
+                }
+            }
+        }
     }
 
     /// Remove a stopped container's runtime state, mount, files and record.
@@ -1300,7 +1348,8 @@ impl Engine {
             if matches!(
                 c.state.status,
                 Status::Exited | Status::Created | Status::Dead
-            ) {
+            ) && !self.being_started(&c)
+            {
                 self.destroy(&c)?;
                 gone.push(c.id);
             }

@@ -13,6 +13,7 @@ pub mod names;
 pub mod network;
 pub mod seccomp_profile;
 pub mod spec;
+mod startlock;
 pub mod store;
 pub mod supervisor;
 pub mod tty;
@@ -43,6 +44,8 @@ pub enum Error {
     },
     #[error("You cannot remove a running container {0}. Stop the container before attempting removal or force remove")]
     RemoveRunning(String),
+    #[error("container {0} is already running")]
+    AlreadyRunning(String),
     #[error("Container {0} is not running")]
     NotRunning(String),
     #[error("Container {0} is paused, unpause the container before stopping or killing")]

@@ -32,6 +32,18 @@ pub fn main(args: &[String]) -> i32 {
     };
     // SAFETY: fd 3 was set up by the CLI as the status pipe; we own it now.
     let status = unsafe { std::fs::File::from_raw_fd(3) };
+    // Fd 4: the container's start lock, held for as long as we live.
+    // SAFETY: F_GETFD only reads fd 4's flags.
+    let _lock = (unsafe { libc::fcntl(4, libc::F_GETFD) } >= 0).then(|| {
+        // SAFETY: the CLI handed fd 4 to us; nothing else in this process owns it.
+        let mut f = unsafe { std::fs::File::from_raw_fd(4) };
+        // SAFETY: setting FD_CLOEXEC on our own fd.
+        unsafe { libc::fcntl(4, libc::F_SETFD, libc::FD_CLOEXEC) };
+        let me = std::process::id() as i32;
+        let start = skiff_runtime::state::proc_stat(me).map_or(0, |s| s.0);
+        let _ = crate::startlock::record(&mut f, me, start);
+        f
+    });
     let mut sup = Supervisor {
         status: Some(status),
         attached: true,

@@ -779,6 +779,8 @@ pub fn start(root: &Path, runroot: &Path, a: StartArgs) -> Result {
                 s.detach();
                 println!("{what}");
             }
+            // Started by another start in the meantime: as above.
+            Err(skiff_engine::Error::AlreadyRunning(_)) if !a.attach => println!("{what}"),
             Err(err) => {
                 eprintln!("Error response from daemon: {err}");
                 failed = true;

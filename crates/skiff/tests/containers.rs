@@ -1511,6 +1511,39 @@ fn runs_killed_at_random_points_leave_a_store_that_works() {
     });
 }
 
+#[test]
+fn concurrent_starts_run_a_container_once() {
+    let e = Env::new();
+    e.ok(&[
+        "create",
+        "--name",
+        "once",
+        "bb",
+        "sh",
+        "-c",
+        "echo ran; sleep 1",
+    ]);
+    let starts: Vec<_> = (0..6)
+        .map(|_| {
+            e.cmd(&["start", "once"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for s in starts {
+        let out = s.wait_with_output().unwrap();
+        // As Docker: starting a started container prints its name.
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "once\n");
+    }
+    e.ok(&["wait", "once"]);
+    assert_eq!(e.ok(&["logs", "once"]), "ran\n");
+    assert_eq!(e.inspect("once", "{{.State.ExitCode}}"), "0");
+    e.ok(&["rm", "once"]);
+}
+
 /// Processes whose command line holds all of `words` (NUL-separated args).
 fn pids_with(words: &[&str]) -> Vec<i32> {
     let mut out = Vec::new();
