@@ -922,8 +922,11 @@ impl Engine {
                     serde_json::Value::Object(c.config.volumes.iter().map(|v| (v.clone(), json!({}))).collect())
                 },
                 "WorkingDir": c.config.working_dir,
+                // Docker's maps come out with their keys in string order.
                 "ExposedPorts": if c.config.exposed_ports.is_empty() { serde_json::Value::Null } else {
-                    serde_json::Value::Object(c.config.exposed_ports.iter().map(|v| (v.clone(), json!({}))).collect())
+                    let mut m: serde_json::Map<_, _> = c.config.exposed_ports.iter().map(|v| (v.clone(), json!({}))).collect();
+                    m.sort_keys();
+                    serde_json::Value::Object(m)
                 },
                 "Entrypoint": if c.config.entrypoint.is_empty() { serde_json::Value::Null } else { json!(c.config.entrypoint) },
                 "Labels": c.config.labels,

@@ -56,6 +56,14 @@ pub const MIGRATION: &str = "
     );
 ";
 
+/// Schema 5: whether `network inspect` lists the gateway in the IPAM config
+/// (Docker lists what was asked: a `--subnet` without `--gateway` shows the
+/// subnet alone, and so does its default bridge).
+pub const MIGRATION_5: &str = "
+    ALTER TABLE networks ADD COLUMN ipam_gateway INTEGER NOT NULL DEFAULT 1;
+    UPDATE networks SET ipam_gateway = 0 WHERE name IN ('bridge', 'host', 'none');
+";
+
 /// One network.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
@@ -65,6 +73,8 @@ pub struct Network {
     pub driver: String,
     pub subnet: Option<(Ipv4Addr, u8)>,
     pub gateway: Option<Ipv4Addr>,
+    /// Whether the IPAM config shows the gateway (see `MIGRATION_5`).
+    pub ipam_gateway: bool,
     /// The bridge device (bridge networks).
     pub bridge: String,
     pub internal: bool,
@@ -119,7 +129,7 @@ pub fn parse_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
     Some((Ipv4Addr::from(u32::from(ip) & mask), n))
 }
 
-fn contains(net: (Ipv4Addr, u8), ip: Ipv4Addr) -> bool {
+pub fn contains(net: (Ipv4Addr, u8), ip: Ipv4Addr) -> bool {
     let mask = if net.1 == 0 {
         0
     } else {
@@ -146,10 +156,12 @@ fn row_to_network(r: &rusqlite::Row<'_>) -> rusqlite::Result<Network> {
         internal: r.get::<_, i64>(6)? != 0,
         labels: serde_json::from_str(&labels).unwrap_or_default(),
         created: r.get(8)?,
+        ipam_gateway: r.get::<_, i64>(9)? != 0,
     })
 }
 
-const NET_COLUMNS: &str = "id, name, driver, subnet, gateway, bridge, internal, labels, created";
+const NET_COLUMNS: &str =
+    "id, name, driver, subnet, gateway, bridge, internal, labels, created, ipam_gateway";
 
 impl Engine {
     fn db_err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
@@ -188,8 +200,8 @@ impl Engine {
             self.store
                 .conn()
                 .execute(
-                    "INSERT OR IGNORE INTO networks (id, name, driver, subnet, gateway, bridge, internal, labels, created)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, '{}', ?7)",
+                    "INSERT OR IGNORE INTO networks (id, name, driver, subnet, gateway, bridge, internal, labels, created, ipam_gateway)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, '{}', ?7, 0)",
                     params![crate::names::new_id(), name, driver, sub, gwy, bridge, crate::container::now()],
                 )
                 .map_err(self.db_err())?;
@@ -304,19 +316,17 @@ impl Engine {
         let subnet = match &o.subnet {
             Some(s) => {
                 let sub = parse_cidr(s).ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "invalid subnet {s}: expected a.b.c.d/n with n <= 30"
-                    ))
+                    // Docker's words (skiff also refuses prefixes above /30).
+                    Error::Invalid(format!("Invalid subnet {s} : invalid CIDR address: {s}"))
                 })?;
-                if let Some(other) = self
+                if self
                     .network_list()?
-                    .into_iter()
-                    .find(|n| n.subnet.is_some_and(|t| overlaps(t, sub)))
+                    .iter()
+                    .any(|n| n.subnet.is_some_and(|t| overlaps(t, sub)))
                 {
-                    return Err(Error::Invalid(format!(
-                        "Pool overlaps with other one on this address space (network {})",
-                        other.name
-                    )));
+                    return Err(Error::Invalid(
+                        "Pool overlaps with other one on this address space".into(),
+                    ));
                 }
                 sub
             }
@@ -341,8 +351,8 @@ impl Engine {
         self.store
             .conn()
             .execute(
-                "INSERT INTO networks (id, name, driver, subnet, gateway, bridge, internal, labels, created)
-                 VALUES (?1, ?2, 'bridge', ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO networks (id, name, driver, subnet, gateway, bridge, internal, labels, created, ipam_gateway)
+                 VALUES (?1, ?2, 'bridge', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     id,
                     name,
@@ -351,7 +361,8 @@ impl Engine {
                     bridge,
                     o.internal as i64,
                     serde_json::to_string(&o.labels).unwrap(),
-                    crate::container::now()
+                    crate::container::now(),
+                    (o.subnet.is_none() || o.gateway.is_some()) as i64
                 ],
             )
             .map_err(|e| match e {
@@ -447,13 +458,15 @@ impl Engine {
             .map_err(self.db_err())?;
         let rows = st
             .query_map(params![container], |r| {
-                let aliases: String = r.get(9)?;
-                let ip: Option<String> = r.get(10)?;
+                // The endpoint's columns follow the network's.
+                let at = NET_COLUMNS.split(", ").count();
+                let aliases: String = r.get(at)?;
+                let ip: Option<String> = r.get(at + 1)?;
                 Ok(Endpoint {
                     network: row_to_network(r)?,
                     aliases: serde_json::from_str(&aliases).unwrap_or_default(),
                     ip: ip.and_then(|i| i.parse().ok()),
-                    ifname: r.get(11)?,
+                    ifname: r.get(at + 2)?,
                 })
             })
             .map_err(self.db_err())?
@@ -748,9 +761,10 @@ impl Engine {
             );
         }
         let config = match (n.subnet, n.gateway) {
-            (Some((s, p)), Some(g)) => {
+            (Some((s, p)), Some(g)) if n.ipam_gateway => {
                 json!([{"Subnet": format!("{s}/{p}"), "Gateway": g.to_string()}])
             }
+            (Some((s, p)), _) => json!([{"Subnet": format!("{s}/{p}")}]),
             _ => json!([]),
         };
         let mut options = serde_json::Map::new();
@@ -814,6 +828,41 @@ fn hex_val(b: u8) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ports_text_groups_and_orders_as_docker() {
+        let e = |port, proto: &str, host: Option<(&str, u16)>| PortEntry {
+            port,
+            proto: proto.into(),
+            host: host.map(|(ip, p)| (ip.to_string(), p)),
+        };
+        // What Docker 20.10 printed for -p 8080:80 -p 127.0.0.1:9090:90/udp
+        // -p 7000-7001:7000-7001 --expose 5000 (it adds [::] bindings).
+        let all = vec![
+            e(90, "udp", Some(("127.0.0.1", 9090))),
+            e(7001, "tcp", Some(("::", 7001))),
+            e(80, "tcp", Some(("0.0.0.0", 8080))),
+            e(7000, "tcp", Some(("0.0.0.0", 7000))),
+            e(5000, "tcp", None),
+            e(80, "tcp", Some(("::", 8080))),
+            e(7001, "tcp", Some(("0.0.0.0", 7001))),
+            e(7000, "tcp", Some(("::", 7000))),
+        ];
+        assert_eq!(
+            ports_text(all),
+            "5000/tcp, 0.0.0.0:7000-7001->7000-7001/tcp, [::]:7000-7001->7000-7001/tcp, \
+             0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 127.0.0.1:9090->90/udp"
+        );
+        // A gap ends a run, which is listed before the runs still open.
+        let gap = vec![
+            e(1, "tcp", None),
+            e(2, "tcp", None),
+            e(4, "tcp", None),
+            e(3, "udp", None),
+        ];
+        assert_eq!(ports_text(gap), "1-2/tcp, 4/tcp, 3/udp");
+        assert_eq!(ports_text(vec![]), "");
+    }
 
     #[test]
     fn cidrs() {
@@ -1205,7 +1254,7 @@ pub fn parse_publish(
         None => (spec, "tcp".to_string()),
     };
     if !matches!(proto.as_str(), "tcp" | "udp") {
-        return Err(format!("invalid proto: {proto}"));
+        return Err(format!("Invalid proto: {proto}"));
     }
     let parts: Vec<&str> = body.rsplitn(3, ':').collect();
     let (ip, host, ctr) = match parts.as_slice() {
@@ -1216,7 +1265,7 @@ pub fn parse_publish(
     };
     let ip = ip.trim_start_matches('[').trim_end_matches(']');
     if !ip.is_empty() && ip.parse::<std::net::Ipv4Addr>().is_err() {
-        return Err(format!("invalid IP address: {ip}"));
+        return Err(format!("Invalid ip address: {ip}"));
     }
     let range = |s: &str, what: &str| -> std::result::Result<(u16, u16), String> {
         let bad = || format!("Invalid {what}: {s}");
@@ -1314,6 +1363,7 @@ impl Engine {
                     "HostPort": p.host_port.to_string(),
                 }));
             }
+            ports.sort_keys();
         }
         let mut networks = serde_json::Map::new();
         let mut top = json!({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""});
@@ -1339,8 +1389,9 @@ impl Engine {
             let aliases = if ep.network.name == "bridge" {
                 Value::Null
             } else {
-                let mut a = vec![c.id[..12].to_string()];
-                a.extend(ep.aliases.iter().cloned());
+                // Docker lists the given aliases, then the short ID.
+                let mut a = ep.aliases.clone();
+                a.push(c.id[..12].to_string());
                 json!(a)
             };
             let v = entry(&ep.network, ep.ip, aliases);
@@ -1376,39 +1427,118 @@ impl Engine {
         })
     }
 
-    /// `ps`'s PORTS: `0.0.0.0:8080->80/tcp, 443/tcp`.
+    /// `ps`'s PORTS, as Docker writes them (see `ports_text`).
     pub fn ports_column(&self, c: &Container) -> String {
         if !is_running(c) {
             return String::new();
         }
         let published = self.published(&c.id).unwrap_or_default();
-        let mut out: Vec<String> = Vec::new();
-        let mut keys: Vec<(u16, String)> = c
+        let mut entries: Vec<PortEntry> = c
             .config
             .exposed_ports
             .iter()
             .filter_map(|k| parse_port_key(k))
+            .filter(|(port, proto)| {
+                !published
+                    .iter()
+                    .any(|p| p.port == *port && p.proto == *proto)
+            })
+            .map(|(port, proto)| PortEntry {
+                port,
+                proto,
+                host: None,
+            })
             .collect();
-        for p in &published {
-            if !keys.contains(&(p.port, p.proto.clone())) {
-                keys.push((p.port, p.proto.clone()));
-            }
-        }
-        keys.sort();
-        for (port, proto) in keys {
-            let mine: Vec<&Published> = published
-                .iter()
-                .filter(|p| p.port == port && p.proto == proto)
-                .collect();
-            if mine.is_empty() {
-                out.push(format!("{port}/{proto}"));
-            }
-            for p in mine {
-                out.push(format!("{}:{}->{port}/{proto}", p.host_ip, p.host_port));
-            }
-        }
-        out.join(", ")
+        entries.extend(published.into_iter().map(|p| PortEntry {
+            port: p.port,
+            proto: p.proto,
+            host: Some((p.host_ip, p.host_port)),
+        }));
+        ports_text(entries)
     }
+}
+
+/// A container port for `ps`: exposed only, or published at a host address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortEntry {
+    pub port: u16,
+    pub proto: String,
+    pub host: Option<(String, u16)>,
+}
+
+/// `IP:PORT`, with brackets around an IPv6 address.
+fn host_port(ip: &str, port: &str) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+/// Docker's PORTS text. Entries are taken in order of container port, host
+/// address, host port and protocol. Exposed-only ports, and ports published
+/// at the same number on one address, run together into ranges
+/// (`7000-7001/tcp`, `0.0.0.0:7000-7001->7000-7001/tcp`); a range listed
+/// once per address and protocol, where its first port came, unless a gap
+/// ended an earlier one, which is listed first. Ports published at another
+/// number (`0.0.0.0:8080->80/tcp`) come last.
+pub fn ports_text(mut entries: Vec<PortEntry>) -> String {
+    entries.sort_by(|a, b| {
+        let key = |e: &PortEntry| {
+            let (ip, hp) = e.host.clone().unwrap_or_default();
+            (e.port, ip, hp, e.proto.clone())
+        };
+        key(a).cmp(&key(b))
+    });
+    let range = |first: u16, last: u16| {
+        if first == last {
+            first.to_string()
+        } else {
+            format!("{first}-{last}")
+        }
+    };
+    let show = |ip: &str, proto: &str, first: u16, last: u16| {
+        let r = range(first, last);
+        if ip.is_empty() {
+            format!("{r}/{proto}")
+        } else {
+            format!("{}->{r}/{proto}", host_port(ip, &r))
+        }
+    };
+    // Runs by (address, protocol), in the order each key first came.
+    let mut runs: Vec<((String, String), u16, u16)> = Vec::new();
+    let mut ended = Vec::new();
+    let mut mapped = Vec::new();
+    for e in entries {
+        let ip = match &e.host {
+            Some((ip, hp)) if *hp != e.port => {
+                mapped.push(format!(
+                    "{}->{}/{}",
+                    host_port(ip, &hp.to_string()),
+                    e.port,
+                    e.proto
+                ));
+                continue;
+            }
+            Some((ip, _)) => ip.clone(),
+            None => String::new(),
+        };
+        let key = (ip, e.proto);
+        match runs.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, last)) if e.port == last.wrapping_add(1) => *last = e.port,
+            Some((k, first, last)) => {
+                ended.push(show(&k.0, &k.1, *first, *last));
+                (*first, *last) = (e.port, e.port);
+            }
+            None => runs.push((key, e.port, e.port)),
+        }
+    }
+    ended.extend(
+        runs.iter()
+            .map(|((ip, proto), f, l)| show(ip, proto, *f, *l)),
+    );
+    ended.extend(mapped);
+    ended.join(", ")
 }
 
 impl Engine {

@@ -36,9 +36,9 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     "
     CREATE TABLE containers (
         id TEXT PRIMARY KEY,
@@ -81,6 +81,7 @@ const MIGRATIONS: [&str; 4] = [
     ALTER TABLE containers ADD COLUMN health TEXT;
 ",
     crate::network::MIGRATION,
+    crate::network::MIGRATION_5,
 ];
 
 /// One recorded event (`skiff events`).

@@ -85,6 +85,10 @@ pub const CLASS_ANY: u16 = 255;
 pub const FLAG_QR: u16 = 0x8000;
 /// Header flag: authoritative answer.
 pub const FLAG_AA: u16 = 0x0400;
+
+/// Whether answers about local names carry AA. Docker's embedded server
+/// leaves it clear (resolvers print "Non-authoritative answer"); so do we.
+const LOCAL_AA: bool = false;
 /// Header flag: truncated.
 pub const FLAG_TC: u16 = 0x0200;
 /// Header flag: recursion desired.
@@ -920,10 +924,10 @@ pub fn decide(packet: &[u8], lookup: &dyn Lookup, can_forward: bool) -> Outcome 
         if let Some(ip) = parse_reverse_name(&key) {
             if let Some(target) = lookup.lookup_ptr(ip) {
                 if q.qtype != TYPE_PTR && q.qtype != TYPE_ANY {
-                    return reply(Rcode::NoError, Vec::new(), true);
+                    return reply(Rcode::NoError, Vec::new(), LOCAL_AA);
                 }
                 return match Name::from_dotted(&target) {
-                    Ok(n) => reply(Rcode::NoError, vec![RData::Ptr(n)], true),
+                    Ok(n) => reply(Rcode::NoError, vec![RData::Ptr(n)], LOCAL_AA),
                     // The lookup gave a name that cannot be sent.
                     Err(_) => reply(Rcode::ServFail, Vec::new(), false),
                 };
@@ -937,7 +941,7 @@ pub fn decide(packet: &[u8], lookup: &dyn Lookup, can_forward: bool) -> Outcome 
                 // of that type.
                 Vec::new()
             };
-            return reply(Rcode::NoError, answers, true);
+            return reply(Rcode::NoError, answers, LOCAL_AA);
         }
     }
     if !can_forward {
@@ -1508,10 +1512,7 @@ mod tests {
             let h = Header::parse(&r).unwrap();
             assert_eq!(h.id, 0x1234);
             assert!(h.qr());
-            assert_eq!(
-                h.flags & (FLAG_AA | FLAG_RD | FLAG_RA),
-                FLAG_AA | FLAG_RD | FLAG_RA
-            );
+            assert_eq!(h.flags & (FLAG_AA | FLAG_RD | FLAG_RA), FLAG_RD | FLAG_RA);
             assert_eq!(h.rcode(), 0);
             assert_eq!(h.ancount, 1);
             assert_eq!(&r[r.len() - 4..], &[10, 0, 0, 2]);

@@ -247,7 +247,8 @@ fn a_for_known_names() {
         let r = rig.ask(&query(id, name, A));
         assert_eq!(r.id, id);
         assert_ne!(r.flags & 0x8000, 0, "QR");
-        assert_ne!(r.flags & 0x0400, 0, "AA");
+        // AA clear, as Docker's embedded server answers.
+        assert_eq!(r.flags & 0x0400, 0, "AA");
         assert_ne!(r.flags & 0x0100, 0, "RD echoed");
         assert_eq!(r.rcode(), 0);
         assert_eq!(r.qdcount, 1);

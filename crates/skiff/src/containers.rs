@@ -323,7 +323,8 @@ fn parse_restart(s: &str) -> std::result::Result<RestartPolicy, String> {
 fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> {
     let mut env = Vec::new();
     for f in &a.env_file {
-        let text = std::fs::read_to_string(f).map_err(|e| format!("open {}: {e}", f.display()))?;
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| format!("open {}: {}", f.display(), go_io_error(&e)))?;
         for line in text.lines() {
             let l = line.trim_start();
             if l.is_empty() || l.starts_with('#') {
@@ -338,6 +339,26 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         }
     }
     env.extend(a.env.iter().map(|e| env_entry(e)));
+    // Docker's client checks these as it parses its flags.
+    for h in &a.add_host {
+        let Some((_, ip)) = h.split_once(':') else {
+            return Err(format!(
+                "invalid argument {h:?} for \"--add-host\" flag: bad format for add-host: {h:?}"
+            ));
+        };
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!(
+                "invalid argument {h:?} for \"--add-host\" flag: invalid IP address in add-host: {ip:?}"
+            ));
+        }
+    }
+    for d in &a.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!(
+                "invalid argument {d:?} for \"--dns\" flag: {d} is not an ip address"
+            ));
+        }
+    }
     let mut labels = BTreeMap::new();
     for l in &a.label {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
@@ -375,9 +396,19 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
             return Err(format!("invalid proto: {proto}"));
         }
         let (lo, hi) = port.split_once('-').unwrap_or((port, port));
-        let bad = || format!("invalid range format for --expose: {e}");
-        let lo: u16 = lo.parse().map_err(|_| bad())?;
-        let hi: u16 = hi.parse().map_err(|_| bad())?;
+        let num = |n: &str| {
+            n.parse::<u16>().map_err(|_| {
+                format!(
+                    "invalid range format for --expose: {e}, error: strconv.ParseUint: parsing {n:?}: {}",
+                    if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+                        "value out of range"
+                    } else {
+                        "invalid syntax"
+                    }
+                )
+            })
+        };
+        let (lo, hi) = (num(lo)?, num(hi)?);
         for p in lo..=hi {
             expose.push(format!("{p}/{proto}"));
         }
@@ -403,21 +434,20 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
     if let Some(m) = &a.memory {
         host.memory = parse_bytes(m)?;
         if host.memory > 0 && host.memory < 6 << 20 {
-            return Err("Minimum memory limit allowed is 6MB".into());
+            return Err(format!("{DAEMON}Minimum memory limit allowed is 6MB"));
         }
     }
     if let Some(s) = &a.memory_swap {
         host.memory_swap = if s == "-1" { -1 } else { parse_bytes(s)? };
         if host.memory_swap > 0 && host.memory == 0 {
-            return Err(
-                "You should always set the Memory limit when using Memoryswap limit, see usage"
-                    .into(),
-            );
+            return Err(format!(
+                "{DAEMON}You should always set the Memory limit when using Memoryswap limit, see usage"
+            ));
         }
         if host.memory_swap > 0 && host.memory_swap < host.memory {
-            return Err(
-                "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
-            );
+            return Err(format!(
+                "{DAEMON}Minimum memoryswap limit should be larger than memory limit, see usage"
+            ));
         }
     }
     if let Some(c) = a.cpus {
@@ -444,16 +474,19 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
     }
     if let Some(s) = &a.stop_signal {
         if skiff_runtime::signals::parse(s).is_none() {
-            return Err(format!("Invalid signal: {s}"));
+            return Err(format!("{DAEMON}Invalid signal: {s}"));
         }
     }
-    let d = |v: &Option<String>, flag: &str| -> std::result::Result<i64, String> {
+    // `what`: the field as the daemon's message names it.
+    let d = |v: &Option<String>, flag: &str, what: &str| -> std::result::Result<i64, String> {
         match v {
             Some(v) => {
                 let n = parse_go_duration(v)
                     .map_err(|e| format!("invalid argument \"{v}\" for \"--{flag}\" flag: {e}"))?;
                 if n != 0 && n < 1_000_000 {
-                    return Err(format!("--{flag} cannot be less than 1ms"));
+                    return Err(format!(
+                        "{DAEMON}{what} in Healthcheck cannot be less than 1ms"
+                    ));
                 }
                 Ok(n)
             }
@@ -466,9 +499,9 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
             .as_ref()
             .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
             .unwrap_or_default(),
-        interval: d(&a.health_interval, "health-interval")?,
-        timeout: d(&a.health_timeout, "health-timeout")?,
-        start_period: d(&a.health_start_period, "health-start-period")?,
+        interval: d(&a.health_interval, "health-interval", "Interval")?,
+        timeout: d(&a.health_timeout, "health-timeout", "Timeout")?,
+        start_period: d(&a.health_start_period, "health-start-period", "StartPeriod")?,
         retries: a.health_retries.unwrap_or(0),
     };
     if a.no_healthcheck && healthcheck != Default::default() {
@@ -477,6 +510,21 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
     if healthcheck.retries < 0 {
         return Err("--health-retries cannot be negative".into());
     }
+    // As Docker's client: aliases need a user network named by --network;
+    // without --network (the default bridge) they are dropped.
+    let network_aliases = match a.network.as_deref() {
+        None => Vec::new(),
+        Some(m)
+            if !a.network_alias.is_empty()
+                && (matches!(m, "bridge" | "none" | "host" | "default")
+                    || m.starts_with("container:")) =>
+        {
+            return Err(
+                "network-scoped aliases are only supported for user-defined networks".into(),
+            )
+        }
+        Some(_) => a.network_alias.clone(),
+    };
     Ok(CreateOptions {
         healthcheck,
         no_healthcheck: a.no_healthcheck,
@@ -493,7 +541,7 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         open_stdin: a.interactive,
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
-        network_aliases: a.network_alias.clone(),
+        network_aliases,
         expose,
         host,
     })
@@ -564,10 +612,37 @@ fn env_entry(e: &str) -> String {
     }
 }
 
+/// Docker's client prefixes what its daemon refused with this.
+const DAEMON: &str = "Error response from daemon: ";
+
+/// A refused `run`/`create` as Docker's client prints it.
 fn bad_flag(cmd: &str) -> impl Fn(String) -> Failure + '_ {
     move |m| Failure {
         code: 125,
-        msg: format!("{m}\nSee 'skiff {cmd} --help'."),
+        // A flag's value that does not parse reads as the flag parser's
+        // error; the rest as Docker's client reports a refused run.
+        msg: if m.starts_with("invalid argument ") {
+            format!("{m}\nSee 'skiff {cmd} --help'.")
+        } else {
+            format!(
+                "skiff: {m}{}\nSee 'skiff {cmd} --help'.",
+                if m.ends_with('.') { "" } else { "." }
+            )
+        },
+    }
+}
+
+/// An I/O error in the words Go's errors use (`no such file or directory`).
+fn go_io_error(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut c = text.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 

@@ -17,6 +17,8 @@ use std::path::PathBuf;
 #[command(
     name = "skiff",
     version,
+    // A flag given twice takes the last value, as Docker's flags do.
+    args_override_self = true,
     about = "A container engine built from the Linux primitives"
 )]
 struct Cli {

@@ -99,6 +99,18 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
                     (k.to_string(), v.to_string())
                 })
                 .collect();
+            // Docker's client checks the gateway against the subnet itself.
+            if let (Some(s), Some(g)) = (&subnet, &gateway) {
+                let inside = skiff_engine::network::parse_cidr(s)
+                    .zip(g.parse::<std::net::Ipv4Addr>().ok())
+                    .is_none_or(|(net, ip)| skiff_engine::network::contains(net, ip));
+                if !inside {
+                    return Err(Failure {
+                        code: 1,
+                        msg: format!("no matching subnet for gateway {g}"),
+                    });
+                }
+            }
             let n = e
                 .network_create(
                     &name,
@@ -249,6 +261,7 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
                 for n in gone {
                     println!("{n}");
                 }
+                println!();
             }
         }
     }
@@ -262,11 +275,20 @@ pub fn port(root: &Path, runroot: &Path, container: &str, which: Option<&str>) -
     let published = e.published(&c.id).map_err(daemon(1))?;
     match which {
         Some(w) => {
-            let (port, proto) =
-                skiff_engine::network::parse_port_key(w).ok_or_else(|| Failure {
+            // As Docker 20.10: the number must parse; an unknown protocol
+            // simply has nothing published.
+            let (num, proto) = w.split_once('/').unwrap_or((w, "tcp"));
+            let port: u16 = num.parse().map_err(|_| {
+                let why = if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
+                    "value out of range"
+                } else {
+                    "invalid syntax"
+                };
+                Failure {
                     code: 1,
-                    msg: format!("Error: Invalid port: {w}"),
-                })?;
+                    msg: format!("strconv.ParseUint: parsing {num:?}: {why}"),
+                }
+            })?;
             let mine: Vec<_> = published
                 .iter()
                 .filter(|p| p.port == port && p.proto == proto)

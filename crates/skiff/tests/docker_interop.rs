@@ -4,196 +4,29 @@
 //! (`docker save` / `skiff load`, `skiff save` / `docker load`). Each way
 //! the image keeps its ID (the config digest).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Output};
 
 use skiff_testkit::registry::start_registry;
 
-/// Debian's docker client (matching Debian's dockerd), not any newer one
-/// elsewhere on PATH.
-const DOCKER: &str = "/usr/bin/docker";
+use skiff_testkit::dockerd::Dockerd;
 
-/// A dockerd of the test's own: its data root, exec root, pid file and socket
-/// all under one short temporary directory; no bridge, no iptables, no
-/// forwarding, so nothing of the host's network is changed.
-struct Dockerd {
-    child: Option<Child>,
-    sock: String,
-    dir: PathBuf,
+/// `docker ARGS` against the test's dockerd; its stdout, which must succeed.
+fn dk(d: &Dockerd, args: &[&str]) -> String {
+    let o = d.docker().args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "docker {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-impl Dockerd {
-    fn start() -> Dockerd {
-        for bin in [DOCKER, "/usr/sbin/dockerd"] {
-            assert!(
-                Path::new(bin).exists(),
-                "{bin} is missing: apt-get install docker.io"
-            );
-        }
-        // Short: the exec root's containerd socket path must fit in 108 bytes.
-        let dir = tempfile::Builder::new()
-            .prefix("sd")
-            .tempdir_in("/tmp")
-            .unwrap()
-            .keep();
-        let sock = format!("unix://{}", dir.join("docker.sock").display());
-        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
-        let child = Command::new("/usr/sbin/dockerd")
-            .arg("--data-root")
-            .arg(dir.join("docker"))
-            .arg("--exec-root")
-            .arg(dir.join("de"))
-            .arg("--pidfile")
-            .arg(dir.join("dockerd.pid"))
-            .arg("-H")
-            .arg(&sock)
-            .args(["--bridge=none", "--iptables=false", "--ip-forward=false"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut d = Dockerd {
-            child: Some(child),
-            sock,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let up = Command::new(DOCKER)
-                .args(["-H", &d.sock, "version"])
-                .env("DOCKER_CONFIG", d.dir.join("config"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            if up {
-                return d;
-            }
-            let exited = d.child.as_mut().unwrap().try_wait().unwrap();
-            if exited.is_some() || Instant::now() > deadline {
-                let log = std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default();
-                panic!("dockerd did not start ({exited:?}):\n{log}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(DOCKER)
-            .env("DOCKER_CONFIG", self.dir.join("config"))
-            .args(["-H", &self.sock])
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "docker {args:?}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn id(&self, image: &str) -> String {
-        self.ok(&["image", "inspect", "--format", "{{.Id}}", image])
-            .trim()
-            .to_string()
-    }
-}
-
-/// Processes whose parent is `ppid` (from /proc).
-fn children_of(ppid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid ..."; comm may hold spaces and parentheses
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        if rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) == Some(ppid) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-fn alive(pid: i32) -> bool {
-    // a zombie counts as gone
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rfind(')')
-            .map(|i| s[i + 1..].trim_start().starts_with('Z'))
-            .unwrap_or(false),
-        Err(_) => false,
-    }
-}
-
-/// SIGTERM, up to `secs` seconds to exit, then SIGKILL.
-fn stop(pid: i32, secs: u64) {
-    // SAFETY: kill(2) takes no pointers.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while alive(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if alive(pid) {
-        // SAFETY: kill(2) takes no pointers.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = child.id() as i32;
-            // dockerd's own containerd (and its shims, if any): noted before
-            // dockerd goes, as they are reparented after it
-            let mut kids = children_of(pid);
-            for k in kids.clone() {
-                kids.extend(children_of(k));
-            }
-            stop(pid, 30);
-            let _ = child.wait();
-            for k in kids {
-                if alive(k) {
-                    stop(k, 10);
-                }
-            }
-        }
-        // anything still mounted under the directory, deepest first
-        if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let prefix = format!("{}/", self.dir.display());
-            let mut targets: Vec<String> = mounts
-                .lines()
-                .filter_map(|l| l.split(' ').nth(4))
-                .filter(|t| t.starts_with(&prefix))
-                .map(str::to_string)
-                .collect();
-            targets.sort();
-            targets.dedup();
-            for t in targets.iter().rev() {
-                let c = std::ffi::CString::new(t.as_str()).unwrap();
-                // SAFETY: `c` is a NUL-terminated path that outlives both calls.
-                if unsafe { libc::umount2(c.as_ptr(), 0) } != 0 {
-                    // SAFETY: as above.
-                    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+fn dk_id(d: &Dockerd, image: &str) -> String {
+    dk(d, &["image", "inspect", "--format", "{{.Id}}", image])
+        .trim()
+        .to_string()
 }
 
 fn skiff(root: &Path, args: &[&str]) -> Output {
@@ -241,7 +74,7 @@ fn import_busybox(dir: &Path, root: &Path, name: &str) -> String {
 #[test]
 fn docker_and_skiff_exchange_images() {
     let reg = start_registry();
-    let docker = Dockerd::start();
+    let docker = Dockerd::start("sd", None);
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("r");
 
@@ -250,12 +83,15 @@ fn docker_and_skiff_exchange_images() {
     let id = import_busybox(d.path(), &root, &name);
     assert_eq!(skiff_id(&root, &name), id);
     ok(&root, &["push", "-q", &name]);
-    docker.ok(&["pull", "-q", &name]);
-    assert_eq!(docker.id(&name), id, "docker pull of skiff's push");
+    dk(&docker, &["pull", "-q", &name]);
+    assert_eq!(dk_id(&docker, &name), id, "docker pull of skiff's push");
 
     // 2a. docker save, skiff load (into an empty store): the same image ID
     let from_docker = d.path().join("from-docker.tar");
-    docker.ok(&["save", &name, "-o", from_docker.to_str().unwrap()]);
+    dk(
+        &docker,
+        &["save", &name, "-o", from_docker.to_str().unwrap()],
+    );
     let root2 = d.path().join("r2");
     ok(&root2, &["load", "-i", from_docker.to_str().unwrap()]);
     assert_eq!(skiff_id(&root2, &name), id, "skiff load of docker save");
@@ -264,7 +100,7 @@ fn docker_and_skiff_exchange_images() {
     // 2b. skiff save, docker load (the image removed from docker first)
     let saved_name = "skiff/saved:v2";
     ok(&root, &["tag", &name, saved_name]);
-    docker.ok(&["rmi", &name]);
+    dk(&docker, &["rmi", &name]);
     let from_skiff = d.path().join("from-skiff.tar");
     ok(
         &root,
@@ -277,14 +113,14 @@ fn docker_and_skiff_exchange_images() {
             saved_name,
         ],
     );
-    let out = docker.ok(&["load", "-i", from_skiff.to_str().unwrap()]);
+    let out = dk(&docker, &["load", "-i", from_skiff.to_str().unwrap()]);
     assert!(out.contains(saved_name), "{out}");
-    assert_eq!(docker.id(saved_name), id, "docker load of skiff save");
+    assert_eq!(dk_id(&docker, saved_name), id, "docker load of skiff save");
 
     // 3. docker pushes (127.0.0.1 is an insecure registry to it), skiff pulls
     let pushed = format!("{}/docker/busybox:v3", reg.host);
-    docker.ok(&["tag", saved_name, &pushed]);
-    docker.ok(&["push", &pushed]);
+    dk(&docker, &["tag", saved_name, &pushed]);
+    dk(&docker, &["push", &pushed]);
     let root3 = d.path().join("r3");
     ok(&root3, &["pull", "-q", &pushed]);
     assert_eq!(skiff_id(&root3, &pushed), id, "skiff pull of docker push");

@@ -25,13 +25,11 @@
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Debian's docker client (matching Debian's dockerd), not any newer one
-/// elsewhere on PATH.
-const DOCKER: &str = "/usr/bin/docker";
+use skiff_testkit::dockerd::{alive, unmount_below, Dockerd};
 /// The busybox image both engines have, under the same name.
 const IMG: &str = "parity/busybox:1";
 /// The same root filesystem with ENV, WORKDIR and CMD in its config.
@@ -94,171 +92,6 @@ macro_rules! cl {
     ($line:expr $(, $v:ident)* $(,)?) => {
         words($line, &[$((stringify!($v), AsRef::<str>::as_ref(&$v))),*])
     };
-}
-
-// ---------------------------------------------------------------------------
-// dockerd of the test's own
-
-/// A dockerd of the test's own: its data root, exec root, pid file and socket
-/// all under one short temporary directory; no bridge, no iptables, no
-/// forwarding, so nothing of the host's network is changed. Stopped (and its
-/// containerd, mounts and directory removed) when dropped, also on failure.
-struct Dockerd {
-    child: Option<Child>,
-    sock: String,
-    dir: PathBuf,
-}
-
-impl Dockerd {
-    fn start() -> Dockerd {
-        for bin in [DOCKER, "/usr/sbin/dockerd"] {
-            assert!(
-                Path::new(bin).exists(),
-                "{bin} is missing: apt-get install docker.io"
-            );
-        }
-        // Short: the exec root's containerd socket path must fit in 108 bytes.
-        let dir = tempfile::Builder::new()
-            .prefix("pd")
-            .tempdir_in("/tmp")
-            .unwrap()
-            .keep();
-        let sock = format!("unix://{}", dir.join("docker.sock").display());
-        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
-        let child = Command::new("/usr/sbin/dockerd")
-            .arg("--data-root")
-            .arg(dir.join("docker"))
-            .arg("--exec-root")
-            .arg(dir.join("de"))
-            .arg("--pidfile")
-            .arg(dir.join("dockerd.pid"))
-            .arg("-H")
-            .arg(&sock)
-            .args(["--bridge=none", "--iptables=false", "--ip-forward=false"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut d = Dockerd {
-            child: Some(child),
-            sock,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let up = Command::new(DOCKER)
-                .args(["-H", &d.sock, "version"])
-                .env("DOCKER_CONFIG", d.dir.join("config"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            if up {
-                return d;
-            }
-            let exited = d.child.as_mut().unwrap().try_wait().unwrap();
-            if exited.is_some() || Instant::now() > deadline {
-                let log = std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default();
-                panic!("dockerd did not start ({exited:?}):\n{log}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-/// Processes whose parent is `ppid` (from /proc).
-fn children_of(ppid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid ..."; comm may hold spaces and parentheses
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        if rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) == Some(ppid) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-fn alive(pid: i32) -> bool {
-    // a zombie counts as gone
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rfind(')')
-            .map(|i| s[i + 1..].trim_start().starts_with('Z'))
-            .unwrap_or(false),
-        Err(_) => false,
-    }
-}
-
-/// SIGTERM, up to `secs` seconds to exit, then SIGKILL.
-fn terminate(pid: i32, secs: u64) {
-    // SAFETY: kill(2) takes no pointers.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while alive(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if alive(pid) {
-        // SAFETY: kill(2) takes no pointers.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
-}
-
-/// Unmount everything mounted below `dir`, deepest first.
-fn unmount_below(dir: &Path) {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return;
-    };
-    let prefix = format!("{}/", dir.display());
-    let mut targets: Vec<String> = mounts
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|t| t.starts_with(&prefix))
-        .map(str::to_string)
-        .collect();
-    targets.sort();
-    targets.dedup();
-    for t in targets.iter().rev() {
-        let c = std::ffi::CString::new(t.as_str()).unwrap();
-        // SAFETY: `c` is a NUL-terminated path that outlives both calls.
-        if unsafe { libc::umount2(c.as_ptr(), 0) } != 0 {
-            // SAFETY: as above.
-            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        }
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = child.id() as i32;
-            // dockerd's own containerd (and its shims, if any): noted before
-            // dockerd goes, as they are reparented after it
-            let mut kids = children_of(pid);
-            for k in kids.clone() {
-                kids.extend(children_of(k));
-            }
-            terminate(pid, 30);
-            let _ = child.wait();
-            for k in kids {
-                if alive(k) {
-                    terminate(k, 10);
-                }
-            }
-        }
-        unmount_below(&self.dir);
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -409,7 +242,7 @@ struct Engines {
 
 impl Engines {
     fn new() -> Engines {
-        let docker = Dockerd::start();
+        let docker = Dockerd::start("pd", Some(skiff_testkit::NetNs::new("docker-parity")));
         let skiff = Skiff::new();
         let files = tempfile::Builder::new()
             .prefix("skiff-parity-files-")
@@ -511,11 +344,8 @@ impl Engines {
     fn cmd<S: AsRef<str>>(&self, side: Side, args: &[S]) -> Command {
         let mut c = match side {
             Side::Docker => {
-                let mut c = Command::new(DOCKER);
-                c.env("DOCKER_CONFIG", self.docker.dir.join("config"))
-                    .args(["-H", &self.docker.sock])
-                    .args(args.iter().map(|a| a.as_ref()))
-                    .stdin(Stdio::null());
+                let mut c = self.docker.docker();
+                c.args(args.iter().map(|a| a.as_ref())).stdin(Stdio::null());
                 c
             }
             Side::Skiff => self.skiff.cmd(args),
@@ -764,6 +594,8 @@ struct Ctx<'a> {
     /// Volumes and images to remove when the scenario ends, per side.
     vols: Mutex<[Vec<String>; 2]>,
     images: Mutex<[Vec<String>; 2]>,
+    /// Networks to remove when the scenario ends (after its containers).
+    nets: Mutex<Vec<String>>,
 }
 
 fn show(s: &str) -> String {
@@ -783,6 +615,7 @@ impl<'a> Ctx<'a> {
             ids: Mutex::new([Vec::new(), Vec::new()]),
             vols: Mutex::new([Vec::new(), Vec::new()]),
             images: Mutex::new([Vec::new(), Vec::new()]),
+            nets: Mutex::new(Vec::new()),
         }
     }
 
@@ -817,6 +650,13 @@ impl<'a> Ctx<'a> {
         self.vols.lock().unwrap()[side.idx()].push(name.trim().to_string());
     }
 
+    /// A network `px-BASE`, removed from both engines when the scenario ends.
+    fn net(&self, base: &str) -> String {
+        let n = format!("px-{base}");
+        self.nets.lock().unwrap().push(n.clone());
+        n
+    }
+
     /// An image (name or ID) removed when the scenario ends.
     fn track_image(&self, side: Side, image: &str) {
         self.images.lock().unwrap()[side.idx()].push(image.trim().to_string());
@@ -827,6 +667,7 @@ impl<'a> Ctx<'a> {
         let ids = self.ids.lock().unwrap().clone();
         let vols = self.vols.lock().unwrap().clone();
         let images = self.images.lock().unwrap().clone();
+        let nets = self.nets.lock().unwrap().clone();
         self.each(|s| {
             // -v: the containers' anonymous volumes go with them
             for (cmd, list) in [
@@ -836,6 +677,7 @@ impl<'a> Ctx<'a> {
                 ),
                 (&["volume", "rm", "-f"][..], vols[s.idx()].clone()),
                 (&["rmi", "-f"][..], images[s.idx()].clone()),
+                (&["network", "rm"][..], nets.clone()),
             ] {
                 if !list.is_empty() {
                     let mut all: Vec<String> = cmd.iter().map(|w| w.to_string()).collect();
@@ -5336,6 +5178,413 @@ fn events_actions(c: &Ctx) {
 }
 
 // ---------------------------------------------------------------------------
+// Networking: the default bridge, published ports, user networks. dockerd
+// runs in a network namespace of its own with Docker's defaults, skiff in
+// another, so both hand out the same addresses. Docker also publishes on
+// IPv6 (`:::8080`); skiff is IPv4 only, so Docker's IPv6 entries are dropped
+// before comparing.
+
+/// Docker's output without its IPv6 port entries: `port` lines, `ps` PORTS
+/// items and `{"HostIp":"::",...}` objects.
+fn without_v6(side: Side, s: &str) -> String {
+    if side == Side::Skiff {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for line in s.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        if body.starts_with(":::") || body.contains(" -> :::") {
+            continue;
+        }
+        let mut l = body
+            .split(", ")
+            .filter(|i| !i.starts_with(":::"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        while let Some(i) = l.find(r#"{"HostIp":"::","#) {
+            let close = l[i..].find('}').map_or(l.len(), |e| i + e + 1);
+            let (from, to) = if l[..i].ends_with(',') {
+                (i - 1, close)
+            } else if l[close..].starts_with(',') {
+                (i, close + 1)
+            } else {
+                (i, close)
+            };
+            l.replace_range(from..to, "");
+        }
+        out.push_str(&l);
+        if line.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Host ports the engine picked (`0.0.0.0:49153`) as `0.0.0.0:PORT`.
+fn picked_ports(s: &str) -> String {
+    s.lines()
+        .map(|l| match l.rfind(':') {
+            Some(i) if l[i + 1..].bytes().all(|b| b.is_ascii_digit()) && i + 1 < l.len() => {
+                format!("{}:PORT\n", &l[..i])
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect()
+}
+
+fn network_default_bridge(c: &Ctx) {
+    c.same(
+        "files and address on the default bridge",
+        &cl!(
+            "run --rm {IMG} sh -c 'cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ---; \
+              ip -4 addr show eth0 | grep inet; ip route; cat /sys/class/net/eth0/address'"
+        ),
+        E::Exact,
+    );
+    c.same(
+        "--add-host, --dns, --dns-search, --dns-option, -h",
+        &cl!(
+            "run --rm --add-host db:10.1.2.3 --add-host db6:fd00::1 --dns 10.0.0.9 \
+              --dns-search example.com --dns-option ndots:2 -h web {IMG} \
+              sh -c 'cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ---; hostname'"
+        ),
+        E::Exact,
+    );
+    let n = c.name("bridged");
+    c.setup(&cl!("run -d --name {n} {IMG} sleep 60", n));
+    let fmt = "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} \
+               {{.NetworkSettings.IPPrefixLen}} {{.NetworkSettings.MacAddress}} \
+               {{.HostConfig.NetworkMode}} \
+               {{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}}{{end}}";
+    c.same_want(
+        "inspect while running",
+        &cl!("inspect -f {fmt} {n}", fmt, n),
+        E::Exact,
+        0,
+        "172.17.0.2 172.17.0.1 16 02:42:ac:11:00:02 default bridge=172.17.0.2\n",
+    );
+    c.same(
+        "ps NETWORKS",
+        &cl!("ps --filter name={n} --format '{{.Networks}}'", n),
+        E::Exact,
+    );
+    c.setup(&cl!("stop -t 1 {n}", n));
+    c.same_want(
+        "inspect when stopped",
+        &cl!("inspect -f {fmt} {n}", fmt, n),
+        E::Exact,
+        0,
+        "  0  default bridge=\n",
+    );
+}
+
+fn port_command(c: &Ctx) {
+    let n = c.name("ports");
+    c.setup(&cl!(
+        "run -d --name {n} -p 8080:80 -p 127.0.0.1:9090:90/udp -p 7000-7001:7000-7001 \
+         --expose 5000 {IMG} sleep 60",
+        n
+    ));
+    // Docker lists the ports in Go's map order.
+    c.same_map("port", &cl!("port {n}", n), E::Exact, |s, o| {
+        sorted_lines(&without_v6(s, o))
+    });
+    for (step, which) in [
+        ("port 80", "80"),
+        ("port 90/udp", "90/udp"),
+        ("port 7001/tcp", "7001/tcp"),
+        ("port not published", "81"),
+        ("port exposed only", "5000"),
+        ("port other protocol", "80/sctp"),
+        ("port not a number", "abc"),
+        ("port out of range", "99999"),
+    ] {
+        c.same_map(
+            step,
+            &cl!("port {n} {which}", n, which),
+            E::Exact,
+            without_v6,
+        );
+    }
+    c.same_map(
+        "ps PORTS",
+        &cl!("ps --filter name={n} --format '{{.Ports}}'", n),
+        E::Exact,
+        without_v6,
+    );
+    for (step, fmt) in [
+        ("NetworkSettings.Ports", "{{json .NetworkSettings.Ports}}"),
+        (
+            "HostConfig.PortBindings",
+            "{{json .HostConfig.PortBindings}}",
+        ),
+        ("Config.ExposedPorts", "{{json .Config.ExposedPorts}}"),
+    ] {
+        c.same_map(
+            step,
+            &cl!("inspect -f {fmt} {n}", fmt, n),
+            E::Exact,
+            without_v6,
+        );
+    }
+    c.setup(&cl!("stop -t 1 {n}", n));
+    c.same_want("port when stopped", &cl!("port {n}", n), E::Exact, 0, "");
+    c.same_want(
+        "Ports when stopped",
+        &cl!("inspect -f '{{json .NetworkSettings.Ports}}' {n}", n),
+        E::Exact,
+        0,
+        "{}\n",
+    );
+    // Ports the engine picks: -p PORT, -p IP::PORT, -P.
+    let r = c.name("picked");
+    c.setup(&cl!(
+        "run -d --name {r} -p 80 -p 127.0.0.1::53/udp -P --expose 5000-5001 {IMG} sleep 60",
+        r
+    ));
+    c.same_map(
+        "picked host ports",
+        &cl!("port {r}", r),
+        E::Exact,
+        |s, o| sorted_lines(&picked_ports(&without_v6(s, o))),
+    );
+}
+
+fn network_create_inspect(c: &Ctx) {
+    let n = c.net("net1");
+    let n2 = c.net("net2");
+    c.same(
+        "network create --subnet",
+        &cl!("network create --subnet 10.123.0.0/24 {n}", n),
+        E::Exact,
+    );
+    c.same(
+        "network create, name taken",
+        &cl!("network create {n}", n),
+        E::Exact,
+    );
+    c.setup(&cl!(
+        "network create --subnet 10.124.0.0/24 --gateway 10.124.0.254 --label a=b --internal {n2}",
+        n2
+    ));
+    c.same("network inspect", &cl!("network inspect {n}", n), E::Exact);
+    c.same(
+        "network inspect -f",
+        &cl!(
+            "network inspect -f '{{.Name}} {{.Driver}} {{.Scope}} {{.Internal}} {{.EnableIPv6}} \
+             {{json .IPAM}} {{json .Labels}} {{json .Options}} {{json .Containers}}' {n} {n2}",
+            n,
+            n2
+        ),
+        E::Exact,
+    );
+    c.same(
+        "network ls",
+        &cl!(
+            "network ls --filter name=px-net --format '{{.Name}} {{.Driver}} {{.Scope}} {{.IPv6}} {{.Internal}} {{.Labels}}'"
+        ),
+        E::Exact,
+    );
+    c.same(
+        "network ls table",
+        &cl!("network ls --filter name=px-net"),
+        E::Exact,
+    );
+    c.same(
+        "the default bridge",
+        &cl!(
+            "network inspect -f '{{.Name}} {{.Driver}} {{.Scope}} {{json .IPAM.Config}} \
+             {{index .Options \"com.docker.network.bridge.default_bridge\"}}' bridge"
+        ),
+        E::Exact,
+    );
+    for (step, line) in [
+        ("inspect a missing network", "network inspect px-nosuch"),
+        (
+            "a subnet that does not parse",
+            "network create --subnet bogus px-bad",
+        ),
+        (
+            "an overlapping subnet",
+            "network create --subnet 10.123.0.128/25 px-bad",
+        ),
+        (
+            "a gateway outside the subnet",
+            "network create --subnet 10.125.0.0/24 --gateway 10.9.9.1 px-bad",
+        ),
+        ("rm a missing network", "network rm px-nosuch"),
+        ("rm a predefined network", "network rm bridge"),
+    ] {
+        c.same(step, &cl!(line), E::Exact);
+    }
+    c.same_want(
+        "network rm",
+        &cl!("network rm {n2}", n2),
+        E::Exact,
+        0,
+        &format!("{n2}\n"),
+    );
+}
+
+fn user_network_names(c: &Ctx) {
+    let n = c.net("dns");
+    let m = c.net("dns2");
+    c.setup(&cl!("network create --subnet 10.126.0.0/24 {n}", n));
+    c.setup(&cl!("network create --subnet 10.127.0.0/24 {m}", m));
+    let a = c.name("dns-a");
+    c.setup(&cl!(
+        "run -d --name {a} --network {n} --network-alias web --network-alias www {IMG} sleep 60",
+        a,
+        n
+    ));
+    c.same(
+        "/etc/hosts and resolv.conf on a user network",
+        &cl!("run --rm --network {n} -h bhost {IMG} sh -c 'cat /etc/hosts; echo ---; cat /etc/resolv.conf'", n),
+        E::Exact,
+    );
+    c.same(
+        "names and aliases resolve",
+        &cl!(
+            "run --rm --network {n} {IMG} sh -c 'nslookup -type=a {a}; nslookup -type=a web; ping -c1 -W2 www | head -1'",
+            n,
+            a
+        ),
+        E::Exact,
+    );
+    c.same(
+        "the endpoint in inspect",
+        &cl!(
+            "inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}} {{$v.Gateway}} \
+             {{$v.IPPrefixLen}} {{$v.MacAddress}} {{json $v.Aliases}}{{end}} {{.HostConfig.NetworkMode}} \
+             [{{.NetworkSettings.IPAddress}}]' {a}",
+            a
+        ),
+        E::Exact,
+    );
+    c.same(
+        "the network's containers",
+        &cl!("network inspect -f '{{range .Containers}}{{.Name}} {{.IPv4Address}} {{.MacAddress}}{{end}}' {n}", n),
+        E::Exact,
+    );
+    c.same(
+        "rm of a network in use",
+        &cl!("network rm {n}", n),
+        E::Exact,
+    );
+    c.same_want(
+        "no traffic between two networks",
+        &cl!(
+            "run --rm --network {m} {IMG} sh -c 'ping -c1 -W1 10.126.0.2 >/dev/null; echo $?'",
+            m
+        ),
+        E::Exact,
+        0,
+        "1\n",
+    );
+    let nets = "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}";
+    c.same_want(
+        "connect",
+        &cl!("network connect {m} {a}", m, a),
+        E::Exact,
+        0,
+        "",
+    );
+    c.same_want(
+        "on both networks",
+        &cl!("inspect -f {nets} {a}", nets, a),
+        E::Exact,
+        0,
+        &format!("{n}=10.126.0.2 {m}=10.127.0.2 \n"),
+    );
+    c.same(
+        "connect twice",
+        &cl!("network connect {m} {a}", m, a),
+        E::Exact,
+    );
+    c.same_want(
+        "disconnect",
+        &cl!("network disconnect {m} {a}", m, a),
+        E::Exact,
+        0,
+        "",
+    );
+    c.same(
+        "disconnect twice",
+        &cl!("network disconnect {m} {a}", m, a),
+        E::Exact,
+    );
+    c.same_want(
+        "back on one network",
+        &cl!("inspect -f {nets} {a}", nets, a),
+        E::Exact,
+        0,
+        &format!("{n}=10.126.0.2 \n"),
+    );
+}
+
+fn network_flag_validation(c: &Ctx) {
+    for (step, line) in [
+        (
+            "alias on the default bridge",
+            "run --rm --network bridge --network-alias x {IMG} true",
+        ),
+        (
+            "alias on none",
+            "run --rm --network none --network-alias x {IMG} true",
+        ),
+        ("-p not a port", "run --rm -p abc {IMG} true"),
+        (
+            "-p unknown protocol",
+            "run --rm -p 8080:80/sctpx {IMG} true",
+        ),
+        (
+            "-p host port out of range",
+            "run --rm -p 70000:80 {IMG} true",
+        ),
+        ("-p bad address", "run --rm -p 1.2.3:80:80 {IMG} true"),
+        (
+            "--add-host without an address",
+            "run --rm --add-host bad {IMG} true",
+        ),
+        (
+            "--add-host bad address",
+            "run --rm --add-host h:notip {IMG} true",
+        ),
+        ("--dns not an address", "run --rm --dns bogus {IMG} true"),
+    ] {
+        c.same(step, &cl!(line), E::Exact);
+    }
+    c.same_want("nothing left", &cl!("ps -aq"), E::Any, 0, "");
+    // Without --network an alias has no network to live on: dropped.
+    c.same_want(
+        "alias without --network",
+        &cl!("run --rm --network-alias x {IMG} echo ok"),
+        E::Exact,
+        0,
+        "ok\n",
+    );
+}
+
+fn network_prune(c: &Ctx) {
+    let used = c.net("prune-used");
+    let unused = c.net("prune-unused");
+    c.setup(&cl!("network create {used}", used));
+    c.setup(&cl!("network create {unused}", unused));
+    let a = c.name("prune-a");
+    c.setup(&cl!(
+        "run -d --name {a} --network {used} {IMG} sleep 60",
+        a,
+        used
+    ));
+    c.same("network prune", &cl!("network prune -f"), E::Exact);
+    c.same(
+        "what is left",
+        &cl!("network ls --filter name=px-prune --format '{{.Name}}'"),
+        E::Exact,
+    );
+}
+
+// ---------------------------------------------------------------------------
 // The table and the runner
 
 type Scenario = (&'static str, fn(&Ctx));
@@ -5485,6 +5734,13 @@ const SCENARIOS: &[Scenario] = &[
     ("healthcheck", healthcheck),
     ("run_tty", run_tty),
     ("events_actions", events_actions),
+    // networking
+    ("network_default_bridge", network_default_bridge),
+    ("port_command", port_command),
+    ("network_create_inspect", network_create_inspect),
+    ("user_network_names", user_network_names),
+    ("network_flag_validation", network_flag_validation),
+    ("network_prune", network_prune),
 ];
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {

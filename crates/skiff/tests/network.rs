@@ -344,7 +344,7 @@ fn user_networks_names_aliases_and_isolation() {
     e.ok(&["rm", "-f", "other"]);
     assert_eq!(
         e.ok(&["network", "prune", "-f"]),
-        "Deleted Networks:\nback\n"
+        "Deleted Networks:\nback\n\n"
     );
 }
 

@@ -3,6 +3,7 @@
 //! Every crate's tests build their images and bundles through this one helper, from
 //! Debian's busybox-static (`/bin/busybox`), so no registry is ever needed.
 
+pub mod dockerd;
 pub mod registry;
 
 use serde_json::{json, Value};
