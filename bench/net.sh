@@ -2,7 +2,8 @@
 # Networking benchmark (not part of CI): the network issue's figures, in one
 # run.
 #   1. What bridge networking adds to `skiff run --rm IMAGE true` (default
-#      bridge vs --network none, hyperfine medians; target: at most 5 ms).
+#      bridge vs --network none, alternating runs, medians; target: at most
+#      5 ms).
 #   2. Throughput through a published port, skiff vs Docker: the same
 #      busybox httpd container published by each (`-p PORT:80`), loaded with
 #      wrk from the host's own 127.0.0.1 and from a second host, for a small
@@ -17,7 +18,7 @@
 # rules are not touched.
 #
 # Usage (as root): bench/net.sh [RUNS [SECONDS]]
-#   RUNS    hyperfine runs per variant in part 1 (default 30)
+#   RUNS    runs per variant in part 1 (default 30)
 #   SECONDS length of each wrk load in part 2 (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
 log() { printf '== %s\n' "$*" >&2; }
 export DEBIAN_FRONTEND=noninteractive
 missing=()
-for p in hyperfine:hyperfine wrk:wrk dockerd:docker.io busybox:busybox-static curl:curl; do
+for p in wrk:wrk dockerd:docker.io busybox:busybox-static curl:curl; do
   command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -76,15 +77,27 @@ $sk import "$work/bb.tar" bb >/dev/null
 $sk run --rm bb true
 $sk run --rm --network none bb true
 
-hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/h.json" \
-  -n none "$sk run --rm --network none bb true" \
-  -n bridge "$sk run --rm bb true" >&2
-python3 - "$work/h.json" <<'PY'
-import json, sys
-r = {x["command"]: x["median"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
-print(f"run --rm, --network none: {r['none']:.1f} ms (median)")
-print(f"run --rm, default bridge: {r['bridge']:.1f} ms (median)")
-print(f"bridge networking adds:   {r['bridge'] - r['none']:.1f} ms (target <= 5 ms)")
+# Alternating runs (none, bridge, none, ...): a drift of the machine's speed
+# over the run (hyperfine times one command's runs, then the other's) would
+# otherwise show up as a difference.
+python3 - "$runs" $sk <<'PY'
+import statistics, subprocess, sys, time
+runs, sk = int(sys.argv[1]), sys.argv[2:]
+times = {"none": [], "bridge": []}
+for _ in range(5):
+    for extra in (["--network", "none"], []):
+        subprocess.run(sk + ["run", "--rm"] + extra + ["bb", "true"], check=True)
+for _ in range(runs):
+    for key, extra in (("none", ["--network", "none"]), ("bridge", [])):
+        t = time.perf_counter()
+        subprocess.run(sk + ["run", "--rm"] + extra + ["bb", "true"], check=True)
+        times[key].append((time.perf_counter() - t) * 1000)
+m = {k: statistics.median(v) for k, v in times.items()}
+pairs = statistics.median(b - a for a, b in zip(times["none"], times["bridge"]))
+print(f"run --rm, --network none: {m['none']:.1f} ms (median of {runs})")
+print(f"run --rm, default bridge: {m['bridge']:.1f} ms (median of {runs})")
+print(f"bridge networking adds:   {m['bridge'] - m['none']:.1f} ms "
+      f"(median of paired differences {pairs:.1f} ms; target <= 5 ms)")
 PY
 
 # --- 2. throughput through a published port --------------------------------

@@ -5565,6 +5565,17 @@ fn network_flag_validation(c: &Ctx) {
     );
 }
 
+fn flags_given_twice(c: &Ctx) {
+    // Docker's flags take the last value given; a switch may repeat.
+    c.same_want(
+        "-h twice, --rm twice",
+        &cl!("{RUN} --rm -h one -h two {IMG} hostname"),
+        E::Exact,
+        0,
+        "two\n",
+    );
+}
+
 fn network_prune(c: &Ctx) {
     let used = c.net("prune-used");
     let unused = c.net("prune-unused");
@@ -5741,6 +5752,7 @@ const SCENARIOS: &[Scenario] = &[
     ("user_network_names", user_network_names),
     ("network_flag_validation", network_flag_validation),
     ("network_prune", network_prune),
+    ("flags_given_twice", flags_given_twice),
 ];
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
