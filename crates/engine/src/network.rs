@@ -1059,7 +1059,10 @@ impl Engine {
         // Rules: always when ports change or a bridge is new; else only if
         // the ruleset changed since the last sync.
         self.sync_rules(new_bridge || !w.ports.is_empty())?;
-        if !w.no_dns && w.endpoints.iter().any(|e| e.network.name != "bridge") {
+        // Every bridged container gets the server, also one on the default
+        // bridge (whose resolv.conf does not name it): a user network it is
+        // connected to later needs it.
+        if !w.no_dns && !w.endpoints.is_empty() {
             w.dns = Some(dns_responder(netns.as_fd(), dns_upstreams(&c.host)).map_err(fail)?);
         }
         Ok(())
@@ -1567,7 +1570,18 @@ impl Engine {
                     no_dns: true,
                     ..Default::default()
                 };
-                self.wire(&c, &mut w, c.state.pid)
+                self.wire(&c, &mut w, c.state.pid)?;
+                // Started on the default bridge: now on a user network, it
+                // asks the embedded server, as Docker rewrites resolv.conf.
+                let p = self.paths.container_dir(&c.id).join("resolv.conf");
+                let cur = std::fs::read_to_string(&p).unwrap_or_default();
+                if n.name != "bridge" && !cur.lines().any(|l| l.trim() == "nameserver 127.0.0.11") {
+                    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+                    // In place: the container sees this file through a bind mount.
+                    std::fs::write(&p, resolv_conf(&host, &c.host, true))
+                        .map_err(crate::io_err("writing", &p))?;
+                }
+                Ok(())
             })();
             if let Err(e) = r {
                 let _ = self.store.conn().execute(

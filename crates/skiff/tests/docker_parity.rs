@@ -5520,6 +5520,18 @@ fn user_network_names(c: &Ctx) {
         0,
         &format!("{n}=10.126.0.2 \n"),
     );
+    // A container of the default bridge connected to a user network.
+    let p = c.name("dns-plain");
+    c.setup(&cl!("run -d --name {p} {IMG} sleep 60", p));
+    c.setup(&cl!("network connect {n} {p}", n, p));
+    c.same(
+        "resolv.conf after connect, and a name",
+        &cl!(
+            "exec {p} sh -c 'cat /etc/resolv.conf; nslookup -type=a web'",
+            p
+        ),
+        E::Exact,
+    );
 }
 
 fn network_flag_validation(c: &Ctx) {
