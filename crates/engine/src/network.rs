@@ -456,10 +456,10 @@ impl Engine {
                     .join(", ")
             ))
             .map_err(self.db_err())?;
+        // The endpoint's columns follow the network's.
+        let at = NET_COLUMNS.split(", ").count();
         let rows = st
             .query_map(params![container], |r| {
-                // The endpoint's columns follow the network's.
-                let at = NET_COLUMNS.split(", ").count();
                 let aliases: String = r.get(at)?;
                 let ip: Option<String> = r.get(at + 1)?;
                 Ok(Endpoint {

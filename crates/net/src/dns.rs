@@ -85,10 +85,6 @@ pub const CLASS_ANY: u16 = 255;
 pub const FLAG_QR: u16 = 0x8000;
 /// Header flag: authoritative answer.
 pub const FLAG_AA: u16 = 0x0400;
-
-/// Whether answers about local names carry AA. Docker's embedded server
-/// leaves it clear (resolvers print "Non-authoritative answer"); so do we.
-const LOCAL_AA: bool = false;
 /// Header flag: truncated.
 pub const FLAG_TC: u16 = 0x0200;
 /// Header flag: recursion desired.
@@ -899,24 +895,26 @@ pub fn decide(packet: &[u8], lookup: &dyn Lookup, can_forward: bool) -> Outcome 
         }
         Err(_) => return Outcome::Reply(encode_header_response(&header, Rcode::FormErr)),
     };
-    let reply = |rcode: Rcode, answers: Vec<RData>, authoritative: bool| {
+    // AA stays clear, also on answers about local names: Docker's embedded
+    // server leaves it so (resolvers print "Non-authoritative answer").
+    let reply = |rcode: Rcode, answers: Vec<RData>| {
         Outcome::Reply(
             Response {
                 query: &query,
                 rcode,
                 answers,
                 ttl: TTL,
-                authoritative,
+                authoritative: false,
                 recursion_available: can_forward,
             }
             .encode(),
         )
     };
     if query.opcode() != 0 {
-        return reply(Rcode::NotImp, Vec::new(), false);
+        return reply(Rcode::NotImp, Vec::new());
     }
     if query.edns.is_some_and(|e| e.version > 0) {
-        return reply(Rcode::BadVers, Vec::new(), false);
+        return reply(Rcode::BadVers, Vec::new());
     }
     let q = &query.question;
     if q.qclass == CLASS_IN || q.qclass == CLASS_ANY {
@@ -924,12 +922,12 @@ pub fn decide(packet: &[u8], lookup: &dyn Lookup, can_forward: bool) -> Outcome 
         if let Some(ip) = parse_reverse_name(&key) {
             if let Some(target) = lookup.lookup_ptr(ip) {
                 if q.qtype != TYPE_PTR && q.qtype != TYPE_ANY {
-                    return reply(Rcode::NoError, Vec::new(), LOCAL_AA);
+                    return reply(Rcode::NoError, Vec::new());
                 }
                 return match Name::from_dotted(&target) {
-                    Ok(n) => reply(Rcode::NoError, vec![RData::Ptr(n)], LOCAL_AA),
+                    Ok(n) => reply(Rcode::NoError, vec![RData::Ptr(n)]),
                     // The lookup gave a name that cannot be sent.
-                    Err(_) => reply(Rcode::ServFail, Vec::new(), false),
+                    Err(_) => reply(Rcode::ServFail, Vec::new()),
                 };
             }
         }
@@ -941,11 +939,11 @@ pub fn decide(packet: &[u8], lookup: &dyn Lookup, can_forward: bool) -> Outcome 
                 // of that type.
                 Vec::new()
             };
-            return reply(Rcode::NoError, answers, LOCAL_AA);
+            return reply(Rcode::NoError, answers);
         }
     }
     if !can_forward {
-        return reply(Rcode::ServFail, Vec::new(), false);
+        return reply(Rcode::ServFail, Vec::new());
     }
     Outcome::Forward(query)
 }

@@ -359,11 +359,7 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
             ));
         }
     }
-    let mut labels = BTreeMap::new();
-    for l in &a.label {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        labels.insert(k.to_string(), v.to_string());
-    }
+    let labels = parse_labels(&a.label);
     let mut host = HostConfig {
         auto_remove: a.rm,
         network_mode: a.network.clone().unwrap_or_default(),
@@ -397,16 +393,8 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         }
         let (lo, hi) = port.split_once('-').unwrap_or((port, port));
         let num = |n: &str| {
-            n.parse::<u16>().map_err(|_| {
-                format!(
-                    "invalid range format for --expose: {e}, error: strconv.ParseUint: parsing {n:?}: {}",
-                    if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
-                        "value out of range"
-                    } else {
-                        "invalid syntax"
-                    }
-                )
-            })
+            parse_port_number(n)
+                .map_err(|why| format!("invalid range format for --expose: {e}, error: {why}"))
         };
         let (lo, hi) = (num(lo)?, num(hi)?);
         for p in lo..=hi {
@@ -630,6 +618,30 @@ fn bad_flag(cmd: &str) -> impl Fn(String) -> Failure + '_ {
             )
         },
     }
+}
+
+/// `--label KEY[=VALUE]` flags as a map (a bare key gets an empty value).
+pub(crate) fn parse_labels(flags: &[String]) -> BTreeMap<String, String> {
+    flags
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// A port number, or why not in the words of Go's `strconv.ParseUint`, which
+/// Docker's client quotes.
+pub(crate) fn parse_port_number(n: &str) -> std::result::Result<u16, String> {
+    n.parse().map_err(|_| {
+        let why = if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            "value out of range"
+        } else {
+            "invalid syntax"
+        };
+        format!("strconv.ParseUint: parsing {n:?}: {why}")
+    })
 }
 
 /// An I/O error in the words Go's errors use (`no such file or directory`).
@@ -1504,11 +1516,7 @@ pub fn volume(root: &Path, runroot: &Path, c: VolumeCmd) -> Result {
     let e = open(root, runroot)?;
     match c {
         VolumeCmd::Create { label, name } => {
-            let mut labels = BTreeMap::new();
-            for l in &label {
-                let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                labels.insert(k.to_string(), v.to_string());
-            }
+            let labels = parse_labels(&label);
             let v = e
                 .volume_create(name.as_deref(), labels, false)
                 .map_err(daemon(1))?;

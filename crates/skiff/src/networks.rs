@@ -1,8 +1,9 @@
 //! `network` and `port`: Docker's network commands on skiff's networks.
 
-use crate::containers::{confirm, daemon, open, print_documents, Failure, Result};
+use crate::containers::{
+    confirm, daemon, open, parse_labels, parse_port_number, print_documents, Failure, Result,
+};
 use crate::format;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(clap::Subcommand, Debug)]
@@ -92,13 +93,7 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
             label,
             name,
         } => {
-            let labels: BTreeMap<String, String> = label
-                .iter()
-                .map(|l| {
-                    let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                    (k.to_string(), v.to_string())
-                })
-                .collect();
+            let labels = parse_labels(&label);
             // Docker's client checks the gateway against the subnet itself.
             if let (Some(s), Some(g)) = (&subnet, &gateway) {
                 let inside = skiff_engine::network::parse_cidr(s)
@@ -278,17 +273,7 @@ pub fn port(root: &Path, runroot: &Path, container: &str, which: Option<&str>) -
             // As Docker 20.10: the number must parse; an unknown protocol
             // simply has nothing published.
             let (num, proto) = w.split_once('/').unwrap_or((w, "tcp"));
-            let port: u16 = num.parse().map_err(|_| {
-                let why = if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
-                    "value out of range"
-                } else {
-                    "invalid syntax"
-                };
-                Failure {
-                    code: 1,
-                    msg: format!("strconv.ParseUint: parsing {num:?}: {why}"),
-                }
-            })?;
+            let port = parse_port_number(num).map_err(|msg| Failure { code: 1, msg })?;
             let mine: Vec<_> = published
                 .iter()
                 .filter(|p| p.port == port && p.proto == proto)
