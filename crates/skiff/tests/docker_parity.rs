@@ -4924,11 +4924,12 @@ fn health_status(s: Side, c: &Ctx, n: &str) -> String {
 }
 
 fn healthcheck(c: &Ctx) {
-    let (n, slow, bad, tmo) = (
+    let (n, slow, bad, tmo, sp) = (
         c.name("hc-main"),
         c.name("hc-slow"),
         c.name("hc-bad"),
         c.name("hc-timeout"),
+        c.name("hc-start-period"),
     );
     c.setup(&cl!(
         "{DRUN} --name {n} --health-cmd 'test -e /tmp/ok' --health-interval 200ms --health-retries 2 \
@@ -4948,6 +4949,11 @@ fn healthcheck(c: &Ctx) {
         "{DRUN} --name {tmo} --health-cmd 'sleep 5' --health-interval 200ms --health-timeout 200ms \
          --health-retries 1 {IMG} sleep 100",
         tmo
+    ));
+    c.setup(&cl!(
+        "{DRUN} --name {sp} --health-cmd 'exit 1' --health-interval 100ms --health-retries 1 \
+         --health-start-period 30s {IMG} sleep 100",
+        sp
     ));
     c.same_want(
         "starting",
@@ -5007,6 +5013,22 @@ fn healthcheck(c: &Ctx) {
     c.until_both("bad's check to fail", |s| {
         health_status(s, c, &bad) == "unhealthy"
     });
+    // The same failing check inside a start period: it runs and is logged,
+    // but the failures do not count.
+    c.until_both("the start-period checks to run", |s| {
+        c.inspect(s, &sp, "{{len .State.Health.Log}}") != "0"
+    });
+    c.same_want(
+        "--health-start-period: failures do not count",
+        &cl!(
+            "inspect -f '{{.State.Health.Status}} {{.State.Health.FailingStreak}} \
+             {{with index .State.Health.Log 0}}{{.ExitCode}}{{end}} {{json .Config.Healthcheck}}' {sp}",
+            sp
+        ),
+        E::Exact,
+        0,
+        "starting 0 1 {\"Test\":[\"CMD-SHELL\",\"exit 1\"],\"Interval\":100000000,\"StartPeriod\":30000000000,\"Retries\":1}\n",
+    );
     c.same_want(
         "a failing check's log entry",
         &cl!(
@@ -5060,7 +5082,7 @@ fn healthcheck(c: &Ctx) {
         125,
         "",
     );
-    for x in [&n, &slow, &bad, &tmo] {
+    for x in [&n, &slow, &bad, &tmo, &sp] {
         c.same("kill", &cl!("kill {x}", x), E::Exact);
     }
 }
