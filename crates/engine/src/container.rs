@@ -1231,6 +1231,33 @@ pub struct Stats {
     pub pids: u64,
     pub blk_read: u64,
     pub blk_write: u64,
+    /// Bytes received and sent on the container's own interfaces (not `lo`;
+    /// none with `--network host`, as Docker counts them).
+    pub net_rx: u64,
+    pub net_tx: u64,
+}
+
+/// Bytes received and sent by every interface but `lo` in a
+/// `/proc/PID/net/dev` table.
+fn net_dev_totals(table: &str) -> (u64, u64) {
+    let (mut rx, mut tx) = (0u64, 0u64);
+    for l in table.lines().skip(2) {
+        let Some((name, counters)) = l.split_once(':') else {
+            continue;
+        };
+        if name.trim() == "lo" {
+            continue;
+        }
+        let f: Vec<u64> = counters
+            .split_whitespace()
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        if f.len() >= 9 {
+            rx += f[0];
+            tx += f[8];
+        }
+    }
+    (rx, tx)
 }
 
 fn read_u64(p: &str) -> Option<u64> {
@@ -1334,6 +1361,11 @@ impl Engine {
                         }
                     }
                 }
+            }
+        }
+        if c.host.network_mode != "host" && alive(c.state.pid, c.state.pid_start) {
+            if let Ok(t) = std::fs::read_to_string(format!("/proc/{}/net/dev", c.state.pid)) {
+                (s.net_rx, s.net_tx) = net_dev_totals(&t);
             }
         }
         // An unlimited cgroup reports a huge number: the host's memory then.

@@ -1949,7 +1949,15 @@ pub fn stats(root: &Path, runroot: &Path, a: StatsArgs) -> Result {
                         format!("{} / {}", bytes_size(s.mem_usage), bytes_size(s.mem_limit)),
                     ),
                     ("MemPerc", "MEM %", format!("{mem_pct:.2}%")),
-                    ("NetIO", "NET I/O", "0B / 0B".to_string()),
+                    (
+                        "NetIO",
+                        "NET I/O",
+                        format!(
+                            "{} / {}",
+                            format::human_size(s.net_rx),
+                            format::human_size(s.net_tx)
+                        ),
+                    ),
                     (
                         "BlockIO",
                         "BLOCK I/O",

@@ -5290,6 +5290,48 @@ fn network_default_bridge(c: &Ctx) {
         &cl!("ps --filter name={n} --format '{{.Networks}}'", n),
         E::Exact,
     );
+    // NET I/O counts eth0's traffic (3 pings of the gateway: at least
+    // 3 x 98 bytes each way), not lo's (a ping of 127.0.0.1 adds nothing).
+    c.setup(&cl!(
+        "exec {n} sh -c 'ping -c 3 -i 0.2 -q 172.17.0.1; ping -c 50 -i 0.01 -s 1000 -q 127.0.0.1'",
+        n
+    ));
+    let a = cl!("stats --no-stream --format '{{.NetIO}}' {n}", n);
+    let o = map_out(c.both(&a), |_, out| {
+        let size = |v: &str| -> Option<f64> {
+            let i = v.find(|ch: char| ch.is_ascii_alphabetic())?;
+            let (num, unit) = v.split_at(i);
+            let m = match unit {
+                "B" => 1.0,
+                "kB" => 1e3,
+                "MB" => 1e6,
+                _ => return None,
+            };
+            Some(num.parse::<f64>().ok()? * m)
+        };
+        match out
+            .trim()
+            .split_once(" / ")
+            .map(|(r, t)| (size(r), size(t)))
+        {
+            Some((Some(r), Some(t))) => format!(
+                "rx {} tx {}\n",
+                if (294.0..20_000.0).contains(&r) {
+                    "eth0"
+                } else {
+                    "?"
+                },
+                if (294.0..20_000.0).contains(&t) {
+                    "eth0"
+                } else {
+                    "?"
+                }
+            ),
+            _ => out.to_string(),
+        }
+    });
+    c.check("stats NET I/O", &a, &o, E::Exact);
+    c.want("stats NET I/O", &o, 0, "rx eth0 tx eth0\n");
     c.setup(&cl!("stop -t 1 {n}", n));
     c.same_want(
         "inspect when stopped",
