@@ -85,25 +85,25 @@ pub struct CreateArgs {
     #[arg(long, default_value = "no")]
     restart: String,
     /// Memory limit (e.g. 64m).
-    #[arg(short = 'm', long)]
+    #[arg(short = 'm', long, value_parser = size_flag)]
     memory: Option<String>,
     /// Memory plus swap limit; -1 unlimited.
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    #[arg(long = "memory-swap", allow_hyphen_values = true, value_parser = swap_flag)]
     memory_swap: Option<String>,
     /// Number of CPUs.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli_errors::go_cpus)]
     cpus: Option<f64>,
     /// CPU shares (relative weight).
-    #[arg(short = 'c', long = "cpu-shares")]
+    #[arg(short = 'c', long = "cpu-shares", value_parser = crate::cli_errors::go_int)]
     cpu_shares: Option<i64>,
     /// CPUs in which to allow execution (0-3, 0,1).
     #[arg(long = "cpuset-cpus")]
     cpuset_cpus: Option<String>,
     /// Tune container pids limit (-1 for unlimited).
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    #[arg(long = "pids-limit", allow_hyphen_values = true, value_parser = crate::cli_errors::go_int)]
     pids_limit: Option<i64>,
     /// Ulimit options (nofile=1024:2048).
-    #[arg(long)]
+    #[arg(long, value_parser = ulimit_flag)]
     ulimit: Vec<String>,
     /// Add Linux capabilities.
     #[arg(long = "cap-add")]
@@ -121,7 +121,7 @@ pub struct CreateArgs {
     #[arg(long = "stop-signal")]
     stop_signal: Option<String>,
     /// Timeout (in seconds) to stop a container.
-    #[arg(long = "stop-timeout", allow_hyphen_values = true)]
+    #[arg(long = "stop-timeout", allow_hyphen_values = true, value_parser = crate::cli_errors::go_int)]
     stop_timeout: Option<i64>,
     /// Log driver options (max-size, max-file).
     #[arg(long = "log-opt")]
@@ -175,7 +175,7 @@ pub struct CreateArgs {
     #[arg(long = "health-timeout")]
     health_timeout: Option<String>,
     /// Consecutive failures needed to report unhealthy.
-    #[arg(long = "health-retries")]
+    #[arg(long = "health-retries", value_parser = crate::cli_errors::go_int)]
     health_retries: Option<i64>,
     /// Start period for the container to initialize before counting retries.
     #[arg(long = "health-start-period")]
@@ -269,6 +269,25 @@ fn parse_decimal_size(s: &str) -> std::result::Result<u64, String> {
         .ok_or_else(|| format!("invalid size: '{s}'"))
 }
 
+/// `-m`: a size as Docker's flag reads it (checked while parsing, so a bad
+/// one reads as a flag error).
+fn size_flag(s: &str) -> std::result::Result<String, String> {
+    parse_bytes(s).map(|_| s.to_string())
+}
+
+/// `--memory-swap`: a size, or -1 for unlimited.
+fn swap_flag(s: &str) -> std::result::Result<String, String> {
+    if s == "-1" {
+        return Ok(s.to_string());
+    }
+    size_flag(s)
+}
+
+/// `--ulimit NAME=SOFT[:HARD]`, checked while parsing.
+fn ulimit_flag(s: &str) -> std::result::Result<String, String> {
+    parse_ulimit(s).map(|_| s.to_string())
+}
+
 fn parse_ulimit(s: &str) -> std::result::Result<Ulimit, String> {
     let (name, vals) = s
         .split_once('=')
@@ -321,6 +340,11 @@ fn parse_restart(s: &str) -> std::result::Result<RestartPolicy, String> {
 }
 
 fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> {
+    // The command line takes flags until the image; a word there that looks
+    // like a flag is one skiff does not know (no image name starts so).
+    if a.image().starts_with('-') {
+        return Err(crate::cli_errors::unknown_flag(a.image()));
+    }
     let mut env = Vec::new();
     for f in &a.env_file {
         let text = std::fs::read_to_string(f)
@@ -609,7 +633,14 @@ fn bad_flag(cmd: &str) -> impl Fn(String) -> Failure + '_ {
         code: 125,
         // A flag's value that does not parse reads as the flag parser's
         // error; the rest as Docker's client reports a refused run.
-        msg: if m.starts_with("invalid argument ") {
+        msg: if [
+            "invalid argument ",
+            "unknown flag: ",
+            "unknown shorthand flag: ",
+        ]
+        .iter()
+        .any(|p| m.starts_with(p))
+        {
             format!("{m}\nSee 'skiff {cmd} --help'.")
         } else {
             format!(
@@ -909,7 +940,7 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> skiff_engine::Result<()>) -
 #[derive(Args, Debug)]
 pub struct StopArgs {
     /// Seconds to wait for stop before killing it.
-    #[arg(short = 't', long = "time", allow_hyphen_values = true)]
+    #[arg(short = 't', long = "time", allow_hyphen_values = true, value_parser = crate::cli_errors::go_int)]
     time: Option<i64>,
     #[arg(required = true)]
     containers: Vec<String>,
@@ -1030,7 +1061,7 @@ pub struct PsArgs {
     #[arg(short = 'l', long)]
     latest: bool,
     /// Show n last created containers.
-    #[arg(short = 'n', long = "last", allow_hyphen_values = true)]
+    #[arg(short = 'n', long = "last", allow_hyphen_values = true, value_parser = crate::cli_errors::go_int)]
     last: Option<i64>,
     /// Filter output (status=, name=, id=, label=, exited=, ancestor=).
     #[arg(short = 'f', long)]

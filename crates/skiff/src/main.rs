@@ -4,6 +4,7 @@
 //! Invoked as `skiff-runtime` (or `skiff runtime ...`) it is the OCI runtime
 //! with runc's command line.
 
+mod cli_errors;
 mod containers;
 mod format;
 mod images;
@@ -173,13 +174,12 @@ fn main() {
     let cli = match Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) => {
-            use clap::error::ErrorKind;
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                // Docker's exit code for a command line it cannot parse.
-                _ => 125,
-            };
-            let _ = e.print();
+            let (text, code) = cli_errors::docker_style::<Cli>(&e, &argv);
+            if code == 0 {
+                let _ = e.print();
+            } else {
+                eprint!("{text}");
+            }
             std::process::exit(code);
         }
     };

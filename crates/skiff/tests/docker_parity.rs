@@ -5598,6 +5598,61 @@ fn user_network_names(c: &Ctx) {
     );
 }
 
+fn cli_flag_errors(c: &Ctx) {
+    // Flags the parser refuses: Docker's client words (pflag's), exit 125.
+    for line in [
+        "run --cpus abc {IMG} true",
+        "run --cpus 0.0000000001 {IMG} true",
+        "run -m abc {IMG} true",
+        "run --memory=12q {IMG} true",
+        "run --memory-swap x {IMG} true",
+        "run --pids-limit x {IMG} true",
+        "run --stop-timeout 1.5 {IMG} true",
+        "create -c x {IMG} true",
+        "run --health-retries x {IMG} true",
+        "run --ulimit x {IMG} true",
+        "run --ulimit nofile=2:1 {IMG} true",
+        "run --bogus {IMG} true",
+        "run --bogus=1 {IMG} true",
+        "create -z {IMG} true",
+        "run -m",
+        "ps --bogus",
+        "ps -n x",
+        "ps --format",
+        "stop -t x px-none",
+        "restart --time=x px-none",
+        "network create --bogus px-net",
+        "volume ls -z",
+    ] {
+        c.same(line, &cl!(line), E::Exact);
+    }
+    // A wrong number of arguments: exit 1, Docker's first line (the usage
+    // that follows is each tool's own).
+    for (line, says) in [
+        ("run", "\" requires at least 1 argument."),
+        ("rm", "\" requires at least 1 argument."),
+        ("rename x", "\" requires exactly 2 arguments."),
+        ("logs", "\" requires exactly 1 argument."),
+        ("port", "\" requires at least 1 and at most 2 arguments."),
+        ("ps x", "\" accepts no arguments."),
+    ] {
+        c.same(line, &cl!(line), E::Has(&[says]));
+    }
+    c.same(
+        "an unknown command",
+        &cl!("bogus"),
+        E::Has(&["'bogus' is not a "]),
+    );
+    // A value after the image belongs to the command, dashes and all.
+    c.same_want(
+        "flags after the image",
+        &cl!("{RUN} {IMG} echo -z --bogus"),
+        E::Exact,
+        0,
+        "-z --bogus\n",
+    );
+}
+
 fn network_flag_validation(c: &Ctx) {
     for (step, line) in [
         (
@@ -5687,6 +5742,7 @@ const SCENARIOS: &[Scenario] = &[
     ),
     ("exit_125_unknown_image", exit_125_unknown_image),
     ("exit_125_unknown_flag", exit_125_unknown_flag),
+    ("cli_flag_errors", cli_flag_errors),
     ("exit_125_name_in_use", exit_125_name_in_use),
     (
         "daemon_errors_read_as_dockers",
