@@ -35,6 +35,8 @@ pub struct CreateOptions {
     pub no_healthcheck: bool,
     /// `--network-alias`.
     pub network_aliases: Vec<String>,
+    /// `--ip`: the address on the network `--network` names.
+    pub ip: Option<std::net::Ipv4Addr>,
     /// `--expose`: `80/tcp`.
     pub expose: Vec<String>,
     pub host: HostConfig,
@@ -405,7 +407,9 @@ impl Engine {
             }
         }
         if let Some(n) = &network {
-            if let Err(e) = self.add_endpoint(n, &c.id, &o.network_aliases) {
+            // Docker 20.10 lets `--ip` pass on the default bridge, unused.
+            let ip = o.ip.filter(|_| n.name != "bridge");
+            if let Err(e) = self.add_endpoint(n, &c.id, &o.network_aliases, ip) {
                 let _ = self.store.remove(&c.id);
                 let _ = std::fs::remove_dir_all(&dir);
                 undo_volumes(self);

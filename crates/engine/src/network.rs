@@ -21,6 +21,9 @@ use std::net::Ipv4Addr;
 /// Docker's refusal of `--network-alias` off user networks.
 const ALIAS_ON_DEFAULT: &str =
     "network-scoped alias is supported only for containers in user defined networks";
+const IP_ON_DEFAULT: &str = "user specified IP address is supported on user defined networks only";
+const IP_NEEDS_SUBNET: &str =
+    "user specified IP address is supported only when connecting to networks with user configured subnets";
 
 /// The default bridge's device.
 pub const DEFAULT_BRIDGE: &str = "skiff0";
@@ -64,6 +67,16 @@ pub const MIGRATION_5: &str = "
     UPDATE networks SET ipam_gateway = 0 WHERE name IN ('bridge', 'host', 'none');
 ";
 
+/// Schema 6: whether a network's subnet was given (`--ip` needs one), and
+/// the address an endpoint asks for (`--ip`). Older stores know the first
+/// only for a subnet given without a gateway.
+pub const MIGRATION_6: &str = "
+    ALTER TABLE networks ADD COLUMN user_subnet INTEGER NOT NULL DEFAULT 0;
+    UPDATE networks SET user_subnet = 1
+        WHERE ipam_gateway = 0 AND name NOT IN ('bridge', 'host', 'none');
+    ALTER TABLE endpoints ADD COLUMN requested_ip TEXT;
+";
+
 /// One network.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
@@ -75,6 +88,8 @@ pub struct Network {
     pub gateway: Option<Ipv4Addr>,
     /// Whether the IPAM config shows the gateway (see `MIGRATION_5`).
     pub ipam_gateway: bool,
+    /// Whether the subnet was given (see `MIGRATION_6`).
+    pub user_subnet: bool,
     /// The bridge device (bridge networks).
     pub bridge: String,
     pub internal: bool,
@@ -107,6 +122,8 @@ pub struct Endpoint {
     pub network: Network,
     pub aliases: Vec<String>,
     pub ip: Option<Ipv4Addr>,
+    /// The address asked for (`--ip`), which `ip` is while it runs.
+    pub requested: Option<Ipv4Addr>,
     /// Its interface in the container: `eth0`, `eth1`, ...
     pub ifname: String,
 }
@@ -157,11 +174,12 @@ fn row_to_network(r: &rusqlite::Row<'_>) -> rusqlite::Result<Network> {
         labels: serde_json::from_str(&labels).unwrap_or_default(),
         created: r.get(8)?,
         ipam_gateway: r.get::<_, i64>(9)? != 0,
+        user_subnet: r.get::<_, i64>(10)? != 0,
     })
 }
 
 const NET_COLUMNS: &str =
-    "id, name, driver, subnet, gateway, bridge, internal, labels, created, ipam_gateway";
+    "id, name, driver, subnet, gateway, bridge, internal, labels, created, ipam_gateway, user_subnet";
 
 impl Engine {
     fn db_err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
@@ -351,8 +369,8 @@ impl Engine {
         self.store
             .conn()
             .execute(
-                "INSERT INTO networks (id, name, driver, subnet, gateway, bridge, internal, labels, created, ipam_gateway)
-                 VALUES (?1, ?2, 'bridge', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO networks (id, name, driver, subnet, gateway, bridge, internal, labels, created, ipam_gateway, user_subnet)
+                 VALUES (?1, ?2, 'bridge', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     id,
                     name,
@@ -362,7 +380,8 @@ impl Engine {
                     o.internal as i64,
                     serde_json::to_string(&o.labels).unwrap(),
                     crate::container::now(),
-                    (o.subnet.is_none() || o.gateway.is_some()) as i64
+                    (o.subnet.is_none() || o.gateway.is_some()) as i64,
+                    o.subnet.is_some() as i64
                 ],
             )
             .map_err(|e| match e {
@@ -447,7 +466,7 @@ impl Engine {
             .store
             .conn()
             .prepare(&format!(
-                "SELECT {}, e.aliases, e.ip, e.ifname FROM endpoints e JOIN networks n ON n.id = e.network
+                "SELECT {}, e.aliases, e.ip, e.ifname, e.requested_ip FROM endpoints e JOIN networks n ON n.id = e.network
                  WHERE e.container = ?1 ORDER BY e.seq",
                 NET_COLUMNS
                     .split(", ")
@@ -462,10 +481,12 @@ impl Engine {
             .query_map(params![container], |r| {
                 let aliases: String = r.get(at)?;
                 let ip: Option<String> = r.get(at + 1)?;
+                let requested: Option<String> = r.get(at + 3)?;
                 Ok(Endpoint {
                     network: row_to_network(r)?,
                     aliases: serde_json::from_str(&aliases).unwrap_or_default(),
                     ip: ip.and_then(|i| i.parse().ok()),
+                    requested: requested.and_then(|i| i.parse().ok()),
                     ifname: r.get(at + 2)?,
                 })
             })
@@ -475,8 +496,15 @@ impl Engine {
         Ok(rows)
     }
 
-    /// Put container `id` on network `n` (at create, or `network connect`).
-    pub(crate) fn add_endpoint(&self, n: &Network, id: &str, aliases: &[String]) -> Result<()> {
+    /// Put container `id` on network `n` (at create, or `network connect`),
+    /// asking for address `ip` if given (checked when it is allocated).
+    pub(crate) fn add_endpoint(
+        &self,
+        n: &Network,
+        id: &str,
+        aliases: &[String],
+        ip: Option<Ipv4Addr>,
+    ) -> Result<()> {
         let taken: Vec<String> = self.endpoints(id)?.into_iter().map(|e| e.ifname).collect();
         let ifname = (0..)
             .map(|i| format!("eth{i}"))
@@ -485,8 +513,15 @@ impl Engine {
         self.store
             .conn()
             .execute(
-                "INSERT INTO endpoints (network, container, aliases, ifname) VALUES (?1, ?2, ?3, ?4)",
-                params![n.id, id, serde_json::to_string(aliases).unwrap(), ifname],
+                "INSERT INTO endpoints (network, container, aliases, ifname, requested_ip)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    n.id,
+                    id,
+                    serde_json::to_string(aliases).unwrap(),
+                    ifname,
+                    ip.map(|i| i.to_string())
+                ],
             )
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _)
@@ -494,7 +529,12 @@ impl Engine {
                 {
                     Error::Invalid(format!(
                         "endpoint with name {} already exists in network {}",
-                        self.store.get(id).ok().flatten().map(|c| c.name).unwrap_or_default(),
+                        self.store
+                            .get(id)
+                            .ok()
+                            .flatten()
+                            .map(|c| c.name)
+                            .unwrap_or_default(),
                         n.name
                     ))
                 }
@@ -564,15 +604,34 @@ impl Engine {
                 let base = u32::from(subnet.0);
                 let size = 1u32 << (32 - subnet.1);
                 let gw = ep.network.gateway.map(u32::from);
-                let ip = (base + 1..base + size - 1)
-                    .find(|a| Some(*a) != gw && !used.contains(a))
-                    .ok_or_else(|| {
-                        Error::Invalid(format!(
-                            "no available IPv4 addresses on network {}",
-                            ep.network.name
-                        ))
-                    })?;
-                let ip = Ipv4Addr::from(ip);
+                let ip = match ep.requested {
+                    // Docker's words for each refusal.
+                    Some(want) => {
+                        if !ep.network.user_subnet {
+                            return Err(Error::Invalid(IP_NEEDS_SUBNET.into()));
+                        }
+                        if !contains(subnet, want) {
+                            return Err(Error::Invalid(format!(
+                                "Invalid address {want}: It does not belong to any of this network's subnets"
+                            )));
+                        }
+                        let a = u32::from(want);
+                        if Some(a) == gw || used.contains(&a) || a == base || a == base + size - 1 {
+                            return Err(Error::Invalid("Address already in use".into()));
+                        }
+                        want
+                    }
+                    None => Ipv4Addr::from(
+                        (base + 1..base + size - 1)
+                            .find(|a| Some(*a) != gw && !used.contains(a))
+                            .ok_or_else(|| {
+                                Error::Invalid(format!(
+                                    "no available IPv4 addresses on network {}",
+                                    ep.network.name
+                                ))
+                            })?,
+                    ),
+                };
                 conn.execute(
                     "UPDATE endpoints SET ip = ?1 WHERE network = ?2 AND container = ?3",
                     params![ip.to_string(), ep.network.id, c.id],
@@ -1370,10 +1429,13 @@ impl Engine {
         }
         let mut networks = serde_json::Map::new();
         let mut top = json!({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""});
-        let entry = |n: &Network, ip: Option<Ipv4Addr>, aliases: Value| {
+        let entry = |n: &Network,
+                     ip: Option<Ipv4Addr>,
+                     requested: Option<Ipv4Addr>,
+                     aliases: Value| {
             let ip = ip.filter(|_| running);
             json!({
-                "IPAMConfig": null,
+                "IPAMConfig": requested.map(|r| json!({"IPv4Address": r.to_string()})),
                 "Links": null,
                 "Aliases": aliases,
                 "NetworkID": n.id,
@@ -1397,7 +1459,7 @@ impl Engine {
                 a.push(c.id[..12].to_string());
                 json!(a)
             };
-            let v = entry(&ep.network, ep.ip, aliases);
+            let v = entry(&ep.network, ep.ip, ep.requested, aliases);
             if ep.network.name == "bridge" {
                 for k in [
                     "EndpointID",
@@ -1414,7 +1476,7 @@ impl Engine {
         let mode = c.host.network_mode.as_str();
         if matches!(mode, "host" | "none") {
             if let Ok(n) = self.network_find(mode) {
-                networks.insert(n.name.clone(), entry(&n, None, Value::Null));
+                networks.insert(n.name.clone(), entry(&n, None, None, Value::Null));
             }
         }
         json!({
@@ -1547,7 +1609,13 @@ pub fn ports_text(mut entries: Vec<PortEntry>) -> String {
 impl Engine {
     /// `network connect`: a stopped container joins at its next start, a
     /// running one gets its interface now.
-    pub fn network_connect(&self, net: &str, what: &str, aliases: &[String]) -> Result<()> {
+    pub fn network_connect(
+        &self,
+        net: &str,
+        what: &str,
+        aliases: &[String],
+        ip: Option<Ipv4Addr>,
+    ) -> Result<()> {
         let n = self.network_find(net)?;
         let c = self.find(what)?;
         if !n.is_bridge() || !crate::spec::bridged(&c) {
@@ -1559,7 +1627,10 @@ impl Engine {
         if n.name == "bridge" && !aliases.is_empty() {
             return Err(Error::Invalid(ALIAS_ON_DEFAULT.into()));
         }
-        self.add_endpoint(&n, &c.id, aliases)?;
+        if n.name == "bridge" && ip.is_some() {
+            return Err(Error::Invalid(IP_ON_DEFAULT.into()));
+        }
+        self.add_endpoint(&n, &c.id, aliases, ip)?;
         if is_running(&c) && c.state.pid > 0 {
             let r = (|| {
                 let eps = self.allocate_addresses(&c)?;

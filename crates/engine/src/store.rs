@@ -36,9 +36,9 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     "
     CREATE TABLE containers (
         id TEXT PRIMARY KEY,
@@ -82,6 +82,7 @@ const MIGRATIONS: [&str; 5] = [
 ",
     crate::network::MIGRATION,
     crate::network::MIGRATION_5,
+    crate::network::MIGRATION_6,
 ];
 
 /// One recorded event (`skiff events`).
@@ -492,6 +493,45 @@ mod tests {
             host: HostConfig::default(),
             state: State::default(),
         }
+    }
+
+    #[test]
+    fn a_schema_5_store_keeps_its_networks_and_endpoints() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            for (i, m) in MIGRATIONS[..5].iter().enumerate() {
+                c.execute_batch(m).unwrap();
+                c.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                    .unwrap();
+            }
+            c.execute_batch(
+                "INSERT INTO networks (id, name, driver, subnet, gateway, bridge, internal, labels, created, ipam_gateway)
+                 VALUES ('n1', 'given', 'bridge', '10.9.0.0/24', '10.9.0.1', 'b1', 0, '{}', 't', 0),
+                        ('n2', 'picked', 'bridge', '172.18.0.0/16', '172.18.0.1', 'b2', 0, '{}', 't', 1);
+                 INSERT INTO endpoints (network, container, aliases, ip, ifname)
+                 VALUES ('n1', 'c1', '[]', '10.9.0.2', 'eth0');",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&p).unwrap();
+        let nets: Vec<(String, i64)> = s
+            .conn()
+            .prepare("SELECT name, user_subnet FROM networks ORDER BY name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(nets, [("given".into(), 1), ("picked".into(), 0)]);
+        let ep: (String, Option<String>) = s
+            .conn()
+            .query_row("SELECT ip, requested_ip FROM endpoints", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(ep, ("10.9.0.2".into(), None));
     }
 
     #[test]

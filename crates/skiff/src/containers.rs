@@ -132,6 +132,9 @@ pub struct CreateArgs {
     /// Add network-scoped alias for the container.
     #[arg(long = "network-alias", alias = "net-alias")]
     network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104) on the network --network names.
+    #[arg(long)]
+    ip: Option<String>,
     /// Publish a container's port(s) to the host.
     #[arg(short = 'p', long = "publish")]
     publish: Vec<String>,
@@ -537,7 +540,12 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         }
         Some(_) => a.network_alias.clone(),
     };
+    let ip = match &a.ip {
+        Some(s) => Some(parse_ipv4(s).map_err(|m| format!("{DAEMON}{m}"))?),
+        None => None,
+    };
     Ok(CreateOptions {
+        ip,
         healthcheck,
         no_healthcheck: a.no_healthcheck,
         name: a.name.clone(),
@@ -651,6 +659,11 @@ fn bad_flag(cmd: &str) -> impl Fn(String) -> Failure + '_ {
     }
 }
 
+/// An `--ip` value, or Docker's words for why not.
+pub(crate) fn parse_ipv4(s: &str) -> std::result::Result<std::net::Ipv4Addr, String> {
+    s.parse().map_err(|_| format!("invalid IPv4 address: {s}"))
+}
+
 /// `--label KEY[=VALUE]` flags as a map (a bare key gets an empty value).
 pub(crate) fn parse_labels(flags: &[String]) -> BTreeMap<String, String> {
     flags
@@ -725,9 +738,17 @@ fn create_pulling(root: &Path, e: &Engine, o: &CreateOptions) -> skiff_engine::R
 }
 
 pub fn create(root: &Path, runroot: &Path, a: CreateArgs) -> Result {
-    let o = create_options(&a).map_err(bad_flag("create"))?;
+    // Docker's `create` reports what its daemon refuses as it came, exit 1
+    // (`run` words it as its own refusal, exit 125).
+    let o = create_options(&a).map_err(|m| {
+        if m.starts_with(DAEMON) {
+            Failure { code: 1, msg: m }
+        } else {
+            bad_flag("create")(m)
+        }
+    })?;
     let e = open(root, runroot)?;
-    let c = create_pulling(root, &e, &o).map_err(daemon(125))?;
+    let c = create_pulling(root, &e, &o).map_err(daemon(1))?;
     println!("{}", c.id);
     Ok(())
 }
@@ -814,6 +835,11 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
     let raw = (a.create.tty && a.create.interactive && !a.detach)
         .then(RawTerminal::enter)
         .flatten();
+    // Detached, Docker prints the ID once the container exists, so it shows
+    // even when the start fails.
+    if a.detach {
+        println!("{}", c.id);
+    }
     let started = e.start(&c.id, attach).map_err(|err| Failure {
         code: err.exit_code(),
         msg: format!(
@@ -822,7 +848,6 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
         ),
     })?;
     if a.detach {
-        println!("{}", c.id);
         started.detach();
         return Ok(());
     }
@@ -868,7 +893,7 @@ pub fn start(root: &Path, runroot: &Path, a: StartArgs) -> Result {
             msg: "you cannot start and attach multiple containers at once".into(),
         });
     }
-    let mut failed = false;
+    let mut failed = Vec::new();
     for what in &a.containers {
         let attach = if a.attach {
             Some(Attach {
@@ -901,14 +926,14 @@ pub fn start(root: &Path, runroot: &Path, a: StartArgs) -> Result {
             Err(skiff_engine::Error::AlreadyRunning(_)) if !a.attach => println!("{what}"),
             Err(err) => {
                 eprintln!("Error response from daemon: {err}");
-                failed = true;
+                failed.push(what.as_str());
             }
         }
     }
-    if failed {
+    if !failed.is_empty() {
         return Err(Failure {
             code: 1,
-            msg: "Error: failed to start containers".into(),
+            msg: format!("Error: failed to start containers: {}", failed.join(", ")),
         });
     }
     Ok(())

@@ -62,6 +62,9 @@ pub enum NetworkCmd {
         /// Add network-scoped alias for the container.
         #[arg(long = "alias")]
         alias: Vec<String>,
+        /// IPv4 address (e.g., 172.30.100.104).
+        #[arg(long)]
+        ip: Option<String>,
         network: String,
         container: String,
     },
@@ -230,11 +233,20 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
         }
         NetworkCmd::Connect {
             alias,
+            ip,
             network,
             container,
-        } => e
-            .network_connect(&network, &container, &alias)
-            .map_err(daemon(1))?,
+        } => {
+            let ip = match ip {
+                Some(s) => Some(crate::containers::parse_ipv4(&s).map_err(|m| Failure {
+                    code: 1,
+                    msg: format!("Error response from daemon: {m}"),
+                })?),
+                None => None,
+            };
+            e.network_connect(&network, &container, &alias, ip)
+                .map_err(daemon(1))?
+        }
         NetworkCmd::Disconnect {
             force: _,
             network,

@@ -1074,6 +1074,11 @@ fn exit_125_name_in_use(c: &Ctx) {
         125,
         "",
     );
+    c.same(
+        "create with a name in use",
+        &cl!("{CREATE} --name {n} {IMG} true", n),
+        E::Exact,
+    );
     c.same_want(
         "the other container untouched",
         &cl!(
@@ -5490,6 +5495,129 @@ fn network_create_inspect(c: &Ctx) {
     );
 }
 
+fn static_addresses(c: &Ctx) {
+    let n = c.net("ip");
+    let plain = c.net("ip-nosubnet");
+    c.setup(&cl!("network create --subnet 10.128.0.0/24 {n}", n));
+    c.setup(&cl!("network create {plain}", plain));
+    c.same_want(
+        "--ip on a user network",
+        &cl!("run --rm --network {n} --ip 10.128.0.50 {IMG} sh -c 'ip -4 addr show eth0 | grep -o \"inet [0-9./]*\"'", n),
+        E::Exact,
+        0,
+        "inet 10.128.0.50/24\n",
+    );
+    let a = c.name("ip-a");
+    c.setup(&cl!(
+        "run -d --name {a} --network {n} --ip 10.128.0.50 {IMG} sleep 60",
+        a,
+        n
+    ));
+    let fmt = "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}} {{json $v.IPAMConfig}}{{end}}";
+    c.same("inspect", &cl!("inspect -f {fmt} {a}", fmt, a), E::Exact);
+    c.same(
+        "network inspect",
+        &cl!(
+            "network inspect -f '{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}' {n}",
+            n
+        ),
+        E::Exact,
+    );
+    c.same_want(
+        "a dynamic address next to it",
+        &cl!(
+            "run --rm --network {n} {IMG} sh -c 'ip -4 addr show eth0 | grep -o \"inet [0-9./]*\"'",
+            n
+        ),
+        E::Exact,
+        0,
+        "inet 10.128.0.2/24\n",
+    );
+    let b = c.name("ip-b");
+    c.same(
+        "the same address again",
+        &cl!(
+            "run -d --name {b} --network {n} --ip 10.128.0.50 {IMG} sleep 60",
+            b,
+            n
+        ),
+        E::Exact,
+    );
+    c.same(
+        "the second is left created",
+        &cl!("ps -a --filter name={b} --format '{{.Status}}'", b),
+        E::Exact,
+    );
+    c.setup(&cl!("restart -t 1 {a}", a));
+    c.same(
+        "restarted, the same address",
+        &cl!("inspect -f {fmt} {a}", fmt, a),
+        E::Exact,
+    );
+    // Refused at create (no container) or at start (left created, or gone
+    // with --rm): each has a name of its own to tell.
+    for (i, (step, flags)) in [
+        ("outside the subnet", "--network {n} --ip 10.129.0.5"),
+        ("the gateway", "--network {n} --ip 10.128.0.1"),
+        (
+            "on a network without --subnet",
+            "--network {plain} --ip 10.128.0.5",
+        ),
+        ("not an address", "--network {n} --ip 10.128.0"),
+        ("an IPv6 address", "--network {n} --ip fd00::5"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let e = c.name(&format!("ip-e{i}"));
+        let run = format!("run --rm --name {e} {flags} {{IMG}} true");
+        c.same(step, &cl!(&run, n, plain), E::Exact);
+        c.same(
+            step,
+            &cl!("ps -a --filter name={e} --format '{{.Status}}'", e),
+            E::Exact,
+        );
+        let f = c.name(&format!("ip-f{i}"));
+        let create = format!("create --name {f} {flags} {{IMG}} true");
+        c.same(step, &cl!(&create, n, plain), E::Exact);
+        c.same(step, &cl!("start {f}", f), E::Exact);
+    }
+    c.same(
+        "on the default bridge",
+        &cl!("run --rm --ip 172.17.0.99 {IMG} sh -c 'ip -4 addr show eth0 | grep -o \"inet [0-9./]*\"'"),
+        E::Exact,
+    );
+    let d = c.name("ip-d");
+    c.setup(&cl!(
+        "run -d --name {d} --network {plain} {IMG} sleep 60",
+        d,
+        plain
+    ));
+    c.same(
+        "connect --ip",
+        &cl!("network connect --ip 10.128.0.77 {n} {d}", n, d),
+        E::Exact,
+    );
+    c.same(
+        "connected at that address",
+        &cl!("inspect -f {fmt} {d}", fmt, d),
+        E::Exact,
+    );
+    c.same_want(
+        "it answers there",
+        &cl!(
+            "exec {a} sh -c 'ping -c1 -W2 10.128.0.77 | grep -o \"1 packets received\"'",
+            a
+        ),
+        E::Exact,
+        0,
+        "1 packets received\n",
+    );
+    for x in [&a, &b, &d] {
+        c.setup(&cl!("rm -f {x}", x));
+    }
+}
+
 fn user_network_names(c: &Ctx) {
     let n = c.net("dns");
     let m = c.net("dns2");
@@ -5882,6 +6010,7 @@ const SCENARIOS: &[Scenario] = &[
     ("port_command", port_command),
     ("network_create_inspect", network_create_inspect),
     ("user_network_names", user_network_names),
+    ("static_addresses", static_addresses),
     ("network_flag_validation", network_flag_validation),
     ("network_prune", network_prune),
     ("flags_given_twice", flags_given_twice),
