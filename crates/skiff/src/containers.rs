@@ -1898,7 +1898,7 @@ pub fn top(root: &Path, runroot: &Path, a: TopArgs) -> Result {
 }
 
 /// go-units' BytesSize: binary units, 4 significant digits ("1.203MiB").
-fn bytes_size(n: u64) -> String {
+pub(crate) fn bytes_size(n: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = n as f64;
     let mut i = 0;
@@ -2203,6 +2203,8 @@ pub fn container_prune(root: &Path, runroot: &Path, a: PruneArgs) -> Result {
 pub enum SystemCmd {
     /// Show skiff disk usage.
     Df,
+    /// Display system-wide information.
+    Info(crate::info::InfoArgs),
     /// Start the containers whose restart policy brings them back after a
     /// reboot (run it from the init system at boot).
     Boot,
@@ -2224,6 +2226,7 @@ pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
     let e = open(root, runroot)?;
     let imgs = skiff_image::service::Images::open(root).map_err(Failure::from)?;
     match c {
+        SystemCmd::Info(a) => return crate::info::info(root, runroot, a),
         SystemCmd::Boot => {
             for id in e.boot().map_err(daemon(1))? {
                 println!("{id}");

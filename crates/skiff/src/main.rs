@@ -8,6 +8,7 @@ mod cli_errors;
 mod containers;
 mod format;
 mod images;
+mod info;
 mod networks;
 mod template;
 
@@ -49,6 +50,8 @@ enum Cmd {
     Run(containers::RunArgs),
     /// Create a new container.
     Create(containers::CreateArgs),
+    /// Display system-wide information.
+    Info(info::InfoArgs),
     /// Start one or more stopped containers.
     Start(containers::StartArgs),
     /// Stop one or more running containers.
@@ -217,6 +220,7 @@ fn main() {
         Cmd::Cp(a) => finish(containers::cp(&root, &runroot, a)),
         Cmd::Container(c) => finish(containers::container(&root, &runroot, c)),
         Cmd::System(c) => finish(containers::system(&root, &runroot, c)),
+        Cmd::Info(a) => finish(info::info(&root, &runroot, a)),
         Cmd::Runtime { args } => {
             let mut a = vec!["skiff-runtime".to_string()];
             a.extend(args);

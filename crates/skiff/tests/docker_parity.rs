@@ -5726,6 +5726,90 @@ fn user_network_names(c: &Ctx) {
     );
 }
 
+fn info_command(c: &Ctx) {
+    // What both engines read from the host.
+    c.same(
+        "info: the host",
+        &cl!(
+            "info --format '{{.NCPU}}|{{.MemTotal}}|{{.KernelVersion}}|{{.OperatingSystem}}|{{.OSVersion}}|\
+             {{.OSType}}|{{.Architecture}}|{{.Name}}|{{.CgroupVersion}}|{{.CgroupDriver}}|{{.LoggingDriver}}|\
+             {{.InitBinary}}|{{index .SecurityOptions 0}}|{{.Plugins.Volume}}|{{.Labels}}|{{.Debug}}'"
+        ),
+        E::Exact,
+    );
+    // The container counts, each engine's own, with one running, one
+    // paused and one stopped container more.
+    let counts = "info -f '{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}}'";
+    let before = c.both(&cl!(counts));
+    let (r, p, x) = (c.name("info-r"), c.name("info-p"), c.name("info-x"));
+    c.setup(&cl!("{DRUN} --name {r} {IMG} sleep 60", r));
+    c.setup(&cl!("{DRUN} --name {p} {IMG} sleep 60", p));
+    c.setup(&cl!("pause {p}", p));
+    c.setup(&cl!("{CREATE} --name {x} {IMG} true", x));
+    let after = c.both(&cl!(counts));
+    let grew = |o: &[Out; 2]| {
+        let n = |s: &str| -> Vec<i64> {
+            s.split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect()
+        };
+        let k = |i: usize| {
+            let (b, a) = (n(&before[i].out), n(&o[i].out));
+            if a.len() == 4 && b.len() == 4 {
+                format!(
+                    "{} {} {} {}\n",
+                    a[0] - b[0],
+                    a[1] - b[1],
+                    a[2] - b[2],
+                    a[3] - b[3]
+                )
+            } else {
+                format!("{:?} -> {:?}", before[i].out, o[i].out)
+            }
+        };
+        [k(0), k(1)]
+    };
+    let [d, s] = grew(&after);
+    let o = map_out(after, |side, _| {
+        if side == Side::Docker {
+            d.clone()
+        } else {
+            s.clone()
+        }
+    });
+    c.check("info: counts", &cl!(counts), &o, E::Exact);
+    c.want("info: counts", &o, 0, "3 1 1 1\n");
+    c.setup(&cl!("unpause {p}", p));
+    for n in [&r, &p, &x] {
+        c.setup(&cl!("rm -f {n}", n));
+    }
+    // The text form: its lines that hold the same on both.
+    let a = cl!("info");
+    let o = map_out(c.both(&a), |_, out| {
+        out.lines()
+            .filter(|l| {
+                [
+                    " Kernel Version:",
+                    " Operating System:",
+                    " OSType:",
+                    " Architecture:",
+                    " CPUs:",
+                    " Total Memory:",
+                    " Name:",
+                    " Cgroup Version:",
+                    " Logging Driver:",
+                    "  seccomp",
+                    "   Profile:",
+                ]
+                .iter()
+                .any(|p| l.starts_with(p))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    });
+    c.check("info", &a, &o, E::Any);
+}
+
 fn cli_flag_errors(c: &Ctx) {
     // Flags the parser refuses: Docker's client words (pflag's), exit 125.
     for line in [
@@ -5871,6 +5955,7 @@ const SCENARIOS: &[Scenario] = &[
     ("exit_125_unknown_image", exit_125_unknown_image),
     ("exit_125_unknown_flag", exit_125_unknown_flag),
     ("cli_flag_errors", cli_flag_errors),
+    ("info_command", info_command),
     ("exit_125_name_in_use", exit_125_name_in_use),
     (
         "daemon_errors_read_as_dockers",
