@@ -98,28 +98,8 @@ fn text(d: &Value) -> String {
         Value::String(v) => v.clone(),
         v => v.to_string(),
     };
-    let list = |k: &str| {
-        d[k].as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default()
-    };
-    let plugins = &d["Plugins"];
-    let plugin = |k: &str| {
-        plugins[k]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default()
-    };
+    let list = |k: &str| words(&d[k]);
+    let plugin = |k: &str| words(&d["Plugins"][k]);
     let mut out = String::from("Server:\n");
     let mut line = |t: String| {
         out.push_str(&t);
@@ -177,6 +157,18 @@ fn text(d: &Value) -> String {
     line(" Live Restore Enabled: false".into());
     line(String::new());
     out
+}
+
+/// A JSON list of strings as one line, space-separated.
+fn words(v: &Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }
 
 struct Uname {
