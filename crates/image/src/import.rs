@@ -126,13 +126,7 @@ pub fn import_tar(
     tar: impl Read,
     opts: &ImportOptions,
 ) -> Result<Imported, ImportError> {
-    let StoredLayer {
-        digest: layer_digest,
-        size: layer_size,
-        diff_id,
-        chain_id,
-        snapshot,
-    } = store_layer(store, snapshots, tar, &[], Vec::new())?;
+    let top = store_layer(store, snapshots, tar, &[], Vec::new())?;
 
     let platform = Platform::host();
     let history = History {
@@ -149,23 +143,34 @@ pub fn import_tar(
         config: Some(opts.config.clone()),
         rootfs: RootFs {
             kind: "layers".into(),
-            diff_ids: vec![diff_id.clone()],
+            diff_ids: vec![top.diff_id.clone()],
         },
         history: vec![history],
         ..Default::default()
     };
-    let config_bytes = serde_json::to_vec(&config).expect("config serializes");
+    store_image(store, &config, Vec::new(), top)
+}
+
+/// Store `config` and the manifest of `layers` plus the new layer `top`.
+fn store_image(
+    store: &Store,
+    config: &ImageConfig,
+    mut layers: Vec<Descriptor>,
+    top: StoredLayer,
+) -> Result<Imported, ImportError> {
+    let config_bytes = serde_json::to_vec(config).expect("config serializes");
     let config_digest = store.put_bytes(&config_bytes)?;
+    layers.push(Descriptor::new(
+        OCI_LAYER_TAR_GZIP,
+        top.digest.clone(),
+        top.size,
+    ));
     let manifest = ImageManifest {
         schema_version: 2,
         media_type: Some(OCI_MANIFEST.into()),
         artifact_type: None,
         config: Descriptor::new(OCI_CONFIG, config_digest.clone(), config_bytes.len() as u64),
-        layers: vec![Descriptor::new(
-            OCI_LAYER_TAR_GZIP,
-            layer_digest.clone(),
-            layer_size,
-        )],
+        layers,
         subject: None,
         annotations: Default::default(),
     };
@@ -175,10 +180,10 @@ pub fn import_tar(
         manifest: manifest_digest,
         manifest_size: manifest_bytes.len() as u64,
         config: config_digest,
-        layer: layer_digest,
-        diff_id,
-        chain_id,
-        snapshot,
+        layer: top.digest,
+        diff_id: top.diff_id,
+        chain_id: top.chain_id,
+        snapshot: top.snapshot,
     })
 }
 
@@ -286,15 +291,9 @@ pub fn commit_tar(
     opts: &CommitOptions,
 ) -> Result<Imported, ImportError> {
     let (pm, pc) = parent;
-    let StoredLayer {
-        digest: layer_digest,
-        size: layer_size,
-        diff_id,
-        chain_id,
-        snapshot,
-    } = store_layer(store, snapshots, tar, &pc.rootfs.diff_ids, lower)?;
+    let top = store_layer(store, snapshots, tar, &pc.rootfs.diff_ids, lower)?;
     let mut diff_ids = pc.rootfs.diff_ids.clone();
-    diff_ids.push(diff_id.clone());
+    diff_ids.push(top.diff_id.clone());
     let mut config = pc.clone();
     config.created = Some(opts.created.clone());
     config.author = opts.author.clone();
@@ -308,10 +307,8 @@ pub fn commit_tar(
         comment: opts.comment.clone(),
         ..Default::default()
     });
-    let config_bytes = serde_json::to_vec(&config).expect("config serializes");
-    let config_digest = store.put_bytes(&config_bytes)?;
     // Docker's layer media types become their OCI names (the same bytes).
-    let mut layers: Vec<Descriptor> = pm
+    let layers: Vec<Descriptor> = pm
         .layers
         .iter()
         .map(|l| {
@@ -322,29 +319,5 @@ pub fn commit_tar(
             l
         })
         .collect();
-    layers.push(Descriptor::new(
-        OCI_LAYER_TAR_GZIP,
-        layer_digest.clone(),
-        layer_size,
-    ));
-    let manifest = ImageManifest {
-        schema_version: 2,
-        media_type: Some(OCI_MANIFEST.into()),
-        artifact_type: None,
-        config: Descriptor::new(OCI_CONFIG, config_digest.clone(), config_bytes.len() as u64),
-        layers,
-        subject: None,
-        annotations: Default::default(),
-    };
-    let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
-    let manifest_digest = store.put_bytes(&manifest_bytes)?;
-    Ok(Imported {
-        manifest: manifest_digest,
-        manifest_size: manifest_bytes.len() as u64,
-        config: config_digest,
-        layer: layer_digest,
-        diff_id,
-        chain_id,
-        snapshot,
-    })
+    store_image(store, &config, layers, top)
 }

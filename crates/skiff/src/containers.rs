@@ -1903,17 +1903,6 @@ fn io_pair(a: u64, b: u64) -> String {
     format!("{} / {}", format::human_size(a), format::human_size(b))
 }
 
-pub(crate) fn bytes_size(n: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < units.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{}{}", format::sig4(v), units[i])
-}
-
 #[derive(Args, Debug)]
 pub struct StatsArgs {
     /// Show all containers (default shows just running).
@@ -2007,7 +1996,11 @@ pub fn stats(root: &Path, runroot: &Path, a: StatsArgs) -> Result {
                     (
                         "MemUsage",
                         "MEM USAGE / LIMIT",
-                        format!("{} / {}", bytes_size(s.mem_usage), bytes_size(s.mem_limit)),
+                        format!(
+                            "{} / {}",
+                            format::bytes_size(s.mem_usage),
+                            format::bytes_size(s.mem_limit)
+                        ),
                     ),
                     ("MemPerc", "MEM %", format!("{mem_pct:.2}%")),
                     ("NetIO", "NET I/O", io_pair(s.net_rx, s.net_tx)),

@@ -34,56 +34,51 @@ pub fn table_min(rows: &[Vec<String>], min: usize) -> String {
     out
 }
 
+const DECIMAL: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+const BINARY: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+/// `bytes` as go-units writes sizes: scaled by `base` while it is that big,
+/// `digits` significant digits, then the unit.
+fn sized(bytes: u64, base: f64, units: &[&str; 6], digits: i32) -> String {
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= base && i + 1 < units.len() {
+        v /= base;
+        i += 1;
+    }
+    format!("{}{}", significant(v, digits), units[i])
+}
+
 /// Decimal size with 4 significant digits, as go-units' HumanSize
 /// ("1.984MB"; `system df` uses it).
 pub fn human_size4(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < units.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    format!("{}{}", sig4(v), units[i])
+    sized(bytes, 1000.0, &DECIMAL, 4)
 }
 
-/// Go's `%.4g`: 4 significant digits, no trailing zeros.
-pub fn sig4(v: f64) -> String {
+/// Decimal size with 3 significant digits, as `docker images` prints it ("4.26MB").
+pub fn human_size(bytes: u64) -> String {
+    sized(bytes, 1000.0, &DECIMAL, 3)
+}
+
+/// Binary size with 4 significant digits, as go-units' BytesSize
+/// ("23.54GiB"; `stats` and `info` use it).
+pub fn bytes_size(bytes: u64) -> String {
+    sized(bytes, 1024.0, &BINARY, 4)
+}
+
+/// Go's `%.Ng`: `digits` significant digits, no trailing zeros.
+fn significant(v: f64, digits: i32) -> String {
     if v == 0.0 {
         return "0".into();
     }
-    let digits = v.abs().log10().floor() as i32 + 1;
-    let decimals = (4 - digits).max(0) as usize;
+    let whole = v.abs().log10().floor() as i32 + 1;
+    let decimals = (digits - whole).max(0) as usize;
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
     }
-}
-
-/// Decimal size with 3 significant digits, as `docker images` prints it ("4.26MB").
-pub fn human_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < units.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    let s = if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    };
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    format!("{s}{}", units[i])
 }
 
 /// Seconds since the epoch of an RFC 3339 UTC time ("2026-11-22T03:04:05.123Z").
@@ -143,6 +138,10 @@ mod tests {
         assert_eq!(human_size(1_200_000_000), "1.2GB");
         assert_eq!(human_size(512), "512B");
         assert_eq!(human_size(4_000_000), "4MB");
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size4(1_984_000), "1.984MB");
+        assert_eq!(bytes_size(25_276_510_208), "23.54GiB");
+        assert_eq!(bytes_size(708 * 1024), "708KiB");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `skiff info` (and `system info`): the engine and the host it runs on, in
 //! Docker's layout and with Docker's field names for `--format`.
 
-use crate::containers::{bytes_size, daemon, open, Failure, Result};
+use crate::containers::{daemon, open, Failure, Result};
+use crate::format::bytes_size;
 use clap::Args;
 use serde_json::{json, Value};
 use skiff_engine::model::Status;
