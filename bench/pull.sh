@@ -4,7 +4,7 @@
 # Measures the wall time of pulling one 5-layer image from a local registry
 # (docker-registry on 127.0.0.1) into an empty store with
 #   skiff  pull   (its own --root, removed before each run)
-#   docker pull   (its own dockerd unless one is running; image removed and
+#   docker pull   (its own dockerd; image removed and
 #                  pruned before each run, so every layer is downloaded again)
 #   podman pull   (its own --root/--runroot; `rmi -a -f` before each run)
 # in one hyperfine run, and prints the medians, the ratios skiff/docker
@@ -33,9 +33,12 @@
 #   /var/tmp/skiff-target), RESULT_JSON (default /var/tmp/skiff-bench-pull.json),
 #   ON_ROOT_FS (default 0, see above)
 # Installs what it lacks with apt-get; cleans up everything it started (the
-# registry, dockerd, all stores) on exit, also on failure.
+# registry, dockerd, all stores) on exit, also on failure. The whole run is in
+# a network namespace of its own (bench/in-netns.sh): the registry is on its
+# 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/in-netns.sh
 
 runs=${1:-${RUNS:-5}}
 warmup=${WARMUP:-1}
@@ -234,24 +237,19 @@ ref=127.0.0.1:$port/bench/five:latest
 log "skopeo copy to $ref"
 skopeo copy -q --dest-tls-verify=false "oci:$cache/oci:bench" "docker://$ref" >/dev/null
 
-# --- 4. dockerd (ours unless one runs) and podman ----------------------------
-if "$docker_bin" info >/dev/null 2>&1; then
-  docker=("$docker_bin")
-  log "using the running dockerd"
-else
-  log "starting dockerd (data root $stores/docker)"
-  dockerd --data-root "$stores/docker" --exec-root "$work/de" --pidfile "$work/dockerd.pid" \
-    -H "unix://$work/docker.sock" --bridge=none --iptables=false --ip-forward=false \
-    >"$work/dockerd.log" 2>&1 &
-  dockerd_pid=$!
-  docker=("$docker_bin" -H "unix://$work/docker.sock")
-  for _ in $(seq 120); do
-    "${docker[@]}" info >/dev/null 2>&1 && break
-    kill -0 "$dockerd_pid" 2>/dev/null || { tail -20 "$work/dockerd.log"; exit 1; }
-    sleep 0.5
-  done
-  "${docker[@]}" info >/dev/null
-fi
+# --- 4. dockerd (always ours: a running one cannot reach this namespace's
+# registry) and podman ------------------------------------------------------
+log "starting dockerd (data root $stores/docker)"
+dockerd --data-root "$stores/docker" --exec-root "$work/de" --pidfile "$work/dockerd.pid" \
+  -H "unix://$work/docker.sock" >"$work/dockerd.log" 2>&1 &
+dockerd_pid=$!
+docker=("$docker_bin" -H "unix://$work/docker.sock")
+for _ in $(seq 120); do
+  "${docker[@]}" info >/dev/null 2>&1 && break
+  kill -0 "$dockerd_pid" 2>/dev/null || { tail -20 "$work/dockerd.log"; exit 1; }
+  sleep 0.5
+done
+"${docker[@]}" info >/dev/null
 # TMPDIR: where podman keeps a blob while it copies it (else /var/tmp).
 mkdir -p "$stores/podman-tmp"
 podman=(env TMPDIR="$stores/podman-tmp" podman --root "$stores/podman"

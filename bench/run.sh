@@ -10,12 +10,14 @@
 # `skiff save`d and loaded into podman and docker, so all three run the same
 # layers. Each tool has its own stores under a temporary directory; dockerd
 # is started with its own data root unless one runs (then `docker` is used as
-# is). Podman runs with runc (crun fails on this host's hybrid cgroups).
+# is). Podman runs with runc (crun fails on this host's hybrid cgroups). The
+# whole run is in a network namespace of its own (bench/in-netns.sh).
 #
 # Usage (as root): bench/run.sh [RUNS]     RUNS default 30
 # Installs what it lacks with apt-get; removes all it made on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/in-netns.sh
 runs=${1:-${RUNS:-30}}
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
@@ -83,7 +85,7 @@ if "$docker_bin" info >/dev/null 2>&1; then
 else
   log "starting dockerd (data root $work/docker)"
   dockerd --data-root "$work/docker" --exec-root "$work/de" --pidfile "$work/dockerd.pid" \
-    -H "unix://$work/docker.sock" --bridge=none --iptables=false --ip-forward=false \
+    -H "unix://$work/docker.sock" \
     >"$work/dockerd.log" 2>&1 &
   dockerd_pid=$!
   docker=("$docker_bin" -H "unix://$work/docker.sock")

@@ -19,6 +19,9 @@ tier() { # name, command...
 }
 
 tier "install dependencies" bash scripts/deps.sh test
+# What the machine looks like before any test: compared at the end.
+host_before=$(mktemp /tmp/skiff-host-state.XXXXXX)
+bash scripts/host-state.sh > "$host_before"
 tier "format" cargo fmt --all -- --check
 tier "lints" cargo clippy --workspace --all-targets -q -- -D warnings
 tier "build" cargo build --workspace --all-targets -q
@@ -28,4 +31,6 @@ tier "network tests (netlink, DNS, bridges, ports, names)" bash -c "cargo test -
 tier "container engine tests" cargo test -p skiff -q --test containers
 tier "docker parity scenarios (skiff vs Docker 20.10)" cargo test -p skiff -q --test docker_parity
 tier "drop-in and interop tests (podman, containerd, docker)" cargo test -p skiff -q --test dropin --test docker_interop
+tier "the host is as the suite found it" bash scripts/host-state.sh --check "$host_before"
+rm -f "$host_before"
 echo "all tiers passed in $(( $(date +%s) - total_start ))s"

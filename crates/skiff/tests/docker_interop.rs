@@ -2,14 +2,15 @@
 //! skiff exchange images: through a registry (Debian's docker-registry on
 //! 127.0.0.1) in both directions, and as docker-archive tarballs
 //! (`docker save` / `skiff load`, `skiff save` / `docker load`). Each way
-//! the image keeps its ID (the config digest).
+//! the image keeps its ID (the config digest). dockerd, the registry and
+//! skiff's registry commands share a network namespace of the test's own.
 
 use std::path::Path;
-use std::process::{Command, Output};
-
-use skiff_testkit::registry::start_registry;
+use std::process::Output;
 
 use skiff_testkit::dockerd::Dockerd;
+use skiff_testkit::registry::start_registry_in;
+use skiff_testkit::NetNs;
 
 /// `docker ARGS` against the test's dockerd; its stdout, which must succeed.
 fn dk(d: &Dockerd, args: &[&str]) -> String {
@@ -29,9 +30,10 @@ fn dk_id(d: &Dockerd, image: &str) -> String {
         .to_string()
 }
 
-fn skiff(root: &Path, args: &[&str]) -> Output {
+/// skiff in the namespace dockerd and the registry run in.
+fn skiff(ns: &NetNs, root: &Path, args: &[&str]) -> Output {
     // Credentials live next to the root; Docker's own file is never read.
-    Command::new(env!("CARGO_BIN_EXE_skiff"))
+    ns.command(env!("CARGO_BIN_EXE_skiff"))
         .env("SKIFF_AUTH_FILE", root.with_extension("auth.json"))
         .env("DOCKER_CONFIG", root.with_extension("docker"))
         .arg("--root")
@@ -41,8 +43,8 @@ fn skiff(root: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn ok(root: &Path, args: &[&str]) -> String {
-    let o = skiff(root, args);
+fn ok(ns: &NetNs, root: &Path, args: &[&str]) -> String {
+    let o = skiff(ns, root, args);
     assert!(
         o.status.success(),
         "skiff {args:?}: {}",
@@ -52,19 +54,19 @@ fn ok(root: &Path, args: &[&str]) -> String {
 }
 
 /// The image's ID as `skiff image inspect` shows it.
-fn skiff_id(root: &Path, image: &str) -> String {
-    let out = ok(root, &["image", "inspect", image]);
+fn skiff_id(ns: &NetNs, root: &Path, image: &str) -> String {
+    let out = ok(ns, root, &["image", "inspect", image]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     v[0]["Id"].as_str().unwrap().to_string()
 }
 
 /// busybox imported into the skiff store `root` as `name`; its ID.
-fn import_busybox(dir: &Path, root: &Path, name: &str) -> String {
+fn import_busybox(ns: &NetNs, dir: &Path, root: &Path, name: &str) -> String {
     let rootfs = dir.join("rootfs");
     skiff_testkit::make_busybox_rootfs(&rootfs);
     let tar = dir.join("rootfs.tar");
     skiff_testkit::write_tar(&rootfs, &tar);
-    let id = ok(root, &["import", tar.to_str().unwrap(), name])
+    let id = ok(ns, root, &["import", tar.to_str().unwrap(), name])
         .trim()
         .to_string();
     assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
@@ -73,16 +75,17 @@ fn import_busybox(dir: &Path, root: &Path, name: &str) -> String {
 
 #[test]
 fn docker_and_skiff_exchange_images() {
-    let reg = start_registry();
-    let docker = Dockerd::start("sd", None);
+    let docker = Dockerd::start("sd", NetNs::new("skiff-interop"));
+    let ns = docker.netns();
+    let reg = start_registry_in(Some(ns), None);
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("r");
 
     // 1. skiff pushes, docker pulls: the same image ID
     let name = format!("{}/skiff/busybox:v1", reg.host);
-    let id = import_busybox(d.path(), &root, &name);
-    assert_eq!(skiff_id(&root, &name), id);
-    ok(&root, &["push", "-q", &name]);
+    let id = import_busybox(ns, d.path(), &root, &name);
+    assert_eq!(skiff_id(ns, &root, &name), id);
+    ok(ns, &root, &["push", "-q", &name]);
     dk(&docker, &["pull", "-q", &name]);
     assert_eq!(dk_id(&docker, &name), id, "docker pull of skiff's push");
 
@@ -93,16 +96,17 @@ fn docker_and_skiff_exchange_images() {
         &["save", &name, "-o", from_docker.to_str().unwrap()],
     );
     let root2 = d.path().join("r2");
-    ok(&root2, &["load", "-i", from_docker.to_str().unwrap()]);
-    assert_eq!(skiff_id(&root2, &name), id, "skiff load of docker save");
-    assert_eq!(ok(&root2, &["images", "-q", "--no-trunc"]).trim(), id);
+    ok(ns, &root2, &["load", "-i", from_docker.to_str().unwrap()]);
+    assert_eq!(skiff_id(ns, &root2, &name), id, "skiff load of docker save");
+    assert_eq!(ok(ns, &root2, &["images", "-q", "--no-trunc"]).trim(), id);
 
     // 2b. skiff save, docker load (the image removed from docker first)
     let saved_name = "skiff/saved:v2";
-    ok(&root, &["tag", &name, saved_name]);
+    ok(ns, &root, &["tag", &name, saved_name]);
     dk(&docker, &["rmi", &name]);
     let from_skiff = d.path().join("from-skiff.tar");
     ok(
+        ns,
         &root,
         &[
             "save",
@@ -122,7 +126,11 @@ fn docker_and_skiff_exchange_images() {
     dk(&docker, &["tag", saved_name, &pushed]);
     dk(&docker, &["push", &pushed]);
     let root3 = d.path().join("r3");
-    ok(&root3, &["pull", "-q", &pushed]);
-    assert_eq!(skiff_id(&root3, &pushed), id, "skiff pull of docker push");
-    assert_eq!(ok(&root3, &["images", "-q", "--no-trunc"]).trim(), id);
+    ok(ns, &root3, &["pull", "-q", &pushed]);
+    assert_eq!(
+        skiff_id(ns, &root3, &pushed),
+        id,
+        "skiff pull of docker push"
+    );
+    assert_eq!(ok(ns, &root3, &["images", "-q", "--no-trunc"]).trim(), id);
 }

@@ -3,10 +3,11 @@
 //! its containerd and shims, everything mounted below that directory and
 //! the directory itself, when dropped, also on failure.
 //!
-//! Without a network namespace it runs with no bridge, no iptables and no
-//! forwarding, so nothing of the host's network changes. In a namespace of
-//! the test's own it runs with Docker's defaults (the default bridge,
-//! iptables rules, the userland proxy), all of them inside that namespace.
+//! It always runs in a network namespace of the test's own, with Docker's
+//! defaults (the default bridge, iptables rules, the userland proxy), all of
+//! them inside that namespace: nothing of the host's network changes. (A
+//! dockerd in the host's namespace, even with `--bridge=none`, deletes the
+//! host's own `docker0`, which breaks a Docker the machine runs.)
 
 use crate::NetNs;
 use std::path::{Path, PathBuf};
@@ -29,9 +30,9 @@ pub struct Dockerd {
 }
 
 impl Dockerd {
-    /// Start one (`prefix` names its directory under /tmp) and wait until it
-    /// answers; in `ns` with Docker's network defaults, else without networks.
-    pub fn start(prefix: &str, ns: Option<NetNs>) -> Dockerd {
+    /// Start one (`prefix` names its directory under /tmp) in `ns`, with
+    /// Docker's network defaults, and wait until it answers.
+    pub fn start(prefix: &str, ns: NetNs) -> Dockerd {
         for bin in [DOCKER, DOCKERD] {
             assert!(
                 Path::new(bin).exists(),
@@ -47,14 +48,7 @@ impl Dockerd {
         let sock = format!("unix://{}", dir.join("docker.sock").display());
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
         // nsenter execs dockerd: the child's pid is dockerd's.
-        let mut cmd = match &ns {
-            Some(ns) => ns.command(DOCKERD),
-            None => {
-                let mut c = Command::new(DOCKERD);
-                c.args(["--bridge=none", "--iptables=false", "--ip-forward=false"]);
-                c
-            }
-        };
+        let mut cmd = ns.command(DOCKERD);
         cmd.arg("--data-root")
             .arg(dir.join("docker"))
             .arg("--exec-root")
@@ -71,7 +65,7 @@ impl Dockerd {
             child: Some(child),
             sock,
             dir,
-            ns,
+            ns: Some(ns),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -103,9 +97,11 @@ impl Dockerd {
         c
     }
 
-    /// The network namespace dockerd runs in, if it has one.
-    pub fn netns(&self) -> Option<&NetNs> {
-        self.ns.as_ref()
+    /// The network namespace dockerd runs in.
+    pub fn netns(&self) -> &NetNs {
+        self.ns
+            .as_ref()
+            .expect("dockerd runs in a namespace until dropped")
     }
 }
 

@@ -306,6 +306,27 @@ impl NetNs {
         c
     }
 
+    /// Run `f` on a thread of its own that has entered the namespace, so
+    /// sockets it opens (a connect to 127.0.0.1, a bind) are the
+    /// namespace's; the caller's thread is never switched.
+    pub fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = self.path();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let ns = std::fs::File::open(&path).expect("opening the netns");
+                // SAFETY: setns with an fd we hold open; it switches only this
+                // thread, which runs nothing but `f` and then ends.
+                let r = unsafe {
+                    libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET)
+                };
+                assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .expect("the thread in the netns panicked")
+        })
+    }
+
     /// `ip -n NAME args...`; panics on failure.
     pub fn ip(&self, args: &[&str]) -> String {
         let o = std::process::Command::new("ip")

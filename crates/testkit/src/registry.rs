@@ -1,5 +1,7 @@
 //! A real registry for tests: Debian's docker-registry on 127.0.0.1 with a free
-//! port and its own storage, optionally behind htpasswd basic auth.
+//! port and its own storage, optionally behind htpasswd basic auth; in the
+//! test's network namespace when given one (then only that namespace
+//! reaches it).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -27,6 +29,16 @@ pub fn start_registry() -> Registry {
 
 /// A registry; with `Some((user, password))`, behind htpasswd basic auth.
 pub fn start_registry_with(basic: Option<(&str, &str)>) -> Registry {
+    start_registry_in(None, basic)
+}
+
+/// A registry on 127.0.0.1 of network namespace `ns` (the host's when None).
+pub fn start_registry_in(ns: Option<&crate::NetNs>, basic: Option<(&str, &str)>) -> Registry {
+    // Sockets of the registry's namespace: the free port and the probe.
+    let in_ns = |f: &(dyn Fn() -> bool + Sync)| match ns {
+        Some(ns) => ns.enter(f),
+        None => f(),
+    };
     let bin = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
         .iter()
         .find(|p| Path::new(p).exists())
@@ -49,11 +61,17 @@ pub fn start_registry_with(basic: Option<(&str, &str)>) -> Registry {
         }
     };
     for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::sync::atomic::AtomicU16::new(0);
+        in_ns(&|| {
+            let p = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            port.store(p, std::sync::atomic::Ordering::Relaxed);
+            true
+        });
+        let port = port.into_inner();
         let cfg = dir.path().join("config.yml");
         std::fs::write(
             &cfg,
@@ -63,15 +81,18 @@ pub fn start_registry_with(basic: Option<(&str, &str)>) -> Registry {
             ),
         )
         .unwrap();
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = match ns {
+            Some(ns) => ns.command(bin),
+            None => Command::new(bin),
+        }
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
         for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if in_ns(&|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
                 return Registry {
                     child,
                     host: format!("127.0.0.1:{port}"),
