@@ -32,9 +32,9 @@ pub fn main(args: &[String]) -> i32 {
     };
     // SAFETY: fd 3 was set up by the CLI as the status pipe; we own it now.
     let status = unsafe { std::fs::File::from_raw_fd(3) };
-    // Fd 4: the container's start lock, held for as long as we live.
+    // Fd 4: the container's start lock, held until its last exit is recorded.
     // SAFETY: F_GETFD only reads fd 4's flags.
-    let _lock = (unsafe { libc::fcntl(4, libc::F_GETFD) } >= 0).then(|| {
+    let lock = (unsafe { libc::fcntl(4, libc::F_GETFD) } >= 0).then(|| {
         // SAFETY: the CLI handed fd 4 to us; nothing else in this process owns it.
         let mut f = unsafe { std::fs::File::from_raw_fd(4) };
         // SAFETY: setting FD_CLOEXEC on our own fd.
@@ -47,6 +47,7 @@ pub fn main(args: &[String]) -> i32 {
     let mut sup = Supervisor {
         status: Some(status),
         attached: true,
+        lock,
     };
     let code = sup.run(Path::new(root), Path::new(runroot), id);
     code.unwrap_or_else(|(code, msg)| {
@@ -59,6 +60,9 @@ struct Supervisor {
     status: Option<std::fs::File>,
     /// Whether fds 1 and 2 still go to a client.
     attached: bool,
+    /// The container's start lock (see `startlock`): held while the
+    /// container is started, runs or restarts.
+    lock: Option<std::fs::File>,
 }
 
 type Fail = (i32, String);
@@ -81,6 +85,14 @@ fn start_failure_code(msg: &str) -> i32 {
 }
 
 impl Supervisor {
+    /// The container's last exit is recorded: the start lock goes (so an
+    /// `rm` or `start` right after the client hears of the exit finds the
+    /// container stopped, not being started), then the client hears.
+    fn finished(&mut self, code: i32) {
+        self.lock = None;
+        self.say(&format!("exit {code}"));
+    }
+
     /// A line to the CLI, if it still listens.
     fn say(&mut self, line: &str) {
         if let Some(f) = &mut self.status {
@@ -148,7 +160,7 @@ impl Supervisor {
                 };
             if !again {
                 // (With --rm, run_once removed the container and reported.)
-                self.say(&format!("exit {code}"));
+                self.finished(code);
                 return Ok(0);
             }
             // Docker's backoff: doubling from 100 ms, reset after a run of 10 s.
@@ -168,7 +180,7 @@ impl Supervisor {
                     let _ = engine
                         .store
                         .update_state(&c.id, |s| s.status = Status::Exited);
-                    self.say(&format!("exit {code}"));
+                    self.finished(code);
                     return Ok(0);
                 }
             }
