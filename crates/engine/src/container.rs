@@ -1,6 +1,9 @@
 //! Container operations: create, start, stop, kill, remove, wait, list.
 
-use crate::model::{Config, Container, HealthConfig, HostConfig, State, Status, ZERO_TIME};
+use crate::model::{Config, Container, HealthConfig, HostConfig, State, Status};
+use crate::mount::unmount;
+use crate::proc::{alive, wait_gone};
+use crate::time::now;
 use crate::{io_err, Engine, Error, Result};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -128,63 +131,9 @@ fn wait_readable_or_exit(fd: std::os::fd::BorrowedFd<'_>, pid: i32) {
     }
 }
 
-/// RFC 3339 now, with nanoseconds.
-pub fn now() -> String {
-    crate::logs::rfc3339_nanos(crate::store::now_nanos())
-}
-
 /// Parse a signal name or number (`KILL`, `SIGKILL`, `9`).
 pub fn parse_signal(s: &str) -> Result<i32> {
     skiff_runtime::signals::parse(s).ok_or_else(|| Error::Invalid(format!("Invalid signal: {s}")))
-}
-
-/// Is process `pid` (started at `start`, if known: 0 is any) alive?
-pub fn alive(pid: i32, start: u64) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    match start {
-        0 => skiff_runtime::state::proc_stat(pid).is_some_and(|(_, st)| st != b'Z' && st != b'X'),
-        s => skiff_runtime::state::process_alive(pid, s),
-    }
-}
-
-/// Wait up to `timeout` for `pid` to end; true if it did.
-pub fn wait_gone(pid: i32, start: u64, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    if fd >= 0 {
-        // SAFETY: fd was just returned by pidfd_open and is ours.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        if !alive(pid, start) {
-            return true;
-        }
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let mut p = libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = left.as_millis().min(i32::MAX as u128) as i32;
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut p, 1, ms) };
-            if r > 0 || !alive(pid, start) {
-                return true;
-            }
-            if left.is_zero() {
-                return false;
-            }
-        }
-    }
-    while Instant::now() < deadline {
-        if !alive(pid, start) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    !alive(pid, start)
 }
 
 impl Engine {
@@ -963,26 +912,6 @@ fn log_config(h: &HostConfig) -> BTreeMap<String, String> {
     m
 }
 
-/// Unmount `path` if something is mounted there (lazily if busy).
-pub(crate) fn unmount(path: &Path) {
-    use nix::mount::{umount2, MntFlags};
-    loop {
-        match umount2(path, MntFlags::empty()) {
-            Ok(()) => continue,
-            Err(nix::errno::Errno::EBUSY) => {
-                let _ = umount2(path, MntFlags::MNT_DETACH);
-            }
-            Err(_) => {}
-        }
-        break;
-    }
-}
-
-/// Docker's zero time, for "never".
-pub fn is_zero_time(t: &str) -> bool {
-    t.is_empty() || t == ZERO_TIME
-}
-
 /// What `exec` takes.
 #[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
@@ -1401,11 +1330,13 @@ impl Engine {
     /// killed while it removed a `--rm` container).
     pub fn sweep_orphans(&self) {
         // Ports of containers that are gone or stopped: their rules too.
-        let _ = self.store.conn().execute(
-            "DELETE FROM published WHERE container NOT IN
-             (SELECT id FROM containers WHERE status IN ('running','paused','restarting'))",
-            [],
-        );
+        let _ = self.store.conn().map(|conn| {
+            conn.execute(
+                "DELETE FROM published WHERE container NOT IN
+                 (SELECT id FROM containers WHERE status IN ('running','paused','restarting'))",
+                [],
+            )
+        });
         if self.network_list().is_ok_and(|l| !l.is_empty()) {
             let _ = self.sync_rules(true);
         }

@@ -5,8 +5,9 @@
 //! success, `unhealthy` after `retries` failures in a row (failures in the
 //! start period do not count), `healthy` after any success.
 
-use crate::container::{now, ExecOptions};
+use crate::container::ExecOptions;
 use crate::model::{Container, Health, HealthConfig, HealthResult};
+use crate::time::now;
 use crate::Engine;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -117,9 +118,7 @@ impl Checker {
     pub fn tick(&mut self, engine: &Engine, c: &Container) {
         if self.running.is_none() {
             // Never into a container whose init is gone.
-            if Instant::now() >= self.next
-                && crate::container::alive(c.state.pid, c.state.pid_start)
-            {
+            if Instant::now() >= self.next && crate::proc::alive(c.state.pid, c.state.pid_start) {
                 self.start(engine, c);
             }
             return;

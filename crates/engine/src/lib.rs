@@ -9,13 +9,16 @@ pub mod health;
 pub mod init;
 pub mod logs;
 pub mod model;
+pub mod mount;
 pub mod names;
 pub mod network;
+pub mod proc;
 pub mod seccomp_profile;
 pub mod spec;
 mod startlock;
 pub mod store;
 pub mod supervisor;
+pub mod time;
 pub mod tty;
 pub mod volumes;
 

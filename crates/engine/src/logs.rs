@@ -6,71 +6,6 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-/// RFC 3339 UTC with nanoseconds, as Docker writes log and state times.
-pub fn rfc3339_nanos(nanos: i64) -> String {
-    let secs = nanos.div_euclid(1_000_000_000);
-    let frac = nanos.rem_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
-        tod / 3600,
-        (tod / 60) % 60,
-        tod % 60
-    )
-}
-
-/// Parse what [`rfc3339_nanos`] writes (and RFC 3339 in general, UTC or
-/// with an offset) into nanoseconds since the epoch.
-pub fn parse_rfc3339_nanos(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    let mut frac = 0i64;
-    if let Some(r) = rest.strip_prefix('.') {
-        let digits: String = r.chars().take_while(|c| c.is_ascii_digit()).collect();
-        rest = &r[digits.len()..];
-        let mut dd = digits.clone();
-        dd.truncate(9);
-        while dd.len() < 9 {
-            dd.push('0');
-        }
-        frac = dd.parse().ok()?;
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        o if o.len() == 6 => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = if mo > 2 { mo - 3 } else { mo + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + h * 3600 + mi * 60 + se) - offset) * 1_000_000_000 + frac)
-}
-
 /// The log file of container `id` in its directory `dir`.
 pub fn log_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{id}-json.log"))
@@ -138,7 +73,7 @@ impl LogWriter {
         let rec = serde_json::json!({
             "log": String::from_utf8_lossy(line),
             "stream": if stream == 2 { "stderr" } else { "stdout" },
-            "time": rfc3339_nanos(crate::store::now_nanos()),
+            "time": crate::time::now(),
         });
         let mut out = rec.to_string().into_bytes();
         out.push(b'\n');
@@ -222,7 +157,7 @@ pub fn read_records(r: impl BufRead, out: &mut Vec<Record>) -> std::io::Result<(
         let time = v["time"].as_str().unwrap_or_default().to_string();
         out.push(Record {
             stream: if v["stream"] == "stderr" { 2 } else { 1 },
-            time_nano: parse_rfc3339_nanos(&time).unwrap_or(0),
+            time_nano: crate::time::parse_rfc3339_nanos(&time).unwrap_or(0),
             time,
             data: v["log"].as_str().unwrap_or_default().to_string(),
         });
@@ -233,16 +168,6 @@ pub fn read_records(r: impl BufRead, out: &mut Vec<Record>) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_round_trip() {
-        let t = 1_795_316_645_123_456_789;
-        let s = rfc3339_nanos(t);
-        assert_eq!(s, "2026-11-22T03:04:05.123456789Z");
-        assert_eq!(parse_rfc3339_nanos(&s), Some(t));
-        assert_eq!(parse_rfc3339_nanos("1970-01-01T01:00:00+01:00"), Some(0));
-        assert_eq!(parse_rfc3339_nanos("bogus"), None);
-    }
 
     #[test]
     fn lines_split_and_rotate() {

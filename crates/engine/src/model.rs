@@ -204,9 +204,6 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// Zero time, as Docker prints unset timestamps.
-pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
-
 /// One container, as the store has it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Container {
@@ -252,8 +249,8 @@ impl Default for State {
             supervisor_pid: 0,
             supervisor_start: 0,
             exit_code: 0,
-            started_at: ZERO_TIME.into(),
-            finished_at: ZERO_TIME.into(),
+            started_at: crate::time::ZERO_TIME.into(),
+            finished_at: crate::time::ZERO_TIME.into(),
             oom_killed: false,
             restart_count: 0,
             error: String::new(),

@@ -28,55 +28,6 @@ const IP_NEEDS_SUBNET: &str =
 /// The default bridge's device.
 pub const DEFAULT_BRIDGE: &str = "skiff0";
 
-pub const MIGRATION: &str = "
-    CREATE TABLE networks (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE,
-        driver TEXT NOT NULL,
-        subnet TEXT NOT NULL,
-        gateway TEXT NOT NULL,
-        bridge TEXT NOT NULL,
-        internal INTEGER NOT NULL DEFAULT 0,
-        labels TEXT NOT NULL,
-        created TEXT NOT NULL
-    );
-    CREATE TABLE endpoints (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        network TEXT NOT NULL,
-        container TEXT NOT NULL,
-        aliases TEXT NOT NULL,
-        ip TEXT,
-        ifname TEXT NOT NULL DEFAULT '',
-        UNIQUE (network, container)
-    );
-    CREATE UNIQUE INDEX endpoint_ips ON endpoints (network, ip);
-    CREATE TABLE published (
-        container TEXT NOT NULL,
-        proto TEXT NOT NULL,
-        host_ip TEXT NOT NULL,
-        host_port INTEGER NOT NULL,
-        port INTEGER NOT NULL
-    );
-";
-
-/// Schema 5: whether `network inspect` lists the gateway in the IPAM config
-/// (Docker lists what was asked: a `--subnet` without `--gateway` shows the
-/// subnet alone, and so does its default bridge).
-pub const MIGRATION_5: &str = "
-    ALTER TABLE networks ADD COLUMN ipam_gateway INTEGER NOT NULL DEFAULT 1;
-    UPDATE networks SET ipam_gateway = 0 WHERE name IN ('bridge', 'host', 'none');
-";
-
-/// Schema 6: whether a network's subnet was given (`--ip` needs one), and
-/// the address an endpoint asks for (`--ip`). Older stores know the first
-/// only for a subnet given without a gateway.
-pub const MIGRATION_6: &str = "
-    ALTER TABLE networks ADD COLUMN user_subnet INTEGER NOT NULL DEFAULT 0;
-    UPDATE networks SET user_subnet = 1
-        WHERE ipam_gateway = 0 AND name NOT IN ('bridge', 'host', 'none');
-    ALTER TABLE endpoints ADD COLUMN requested_ip TEXT;
-";
-
 /// One network.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
@@ -86,9 +37,9 @@ pub struct Network {
     pub driver: String,
     pub subnet: Option<(Ipv4Addr, u8)>,
     pub gateway: Option<Ipv4Addr>,
-    /// Whether the IPAM config shows the gateway (see `MIGRATION_5`).
+    /// Whether the IPAM config shows the gateway (see the store's schema 5).
     pub ipam_gateway: bool,
-    /// Whether the subnet was given (see `MIGRATION_6`).
+    /// Whether the subnet was given (see the store's schema 6).
     pub user_subnet: bool,
     /// The bridge device (bridge networks).
     pub bridge: String,
@@ -192,7 +143,7 @@ impl Engine {
     pub fn ensure_default_networks(&self) -> Result<()> {
         let have: i64 = self
             .store
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT COUNT(*) FROM networks WHERE name IN ('bridge','host','none')",
                 [],
@@ -216,11 +167,11 @@ impl Engine {
             ("none", "null", String::new(), String::new(), ""),
         ] {
             self.store
-                .conn()
+                .conn()?
                 .execute(
                     "INSERT OR IGNORE INTO networks (id, name, driver, subnet, gateway, bridge, internal, labels, created, ipam_gateway)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, '{}', ?7, 0)",
-                    params![crate::names::new_id(), name, driver, sub, gwy, bridge, crate::container::now()],
+                    params![crate::names::new_id(), name, driver, sub, gwy, bridge, crate::time::now()],
                 )
                 .map_err(self.db_err())?;
         }
@@ -259,9 +210,8 @@ impl Engine {
     }
 
     pub fn network_list(&self) -> Result<Vec<Network>> {
-        let mut st = self
-            .store
-            .conn()
+        let conn = self.store.conn()?;
+        let mut st = conn
             .prepare(&format!(
                 "SELECT {NET_COLUMNS} FROM networks ORDER BY created, name"
             ))
@@ -277,7 +227,7 @@ impl Engine {
     /// A network by name, ID or unique ID prefix.
     pub fn network_find(&self, what: &str) -> Result<Network> {
         self.ensure_default_networks()?;
-        let conn = self.store.conn();
+        let conn = self.store.conn()?;
         let exact = conn
             .query_row(
                 &format!("SELECT {NET_COLUMNS} FROM networks WHERE id = ?1 OR name = ?1"),
@@ -367,7 +317,7 @@ impl Engine {
         let id = crate::names::new_id();
         let bridge = format!("skbr-{}", &id[..10]);
         self.store
-            .conn()
+            .conn()?
             .execute(
                 "INSERT INTO networks (id, name, driver, subnet, gateway, bridge, internal, labels, created, ipam_gateway, user_subnet)
                  VALUES (?1, ?2, 'bridge', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -379,7 +329,7 @@ impl Engine {
                     bridge,
                     o.internal as i64,
                     serde_json::to_string(&o.labels).unwrap(),
-                    crate::container::now(),
+                    crate::time::now(),
                     (o.subnet.is_none() || o.gateway.is_some()) as i64,
                     o.subnet.is_some() as i64
                 ],
@@ -408,9 +358,8 @@ impl Engine {
 
     /// The containers with an endpoint on `n`.
     pub fn network_users(&self, n: &Network) -> Result<Vec<String>> {
-        let mut st = self
-            .store
-            .conn()
+        let conn = self.store.conn()?;
+        let mut st = conn
             .prepare("SELECT container FROM endpoints WHERE network = ?1 ORDER BY seq")
             .map_err(self.db_err())?;
         let rows = st
@@ -437,7 +386,7 @@ impl Engine {
             )));
         }
         self.store
-            .conn()
+            .conn()?
             .execute("DELETE FROM networks WHERE id = ?1", params![n.id])
             .map_err(self.db_err())?;
         if let Ok(mut rt) = netlink::Route::open() {
@@ -462,9 +411,8 @@ impl Engine {
 
     /// A container's endpoints, in the order they were made (eth0 first).
     pub fn endpoints(&self, container: &str) -> Result<Vec<Endpoint>> {
-        let mut st = self
-            .store
-            .conn()
+        let conn = self.store.conn()?;
+        let mut st = conn
             .prepare(&format!(
                 "SELECT {}, e.aliases, e.ip, e.ifname, e.requested_ip FROM endpoints e JOIN networks n ON n.id = e.network
                  WHERE e.container = ?1 ORDER BY e.seq",
@@ -511,7 +459,7 @@ impl Engine {
             .find(|n| !taken.contains(n))
             .unwrap();
         self.store
-            .conn()
+            .conn()?
             .execute(
                 "INSERT INTO endpoints (network, container, aliases, ifname, requested_ip)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -572,8 +520,8 @@ impl Engine {
     /// its subnet; addresses of containers that are not running are
     /// free). One transaction, so concurrent starts never share one.
     pub(crate) fn allocate_addresses(&self, c: &Container) -> Result<Vec<Endpoint>> {
-        let conn = self.store.conn();
-        skiff_image::catalog::retry_busy(|| conn.execute_batch("BEGIN IMMEDIATE"))
+        let conn = self.store.conn()?;
+        skiff_image::sqlite::retry_busy(|| conn.execute_batch("BEGIN IMMEDIATE"))
             .map_err(self.db_err())?;
         let r = (|| -> Result<Vec<Endpoint>> {
             let mut eps = self.endpoints(&c.id)?;
@@ -652,7 +600,7 @@ impl Engine {
 
     /// The container no longer runs: its addresses and ports are free.
     pub(crate) fn release_network(&self, id: &str) {
-        let conn = self.store.conn();
+        let Ok(conn) = self.store.conn() else { return };
         let _ = conn.execute(
             "UPDATE endpoints SET ip = NULL WHERE container = ?1",
             params![id],
@@ -668,9 +616,8 @@ impl Engine {
 
     /// The container's ports as bound now.
     pub fn published(&self, id: &str) -> Result<Vec<Published>> {
-        let mut st = self
-            .store
-            .conn()
+        let conn = self.store.conn()?;
+        let mut st = conn
             .prepare("SELECT proto, host_ip, host_port, port FROM published WHERE container = ?1 ORDER BY port, proto, host_ip")
             .map_err(self.db_err())?;
         let rows = st
@@ -689,7 +636,7 @@ impl Engine {
     }
 
     pub(crate) fn record_published(&self, id: &str, ports: &[Published]) -> Result<()> {
-        let conn = self.store.conn();
+        let conn = self.store.conn()?;
         conn.execute("DELETE FROM published WHERE container = ?1", params![id])
             .map_err(self.db_err())?;
         for p in ports {
@@ -759,9 +706,8 @@ impl Engine {
                 })
             })
             .collect();
-        let mut st = self
-            .store
-            .conn()
+        let conn = self.store.conn()?;
+        let mut st = conn
             .prepare(
                 "SELECT p.proto, p.host_ip, p.host_port, p.port, e.ip FROM published p
                  JOIN endpoints e ON e.container = p.container AND e.ip IS NOT NULL
@@ -1002,7 +948,7 @@ impl Engine {
         let r = (|| -> Result<()> {
             // Addresses a run that was killed left behind are not ours now.
             self.store
-                .conn()
+                .conn()?
                 .execute(
                     "UPDATE endpoints SET ip = NULL WHERE container = ?1",
                     params![c.id],
@@ -1165,7 +1111,9 @@ pub(crate) struct StoreLookup<'a> {
 impl StoreLookup<'_> {
     /// (name, id, aliases, ip) of every running endpoint on our networks.
     fn peers(&self) -> Vec<(String, String, Vec<String>, Ipv4Addr)> {
-        let conn = self.engine.store.conn();
+        let Ok(conn) = self.engine.store.conn() else {
+            return Vec::new();
+        };
         let Ok(mut st) = conn.prepare(
             "SELECT c.name, c.id, e.aliases, e.ip FROM endpoints e JOIN containers c ON c.id = e.container
              JOIN networks n ON n.id = e.network
@@ -1655,7 +1603,7 @@ impl Engine {
                 Ok(())
             })();
             if let Err(e) = r {
-                let _ = self.store.conn().execute(
+                let _ = self.store.conn()?.execute(
                     "DELETE FROM endpoints WHERE network = ?1 AND container = ?2",
                     params![n.id, c.id],
                 );
@@ -1689,7 +1637,7 @@ impl Engine {
             }
         }
         self.store
-            .conn()
+            .conn()?
             .execute(
                 "DELETE FROM endpoints WHERE network = ?1 AND container = ?2",
                 params![n.id, c.id],

@@ -11,7 +11,7 @@
 //! who holds it without taking it, so asking never makes a concurrent
 //! `start` fail.
 
-use crate::container::alive;
+use crate::proc::alive;
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;

@@ -13,9 +13,11 @@
 //!   `error CODE MESSAGE`   it could not start (CODE: Docker's exit code)
 //!   `exit CODE`            it exited (and, with `--rm`, is removed)
 
-use crate::container::{alive, now, unmount};
 use crate::model::{Container, Status};
-use crate::{Engine, Paths};
+use crate::mount::{mount_rootfs, unmount};
+use crate::proc::alive;
+use crate::time::now;
+use crate::Engine;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -718,22 +720,6 @@ fn open_null() -> Result<OwnedFd, String> {
         .open("/dev/null")
         .map(OwnedFd::from)
         .map_err(|e| format!("/dev/null: {e}"))
-}
-
-/// Mount the image's layers with the container's upper layer on its rootfs.
-pub(crate) fn mount_rootfs(paths: &Paths, c: &Container, dir: &Path) -> Result<(), String> {
-    let images = skiff_image::service::Images::open(&paths.root).map_err(|e| e.to_string())?;
-    let id: skiff_image::digest::Digest = c
-        .image_id
-        .parse()
-        .map_err(|e| format!("image ID {}: {e}", c.image_id))?;
-    let lower = images.layer_dirs(&id).map_err(|e| e.to_string())?;
-    let spec = skiff_image::overlay::OverlaySpec {
-        lower,
-        upper: Some(dir.join("upper")),
-        work: Some(dir.join("work")),
-    };
-    skiff_image::overlay::mount(&spec, &dir.join("rootfs")).map_err(|e| e.to_string())
 }
 
 /// Docker's init layer has /etc/mtab -> /proc/mounts.

@@ -214,12 +214,12 @@ impl Engine {
         std::fs::create_dir_all(&data).map_err(io_err("creating", &data))?;
         let v = Volume {
             name,
-            created: crate::container::now(),
+            created: crate::time::now(),
             labels,
             anonymous,
         };
         self.store
-            .conn()
+            .conn()?
             .execute(
                 "INSERT OR IGNORE INTO volumes (name, created, labels, anonymous) VALUES (?1, ?2, ?3, ?4)",
                 params![
@@ -239,7 +239,7 @@ impl Engine {
     pub fn volume_get(&self, name: &str) -> Result<Option<Volume>> {
         use rusqlite::OptionalExtension;
         self.store
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT name, created, labels, anonymous FROM volumes WHERE name = ?1",
                 params![name],
@@ -257,7 +257,7 @@ impl Engine {
     }
 
     pub fn volume_list(&self) -> Result<Vec<Volume>> {
-        let conn = self.store.conn();
+        let conn = self.store.conn()?;
         let mut st = conn
             .prepare("SELECT name, created, labels, anonymous FROM volumes ORDER BY name")
             .map_err(|e| self.store.err(e))?;
@@ -306,7 +306,7 @@ impl Engine {
         let dir = self.paths.root.join("volumes").join(name);
         // The record first: a half-removed directory is never a volume.
         self.store
-            .conn()
+            .conn()?
             .execute("DELETE FROM volumes WHERE name = ?1", params![name])
             .map_err(|e| self.store.err(e))?;
         if dir.exists() {
@@ -336,8 +336,8 @@ impl Engine {
     /// Docker's `volume inspect` JSON.
     pub fn volume_inspect(&self, v: &Volume) -> Value {
         // Whole seconds, as Docker shows a volume's creation.
-        let created = match crate::logs::parse_rfc3339_nanos(&v.created) {
-            Some(n) => format!("{}Z", &crate::logs::rfc3339_nanos(n)[..19]),
+        let created = match crate::time::parse_rfc3339_nanos(&v.created) {
+            Some(n) => format!("{}Z", &crate::time::rfc3339_nanos(n)[..19]),
             None => v.created.clone(),
         };
         let empty = if v.anonymous { Value::Null } else { json!({}) };
@@ -659,9 +659,9 @@ impl Engine {
         if running {
             return f(&rootfs);
         }
-        crate::supervisor::mount_rootfs(&self.paths, c, &dir).map_err(Error::Invalid)?;
+        crate::mount::mount_rootfs(&self.paths, c, &dir).map_err(Error::Invalid)?;
         let r = f(&rootfs);
-        crate::container::unmount(&rootfs);
+        crate::mount::unmount(&rootfs);
         r
     }
 

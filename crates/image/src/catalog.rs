@@ -41,8 +41,6 @@ pub struct ImageRecord {
     pub created: String,
 }
 
-const SCHEMA_VERSION: i64 = 2;
-
 const MIGRATIONS: [&str; 2] = [
     "
     CREATE TABLE images (
@@ -70,30 +68,7 @@ const MIGRATIONS: [&str; 2] = [
 ",
 ];
 
-/// Is `e` SQLite's "the database is busy/locked"?
-pub fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
-}
-
-/// Run `f` again while it fails with SQLITE_BUSY (up to ~5 s): for the steps
-/// SQLite's busy handler does not wait on (changing the journal mode, a
-/// first migration racing another process's).
-pub fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    let mut tries = 0;
-    loop {
-        match f() {
-            Err(e) if is_busy(&e) && tries < 500 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            r => return r,
-        }
-    }
-}
+pub use crate::sqlite::{is_busy, retry_busy};
 
 pub struct Catalog {
     conn: Connection,
@@ -108,28 +83,21 @@ impl Catalog {
             path: p.clone(),
             err,
         };
-        let conn = Connection::open(path).map_err(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(db)?;
-        // Two processes opening a new catalog at once: switching it to WAL
-        // and migrating take locks the busy handler does not wait for.
-        retry_busy(|| {
-            conn.execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-            )
-        })
+        let mut conn = crate::sqlite::open(
+            path,
+            std::time::Duration::from_secs(10),
+            "PRAGMA foreign_keys=ON;",
+        )
         .map_err(db)?;
-        let mut c = Catalog { conn, path: p };
-        let mut tries = 0;
-        loop {
-            match c.migrate() {
-                Err(CatalogError::Db { err, .. }) if is_busy(&err) && tries < 500 => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                r => return r.map(|_| c),
-            }
-        }
+        crate::sqlite::migrate(&mut conn, &MIGRATIONS).map_err(|e| match e {
+            crate::sqlite::MigrateError::Db(err) => db(err),
+            crate::sqlite::MigrateError::TooNew { found, supported } => CatalogError::TooNew {
+                path: p.clone(),
+                found,
+                supported,
+            },
+        })?;
+        Ok(Catalog { conn, path: p })
     }
 
     fn db(&self) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
@@ -137,34 +105,6 @@ impl Catalog {
             path: self.path.clone(),
             err,
         }
-    }
-
-    fn migrate(&mut self) -> Result<()> {
-        let path = self.path.clone();
-        let db = |err| CatalogError::Db {
-            path: path.clone(),
-            err,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let version: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(db)?;
-        if version > SCHEMA_VERSION {
-            return Err(CatalogError::TooNew {
-                path,
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(m).map_err(db)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
-                .map_err(db)?;
-        }
-        tx.commit().map_err(db)
     }
 
     /// Record an image and point `names` at it (moving names from older images).

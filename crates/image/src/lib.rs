@@ -15,4 +15,5 @@ pub mod reference;
 pub mod registry;
 pub mod service;
 pub mod snapshot;
+pub mod sqlite;
 pub mod store;

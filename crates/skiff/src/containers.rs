@@ -570,8 +570,8 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
 /// A time as Go's default format prints it (`2026-11-22 05:41:36 +0000 UTC`).
 fn go_time(rfc3339: &str) -> String {
     // Whole seconds, in Go's time format.
-    skiff_engine::logs::parse_rfc3339_nanos(rfc3339)
-        .map(|n| skiff_engine::logs::rfc3339_nanos(n - n.rem_euclid(1_000_000_000)))
+    skiff_engine::time::parse_rfc3339_nanos(rfc3339)
+        .map(|n| skiff_engine::time::rfc3339_nanos(n - n.rem_euclid(1_000_000_000)))
         .and_then(|s| crate::template::go_time(&s))
         .unwrap_or_else(|| rfc3339.to_string())
 }
@@ -1102,8 +1102,8 @@ pub struct PsArgs {
 /// Docker's STATUS column.
 pub fn status_text(c: &Container) -> String {
     let since = |t: &str| {
-        skiff_engine::logs::parse_rfc3339_nanos(t)
-            .map(|n| ((skiff_engine::store::now_nanos() - n) / 1_000_000_000).max(0))
+        skiff_engine::time::parse_rfc3339_nanos(t)
+            .map(|n| ((skiff_engine::time::now_nanos() - n) / 1_000_000_000).max(0))
             .unwrap_or(0)
     };
     let s = &c.state;
@@ -1129,7 +1129,7 @@ pub fn status_text(c: &Container) -> String {
             s.exit_code,
             format::human_duration(since(&s.finished_at))
         ),
-        Status::Exited if skiff_engine::container::is_zero_time(&s.finished_at) => "Created".into(),
+        Status::Exited if skiff_engine::time::is_zero_time(&s.finished_at) => "Created".into(),
         Status::Exited => format!(
             "Exited ({}) {} ago",
             s.exit_code,
@@ -1339,7 +1339,7 @@ pub struct LogsArgs {
 
 /// An RFC 3339 time, Unix seconds, or a duration before now (`10s`, `5m`).
 fn parse_time_arg(s: &str) -> std::result::Result<i64, String> {
-    if let Some(n) = skiff_engine::logs::parse_rfc3339_nanos(s) {
+    if let Some(n) = skiff_engine::time::parse_rfc3339_nanos(s) {
         return Ok(n);
     }
     if let Ok(secs) = s.parse::<f64>() {
@@ -1354,7 +1354,7 @@ fn parse_time_arg(s: &str) -> std::result::Result<i64, String> {
         _ => return Err(format!("invalid time {s:?}")),
     };
     let n: f64 = num.parse().map_err(|_| format!("invalid time {s:?}"))?;
-    Ok(skiff_engine::store::now_nanos() - (n * mult * 1e9) as i64)
+    Ok(skiff_engine::time::now_nanos() - (n * mult * 1e9) as i64)
 }
 
 pub fn logs(root: &Path, runroot: &Path, a: LogsArgs) -> Result {
@@ -2077,7 +2077,7 @@ pub fn events(root: &Path, runroot: &Path, a: EventsArgs) -> Result {
         })
     };
     let print = |ev: &skiff_engine::store::Event| -> Result {
-        let time = skiff_engine::logs::rfc3339_nanos(ev.time_nano);
+        let time = skiff_engine::time::rfc3339_nanos(ev.time_nano);
         match &a.format {
             Some(f) => {
                 let v = serde_json::json!({
@@ -2133,7 +2133,7 @@ pub fn events(root: &Path, runroot: &Path, a: EventsArgs) -> Result {
         }
     }
     loop {
-        if until.is_some_and(|u| skiff_engine::store::now_nanos() > u) {
+        if until.is_some_and(|u| skiff_engine::time::now_nanos() > u) {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -2748,7 +2748,7 @@ pub fn attach(root: &Path, runroot: &Path, a: AttachArgs) -> Result {
     }
     drop(raw);
     // The connection ended: the container exited, or the client detached.
-    let detached = with_stdin && skiff_engine::container::alive(c.state.pid, c.state.pid_start);
+    let detached = with_stdin && skiff_engine::proc::alive(c.state.pid, c.state.pid_start);
     let code = if detached {
         0
     } else {

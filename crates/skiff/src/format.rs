@@ -83,7 +83,7 @@ fn significant(v: f64, digits: i32) -> String {
 
 /// Seconds since the epoch of an RFC 3339 UTC time ("2026-11-22T03:04:05.123Z").
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    skiff_engine::logs::parse_rfc3339_nanos(s).map(|n| n.div_euclid(1_000_000_000))
+    skiff_engine::time::parse_rfc3339_nanos(s).map(|n| n.div_euclid(1_000_000_000))
 }
 
 /// "2 hours ago", as Docker's go-units HumanDuration words it.

@@ -1,0 +1,38 @@
+//! Mounts the engine makes on the host: a container's root filesystem (the
+//! image's layers under its writable layer, with overlayfs), and their
+//! removal.
+
+use crate::model::Container;
+use crate::Paths;
+use std::path::Path;
+
+/// Unmount `path` if something is mounted there (lazily if busy).
+pub(crate) fn unmount(path: &Path) {
+    use nix::mount::{umount2, MntFlags};
+    loop {
+        match umount2(path, MntFlags::empty()) {
+            Ok(()) => continue,
+            Err(nix::errno::Errno::EBUSY) => {
+                let _ = umount2(path, MntFlags::MNT_DETACH);
+            }
+            Err(_) => {}
+        }
+        break;
+    }
+}
+
+/// Mount the image's layers with the container's upper layer on its rootfs.
+pub(crate) fn mount_rootfs(paths: &Paths, c: &Container, dir: &Path) -> Result<(), String> {
+    let images = skiff_image::service::Images::open(&paths.root).map_err(|e| e.to_string())?;
+    let id: skiff_image::digest::Digest = c
+        .image_id
+        .parse()
+        .map_err(|e| format!("image ID {}: {e}", c.image_id))?;
+    let lower = images.layer_dirs(&id).map_err(|e| e.to_string())?;
+    let spec = skiff_image::overlay::OverlaySpec {
+        lower,
+        upper: Some(dir.join("upper")),
+        work: Some(dir.join("work")),
+    };
+    skiff_image::overlay::mount(&spec, &dir.join("rootfs")).map_err(|e| e.to_string())
+}

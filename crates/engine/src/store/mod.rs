@@ -1,0 +1,162 @@
+//! The engine's store: containers, events, volumes, networks and endpoints
+//! in SQLite (WAL, synchronous=NORMAL): whatever a command reported done
+//! survives the SIGKILL of any process, and CLI processes, supervisors and a
+//! server use it at the same time.
+//!
+//! A `Store` is shared by threads: each operation checks a connection out of
+//! a small pool (opening one when none is idle) and gives it back when done,
+//! so a transaction always runs on one connection and two threads never share
+//! one. Writers wait for each other through SQLite's busy handler (30 s).
+
+mod containers;
+mod events;
+pub(crate) mod schema;
+
+pub use events::{Event, EventQuery};
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("container store {path}: {err}")]
+    Db { path: String, err: rusqlite::Error },
+    #[error(
+        "container store {path} has schema version {found}, newer than this skiff ({supported})"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
+    NameInUse { name: String, id: String },
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    #[error("multiple IDs found with provided prefix: {0}")]
+    Ambiguous(String),
+    #[error("container store: stored {what} of {id} is invalid: {err}")]
+    Corrupt {
+        id: String,
+        what: &'static str,
+        err: String,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// How long a writer waits for another before giving up.
+const BUSY: Duration = Duration::from_secs(30);
+/// Idle connections kept for reuse; more are closed when given back.
+const IDLE: usize = 8;
+
+pub struct Store {
+    path: PathBuf,
+    shown: String,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// A connection checked out of the pool; back in it when dropped.
+pub(crate) struct Conn<'a> {
+    store: &'a Store,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("a checked-out connection")
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("a checked-out connection")
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        // A connection left inside a transaction (a panic mid-way) is not
+        // reused.
+        if !conn.is_autocommit() {
+            return;
+        }
+        let mut idle = self.store.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE {
+            idle.push(conn);
+        }
+    }
+}
+
+impl Store {
+    /// Open the store at `path` (made and migrated if need be).
+    pub fn open(path: &Path) -> Result<Store> {
+        let s = Store {
+            path: path.to_path_buf(),
+            shown: path.display().to_string(),
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut conn = s.connect()?;
+        skiff_image::sqlite::migrate(&mut conn, &schema::MIGRATIONS).map_err(|e| match e {
+            skiff_image::sqlite::MigrateError::Db(err) => s.err(err),
+            skiff_image::sqlite::MigrateError::TooNew { found, supported } => StoreError::TooNew {
+                path: s.shown.clone(),
+                found,
+                supported,
+            },
+        })?;
+        s.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+        Ok(s)
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        skiff_image::sqlite::open(&self.path, BUSY, "").map_err(|e| self.err(e))
+    }
+
+    /// A connection of the pool's (a new one when none is idle).
+    pub(crate) fn conn(&self) -> Result<Conn<'_>> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        Ok(Conn {
+            store: self,
+            conn: Some(conn),
+        })
+    }
+
+    /// A database error, named after this store.
+    pub(crate) fn err(&self, err: rusqlite::Error) -> StoreError {
+        StoreError::Db {
+            path: self.shown.clone(),
+            err,
+        }
+    }
+
+    pub(crate) fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |err| self.err(err)
+    }
+
+    /// Run `f` in one write transaction (taken at once, so two writers never
+    /// both read first), committed when it returns Ok.
+    pub(crate) fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(self.db())?;
+        let v = f(&tx)?;
+        tx.commit().map_err(self.db())?;
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests;
