@@ -540,7 +540,11 @@ impl Engine {
             let (code, msg) = rest.split_once(' ').unwrap_or(("125", rest));
             return Err(Error::Start {
                 msg: msg.to_string(),
-                code: code.parse().unwrap_or(125),
+                cause: match code {
+                    "127" => crate::StartCause::CommandNotFound,
+                    "126" => crate::StartCause::NotExecutable,
+                    _ => crate::StartCause::Other,
+                },
             });
         }
         Err(Error::Supervisor {
@@ -567,7 +571,7 @@ impl Engine {
         if unsafe { libc::kill(c.state.pid, signal) } != 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() != Some(libc::ESRCH) {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Internal(format!(
                     "Cannot kill container {}: {e}",
                     c.id
                 )));
@@ -673,7 +677,7 @@ impl Engine {
         ) {
             if !force {
                 if c.state.status == Status::Paused {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Conflict(format!(
                         "You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove",
                         c.id
                     )));
@@ -980,7 +984,7 @@ impl Engine {
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "noNewPrivileges": c.host.security_opt.iter().any(|s| s.starts_with("no-new-privileges") && !s.ends_with("false")),
         }))
-        .map_err(|e| Error::Invalid(format!("exec process: {e}")))
+        .map_err(|e| Error::Internal(format!("exec process: {e}")))
     }
 
     /// `exec`: run another process in a running container; its exit code
@@ -990,7 +994,7 @@ impl Engine {
         match c.state.status {
             Status::Running if alive(c.state.pid, c.state.pid_start) => {}
             Status::Paused => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Conflict(format!(
                     "Container {what} is paused, unpause the container before exec"
                 )))
             }
@@ -1002,7 +1006,7 @@ impl Engine {
         let mut process = self.exec_process(&c, o).map_err(|e| match e {
             Error::Spec(s) => Error::Start {
                 msg: s.to_string(),
-                code: 126,
+                cause: crate::StartCause::NotExecutable,
             },
             e => e,
         })?;
@@ -1021,7 +1025,7 @@ impl Engine {
                 &c.id[..12],
                 std::process::id()
             ));
-            let sock = crate::tty::ConsoleSocket::listen(&path).map_err(Error::Invalid)?;
+            let sock = crate::tty::ConsoleSocket::listen(&path).map_err(Error::Internal)?;
             opts.console_socket = Some(path);
             Some(sock)
         } else {
@@ -1037,17 +1041,17 @@ impl Engine {
         let failed = |e: skiff_runtime::Error| {
             let msg = e.to_string();
             let m = msg.to_ascii_lowercase();
-            let code = if m.contains("not found")
+            let cause = if m.contains("not found")
                 || m.contains("no such file")
                 || m.contains("permission denied")
             {
-                126
+                crate::StartCause::NotExecutable
             } else {
-                125
+                crate::StartCause::Other
             };
             Error::Start {
                 msg: format!("OCI runtime exec failed: {msg}"),
-                code,
+                cause,
             }
         };
         let Some(console) = console else {
@@ -1058,7 +1062,7 @@ impl Engine {
             return r;
         };
         let pid = skiff_runtime::exec::spawn(&opts).map_err(failed)?;
-        let master = console.receive().map_err(Error::Invalid)?;
+        let master = console.receive().map_err(Error::Internal)?;
         drop(console);
         if o.detach {
             return Ok(0);
@@ -1204,7 +1208,7 @@ impl Engine {
         match c.state.status {
             Status::Running => {}
             Status::Paused => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Conflict(format!(
                     "Container {} is already paused",
                     c.id
                 )))
@@ -1212,7 +1216,7 @@ impl Engine {
             _ => return Err(Error::NotRunning(c.id)),
         }
         skiff_runtime::container::pause(&self.paths.runtime_root(), &c.id)
-            .map_err(|e| Error::Invalid(format!("Cannot pause container {}: {e}", c.id)))?;
+            .map_err(|e| Error::Internal(format!("Cannot pause container {}: {e}", c.id)))?;
         self.store
             .update_state(&c.id, |s| s.status = Status::Paused)?;
         self.event(&c, "pause", &[]);
@@ -1223,10 +1227,10 @@ impl Engine {
     pub fn unpause(&self, what: &str) -> Result<()> {
         let c = self.find(what)?;
         if c.state.status != Status::Paused {
-            return Err(Error::Invalid(format!("Container {} is not paused", c.id)));
+            return Err(Error::Conflict(format!("Container {} is not paused", c.id)));
         }
         skiff_runtime::container::resume(&self.paths.runtime_root(), &c.id)
-            .map_err(|e| Error::Invalid(format!("Cannot unpause container {}: {e}", c.id)))?;
+            .map_err(|e| Error::Internal(format!("Cannot unpause container {}: {e}", c.id)))?;
         self.store
             .update_state(&c.id, |s| s.status = Status::Running)?;
         self.event(&c, "unpause", &[]);
@@ -1239,7 +1243,7 @@ impl Engine {
             return Err(Error::NotRunning(c.id.clone()));
         }
         skiff_runtime::container::pids(&self.paths.runtime_root(), &c.id)
-            .map_err(|e| Error::Invalid(e.to_string()))
+            .map_err(|e| Error::Internal(e.to_string()))
     }
 
     /// Resource use read from the container's cgroups (v1 or v2).
@@ -1454,7 +1458,7 @@ impl Engine {
         let id: skiff_image::digest::Digest = c
             .image_id
             .parse()
-            .map_err(|e| Error::Invalid(format!("image ID {}: {e}", c.image_id)))?;
+            .map_err(|e| Error::Internal(format!("image ID {}: {e}", c.image_id)))?;
         let lower = images.layer_dirs(&id)?;
         let upper = self.paths.container_dir(&c.id).join("upper");
         let mut out = Vec::new();
@@ -1532,7 +1536,7 @@ impl Engine {
         let parent: skiff_image::digest::Digest = c
             .image_id
             .parse()
-            .map_err(|e| Error::Invalid(format!("image ID {}: {e}", c.image_id)))?;
+            .map_err(|e| Error::Internal(format!("image ID {}: {e}", c.image_id)))?;
         let upper = self.paths.container_dir(&c.id).join("upper");
         let tmp_dir = self.paths.root.join("tmp");
         std::fs::create_dir_all(&tmp_dir).map_err(io_err("creating", &tmp_dir))?;

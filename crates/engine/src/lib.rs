@@ -5,6 +5,7 @@
 //! writes its log, records its exit and applies its restart policy.
 
 pub mod container;
+pub mod error;
 pub mod health;
 pub mod init;
 pub mod logs;
@@ -24,61 +25,8 @@ pub mod volumes;
 
 use std::path::{Path, PathBuf};
 
-/// Every failure of an engine operation. Each carries the exit code
-/// Docker's CLI would use: 125 for the engine's own errors, 126 when the
-/// command cannot be invoked, 127 when it is not found.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Store(#[from] store::StoreError),
-    #[error(transparent)]
-    Image(#[from] skiff_image::service::ImagesError),
-    #[error(transparent)]
-    Spec(#[from] spec::SpecError),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{msg}")]
-    Start { msg: String, code: i32 },
-    #[error("{op} {path}: {err}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        err: std::io::Error,
-    },
-    #[error("You cannot remove a running container {0}. Stop the container before attempting removal or force remove")]
-    RemoveRunning(String),
-    #[error("container {0} is already running")]
-    AlreadyRunning(String),
-    #[error("Container {0} is not running")]
-    NotRunning(String),
-    #[error("Container {0} is paused, unpause the container before stopping or killing")]
-    Paused(String),
-    #[error("the supervisor of container {id} failed: {msg}")]
-    Supervisor { id: String, msg: String },
-}
-
-impl Error {
-    /// The exit status Docker's CLI gives this failure.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Start { code, .. } => *code,
-            _ => 125,
-        }
-    }
-}
-
-pub type Result<T> = std::result::Result<T, Error>;
-
-pub(crate) fn io_err<'a>(
-    op: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |err| Error::Io {
-        op,
-        path: path.to_path_buf(),
-        err,
-    }
-}
+pub(crate) use error::io_err;
+pub use error::{Error, ErrorKind, Object, Result, StartCause};
 
 /// Where the engine keeps things.
 #[derive(Debug, Clone)]

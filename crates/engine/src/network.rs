@@ -204,7 +204,7 @@ impl Engine {
                 return Ok(p);
             }
         }
-        Err(Error::Invalid(
+        Err(Error::Internal(
             "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
         ))
     }
@@ -254,7 +254,10 @@ impl Engine {
                 return Ok(rows.into_iter().next().unwrap());
             }
         }
-        Err(Error::Invalid(format!("network {what} not found")))
+        Err(Error::not_found(
+            crate::Object::Network,
+            format!("network {what} not found"),
+        ))
     }
 
     /// `network create`.
@@ -277,7 +280,7 @@ impl Engine {
             )));
         }
         if self.network_find(name).is_ok_and(|n| n.name == name) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Conflict(format!(
                 "network with name {name} already exists"
             )));
         }
@@ -292,7 +295,7 @@ impl Engine {
                     .iter()
                     .any(|n| n.subnet.is_some_and(|t| overlaps(t, sub)))
                 {
-                    return Err(Error::Invalid(
+                    return Err(Error::Conflict(
                         "Pool overlaps with other one on this address space".into(),
                     ));
                 }
@@ -338,7 +341,7 @@ impl Engine {
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
                 {
-                    Error::Invalid(format!("network with name {name} already exists"))
+                    Error::Conflict(format!("network with name {name} already exists"))
                 }
                 e => Error::Store(self.store.err(e)),
             })?;
@@ -374,13 +377,13 @@ impl Engine {
     pub fn network_remove(&self, what: &str) -> Result<Network> {
         let n = self.network_find(what)?;
         if n.predefined() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Forbidden(format!(
                 "{} is a pre-defined network and cannot be removed",
                 n.name
             )));
         }
         if !self.network_users(&n)?.is_empty() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Forbidden(format!(
                 "error while removing network: network {} id {} has active endpoints",
                 n.name, n.id
             )));
@@ -475,7 +478,7 @@ impl Engine {
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
                 {
-                    Error::Invalid(format!(
+                    Error::Conflict(format!(
                         "endpoint with name {} already exists in network {}",
                         self.store
                             .get(id)
@@ -565,7 +568,7 @@ impl Engine {
                         }
                         let a = u32::from(want);
                         if Some(a) == gw || used.contains(&a) || a == base || a == base + size - 1 {
-                            return Err(Error::Invalid("Address already in use".into()));
+                            return Err(Error::Conflict("Address already in use".into()));
                         }
                         want
                     }
@@ -573,7 +576,7 @@ impl Engine {
                         (base + 1..base + size - 1)
                             .find(|a| Some(*a) != gw && !used.contains(a))
                             .ok_or_else(|| {
-                                Error::Invalid(format!(
+                                Error::Internal(format!(
                                     "no available IPv4 addresses on network {}",
                                     ep.network.name
                                 ))
@@ -677,7 +680,7 @@ impl Engine {
             .open(dir.join("nft.lock"))
             .map_err(crate::io_err("opening", &dir))?;
         let _ = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::Invalid(format!("locking the network rules: {e}")))
+            .map_err(|(_, e)| Error::Internal(format!("locking the network rules: {e}")))
             .map(|guard| {
                 let r = self.apply_rules();
                 if r.is_ok() {
@@ -736,8 +739,8 @@ impl Engine {
                 })
             })
             .collect();
-        nft::apply(&nft::render(&networks, &ports)).map_err(Error::Invalid)?;
-        nft::ensure_forward_accept().map_err(Error::Invalid)
+        nft::apply(&nft::render(&networks, &ports)).map_err(Error::Internal)?;
+        nft::ensure_forward_accept().map_err(Error::Internal)
     }
 
     /// `network inspect`'s document.
@@ -991,12 +994,12 @@ impl Engine {
                     };
                     let (fd, got) = reserve(&proto, host_ip, want).map_err(|e| {
                         if e.kind() == std::io::ErrorKind::AddrInUse {
-                            Error::Invalid(format!(
+                            Error::Conflict(format!(
                                 "driver failed programming external connectivity on endpoint {}: Bind for {host_ip}:{want} failed: port is already allocated",
                                 c.name
                             ))
                         } else {
-                            Error::Invalid(format!("binding {host_ip}:{want}/{proto}: {e}"))
+                            Error::Internal(format!("binding {host_ip}:{want}/{proto}: {e}"))
                         }
                     })?;
                     w.reservations.push(fd);
@@ -1024,7 +1027,7 @@ impl Engine {
         if w.endpoints.is_empty() {
             return Ok(());
         }
-        let fail = |m: String| Error::Invalid(format!("setting up the network: {m}"));
+        let fail = |m: String| Error::Internal(format!("setting up the network: {m}"));
         let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
             .map_err(|e| fail(format!("opening the network namespace of {pid}: {e}")))?;
         let mut host = netlink::Route::open().map_err(|e| fail(e.to_string()))?;
@@ -1623,10 +1626,10 @@ impl Engine {
             .into_iter()
             .find(|e| e.network.id == n.id)
         else {
-            return Err(Error::Invalid(format!(
-                "container {} is not connected to network {}",
-                c.id, n.name
-            )));
+            return Err(Error::NotFound {
+                object: crate::Object::Network,
+                msg: format!("container {} is not connected to network {}", c.id, n.name),
+            });
         };
         if is_running(&c) && c.state.pid > 0 {
             if let Ok(ns) = std::fs::File::open(format!("/proc/{}/ns/net", c.state.pid)) {

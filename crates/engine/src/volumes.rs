@@ -294,11 +294,14 @@ impl Engine {
     /// `volume rm` (`force`: even in use... Docker refuses that too).
     pub fn volume_remove(&self, name: &str) -> Result<()> {
         if self.volume_get(name)?.is_none() {
-            return Err(Error::Invalid(format!("get {name}: no such volume")));
+            return Err(Error::not_found(
+                crate::Object::Volume,
+                format!("get {name}: no such volume"),
+            ));
         }
         let users = self.volume_users(name)?;
         if !users.is_empty() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Conflict(format!(
                 "remove {name}: volume is in use - [{}]",
                 users.join(", ")
             )));
@@ -659,7 +662,7 @@ impl Engine {
         if running {
             return f(&rootfs);
         }
-        crate::mount::mount_rootfs(&self.paths, c, &dir).map_err(Error::Invalid)?;
+        crate::mount::mount_rootfs(&self.paths, c, &dir).map_err(Error::Internal)?;
         let r = f(&rootfs);
         crate::mount::unmount(&rootfs);
         r
@@ -671,7 +674,7 @@ impl Engine {
         self.with_source(what, src, follow, |from| {
             let target = cp_target(src, from, dest)?;
             copy_any(from, &target, Some((0, 0)))
-                .map_err(|e| Error::Invalid(format!("copying {src}: {e}")))
+                .map_err(|e| Error::Internal(format!("copying {src}: {e}")))
         })
     }
 
@@ -698,7 +701,7 @@ impl Engine {
                 _ => tar.append_path_with_name(from, &name),
             };
             r.and_then(|_| tar.finish())
-                .map_err(|e| Error::Invalid(format!("copying {src}: {e}")))
+                .map_err(|e| Error::Internal(format!("copying {src}: {e}")))
         })
     }
 
@@ -712,9 +715,12 @@ impl Engine {
         follow: bool,
         f: impl FnOnce(&Path) -> Result<()>,
     ) -> Result<()> {
-        let c = self
-            .find(what)
-            .map_err(|_| Error::Invalid(format!("No such container:path: {what}:{src}")))?;
+        let c = self.find(what).map_err(|_| {
+            Error::not_found(
+                crate::Object::Container,
+                format!("No such container:path: {what}:{src}"),
+            )
+        })?;
         self.with_rootfs(&c, |rootfs| {
             let trimmed = src.trim_end_matches('/');
             let from = match (
@@ -728,9 +734,10 @@ impl Engine {
                 _ => host_path(self, &c, rootfs, src)?,
             };
             if std::fs::symlink_metadata(&from).is_err() {
-                return Err(Error::Invalid(format!(
-                    "No such container:path: {what}:{src}"
-                )));
+                return Err(Error::not_found(
+                    crate::Object::Path,
+                    format!("No such container:path: {what}:{src}"),
+                ));
             }
             f(&from)
         })
@@ -740,14 +747,18 @@ impl Engine {
     /// with the unpacker image layers use, so no entry lands outside it
     /// whatever its paths and symlinks say; owners come from the archive.
     pub fn copy_in_tar(&self, input: &mut dyn std::io::Read, what: &str, dest: &str) -> Result<()> {
-        let c = self
-            .find(what)
-            .map_err(|_| Error::Invalid(format!("No such container:path: {what}:/")))?;
+        let c = self.find(what).map_err(|_| {
+            Error::not_found(
+                crate::Object::Container,
+                format!("No such container:path: {what}:/"),
+            )
+        })?;
         self.with_rootfs(&c, |rootfs| {
             let to = host_path(self, &c, rootfs, dest).map_err(|_| {
-                Error::Invalid(format!(
-                    "Could not find the file {dest} in container {what}"
-                ))
+                Error::not_found(
+                    crate::Object::Path,
+                    format!("Could not find the file {dest} in container {what}"),
+                )
             })?;
             if !to.is_dir() {
                 return Err(Error::Invalid(format!(
@@ -756,15 +767,18 @@ impl Engine {
             }
             skiff_image::layer::unpack(input, None, &to, &Default::default())
                 .map(|_| ())
-                .map_err(|e| Error::Invalid(format!("extracting to {dest}: {e}")))
+                .map_err(|e| Error::Internal(format!("extracting to {dest}: {e}")))
         })
     }
 
     /// `cp SRC CONTAINER:DEST`; copied files belong to root unless `archive`.
     pub fn copy_in(&self, src: &Path, what: &str, dest: &str, archive: bool) -> Result<()> {
-        let c = self
-            .find(what)
-            .map_err(|_| Error::Invalid(format!("No such container:path: {what}:/")))?;
+        let c = self.find(what).map_err(|_| {
+            Error::not_found(
+                crate::Object::Container,
+                format!("No such container:path: {what}:/"),
+            )
+        })?;
         if std::fs::symlink_metadata(src).is_err() {
             return Err(Error::Invalid(format!(
                 "stat {}: no such file or directory",
@@ -786,13 +800,16 @@ impl Engine {
                 },
             };
             let target = cp_target(&src.to_string_lossy(), src, &to).map_err(|_| {
-                Error::Invalid(format!(
-                    "Could not find the file {dest} in container {what}: no such directory"
-                ))
+                Error::not_found(
+                    crate::Object::Path,
+                    format!(
+                        "Could not find the file {dest} in container {what}: no such directory"
+                    ),
+                )
             })?;
             let owner = (!archive).then_some((0, 0));
             copy_any(src, &target, owner)
-                .map_err(|e| Error::Invalid(format!("copying to {dest}: {e}")))
+                .map_err(|e| Error::Internal(format!("copying to {dest}: {e}")))
         })
     }
 }

@@ -27,9 +27,21 @@ impl<E: std::fmt::Display> From<E> for Failure {
 
 pub(crate) type Result<T = ()> = std::result::Result<T, Failure>;
 
+/// The exit status Docker's CLI gives a failed `run`, `start` or `exec`:
+/// 127 when the command is not found, 126 when it cannot be run, 125 for
+/// every other refusal.
+pub(crate) fn exit_code(e: &skiff_engine::Error) -> i32 {
+    use skiff_engine::StartCause;
+    match e.start_cause() {
+        Some(StartCause::CommandNotFound) => 127,
+        Some(StartCause::NotExecutable) => 126,
+        _ => 125,
+    }
+}
+
 pub(crate) fn daemon(code: i32) -> impl Fn(skiff_engine::Error) -> Failure {
     move |e| Failure {
-        code: if code == 125 { e.exit_code() } else { code },
+        code: if code == 125 { exit_code(&e) } else { code },
         msg: format!("Error response from daemon: {e}"),
     }
 }
@@ -810,7 +822,7 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
     }
     let e = open(root, runroot)?;
     let c = create_pulling(root, &e, &o).map_err(|err| Failure {
-        code: err.exit_code(),
+        code: exit_code(&err),
         msg: format!(
             "skiff: Error response from daemon: {}\nSee 'skiff run --help'.",
             period(&err.to_string())
@@ -841,7 +853,7 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
         println!("{}", c.id);
     }
     let started = e.start(&c.id, attach).map_err(|err| Failure {
-        code: err.exit_code(),
+        code: exit_code(&err),
         msg: format!(
             "skiff: Error response from daemon: {}",
             period(&err.to_string())
@@ -1024,11 +1036,9 @@ pub fn rm(root: &Path, runroot: &Path, a: RmArgs) -> Result {
         for n in &a.containers {
             match e.remove(n, true, a.volumes) {
                 Ok(_) => println!("{n}"),
-                Err(
-                    err @ skiff_engine::Error::Store(
-                        skiff_engine::store::StoreError::NoSuchContainer(_),
-                    ),
-                ) => eprintln!("Error: {err}"),
+                Err(err) if err.kind() == skiff_engine::ErrorKind::NotFound => {
+                    eprintln!("Error: {err}")
+                }
                 Err(err) => {
                     eprintln!("Error response from daemon: {err}");
                     failed = true;
@@ -1814,7 +1824,7 @@ pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
             use std::io::Write;
             let _ = write!(std::io::stdout(), "{err}\r\n");
             let _ = std::io::stdout().flush();
-            std::process::exit(err.exit_code());
+            std::process::exit(exit_code(&err));
         }
         Err(err) => Err(Failure {
             code: 1,

@@ -214,11 +214,10 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
                 match e.network_remove(n) {
                     Ok(_) => println!("{n}"),
                     Err(err) => {
-                        let msg = err.to_string();
-                        if msg.ends_with("not found") {
+                        if err.kind() == skiff_engine::ErrorKind::NotFound {
                             eprintln!("Error: No such network: {n}");
                         } else {
-                            eprintln!("Error response from daemon: {msg}");
+                            eprintln!("Error response from daemon: {err}");
                         }
                         failed = true;
                     }
