@@ -1,0 +1,325 @@
+//! `create`: a container's record, directory and volumes from the image's
+//! configuration and the caller's options, with the daemon's checks.
+
+use super::*;
+
+/// What `create` (and `run`) takes.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub name: Option<String>,
+    pub image: String,
+    /// The command; empty: the image's.
+    pub cmd: Vec<String>,
+    /// `--entrypoint` (`Some("")`: none).
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    /// `--health-*` flags: set fields override the image's health check.
+    pub healthcheck: HealthConfig,
+    /// `--no-healthcheck`.
+    pub no_healthcheck: bool,
+    /// `--network-alias`.
+    pub network_aliases: Vec<String>,
+    /// `--ip`: the address on the network `--network` names.
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// `--expose`: `80/tcp`.
+    pub expose: Vec<String>,
+    pub host: HostConfig,
+}
+
+impl Engine {
+    /// `create`: the container's record and directory; nothing runs yet.
+    pub fn create(&self, o: &CreateOptions) -> Result<Container> {
+        timing("engine create: begin");
+        let images = skiff_image::service::Images::open(&self.paths.root)?;
+        timing("engine create: images opened");
+        let image_id = images.resolve(&o.image)?;
+        let rec = images
+            .catalog
+            .get(&image_id)
+            .map_err(skiff_image::service::ImagesError::from)?
+            .ok_or_else(|| skiff_image::service::ImagesError::NoSuchImage(o.image.clone()))?;
+        let (_, icfg) = images.load(&rec)?;
+        let ic = icfg.config.clone().unwrap_or_default();
+        let name = match &o.name {
+            Some(n) => crate::names::check_name(n).map_err(Error::Invalid)?,
+            None => crate::names::random_name(),
+        };
+        let entrypoint = match &o.entrypoint {
+            Some(e) if e.is_empty() => Vec::new(),
+            Some(e) => vec![e.clone()],
+            None => ic.entrypoint.clone().unwrap_or_default(),
+        };
+        // A new entrypoint drops the image's command, as Docker does.
+        let cmd = if !o.cmd.is_empty() {
+            o.cmd.clone()
+        } else if o.entrypoint.is_some() {
+            Vec::new()
+        } else {
+            ic.cmd.clone().unwrap_or_default()
+        };
+        if entrypoint.is_empty() && cmd.is_empty() {
+            return Err(Error::Invalid("No command specified".into()));
+        }
+        let mut env = ic.env.clone();
+        for e in &o.env {
+            let key = e.split('=').next().unwrap_or("");
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        let mut labels = ic.labels.clone();
+        labels.extend(o.labels.clone());
+        let mut host = o.host.clone();
+        if host.network_mode.is_empty() {
+            host.network_mode = "default".into();
+        }
+        if let Some(other) = host.network_mode.strip_prefix("container:") {
+            self.find(other)?;
+        }
+        let network = self.network_for_create(&host.network_mode, &o.network_aliases)?;
+        for e in &host.extra_hosts {
+            let ok = e
+                .split_once(':')
+                .is_some_and(|(h, ip)| !h.is_empty() && ip.parse::<std::net::IpAddr>().is_ok());
+            if !ok {
+                return Err(Error::Invalid(format!(
+                    "invalid IP address in add-host: {e:?}"
+                )));
+            }
+        }
+        for d in &host.dns {
+            if d.parse::<std::net::IpAddr>().is_err() {
+                return Err(Error::Invalid(format!("{d} is not an ip address")));
+            }
+        }
+        // Exposed: the image's, --expose and what -p publishes.
+        let mut exposed: Vec<String> = ic.exposed_ports.keys().cloned().collect();
+        for p in o.expose.iter().chain(host.port_bindings.keys()) {
+            if !exposed.contains(p) {
+                exposed.push(p.clone());
+            }
+        }
+        exposed.sort_by_key(|k| crate::network::parse_port_key(k));
+        // Check the security options now, so `run` fails before anything exists.
+        for opt in &mut host.security_opt {
+            if let Some(file) = opt
+                .strip_prefix("seccomp=")
+                .or_else(|| opt.strip_prefix("seccomp:"))
+            {
+                if file != "unconfined" {
+                    let text = std::fs::read_to_string(file).map_err(|e| {
+                        Error::Invalid(format!("opening seccomp profile ({file}) failed: {e}"))
+                    })?;
+                    serde_json::from_str::<skiff_runtime::spec::Seccomp>(&text).map_err(|e| {
+                        Error::Invalid(format!("decoding seccomp profile ({file}) failed: {e}"))
+                    })?;
+                    *opt = format!("seccomp={text}");
+                }
+            } else if !matches!(
+                opt.as_str(),
+                "no-new-privileges"
+                    | "no-new-privileges:true"
+                    | "no-new-privileges=true"
+                    | "no-new-privileges:false"
+                    | "no-new-privileges=false"
+            ) {
+                return Err(Error::Invalid(format!("invalid --security-opt: {opt:?}")));
+            }
+        }
+        let healthcheck = if o.no_healthcheck {
+            Some(HealthConfig {
+                test: vec!["NONE".into()],
+                ..Default::default()
+            })
+        } else {
+            let mut h = ic
+                .healthcheck
+                .as_ref()
+                .map(|i| HealthConfig {
+                    test: i.test.clone(),
+                    interval: i.interval,
+                    timeout: i.timeout,
+                    start_period: i.start_period,
+                    retries: i.retries,
+                })
+                .unwrap_or_default();
+            let f = &o.healthcheck;
+            if !f.test.is_empty() {
+                h.test = f.test.clone();
+            }
+            for (dst, src) in [
+                (&mut h.interval, f.interval),
+                (&mut h.timeout, f.timeout),
+                (&mut h.start_period, f.start_period),
+                (&mut h.retries, f.retries),
+            ] {
+                if src != 0 {
+                    *dst = src;
+                }
+            }
+            (!h.test.is_empty() || h != HealthConfig::default()).then_some(h)
+        };
+        let c = Container {
+            id: crate::names::new_id(),
+            name,
+            created: now(),
+            image_id: image_id.to_string(),
+            config: Config {
+                hostname: o.hostname.clone().unwrap_or_default(),
+                domainname: String::new(),
+                user: o
+                    .user
+                    .clone()
+                    .unwrap_or_else(|| ic.user.clone().unwrap_or_default()),
+                tty: o.tty,
+                open_stdin: o.open_stdin,
+                env,
+                cmd,
+                entrypoint,
+                working_dir: o
+                    .workdir
+                    .clone()
+                    .unwrap_or_else(|| ic.working_dir.clone().unwrap_or_default()),
+                labels,
+                stop_signal: o.stop_signal.clone().or(ic.stop_signal.clone()),
+                stop_timeout: o.stop_timeout,
+                image: o.image.clone(),
+                volumes: ic.volumes.keys().cloned().collect(),
+                exposed_ports: exposed,
+                healthcheck,
+            },
+            host,
+            state: State::default(),
+        };
+        crate::spec::capabilities(&c)?;
+        if let Some(s) = &c.config.stop_signal {
+            parse_signal(s)?;
+        }
+        check_cpus(&c.host)?;
+        // Volumes: those this create makes are removed again if it fails.
+        let before: std::collections::HashSet<String> =
+            self.volume_list()?.into_iter().map(|v| v.name).collect();
+        let mut c = c;
+        let undo_volumes = |e: &Engine| {
+            for v in e.volume_list().unwrap_or_default() {
+                if !before.contains(&v.name) {
+                    let _ = e.volume_remove(&v.name);
+                }
+            }
+        };
+        c.host.mounts = match self.prepare_mounts(&c.host.mounts, &c.config.volumes) {
+            Ok(m) => m,
+            Err(e) => {
+                undo_volumes(self);
+                return Err(e);
+            }
+        };
+        let dir = self.paths.container_dir(&c.id);
+        for sub in ["upper", "work", "rootfs"] {
+            let p = dir.join(sub);
+            if let Err(e) = std::fs::create_dir_all(&p) {
+                undo_volumes(self);
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(io_err("creating", &p)(e));
+            }
+        }
+        let mut tries = 0;
+        loop {
+            match self.store.insert(&c) {
+                Ok(()) => break,
+                // A random name taken: pick another, as Docker does (with a
+                // digit appended after a few tries).
+                Err(crate::store::StoreError::NameInUse { .. })
+                    if o.name.is_none() && tries < 20 =>
+                {
+                    tries += 1;
+                    c.name = crate::names::random_name();
+                    if tries > 5 {
+                        c.name
+                            .push(char::from(b'0' + crate::names::random_bytes::<1>()[0] % 10));
+                    }
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    undo_volumes(self);
+                    return Err(e.into());
+                }
+            }
+        }
+        if let Some(n) = &network {
+            // Docker 20.10 lets `--ip` pass on the default bridge, unused.
+            let ip = o.ip.filter(|_| n.name != "bridge");
+            if let Err(e) = self.add_endpoint(n, &c.id, &o.network_aliases, ip) {
+                let _ = self.store.remove(&c.id);
+                let _ = std::fs::remove_dir_all(&dir);
+                undo_volumes(self);
+                return Err(e);
+            }
+        }
+        self.event(&c, "create", &[]);
+        timing("engine create: recorded");
+        Ok(c)
+    }
+}
+
+/// The CPUs of this host, as `0-1`-style ranges parse to.
+fn online_cpus() -> Vec<u32> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    parse_cpu_list(text.trim()).unwrap_or_default()
+}
+
+/// `0-2,4` into [0, 1, 2, 4].
+fn parse_cpu_list(s: &str) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.trim().parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+/// Docker's checks of `--cpus` and `--cpuset-cpus` against the host.
+fn check_cpus(h: &HostConfig) -> Result<()> {
+    let online = online_cpus();
+    let n = online.len().max(1) as i64;
+    if h.nano_cpus > 0 && (h.nano_cpus < 10_000_000 || h.nano_cpus > n * 1_000_000_000) {
+        return Err(Error::Invalid(format!(
+            "Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available"
+        )));
+    }
+    if !h.cpuset_cpus.is_empty() {
+        let want = parse_cpu_list(&h.cpuset_cpus).ok_or_else(|| {
+            Error::Invalid(format!("Invalid value {} for cpuset cpus", h.cpuset_cpus))
+        })?;
+        let missing: Vec<String> = want
+            .iter()
+            .filter(|c| !online.contains(c))
+            .map(|c| c.to_string())
+            .collect();
+        if !missing.is_empty() {
+            let avail =
+                std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+            return Err(Error::Invalid(format!(
+                "Requested CPUs are not available - requested {}, available: {}",
+                h.cpuset_cpus,
+                avail.trim()
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! Containers: their records, the checks of their state against the
+//! processes they name, and the operations on them, one module each.
+
+use crate::model::{Config, Container, HealthConfig, HostConfig, State, Status};
+use crate::mount::unmount;
+use crate::proc::{alive, wait_gone};
+use crate::time::now;
+use crate::{io_err, Engine, Error, Result};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use skiff_runtime::log::timing;
+
+mod create;
+mod exec;
+mod fs;
+mod inspect;
+mod lifecycle;
+mod prune;
+mod start;
+mod stats;
+mod wait;
+
+pub use create::CreateOptions;
+pub use exec::ExecOptions;
+pub use fs::{in_init_layer, CommitOptions, INIT_PATHS};
+pub use start::{Attach, Started};
+pub use stats::Stats;
+
+/// Parse a signal name or number (`KILL`, `SIGKILL`, `9`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    skiff_runtime::signals::parse(s).ok_or_else(|| Error::Invalid(format!("Invalid signal: {s}")))
+}
+
+impl Engine {
+    /// Record an event about container `c`.
+    pub fn event(&self, c: &Container, action: &str, extra: &[(&str, String)]) {
+        let mut attrs = serde_json::json!({"image": c.config.image, "name": c.name});
+        for (k, v) in extra {
+            attrs[*k] = serde_json::Value::String(v.clone());
+        }
+        let _ = self.store.add_event("container", action, &c.id, &attrs);
+    }
+
+    /// The container, with its state checked against the processes it
+    /// names: a container whose supervisor and process are gone is
+    /// recorded as exited.
+    pub fn find(&self, what: &str) -> Result<Container> {
+        let c = self.store.find(what)?;
+        self.reconcile(c)
+    }
+
+    /// Every container, states checked as in [`find`](Self::find).
+    pub fn list(&self) -> Result<Vec<Container>> {
+        self.store
+            .list()?
+            .into_iter()
+            .map(|c| self.reconcile(c))
+            .collect()
+    }
+
+    pub(crate) fn reconcile(&self, mut c: Container) -> Result<Container> {
+        let active = matches!(
+            c.state.status,
+            Status::Running | Status::Paused | Status::Restarting
+        );
+        if !active || alive(c.state.supervisor_pid, c.state.supervisor_start) {
+            return Ok(c);
+        }
+        if c.state.status != Status::Restarting && alive(c.state.pid, c.state.pid_start) {
+            // The supervisor died; the container runs on (its output is lost).
+            return Ok(c);
+        }
+        let id = c.id.clone();
+        c.state = self.store.update_state(&id, |s| {
+            if matches!(
+                s.status,
+                Status::Running | Status::Paused | Status::Restarting
+            ) && !alive(s.supervisor_pid, s.supervisor_start)
+            {
+                s.status = Status::Exited;
+                if s.exit_code == 0 {
+                    s.exit_code = 255;
+                }
+                s.pid = 0;
+                s.finished_at = now();
+                s.error = "the container's supervisor died".into();
+            }
+        })?;
+        self.cleanup_runtime(&c);
+        Ok(c)
+    }
+
+    /// Remove what a dead container left: the runtime's state, its cgroup,
+    /// the rootfs mount.
+    pub(crate) fn cleanup_runtime(&self, c: &Container) {
+        let _ = skiff_runtime::container::delete(&self.paths.runtime_root(), &c.id, true);
+        let rootfs = self.paths.container_dir(&c.id).join("rootfs");
+        unmount(&rootfs);
+        remove_cgroups(&c.id);
+    }
+}
+
+/// Remove the (empty) cgroups of container `id` in every hierarchy: the
+/// runtime removes them with its state, but a state lost with the runroot
+/// (a reboot, a wiped tmpfs) leaves them behind.
+fn remove_cgroups(id: &str) {
+    let Ok(layout) = skiff_runtime::cgroups::Layout::detect() else {
+        return;
+    };
+    let roots = layout
+        .v1
+        .iter()
+        .map(|h| h.mountpoint.clone())
+        .chain(layout.unified.iter().map(|u| u.mountpoint.clone()));
+    for r in roots {
+        let dir = r.join("skiff").join(id);
+        if dir.is_dir() {
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `container prune`, and the sweep of what dead processes left.
+
+use super::*;
+
+impl Engine {
+    /// `container prune`: remove every stopped container; their IDs.
+    pub fn prune_containers(&self) -> Result<Vec<String>> {
+        let mut gone = Vec::new();
+        for c in self.list()? {
+            if matches!(
+                c.state.status,
+                Status::Exited | Status::Created | Status::Dead
+            ) && !self.being_started(&c)
+            {
+                self.destroy(&c)?;
+                gone.push(c.id);
+            }
+        }
+        self.sweep_orphans();
+        Ok(gone)
+    }
+
+    /// Remove container directories no record names (left by a supervisor
+    /// killed while it removed a `--rm` container).
+    pub fn sweep_orphans(&self) {
+        // Ports of containers that are gone or stopped: their rules too.
+        let _ = self.store.conn().map(|conn| {
+            conn.execute(
+                "DELETE FROM published WHERE container NOT IN
+                 (SELECT id FROM containers WHERE status IN ('running','paused','restarting'))",
+                [],
+            )
+        });
+        if self.network_list().is_ok_and(|l| !l.is_empty()) {
+            let _ = self.sync_rules(true);
+        }
+        let known: std::collections::HashSet<String> = self
+            .store
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        let Ok(rd) = std::fs::read_dir(self.paths.root.join("containers")) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if known.contains(&id) || id.len() != 64 {
+                continue;
+            }
+            let _ = skiff_runtime::container::delete(&self.paths.runtime_root(), &id, true);
+            unmount(&e.path().join("rootfs"));
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+
+    /// Bytes in a container's writable layer.
+    pub fn rw_size(&self, c: &Container) -> u64 {
+        fn walk(dir: &Path, rel: &str) -> u64 {
+            let mut n = 0;
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let r = format!("{rel}/{}", e.file_name().to_string_lossy());
+                if in_init_layer(&r) {
+                    continue;
+                }
+                match e.metadata() {
+                    Ok(m) if m.is_dir() => n += walk(&e.path(), &r),
+                    Ok(m) => n += m.len(),
+                    Err(_) => {}
+                }
+            }
+            n
+        }
+        walk(&self.paths.container_dir(&c.id).join("upper"), "")
+    }
+}
