@@ -22,6 +22,8 @@ pub enum ErrorKind {
     NotModified,
     /// Never allowed: removing a predefined network (HTTP 403).
     Forbidden,
+    /// A registry refused the credentials (HTTP 401).
+    Unauthorized,
     /// Something on the host failed (HTTP 500).
     Internal,
 }
@@ -63,6 +65,8 @@ pub enum Error {
     Invalid(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("{0}")]
+    Unauthorized(String),
     /// An operation on the host failed (pausing, signalling, mounting...).
     #[error("{0}")]
     Internal(String),
@@ -109,6 +113,7 @@ impl Error {
             | Error::Paused(_) => ErrorKind::Conflict,
             Error::NotRunning(_) => ErrorKind::NotRunning,
             Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::Unauthorized(_) => ErrorKind::Unauthorized,
             Error::Internal(_) | Error::Io { .. } | Error::Supervisor { .. } => ErrorKind::Internal,
             Error::Start { cause, .. } => match cause {
                 StartCause::CommandNotFound | StartCause::NotExecutable => {

@@ -162,7 +162,7 @@ impl Checker {
                 -1,
                 format!(
                     "Health check exceeded timeout ({})",
-                    go_duration(self.timeout)
+                    crate::units::go_duration(self.timeout)
                 ),
             )
         } else {
@@ -279,38 +279,5 @@ impl Checker {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-    }
-}
-
-/// A duration as Go prints one (`200ms`, `30s`, `1m30s`).
-fn go_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let secs = d.as_secs_f64();
-    let (m, s) = ((secs / 60.0).floor() as u64, secs % 60.0);
-    let s = if s.fract() == 0.0 {
-        format!("{}s", s as u64)
-    } else {
-        format!("{}s", format!("{s:.3}").trim_end_matches('0'))
-    };
-    match (m / 60, m % 60) {
-        (0, 0) => s,
-        (0, m) => format!("{m}m{s}"),
-        (h, m) => format!("{h}h{m}m{s}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn go_durations() {
-        use std::time::Duration;
-        assert_eq!(super::go_duration(Duration::from_millis(200)), "200ms");
-        assert_eq!(super::go_duration(Duration::from_secs(30)), "30s");
-        assert_eq!(super::go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(super::go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(super::go_duration(Duration::from_secs(3600)), "1h0m0s");
     }
 }

@@ -7,6 +7,7 @@
 pub mod container;
 pub mod error;
 pub mod health;
+pub mod images;
 pub mod init;
 pub mod logs;
 pub mod model;
@@ -14,6 +15,7 @@ pub mod mount;
 pub mod names;
 pub mod network;
 pub mod proc;
+pub mod registry;
 pub mod seccomp_profile;
 pub mod spec;
 mod startlock;
@@ -21,6 +23,7 @@ pub mod store;
 pub mod supervisor;
 pub mod time;
 pub mod tty;
+pub mod units;
 pub mod volumes;
 
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 use crate::format;
 use clap::Args;
 use skiff_engine::container::{Attach, CreateOptions};
-use skiff_engine::model::{Container, HostConfig, RestartPolicy, Status, Ulimit};
+use skiff_engine::model::{Container, HostConfig, Status};
 use skiff_engine::Engine;
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
@@ -248,46 +248,10 @@ fn check_detach_keys(keys: &Option<String>, code: i32, prefix: &str) -> Result {
     }
 }
 
-/// `12k`, `64m`, `1g` or bytes.
-fn parse_bytes(s: &str) -> std::result::Result<i64, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    num.parse::<f64>()
-        .ok()
-        .filter(|n| *n >= 0.0)
-        .map(|n| (n * mult as f64) as i64)
-        .ok_or_else(|| format!("invalid size: '{s}'"))
-}
-
-/// `10k`, `1m`, `1g` with decimal units (go-units' FromHumanSize).
-fn parse_decimal_size(s: &str) -> std::result::Result<u64, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1e3),
-        Some('m') => (&t[..t.len() - 1], 1e6),
-        Some('g') => (&t[..t.len() - 1], 1e9),
-        Some('t') => (&t[..t.len() - 1], 1e12),
-        _ => (t, 1.0),
-    };
-    num.parse::<f64>()
-        .ok()
-        .filter(|n| *n >= 0.0)
-        .map(|n| (n * mult) as u64)
-        .ok_or_else(|| format!("invalid size: '{s}'"))
-}
-
 /// `-m`: a size as Docker's flag reads it (checked while parsing, so a bad
 /// one reads as a flag error).
 fn size_flag(s: &str) -> std::result::Result<String, String> {
-    parse_bytes(s).map(|_| s.to_string())
+    skiff_engine::units::parse_bytes(s).map(|_| s.to_string())
 }
 
 /// `--memory-swap`: a size, or -1 for unlimited.
@@ -300,58 +264,7 @@ fn swap_flag(s: &str) -> std::result::Result<String, String> {
 
 /// `--ulimit NAME=SOFT[:HARD]`, checked while parsing.
 fn ulimit_flag(s: &str) -> std::result::Result<String, String> {
-    parse_ulimit(s).map(|_| s.to_string())
-}
-
-fn parse_ulimit(s: &str) -> std::result::Result<Ulimit, String> {
-    let (name, vals) = s
-        .split_once('=')
-        .ok_or_else(|| format!("invalid ulimit argument: {s}"))?;
-    let (soft, hard) = match vals.split_once(':') {
-        Some((a, b)) => (a, b),
-        None => (vals, vals),
-    };
-    let p = |v: &str| {
-        v.parse::<i64>()
-            .map_err(|_| format!("invalid ulimit argument: {s}"))
-    };
-    let (soft, hard) = (p(soft)?, p(hard)?);
-    if soft > hard {
-        return Err(format!(
-            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
-        ));
-    }
-    Ok(Ulimit {
-        name: name.to_string(),
-        soft,
-        hard,
-    })
-}
-
-fn parse_restart(s: &str) -> std::result::Result<RestartPolicy, String> {
-    let (name, n) = match s.split_once(':') {
-        Some((a, b)) => (a, Some(b)),
-        None => (s, None),
-    };
-    match (name, n) {
-        ("no" | "always" | "unless-stopped", None) => Ok(RestartPolicy {
-            name: name.to_string(),
-            maximum_retry_count: 0,
-        }),
-        ("on-failure", n) => Ok(RestartPolicy {
-            name: name.into(),
-            maximum_retry_count: match n {
-                Some(n) => n
-                    .parse()
-                    .map_err(|_| format!("invalid restart policy {s}: maximum retry count must be an integer"))?,
-                None => 0,
-            },
-        }),
-        ("always" | "unless-stopped", Some(_)) => Err(format!(
-            "invalid restart policy {s}: maximum retry count cannot be used with restart policy '{name}'"
-        )),
-        _ => Err(format!("invalid restart policy {s}")),
-    }
+    skiff_engine::units::parse_ulimit(s).map(|_| s.to_string())
 }
 
 fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> {
@@ -406,7 +319,7 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         privileged: a.privileged,
         cap_add: a.cap_add.clone(),
         cap_drop: a.cap_drop.clone(),
-        restart_policy: parse_restart(&a.restart)?,
+        restart_policy: skiff_engine::units::parse_restart(&a.restart)?,
         security_opt: a.security_opt.clone(),
         cpu_shares: a.cpu_shares.unwrap_or(0),
         cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
@@ -459,13 +372,17 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         return Err("Conflicting options: --restart and --rm".into());
     }
     if let Some(m) = &a.memory {
-        host.memory = parse_bytes(m)?;
+        host.memory = skiff_engine::units::parse_bytes(m)?;
         if host.memory > 0 && host.memory < 6 << 20 {
             return Err(format!("{DAEMON}Minimum memory limit allowed is 6MB"));
         }
     }
     if let Some(s) = &a.memory_swap {
-        host.memory_swap = if s == "-1" { -1 } else { parse_bytes(s)? };
+        host.memory_swap = if s == "-1" {
+            -1
+        } else {
+            skiff_engine::units::parse_bytes(s)?
+        };
         if host.memory_swap > 0 && host.memory == 0 {
             return Err(format!(
                 "{DAEMON}You should always set the Memory limit when using Memoryswap limit, see usage"
@@ -484,7 +401,7 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         }
     }
     for u in &a.ulimit {
-        host.ulimits.push(parse_ulimit(u)?);
+        host.ulimits.push(skiff_engine::units::parse_ulimit(u)?);
     }
     for o in &a.log_opt {
         if let Some((k, v)) = o.split_once('=') {
@@ -492,7 +409,9 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         }
         match o.split_once('=') {
             // Docker reads max-size with decimal units (1k = 1000 bytes).
-            Some(("max-size", v)) => host.log_max_size = Some(parse_decimal_size(v)?),
+            Some(("max-size", v)) => {
+                host.log_max_size = Some(skiff_engine::units::parse_decimal_size(v)?)
+            }
             Some(("max-file", v)) => {
                 host.log_max_file = Some(v.parse().map_err(|_| format!("invalid max-file {v}"))?)
             }
@@ -508,7 +427,7 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
     let d = |v: &Option<String>, flag: &str, what: &str| -> std::result::Result<i64, String> {
         match v {
             Some(v) => {
-                let n = parse_go_duration(v)
+                let n = skiff_engine::units::parse_go_duration(v)
                     .map_err(|e| format!("invalid argument \"{v}\" for \"--{flag}\" flag: {e}"))?;
                 if n != 0 && n < 1_000_000 {
                     return Err(format!(
@@ -597,41 +516,6 @@ fn period(msg: &str) -> String {
     }
 }
 
-/// A Go duration (`1m30s`, `500ms`, `2h`) in nanoseconds.
-fn parse_go_duration(s: &str) -> std::result::Result<i64, String> {
-    let bad = || format!("time: invalid duration \"{s}\"");
-    if s == "0" {
-        return Ok(0);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let num: f64 = rest[..n].parse().map_err(|_| bad())?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += num * mult;
-        rest = &rest[u..];
-    }
-    Ok(total as i64)
-}
-
 /// `-e KEY` takes KEY's value from our environment, as Docker does.
 fn env_entry(e: &str) -> String {
     if e.contains('=') {
@@ -716,10 +600,11 @@ fn go_io_error(e: &std::io::Error) -> String {
 
 /// Create, pulling the image first when it is missing (as Docker does,
 /// with the pull's output on stderr).
-fn create_pulling(root: &Path, e: &Engine, o: &CreateOptions) -> skiff_engine::Result<Container> {
+fn create_pulling(e: &Engine, o: &CreateOptions) -> skiff_engine::Result<Container> {
     match e.create(o) {
-        Err(skiff_engine::Error::Image(skiff_image::service::ImagesError::NoSuchImage(_)))
-            if skiff_image::reference::Reference::parse(&o.image).is_ok() =>
+        Err(err @ skiff_engine::Error::Image(_))
+            if err.kind() == skiff_engine::ErrorKind::NotFound
+                && skiff_image::reference::Reference::parse(&o.image).is_ok() =>
         {
             let r = skiff_image::reference::Reference::parse(&o.image).expect("parsed");
             let shown = if r.tag.is_none() && r.digest.is_none() {
@@ -728,22 +613,14 @@ fn create_pulling(root: &Path, e: &Engine, o: &CreateOptions) -> skiff_engine::R
                 r.familiar_string()
             };
             eprintln!("Unable to find image '{shown}' locally");
-            use std::io::Write;
-            let _ = std::io::stdout().flush();
-            let saved = dup(1).ok();
-            // SAFETY: dup2 between our standard fds.
-            unsafe { libc::dup2(2, 1) };
-            let pulled = crate::images::pull(root, crate::images::PullArgs::of(&o.image));
-            let _ = std::io::stdout().flush();
-            if let Some(fd) = saved {
-                use std::os::fd::AsRawFd;
-                // SAFETY: restoring our stdout from its duplicate.
-                unsafe { libc::dup2(fd.as_raw_fd(), 1) };
-            }
-            match pulled {
-                Ok(()) => e.create(o),
-                Err(err) => Err(skiff_engine::Error::Invalid(err.to_string())),
-            }
+            let shown = r.familiar_string();
+            let progress = crate::images::pull_progress(false, true, shown.clone());
+            let opts = skiff_engine::images::PullOptions {
+                progress,
+                ..Default::default()
+            };
+            e.pull(&o.image, &opts)?;
+            e.create(o)
         }
         r => r,
     }
@@ -760,7 +637,7 @@ pub fn create(root: &Path, runroot: &Path, a: CreateArgs) -> Result {
         }
     })?;
     let e = open(root, runroot)?;
-    let c = create_pulling(root, &e, &o).map_err(daemon(1))?;
+    let c = create_pulling(&e, &o).map_err(daemon(1))?;
     println!("{}", c.id);
     Ok(())
 }
@@ -821,7 +698,7 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
         check_detach_keys(&a.detach_keys, 125, "skiff: ")?;
     }
     let e = open(root, runroot)?;
-    let c = create_pulling(root, &e, &o).map_err(|err| Failure {
+    let c = create_pulling(&e, &o).map_err(|err| Failure {
         code: exit_code(&err),
         msg: format!(
             "skiff: Error response from daemon: {}\nSee 'skiff run --help'.",
@@ -1127,23 +1004,23 @@ pub fn status_text(c: &Container) -> String {
             };
             format!(
                 "Up {}{health}",
-                format::human_duration(since(&s.started_at))
+                skiff_engine::units::human_duration(since(&s.started_at))
             )
         }
         Status::Paused => format!(
             "Up {} (Paused)",
-            format::human_duration(since(&s.started_at))
+            skiff_engine::units::human_duration(since(&s.started_at))
         ),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
             s.exit_code,
-            format::human_duration(since(&s.finished_at))
+            skiff_engine::units::human_duration(since(&s.finished_at))
         ),
         Status::Exited if skiff_engine::time::is_zero_time(&s.finished_at) => "Created".into(),
         Status::Exited => format!(
             "Exited ({}) {} ago",
             s.exit_code,
-            format::human_duration(since(&s.finished_at))
+            skiff_engine::units::human_duration(since(&s.finished_at))
         ),
         Status::Created => "Created".into(),
         Status::Removing => "Removal In Progress".into(),

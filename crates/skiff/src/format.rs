@@ -95,36 +95,10 @@ pub fn ago(created: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    format!("{} ago", human_duration((now - t).max(0)))
-}
-
-/// Seconds as Docker's go-units HumanDuration words them ("2 hours").
-pub fn human_duration(s: i64) -> String {
-    let h = s / 3600;
-    let words = if s < 1 {
-        "Less than a second".to_string()
-    } else if s == 1 {
-        "1 second".into()
-    } else if s < 60 {
-        format!("{s} seconds")
-    } else if s / 60 == 1 {
-        "About a minute".into()
-    } else if s < 3600 {
-        format!("{} minutes", s / 60)
-    } else if h == 1 {
-        "About an hour".into()
-    } else if h < 48 {
-        format!("{h} hours")
-    } else if h < 24 * 7 * 2 {
-        format!("{} days", h / 24)
-    } else if h < 24 * 30 * 2 {
-        format!("{} weeks", h / 24 / 7)
-    } else if h < 24 * 365 * 2 {
-        format!("{} months", h / 24 / 30)
-    } else {
-        format!("{} years", h / 24 / 365)
-    };
-    words
+    format!(
+        "{} ago",
+        skiff_engine::units::human_duration((now - t).max(0))
+    )
 }
 
 #[cfg(test)]

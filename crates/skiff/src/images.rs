@@ -1,13 +1,18 @@
-//! `import`, `images`, `tag`, `rmi`, `image inspect`: argument parsing and
-//! output; the work is `skiff_image::service::Images`.
+//! Image commands (`pull`, `push`, `login`, `images`, `rmi`, `import`,
+//! `save`, `load`, `history`, `image inspect|prune|tag`): argument parsing
+//! and output; the work is the engine's.
 
 use crate::format::{ago, human_size, table};
 use clap::{Args, Subcommand};
-use skiff_image::import::ImportOptions;
+use skiff_engine::images::{ImportOptions, PullOptions};
+use skiff_engine::Engine;
 use skiff_image::manifest::ContainerConfig;
-use skiff_image::reference::Reference;
-use skiff_image::service::{Images, Removed};
+use skiff_image::service::Removed;
 use std::path::Path;
+
+fn engine(root: &Path, runroot: &Path) -> std::result::Result<Engine, Box<dyn std::error::Error>> {
+    Ok(Engine::open(root, runroot)?)
+}
 
 type Result = std::result::Result<(), Box<dyn std::error::Error>>;
 
@@ -40,18 +45,6 @@ pub struct PullArgs {
     tls_verify: bool,
     /// NAME[:TAG|@DIGEST]
     image: String,
-}
-
-impl PullArgs {
-    /// `pull IMAGE` with the defaults (as `run` pulls a missing image).
-    pub fn of(image: &str) -> PullArgs {
-        PullArgs {
-            quiet: false,
-            platform: None,
-            tls_verify: true,
-            image: image.to_string(),
-        }
-    }
 }
 
 #[derive(Args)]
@@ -201,27 +194,26 @@ fn parse_changes(changes: &[String]) -> std::result::Result<ContainerConfig, Str
     Ok(c)
 }
 
-pub fn import(root: &Path, a: ImportArgs) -> Result {
+pub fn import(root: &Path, runroot: &Path, a: ImportArgs) -> Result {
     let config = parse_changes(&a.change)?;
     let opts = ImportOptions {
         config,
         created: Some(skiff_runtime::state::now_rfc3339()),
         comment: a.message,
     };
-    let mut imgs = Images::open(root)?;
+    let e = engine(root, runroot)?;
     let id = if a.file == "-" {
-        imgs.import(std::io::stdin().lock(), a.reference.as_deref(), &opts)?
+        e.image_import(std::io::stdin().lock(), a.reference.as_deref(), &opts)?
     } else {
         let f = std::fs::File::open(&a.file).map_err(|e| format!("open {}: {e}", a.file))?;
-        imgs.import(f, a.reference.as_deref(), &opts)?
+        e.image_import(f, a.reference.as_deref(), &opts)?
     };
     println!("{id}");
     Ok(())
 }
 
-pub fn list(root: &Path, a: ImagesArgs) -> Result {
-    let imgs = Images::open(root)?;
-    let filter = a.reference.as_deref().map(Reference::parse).transpose()?;
+pub fn list(root: &Path, runroot: &Path, a: ImagesArgs) -> Result {
+    let e = engine(root, runroot)?;
     let mut header = vec!["REPOSITORY", "TAG"];
     if a.digests {
         header.push("DIGEST");
@@ -230,32 +222,14 @@ pub fn list(root: &Path, a: ImagesArgs) -> Result {
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     let mut ids = Vec::new();
     let mut formatted: Vec<crate::format::Fields> = Vec::new();
-    for info in imgs.list()? {
+    for img in e.image_list(a.reference.as_deref())? {
         let id = if a.no_trunc {
-            info.record.id.to_string()
+            img.id.to_string()
         } else {
-            info.record.id.hex()[..12].to_string()
+            img.id.hex()[..12].to_string()
         };
-        let mut names: Vec<(String, String)> = info
-            .names
-            .iter()
-            .filter_map(|n| Reference::parse(n).ok())
-            .filter(|r| {
-                filter.as_ref().is_none_or(|f| {
-                    f.familiar() == r.familiar() && (f.tag.is_none() || f.tag == r.tag)
-                })
-            })
-            .map(|r| {
-                (
-                    r.familiar(),
-                    r.tag.clone().unwrap_or_else(|| "<none>".into()),
-                )
-            })
-            .collect();
+        let mut names = img.repo_tags.clone();
         if names.is_empty() {
-            if filter.is_some() {
-                continue;
-            }
             names.push(("<none>".into(), "<none>".into()));
         }
         if a.quiet {
@@ -268,28 +242,24 @@ pub fn list(root: &Path, a: ImagesArgs) -> Result {
             if a.format.is_some() {
                 formatted.push(vec![
                     ("Containers", "CONTAINERS", "N/A".into()),
-                    ("CreatedAt", "CREATED AT", info.record.created.clone()),
-                    ("CreatedSince", "CREATED", ago(&info.record.created)),
-                    ("Digest", "DIGEST", info.record.manifest.to_string()),
+                    ("CreatedAt", "CREATED AT", img.created.clone()),
+                    ("CreatedSince", "CREATED", ago(&img.created)),
+                    ("Digest", "DIGEST", img.digest.to_string()),
                     ("ID", "IMAGE ID", id.clone()),
                     ("Repository", "REPOSITORY", repo.clone()),
                     ("SharedSize", "SHARED SIZE", "N/A".into()),
-                    ("Size", "SIZE", human_size(info.record.size)),
+                    ("Size", "SIZE", human_size(img.size)),
                     ("Tag", "TAG", tag.clone()),
                     ("UniqueSize", "UNIQUE SIZE", "N/A".into()),
-                    ("VirtualSize", "VIRTUAL SIZE", human_size(info.record.size)),
+                    ("VirtualSize", "VIRTUAL SIZE", human_size(img.size)),
                 ]);
                 continue;
             }
             let mut row = vec![repo, tag];
             if a.digests {
-                row.push(info.record.manifest.to_string());
+                row.push(img.digest.to_string());
             }
-            row.extend([
-                id.clone(),
-                ago(&info.record.created),
-                human_size(info.record.size),
-            ]);
+            row.extend([id.clone(), ago(&img.created), human_size(img.size)]);
             rows.push(row);
         }
     }
@@ -305,72 +275,16 @@ pub fn list(root: &Path, a: ImagesArgs) -> Result {
     Ok(())
 }
 
-pub fn tag(root: &Path, source: &str, target: &str) -> Result {
-    Images::open(root)?.tag(source, target)?;
+pub fn tag(root: &Path, runroot: &Path, source: &str, target: &str) -> Result {
+    engine(root, runroot)?.image_tag(source, target)?;
     Ok(())
 }
 
-/// Image IDs that containers use, with one such container's ID and
-/// whether it runs.
-fn images_in_use(root: &Path) -> std::collections::HashMap<String, (String, bool)> {
-    let mut m = std::collections::HashMap::new();
-    if !root.join("containers.db").exists() {
-        return m;
-    }
-    let Ok(store) = skiff_engine::store::Store::open(&root.join("containers.db")) else {
-        return m;
-    };
-    for c in store.list().unwrap_or_default() {
-        let running = matches!(
-            c.state.status,
-            skiff_engine::model::Status::Running | skiff_engine::model::Status::Paused
-        );
-        let e = m
-            .entry(c.image_id.clone())
-            .or_insert((c.id.clone(), running));
-        if running {
-            *e = (c.id.clone(), true);
-        }
-    }
-    m
-}
-
-pub fn rmi(root: &Path, a: RmiArgs) -> Result {
-    let mut imgs = Images::open(root)?;
-    let mut failed = None;
-    let used = images_in_use(root);
+pub fn rmi(root: &Path, runroot: &Path, a: RmiArgs) -> Result {
+    let e = engine(root, runroot)?;
+    let mut failed = false;
     for what in &a.images {
-        // An image a container uses keeps its ID. By name: a second name
-        // just goes; the last one only with -f. By ID: never while the
-        // container runs, with -f only untagged otherwise.
-        if let Ok(id) = imgs.resolve(what) {
-            if let Some((cid, running)) = used.get(&id.to_string()) {
-                let names = imgs.catalog.names_of(&id)?;
-                let by_id = !Reference::parse(what)
-                    .map(|r| names.contains(&r.to_string()))
-                    .unwrap_or(false);
-                let short = &id.hex()[..12];
-                let cshort = &cid[..12];
-                if by_id || names.len() <= 1 {
-                    let msg = match (a.force, *running, by_id) {
-                        (true, true, _) => format!("conflict: unable to delete {short} (cannot be forced) - image is being used by running container {cshort}"),
-                        (false, _, true) => format!("conflict: unable to delete {short} (must be forced) - image is being used by {} container {cshort}", if *running { "running" } else { "stopped" }),
-                        (false, _, false) => format!("conflict: unable to remove repository reference \"{what}\" (must force) - container {cshort} is using its referenced image {short}"),
-                        (true, false, _) => {
-                            for n in names {
-                                imgs.catalog.untag(&n)?;
-                                println!("Untagged: {}", skiff_image::service::familiar(&n));
-                            }
-                            continue;
-                        }
-                    };
-                    eprintln!("Error response from daemon: {msg}");
-                    failed = Some(());
-                    continue;
-                }
-            }
-        }
-        match imgs.remove(what, a.force) {
+        match e.image_remove(what, a.force) {
             Ok(out) => {
                 for r in out {
                     match r {
@@ -379,30 +293,32 @@ pub fn rmi(root: &Path, a: RmiArgs) -> Result {
                     }
                 }
             }
-            Err(e) => {
-                eprintln!("Error response from daemon: {e}");
-                failed = Some(());
+            Err(err) => {
+                eprintln!("Error response from daemon: {err}");
+                failed = true;
             }
         }
     }
-    match failed {
+    if failed {
         // Docker goes on with the other images and fails at the end.
-        Some(_) => std::process::exit(1),
-        None => Ok(()),
+        std::process::exit(1);
     }
+    Ok(())
 }
 
-pub fn image_cmd(root: &Path, c: ImageCmd) -> Result {
+pub fn image_cmd(root: &Path, runroot: &Path, c: ImageCmd) -> Result {
     match c {
         ImageCmd::Inspect { format, images } => {
-            let imgs = Images::open(root)?;
+            let e = engine(root, runroot)?;
             let mut out = Vec::new();
             let mut missing = Vec::new();
             for i in &images {
-                match imgs.inspect(i) {
+                match e.image_inspect(i) {
                     Ok(v) => out.push(v),
-                    Err(skiff_image::service::ImagesError::NoSuchImage(n)) => missing.push(n),
-                    Err(e) => return Err(e.into()),
+                    Err(err) if err.kind() == skiff_engine::ErrorKind::NotFound => {
+                        missing.push(i.clone())
+                    }
+                    Err(err) => return Err(err.into()),
                 }
             }
             match format {
@@ -421,24 +337,20 @@ pub fn image_cmd(root: &Path, c: ImageCmd) -> Result {
             }
             Ok(())
         }
-        ImageCmd::Ls(a) => list(root, a),
-        ImageCmd::Rm(a) => rmi(root, a),
-        ImageCmd::Import(a) => import(root, a),
-        ImageCmd::Pull(a) => pull(root, a),
-        ImageCmd::Push(a) => push(root, a),
-        ImageCmd::Tag { source, target } => tag(root, &source, &target),
+        ImageCmd::Ls(a) => list(root, runroot, a),
+        ImageCmd::Rm(a) => rmi(root, runroot, a),
+        ImageCmd::Import(a) => import(root, runroot, a),
+        ImageCmd::Pull(a) => pull(root, runroot, a),
+        ImageCmd::Push(a) => push(root, runroot, a),
+        ImageCmd::Tag { source, target } => tag(root, runroot, &source, &target),
         ImageCmd::History {
             no_trunc,
             quiet,
             image,
-        } => history(root, &image, no_trunc, quiet),
+        } => history(root, runroot, &image, no_trunc, quiet),
         ImageCmd::Prune { all, force: _ } => {
-            let mut imgs = Images::open(root)?;
-            let keep = images_in_use(root)
-                .keys()
-                .filter_map(|k| k.parse().ok())
-                .collect();
-            let (removed, reclaimed) = imgs.prune_keeping(all, &keep)?;
+            let pruned = engine(root, runroot)?.image_prune(all)?;
+            let (removed, reclaimed) = (pruned.removed, pruned.bytes);
             if !removed.is_empty() {
                 println!("Deleted Images:");
                 for id in &removed {
@@ -452,9 +364,8 @@ pub fn image_cmd(root: &Path, c: ImageCmd) -> Result {
     }
 }
 
-fn history(root: &Path, image: &str, no_trunc: bool, quiet: bool) -> Result {
-    let imgs = Images::open(root)?;
-    let (id, lines) = imgs.history(image)?;
+fn history(root: &Path, runroot: &Path, image: &str, no_trunc: bool, quiet: bool) -> Result {
+    let (id, lines) = engine(root, runroot)?.image_history(image)?;
     let short = if no_trunc {
         id.to_string()
     } else {
@@ -493,16 +404,40 @@ fn history(root: &Path, image: &str, no_trunc: bool, quiet: bool) -> Result {
     Ok(())
 }
 
-pub fn pull(root: &Path, a: PullArgs) -> Result {
-    use skiff_image::pull::{PullEvent, PullOptions};
+pub fn pull(root: &Path, runroot: &Path, a: PullArgs) -> Result {
+    pull_with(&engine(root, runroot)?, a)
+}
+
+/// `pull` on an open engine.
+fn pull_with(e: &Engine, a: PullArgs) -> Result {
+    let reference = skiff_image::reference::Reference::parse(&a.image)?;
+    let opts = PullOptions {
+        progress: pull_progress(a.quiet, false, reference.familiar_string()),
+        platform: a.platform.clone(),
+        tls_verify: a.tls_verify,
+    };
+    let (full, _) = e.pull(&a.image, &opts)?;
+    println!("{full}");
+    Ok(())
+}
+
+/// A pull's progress as Docker's client shows it: a bar per layer on a
+/// terminal, else a line per step; on stderr when `to_stderr` (`run`
+/// pulling a missing image). `shown`: the image's familiar name.
+pub fn pull_progress(
+    quiet: bool,
+    to_stderr: bool,
+    shown: String,
+) -> std::sync::Arc<dyn Fn(skiff_engine::images::PullEvent) + Send + Sync> {
+    use skiff_engine::images::PullEvent;
     use std::io::{IsTerminal, Write};
-    use std::sync::Arc;
-    let reference = Reference::parse(&a.image)?;
-    let client = registry_client(&reference, a.tls_verify)?;
-    let quiet = a.quiet;
-    let shown = reference.familiar_string();
-    let bars = (!quiet && std::io::stdout().is_terminal()).then(TermBars::new);
-    let progress = move |e: PullEvent| {
+    let terminal = if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    let bars = (!quiet && terminal).then(TermBars::new);
+    std::sync::Arc::new(move |e: PullEvent| {
         if quiet {
             return;
         }
@@ -536,77 +471,17 @@ pub fn pull(root: &Path, a: PullArgs) -> Result {
         };
         match &bars {
             Some(b) => b.println(&line),
+            None if to_stderr => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
             None => {
                 let _ = writeln!(std::io::stdout(), "{line}");
             }
         }
-    };
-    let mut opts = PullOptions {
-        progress: Arc::new(progress),
-        ..Default::default()
-    };
-    if let Some(p) = &a.platform {
-        opts.platform = p.parse()?;
-    }
-    let mut imgs = Images::open(root)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(skiff_image::pull::pull(
-        &mut imgs, &client, &reference, &opts,
-    ))?;
-    let full = match (&reference.tag, &reference.digest) {
-        (None, None) => reference.with_tag("latest")?.to_string(),
-        _ => reference.to_string(),
-    };
-    println!("{full}");
-    Ok(())
+    })
 }
 
-fn registry_client(
-    r: &Reference,
-    tls_verify: bool,
-) -> std::result::Result<skiff_image::registry::Client, Box<dyn std::error::Error>> {
-    client_for(r.api_host(), tls_verify, None)
-}
-
-/// A client for `host`, with credentials from the auth files (or `explicit`).
-fn client_for(
-    host: &str,
-    tls_verify: bool,
-    explicit: Option<skiff_image::registry::Credentials>,
-) -> std::result::Result<skiff_image::registry::Client, Box<dyn std::error::Error>> {
-    let mut config = skiff_image::registry::Config::default();
-    if !tls_verify || insecure_registries().iter().any(|r| r == host) {
-        config = config.insecure_registry(host);
-    }
-    let file = skiff_image::auth::default_path();
-    config = match explicit {
-        Some(c) => config.with_credentials(move |_: &str| Some(c.clone())),
-        None => config.with_credentials(move |h: &str| skiff_image::auth::lookup(&file, h)),
-    };
-    Ok(skiff_image::registry::Client::new(config)?)
-}
-
-/// The registry a `login`/`logout` argument names, and its API host.
-fn login_server(server: Option<String>) -> (String, String) {
-    let name = server
-        .unwrap_or_else(|| "docker.io".into())
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .trim_end_matches("/v1")
-        .to_string();
-    let api = match name.as_str() {
-        "docker.io" | "index.docker.io" => "registry-1.docker.io".to_string(),
-        other => other.to_string(),
-    };
-    (name, api)
-}
-
-pub fn login(a: LoginArgs) -> Result {
-    let (name, api) = login_server(a.server);
+pub fn login(root: &Path, runroot: &Path, a: LoginArgs) -> Result {
     let user = match a.username {
         Some(u) => u,
         None => return Err("login: --username is required (no interactive prompt yet)".into()),
@@ -619,21 +494,14 @@ pub fn login(a: LoginArgs) -> Result {
         a.password
             .ok_or("login: --password or --password-stdin is required")?
     };
-    let creds = skiff_image::registry::Credentials::basic(user.clone(), password.clone());
-    let client = client_for(&api, a.tls_verify, Some(creds))?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(skiff_image::auth::check_login(&client, &api))
-        .map_err(|e| format!("login to {name} failed: {e}"))?;
-    skiff_image::auth::save(&skiff_image::auth::default_path(), &api, &user, &password)?;
+    engine(root, runroot)?.login(a.server.as_deref(), &user, &password, a.tls_verify)?;
     println!("Login Succeeded");
     Ok(())
 }
 
-pub fn logout(server: Option<String>) -> Result {
-    let (name, api) = login_server(server);
-    if skiff_image::auth::remove(&skiff_image::auth::default_path(), &api)? {
+pub fn logout(root: &Path, runroot: &Path, server: Option<String>) -> Result {
+    let (name, had) = engine(root, runroot)?.logout(server.as_deref())?;
+    if had {
         println!("Removing login credentials for {name}");
     } else {
         println!("Not logged in to {name}");
@@ -641,12 +509,10 @@ pub fn logout(server: Option<String>) -> Result {
     Ok(())
 }
 
-pub fn push(root: &Path, a: PushArgs) -> Result {
-    use skiff_image::push::PushEvent;
+pub fn push(root: &Path, runroot: &Path, a: PushArgs) -> Result {
+    use skiff_engine::images::PushEvent;
     use std::io::{IsTerminal, Write};
     use std::sync::Arc;
-    let target = Reference::parse(&a.image)?;
-    let client = registry_client(&target, a.tls_verify)?;
     let quiet = a.quiet;
     let bars = (!quiet && std::io::stdout().is_terminal()).then(TermBars::new);
     let progress = Arc::new(move |e: PushEvent| {
@@ -693,35 +559,24 @@ pub fn push(root: &Path, a: PushArgs) -> Result {
             }
         }
     });
-    let imgs = Images::open(root)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let digest = rt.block_on(skiff_image::push::push(
-        &imgs,
-        &client,
-        &target.to_string(),
-        &target,
-        progress,
-    ))?;
+    let digest = engine(root, runroot)?.push(&a.image, a.tls_verify, progress)?;
     if quiet {
         println!("{digest}");
     }
     Ok(())
 }
 
-pub fn save(root: &Path, a: SaveArgs) -> Result {
+pub fn save(root: &Path, runroot: &Path, a: SaveArgs) -> Result {
     use std::io::IsTerminal;
-    let format: skiff_image::archive::Format = a.format.parse()?;
-    let imgs = Images::open(root)?;
+    let format: skiff_engine::images::ArchiveFormat = a.format.parse()?;
+    let e = engine(root, runroot)?;
     match &a.output {
         Some(path) => {
             // Written next to the target and renamed: no half archive under its name.
             let tmp = format!("{path}.skiff-tmp");
             let f = std::fs::File::create(&tmp).map_err(|e| format!("create {tmp}: {e}"))?;
             let mut w = std::io::BufWriter::new(f);
-            let r = skiff_image::archive::save(&imgs, &a.images, format, &mut w);
+            let r = e.image_save(&a.images, format, &mut w);
             if let Err(e) = r {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e.into());
@@ -736,20 +591,20 @@ pub fn save(root: &Path, a: SaveArgs) -> Result {
                 );
             }
             let out = std::io::stdout().lock();
-            skiff_image::archive::save(&imgs, &a.images, format, std::io::BufWriter::new(out))?;
+            e.image_save(&a.images, format, std::io::BufWriter::new(out))?;
         }
     }
     Ok(())
 }
 
-pub fn load(root: &Path, a: LoadArgs) -> Result {
-    let mut imgs = Images::open(root)?;
+pub fn load(root: &Path, runroot: &Path, a: LoadArgs) -> Result {
+    let e = engine(root, runroot)?;
     let loaded = match &a.input {
         Some(p) => {
             let f = std::fs::File::open(p).map_err(|e| format!("open {p}: {e}"))?;
-            skiff_image::archive::load(&mut imgs, std::io::BufReader::new(f))?
+            e.image_load(std::io::BufReader::new(f))?
         }
-        None => skiff_image::archive::load(&mut imgs, std::io::stdin().lock())?,
+        None => e.image_load(std::io::stdin().lock())?,
     };
     if !a.quiet {
         for (names, id) in loaded {
@@ -817,60 +672,5 @@ impl TermBars {
 
     fn println(&self, line: &str) {
         let _ = self.multi.println(line);
-    }
-}
-
-/// skiff's config file: `$SKIFF_CONFIG`, else /etc/skiff/config.json.
-fn config_path() -> std::path::PathBuf {
-    std::env::var_os("SKIFF_CONFIG")
-        .map(Into::into)
-        .unwrap_or_else(|| "/etc/skiff/config.json".into())
-}
-
-/// Registries reached over plain HTTP, from the config file's
-/// `"insecure-registries"` list (the key Docker's daemon.json uses).
-fn insecure_registries() -> Vec<String> {
-    parse_insecure(&std::fs::read(config_path()).unwrap_or_default())
-}
-
-fn parse_insecure(data: &[u8]) -> Vec<String> {
-    let v: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
-    v.get("insecure-registries")
-        .and_then(|l| l.as_array())
-        .map(|l| {
-            l.iter()
-                .filter_map(|x| x.as_str())
-                .map(|s| {
-                    s.trim_start_matches("http://")
-                        .trim_start_matches("https://")
-                        .trim_end_matches('/')
-                        .to_string()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn insecure_registries_from_config() {
-        let v = super::parse_insecure(
-            br#"{"insecure-registries": ["myreg.internal:5000", "http://other:80/"]}"#,
-        );
-        assert_eq!(v, ["myreg.internal:5000", "other:80"]);
-        assert!(super::parse_insecure(b"not json").is_empty());
-    }
-
-    #[test]
-    fn login_server_names() {
-        assert_eq!(
-            super::login_server(None),
-            ("docker.io".to_string(), "registry-1.docker.io".to_string())
-        );
-        assert_eq!(
-            super::login_server(Some("https://localhost:5000/".into())).1,
-            "localhost:5000"
-        );
     }
 }

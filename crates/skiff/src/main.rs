@@ -226,23 +226,24 @@ fn main() {
             a.extend(args);
             std::process::exit(skiff_runtime::runc_cli::main(a));
         }
-        Cmd::Pull(a) => images::pull(&cli.root, a),
-        Cmd::Push(a) => images::push(&cli.root, a),
-        Cmd::Login(a) => images::login(a),
-        Cmd::Logout { server } => images::logout(server),
-        Cmd::Import(a) => images::import(&cli.root, a),
-        Cmd::Save(a) => images::save(&cli.root, a),
-        Cmd::Load(a) => images::load(&cli.root, a),
-        Cmd::Images(a) => images::list(&cli.root, a),
-        Cmd::Tag { source, target } => images::tag(&cli.root, &source, &target),
-        Cmd::Rmi(a) => images::rmi(&cli.root, a),
-        Cmd::Image(c) => images::image_cmd(&cli.root, c),
+        Cmd::Pull(a) => images::pull(&root, &runroot, a),
+        Cmd::Push(a) => images::push(&root, &runroot, a),
+        Cmd::Login(a) => images::login(&root, &runroot, a),
+        Cmd::Logout { server } => images::logout(&root, &runroot, server),
+        Cmd::Import(a) => images::import(&root, &runroot, a),
+        Cmd::Save(a) => images::save(&root, &runroot, a),
+        Cmd::Load(a) => images::load(&root, &runroot, a),
+        Cmd::Images(a) => images::list(&root, &runroot, a),
+        Cmd::Tag { source, target } => images::tag(&root, &runroot, &source, &target),
+        Cmd::Rmi(a) => images::rmi(&root, &runroot, a),
+        Cmd::Image(c) => images::image_cmd(&root, &runroot, c),
         Cmd::History {
             no_trunc,
             quiet,
             image,
         } => images::image_cmd(
-            &cli.root,
+            &root,
+            &runroot,
             images::ImageCmd::History {
                 no_trunc,
                 quiet,

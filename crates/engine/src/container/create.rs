@@ -269,33 +269,9 @@ impl Engine {
     }
 }
 
-/// The CPUs of this host, as `0-1`-style ranges parse to.
-fn online_cpus() -> Vec<u32> {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
-    parse_cpu_list(text.trim()).unwrap_or_default()
-}
-
-/// `0-2,4` into [0, 1, 2, 4].
-fn parse_cpu_list(s: &str) -> Option<Vec<u32>> {
-    let mut out = Vec::new();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-                if a > b {
-                    return None;
-                }
-                out.extend(a..=b);
-            }
-            None => out.push(part.trim().parse().ok()?),
-        }
-    }
-    Some(out)
-}
-
 /// Docker's checks of `--cpus` and `--cpuset-cpus` against the host.
 fn check_cpus(h: &HostConfig) -> Result<()> {
-    let online = online_cpus();
+    let online = crate::units::online_cpus();
     let n = online.len().max(1) as i64;
     if h.nano_cpus > 0 && (h.nano_cpus < 10_000_000 || h.nano_cpus > n * 1_000_000_000) {
         return Err(Error::Invalid(format!(
@@ -303,7 +279,7 @@ fn check_cpus(h: &HostConfig) -> Result<()> {
         )));
     }
     if !h.cpuset_cpus.is_empty() {
-        let want = parse_cpu_list(&h.cpuset_cpus).ok_or_else(|| {
+        let want = crate::units::parse_cpu_list(&h.cpuset_cpus).ok_or_else(|| {
             Error::Invalid(format!("Invalid value {} for cpuset cpus", h.cpuset_cpus))
         })?;
         let missing: Vec<String> = want

@@ -25,16 +25,12 @@ mod start;
 mod stats;
 mod wait;
 
+pub use crate::units::parse_signal;
 pub use create::CreateOptions;
 pub use exec::ExecOptions;
 pub use fs::{in_init_layer, CommitOptions, INIT_PATHS};
 pub use start::{Attach, Started};
 pub use stats::Stats;
-
-/// Parse a signal name or number (`KILL`, `SIGKILL`, `9`).
-pub fn parse_signal(s: &str) -> Result<i32> {
-    skiff_runtime::signals::parse(s).ok_or_else(|| Error::Invalid(format!("Invalid signal: {s}")))
-}
 
 impl Engine {
     /// Record an event about container `c`.
