@@ -986,147 +986,43 @@ pub struct PsArgs {
     no_trunc: bool,
 }
 
-/// Docker's STATUS column.
-pub fn status_text(c: &Container) -> String {
-    let since = |t: &str| {
-        skiff_engine::time::parse_rfc3339_nanos(t)
-            .map(|n| ((skiff_engine::time::now_nanos() - n) / 1_000_000_000).max(0))
-            .unwrap_or(0)
-    };
-    let s = &c.state;
-    match s.status {
-        Status::Running => {
-            let health = match s.health.as_ref().map(|h| h.status.as_str()) {
-                Some("starting") => " (health: starting)",
-                Some("healthy") => " (healthy)",
-                Some("unhealthy") => " (unhealthy)",
-                _ => "",
-            };
-            format!(
-                "Up {}{health}",
-                skiff_engine::units::human_duration(since(&s.started_at))
-            )
-        }
-        Status::Paused => format!(
-            "Up {} (Paused)",
-            skiff_engine::units::human_duration(since(&s.started_at))
-        ),
-        Status::Restarting => format!(
-            "Restarting ({}) {} ago",
-            s.exit_code,
-            skiff_engine::units::human_duration(since(&s.finished_at))
-        ),
-        Status::Exited if skiff_engine::time::is_zero_time(&s.finished_at) => "Created".into(),
-        Status::Exited => format!(
-            "Exited ({}) {} ago",
-            s.exit_code,
-            skiff_engine::units::human_duration(since(&s.finished_at))
-        ),
-        Status::Created => "Created".into(),
-        Status::Removing => "Removal In Progress".into(),
-        Status::Dead => "Dead".into(),
-    }
-}
-
-/// Docker's COMMAND column: the command line, quoted, cut to 20 characters.
-fn command_text(c: &Container, trunc: bool) -> String {
-    let mut all = c.config.entrypoint.clone();
-    all.extend(c.config.cmd.iter().cloned());
-    // An argument holding spaces is shown in single quotes.
-    let mut s = all
-        .iter()
-        .map(|a| {
-            if a.contains(char::is_whitespace) {
-                format!("'{a}'")
-            } else {
-                a.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+/// Docker's COMMAND column: the daemon's command line, cut to 20
+/// characters (with `trunc`), quoted as Go quotes a string.
+fn command_column(command: &str, trunc: bool) -> String {
+    let mut s = command.to_string();
     if trunc && s.chars().count() > 20 {
         s = s.chars().take(19).collect::<String>() + "…";
     }
     serde_json::to_string(&s).unwrap_or_default()
 }
 
-fn matches_filter(c: &Container, f: &str) -> std::result::Result<bool, String> {
-    let (k, v) = f
-        .split_once('=')
-        .ok_or_else(|| format!("Error response from daemon: Invalid filter '{f}'"))?;
-    Ok(match k {
-        "status" => c.state.status.as_str() == v,
-        "name" => c.name.contains(v.trim_start_matches('/')),
-        "id" => c.id.starts_with(v),
-        "label" => match v.split_once('=') {
-            Some((lk, lv)) => c.config.labels.get(lk).map(String::as_str) == Some(lv),
-            None => c.config.labels.contains_key(v),
-        },
-        "exited" => c.state.status == Status::Exited && c.state.exit_code.to_string() == v,
-        "ancestor" => c.config.image == v || c.image_id.contains(v),
-        "health" => match &c.state.health {
-            Some(h) => h.status == v,
-            None => v == "none",
-        },
-        _ => return Err(format!("Error response from daemon: Invalid filter '{k}'")),
-    })
-}
-
 pub fn ps(root: &Path, runroot: &Path, a: PsArgs) -> Result {
     let e = open(root, runroot)?;
-    let mut list = e.list().map_err(daemon(1))?;
-    // Without -a only running containers, whatever the filters, unless a
-    // status= or exited= filter asks for others (Docker's rule).
-    let by_status = a.filter.iter().any(|f| f.starts_with("status="));
-    let all = a.all || a.latest || a.last.is_some_and(|n| n > 0) || by_status;
-    if !all {
-        list.retain(|c| {
-            matches!(
-                c.state.status,
-                Status::Running | Status::Paused | Status::Restarting
-            )
-        });
-    }
-    // Filters with the same key: any may match; different keys, and every
-    // label= filter, must all match (Docker's rules).
-    let mut by_key: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for (i, f) in a.filter.iter().enumerate() {
-        let mut k = f.split('=').next().unwrap_or("").to_string();
-        if k == "label" {
-            k = format!("label#{i}");
-        }
-        by_key.entry(k).or_default().push(f);
-    }
-    let mut keep = Vec::new();
-    for c in list {
-        let mut ok = true;
-        for fs in by_key.values() {
-            let mut any = false;
-            for f in fs {
-                any |= matches_filter(&c, f).map_err(|m| Failure { code: 1, msg: m })?;
-            }
-            ok &= any;
-        }
-        if ok {
-            keep.push(c);
-        }
-    }
-    let mut list = keep;
-    if a.latest {
-        list.truncate(1);
-    } else if let Some(n) = a.last.filter(|n| *n > 0) {
-        list.truncate(n as usize);
-    }
+    let filters = skiff_engine::filters::Filters::parse(&a.filter).map_err(daemon(1))?;
+    let last = if a.latest {
+        Some(1)
+    } else {
+        a.last.filter(|n| *n > 0).map(|n| n as usize)
+    };
+    let list = e
+        .list_containers(&skiff_engine::container::ListOptions {
+            all: a.all,
+            last,
+            filters,
+        })
+        .map_err(daemon(1))?;
     let trunc = !a.no_trunc;
     if a.quiet {
-        for c in &list {
-            println!("{}", if trunc { &c.id[..12] } else { &c.id });
+        for s in &list {
+            let id = &s.container.id;
+            println!("{}", if trunc { &id[..12] } else { id });
         }
         return Ok(());
     }
     let rows: Vec<format::Fields> = list
         .iter()
-        .map(|c| {
+        .map(|s| {
+            let c = &s.container;
             let labels = c
                 .config
                 .labels
@@ -1145,26 +1041,16 @@ pub fn ps(root: &Path, runroot: &Path, a: PsArgs) -> Result {
                     },
                 ),
                 ("Image", "IMAGE", c.config.image.clone()),
-                ("Command", "COMMAND", command_text(c, trunc)),
+                ("Command", "COMMAND", command_column(&s.command, trunc)),
                 ("CreatedAt", "CREATED AT", go_time(&c.created)),
                 ("RunningFor", "CREATED", format::ago(&c.created)),
-                ("Ports", "PORTS", e.ports_column(c)),
+                ("Ports", "PORTS", format::ports_text(s.ports.clone())),
                 ("State", "STATE", c.state.status.as_str().to_string()),
-                ("Status", "STATUS", status_text(c)),
+                ("Status", "STATUS", s.status.clone()),
                 ("Names", "NAMES", c.name.clone()),
                 ("Labels", "LABELS", labels),
                 ("Mounts", "MOUNTS", String::new()),
-                ("Networks", "NETWORKS", {
-                    let eps = e.endpoints(&c.id).unwrap_or_default();
-                    if eps.is_empty() {
-                        c.host.network_mode.clone()
-                    } else {
-                        eps.iter()
-                            .map(|ep| ep.network.name.clone())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    }
-                }),
+                ("Networks", "NETWORKS", s.networks.join(",")),
             ]
         })
         .collect();

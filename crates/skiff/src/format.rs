@@ -101,6 +101,81 @@ pub fn ago(created: &str) -> String {
     )
 }
 
+/// `IP:PORT`, with brackets around an IPv6 address.
+fn host_port(ip: &str, port: &str) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+/// Docker's PORTS text. Entries are taken in order of container port, host
+/// address, host port and protocol. Exposed-only ports, and ports published
+/// at the same number on one address, run together into ranges
+/// (`7000-7001/tcp`, `0.0.0.0:7000-7001->7000-7001/tcp`); a range listed
+/// once per address and protocol, where its first port came, unless a gap
+/// ended an earlier one, which is listed first. Ports published at another
+/// number (`0.0.0.0:8080->80/tcp`) come last.
+pub fn ports_text(mut entries: Vec<skiff_engine::network::PortEntry>) -> String {
+    entries.sort_by(|a, b| {
+        let key = |e: &skiff_engine::network::PortEntry| {
+            let (ip, hp) = e.host.clone().unwrap_or_default();
+            (e.port, ip, hp, e.proto.clone())
+        };
+        key(a).cmp(&key(b))
+    });
+    let range = |first: u16, last: u16| {
+        if first == last {
+            first.to_string()
+        } else {
+            format!("{first}-{last}")
+        }
+    };
+    let show = |ip: &str, proto: &str, first: u16, last: u16| {
+        let r = range(first, last);
+        if ip.is_empty() {
+            format!("{r}/{proto}")
+        } else {
+            format!("{}->{r}/{proto}", host_port(ip, &r))
+        }
+    };
+    // Runs by (address, protocol), in the order each key first came.
+    let mut runs: Vec<((String, String), u16, u16)> = Vec::new();
+    let mut ended = Vec::new();
+    let mut mapped = Vec::new();
+    for e in entries {
+        let ip = match &e.host {
+            Some((ip, hp)) if *hp != e.port => {
+                mapped.push(format!(
+                    "{}->{}/{}",
+                    host_port(ip, &hp.to_string()),
+                    e.port,
+                    e.proto
+                ));
+                continue;
+            }
+            Some((ip, _)) => ip.clone(),
+            None => String::new(),
+        };
+        let key = (ip, e.proto);
+        match runs.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, last)) if e.port == last.wrapping_add(1) => *last = e.port,
+            Some((k, first, last)) => {
+                ended.push(show(&k.0, &k.1, *first, *last));
+                (*first, *last) = (e.port, e.port);
+            }
+            None => runs.push((key, e.port, e.port)),
+        }
+    }
+    ended.extend(
+        runs.iter()
+            .map(|((ip, proto), f, l)| show(ip, proto, *f, *l)),
+    );
+    ended.extend(mapped);
+    ended.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +365,40 @@ mod format_tests {
         assert!(render_rows("{{.Nope}}", &rows())
             .unwrap_err()
             .contains("can't evaluate field Nope"));
+    }
+
+    #[test]
+    fn ports_text_groups_and_orders_as_docker() {
+        let e = |port, proto: &str, host: Option<(&str, u16)>| skiff_engine::network::PortEntry {
+            port,
+            proto: proto.into(),
+            host: host.map(|(ip, p)| (ip.to_string(), p)),
+        };
+        // What Docker 20.10 printed for -p 8080:80 -p 127.0.0.1:9090:90/udp
+        // -p 7000-7001:7000-7001 --expose 5000 (it adds [::] bindings).
+        let all = vec![
+            e(90, "udp", Some(("127.0.0.1", 9090))),
+            e(7001, "tcp", Some(("::", 7001))),
+            e(80, "tcp", Some(("0.0.0.0", 8080))),
+            e(7000, "tcp", Some(("0.0.0.0", 7000))),
+            e(5000, "tcp", None),
+            e(80, "tcp", Some(("::", 8080))),
+            e(7001, "tcp", Some(("0.0.0.0", 7001))),
+            e(7000, "tcp", Some(("::", 7000))),
+        ];
+        assert_eq!(
+            ports_text(all),
+            "5000/tcp, 0.0.0.0:7000-7001->7000-7001/tcp, [::]:7000-7001->7000-7001/tcp, \
+             0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 127.0.0.1:9090->90/udp"
+        );
+        // A gap ends a run, which is listed before the runs still open.
+        let gap = vec![
+            e(1, "tcp", None),
+            e(2, "tcp", None),
+            e(4, "tcp", None),
+            e(3, "udp", None),
+        ];
+        assert_eq!(ports_text(gap), "1-2/tcp, 4/tcp, 3/udp");
+        assert_eq!(ports_text(vec![]), "");
     }
 }

@@ -20,6 +20,7 @@ mod exec;
 mod fs;
 mod inspect;
 mod lifecycle;
+mod list;
 mod prune;
 mod start;
 mod stats;
@@ -29,6 +30,7 @@ pub use crate::units::parse_signal;
 pub use create::CreateOptions;
 pub use exec::ExecOptions;
 pub use fs::{in_init_layer, CommitOptions, INIT_PATHS};
+pub use list::{command_text, status_text, ListOptions, Summary};
 pub use start::{Attach, Started};
 pub use stats::Stats;
 
