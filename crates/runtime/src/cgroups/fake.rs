@@ -30,14 +30,24 @@ fn v1_files(controller: &str) -> &'static [(&'static str, &'static str)] {
             ("cpu.rt_runtime_us", "0"),
             ("cpu.idle", "0"),
         ],
-        "cpuacct" => &[("cpuacct.usage", "0")],
+        "cpuacct" => &[
+            ("cpuacct.usage", "0"),
+            ("cpuacct.usage_user", "0\n"),
+            ("cpuacct.usage_sys", "0\n"),
+            ("cpuacct.stat", "user 0\nsystem 0\n"),
+        ],
         "cpuset" => &[("cpuset.cpus", ""), ("cpuset.mems", "")],
         "memory" => &[
             ("memory.limit_in_bytes", UNLIMITED),
             ("memory.memsw.limit_in_bytes", UNLIMITED),
             ("memory.soft_limit_in_bytes", UNLIMITED),
             ("memory.swappiness", "60"),
-            ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n"),
+            (
+                "memory.oom_control",
+                "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+            ),
+            ("memory.usage_in_bytes", "0\n"),
+            ("memory.stat", "cache 0\nrss 0\ntotal_inactive_file 0\n"),
         ],
         "devices" => &[
             ("devices.allow", ""),
@@ -54,8 +64,10 @@ fn v1_files(controller: &str) -> &'static [(&'static str, &'static str)] {
             ("blkio.throttle.write_bps_device", ""),
             ("blkio.throttle.read_iops_device", ""),
             ("blkio.throttle.write_iops_device", ""),
+            ("blkio.throttle.io_service_bytes", "Total 0\n"),
+            ("blkio.throttle.io_service_bytes_recursive", "Total 0\n"),
         ],
-        "pids" => &[("pids.max", "max\n")],
+        "pids" => &[("pids.max", "max\n"), ("pids.current", "0\n")],
         "hugetlb" => &[
             ("hugetlb.2MB.limit_in_bytes", UNLIMITED),
             ("hugetlb.1GB.limit_in_bytes", UNLIMITED),
@@ -75,6 +87,9 @@ fn v2_files(controller: &str) -> &'static [(&'static str, &'static str)] {
             ("memory.swap.max", "max\n"),
             ("memory.low", "0\n"),
             ("memory.high", "max\n"),
+            ("memory.current", "0\n"),
+            ("memory.stat", "anon 0\nfile 0\ninactive_file 0\n"),
+            ("memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n"),
         ],
         "cpu" => &[
             ("cpu.weight", "100\n"),
@@ -83,8 +98,12 @@ fn v2_files(controller: &str) -> &'static [(&'static str, &'static str)] {
             ("cpu.idle", "0\n"),
         ],
         "cpuset" => &[("cpuset.cpus", ""), ("cpuset.mems", "")],
-        "io" => &[("io.weight", "default 100\n"), ("io.max", "")],
-        "pids" => &[("pids.max", "max\n")],
+        "io" => &[
+            ("io.weight", "default 100\n"),
+            ("io.max", ""),
+            ("io.stat", ""),
+        ],
+        "pids" => &[("pids.max", "max\n"), ("pids.current", "0\n")],
         "hugetlb" => &[("hugetlb.2MB.max", "max\n"), ("hugetlb.1GB.max", "max\n")],
         "rdma" => &[("rdma.max", "")],
         _ => &[],
@@ -99,6 +118,7 @@ const V2_CORE: &[(&str, &str)] = &[
     ("cgroup.freeze", "0\n"),
     ("cgroup.events", "populated 0\nfrozen 0\n"),
     ("cgroup.kill", ""),
+    ("cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n"),
 ];
 
 const V1_CORE: &[(&str, &str)] = &[("cgroup.procs", ""), ("tasks", "")];

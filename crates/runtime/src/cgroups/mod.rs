@@ -21,6 +21,7 @@
 //! * [`manager`]: one container's cgroup ([`Manager`]): create, join, freeze,
 //!   signal, remove;
 //! * `resources`: writing the limits of [`crate::spec::Resources`];
+//! * [`stats`]: reading the cgroup's resource use ([`Stats`]);
 //! * `devices`: the device allow-list, through `devices.allow`/`devices.deny`
 //!   on v1, and `bpf`: the eBPF device filter used on v2;
 //! * [`fake`]: stand-in cgroup trees in ordinary directories, for tests.
@@ -34,6 +35,7 @@ pub mod fake;
 pub mod layout;
 pub mod manager;
 pub mod path;
+pub mod stats;
 
 mod bpf;
 mod devices;
@@ -43,6 +45,8 @@ mod resources;
 mod tests_fake;
 #[cfg(test)]
 mod tests_host;
+#[cfg(test)]
+mod tests_stats;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -50,6 +54,7 @@ use std::path::{Path, PathBuf};
 pub use layout::{Hierarchy, Layout, Unified};
 pub use manager::Manager;
 pub use path::resolve_path;
+pub use stats::{BlkioStats, CpuStats, MemoryStats, PidsStats, Stats};
 
 /// Everything that can go wrong in this module. Each variant names the
 /// operation and the file (and value) it failed on.

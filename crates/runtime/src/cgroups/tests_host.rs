@@ -338,3 +338,41 @@ fn host_v2_freeze_and_kill() {
     m.destroy().unwrap();
     assert!(!m.dirs()[0].1.exists());
 }
+
+#[test]
+fn host_stats_count_cpu_and_tasks() {
+    let layout = Layout::detect().unwrap();
+    let mut g = Guard::new(vec![Manager::new(layout, &unique("stats"))]);
+    let m = g.m().clone();
+    m.create().unwrap();
+    let idle = m.stats().unwrap();
+    assert_eq!(idle.cpu.usage_ns, 0, "{idle:?}");
+    assert_eq!(idle.pids.current, 0, "{idle:?}");
+    // Waits to be moved in, burns CPU for 200 ms, says so and stays.
+    let script = "read go; timeout 0.2 sh -c 'while :; do :; done'; echo burnt; exec sleep 1000";
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    g.children.push(child);
+    m.add_pid(pid).unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    let mut line = [0u8; 6];
+    stdout.read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"burnt\n");
+    let s = m.stats().unwrap();
+    // At least 10 ms of the 200 even on a loaded machine.
+    assert!(s.cpu.usage_ns > 10_000_000, "{s:?}");
+    assert!(s.pids.current >= 1, "{s:?}");
+    assert!(s.memory.usage > 0, "{s:?}");
+    m.kill_all(Signal::SIGKILL).unwrap();
+    g.children[0].wait().unwrap();
+    m.destroy().unwrap();
+    assert!(m.stats().is_err(), "stats of a removed cgroup");
+}
