@@ -13,6 +13,7 @@ pub mod exec;
 pub mod hooks;
 mod init;
 pub mod log;
+pub mod pidfd;
 pub mod process;
 pub mod rootfs;
 pub mod runc_cli;
