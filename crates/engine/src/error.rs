@@ -89,6 +89,9 @@ pub enum Error {
     Paused(String),
     #[error("the supervisor of container {id} failed: {msg}")]
     Supervisor { id: String, msg: String },
+    /// A waiter's client went away (see `notify::Cancel`).
+    #[error("cancelled: the client is gone")]
+    Cancelled,
 }
 
 impl Error {
@@ -114,7 +117,9 @@ impl Error {
             Error::NotRunning(_) => ErrorKind::NotRunning,
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::Unauthorized(_) => ErrorKind::Unauthorized,
-            Error::Internal(_) | Error::Io { .. } | Error::Supervisor { .. } => ErrorKind::Internal,
+            Error::Internal(_) | Error::Io { .. } | Error::Supervisor { .. } | Error::Cancelled => {
+                ErrorKind::Internal
+            }
             Error::Start { cause, .. } => match cause {
                 StartCause::CommandNotFound | StartCause::NotExecutable => {
                     ErrorKind::InvalidArgument

@@ -15,6 +15,7 @@ pub mod model;
 pub mod mount;
 pub mod names;
 pub mod network;
+pub mod notify;
 pub mod proc;
 pub mod registry;
 pub mod seccomp_profile;
@@ -61,6 +62,8 @@ pub struct Engine {
     pub store: store::Store,
     /// The executable that runs `__supervise` (the skiff binary).
     pub supervisor_exe: PathBuf,
+    /// Made by the first waiter.
+    notifier: std::sync::OnceLock<notify::Notifier>,
 }
 
 impl Engine {
@@ -79,6 +82,17 @@ impl Engine {
             paths,
             store,
             supervisor_exe,
+            notifier: std::sync::OnceLock::new(),
         })
+    }
+
+    /// What wakes the engine's waiters (see [`notify`]).
+    pub fn notifier(&self) -> Result<&notify::Notifier> {
+        if let Some(n) = self.notifier.get() {
+            return Ok(n);
+        }
+        let n = notify::Notifier::new(&self.paths.root)
+            .map_err(io_err("watching", &self.paths.root))?;
+        Ok(self.notifier.get_or_init(|| n))
     }
 }

@@ -88,6 +88,33 @@ pub fn parse_rfc3339_nanos(s: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + mi * 60 + se) - offset) * 1_000_000_000 + frac)
 }
 
+/// A point in time as Docker's API and CLI take one: RFC 3339, or Unix
+/// seconds with an optional fraction (`1700000000.5`, which the API sends
+/// as `secs.nanos`); nanoseconds since the epoch.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    if let Some(n) = parse_rfc3339_nanos(s) {
+        return Some(n);
+    }
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return None;
+    }
+    let secs: i64 = secs.parse().ok()?;
+    let mut nanos = 0i64;
+    if !frac.is_empty() {
+        if !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut f = frac.to_string();
+        f.truncate(9);
+        while f.len() < 9 {
+            f.push('0');
+        }
+        nanos = f.parse().ok()?;
+    }
+    Some(secs * 1_000_000_000 + nanos)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +127,24 @@ mod tests {
         assert_eq!(parse_rfc3339_nanos(&s), Some(t));
         assert_eq!(parse_rfc3339_nanos("1970-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(parse_rfc3339_nanos("bogus"), None);
+    }
+
+    #[test]
+    fn timestamps_as_the_api_and_cli_give_them() {
+        assert_eq!(
+            parse_timestamp("1700000000"),
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("1700000000.5"),
+            Some(1_700_000_000_500_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("1700000000.000000001"),
+            Some(1_700_000_000_000_000_001)
+        );
+        assert_eq!(parse_timestamp("1970-01-01T00:00:01Z"), Some(1_000_000_000));
+        assert_eq!(parse_timestamp("10m"), None);
+        assert_eq!(parse_timestamp(""), None);
     }
 }

@@ -944,7 +944,7 @@ pub fn wait(root: &Path, runroot: &Path, a: WaitArgs) -> Result {
     let e = open(root, runroot)?;
     let mut failed = false;
     for n in &a.containers {
-        match e.wait(n) {
+        match e.wait(n, Default::default(), &skiff_engine::notify::Cancel::new()) {
             Ok(code) => println!("{code}"),
             Err(err) => {
                 eprintln!("Error response from daemon: {err}");
@@ -1110,13 +1110,11 @@ pub struct LogsArgs {
     container: String,
 }
 
-/// An RFC 3339 time, Unix seconds, or a duration before now (`10s`, `5m`).
+/// An RFC 3339 time, Unix seconds, or a duration before now (`10s`, `5m`),
+/// as Docker's client reads `--since`/`--until`.
 fn parse_time_arg(s: &str) -> std::result::Result<i64, String> {
-    if let Some(n) = skiff_engine::time::parse_rfc3339_nanos(s) {
+    if let Some(n) = skiff_engine::time::parse_timestamp(s) {
         return Ok(n);
-    }
-    if let Ok(secs) = s.parse::<f64>() {
-        return Ok((secs * 1e9) as i64);
     }
     let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
     let mult: f64 = match unit {
@@ -1133,72 +1131,40 @@ fn parse_time_arg(s: &str) -> std::result::Result<i64, String> {
 pub fn logs(root: &Path, runroot: &Path, a: LogsArgs) -> Result {
     use std::io::Write;
     let e = open(root, runroot)?;
-    let c = e.find(&a.container).map_err(daemon(1))?;
-    let since = a
-        .since
-        .as_deref()
-        .map(parse_time_arg)
-        .transpose()
-        .map_err(Failure::from)?;
-    let until = a
-        .until
-        .as_deref()
-        .map(parse_time_arg)
-        .transpose()
-        .map_err(Failure::from)?;
-    // What is not a number means all, as Docker's daemon reads it.
-    let tail: Option<usize> = a.tail.parse().ok();
-    let path = e.log_path(&c);
-    let records = skiff_engine::logs::read_all(&path).map_err(Failure::from)?;
-    let keep = |r: &skiff_engine::logs::Record| {
-        since.is_none_or(|s| r.time_nano >= s) && until.is_none_or(|u| r.time_nano <= u)
+    let time = |v: &Option<String>| v.as_deref().map(parse_time_arg).transpose();
+    let o = skiff_engine::logs::LogOptions {
+        since: time(&a.since).map_err(Failure::from)?,
+        until: time(&a.until).map_err(Failure::from)?,
+        // What is not a number means all, as Docker's daemon reads it.
+        tail: a.tail.parse().ok(),
+        follow: a.follow,
     };
-    let mut sel: Vec<_> = records.into_iter().filter(|r| keep(r)).collect();
-    if let Some(n) = tail {
-        let skip = sel.len().saturating_sub(n);
-        sel.drain(..skip);
-    }
-    let print = |r: &skiff_engine::logs::Record| {
+    let mut out = std::io::stdout().lock();
+    let mut sink = |r: &skiff_engine::logs::Record| {
         let line = if a.timestamps {
             format!("{} {}", r.time, r.data)
         } else {
             r.data.clone()
         };
-        if r.stream == 2 {
-            let _ = std::io::stderr().write_all(line.as_bytes());
+        let ok = if r.stream == 2 {
+            let _ = out.flush();
+            std::io::stderr().write_all(line.as_bytes()).is_ok()
         } else {
-            let _ = std::io::stdout().write_all(line.as_bytes());
+            out.write_all(line.as_bytes()).is_ok()
+        };
+        if a.follow {
+            let _ = out.flush();
         }
+        ok
     };
-    sel.iter().for_each(print);
-    let _ = std::io::stdout().flush();
-    if a.follow && until.is_none() {
-        // Read on from where we are until the container stops.
-        let mut seen = skiff_engine::logs::read_all(&path)
-            .map(|r| r.len())
-            .unwrap_or(0);
-        loop {
-            let running = e.store.get(&c.id).ok().flatten().is_some_and(|c| {
-                matches!(
-                    c.state.status,
-                    Status::Running | Status::Restarting | Status::Paused
-                )
-            });
-            let all = skiff_engine::logs::read_all(&path).unwrap_or_default();
-            if all.len() < seen {
-                seen = 0; // rotated
-            }
-            for r in &all[seen..] {
-                print(r);
-            }
-            let _ = std::io::stdout().flush();
-            seen = all.len();
-            if !running {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
+    e.logs(
+        &a.container,
+        &o,
+        &skiff_engine::notify::Cancel::new(),
+        &mut sink,
+    )
+    .map_err(daemon(1))?;
+    let _ = out.flush();
     Ok(())
 }
 
@@ -2525,7 +2491,12 @@ pub fn attach(root: &Path, runroot: &Path, a: AttachArgs) -> Result {
     let code = if detached {
         0
     } else {
-        e.wait(&c.id).unwrap_or(0)
+        e.wait(
+            &c.id,
+            Default::default(),
+            &skiff_engine::notify::Cancel::new(),
+        )
+        .unwrap_or(0)
     };
     std::process::exit(code);
 }

@@ -67,28 +67,6 @@ impl Engine {
         self.find(&c.id)
     }
 
-    /// Wait until the store no longer says running (the supervisor recorded
-    /// the exit, or is gone).
-    pub(crate) fn wait_recorded(&self, id: &str, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let c = match self.store.get(id)? {
-                Some(c) => self.reconcile(c)?,
-                None => return Ok(()),
-            };
-            if !matches!(c.state.status, Status::Running | Status::Paused) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(Error::Supervisor {
-                    id: id.into(),
-                    msg: "it did not record the container's exit".into(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-
     /// `rm`: remove a container (`force`: kill it first).
     pub fn remove(&self, what: &str, force: bool, volumes: bool) -> Result<Container> {
         let c = self.find(what)?;

@@ -33,6 +33,7 @@ pub use fs::{in_init_layer, CommitOptions, INIT_PATHS};
 pub use list::{command_text, status_text, ListOptions, Summary};
 pub use start::{Attach, Started};
 pub use stats::Stats;
+pub use wait::WaitCondition;
 
 impl Engine {
     /// Record an event about container `c`.

@@ -80,17 +80,7 @@ impl Store {
                     q.since.unwrap_or(i64::MIN),
                     q.until.unwrap_or(i64::MAX)
                 ],
-                |r| {
-                    Ok(Event {
-                        seq: r.get(0)?,
-                        time_nano: r.get(1)?,
-                        kind: r.get(2)?,
-                        action: r.get(3)?,
-                        actor: r.get(4)?,
-                        attributes: serde_json::from_str(&r.get::<_, String>(5)?)
-                            .unwrap_or(serde_json::Value::Null),
-                    })
-                },
+                row_to_event,
             )
             .map_err(self.db())?;
         rows.collect::<std::result::Result<_, _>>()
@@ -105,10 +95,36 @@ impl Store {
         })
     }
 
+    /// The latest event `action` of `actor`, if the journal still has one.
+    pub fn last_event(&self, actor: &str, action: &str) -> Result<Option<Event>> {
+        use rusqlite::OptionalExtension;
+        self.conn()?
+            .query_row(
+                "SELECT seq, time_nano, type, action, actor, attributes FROM events
+                 WHERE actor = ?1 AND action = ?2 ORDER BY seq DESC LIMIT 1",
+                params![actor, action],
+                row_to_event,
+            )
+            .optional()
+            .map_err(self.db())
+    }
+
     /// The sequence number of the latest event (0 when there is none).
     pub fn last_event_seq(&self) -> Result<i64> {
         self.conn()?
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
             .map_err(self.db())
     }
+}
+
+fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        seq: r.get(0)?,
+        time_nano: r.get(1)?,
+        kind: r.get(2)?,
+        action: r.get(3)?,
+        actor: r.get(4)?,
+        attributes: serde_json::from_str(&r.get::<_, String>(5)?)
+            .unwrap_or(serde_json::Value::Null),
+    })
 }

@@ -4,6 +4,9 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
+
+mod reader;
+pub use reader::LogOptions;
 use std::path::{Path, PathBuf};
 
 /// The log file of container `id` in its directory `dir`.
@@ -127,42 +130,54 @@ pub struct Record {
 
 /// Every record of the log (rotated files first), oldest first.
 pub fn read_all(path: &Path) -> std::io::Result<Vec<Record>> {
-    let mut files = Vec::new();
+    let mut out = Vec::new();
     for n in (1..100).rev() {
         let p = PathBuf::from(format!("{}.{n}", path.display()));
         if p.exists() {
-            files.push(p);
+            read_file(&p, None, &mut out)?;
         }
     }
-    files.push(path.to_path_buf());
-    let mut out = Vec::new();
-    for p in files {
-        let f = match File::open(&p) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        read_records(BufReader::new(f), &mut out)?;
-    }
+    read_file(path, None, &mut out)?;
     Ok(out)
 }
 
-/// Parse records from `r` into `out`; a torn last line is skipped.
-pub fn read_records(r: impl BufRead, out: &mut Vec<Record>) -> std::io::Result<()> {
-    for line in r.lines() {
-        let line = line?;
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        let time = v["time"].as_str().unwrap_or_default().to_string();
-        out.push(Record {
-            stream: if v["stream"] == "stderr" { 2 } else { 1 },
-            time_nano: crate::time::parse_rfc3339_nanos(&time).unwrap_or(0),
-            time,
-            data: v["log"].as_str().unwrap_or_default().to_string(),
-        });
+/// The records of one file (its first `limit` bytes) into `out`; a missing
+/// file has none.
+pub(crate) fn read_file(
+    path: &Path,
+    limit: Option<u64>,
+    out: &mut Vec<Record>,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut r = BufReader::new(f.take(limit.unwrap_or(u64::MAX)));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        // A torn last line (a write in progress) is skipped.
+        if line.ends_with(b"\n") {
+            out.extend(parse_record(&line));
+        }
     }
-    Ok(())
+}
+
+/// One line of the log; None for what is not a record.
+pub(crate) fn parse_record(line: &[u8]) -> Option<Record> {
+    let v: serde_json::Value = serde_json::from_slice(line).ok()?;
+    let time = v["time"].as_str().unwrap_or_default().to_string();
+    Some(Record {
+        stream: if v["stream"] == "stderr" { 2 } else { 1 },
+        time_nano: crate::time::parse_rfc3339_nanos(&time).unwrap_or(0),
+        time,
+        data: v["log"].as_str().unwrap_or_default().to_string(),
+    })
 }
 
 #[cfg(test)]
