@@ -6,6 +6,7 @@
 
 pub mod container;
 pub mod error;
+pub mod events;
 pub mod filters;
 pub mod health;
 pub mod images;

@@ -1787,33 +1787,11 @@ pub struct EventsArgs {
 pub fn events(root: &Path, runroot: &Path, a: EventsArgs) -> Result {
     use std::io::Write;
     let e = open(root, runroot)?;
-    let since = a
-        .since
-        .as_deref()
-        .map(parse_time_arg)
-        .transpose()
-        .map_err(Failure::from)?;
-    let until = a
-        .until
-        .as_deref()
-        .map(parse_time_arg)
-        .transpose()
-        .map_err(Failure::from)?;
-    let keep = |ev: &skiff_engine::store::Event| -> bool {
-        a.filter.iter().all(|f| {
-            let (k, v) = f.split_once('=').unwrap_or((f, ""));
-            match k {
-                "type" => ev.kind == v,
-                "event" => ev.action == v || ev.action.split(':').next() == Some(v),
-                "container" => {
-                    ev.kind == "container"
-                        && (ev.actor.starts_with(v) || ev.attributes["name"] == v)
-                }
-                "image" => ev.attributes["image"] == v,
-                "volume" => ev.kind == "volume" && ev.actor == v,
-                _ => false,
-            }
-        })
+    let time = |v: &Option<String>| v.as_deref().map(parse_time_arg).transpose();
+    let o = skiff_engine::events::EventOptions {
+        since: time(&a.since).map_err(Failure::from)?,
+        until: time(&a.until).map_err(Failure::from)?,
+        filters: skiff_engine::filters::Filters::parse(&a.filter).map_err(daemon(1))?,
     };
     let print = |ev: &skiff_engine::store::Event| -> Result {
         let time = skiff_engine::time::rfc3339_nanos(ev.time_nano);
@@ -1860,29 +1838,17 @@ pub fn events(root: &Path, runroot: &Path, a: EventsArgs) -> Result {
         let _ = std::io::stdout().flush();
         Ok(())
     };
-    // Without --since, only what happens from now on.
-    let mut last = 0i64;
-    let all = e.store.events_after(0).map_err(Failure::from)?;
-    for ev in &all {
-        last = last.max(ev.seq);
-        let after_since = since.is_some_and(|s| ev.time_nano >= s);
-        let before_until = until.is_none_or(|u| ev.time_nano <= u);
-        if after_since && before_until && keep(ev) {
-            print(ev)?;
+    let mut failed = None;
+    let mut sink = |ev: &skiff_engine::store::Event| match print(ev) {
+        Ok(()) => true,
+        Err(f) => {
+            failed = Some(f);
+            false
         }
-    }
-    loop {
-        if until.is_some_and(|u| skiff_engine::time::now_nanos() > u) {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        for ev in e.store.events_after(last).map_err(Failure::from)? {
-            last = last.max(ev.seq);
-            if until.is_none_or(|u| ev.time_nano <= u) && keep(&ev) {
-                print(&ev)?;
-            }
-        }
-    }
+    };
+    e.subscribe(&o, &skiff_engine::notify::Cancel::new(), &mut sink)
+        .map_err(daemon(1))?;
+    failed.map_or(Ok(()), Err)
 }
 
 #[derive(Args, Debug)]
