@@ -24,6 +24,7 @@ pub mod spec;
 mod startlock;
 pub mod store;
 pub mod supervisor;
+pub mod system;
 pub mod time;
 pub mod tty;
 pub mod units;

@@ -858,20 +858,9 @@ fn trim_memory() {
 
 /// Did the kernel's OOM killer kill a process of the container's cgroup?
 fn oom_killed(id: &str) -> bool {
-    let rel = format!("skiff/{id}");
-    for p in [
-        format!("/sys/fs/cgroup/memory/{rel}/memory.oom_control"),
-        format!("/sys/fs/cgroup/{rel}/memory.events"),
-    ] {
-        if let Ok(t) = std::fs::read_to_string(&p) {
-            return t.lines().any(|l| {
-                l.strip_prefix("oom_kill ")
-                    .and_then(|n| n.trim().parse::<u64>().ok())
-                    .is_some_and(|n| n > 0)
-            });
-        }
-    }
-    false
+    crate::container::cgroup(id)
+        .and_then(|m| m.stats().ok())
+        .is_some_and(|s| s.memory.oom_kills > 0)
 }
 
 /// What the supervisor copies between while a container runs.

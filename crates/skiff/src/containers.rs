@@ -1589,50 +1589,10 @@ pub struct TopArgs {
 /// `top`: the host's `ps` output, rows of the container's processes only.
 pub fn top(root: &Path, runroot: &Path, a: TopArgs) -> Result {
     let e = open(root, runroot)?;
-    let c = e.find(&a.container).map_err(daemon(1))?;
-    let pids = e.pids(&c).map_err(daemon(1))?;
-    let args = if a.ps_args.is_empty() {
-        vec!["-ef".to_string()]
-    } else {
-        a.ps_args
-    };
-    let out = std::process::Command::new("ps")
-        .args(&args)
-        .output()
-        .map_err(|err| format!("Error response from daemon: running ps: {err}"))?;
-    if !out.status.success() {
-        return Err(Failure {
-            code: 1,
-            msg: format!(
-                "Error response from daemon: ps: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        });
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    let cols: Vec<&str> = header.split_whitespace().collect();
-    let Some(pid_col) = cols.iter().position(|c| *c == "PID") else {
-        return Err(Failure {
-            code: 1,
-            msg: "Error response from daemon: Couldn't find PID field in ps output".into(),
-        });
-    };
-    let mut rows = vec![cols.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
-    for l in lines {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        let Some(pid) = f.get(pid_col).and_then(|p| p.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pids.contains(&pid) {
-            // The last column (the command) keeps its spaces.
-            let mut row: Vec<String> = f[..cols.len() - 1].iter().map(|s| s.to_string()).collect();
-            row.push(f[cols.len() - 1..].join(" "));
-            rows.push(row);
-        }
-    }
-    print!("{}", format::table_min(&rows, 20));
+    let (titles, rows) = e.top(&a.container, &a.ps_args).map_err(daemon(1))?;
+    let mut all = vec![titles];
+    all.extend(rows);
+    print!("{}", format::table_min(&all, 20));
     Ok(())
 }
 
@@ -1686,29 +1646,14 @@ pub fn stats(root: &Path, runroot: &Path, a: StatsArgs) -> Result {
     loop {
         let list = pick()?;
         let first: Vec<_> = list.iter().map(|c| e.stats(c)).collect();
-        let t0 = std::time::Instant::now();
         std::thread::sleep(interval);
-        let secs = t0.elapsed().as_secs_f64();
         let rows: Vec<format::Fields> = list
             .iter()
             .zip(first)
             .map(|(c, s0)| {
-                let running = matches!(c.state.status, Status::Running | Status::Paused);
-                let s = if running {
-                    e.stats(c)
-                } else {
-                    Default::default()
-                };
-                let cpu = if running {
-                    (s.cpu_ns.saturating_sub(s0.cpu_ns)) as f64 / (secs * 1e9) * 100.0
-                } else {
-                    0.0
-                };
-                let mem_pct = if s.mem_limit > 0 {
-                    s.mem_usage as f64 / s.mem_limit as f64 * 100.0
-                } else {
-                    0.0
-                };
+                let s = e.stats(c);
+                let cpu = s.cpu_percent(&s0);
+                let mem_pct = s.mem_percent();
                 vec![
                     (
                         "Container",
@@ -1743,8 +1688,12 @@ pub fn stats(root: &Path, runroot: &Path, a: StatsArgs) -> Result {
                     ),
                     ("MemPerc", "MEM %", format!("{mem_pct:.2}%")),
                     ("NetIO", "NET I/O", io_pair(s.net_rx, s.net_tx)),
-                    ("BlockIO", "BLOCK I/O", io_pair(s.blk_read, s.blk_write)),
-                    ("PIDs", "PIDS", s.pids.to_string()),
+                    (
+                        "BlockIO",
+                        "BLOCK I/O",
+                        io_pair(s.cgroup.blkio.read_bytes, s.cgroup.blkio.write_bytes),
+                    ),
+                    ("PIDs", "PIDS", s.cgroup.pids.current.to_string()),
                 ]
             })
             .collect();

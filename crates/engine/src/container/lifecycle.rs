@@ -203,15 +203,6 @@ impl Engine {
         self.event(&c, "unpause", &[]);
         Ok(())
     }
-
-    /// Host pids of the container's processes.
-    pub fn pids(&self, c: &Container) -> Result<Vec<i32>> {
-        if !matches!(c.state.status, Status::Running | Status::Paused) {
-            return Err(Error::NotRunning(c.id.clone()));
-        }
-        skiff_runtime::container::pids(&self.paths.runtime_root(), &c.id)
-            .map_err(|e| Error::Internal(e.to_string()))
-    }
 }
 
 impl Engine {

@@ -32,6 +32,7 @@ pub use exec::ExecOptions;
 pub use fs::{in_init_layer, CommitOptions, INIT_PATHS};
 pub use list::{command_text, status_text, ListOptions, Summary};
 pub use start::{Attach, Started};
+pub(crate) use stats::cgroup;
 pub use stats::Stats;
 pub use wait::WaitCondition;
 

@@ -1,21 +1,58 @@
-//! `stats`: a container's resource use.
+//! `stats`: a container's resource use as raw counters (CPU time, memory,
+//! pids, block and network I/O) with what Docker's API sends beside them
+//! (the host's CPU time and online CPUs, so a client computes CPU % from two
+//! samples as Docker's does); `top`: its processes as the host's `ps` shows
+//! them.
 
 use super::*;
+use skiff_runtime::cgroups::stats::Stats as CgroupStats;
 
-/// One container's resource use (`stats`).
+/// One sample of a container's resource use.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
-    /// CPU time used, nanoseconds.
-    pub cpu_ns: u64,
+    /// When it was read (nanoseconds since the epoch).
+    pub read_nano: i64,
+    /// The cgroup's counters (zeros for a container that does not run).
+    pub cgroup: CgroupStats,
+    /// Memory in use without the page cache's inactive files (Docker's
+    /// MEM USAGE).
     pub mem_usage: u64,
+    /// The memory limit, or the host's memory without one.
     pub mem_limit: u64,
-    pub pids: u64,
-    pub blk_read: u64,
-    pub blk_write: u64,
+    /// The host's CPU time in nanoseconds (all CPUs, from /proc/stat).
+    pub system_cpu_ns: u64,
+    pub online_cpus: u32,
     /// Bytes received and sent on the container's own interfaces (not `lo`;
     /// none with `--network host`, as Docker counts them).
     pub net_rx: u64,
     pub net_tx: u64,
+}
+
+impl Stats {
+    /// Docker's CPU %: the container's share of the host's CPU time between
+    /// `prev` and `self`, times the CPUs online (100 % is one CPU).
+    pub fn cpu_percent(&self, prev: &Stats) -> f64 {
+        let cpu = self
+            .cgroup
+            .cpu
+            .usage_ns
+            .saturating_sub(prev.cgroup.cpu.usage_ns) as f64;
+        let system = self.system_cpu_ns.saturating_sub(prev.system_cpu_ns) as f64;
+        if system > 0.0 && cpu > 0.0 {
+            cpu / system * f64::from(self.online_cpus.max(1)) * 100.0
+        } else {
+            0.0
+        }
+    }
+
+    /// Docker's MEM %.
+    pub fn mem_percent(&self) -> f64 {
+        if self.mem_limit > 0 {
+            self.mem_usage as f64 / self.mem_limit as f64 * 100.0
+        } else {
+            0.0
+        }
+    }
 }
 
 /// Bytes received and sent by every interface but `lo` in a
@@ -41,88 +78,125 @@ fn net_dev_totals(table: &str) -> (u64, u64) {
     (rx, tx)
 }
 
-fn read_u64(p: &str) -> Option<u64> {
-    std::fs::read_to_string(p).ok()?.trim().parse().ok()
+/// The host's CPU time in nanoseconds: the `cpu` line of /proc/stat (clock
+/// ticks of every state), as Docker's `system_cpu_usage`.
+fn system_cpu_ns() -> u64 {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu "))
+        .map(|rest| {
+            rest.split_whitespace()
+                .take(8)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    ticks.saturating_mul(1_000_000_000 / hz)
+}
+
+/// The container's cgroup, as the runtime made it.
+pub(crate) fn cgroup(id: &str) -> Option<skiff_runtime::cgroups::Manager> {
+    let layout = skiff_runtime::cgroups::Layout::detect().ok()?;
+    Some(skiff_runtime::cgroups::Manager::new(
+        layout,
+        &format!("/skiff/{id}"),
+    ))
 }
 
 impl Engine {
-    /// Resource use read from the container's cgroups (v1 or v2).
+    /// A sample of `c`'s resource use (zeros when it does not run).
     pub fn stats(&self, c: &Container) -> Stats {
-        let mut s = Stats::default();
-        let rel = format!("skiff/{}", c.id);
-        let v2 = format!("/sys/fs/cgroup/{rel}");
-        if std::path::Path::new(&format!("{v2}/cgroup.procs")).exists()
-            && std::path::Path::new(&format!("{v2}/memory.current")).exists()
-        {
-            s.mem_usage = read_u64(&format!("{v2}/memory.current")).unwrap_or(0);
-            s.mem_limit = read_u64(&format!("{v2}/memory.max")).unwrap_or(0);
-            if let Ok(t) = std::fs::read_to_string(format!("{v2}/cpu.stat")) {
-                for l in t.lines() {
-                    if let Some(v) = l.strip_prefix("usage_usec ") {
-                        s.cpu_ns = v.trim().parse::<u64>().unwrap_or(0) * 1000;
-                    }
-                }
-            }
-            s.pids = read_u64(&format!("{v2}/pids.current")).unwrap_or(0);
-        } else {
-            let m = format!("/sys/fs/cgroup/memory/{rel}");
-            // Docker subtracts the page cache's inactive files.
-            let usage = read_u64(&format!("{m}/memory.usage_in_bytes")).unwrap_or(0);
-            let inactive = std::fs::read_to_string(format!("{m}/memory.stat"))
-                .ok()
-                .and_then(|t| {
-                    t.lines()
-                        .find_map(|l| {
-                            l.strip_prefix("total_inactive_file ")
-                                .map(|v| v.trim().parse::<u64>().ok())
-                        })
-                        .flatten()
-                })
-                .unwrap_or(0);
-            s.mem_usage = usage.saturating_sub(inactive);
-            s.mem_limit = read_u64(&format!("{m}/memory.limit_in_bytes")).unwrap_or(0);
-            s.cpu_ns =
-                read_u64(&format!("/sys/fs/cgroup/cpuacct/{rel}/cpuacct.usage")).unwrap_or(0);
-            s.pids = read_u64(&format!("/sys/fs/cgroup/pids/{rel}/pids.current")).unwrap_or(0);
-            if let Ok(t) = std::fs::read_to_string(format!(
-                "/sys/fs/cgroup/blkio/{rel}/blkio.throttle.io_service_bytes"
-            )) {
-                for l in t.lines() {
-                    let f: Vec<&str> = l.split_whitespace().collect();
-                    if f.len() == 3 {
-                        let n: u64 = f[2].parse().unwrap_or(0);
-                        match f[1] {
-                            "Read" => s.blk_read += n,
-                            "Write" => s.blk_write += n,
-                            _ => {}
-                        }
-                    }
-                }
+        let mut s = Stats {
+            read_nano: crate::time::now_nanos(),
+            system_cpu_ns: system_cpu_ns(),
+            online_cpus: crate::units::online_cpus().len().max(1) as u32,
+            ..Default::default()
+        };
+        let running = matches!(c.state.status, Status::Running | Status::Paused);
+        if running {
+            if let Some(st) = cgroup(&c.id).and_then(|m| m.stats().ok()) {
+                s.cgroup = st;
             }
         }
-        if c.host.network_mode != "host" && alive(c.state.pid, c.state.pid_start) {
+        s.mem_usage = s.cgroup.mem_usage_minus_cache();
+        // No limit: the host's memory, as Docker shows it (nothing for a
+        // container that does not run).
+        if running {
+            let host = crate::system::mem_total();
+            s.mem_limit = match s.cgroup.memory.limit {
+                Some(l) if l > 0 && l < host => l,
+                _ => host,
+            };
+        }
+        if running && c.host.network_mode != "host" && alive(c.state.pid, c.state.pid_start) {
             if let Ok(t) = std::fs::read_to_string(format!("/proc/{}/net/dev", c.state.pid)) {
                 (s.net_rx, s.net_tx) = net_dev_totals(&t);
             }
         }
-        // An unlimited cgroup reports a huge number: the host's memory then.
-        let host = host_memory();
-        if s.mem_limit == 0 || s.mem_limit > host {
-            s.mem_limit = host;
-        }
         s
     }
-}
 
-/// The host's memory in bytes.
-fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(u64::MAX)
+    /// Host pids of the container's processes.
+    pub fn pids(&self, c: &Container) -> Result<Vec<i32>> {
+        if !matches!(c.state.status, Status::Running | Status::Paused) {
+            return Err(Error::NotRunning(c.id.clone()));
+        }
+        skiff_runtime::container::pids(&self.paths.runtime_root(), &c.id)
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// `top`: the host's `ps` (with `ps_args`, `-ef` when none) rows of the
+    /// container's processes: the titles and the rows, the last column (the
+    /// command) keeping its spaces.
+    pub fn top(&self, what: &str, ps_args: &[String]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+        let c = self.find(what)?;
+        let pids = self.pids(&c)?;
+        let args: Vec<String> = if ps_args.is_empty() {
+            vec!["-ef".into()]
+        } else {
+            ps_args.to_vec()
+        };
+        let out = std::process::Command::new("ps")
+            .args(&args)
+            .output()
+            .map_err(|e| Error::Internal(format!("running ps: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Invalid(format!(
+                "ps: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let titles: Vec<String> = lines
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let Some(pid_col) = titles.iter().position(|c| c == "PID") else {
+            return Err(Error::Invalid(
+                "Couldn't find PID field in ps output".into(),
+            ));
+        };
+        let mut rows = Vec::new();
+        for l in lines {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let Some(pid) = f.get(pid_col).and_then(|p| p.parse::<i32>().ok()) else {
+                continue;
+            };
+            if pids.contains(&pid) && f.len() >= titles.len() {
+                let mut row: Vec<String> = f[..titles.len() - 1]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                row.push(f[titles.len() - 1..].join(" "));
+                rows.push(row);
+            }
+        }
+        Ok((titles, rows))
+    }
 }
