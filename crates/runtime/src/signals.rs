@@ -1,5 +1,9 @@
 //! Waiting for a foreground container while forwarding the signals the runtime
 //! receives (as `runc run` and `runc exec` do), and signal names.
+//!
+//! [`wait_forwarding`] is for the runc-compatible command line only: it takes
+//! over signal handling for the whole process. An engine waits for its
+//! containers by other means (`waitpid`, [`crate::pidfd::Pidfd`]).
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -26,6 +30,15 @@ const FORWARDED: [libc::c_int; 8] = [
 
 /// Wait for our child `pid`, forwarding signals to it. Returns its exit code
 /// (128 + signal when killed by a signal).
+///
+/// Meant for the runc CLI (`run`, `exec` in the foreground) only: it installs
+/// process-wide handlers for SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+/// SIGUSR2, SIGWINCH and SIGCONT that forward to `pid`, and leaves them
+/// installed when it returns (a later signal goes nowhere). It also blocks
+/// the calling thread in `waitpid`. A process with other work, threads or
+/// signal handling of its own (an engine, a daemon) must not call it: wait
+/// with `waitpid` or [`crate::pidfd::Pidfd::wait`] and signal with
+/// [`crate::pidfd::Pidfd::send_signal`] instead.
 pub fn wait_forwarding(pid: i32) -> i32 {
     TARGET.store(pid, Ordering::Relaxed);
     for s in FORWARDED {
