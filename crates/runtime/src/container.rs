@@ -12,7 +12,7 @@ use crate::spec::{NamespaceType, Resources, Spec};
 use crate::state::{self, State, Status};
 use crate::sync::{self, Tag};
 use crate::Error;
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// Options of `create` (and `run`).
@@ -30,6 +30,13 @@ pub struct CreateOpts {
     /// Where compiled seccomp programs are cached (see
     /// [`crate::seccomp::compile_cached`]); None compiles every time.
     pub seccomp_cache: Option<PathBuf>,
+    /// The fds to become the container process's stdin, stdout and stderr
+    /// (duplicated in the child; the caller's own 0, 1 and 2 are left
+    /// alone). They are borrowed: the caller keeps them open until `create`
+    /// returns and closes its copies after (a pipe's reader sees EOF only
+    /// when every writer is closed). A terminal given through the console
+    /// socket replaces them. None: the process inherits the caller's 0, 1, 2.
+    pub stdio: Option<[RawFd; 3]>,
 }
 
 /// Removes what a failed create made, in reverse order, unless disarmed.
@@ -304,6 +311,9 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), E
     check_security_labels(&spec)?;
     let seccomp = compile_seccomp(&spec, opts.seccomp_cache.as_deref())?;
     let prepared = Prepared::new(&proc_cfg, capsets, seccomp)?;
+    if let Some(fds) = &opts.stdio {
+        crate::stdio::check(fds)?;
+    }
     crate::log::timing("create: config checked");
     check_sysctls(&spec)?;
     if let Some(h) = &spec.hooks {
@@ -415,6 +425,7 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), E
         },
         has_hooks,
         exec: false,
+        stdio: opts.stdio,
     };
     let (parent, child) = sync::pair().map_err(io_err("creating sync socket", &dir))?;
     crate::log::timing("create: forking");
@@ -444,8 +455,8 @@ fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), E
             .map_err(io_err("talking to container process", &dir))?;
         match msg {
             None => return Err(Error::Init("container process exited during setup".into())),
-            Some((Tag::Error, m)) => {
-                return Err(Error::Init(String::from_utf8_lossy(&m).into_owned()))
+            Some((tag @ (Tag::Error | Tag::ExecError), m)) => {
+                return Err(init::child_error(tag, &m))
             }
             Some((Tag::NeedIdMaps, _)) => {
                 write_id_maps(stage1, &spec)?;
@@ -757,7 +768,8 @@ fn merge_resources(cur: &mut Resources, new: &Resources) {
 }
 
 /// `run`: create, start, and (unless detached) wait; returns the exit code and
-/// deletes the container.
+/// deletes the container. Waits with [`crate::signals::wait_forwarding`],
+/// which takes over the process's signal handlers: for the runc CLI.
 pub fn run(opts: &CreateOpts, detach: bool) -> Result<i32, Error> {
     let (pid, cg) = create_inner(opts, true)?;
     if let Err(e) = start(&opts.root, &opts.id) {

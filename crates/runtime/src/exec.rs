@@ -13,7 +13,7 @@ use crate::spec::{NamespaceType, Process};
 use crate::state::Status;
 use crate::sync::{self, Tag};
 use crate::Error;
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +29,11 @@ pub struct ExecOpts {
     /// Where compiled seccomp programs are cached (see
     /// [`crate::seccomp::compile_cached`]); None compiles every time.
     pub seccomp_cache: Option<PathBuf>,
+    /// The fds to become the process's stdin, stdout and stderr, as
+    /// [`crate::container::CreateOpts::stdio`]: borrowed until `spawn`
+    /// returns, the caller's own 0, 1 and 2 left alone, replaced by a
+    /// terminal from the console socket. None: the caller's 0, 1, 2.
+    pub stdio: Option<[RawFd; 3]>,
 }
 
 const JOIN_ORDER: [NamespaceType; 8] = [
@@ -69,6 +74,8 @@ fn namespaces_of(pid: i32) -> Result<Vec<(NamespaceType, OwnedFd, String)>, Erro
 }
 
 /// Run `opts.process` in the container. Returns the exit code (0 when detached).
+/// Waits with [`crate::signals::wait_forwarding`], which takes over the
+/// process's signal handlers: for the runc CLI; an engine calls [`spawn`].
 pub fn exec(opts: &ExecOpts) -> Result<i32, Error> {
     let pid = spawn(opts)?;
     if opts.detach {
@@ -104,6 +111,9 @@ pub fn spawn(opts: &ExecOpts) -> Result<i32, Error> {
         (None, _) => None,
     };
     let prepared = Prepared::new(p, capsets, seccomp)?;
+    if let Some(fds) = &opts.stdio {
+        crate::stdio::check(fds)?;
+    }
     let joins = namespaces_of(st.pid)?;
     let cg = Manager::new(Layout::detect()?, &st.cgroup_path);
     let console_socket = match &opts.console_socket {
@@ -130,6 +140,7 @@ pub fn spawn(opts: &ExecOpts) -> Result<i32, Error> {
         cgroups: CgroupMounts::default(),
         has_hooks: false,
         exec: true,
+        stdio: opts.stdio,
     };
     let here = Path::new("exec");
     let io = |err| Error::Io {
@@ -165,14 +176,14 @@ pub fn spawn(opts: &ExecOpts) -> Result<i32, Error> {
                 // SAFETY: reaping stage 1, our child.
                 unsafe { libc::waitpid(stage1, std::ptr::null_mut(), 0) };
             }
-            Some((Tag::Error, m)) => {
+            Some((tag @ (Tag::Error | Tag::ExecError), m)) => {
                 kill_all(
                     &[stage1, pid]
                         .into_iter()
                         .filter(|&p| p > 0)
                         .collect::<Vec<_>>(),
                 );
-                return Err(Error::Init(String::from_utf8_lossy(&m).into_owned()));
+                return Err(init::child_error(tag, &m));
             }
             Some((t, _)) => {
                 kill_all(

@@ -11,12 +11,15 @@
 //! the user process.
 //!
 //! The runtime process is single-threaded (checked before fork), so both stages
-//! may allocate; they report failures to the runtime over the sync channel.
+//! may allocate; they report failures to the runtime over the sync channel. A
+//! command that cannot be executed is reported with its cause
+//! (`Tag::ExecError`), which the runtime turns into `Error::Exec`.
 
-use crate::process::Prepared;
+use crate::process::{ExecFailure, ExecStepError, Prepared};
 use crate::rootfs::{self, CgroupMounts, RootfsContext};
 use crate::spec::{NamespaceType, Spec};
 use crate::sync::{Channel, Tag, MAX_MSG};
+use crate::Error;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
@@ -44,6 +47,9 @@ pub struct InitConfig<'a> {
     pub has_hooks: bool,
     /// exec into an existing container (skip the rootfs and fifo).
     pub exec: bool,
+    /// Fds to become the process's 0, 1 and 2 (checked by the runtime; see
+    /// `crate::stdio`); None keeps the runtime's own.
+    pub stdio: Option<[RawFd; 3]>,
 }
 
 /// How the container's processes enter its cgroup without the runtime moving
@@ -158,8 +164,41 @@ fn fail(chan: &Channel, msg: &str) -> ! {
     unsafe { libc::_exit(1) }
 }
 
+/// The command could not be executed: report why, like [`fail`].
+fn fail_exec(chan: &Channel, f: &ExecFailure) -> ! {
+    if chan
+        .send_exec_error(f.cause.to_byte(), f.msg.as_bytes())
+        .is_err()
+    {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("skiff-runtime: {}\n", f.msg).as_bytes(),
+        );
+    }
+    // SAFETY: _exit is always safe; skips destructors and atexit handlers.
+    unsafe { libc::_exit(1) }
+}
+
+/// The error a failure message (`Tag::Error` or `Tag::ExecError`) from the
+/// container's processes stands for.
+pub(crate) fn child_error(tag: Tag, payload: &[u8]) -> Error {
+    match (tag, payload) {
+        (Tag::ExecError, [cause, m @ ..]) => Error::Exec {
+            cause: crate::process::ExecCause::from_byte(*cause),
+            msg: String::from_utf8_lossy(m).into_owned(),
+        },
+        (_, m) => Error::Init(String::from_utf8_lossy(m).into_owned()),
+    }
+}
+
 /// Stage 1. Never returns.
 pub fn stage1(cfg: &InitConfig, chan: &Channel) -> ! {
+    // First, so that everything after (stage 2 and the command) has them.
+    if let Some(fds) = &cfg.stdio {
+        if let Err((fd, errno)) = crate::stdio::install(fds) {
+            crate::stdio::fail(chan, fd, errno);
+        }
+    }
     crate::log::timing("stage1: begin");
     let mut buf = [0u8; 64];
     // Before any setns: the cgroup paths are the runtime's view.
@@ -372,9 +411,9 @@ fn finish(
     if let Err(e) = std::env::set_current_dir(&p.cwd) {
         fail(chan, &format!("changing to cwd {}: {e}", p.cwd.display()));
     }
-    let exe = match p.find_executable() {
+    let exe = match p.locate_executable() {
         Ok(e) => e,
-        Err(e) => fail(chan, &e),
+        Err(f) => fail_exec(chan, &f),
     };
     if let Err(e) = p.apply_rlimits() {
         fail(chan, &e);
@@ -417,8 +456,10 @@ fn finish(
         fail(chan, &e);
     }
     crate::log::timing("stage2: exec");
-    let msg = p.exec(&exe, cfg.preserve_fds);
-    fail(chan, &msg)
+    match p.exec_command(&exe, cfg.preserve_fds) {
+        ExecStepError::Setup(msg) => fail(chan, &msg),
+        ExecStepError::Exec(f) => fail_exec(chan, &f),
+    }
 }
 
 /// Block until `start` writes to the exec fifo.

@@ -21,7 +21,10 @@ pub mod seccomp;
 pub mod signals;
 pub mod spec;
 pub mod state;
+mod stdio;
 pub mod sync;
+
+pub use process::ExecCause;
 
 use std::path::PathBuf;
 
@@ -52,6 +55,19 @@ pub enum Error {
     Invalid(String),
     #[error("container init: {0}")]
     Init(String),
+    /// The container process could not execute its command. `msg` is the
+    /// text runc shows (`exec: "x": executable file not found in $PATH`),
+    /// displayed as an `Init` failure is.
+    #[error("container init: {msg}")]
+    Exec {
+        cause: process::ExecCause,
+        msg: String,
+    },
+    #[error("checking stdio fd {fd} for the container process: {}", .err.desc())]
+    Stdio {
+        fd: std::os::fd::RawFd,
+        err: nix::errno::Errno,
+    },
     #[error("cannot {op} container {id:?}: it is {status}")]
     BadStatus {
         id: String,
@@ -75,4 +91,14 @@ pub enum Error {
     Threaded(u32),
     #[error("teardown incomplete: {0}")]
     Teardown(String),
+}
+
+impl Error {
+    /// Why the command could not be executed, for an [`Error::Exec`].
+    pub fn exec_cause(&self) -> Option<ExecCause> {
+        match self {
+            Error::Exec { cause, .. } => Some(*cause),
+            _ => None,
+        }
+    }
 }

@@ -40,6 +40,68 @@ const RLIMITS: [(&str, libc::__rlimit_resource_t); 16] = [
     ("RLIMIT_RTTIME", libc::RLIMIT_RTTIME),
 ];
 
+/// Why the container process could not execute its command. Docker makes
+/// `NotFound` exit code 127 and `PermissionDenied` 126.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecCause {
+    /// No such file (ENOENT), or not found in `$PATH`.
+    NotFound,
+    /// Not executable, a directory, or access denied (EACCES).
+    PermissionDenied,
+    /// Anything else (ENOEXEC, ENOTDIR, ELOOP, ...).
+    Other,
+}
+
+impl ExecCause {
+    /// The cause an errno of `stat` or `execve` stands for.
+    pub fn from_errno(errno: i32) -> ExecCause {
+        match errno {
+            libc::ENOENT => ExecCause::NotFound,
+            libc::EACCES => ExecCause::PermissionDenied,
+            _ => ExecCause::Other,
+        }
+    }
+
+    fn from_io(err: &std::io::Error) -> ExecCause {
+        err.raw_os_error()
+            .map_or(ExecCause::Other, ExecCause::from_errno)
+    }
+
+    /// The byte that carries the cause over the sync channel.
+    pub(crate) fn to_byte(self) -> u8 {
+        match self {
+            ExecCause::NotFound => b'n',
+            ExecCause::PermissionDenied => b'p',
+            ExecCause::Other => b'o',
+        }
+    }
+
+    pub(crate) fn from_byte(b: u8) -> ExecCause {
+        match b {
+            b'n' => ExecCause::NotFound,
+            b'p' => ExecCause::PermissionDenied,
+            _ => ExecCause::Other,
+        }
+    }
+}
+
+/// The command could not be executed: why, and the message runc would show
+/// (`exec: "x": executable file not found in $PATH`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecFailure {
+    pub cause: ExecCause,
+    pub msg: String,
+}
+
+/// Why [`Prepared::exec_command`] returned (it returns only on failure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecStepError {
+    /// A step before `execve` failed (no_new_privs, AppArmor, seccomp).
+    Setup(String),
+    /// `execve` itself failed.
+    Exec(ExecFailure),
+}
+
 /// One rlimit, checked and resolved to its resource number.
 #[derive(Debug, Clone)]
 pub struct Limit {
@@ -150,20 +212,31 @@ impl Prepared {
     }
 
     /// Find the executable as the container will: argv[0] if it has a slash,
-    /// else each directory of PATH. Runs inside the container's root.
+    /// else each directory of PATH. Runs inside the container's root. The
+    /// error is the message of [`Prepared::locate_executable`].
     pub fn find_executable(&self) -> Result<CString, String> {
+        self.locate_executable().map_err(|f| f.msg)
+    }
+
+    /// [`Prepared::find_executable`], saying why the command cannot run.
+    pub fn locate_executable(&self) -> Result<CString, ExecFailure> {
         let arg0 = Path::new(std::ffi::OsStr::from_bytes(self.argv[0].as_bytes()));
         let name = arg0.display().to_string();
-        let check = |p: &Path| -> Result<(), String> {
+        let denied = || ExecFailure {
+            cause: ExecCause::PermissionDenied,
+            msg: format!("exec: {name:?}: permission denied"),
+        };
+        let check = |p: &Path| -> Result<(), ExecFailure> {
             use std::os::unix::fs::PermissionsExt;
             match std::fs::metadata(p) {
                 // runc reports a directory as EACCES.
-                Ok(md) if md.is_dir() => Err(format!("exec: {name:?}: permission denied")),
-                Ok(md) if md.permissions().mode() & 0o111 == 0 => {
-                    Err(format!("exec: {name:?}: permission denied"))
-                }
+                Ok(md) if md.is_dir() => Err(denied()),
+                Ok(md) if md.permissions().mode() & 0o111 == 0 => Err(denied()),
                 Ok(_) => Ok(()),
-                Err(e) => Err(format!("exec: {name:?}: {e}")),
+                Err(e) => Err(ExecFailure {
+                    cause: ExecCause::from_io(&e),
+                    msg: format!("exec: {name:?}: {e}"),
+                }),
             }
         };
         if arg0.as_os_str().as_bytes().contains(&b'/') {
@@ -185,9 +258,10 @@ impl Prepared {
                 return Ok(CString::new(cand.as_os_str().as_bytes()).expect("no NUL"));
             }
         }
-        Err(format!(
-            "exec: {name:?}: executable file not found in $PATH"
-        ))
+        Err(ExecFailure {
+            cause: ExecCause::NotFound,
+            msg: format!("exec: {name:?}: executable file not found in $PATH"),
+        })
     }
 
     /// Set rlimits. EPERM on raising a hard limit names the missing capability.
@@ -255,12 +329,25 @@ impl Prepared {
         Ok(())
     }
 
-    /// The last steps: no_new_privs, fds, seccomp, execve. Returns only on failure.
+    /// The last steps: no_new_privs, fds, seccomp, execve. Returns only on
+    /// failure, with the message of [`Prepared::exec_command`].
     pub fn exec(&self, exe: &CString, keep_fds: u32) -> String {
+        match self.exec_command(exe, keep_fds) {
+            ExecStepError::Setup(msg) | ExecStepError::Exec(ExecFailure { msg, .. }) => msg,
+        }
+    }
+
+    /// [`Prepared::exec`], telling a failed `execve` from a failed step
+    /// before it.
+    pub fn exec_command(&self, exe: &CString, keep_fds: u32) -> ExecStepError {
+        let setup = ExecStepError::Setup;
         if self.no_new_privileges {
             // SAFETY: prctl with integer arguments.
             if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
-                return format!("setting no_new_privs: {}", std::io::Error::last_os_error());
+                return setup(format!(
+                    "setting no_new_privs: {}",
+                    std::io::Error::last_os_error()
+                ));
             }
         }
         if let Some(label) = &self.apparmor_profile {
@@ -268,7 +355,7 @@ impl Prepared {
             if let Err(e) = std::fs::write("/proc/thread-self/attr/apparmor/exec", label.as_bytes())
                 .or_else(|_| std::fs::write("/proc/thread-self/attr/exec", label.as_bytes()))
             {
-                return format!("setting apparmor profile: {e}");
+                return setup(format!("setting apparmor profile: {e}"));
             }
         }
         close_fds_from(3 + keep_fds);
@@ -278,12 +365,16 @@ impl Prepared {
         envp.push(std::ptr::null());
         if let Some(prog) = self.seccomp.as_ref().filter(|_| self.no_new_privileges) {
             if let Err(e) = prog.load() {
-                return format!("loading seccomp filter: {e}");
+                return setup(format!("loading seccomp filter: {e}"));
             }
         }
         // SAFETY: NUL-terminated arrays of pointers into live CStrings.
         unsafe { libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-        format!("exec {:?}: {}", exe, std::io::Error::last_os_error())
+        let err = std::io::Error::last_os_error();
+        ExecStepError::Exec(ExecFailure {
+            cause: ExecCause::from_io(&err),
+            msg: format!("exec {exe:?}: {err}"),
+        })
     }
 }
 

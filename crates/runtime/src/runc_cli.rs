@@ -233,6 +233,7 @@ fn run(argv: Vec<String>) -> Result<i32, CliError> {
                 // Engines hand every container the same large profile.
                 seccomp_cache: Some(root.join(".seccomp-cache")),
                 root,
+                stdio: None,
             };
             if cmd == "create" {
                 container::create(&opts)?;
@@ -408,6 +409,7 @@ fn cmd_exec(cargs: &[String], root: PathBuf) -> Result<i32, CliError> {
         pid_file: p.get("pid-file").map(PathBuf::from),
         console_socket: p.get("console-socket").map(PathBuf::from),
         preserve_fds: parse_num(p.get("preserve-fds").unwrap_or("0"), "preserve-fds")?,
+        stdio: None,
     };
     Ok(exec::exec(&opts)?)
 }

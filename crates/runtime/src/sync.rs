@@ -3,7 +3,9 @@
 //! A SOCK_SEQPACKET socketpair: every message is one datagram, a tag byte followed by
 //! a payload. Children report progress ("need id maps", "here is the init pid",
 //! "ready for hooks", "created") and failures (`Error` with the text the runtime
-//! shows the user). Sends and receives never allocate on the child side.
+//! shows the user; `ExecError` when the command itself cannot be executed,
+//! with a cause byte before the text). Sends and receives never allocate on
+//! the child side.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -27,6 +29,9 @@ pub enum Tag {
     Created = b'C',
     /// any -> any: a failure, the payload is the message.
     Error = b'E',
+    /// container process -> parent: its command could not be executed; the
+    /// payload is one cause byte (see `ExecCause`) and the message.
+    ExecError = b'X',
 }
 
 impl Tag {
@@ -40,6 +45,7 @@ impl Tag {
             b'h' => Tag::HooksDone,
             b'C' => Tag::Created,
             b'E' => Tag::Error,
+            b'X' => Tag::ExecError,
             _ => return None,
         })
     }
@@ -76,6 +82,17 @@ pub fn pair() -> std::io::Result<(Channel, Channel)> {
 impl Channel {
     /// Send one message. Async-signal-safe: a single sendmsg of stack data.
     pub fn send(&self, tag: Tag, payload: &[u8]) -> std::io::Result<()> {
+        self.send_parts(tag, &[], payload)
+    }
+
+    /// Send an [`Tag::ExecError`]: the cause byte, then the message.
+    /// Async-signal-safe.
+    pub fn send_exec_error(&self, cause: u8, msg: &[u8]) -> std::io::Result<()> {
+        self.send_parts(Tag::ExecError, &[cause], msg)
+    }
+
+    /// One datagram of the tag, `head` and `payload` (cut to fit `MAX_MSG`).
+    fn send_parts(&self, tag: Tag, head: &[u8], payload: &[u8]) -> std::io::Result<()> {
         let t = [tag as u8];
         let iov = [
             libc::iovec {
@@ -83,14 +100,18 @@ impl Channel {
                 iov_len: 1,
             },
             libc::iovec {
+                iov_base: head.as_ptr() as *mut libc::c_void,
+                iov_len: head.len(),
+            },
+            libc::iovec {
                 iov_base: payload.as_ptr() as *mut libc::c_void,
-                iov_len: payload.len().min(MAX_MSG - 1),
+                iov_len: payload.len().min((MAX_MSG - 1).saturating_sub(head.len())),
             },
         ];
         // SAFETY: msghdr is plain data; zeroed is a valid empty header.
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
         msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
-        msg.msg_iovlen = 2;
+        msg.msg_iovlen = iov.len();
         loop {
             // SAFETY: msg points at live iovecs over live buffers.
             let rc = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
@@ -159,5 +180,50 @@ impl Channel {
 
     pub fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pair, Tag};
+    use crate::process::ExecCause;
+    use crate::Error;
+
+    #[test]
+    fn exec_error_carries_its_cause_and_message() {
+        let (parent, child) = pair().unwrap();
+        let msg = r#"exec: "x": permission denied"#;
+        for cause in [
+            ExecCause::NotFound,
+            ExecCause::PermissionDenied,
+            ExecCause::Other,
+        ] {
+            child
+                .send_exec_error(cause.to_byte(), msg.as_bytes())
+                .unwrap();
+            let (tag, payload) = parent.recv().unwrap().unwrap();
+            assert_eq!(tag, Tag::ExecError);
+            match crate::init::child_error(tag, &payload) {
+                Error::Exec { cause: c, msg: m } => assert_eq!((c, m.as_str()), (cause, msg)),
+                e => panic!("{e:?}"),
+            }
+        }
+        child.send(Tag::Error, b"mounting /proc: busy").unwrap();
+        let (tag, payload) = parent.recv().unwrap().unwrap();
+        match crate::init::child_error(tag, &payload) {
+            Error::Init(m) => assert_eq!(m, "mounting /proc: busy"),
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn long_messages_are_cut_to_one_datagram() {
+        let (parent, child) = pair().unwrap();
+        let msg = vec![b'a'; super::MAX_MSG * 2];
+        child.send_exec_error(b'o', &msg).unwrap();
+        let (tag, payload) = parent.recv().unwrap().unwrap();
+        assert_eq!(tag, Tag::ExecError);
+        assert_eq!(payload.len(), super::MAX_MSG - 1);
+        assert_eq!(payload[0], b'o');
     }
 }

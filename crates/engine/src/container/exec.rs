@@ -36,6 +36,7 @@ impl Engine {
             console_socket: None,
             preserve_fds: 0,
             seccomp_cache: Some(self.paths.runroot.join("seccomp")),
+            stdio: None,
         }
     }
 
