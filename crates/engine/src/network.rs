@@ -224,6 +224,23 @@ impl Engine {
         Ok(rows)
     }
 
+    /// `network ls`: the networks `f` selects (`name` by substring, `id` by
+    /// prefix, `driver`, `type` builtin or custom, `label`), Docker's three
+    /// predefined ones made first if need be.
+    pub fn networks(&self, f: &crate::filters::Filters) -> Result<Vec<Network>> {
+        f.check_keys(&["name", "id", "driver", "type", "label"])?;
+        self.ensure_default_networks()?;
+        let mut list = self.network_list()?;
+        list.retain(|n| {
+            f.matches("name", |v| n.name.contains(v))
+                && f.matches("id", |v| n.id.starts_with(v))
+                && f.matches("driver", |v| n.driver == v)
+                && f.matches("type", |v| (v == "builtin") == n.predefined())
+                && f.match_labels(&n.labels)
+        });
+        Ok(list)
+    }
+
     /// A network by name, ID or unique ID prefix.
     pub fn network_find(&self, what: &str) -> Result<Network> {
         self.ensure_default_networks()?;

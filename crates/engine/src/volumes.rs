@@ -200,6 +200,17 @@ impl Engine {
         labels: BTreeMap<String, String>,
         anonymous: bool,
     ) -> Result<Volume> {
+        Ok(self.volume_make(name, labels, anonymous)?.0)
+    }
+
+    /// [`volume_create`](Self::volume_create), and whether this call made it
+    /// (two concurrent creates of one name: one makes it).
+    fn volume_make(
+        &self,
+        name: Option<&str>,
+        labels: BTreeMap<String, String>,
+        anonymous: bool,
+    ) -> Result<(Volume, bool)> {
         let name = match name {
             Some(n) => {
                 check_volume_name(n)?;
@@ -208,7 +219,7 @@ impl Engine {
             None => crate::names::new_id(),
         };
         if let Some(v) = self.volume_get(&name)? {
-            return Ok(v);
+            return Ok((v, false));
         }
         let data = self.volume_data(&name);
         std::fs::create_dir_all(&data).map_err(io_err("creating", &data))?;
@@ -218,7 +229,8 @@ impl Engine {
             labels,
             anonymous,
         };
-        self.store
+        let made = self
+            .store
             .conn()?
             .execute(
                 "INSERT OR IGNORE INTO volumes (name, created, labels, anonymous) VALUES (?1, ?2, ?3, ?4)",
@@ -229,11 +241,21 @@ impl Engine {
                     v.anonymous
                 ],
             )
-            .map_err(|e| self.store.err(e))?;
+            .map_err(|e| self.store.err(e))?
+            > 0;
+        if !made {
+            let v = self.volume_get(&v.name)?.ok_or_else(|| {
+                Error::not_found(
+                    crate::Object::Volume,
+                    format!("get {}: no such volume", v.name),
+                )
+            })?;
+            return Ok((v, false));
+        }
         let _ = self
             .store
             .add_event("volume", "create", &v.name, &json!({"driver": "local"}));
-        Ok(v)
+        Ok((v, true))
     }
 
     pub fn volume_get(&self, name: &str) -> Result<Option<Volume>> {
@@ -275,6 +297,27 @@ impl Engine {
             .map_err(|e| self.store.err(e).into())
     }
 
+    /// `volume ls`: the volumes `f` selects (`dangling`, `name` by
+    /// substring, `label`, `driver`).
+    pub fn volumes(&self, f: &crate::filters::Filters) -> Result<Vec<Volume>> {
+        f.check_keys(&["dangling", "name", "label", "driver"])?;
+        let dangling = f.bool_value("dangling")?;
+        let mut out = Vec::new();
+        for v in self.volume_list()? {
+            let keep = f.matches("name", |n| v.name.contains(n))
+                && f.matches("driver", |d| d == "local")
+                && f.match_labels(&v.labels)
+                && match dangling {
+                    Some(d) => self.volume_users(&v.name)?.is_empty() == d,
+                    None => true,
+                };
+            if keep {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
     /// IDs of the containers using volume `name`.
     pub fn volume_users(&self, name: &str) -> Result<Vec<String>> {
         Ok(self
@@ -291,9 +334,13 @@ impl Engine {
             .collect())
     }
 
-    /// `volume rm` (`force`: even in use... Docker refuses that too).
-    pub fn volume_remove(&self, name: &str) -> Result<()> {
+    /// `volume rm`: refused while a container uses it; a missing volume is
+    /// an error unless `force`.
+    pub fn volume_remove(&self, name: &str, force: bool) -> Result<()> {
         if self.volume_get(name)?.is_none() {
+            if force {
+                return Ok(());
+            }
             return Err(Error::not_found(
                 crate::Object::Volume,
                 format!("get {name}: no such volume"),
@@ -329,7 +376,7 @@ impl Engine {
         for v in self.volume_list()? {
             if self.volume_users(&v.name)?.is_empty() {
                 bytes += dir_size(&self.volume_data(&v.name));
-                self.volume_remove(&v.name)?;
+                self.volume_remove(&v.name, false)?;
                 gone.push(v.name);
             }
         }
@@ -357,11 +404,13 @@ impl Engine {
 
     /// Make the volumes a new container's mounts name (anonymous ones get a
     /// name now), and anonymous volumes for the image's VOLUMEs no mount
-    /// covers. Returns the mounts to record.
+    /// covers. Returns the mounts to record and the volumes this call made
+    /// (all of them are in `made` also when it fails).
     pub(crate) fn prepare_mounts(
         &self,
         mounts: &[MountPoint],
         image_volumes: &[String],
+        made: &mut Vec<String>,
     ) -> Result<Vec<MountPoint>> {
         let mut out = Vec::new();
         let mut targets = std::collections::HashSet::new();
@@ -376,11 +425,14 @@ impl Engine {
             match m.kind.as_str() {
                 "volume" => {
                     let anonymous = m.source.is_empty();
-                    let v = self.volume_create(
+                    let (v, new) = self.volume_make(
                         (!anonymous).then_some(m.source.as_str()),
                         BTreeMap::new(),
                         anonymous,
                     )?;
+                    if new {
+                        made.push(v.name.clone());
+                    }
                     m.source = v.name;
                 }
                 "bind" => {
@@ -406,7 +458,8 @@ impl Engine {
             if targets.contains(&t) {
                 continue;
             }
-            let v = self.volume_create(None, BTreeMap::new(), true)?;
+            let (v, _) = self.volume_make(None, BTreeMap::new(), true)?;
+            made.push(v.name.clone());
             out.push(MountPoint {
                 kind: "volume".into(),
                 source: v.name,
@@ -427,7 +480,7 @@ impl Engine {
                         .map(|u| u.is_empty())
                         .unwrap_or(false)
                 {
-                    let _ = self.volume_remove(&v.name);
+                    let _ = self.volume_remove(&v.name, false);
                 }
             }
         }

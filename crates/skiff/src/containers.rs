@@ -1322,55 +1322,8 @@ pub fn volume(root: &Path, runroot: &Path, c: VolumeCmd) -> Result {
             filter,
             format,
         } => {
-            let mut list = e.volume_list().map_err(daemon(1))?;
-            // Same key: any may match (labels: all); different keys: all.
-            let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for (i, f) in filter.iter().enumerate() {
-                let k = f.split('=').next().unwrap_or("");
-                let key = if k == "label" {
-                    format!("label#{i}")
-                } else {
-                    k.to_string()
-                };
-                groups.entry(key).or_default().push(f.clone());
-            }
-            for fs in groups.values() {
-                let mut keep = Vec::new();
-                for vol in list {
-                    let mut any = false;
-                    for f in fs {
-                        let (k, v) = f.split_once('=').unwrap_or((f, ""));
-                        let ok = match k {
-                            "dangling" => {
-                                let unused =
-                                    e.volume_users(&vol.name).map_err(daemon(1))?.is_empty();
-                                unused == matches!(v, "true" | "1")
-                            }
-                            "name" => vol.name.contains(v),
-                            "label" => match v.split_once('=') {
-                                Some((lk, lv)) => {
-                                    vol.labels.get(lk).map(String::as_str) == Some(lv)
-                                }
-                                None => vol.labels.contains_key(v),
-                            },
-                            "driver" => v == "local",
-                            _ => {
-                                return Err(Failure {
-                                    code: 1,
-                                    msg: format!(
-                                        "Error response from daemon: Invalid filter '{k}'"
-                                    ),
-                                })
-                            }
-                        };
-                        any |= ok;
-                    }
-                    if any {
-                        keep.push(vol);
-                    }
-                }
-                list = keep;
-            }
+            let filters = skiff_engine::filters::Filters::parse(&filter).map_err(daemon(1))?;
+            let list = e.volumes(&filters).map_err(daemon(1))?;
             if quiet {
                 for v in &list {
                     println!("{}", v.name);
@@ -1428,19 +1381,16 @@ pub fn volume(root: &Path, runroot: &Path, c: VolumeCmd) -> Result {
         VolumeCmd::Rm { force, volumes } => {
             let mut failed = false;
             for n in &volumes {
-                match e.volume_get(n).map_err(daemon(1))? {
-                    None if force => println!("{n}"),
-                    None => {
+                match e.volume_remove(n, force) {
+                    Ok(()) => println!("{n}"),
+                    Err(err) if err.kind() == skiff_engine::ErrorKind::NotFound => {
                         eprintln!("Error: No such volume: {n}");
                         failed = true;
                     }
-                    Some(_) => match e.volume_remove(n) {
-                        Ok(()) => println!("{n}"),
-                        Err(err) => {
-                            eprintln!("Error response from daemon: {err}");
-                            failed = true;
-                        }
-                    },
+                    Err(err) => {
+                        eprintln!("Error response from daemon: {err}");
+                        failed = true;
+                    }
                 }
             }
             if failed {

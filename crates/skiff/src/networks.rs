@@ -86,7 +86,6 @@ pub enum NetworkCmd {
 
 pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
     let e = open(root, runroot)?;
-    e.ensure_default_networks().map_err(daemon(1))?;
     match c {
         NetworkCmd::Create {
             driver,
@@ -129,27 +128,8 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
             format,
             no_trunc,
         } => {
-            let mut list = e.network_list().map_err(daemon(1))?;
-            for f in &filter {
-                let (k, v) = f.split_once('=').unwrap_or((f, ""));
-                if !matches!(k, "name" | "id" | "driver" | "type" | "label") {
-                    return Err(Failure {
-                        code: 1,
-                        msg: format!("Error response from daemon: Invalid filter '{k}'"),
-                    });
-                }
-                list.retain(|n| match k {
-                    "name" => n.name.contains(v),
-                    "id" => n.id.starts_with(v),
-                    "driver" => n.driver == v,
-                    "type" => (v == "builtin") == n.predefined(),
-                    "label" => match v.split_once('=') {
-                        Some((lk, lv)) => n.labels.get(lk).map(String::as_str) == Some(lv),
-                        None => n.labels.contains_key(v),
-                    },
-                    _ => true,
-                });
-            }
+            let filters = skiff_engine::filters::Filters::parse(&filter).map_err(daemon(1))?;
+            let mut list = e.networks(&filters).map_err(daemon(1))?;
             list.sort_by(|a, b| a.name.cmp(&b.name));
             let id = |n: &skiff_engine::network::Network| {
                 if no_trunc {

@@ -203,21 +203,19 @@ impl Engine {
             parse_signal(s)?;
         }
         check_cpus(&c.host)?;
-        // Volumes: those this create makes are removed again if it fails.
-        let before: std::collections::HashSet<String> =
-            self.volume_list()?.into_iter().map(|v| v.name).collect();
+        // Volumes: those this create makes (only those: another create may
+        // make some at the same time) are removed again if it fails.
+        let mut made = Vec::new();
         let mut c = c;
-        let undo_volumes = |e: &Engine| {
-            for v in e.volume_list().unwrap_or_default() {
-                if !before.contains(&v.name) {
-                    let _ = e.volume_remove(&v.name);
-                }
+        let undo_volumes = |e: &Engine, made: &[String]| {
+            for v in made {
+                let _ = e.volume_remove(v, true);
             }
         };
-        c.host.mounts = match self.prepare_mounts(&c.host.mounts, &c.config.volumes) {
+        c.host.mounts = match self.prepare_mounts(&c.host.mounts, &c.config.volumes, &mut made) {
             Ok(m) => m,
             Err(e) => {
-                undo_volumes(self);
+                undo_volumes(self, &made);
                 return Err(e);
             }
         };
@@ -225,7 +223,7 @@ impl Engine {
         for sub in ["upper", "work", "rootfs"] {
             let p = dir.join(sub);
             if let Err(e) = std::fs::create_dir_all(&p) {
-                undo_volumes(self);
+                undo_volumes(self, &made);
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(io_err("creating", &p)(e));
             }
@@ -248,7 +246,7 @@ impl Engine {
                 }
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&dir);
-                    undo_volumes(self);
+                    undo_volumes(self, &made);
                     return Err(e.into());
                 }
             }
@@ -259,7 +257,7 @@ impl Engine {
             if let Err(e) = self.add_endpoint(n, &c.id, &o.network_aliases, ip) {
                 let _ = self.store.remove(&c.id);
                 let _ = std::fs::remove_dir_all(&dir);
-                undo_volumes(self);
+                undo_volumes(self, &made);
                 return Err(e);
             }
         }
