@@ -73,16 +73,13 @@ fn fail(code: i32) -> impl Fn(String) -> Fail {
     move |m| (code, m)
 }
 
-/// The exit code Docker gives a start failure: 127 command not found, 126
-/// not executable, 125 anything else.
-fn start_failure_code(msg: &str) -> i32 {
-    let m = msg.to_ascii_lowercase();
-    if m.contains("executable file not found") || m.contains("no such file or directory") {
-        127
-    } else if m.contains("permission denied") || m.contains("exec format error") {
-        126
-    } else {
-        125
+/// The exit code Docker gives a failed start: 127 when the command is not
+/// found, 126 when it may not be run, 125 for anything else.
+fn start_failure_code(e: &skiff_runtime::Error) -> i32 {
+    match e.exec_cause() {
+        Some(skiff_runtime::ExecCause::NotFound) => 127,
+        Some(skiff_runtime::ExecCause::PermissionDenied) => 126,
+        _ => 125,
     }
 }
 
@@ -295,7 +292,7 @@ impl Supervisor {
             ..Default::default()
         };
         let created = skiff_runtime::container::create_child(&opts)
-            .map_err(|e| e.to_string())
+            .map_err(|e| (start_failure_code(&e), e.to_string()))
             .and_then(|pid| {
                 // Made, not started: it joins its networks now.
                 timing("supervisor: created");
@@ -305,7 +302,7 @@ impl Supervisor {
                         // SAFETY: killing the init we just made.
                         unsafe { libc::kill(pid, libc::SIGKILL) };
                         let _ = reap_blocking(pid);
-                        Err(e.to_string())
+                        Err((125, e.to_string()))
                     }
                 }
             })
@@ -313,7 +310,7 @@ impl Supervisor {
                 timing("supervisor: network wired");
                 skiff_runtime::container::start(&opts.root, &c.id)
                     .map(|_| pid)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| (start_failure_code(&e), e.to_string()))
             });
         // Our own stdio: nothing of the container's.
         let null = open_null().map_err(fail(125))?;
@@ -322,9 +319,9 @@ impl Supervisor {
         }
         let pid = match created {
             Ok(pid) => pid,
-            Err(msg) => {
+            Err(fail) => {
                 unmount(&rootfs);
-                return Err((start_failure_code(&msg), msg));
+                return Err(fail);
             }
         };
         let master = match &console {

@@ -125,21 +125,11 @@ impl Engine {
         for action in ["exec_create", "exec_start"] {
             self.event(&c, &format!("{action}: {shown}"), &[]);
         }
-        let failed = |e: skiff_runtime::Error| {
-            let msg = e.to_string();
-            let m = msg.to_ascii_lowercase();
-            let cause = if m.contains("not found")
-                || m.contains("no such file")
-                || m.contains("permission denied")
-            {
-                crate::StartCause::NotExecutable
-            } else {
-                crate::StartCause::Other
-            };
-            Error::Start {
-                msg: format!("OCI runtime exec failed: {msg}"),
-                cause,
-            }
+        // dockerd gives an exec that fails to start, for whatever reason,
+        // the exit code 126.
+        let failed = |e: skiff_runtime::Error| Error::Start {
+            msg: format!("OCI runtime exec failed: {e}"),
+            cause: crate::StartCause::NotExecutable,
         };
         let Some(console) = console else {
             let r = skiff_runtime::exec::exec(&opts).map_err(failed);
