@@ -1409,13 +1409,7 @@ pub fn volume(root: &Path, runroot: &Path, c: VolumeCmd) -> Result {
                 return Ok(());
             }
             let (gone, bytes) = e.volume_prune().map_err(daemon(1))?;
-            if !gone.is_empty() {
-                println!("Deleted Volumes:");
-                for g in &gone {
-                    println!("{g}");
-                }
-                println!();
-            }
+            print_deleted("Volumes", &gone);
             println!("Total reclaimed space: {}", format::human_size(bytes));
         }
     }
@@ -1755,6 +1749,21 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation.
     #[arg(short = 'f', long)]
     force: bool,
+    /// Provide filter values (until=, label=).
+    #[arg(long)]
+    filter: Vec<String>,
+}
+
+/// `Deleted Containers:` and its list, then a blank line (nothing when
+/// nothing was removed), as Docker's prune commands print them.
+pub(crate) fn print_deleted(title: &str, items: &[String]) {
+    if !items.is_empty() {
+        println!("Deleted {title}:");
+        for i in items {
+            println!("{i}");
+        }
+        println!();
+    }
 }
 
 pub fn container_prune(root: &Path, runroot: &Path, a: PruneArgs) -> Result {
@@ -1766,22 +1775,13 @@ pub fn container_prune(root: &Path, runroot: &Path, a: PruneArgs) -> Result {
         return Ok(());
     }
     let e = open(root, runroot)?;
-    let sizes: std::collections::HashMap<String, u64> = e
-        .list()
-        .map_err(daemon(1))?
-        .iter()
-        .map(|c| (c.id.clone(), e.rw_size(c)))
-        .collect();
-    let gone = e.prune_containers().map_err(daemon(1))?;
-    if !gone.is_empty() {
-        println!("Deleted Containers:");
-        for g in &gone {
-            println!("{g}");
-        }
-        println!();
-    }
-    let bytes: u64 = gone.iter().filter_map(|g| sizes.get(g)).sum();
-    println!("Total reclaimed space: {}", format::human_size(bytes));
+    let filters = skiff_engine::filters::Filters::parse(&a.filter).map_err(daemon(1))?;
+    let pruned = e.prune_containers(&filters).map_err(daemon(1))?;
+    print_deleted("Containers", &pruned.removed);
+    println!(
+        "Total reclaimed space: {}",
+        format::human_size(pruned.bytes)
+    );
     Ok(())
 }
 
@@ -1810,7 +1810,6 @@ pub enum SystemCmd {
 
 pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
     let e = open(root, runroot)?;
-    let imgs = skiff_image::service::Images::open(root).map_err(Failure::from)?;
     match c {
         SystemCmd::Info(a) => return crate::info::info(root, runroot, a),
         SystemCmd::Boot => {
@@ -1819,100 +1818,27 @@ pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
             }
         }
         SystemCmd::Df => {
-            let containers = e.list().map_err(daemon(1))?;
-            let used: std::collections::HashSet<String> =
-                containers.iter().map(|c| c.image_id.clone()).collect();
-            // Docker's accounting: layers shared between images count once;
-            // an image in use keeps what only it has.
-            let mut ids: Vec<skiff_image::digest::Digest> = Vec::new();
-            for i in imgs.list().map_err(Failure::from)? {
-                if !ids.contains(&i.record.id) {
-                    ids.push(i.record.id.clone());
-                }
-            }
-            let mut layer_size: BTreeMap<PathBuf, u64> = BTreeMap::new();
-            let mut layer_users: BTreeMap<PathBuf, usize> = BTreeMap::new();
-            let mut image_layers = Vec::new();
-            for id in &ids {
-                let dirs = imgs.layer_dirs(id).unwrap_or_default();
-                for d in &dirs {
-                    *layer_users.entry(d.clone()).or_default() += 1;
-                    layer_size
-                        .entry(d.clone())
-                        .or_insert_with(|| skiff_engine::volumes::dir_size(d));
-                }
-                image_layers.push((id.to_string(), dirs));
-            }
-            let isize: u64 = layer_size.values().sum();
-            let mut iactive = 0;
-            let mut kept = 0u64;
-            for (id, dirs) in &image_layers {
-                if used.contains(id) {
-                    iactive += 1;
-                    kept += dirs
-                        .iter()
-                        .filter(|d| layer_users[*d] == 1)
-                        .map(|d| layer_size[d])
-                        .sum::<u64>();
-                }
-            }
-            let ireclaim = isize.saturating_sub(kept);
-            let running = containers
-                .iter()
-                .filter(|c| matches!(c.state.status, Status::Running | Status::Paused))
-                .count();
-            let (mut csize, mut creclaim) = (0, 0);
-            for c in &containers {
-                let s = e.rw_size(c);
-                csize += s;
-                if !matches!(c.state.status, Status::Running | Status::Paused) {
-                    creclaim += s;
-                }
-            }
-            let vols = e.volume_list().map_err(daemon(1))?;
-            let (mut vsize, mut vreclaim, mut vactive) = (0, 0, 0);
-            for v in &vols {
-                let s = skiff_engine::volumes::dir_size(&e.volume_data(&v.name));
-                vsize += s;
-                if e.volume_users(&v.name).map_err(daemon(1))?.is_empty() {
-                    vreclaim += s;
-                } else {
-                    vactive += 1;
-                }
-            }
+            let du = e.disk_usage().map_err(daemon(1))?;
             let reclaim = |r: u64, t: u64| match (r * 100).checked_div(t) {
                 Some(pct) => format!("{} ({pct}%)", format::human_size4(r)),
                 None => format::human_size4(r),
             };
+            let row = |name: &str, u: &skiff_engine::system::Usage| {
+                vec![
+                    name.to_string(),
+                    u.total.to_string(),
+                    u.active.to_string(),
+                    format::human_size4(u.size),
+                    reclaim(u.reclaimable, u.size),
+                ]
+            };
             let rows = vec![
-                vec![
-                    "TYPE".into(),
-                    "TOTAL".into(),
-                    "ACTIVE".into(),
-                    "SIZE".into(),
-                    "RECLAIMABLE".into(),
-                ],
-                vec![
-                    "Images".into(),
-                    ids.len().to_string(),
-                    iactive.to_string(),
-                    format::human_size4(isize),
-                    reclaim(ireclaim, isize),
-                ],
-                vec![
-                    "Containers".into(),
-                    containers.len().to_string(),
-                    running.to_string(),
-                    format::human_size4(csize),
-                    reclaim(creclaim, csize),
-                ],
-                vec![
-                    "Local Volumes".into(),
-                    vols.len().to_string(),
-                    vactive.to_string(),
-                    format::human_size4(vsize),
-                    reclaim(vreclaim, vsize),
-                ],
+                ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+                    .map(String::from)
+                    .to_vec(),
+                row("Images", &du.images),
+                row("Containers", &du.containers),
+                row("Local Volumes", &du.volumes),
                 vec![
                     "Build Cache".into(),
                     "0".into(),
@@ -1929,8 +1855,9 @@ pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
             volumes,
         } => {
             if !force {
-                let mut q =
-                    String::from("WARNING! This will remove:\n  - all stopped containers\n");
+                let mut q = String::from(
+                    "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
+                );
                 if volumes {
                     q.push_str("  - all volumes not used by at least one container\n");
                 }
@@ -1939,55 +1866,23 @@ pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
                 } else {
                     "  - all dangling images\n"
                 });
-                q.push_str("\nAre you sure you want to continue?");
+                q.push_str("  - all dangling build cache\n\nAre you sure you want to continue?");
                 if !confirm(&q) {
                     return Ok(());
                 }
             }
-            let mut total = 0u64;
-            let sizes: std::collections::HashMap<String, u64> = e
-                .list()
-                .map_err(daemon(1))?
-                .iter()
-                .map(|c| (c.id.clone(), e.rw_size(c)))
-                .collect();
-            let gone = e.prune_containers().map_err(daemon(1))?;
-            if !gone.is_empty() {
-                println!("Deleted Containers:");
-                for g in &gone {
-                    println!("{g}");
-                    total += sizes.get(g).copied().unwrap_or(0);
-                }
-                println!();
-            }
-            if volumes {
-                let (vg, vb) = e.volume_prune().map_err(daemon(1))?;
-                if !vg.is_empty() {
-                    println!("Deleted Volumes:");
-                    for v in &vg {
-                        println!("{v}");
-                    }
-                    println!();
-                }
-                total += vb;
-            }
-            let keep = e
-                .list()
-                .map_err(daemon(1))?
-                .iter()
-                .filter_map(|c| c.image_id.parse().ok())
-                .collect();
-            let mut imgs = imgs;
-            let (removed, bytes) = imgs.prune_keeping(all, &keep).map_err(Failure::from)?;
-            if !removed.is_empty() {
-                println!("Deleted Images:");
-                for r in &removed {
-                    println!("deleted: {r}");
-                }
-                println!();
-            }
-            total += bytes;
-            println!("Total reclaimed space: {}", format::human_size(total));
+            let p = e
+                .system_prune(&skiff_engine::system::SystemPruneOptions {
+                    all_images: all,
+                    volumes,
+                })
+                .map_err(daemon(1))?;
+            print_deleted("Containers", &p.containers);
+            print_deleted("Networks", &p.networks);
+            print_deleted("Volumes", &p.volumes);
+            let images: Vec<String> = p.images.iter().map(|i| format!("deleted: {i}")).collect();
+            print_deleted("Images", &images);
+            println!("Total reclaimed space: {}", format::human_size(p.bytes));
         }
     }
     Ok(())

@@ -350,15 +350,13 @@ pub fn image_cmd(root: &Path, runroot: &Path, c: ImageCmd) -> Result {
         } => history(root, runroot, &image, no_trunc, quiet),
         ImageCmd::Prune { all, force: _ } => {
             let pruned = engine(root, runroot)?.image_prune(all)?;
-            let (removed, reclaimed) = (pruned.removed, pruned.bytes);
-            if !removed.is_empty() {
-                println!("Deleted Images:");
-                for id in &removed {
-                    println!("deleted: {id}");
-                }
-                println!();
-            }
-            println!("Total reclaimed space: {}", human_size(reclaimed));
+            let deleted: Vec<String> = pruned
+                .removed
+                .iter()
+                .map(|id| format!("deleted: {id}"))
+                .collect();
+            crate::containers::print_deleted("Images", &deleted);
+            println!("Total reclaimed space: {}", human_size(pruned.bytes));
             Ok(())
         }
     }

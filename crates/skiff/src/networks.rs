@@ -242,13 +242,7 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
                 return Ok(());
             }
             let gone = e.network_prune().map_err(daemon(1))?;
-            if !gone.is_empty() {
-                println!("Deleted Networks:");
-                for n in gone {
-                    println!("{n}");
-                }
-                println!();
-            }
+            crate::containers::print_deleted("Networks", &gone);
         }
     }
     Ok(())

@@ -3,21 +3,37 @@
 use super::*;
 
 impl Engine {
-    /// `container prune`: remove every stopped container; their IDs.
-    pub fn prune_containers(&self) -> Result<Vec<String>> {
-        let mut gone = Vec::new();
+    /// `container prune`: remove every stopped container `f` selects
+    /// (`until` a time, `label`); their IDs and the bytes their writable
+    /// layers held.
+    pub fn prune_containers(&self, f: &crate::filters::Filters) -> Result<crate::images::Pruned> {
+        f.check_keys(&["until", "label"])?;
+        let until: Vec<i64> = f
+            .get("until")
+            .iter()
+            .map(|u| {
+                crate::time::parse_timestamp(u)
+                    .ok_or_else(|| Error::Invalid(format!("invalid filter 'until={u}'")))
+            })
+            .collect::<Result<_>>()?;
+        let mut out = crate::images::Pruned::default();
         for c in self.list()? {
+            let created = crate::time::parse_rfc3339_nanos(&c.created).unwrap_or(0);
             if matches!(
                 c.state.status,
                 Status::Exited | Status::Created | Status::Dead
             ) && !self.being_started(&c)
+                && f.match_labels(&c.config.labels)
+                && until.iter().all(|u| created < *u)
             {
+                let bytes = self.rw_size(&c);
                 self.destroy(&c)?;
-                gone.push(c.id);
+                out.bytes += bytes;
+                out.removed.push(c.id);
             }
         }
         self.sweep_orphans();
-        Ok(gone)
+        Ok(out)
     }
 
     /// Remove container directories no record names (left by a supervisor
