@@ -867,12 +867,7 @@ pub fn stop(root: &Path, runroot: &Path, a: StopArgs) -> Result {
 
 pub fn restart(root: &Path, runroot: &Path, a: StopArgs) -> Result {
     let e = open(root, runroot)?;
-    each(&a.containers, |n| {
-        e.stop(n, a.time)?;
-        e.store
-            .update_state(&e.find(n)?.id, |s| s.stopped_by_user = false)?;
-        e.start(n, None).map(|s| s.detach())
-    })
+    each(&a.containers, |n| e.restart(n, a.time))
 }
 
 #[derive(Args, Debug)]

@@ -28,7 +28,7 @@ pub fn info(root: &Path, runroot: &Path, a: InfoArgs) -> Result {
 
 fn document(root: &Path, runroot: &Path) -> Result<Value> {
     let info = open(root, runroot)?.info().map_err(daemon(1))?;
-    Ok(serde_json::to_value(info).map_err(Failure::from)?)
+    serde_json::to_value(info).map_err(Failure::from)
 }
 
 /// Docker's text layout (its Server section; skiff has no separate client).

@@ -67,6 +67,15 @@ impl Engine {
         self.find(&c.id)
     }
 
+    /// `restart`: stop (as `stop`), then start again (detached); a restart
+    /// policy applies again afterwards.
+    pub fn restart(&self, what: &str, timeout: Option<i64>) -> Result<()> {
+        let c = self.stop(what, timeout)?;
+        self.store
+            .update_state(&c.id, |s| s.stopped_by_user = false)?;
+        self.start(&c.id, None).map(|s| s.detach())
+    }
+
     /// `rm`: remove a container (`force`: kill it first).
     pub fn remove(&self, what: &str, force: bool, volumes: bool) -> Result<Container> {
         let c = self.find(what)?;
