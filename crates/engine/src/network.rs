@@ -1473,8 +1473,14 @@ impl Engine {
         net: &str,
         what: &str,
         aliases: &[String],
-        ip: Option<Ipv4Addr>,
+        ip: Option<&str>,
     ) -> Result<()> {
+        let ip: Option<Ipv4Addr> = ip
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| Error::Invalid(format!("invalid IPv4 address: {s}")))
+            })
+            .transpose()?;
         let n = self.network_find(net)?;
         let c = self.find(what)?;
         if !n.is_bridge() || !crate::spec::bridged(&c) {

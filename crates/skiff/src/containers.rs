@@ -373,9 +373,6 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
     }
     if let Some(m) = &a.memory {
         host.memory = skiff_engine::units::parse_bytes(m)?;
-        if host.memory > 0 && host.memory < 6 << 20 {
-            return Err(format!("{DAEMON}Minimum memory limit allowed is 6MB"));
-        }
     }
     if let Some(s) = &a.memory_swap {
         host.memory_swap = if s == "-1" {
@@ -383,16 +380,6 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         } else {
             skiff_engine::units::parse_bytes(s)?
         };
-        if host.memory_swap > 0 && host.memory == 0 {
-            return Err(format!(
-                "{DAEMON}You should always set the Memory limit when using Memoryswap limit, see usage"
-            ));
-        }
-        if host.memory_swap > 0 && host.memory_swap < host.memory {
-            return Err(format!(
-                "{DAEMON}Minimum memoryswap limit should be larger than memory limit, see usage"
-            ));
-        }
     }
     if let Some(c) = a.cpus {
         host.nano_cpus = (c * 1e9) as i64;
@@ -418,24 +405,10 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
             _ => return Err(format!("unknown log opt '{o}' for json-file log driver")),
         }
     }
-    if let Some(s) = &a.stop_signal {
-        if skiff_runtime::signals::parse(s).is_none() {
-            return Err(format!("{DAEMON}Invalid signal: {s}"));
-        }
-    }
-    // `what`: the field as the daemon's message names it.
-    let d = |v: &Option<String>, flag: &str, what: &str| -> std::result::Result<i64, String> {
+    let d = |v: &Option<String>, flag: &str| -> std::result::Result<i64, String> {
         match v {
-            Some(v) => {
-                let n = skiff_engine::units::parse_go_duration(v)
-                    .map_err(|e| format!("invalid argument \"{v}\" for \"--{flag}\" flag: {e}"))?;
-                if n != 0 && n < 1_000_000 {
-                    return Err(format!(
-                        "{DAEMON}{what} in Healthcheck cannot be less than 1ms"
-                    ));
-                }
-                Ok(n)
-            }
+            Some(v) => skiff_engine::units::parse_go_duration(v)
+                .map_err(|e| format!("invalid argument \"{v}\" for \"--{flag}\" flag: {e}")),
             None => Ok(0),
         }
     };
@@ -445,9 +418,9 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
             .as_ref()
             .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
             .unwrap_or_default(),
-        interval: d(&a.health_interval, "health-interval", "Interval")?,
-        timeout: d(&a.health_timeout, "health-timeout", "Timeout")?,
-        start_period: d(&a.health_start_period, "health-start-period", "StartPeriod")?,
+        interval: d(&a.health_interval, "health-interval")?,
+        timeout: d(&a.health_timeout, "health-timeout")?,
+        start_period: d(&a.health_start_period, "health-start-period")?,
         retries: a.health_retries.unwrap_or(0),
     };
     if a.no_healthcheck && healthcheck != Default::default() {
@@ -471,12 +444,8 @@ fn create_options(a: &CreateArgs) -> std::result::Result<CreateOptions, String> 
         }
         Some(_) => a.network_alias.clone(),
     };
-    let ip = match &a.ip {
-        Some(s) => Some(parse_ipv4(s).map_err(|m| format!("{DAEMON}{m}"))?),
-        None => None,
-    };
     Ok(CreateOptions {
-        ip,
+        ip: a.ip.clone(),
         healthcheck,
         no_healthcheck: a.no_healthcheck,
         name: a.name.clone(),
@@ -528,9 +497,6 @@ fn env_entry(e: &str) -> String {
     }
 }
 
-/// Docker's client prefixes what its daemon refused with this.
-const DAEMON: &str = "Error response from daemon: ";
-
 /// A refused `run`/`create` as Docker's client prints it.
 fn bad_flag(cmd: &str) -> impl Fn(String) -> Failure + '_ {
     move |m| Failure {
@@ -553,11 +519,6 @@ fn bad_flag(cmd: &str) -> impl Fn(String) -> Failure + '_ {
             )
         },
     }
-}
-
-/// An `--ip` value, or Docker's words for why not.
-pub(crate) fn parse_ipv4(s: &str) -> std::result::Result<std::net::Ipv4Addr, String> {
-    s.parse().map_err(|_| format!("invalid IPv4 address: {s}"))
 }
 
 /// `--label KEY[=VALUE]` flags as a map (a bare key gets an empty value).
@@ -627,15 +588,7 @@ fn create_pulling(e: &Engine, o: &CreateOptions) -> skiff_engine::Result<Contain
 }
 
 pub fn create(root: &Path, runroot: &Path, a: CreateArgs) -> Result {
-    // Docker's `create` reports what its daemon refuses as it came, exit 1
-    // (`run` words it as its own refusal, exit 125).
-    let o = create_options(&a).map_err(|m| {
-        if m.starts_with(DAEMON) {
-            Failure { code: 1, msg: m }
-        } else {
-            bad_flag("create")(m)
-        }
-    })?;
+    let o = create_options(&a).map_err(bad_flag("create"))?;
     let e = open(root, runroot)?;
     let c = create_pulling(&e, &o).map_err(daemon(1))?;
     println!("{}", c.id);

@@ -215,17 +215,9 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
             ip,
             network,
             container,
-        } => {
-            let ip = match ip {
-                Some(s) => Some(crate::containers::parse_ipv4(&s).map_err(|m| Failure {
-                    code: 1,
-                    msg: format!("Error response from daemon: {m}"),
-                })?),
-                None => None,
-            };
-            e.network_connect(&network, &container, &alias, ip)
-                .map_err(daemon(1))?
-        }
+        } => e
+            .network_connect(&network, &container, &alias, ip.as_deref())
+            .map_err(daemon(1))?,
         NetworkCmd::Disconnect {
             force: _,
             network,

@@ -28,16 +28,67 @@ pub struct CreateOptions {
     /// `--network-alias`.
     pub network_aliases: Vec<String>,
     /// `--ip`: the address on the network `--network` names.
-    pub ip: Option<std::net::Ipv4Addr>,
+    pub ip: Option<String>,
     /// `--expose`: `80/tcp`.
     pub expose: Vec<String>,
     pub host: HostConfig,
+}
+
+/// The daemon's checks of what a create asks for, before anything is looked
+/// up or made (Docker's words).
+fn validate(o: &CreateOptions) -> Result<Option<std::net::Ipv4Addr>> {
+    let h = &o.host;
+    if h.memory > 0 && h.memory < 6 << 20 {
+        return Err(Error::Invalid("Minimum memory limit allowed is 6MB".into()));
+    }
+    if h.memory_swap > 0 && h.memory == 0 {
+        return Err(Error::Invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage".into(),
+        ));
+    }
+    if h.memory_swap > 0 && h.memory_swap < h.memory {
+        return Err(Error::Invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+        ));
+    }
+    if h.auto_remove && !matches!(h.restart_policy.name.as_str(), "" | "no") {
+        return Err(Error::Invalid(
+            "can't create 'AutoRemove' container with restart policy".into(),
+        ));
+    }
+    if let Some(s) = &o.stop_signal {
+        parse_signal(s)?;
+    }
+    let hc = &o.healthcheck;
+    for (what, ns) in [
+        ("Interval", hc.interval),
+        ("Timeout", hc.timeout),
+        ("StartPeriod", hc.start_period),
+    ] {
+        if ns != 0 && ns < 1_000_000 {
+            return Err(Error::Invalid(format!(
+                "{what} in Healthcheck cannot be less than 1ms"
+            )));
+        }
+    }
+    if hc.retries < 0 {
+        return Err(Error::Invalid(
+            "Retries in Healthcheck cannot be negative".into(),
+        ));
+    }
+    o.ip.as_deref()
+        .map(|s| {
+            s.parse()
+                .map_err(|_| Error::Invalid(format!("invalid IPv4 address: {s}")))
+        })
+        .transpose()
 }
 
 impl Engine {
     /// `create`: the container's record and directory; nothing runs yet.
     pub fn create(&self, o: &CreateOptions) -> Result<Container> {
         timing("engine create: begin");
+        let ip = validate(o)?;
         let images = skiff_image::service::Images::open(&self.paths.root)?;
         timing("engine create: images opened");
         let image_id = images.resolve(&o.image)?;
@@ -253,7 +304,7 @@ impl Engine {
         }
         if let Some(n) = &network {
             // Docker 20.10 lets `--ip` pass on the default bridge, unused.
-            let ip = o.ip.filter(|_| n.name != "bridge");
+            let ip = ip.filter(|_| n.name != "bridge");
             if let Err(e) = self.add_endpoint(n, &c.id, &o.network_aliases, ip) {
                 let _ = self.store.remove(&c.id);
                 let _ = std::fs::remove_dir_all(&dir);
