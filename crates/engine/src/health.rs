@@ -9,7 +9,7 @@ use crate::container::ExecOptions;
 use crate::model::{Container, Health, HealthConfig, HealthResult};
 use crate::time::now;
 use crate::Engine;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -185,45 +185,35 @@ impl Checker {
             let process = engine.exec_process(c, &o).map_err(|e| e.to_string())?;
             let opts = engine.exec_opts(c, process, true);
             let (r, w) =
-                nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
-                    .map_err(|e| e.to_string())?;
-            // The check's stdout and stderr: our pipe, on fds 1 and 2 while
-            // the runtime starts it (it hands its own stdio to the process).
-            // SAFETY: dup/dup2 of our own fds; restored below.
-            let (o1, o2) = unsafe { (libc::dup(1), libc::dup(2)) };
-            // SAFETY: as above.
-            unsafe {
-                libc::dup2(w.as_raw_fd(), 1);
-                libc::dup2(w.as_raw_fd(), 2);
-            }
+                nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
+            // Our end only is non-blocking: the check writes as it likes.
+            nix::fcntl::fcntl(
+                &r,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            )
+            .map_err(|e| e.to_string())?;
+            let null = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
+            // The check's stdout and stderr: our pipe; its stdin: nothing.
+            let mut opts = opts;
+            opts.stdio = Some([null.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()]);
             let pid = skiff_runtime::exec::spawn(&opts);
-            // SAFETY: restoring fds 1 and 2 from their copies.
-            unsafe {
-                libc::dup2(o1, 1);
-                libc::dup2(o2, 2);
-                libc::close(o1);
-                libc::close(o2);
-            }
             drop(w);
             Ok((pid.map_err(|e| e.to_string())?, r))
         })();
         match spawned {
             Ok((pid, out)) => {
-                // SAFETY: pidfd_open on the check we just started.
-                let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-                if fd < 0 {
-                    // No pidfd: poll the pipe; tick checks the exit anyway.
+                let Ok(pidfd) = skiff_runtime::pidfd::Pidfd::open(pid) else {
+                    // No pidfd: wait for it here.
                     let mut st = 0;
                     // SAFETY: waitpid on our child.
                     unsafe { libc::waitpid(pid, &mut st, 0) };
                     let code = skiff_runtime::signals::exit_code(st) as i64;
                     self.record(engine, c, start, code, String::new());
                     return;
-                }
+                };
                 self.running = Some(Running {
                     pid,
-                    // SAFETY: fd was just returned by pidfd_open.
-                    pidfd: unsafe { OwnedFd::from_raw_fd(fd) },
+                    pidfd: pidfd.into(),
                     out: Some(out),
                     output: Vec::new(),
                     start,

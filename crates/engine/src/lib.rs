@@ -4,6 +4,7 @@
 //! each running container has a supervisor process that holds its stdio,
 //! writes its log, records its exit and applies its restart policy.
 
+pub mod attach;
 pub mod container;
 pub mod error;
 pub mod events;
@@ -18,6 +19,7 @@ pub mod names;
 pub mod network;
 pub mod notify;
 pub mod proc;
+pub mod protocol;
 pub mod registry;
 pub mod seccomp_profile;
 pub mod spec;

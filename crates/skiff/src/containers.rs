@@ -1395,17 +1395,32 @@ pub struct ExecArgs {
     command: Vec<String>,
 }
 
-/// Point fd `fd` at /dev/null.
-fn to_null(fd: i32) {
-    if let Ok(f) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: dup2 onto one of our standard fds.
-        unsafe { libc::dup2(f.as_raw_fd(), fd) };
+/// One of our standard fds (or /dev/null for `null`), duplicated for a
+/// process to use as its own.
+fn stdio_fd(fd: i32, null: bool) -> Result<OwnedFd> {
+    if null {
+        return Ok(std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .map_err(Failure::from)?
+            .into());
     }
+    dup(fd)
+}
+
+/// (rows, columns) of the terminal on our stdout, if it is one.
+fn terminal_size() -> Option<(u16, u16)> {
+    let ws = nix::pty::Winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let mut ws = ws;
+    // SAFETY: TIOCGWINSZ fills the winsize struct it is given.
+    let r = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
 pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
@@ -1424,19 +1439,42 @@ pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
         tty: a.tty,
         interactive: a.interactive,
         detach_keys: a.detach_keys.clone(),
+        console_size: if a.tty { terminal_size() } else { None },
     };
-    let raw = (a.tty && a.interactive && !a.detach)
-        .then(RawTerminal::enter)
-        .flatten();
-    if (!a.interactive || a.detach) && !a.tty {
-        to_null(0);
-    }
-    if a.detach {
-        to_null(1);
-        to_null(2);
-    }
-    let r = e.exec(&a.container, &o);
-    drop(raw);
+    // Without a pty the process gets our stdio (stdin with -i; nothing
+    // when detached).
+    let io = if a.tty {
+        None
+    } else {
+        Some(skiff_engine::container::ExecIo {
+            stdin: stdio_fd(0, !a.interactive || a.detach)?,
+            stdout: stdio_fd(1, a.detach)?,
+            stderr: stdio_fd(2, a.detach)?,
+        })
+    };
+    let r = e.exec_start(&a.container, &o, io).and_then(|h| {
+        if a.detach {
+            return Ok(0);
+        }
+        match h.pty.as_ref().and_then(|m| m.try_clone().ok()) {
+            Some(master) => {
+                let raw = a.interactive.then(RawTerminal::enter).flatten();
+                let escape = a
+                    .detach_keys
+                    .as_deref()
+                    .and_then(|k| skiff_engine::tty::parse_detach_keys(k).ok())
+                    .map(skiff_engine::tty::Escape::new)
+                    .unwrap_or_default();
+                let detached = proxy_tty(&master, h.exit_fd(), a.interactive, escape);
+                drop(raw);
+                if detached {
+                    return Ok(0);
+                }
+                h.wait(&e)
+            }
+            None => h.wait(&e),
+        }
+    });
     match r {
         Ok(code) => std::process::exit(code),
         // Docker's daemon writes a failed exec's error into its output:
@@ -1451,6 +1489,74 @@ pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
             code: 1,
             msg: format!("Error response from daemon: {err}"),
         }),
+    }
+}
+
+/// Copy between our terminal and an exec'd process's pty `master` until
+/// the process ends (`exit` readable, then the pty drained) or the user
+/// types the detach keys (true: detached, the process runs on).
+fn proxy_tty(
+    master: &OwnedFd,
+    exit: std::os::fd::BorrowedFd<'_>,
+    interactive: bool,
+    mut escape: skiff_engine::tty::Escape,
+) -> bool {
+    use std::io::Write;
+    use std::os::fd::{AsFd, AsRawFd};
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut stdin_open = interactive;
+    let mut exited = false;
+    loop {
+        let mut fds = vec![libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if stdin_open {
+            fds.push(libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        if !exited {
+            fds.push(libc::pollfd {
+                fd: exit.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        // Once it exited, what the pty still holds, then done.
+        let timeout = if exited { 100 } else { -1 };
+        // SAFETY: a valid pollfd array of its length.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout) };
+        if r == 0 && exited {
+            return false;
+        }
+        for p in fds.iter().filter(|p| p.revents != 0) {
+            if p.fd == master.as_raw_fd() {
+                let n = nix::unistd::read(master, &mut buf).unwrap_or(0);
+                if n == 0 {
+                    return false;
+                }
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&buf[..n]);
+                let _ = out.flush();
+            } else if p.fd == 0 {
+                let n = nix::unistd::read(std::io::stdin().as_fd(), &mut buf).unwrap_or(0);
+                if n == 0 {
+                    stdin_open = false;
+                    continue;
+                }
+                let (data, detach) = escape.feed(&buf[..n]);
+                let _ = nix::unistd::write(master.as_fd(), &data);
+                if detach {
+                    return true;
+                }
+            } else {
+                exited = true;
+            }
+        }
     }
 }
 
@@ -2113,32 +2219,22 @@ pub fn attach(root: &Path, runroot: &Path, a: AttachArgs) -> Result {
     check_detach_keys(&a.detach_keys, 1, "")?;
     let e = open(root, runroot)?;
     let c = e.find(&a.container).map_err(daemon(1))?;
-    if !matches!(c.state.status, Status::Running | Status::Paused) {
-        return Err(Failure {
-            code: 1,
-            msg: "You cannot attach to a stopped container, start it first".into(),
-        });
-    }
-    let path = skiff_engine::tty::attach_socket(runroot, &c.id);
-    let mut sock = std::os::unix::net::UnixStream::connect(&path).map_err(|err| Failure {
-        code: 1,
-        msg: format!("Error response from daemon: attaching to {}: {err}", c.name),
-    })?;
-    let with_stdin = !a.no_stdin && c.config.open_stdin;
-    let keys = a
-        .detach_keys
-        .as_deref()
-        .map(|k| format!(" keys={k}"))
-        .unwrap_or_default();
-    writeln!(sock, "attach 1 stdin={}{keys}", u8::from(with_stdin)).map_err(Failure::from)?;
-    let raw = (with_stdin && c.config.tty)
-        .then(RawTerminal::enter)
-        .flatten();
-    if a.sig_proxy && !c.config.tty {
+    let att = e
+        .attach(&c.id, !a.no_stdin, a.detach_keys.as_deref())
+        .map_err(|err| match err.kind() {
+            skiff_engine::ErrorKind::Conflict => Failure {
+                code: 1,
+                msg: err.to_string(),
+            },
+            _ => daemon(1)(err),
+        })?;
+    let raw = (att.stdin && att.tty).then(RawTerminal::enter).flatten();
+    if a.sig_proxy && !att.tty {
         proxy_signals(c.state.pid);
     }
-    let mut stdin_open = with_stdin;
-    let mut pending: Vec<u8> = Vec::new();
+    let mut sock = att.stream();
+    let mut stdin_open = att.stdin;
+    let mut frames = skiff_engine::attach::FrameReader::default();
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         let mut fds = vec![libc::pollfd {
@@ -2171,41 +2267,23 @@ pub fn attach(root: &Path, runroot: &Path, a: AttachArgs) -> Result {
         if n == 0 {
             break;
         }
-        if c.config.tty {
+        if att.tty {
             let _ = std::io::stdout().write_all(&buf[..n]);
             let _ = std::io::stdout().flush();
             continue;
         }
-        // Docker's multiplexed frames: stream, 3 zero bytes, u32 length.
-        pending.extend_from_slice(&buf[..n]);
-        while pending.len() >= 8 {
-            let len = u32::from_be_bytes([pending[4], pending[5], pending[6], pending[7]]) as usize;
-            if pending.len() < 8 + len {
-                break;
-            }
-            let data = &pending[8..8 + len];
-            if pending[0] == 2 {
-                let _ = std::io::stderr().write_all(data);
+        for (stream, data) in frames.push(&buf[..n]) {
+            if stream == 2 {
+                let _ = std::io::stderr().write_all(&data);
             } else {
-                let _ = std::io::stdout().write_all(data);
+                let _ = std::io::stdout().write_all(&data);
                 let _ = std::io::stdout().flush();
             }
-            pending.drain(..8 + len);
         }
     }
     drop(raw);
     // The connection ended: the container exited, or the client detached.
-    let detached = with_stdin && skiff_engine::proc::alive(c.state.pid, c.state.pid_start);
-    let code = if detached {
-        0
-    } else {
-        e.wait(
-            &c.id,
-            Default::default(),
-            &skiff_engine::notify::Cancel::new(),
-        )
-        .unwrap_or(0)
-    };
+    let code = att.finish(&e).map_err(daemon(1))?.unwrap_or(0);
     std::process::exit(code);
 }
 

@@ -1,6 +1,14 @@
-//! `exec`: another process in a running container.
+//! `exec`: another process in a running container. The container's
+//! supervisor starts it (protocol 2, see [`crate::protocol`]) and is its
+//! parent: the caller hands over the process's stdio (or gets its pty's
+//! master back) and hears its exit code, and may be a threaded server; the
+//! process runs on, and is reaped, if the caller goes. A container whose
+//! supervisor is older (protocol 1) gets the process from the caller itself,
+//! which must then be single-threaded (a CLI).
 
 use super::*;
+use crate::protocol::{recv_with_fds, send_with_fds, ExecRequest, Request};
+use std::os::unix::net::UnixStream;
 
 /// What `exec` takes.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +25,95 @@ pub struct ExecOptions {
     pub interactive: bool,
     /// `--detach-keys`, already checked with `tty::parse_detach_keys`.
     pub detach_keys: Option<String>,
+    /// The pty's size (rows, columns), with `tty`.
+    pub console_size: Option<(u16, u16)>,
+}
+
+/// The stdio of an exec'd process without a pty.
+pub struct ExecIo {
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+/// An exec'd process that runs.
+pub struct ExecHandle {
+    pub pid: i32,
+    /// Its pty's master, with `tty`.
+    pub pty: Option<OwnedFd>,
+    waiter: ExecWaiter,
+}
+
+enum ExecWaiter {
+    /// The supervisor tells the exit on this connection (what was read past
+    /// its first answer waits in `buffered`).
+    Supervisor {
+        stream: UnixStream,
+        buffered: Vec<u8>,
+    },
+    /// Our own child (a protocol 1 supervisor's container).
+    Child {
+        pidfd: skiff_runtime::pidfd::Pidfd,
+        engine_id: String,
+    },
+}
+
+impl ExecHandle {
+    /// An fd that becomes readable when the process has exited.
+    pub fn exit_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        match &self.waiter {
+            ExecWaiter::Supervisor { stream, .. } => stream.as_fd(),
+            ExecWaiter::Child { pidfd, .. } => pidfd.as_fd(),
+        }
+    }
+
+    /// Wait for the process to exit; its exit code.
+    pub fn wait(self, engine: &Engine) -> Result<i32> {
+        match self.waiter {
+            ExecWaiter::Supervisor { stream, buffered } => {
+                let line = read_line(&stream, buffered)
+                    .map_err(|e| Error::Internal(format!("waiting for exec: {e}")))?;
+                line.strip_prefix("exit ")
+                    .and_then(|c| c.parse().ok())
+                    .ok_or_else(|| {
+                        Error::Internal(format!("the supervisor ended the exec with {line:?}"))
+                    })
+            }
+            ExecWaiter::Child { pidfd, engine_id } => {
+                let _ = pidfd.wait(None);
+                let mut st = 0;
+                // SAFETY: waitpid on our own child, which has exited.
+                unsafe { libc::waitpid(self.pid, &mut st, 0) };
+                let code = skiff_runtime::signals::exit_code(st);
+                if let Ok(c) = engine.find(&engine_id) {
+                    engine.event(&c, "exec_die", &[("exitCode", code.to_string())]);
+                }
+                Ok(code)
+            }
+        }
+    }
+}
+
+/// One line from `s` (blocking; `line` holds what was read of it already),
+/// without its newline.
+fn read_line(s: &UnixStream, mut line: Vec<u8>) -> std::io::Result<String> {
+    use std::io::Read;
+    if let Some(i) = line.iter().position(|&b| b == b'\n') {
+        line.truncate(i);
+        return Ok(String::from_utf8_lossy(&line).into_owned());
+    }
+    let mut b = [0u8; 1];
+    loop {
+        match (&*s).read(&mut b) {
+            Ok(0) => break,
+            Ok(_) if b[0] == b'\n' => break,
+            Ok(_) => line.push(b[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
 impl Engine {
@@ -73,10 +170,18 @@ impl Engine {
         }))
         .map_err(|e| Error::Internal(format!("exec process: {e}")))
     }
+}
 
-    /// `exec`: run another process in a running container; its exit code
-    /// (0 at once with `detach`). The process uses the caller's stdio.
-    pub fn exec(&self, what: &str, o: &ExecOptions) -> Result<i32> {
+impl Engine {
+    /// `exec`: start another process in a running container, with `io` as
+    /// its stdio (without a pty: required), or a pty whose master the handle
+    /// holds. With `o.detach` the handle is returned without waiting.
+    pub fn exec_start(
+        &self,
+        what: &str,
+        o: &ExecOptions,
+        io: Option<ExecIo>,
+    ) -> Result<ExecHandle> {
         let c = self.find(what)?;
         match c.state.status {
             Status::Running if alive(c.state.pid, c.state.pid_start) => {}
@@ -90,23 +195,119 @@ impl Engine {
         if o.cmd.is_empty() {
             return Err(Error::Invalid("No exec command specified".into()));
         }
-        let mut process = self.exec_process(&c, o).map_err(|e| match e {
+        if !o.tty && io.is_none() {
+            return Err(Error::Invalid("exec without a pty needs its stdio".into()));
+        }
+        // Docker's exec events: the command, then its arguments, each
+        // followed by a space.
+        let (first, rest) = o.cmd.split_first().expect("a command");
+        let shown = format!("{first} {}", rest.join(" "));
+        for action in ["exec_create", "exec_start"] {
+            self.event(&c, &format!("{action}: {shown}"), &[]);
+        }
+        let req = ExecRequest {
+            cmd: o.cmd.clone(),
+            env: o.env.clone(),
+            workdir: o.workdir.clone(),
+            user: o.user.clone(),
+            privileged: o.privileged,
+            tty: o.tty,
+            size: o.console_size,
+        };
+        match self.exec_by_supervisor(&c, &req, io.as_ref())? {
+            Some(h) => Ok(h),
+            None => self.exec_here(&c, o, io),
+        }
+    }
+
+    /// The request to the container's supervisor; None when it does not
+    /// take it (protocol 1).
+    fn exec_by_supervisor(
+        &self,
+        c: &Container,
+        req: &ExecRequest,
+        io: Option<&ExecIo>,
+    ) -> Result<Option<ExecHandle>> {
+        use std::os::fd::AsFd;
+        let path = crate::tty::attach_socket(&self.paths.runroot, &c.id);
+        let s = UnixStream::connect(&path).map_err(io_err("connecting to", &path))?;
+        let fds: Vec<i32> = match io {
+            Some(io) if !req.tty => vec![
+                io.stdin.as_raw_fd(),
+                io.stdout.as_raw_fd(),
+                io.stderr.as_raw_fd(),
+            ],
+            _ => Vec::new(),
+        };
+        send_with_fds(
+            s.as_fd(),
+            Request::Exec(req.clone()).line().as_bytes(),
+            &fds,
+        )
+        .map_err(io_err("talking to the supervisor at", &path))?;
+        // The answer, with the pty's master when there is one.
+        let mut buf = [0u8; 512];
+        let mut got = Vec::new();
+        let mut pty = None;
+        while !got.contains(&b'\n') {
+            let (n, mut fds) =
+                recv_with_fds(s.as_fd(), &mut buf, nix::sys::socket::MsgFlags::empty())
+                    .map_err(io_err("talking to the supervisor at", &path))?;
+            if n == 0 {
+                // A protocol 1 supervisor closes on what it does not know.
+                return Ok(None);
+            }
+            got.extend_from_slice(&buf[..n]);
+            if pty.is_none() && !fds.is_empty() {
+                pty = Some(fds.remove(0));
+            }
+        }
+        let nl = got.iter().position(|&b| b == b'\n').expect("a line");
+        let line = String::from_utf8_lossy(&got[..nl]).into_owned();
+        if let Some(pid) = line.strip_prefix("pid ") {
+            return Ok(Some(ExecHandle {
+                pid: pid.parse().unwrap_or(0),
+                pty,
+                waiter: ExecWaiter::Supervisor {
+                    stream: s,
+                    buffered: got[nl + 1..].to_vec(),
+                },
+            }));
+        }
+        let rest = line.strip_prefix("error ").unwrap_or(&line);
+        let (_, msg) = rest.split_once(' ').unwrap_or(("126", rest));
+        // dockerd gives an exec that fails to start, for whatever reason,
+        // the exit code 126.
+        Err(Error::Start {
+            msg: msg.to_string(),
+            cause: crate::StartCause::NotExecutable,
+        })
+    }
+
+    /// Start the process ourselves (for a protocol 1 supervisor's
+    /// container): the runtime needs a single-threaded caller.
+    fn exec_here(&self, c: &Container, o: &ExecOptions, io: Option<ExecIo>) -> Result<ExecHandle> {
+        let failed = |e: skiff_runtime::Error| Error::Start {
+            msg: format!("OCI runtime exec failed: {e}"),
+            cause: crate::StartCause::NotExecutable,
+        };
+        let mut process = self.exec_process(c, o).map_err(|e| match e {
             Error::Spec(s) => Error::Start {
                 msg: s.to_string(),
                 cause: crate::StartCause::NotExecutable,
             },
             e => e,
         })?;
-        if o.tty {
+        let mut opts = self.exec_opts(c, process.clone(), true);
+        let console = if o.tty {
             process.terminal = true;
-            process.console_size =
-                crate::tty::terminal_size(1).map(|(h, w)| skiff_runtime::spec::ConsoleSize {
+            process.console_size = o
+                .console_size
+                .map(|(h, w)| skiff_runtime::spec::ConsoleSize {
                     height: h,
                     width: w,
                 });
-        }
-        let mut opts = self.exec_opts(&c, process, o.detach);
-        let console = if o.tty {
+            opts.process = process;
             let path = self.paths.runroot.join("console").join(format!(
                 "exec-{}-{}.sock",
                 &c.id[..12],
@@ -118,119 +319,28 @@ impl Engine {
         } else {
             None
         };
-        // Docker's exec events: the command, then its arguments, each
-        // followed by a space.
-        let (first, rest) = o.cmd.split_first().expect("a command");
-        let shown = format!("{first} {}", rest.join(" "));
-        for action in ["exec_create", "exec_start"] {
-            self.event(&c, &format!("{action}: {shown}"), &[]);
+        if let (Some(io), false) = (&io, o.tty) {
+            opts.stdio = Some([
+                io.stdin.as_raw_fd(),
+                io.stdout.as_raw_fd(),
+                io.stderr.as_raw_fd(),
+            ]);
         }
-        // dockerd gives an exec that fails to start, for whatever reason,
-        // the exit code 126.
-        let failed = |e: skiff_runtime::Error| Error::Start {
-            msg: format!("OCI runtime exec failed: {e}"),
-            cause: crate::StartCause::NotExecutable,
-        };
-        let Some(console) = console else {
-            let r = skiff_runtime::exec::exec(&opts).map_err(failed);
-            if let (Ok(code), false) = (&r, o.detach) {
-                self.event(&c, "exec_die", &[("exitCode", code.to_string())]);
-            }
-            return r;
-        };
         let pid = skiff_runtime::exec::spawn(&opts).map_err(failed)?;
-        let master = console.receive().map_err(Error::Internal)?;
-        drop(console);
-        if o.detach {
-            return Ok(0);
-        }
-        let escape = o
-            .detach_keys
-            .as_deref()
-            .and_then(|k| crate::tty::parse_detach_keys(k).ok())
-            .map(crate::tty::Escape::new)
-            .unwrap_or_default();
-        Ok(proxy_tty(pid, master, o.interactive, escape))
+        drop(io);
+        let pty = match &console {
+            Some(sock) => Some(sock.receive().map_err(Error::Internal)?),
+            None => None,
+        };
+        let pidfd = skiff_runtime::pidfd::Pidfd::open(pid)
+            .map_err(|e| Error::Internal(format!("watching exec process {pid}: {e}")))?;
+        Ok(ExecHandle {
+            pid,
+            pty,
+            waiter: ExecWaiter::Child {
+                pidfd,
+                engine_id: c.id.clone(),
+            },
+        })
     }
-}
-
-/// Copy between the caller's terminal and a pty master until process `pid`
-/// exits (its exit code) or the caller types ctrl-p ctrl-q (0: it runs on).
-fn proxy_tty(pid: i32, master: OwnedFd, interactive: bool, mut escape: crate::tty::Escape) -> i32 {
-    use std::os::fd::AsFd;
-    // SAFETY: pidfd_open on our child.
-    let pfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut stdin_open = interactive;
-    let mut exited: Option<i32> = None;
-    loop {
-        let mut fds = vec![libc::pollfd {
-            fd: master.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        if stdin_open {
-            fds.push(libc::pollfd {
-                fd: 0,
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
-        if exited.is_none() && pfd >= 0 {
-            fds.push(libc::pollfd {
-                fd: pfd,
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
-        let timeout = if exited.is_some() { 100 } else { -1 };
-        // SAFETY: a valid pollfd array of its length.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout) };
-        if r == 0 && exited.is_some() {
-            break;
-        }
-        for p in fds.iter().filter(|p| p.revents != 0) {
-            if p.fd == master.as_raw_fd() {
-                // SAFETY: reading into our buffer.
-                let n = unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) };
-                if n <= 0 {
-                    if exited.is_none() {
-                        let mut st = 0;
-                        // SAFETY: waitpid on our child.
-                        unsafe { libc::waitpid(pid, &mut st, 0) };
-                        exited = Some(skiff_runtime::signals::exit_code(st));
-                    }
-                    if pfd >= 0 {
-                        // SAFETY: closing the pidfd we opened.
-                        unsafe { libc::close(pfd) };
-                    }
-                    return exited.unwrap_or(0);
-                }
-                let _ = nix::unistd::write(std::io::stdout().as_fd(), &buf[..n as usize]);
-            } else if p.fd == 0 {
-                // SAFETY: reading our stdin into our buffer.
-                let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
-                if n <= 0 {
-                    stdin_open = false;
-                    continue;
-                }
-                let (data, detach) = escape.feed(&buf[..n as usize]);
-                let _ = nix::unistd::write(master.as_fd(), &data);
-                if detach {
-                    return 0;
-                }
-            } else {
-                let mut st = 0;
-                // SAFETY: waitpid on our child, without blocking.
-                if unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) } == pid {
-                    exited = Some(skiff_runtime::signals::exit_code(st));
-                }
-            }
-        }
-    }
-    if pfd >= 0 {
-        // SAFETY: closing the pidfd we opened.
-        unsafe { libc::close(pfd) };
-    }
-    exited.unwrap_or(0)
 }

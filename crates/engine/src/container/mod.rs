@@ -7,7 +7,6 @@ use crate::proc::{alive, wait_gone};
 use crate::time::now;
 use crate::{io_err, Engine, Error, Result};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -28,7 +27,7 @@ mod wait;
 
 pub use crate::units::parse_signal;
 pub use create::CreateOptions;
-pub use exec::ExecOptions;
+pub use exec::{ExecHandle, ExecIo, ExecOptions};
 pub use fs::{in_init_layer, CommitOptions, INIT_PATHS};
 pub use list::{command_text, status_text, ListOptions, Summary};
 pub use start::{Attach, Started};
@@ -39,11 +38,9 @@ pub use wait::WaitCondition;
 impl Engine {
     /// Record an event about container `c`.
     pub fn event(&self, c: &Container, action: &str, extra: &[(&str, String)]) {
-        let mut attrs = serde_json::json!({"image": c.config.image, "name": c.name});
-        for (k, v) in extra {
-            attrs[*k] = serde_json::Value::String(v.clone());
-        }
-        let _ = self.store.add_event("container", action, &c.id, &attrs);
+        let _ = self
+            .store
+            .add_event("container", action, &c.id, &event_attributes(c, extra));
     }
 
     /// The container, with its state checked against the processes it
@@ -103,6 +100,15 @@ impl Engine {
         unmount(&rootfs);
         remove_cgroups(&c.id);
     }
+}
+
+/// The attributes of an event about `c`: its image and name, and `extra`.
+pub(crate) fn event_attributes(c: &Container, extra: &[(&str, String)]) -> serde_json::Value {
+    let mut attrs = serde_json::json!({"image": c.config.image, "name": c.name});
+    for (k, v) in extra {
+        attrs[*k] = serde_json::Value::String(v.clone());
+    }
+    attrs
 }
 
 /// Remove the (empty) cgroups of container `id` in every hierarchy: the

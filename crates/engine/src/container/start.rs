@@ -17,8 +17,9 @@ pub struct Attach {
 pub struct Started {
     pub id: String,
     pub pid: i32,
-    status: BufReader<std::fs::File>,
-    supervisor: std::process::Child,
+    /// The supervisor's pid.
+    pub supervisor: i32,
+    status: StatusPipe,
 }
 
 impl Started {
@@ -26,22 +27,17 @@ impl Started {
     /// returns its exit code, or None when the client detached (ctrl-p
     /// ctrl-q on a terminal).
     pub fn wait(mut self) -> Result<Option<i32>> {
-        let mut line = String::new();
         loop {
-            line.clear();
-            let n = self.status.read_line(&mut line).unwrap_or(0);
-            if n == 0 {
-                let _ = self.supervisor.wait();
+            let Some(line) = self.status.line() else {
                 return Err(Error::Supervisor {
                     id: self.id.clone(),
                     msg: "it exited without reporting the container's exit".into(),
                 });
-            }
-            if let Some(code) = line.trim().strip_prefix("exit ") {
-                let _ = self.supervisor.try_wait();
+            };
+            if let Some(code) = line.strip_prefix("exit ") {
                 return Ok(Some(code.parse().unwrap_or(255)));
             }
-            if line.trim() == "detached" {
+            if line == "detached" {
                 return Ok(None);
             }
         }
@@ -51,41 +47,69 @@ impl Started {
     pub fn detach(self) {}
 }
 
-/// Block until `fd` is readable or process `pid` (our child) exited; in
-/// the latter case `fd` is made non-blocking so that a read returns what is
-/// there without waiting.
-fn wait_readable_or_exit(fd: std::os::fd::BorrowedFd<'_>, pid: i32) {
-    // SAFETY: pidfd_open of our child; returns a new fd or -1.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    if pidfd < 0 {
-        return;
-    }
-    // SAFETY: the fd was just made and is ours.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    let mut fds = [
-        libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    loop {
-        // SAFETY: a valid pollfd array of its length.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if r > 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break;
+/// A supervisor's status pipe, read a line at a time (see
+/// [`crate::protocol`]). The supervisor's end closes when it exits, but a
+/// container it left created (not yet started) still holds a copy: so once
+/// the supervisor is known, its death ends the reading too.
+struct StatusPipe {
+    file: std::fs::File,
+    buf: Vec<u8>,
+    supervisor: Option<skiff_runtime::pidfd::Pidfd>,
+    eof: bool,
+}
+
+impl StatusPipe {
+    /// The next line (without its newline); None when there is no more.
+    fn line(&mut self) -> Option<String> {
+        use std::io::Read;
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                return Some(String::from_utf8_lossy(&line[..i]).into_owned());
+            }
+            if self.eof {
+                return None;
+            }
+            let mut fds = vec![libc::pollfd {
+                fd: self.file.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            if let Some(p) = &self.supervisor {
+                fds.push(libc::pollfd {
+                    fd: p.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            // SAFETY: a valid pollfd array of its length.
+            let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, -1) };
+            if r < 0 {
+                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                self.eof = true;
+                continue;
+            }
+            let gone = fds.get(1).is_some_and(|p| p.revents != 0) && fds[0].revents == 0;
+            if gone {
+                // What it said before it went, then the end.
+                let _ = nix::fcntl::fcntl(
+                    &self.file,
+                    nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+                );
+                let _ = self.file.read_to_end(&mut self.buf);
+                self.eof = true;
+                continue;
+            }
+            let mut chunk = [0u8; 512];
+            match self.file.read(&mut chunk) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => self.eof = true,
+            }
         }
-    }
-    if fds[0].revents == 0 && fds[1].revents != 0 {
-        let _ = nix::fcntl::fcntl(
-            fd,
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        );
     }
 }
 
@@ -170,37 +194,47 @@ impl Engine {
             });
         }
         timing("engine start: spawning the supervisor");
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .map_err(io_err("starting the supervisor", &self.supervisor_exe))?;
         drop(wfd);
         // The supervisor's copy holds the lock now.
         drop(lock);
-        // The first line, unless the supervisor dies first: a container it
-        // left created (not yet started) still holds the pipe's other end.
-        wait_readable_or_exit(std::os::fd::AsFd::as_fd(&rfd), child.id() as i32);
-        let mut status = BufReader::new(std::fs::File::from(rfd));
-        let mut line = String::new();
-        if let Err(e) = status.read_line(&mut line) {
-            if e.kind() != std::io::ErrorKind::WouldBlock {
-                return Err(io_err(
-                    "reading the supervisor's status",
-                    &self.supervisor_exe,
-                )(e));
-            }
-        }
-        let line = line.trim_end();
+        // The process spawned forks the supervisor and exits at once: reaped
+        // here, so no zombie is left in a long-lived caller.
+        let _ = child.wait();
+        let mut status = StatusPipe {
+            file: std::fs::File::from(rfd),
+            buf: Vec::new(),
+            supervisor: None,
+            eof: false,
+        };
+        let supervisor = status
+            .line()
+            .as_deref()
+            .and_then(crate::protocol::parse_hello)
+            .map(|(_, pid)| pid);
+        let Some(supervisor) = supervisor else {
+            return Err(Error::Supervisor {
+                id: c.id,
+                msg: "it exited before starting the container".into(),
+            });
+        };
+        status.supervisor = skiff_runtime::pidfd::Pidfd::open(supervisor).ok();
+        let line = status.line().unwrap_or_default();
         timing("engine start: supervisor reported");
         if let Some(pid) = line.strip_prefix("started ") {
             return Ok(Started {
                 id: c.id,
                 pid: pid.parse().unwrap_or(0),
+                supervisor,
                 status,
-                supervisor: child,
             });
         }
-        let mut child = child;
-        let _ = child.wait();
+        // A failed start: the supervisor is on its way out.
+        if let Some(p) = &status.supervisor {
+            let _ = p.wait(Some(Duration::from_secs(10)));
+        }
         if let Some(rest) = line.strip_prefix("error ") {
             let (code, msg) = rest.split_once(' ').unwrap_or(("125", rest));
             return Err(Error::Start {

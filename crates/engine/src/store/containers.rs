@@ -121,6 +121,30 @@ impl Store {
         })
     }
 
+    /// [`update_state`](Self::update_state), and the container events
+    /// `events` (action, attributes) recorded in the same transaction: who
+    /// sees the new state sees them too.
+    pub fn update_state_with_events(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut State),
+        events: &[(&str, serde_json::Value)],
+    ) -> Result<State> {
+        self.write(|tx| {
+            for (action, attrs) in events {
+                super::events::add_event_on(tx, "container", action, id, attrs)
+                    .map_err(self.db())?;
+            }
+            let mut c = get_on(tx, id)
+                .map_err(self.db())?
+                .transpose()?
+                .ok_or_else(|| StoreError::NoSuchContainer(id.into()))?;
+            f(&mut c.state);
+            set_state_on(tx, id, &c.state).map_err(self.db())??;
+            Ok(c.state)
+        })
+    }
+
     pub fn rename(&self, id: &str, name: &str) -> Result<()> {
         let r = self.conn()?.execute(
             "UPDATE containers SET name = ?2 WHERE id = ?1",

@@ -43,25 +43,7 @@ impl Store {
         actor: &str,
         attributes: &serde_json::Value,
     ) -> Result<i64> {
-        let conn = self.conn()?;
-        conn.execute(
-            "INSERT INTO events (time_nano, type, action, actor, attributes)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                crate::time::now_nanos(),
-                kind,
-                action,
-                actor,
-                attributes.to_string()
-            ],
-        )
-        .map_err(self.db())?;
-        let seq = conn.last_insert_rowid();
-        if seq % TRIM_EVERY == 0 {
-            conn.execute("DELETE FROM events WHERE seq <= ?1", params![seq - KEEP])
-                .map_err(self.db())?;
-        }
-        Ok(seq)
+        add_event_on(&*self.conn()?, kind, action, actor, attributes).map_err(self.db())
     }
 
     /// Events matching `q`, oldest first.
@@ -127,4 +109,31 @@ fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         attributes: serde_json::from_str(&r.get::<_, String>(5)?)
             .unwrap_or(serde_json::Value::Null),
     })
+}
+
+/// Append an event on `conn` (inside a caller's transaction); its sequence
+/// number.
+pub(super) fn add_event_on(
+    conn: &rusqlite::Connection,
+    kind: &str,
+    action: &str,
+    actor: &str,
+    attributes: &serde_json::Value,
+) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO events (time_nano, type, action, actor, attributes)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            crate::time::now_nanos(),
+            kind,
+            action,
+            actor,
+            attributes.to_string()
+        ],
+    )?;
+    let seq = conn.last_insert_rowid();
+    if seq % TRIM_EVERY == 0 {
+        conn.execute("DELETE FROM events WHERE seq <= ?1", params![seq - KEEP])?;
+    }
+    Ok(seq)
 }

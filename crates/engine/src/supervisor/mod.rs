@@ -1,0 +1,214 @@
+//! The per-container supervisor: a small single-threaded process (the skiff
+//! binary run as `skiff __supervise ROOT RUNROOT ID`) that outlives whoever
+//! started it. It mounts the container's rootfs, writes its OCI config,
+//! creates and starts it through the runtime library (the container's init
+//! is its child), copies its output into the json-file log and to attached
+//! clients, runs `exec` and health-check processes in it, records its exit,
+//! applies the restart policy, and with `--rm` removes it.
+//!
+//! It starts with: fd 0 the container's stdin, fds 1 and 2 an attached
+//! client's stdout and stderr (or /dev/null), fd 3 the status pipe, fd 4 the
+//! container's start lock (see `startlock`). It forks once at once and the
+//! process that was started exits, so the supervisor is adopted by init and
+//! never becomes a zombie of a long-lived starter. What it says on the status
+//! pipe and serves on its attach socket is the protocol of
+//! [`crate::protocol`].
+//!
+//! Nothing a client does stalls it: its output to clients never blocks (a
+//! client too far behind is dropped; the log keeps everything), nor does
+//! input to the container, nor a client's request.
+
+mod pump;
+mod run;
+mod server;
+mod setup;
+mod sink;
+
+use crate::model::{Container, Status};
+use crate::Engine;
+use std::io::Write;
+use std::os::fd::FromRawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use skiff_runtime::log::timing;
+
+/// Entry point; returns the process exit status.
+pub fn main(args: &[String]) -> i32 {
+    timing("supervisor: main");
+    let [root, runroot, id] = args else {
+        eprintln!("usage: skiff __supervise ROOT RUNROOT ID");
+        return 2;
+    };
+    // Away from the process that was started, which exits now (its starter
+    // reaps it): init adopts us. Single-threaded here, so forking is safe.
+    // SAFETY: fork in a single-threaded process; the child goes on with
+    // this function, the parent only exits.
+    match unsafe { libc::fork() } {
+        0 => {}
+        -1 => return 125,
+        // SAFETY: _exit ends the parent without running any destructors
+        // (the child owns the shared descriptors now).
+        _ => unsafe { libc::_exit(0) },
+    }
+    // SAFETY: fd 3 was set up by the starter as the status pipe; we own it.
+    let mut status = unsafe { std::fs::File::from_raw_fd(3) };
+    // SAFETY: setting FD_CLOEXEC on our own fd: no process we start keeps it.
+    unsafe { libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let me = std::process::id() as i32;
+    let _ = writeln!(status, "{}", crate::protocol::hello(me));
+    // Fd 4: the container's start lock, held until its last exit is recorded.
+    // SAFETY: F_GETFD only reads fd 4's flags.
+    let lock = (unsafe { libc::fcntl(4, libc::F_GETFD) } >= 0).then(|| {
+        // SAFETY: the starter handed fd 4 to us; nothing else here owns it.
+        let mut f = unsafe { std::fs::File::from_raw_fd(4) };
+        // SAFETY: setting FD_CLOEXEC on our own fd.
+        unsafe { libc::fcntl(4, libc::F_SETFD, libc::FD_CLOEXEC) };
+        let start = skiff_runtime::state::proc_stat(me).map_or(0, |s| s.0);
+        let _ = crate::startlock::record(&mut f, me, start);
+        f
+    });
+    let mut sup = Supervisor {
+        status: Some(status),
+        attached: true,
+        lock,
+    };
+    let code = sup.run(Path::new(root), Path::new(runroot), id);
+    code.unwrap_or_else(|(code, msg)| {
+        sup.say(&format!("error {code} {msg}"));
+        1
+    })
+}
+
+struct Supervisor {
+    status: Option<std::fs::File>,
+    /// Whether fds 1 and 2 still go to a client.
+    attached: bool,
+    /// The container's start lock (see `startlock`): held while the
+    /// container is started, runs or restarts.
+    lock: Option<std::fs::File>,
+}
+
+type Fail = (i32, String);
+
+fn fail(code: i32) -> impl Fn(String) -> Fail {
+    move |m| (code, m)
+}
+
+/// The exit code Docker gives a failed start: 127 when the command is not
+/// found, 126 when it may not be run, 125 for anything else.
+fn start_failure_code(e: &skiff_runtime::Error) -> i32 {
+    match e.exec_cause() {
+        Some(skiff_runtime::ExecCause::NotFound) => 127,
+        Some(skiff_runtime::ExecCause::PermissionDenied) => 126,
+        _ => 125,
+    }
+}
+
+impl Supervisor {
+    /// The container's last exit is recorded: the start lock goes (so an
+    /// `rm` or `start` right after the client hears of the exit finds the
+    /// container stopped, not being started), then the client hears.
+    fn finished(&mut self, code: i32) {
+        self.lock = None;
+        self.say(&format!("exit {code}"));
+    }
+
+    /// A line to the starter, if it still listens.
+    fn say(&mut self, line: &str) {
+        if let Some(f) = &mut self.status {
+            if writeln!(f, "{line}").is_err() {
+                self.status = None;
+            }
+        }
+    }
+
+    fn run(&mut self, root: &Path, runroot: &Path, id: &str) -> Result<i32, Fail> {
+        timing("supervisor: begin");
+        // Own session: a ^C meant for the starter is not for us.
+        let _ = nix::unistd::setsid();
+        // SAFETY: setting SIGPIPE to ignored has no preconditions.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        let engine = Engine::open(root, runroot).map_err(|e| (125, e.to_string()))?;
+        let mut c = engine.store.find(id).map_err(|e| (125, e.to_string()))?;
+        timing("supervisor: store opened");
+        let mut first = true;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let started = Instant::now();
+            let code = match self.run_once(&engine, &mut c, first) {
+                Ok(code) => code,
+                Err((code, msg)) => {
+                    let _ = engine.store.update_state(&c.id, |s| {
+                        s.status = if first {
+                            Status::Created
+                        } else {
+                            Status::Exited
+                        };
+                        s.error = msg.clone();
+                        s.exit_code = code;
+                        s.pid = 0;
+                    });
+                    engine.cleanup_runtime(&c);
+                    if first {
+                        if c.host.auto_remove {
+                            let _ = engine.destroy(&c);
+                            engine.remove_anonymous_volumes(&c);
+                        }
+                        return Err((code, msg));
+                    }
+                    code
+                }
+            };
+            first = false;
+            if !self.restarts(&engine, &c, code) {
+                // (With --rm, run_once removed the container and reported.)
+                self.finished(code);
+                return Ok(0);
+            }
+            // Docker's backoff: doubling from 100 ms, reset after a run of 10 s.
+            if started.elapsed() >= Duration::from_secs(10) {
+                backoff = Duration::from_millis(100);
+            }
+            let _ = engine.store.update_state(&c.id, |s| {
+                s.status = Status::Restarting;
+                s.restart_count += 1;
+            });
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+            // Stopped or removed while we waited?
+            match engine.store.get(&c.id) {
+                Ok(Some(cur)) if !cur.state.stopped_by_user => c = cur,
+                _ => {
+                    let _ = engine
+                        .store
+                        .update_state(&c.id, |s| s.status = Status::Exited);
+                    self.finished(code);
+                    return Ok(0);
+                }
+            }
+        }
+    }
+
+    /// Whether the restart policy brings `c` back after an exit with `code`.
+    fn restarts(&self, engine: &Engine, c: &Container, code: i32) -> bool {
+        let state = engine
+            .store
+            .get(&c.id)
+            .ok()
+            .flatten()
+            .map(|c| c.state)
+            .unwrap_or_default();
+        let p = &c.host.restart_policy;
+        !state.stopped_by_user
+            && match p.name.as_str() {
+                "always" | "unless-stopped" => true,
+                "on-failure" => {
+                    code != 0
+                        && (p.maximum_retry_count == 0
+                            || state.restart_count < p.maximum_retry_count)
+                }
+                _ => false,
+            }
+    }
+}
