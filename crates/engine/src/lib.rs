@@ -62,10 +62,10 @@ impl Paths {
 
 /// The engine: its paths and an open store.
 pub struct Engine {
-    pub paths: Paths,
-    pub store: store::Store,
+    pub(crate) paths: Paths,
+    pub(crate) store: store::Store,
     /// The executable that runs `__supervise` (the skiff binary).
-    pub supervisor_exe: PathBuf,
+    pub(crate) supervisor_exe: PathBuf,
     /// Made by the first waiter.
     notifier: std::sync::OnceLock<notify::Notifier>,
 }
@@ -90,6 +90,11 @@ impl Engine {
         })
     }
 
+    /// Where the engine keeps things.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
     /// What wakes the engine's waiters (see [`notify`]).
     pub fn notifier(&self) -> Result<&notify::Notifier> {
         if let Some(n) = self.notifier.get() {
@@ -100,3 +105,12 @@ impl Engine {
         Ok(self.notifier.get_or_init(|| n))
     }
 }
+
+/// One engine serves every thread of a server: it must stay Send + Sync.
+const _: () = {
+    fn shared<T: Send + Sync>() {}
+    fn check() {
+        shared::<Engine>();
+    }
+    let _ = check;
+};
