@@ -28,6 +28,7 @@ tier "build" cargo build --workspace --all-targets -q
 tier "unit tests" cargo test --workspace --lib --bins -q
 tier "runtime and image integration tests" cargo test -p skiff -q --test lifecycle --test bad_input --test isolation --test namespaces --test cgroup_v2 --test images_cli --test pull_cli
 tier "network tests (netlink, DNS, bridges, ports, names)" bash -c "cargo test -q -p skiff-net --tests && cargo test -q -p skiff --test network"
+tier "engine facade tests (one Engine, many threads)" cargo test -p skiff-engine -q --test facade
 tier "container engine tests" cargo test -p skiff -q --test containers
 tier "docker parity scenarios (skiff vs Docker 20.10)" cargo test -p skiff -q --test docker_parity
 tier "drop-in and interop tests (podman, containerd, docker)" cargo test -p skiff -q --test dropin --test docker_interop

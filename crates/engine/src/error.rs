@@ -110,10 +110,8 @@ impl Error {
             Error::Image(_) => ErrorKind::Internal,
             Error::Spec(_) | Error::Invalid(_) => ErrorKind::InvalidArgument,
             Error::NotFound { .. } => ErrorKind::NotFound,
-            Error::Conflict(_)
-            | Error::RemoveRunning(_)
-            | Error::AlreadyRunning(_)
-            | Error::Paused(_) => ErrorKind::Conflict,
+            Error::Conflict(_) | Error::RemoveRunning(_) | Error::Paused(_) => ErrorKind::Conflict,
+            Error::AlreadyRunning(_) => ErrorKind::NotModified,
             Error::NotRunning(_) => ErrorKind::NotRunning,
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::Unauthorized(_) => ErrorKind::Unauthorized,

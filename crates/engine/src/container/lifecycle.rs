@@ -79,6 +79,7 @@ impl Engine {
     /// `rm`: remove a container (`force`: kill it first).
     pub fn remove(&self, what: &str, force: bool, volumes: bool) -> Result<Container> {
         let c = self.find(what)?;
+        self.settle(&c);
         if matches!(
             c.state.status,
             Status::Running | Status::Paused | Status::Restarting
@@ -122,6 +123,22 @@ impl Engine {
             self.remove_anonymous_volumes(&c);
         }
         Ok(c)
+    }
+
+    /// When `c`'s exit is recorded but its supervisor still holds the start
+    /// lock (it lets go once it decided not to restart it, a moment later),
+    /// wait for it, so a start or remove right after a wait or stop does not
+    /// take it for being started.
+    pub(crate) fn settle(&self, c: &Container) {
+        if c.state.status != Status::Exited {
+            return;
+        }
+        let dir = self.paths.container_dir(&c.id);
+        if let crate::startlock::Holder::Supervisor(pid, _) = crate::startlock::holder(&dir) {
+            if let Ok(fd) = skiff_runtime::pidfd::Pidfd::open(pid) {
+                let _ = fd.wait(Some(Duration::from_secs(10)));
+            }
+        }
     }
 
     /// Whether a supervisor is starting `c` (which still reads as created).

@@ -53,11 +53,16 @@ impl Engine {
 
     /// Every container, states checked as in [`find`](Self::find).
     pub fn list(&self) -> Result<Vec<Container>> {
-        self.store
-            .list()?
-            .into_iter()
-            .map(|c| self.reconcile(c))
-            .collect()
+        let mut out = Vec::new();
+        for c in self.store.list()? {
+            match self.reconcile(c) {
+                Ok(c) => out.push(c),
+                // Removed by another thread or process while we looked.
+                Err(Error::Store(crate::store::StoreError::NoSuchContainer(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     pub(crate) fn reconcile(&self, mut c: Container) -> Result<Container> {

@@ -126,22 +126,11 @@ impl Engine {
         };
         check(&c)?;
         // One supervisor per container: the lock goes to the one we spawn.
+        self.settle(&c);
         let mut lock = crate::startlock::acquire(&dir).map_err(io_err("locking", &dir))?;
-        if lock.is_none() {
-            match crate::startlock::holder(&dir) {
-                // A created init that outlived its supervisor holds it.
-                crate::startlock::Holder::None => self.cleanup_runtime(&c),
-                // The supervisor of the exit just recorded, finishing up: it
-                // lets go in a moment.
-                crate::startlock::Holder::Supervisor(pid, _)
-                    if c.state.status == Status::Exited =>
-                {
-                    if let Ok(fd) = skiff_runtime::pidfd::Pidfd::open(pid) {
-                        let _ = fd.wait(Some(Duration::from_secs(10)));
-                    }
-                }
-                _ => {}
-            }
+        if lock.is_none() && crate::startlock::holder(&dir) == crate::startlock::Holder::None {
+            // A created init that outlived its supervisor holds it.
+            self.cleanup_runtime(&c);
             lock = crate::startlock::acquire(&dir).map_err(io_err("locking", &dir))?;
         }
         let Some(lock) = lock else {
