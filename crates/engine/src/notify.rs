@@ -4,8 +4,9 @@
 //!
 //! A watcher thread (started by the first waiter of an engine) sleeps in
 //! `poll` on an inotify descriptor and the pidfds of watched processes:
-//! a write to the store's WAL (any recorded state change or event, by any
-//! process: supervisors record exits and health there), a change in a
+//! a change committed to the store (any recorded state change or event, by
+//! any process: supervisors record exits and health there; the store
+//! writes `containers.db-notify` after each commit), a change in a
 //! watched directory (a container's log), or the end of a watched process
 //! (a supervisor that dies without a word) bumps one generation counter and
 //! wakes every waiter, which then checks its own condition. Nothing wakes
@@ -75,7 +76,9 @@ pub struct PidWatch {
     pid: i32,
 }
 
-/// The store's files in its root directory.
+/// The store's files in its root directory: `containers.db-notify`, which
+/// the store writes after each commit, and the database's own (a store
+/// written by an older skiff only changes those).
 fn is_store_file(name: &std::ffi::OsStr) -> bool {
     name.to_str()
         .is_some_and(|n| n.starts_with("containers.db"))

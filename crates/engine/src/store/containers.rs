@@ -32,7 +32,10 @@ impl Store {
             ],
         );
         match r {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.changed();
+                Ok(())
+            }
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::ConstraintViolation =>
             {
@@ -104,13 +107,15 @@ impl Store {
 
     /// Write a container's state.
     pub fn set_state(&self, id: &str, s: &State) -> Result<()> {
-        set_state_on(&*self.conn()?, id, s).map_err(self.db())?
+        set_state_on(&*self.conn()?, id, s).map_err(self.db())??;
+        self.changed();
+        Ok(())
     }
 
     /// Change a container's state with `f`, atomically with respect to other
     /// threads and processes doing the same; returns the new state.
     pub fn update_state(&self, id: &str, f: impl FnOnce(&mut State)) -> Result<State> {
-        self.write(|tx| {
+        self.write_and_say(|tx| {
             let mut c = get_on(tx, id)
                 .map_err(self.db())?
                 .transpose()?
@@ -130,7 +135,7 @@ impl Store {
         f: impl FnOnce(&mut State),
         events: &[(&str, serde_json::Value)],
     ) -> Result<State> {
-        self.write(|tx| {
+        self.write_and_say(|tx| {
             for (action, attrs) in events {
                 super::events::add_event_on(tx, "container", action, id, attrs)
                     .map_err(self.db())?;
@@ -151,7 +156,10 @@ impl Store {
             params![id, name],
         );
         match r {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.changed();
+                Ok(())
+            }
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::ConstraintViolation =>
             {
@@ -168,7 +176,7 @@ impl Store {
     /// Remove a container's record with its endpoints and published ports;
     /// whether it was there.
     pub fn remove(&self, id: &str) -> Result<bool> {
-        self.write(|tx| {
+        self.write_and_say(|tx| {
             tx.execute("DELETE FROM endpoints WHERE container = ?1", params![id])
                 .map_err(self.db())?;
             tx.execute("DELETE FROM published WHERE container = ?1", params![id])

@@ -43,7 +43,10 @@ impl Store {
         actor: &str,
         attributes: &serde_json::Value,
     ) -> Result<i64> {
-        add_event_on(&*self.conn()?, kind, action, actor, attributes).map_err(self.db())
+        let seq =
+            add_event_on(&*self.conn()?, kind, action, actor, attributes).map_err(self.db())?;
+        self.changed();
+        Ok(seq)
     }
 
     /// Events matching `q`, oldest first.

@@ -56,6 +56,9 @@ pub struct Store {
     path: PathBuf,
     shown: String,
     idle: Mutex<Vec<Connection>>,
+    /// `<store>-notify`: written after each change is committed (see
+    /// [`Store::changed`]).
+    notify: Option<std::fs::File>,
 }
 
 /// A connection checked out of the pool; back in it when dropped.
@@ -95,10 +98,17 @@ impl Drop for Conn<'_> {
 impl Store {
     /// Open the store at `path` (made and migrated if need be).
     pub fn open(path: &Path) -> Result<Store> {
+        let notify = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(format!("{}-notify", path.display()))
+            .ok();
         let s = Store {
             path: path.to_path_buf(),
             shown: path.display().to_string(),
             idle: Mutex::new(Vec::new()),
+            notify,
         };
         let mut conn = s.connect()?;
         skiff_image::sqlite::migrate(&mut conn, &schema::MIGRATIONS).map_err(|e| match e {
@@ -130,6 +140,18 @@ impl Store {
         })
     }
 
+    /// Say a change was committed: a write to `<store>-notify`, which the
+    /// engine's notifier (`crate::notify`) watches. The store's own files
+    /// are no such signal: a commit's last write to the WAL comes before the
+    /// commit is visible to readers (the WAL index is shared memory), so a
+    /// waiter woken by it could read the state before the change.
+    pub(crate) fn changed(&self) {
+        if let Some(f) = &self.notify {
+            use std::os::unix::fs::FileExt;
+            let _ = f.write_at(b"\n", 0);
+        }
+    }
+
     /// A database error, named after this store.
     pub(crate) fn err(&self, err: rusqlite::Error) -> StoreError {
         StoreError::Db {
@@ -140,6 +162,16 @@ impl Store {
 
     pub(crate) fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |err| self.err(err)
+    }
+
+    /// [`write`](Self::write), then [`changed`](Self::changed).
+    pub(crate) fn write_and_say<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let v = self.write(f)?;
+        self.changed();
+        Ok(v)
     }
 
     /// Run `f` in one write transaction (taken at once, so two writers never
