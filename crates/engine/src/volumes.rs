@@ -624,18 +624,6 @@ pub fn dir_size(p: &Path) -> u64 {
     n
 }
 
-/// The container's writable layer as an OCI layer tar, without the init
-/// layer's paths and the mount points of its volumes, binds and tmpfs.
-pub(crate) fn layer_tar(
-    upper: &Path,
-    c: &Container,
-    out: impl std::io::Write,
-) -> std::io::Result<()> {
-    let mounts: Vec<String> = c.host.mounts.iter().map(|m| m.target.clone()).collect();
-    let skip = |p: &str| crate::container::in_init_layer(p) || mounts.iter().any(|m| m == p);
-    skiff_image::layer::diff::write_layer_tar(upper, &skip, out)
-}
-
 /// Where container path `p` is on the host: in a volume or bind mount that
 /// covers it, else below the rootfs (symlinks resolved as the container
 /// sees them, never leaving its root).
