@@ -1,56 +1,7 @@
 //! A container's filesystem against its image: `diff` and `commit`.
 
 use super::*;
-
-/// Paths Docker keeps in a container's init layer, which `diff` and
-/// `commit` leave out: the mount points skiff makes in the writable layer.
-pub const INIT_PATHS: [&str; 9] = [
-    "/dev",
-    "/proc",
-    "/sys",
-    "/etc/hostname",
-    "/etc/hosts",
-    "/etc/resolv.conf",
-    "/etc/mtab",
-    "/.dockerenv",
-    "/sbin/docker-init",
-];
-
-/// Is `p` (absolute, in the container) one of [`INIT_PATHS`] or below one?
-pub fn in_init_layer(p: &str) -> bool {
-    INIT_PATHS
-        .iter()
-        .any(|i| p == *i || (p.starts_with(i) && p.as_bytes().get(i.len()) == Some(&b'/')))
-}
-
-/// What a path in the writable layer is, seen through the image's layers.
-fn in_lower(lower: &[std::path::PathBuf], rel: &Path) -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    for l in lower {
-        // A whiteout on the way hides everything below it.
-        let mut p = l.clone();
-        let mut hidden = false;
-        for comp in rel.components() {
-            p.push(comp);
-            if let Ok(md) = std::fs::symlink_metadata(&p) {
-                if md.file_type().is_char_device() && {
-                    use std::os::unix::fs::MetadataExt;
-                    md.rdev() == 0
-                } {
-                    hidden = true;
-                    break;
-                }
-            }
-        }
-        if hidden {
-            return false;
-        }
-        if std::fs::symlink_metadata(l.join(rel)).is_ok() {
-            return true;
-        }
-    }
-    false
-}
+use skiff_image::layer::diff::{changes, in_init_layer, write_layer_tar};
 
 impl Engine {
     /// `diff`: what changed in the container's filesystem, as Docker lists
@@ -64,57 +15,8 @@ impl Engine {
             .map_err(|e| Error::Internal(format!("image ID {}: {e}", c.image_id)))?;
         let lower = images.layer_dirs(&id)?;
         let upper = self.paths.container_dir(&c.id).join("upper");
-        let mut out = Vec::new();
-        walk_changes(&upper, &lower, Path::new(""), &mut out);
-        out.sort_by(|a, b| a.1.cmp(&b.1));
-        Ok(out)
+        Ok(changes(&upper, &lower, &in_init_layer))
     }
-}
-
-/// Changes below `rel` in `upper`; returns whether any was recorded.
-fn walk_changes(
-    upper: &Path,
-    lower: &[std::path::PathBuf],
-    rel: &Path,
-    out: &mut Vec<(char, String)>,
-) -> bool {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let Ok(rd) = std::fs::read_dir(upper.join(rel)) else {
-        return false;
-    };
-    let mut any = false;
-    for e in rd.flatten() {
-        let r = rel.join(e.file_name());
-        let shown = format!("/{}", r.display());
-        if in_init_layer(&shown) {
-            continue;
-        }
-        let Ok(md) = e.metadata() else { continue };
-        if md.file_type().is_char_device() && md.rdev() == 0 {
-            out.push(('D', shown));
-            any = true;
-            continue;
-        }
-        let existed = in_lower(lower, &r);
-        if md.is_dir() {
-            if existed {
-                // A directory copied up: changed if anything in it changed.
-                let mark = out.len();
-                if walk_changes(upper, lower, &r, out) {
-                    out.insert(mark, ('C', shown));
-                    any = true;
-                }
-            } else {
-                out.push(('A', shown));
-                walk_changes(upper, &[], &r, out);
-                any = true;
-            }
-        } else {
-            out.push((if existed { 'C' } else { 'A' }, shown));
-            any = true;
-        }
-    }
-    any
 }
 
 /// What `commit` takes.
@@ -149,7 +51,7 @@ impl Engine {
             self.pause(&c.id)?;
         }
         let written = std::fs::File::create(&tmp)
-            .and_then(|f| crate::volumes::layer_tar(&upper, &c, std::io::BufWriter::new(f)));
+            .and_then(|f| layer_tar(&upper, &c, std::io::BufWriter::new(f)));
         if paused {
             let _ = self.unpause(&c.id);
         }
@@ -195,4 +97,12 @@ impl Engine {
         self.event(&c, "commit", &[]);
         Ok(id)
     }
+}
+
+/// The container's writable layer as an OCI layer tar, without the init
+/// layer's paths and the mount points of its volumes, binds and tmpfs.
+fn layer_tar(upper: &Path, c: &Container, out: impl std::io::Write) -> std::io::Result<()> {
+    let mounts: Vec<String> = c.host.mounts.iter().map(|m| m.target.clone()).collect();
+    let skip = |p: &str| in_init_layer(p) || mounts.iter().any(|m| m == p);
+    write_layer_tar(upper, &skip, out)
 }

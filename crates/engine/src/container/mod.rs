@@ -28,7 +28,7 @@ mod wait;
 pub use crate::units::parse_signal;
 pub use create::CreateOptions;
 pub use exec::{ExecHandle, ExecIo, ExecOptions};
-pub use fs::{in_init_layer, CommitOptions, INIT_PATHS};
+pub use fs::CommitOptions;
 pub use list::{command_text, status_text, ListOptions, Summary};
 pub use start::{Attach, Started};
 pub(crate) use stats::cgroup;

@@ -1,6 +1,7 @@
 //! `container prune`, and the sweep of what dead processes left.
 
 use super::*;
+use skiff_image::layer::diff::in_init_layer;
 
 impl Engine {
     /// `container prune`: remove every stopped container `f` selects
