@@ -3999,14 +3999,15 @@ fn volume_flag_validation(c: &Ctx) {
             "",
         );
     }
-    // None of these leaves a volume behind. (Docker's refused run with a
-    // duplicate mount point made px-vv and removed it again some moments
-    // later in some runs: it gets a moment to do so.)
+    // None of these leaves a volume behind on skiff. (Docker 20.10 kept
+    // px-vv after one of these refused runs in some runs of the whole
+    // suite, not in others, nor when the scenario runs alone: Docker's side
+    // is not compared here.)
     let ls = cl!("volume ls -q --filter name=px-vv");
-    c.until(Side::Docker, 3, "Docker to remove px-vv", || {
-        c.exec(Side::Docker, &ls).out.is_empty()
+    let o = c.exec(Side::Skiff, &ls);
+    c.expect(Side::Skiff, o.code == Some(0) && o.out.is_empty(), || {
+        format!("a refused run left a volume: {:?}", o.raw_out)
     });
-    c.same_want("no volume made", &ls, E::Exact, 0, "");
 }
 
 // ---------------------------------------------------------------------------
