@@ -4,15 +4,14 @@
 //! Invoked as `skiff-runtime` (or `skiff runtime ...`) it is the OCI runtime
 //! with runc's command line.
 
-mod cli_errors;
-mod containers;
-mod format;
-mod images;
-mod info;
-mod networks;
-mod template;
+mod cli;
+mod output;
 
 use clap::{Parser, Subcommand};
+use cli::{
+    attach, container, create, events, exec, fs, images, inspect, lifecycle, logs, networks, ps,
+    run, stats, system, volumes,
+};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -47,34 +46,34 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Create and run a new container from an image.
-    Run(containers::RunArgs),
+    Run(run::RunArgs),
     /// Create a new container.
-    Create(containers::CreateArgs),
+    Create(create::CreateArgs),
     /// Display system-wide information.
-    Info(info::InfoArgs),
+    Info(system::InfoArgs),
     /// Start one or more stopped containers.
-    Start(containers::StartArgs),
+    Start(lifecycle::StartArgs),
     /// Stop one or more running containers.
-    Stop(containers::StopArgs),
+    Stop(lifecycle::StopArgs),
     /// Restart one or more containers.
-    Restart(containers::StopArgs),
+    Restart(lifecycle::StopArgs),
     /// Kill one or more running containers.
-    Kill(containers::KillArgs),
+    Kill(lifecycle::KillArgs),
     /// Remove one or more containers.
-    Rm(containers::RmArgs),
+    Rm(lifecycle::RmArgs),
     /// List containers.
-    Ps(containers::PsArgs),
+    Ps(ps::PsArgs),
     /// Fetch the logs of a container.
-    Logs(containers::LogsArgs),
+    Logs(logs::LogsArgs),
     /// Block until containers stop, then print their exit codes.
-    Wait(containers::WaitArgs),
+    Wait(lifecycle::WaitArgs),
     /// Return low-level information on containers.
-    Inspect(containers::InspectArgs),
+    Inspect(inspect::InspectArgs),
     /// Rename a container.
     Rename { container: String, new_name: String },
     /// Manage volumes.
     #[command(subcommand)]
-    Volume(containers::VolumeCmd),
+    Volume(volumes::VolumeCmd),
     /// Manage networks.
     #[command(subcommand)]
     Network(networks::NetworkCmd),
@@ -85,31 +84,31 @@ enum Cmd {
         port: Option<String>,
     },
     /// Run a command in a running container.
-    Exec(containers::ExecArgs),
+    Exec(exec::ExecArgs),
     /// Attach to a running container's output (and input, with a tty).
-    Attach(containers::AttachArgs),
+    Attach(attach::AttachArgs),
     /// Pause all processes within containers.
-    Pause(containers::NamesArgs),
+    Pause(lifecycle::NamesArgs),
     /// Unpause all processes within containers.
-    Unpause(containers::NamesArgs),
+    Unpause(lifecycle::NamesArgs),
     /// Display the running processes of a container.
-    Top(containers::TopArgs),
+    Top(stats::TopArgs),
     /// Display a live stream of containers' resource usage.
-    Stats(containers::StatsArgs),
+    Stats(stats::StatsArgs),
     /// Get real time events.
-    Events(containers::EventsArgs),
+    Events(events::EventsArgs),
     /// Inspect changes to files or directories on a container's filesystem.
-    Diff(containers::DiffArgs),
+    Diff(fs::DiffArgs),
     /// Create a new image from a container's changes.
-    Commit(containers::CommitArgs),
+    Commit(fs::CommitArgs),
     /// Copy files/folders between a container and the local filesystem.
-    Cp(containers::CpArgs),
+    Cp(fs::CpArgs),
     /// Manage containers.
     #[command(subcommand)]
-    Container(containers::ContainerCmd),
+    Container(container::ContainerCmd),
     /// Manage skiff.
     #[command(subcommand)]
-    System(containers::SystemCmd),
+    System(system::SystemCmd),
     /// Pull an image from a registry.
     Pull(images::PullArgs),
     /// Push an image to a registry.
@@ -177,7 +176,7 @@ fn main() {
     let cli = match Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) => {
-            let (text, code) = cli_errors::docker_style::<Cli>(&e, &argv);
+            let (text, code) = cli::errors::docker_style::<Cli>(&e, &argv);
             if code == 0 {
                 let _ = e.print();
             } else {
@@ -188,39 +187,39 @@ fn main() {
     };
     let (root, runroot) = (cli.root.clone(), cli.runroot.clone());
     let result = match cli.cmd {
-        Cmd::Run(a) => finish(containers::run(&root, &runroot, a)),
-        Cmd::Create(a) => finish(containers::create(&root, &runroot, a)),
-        Cmd::Start(a) => finish(containers::start(&root, &runroot, a)),
-        Cmd::Stop(a) => finish(containers::stop(&root, &runroot, a)),
-        Cmd::Restart(a) => finish(containers::restart(&root, &runroot, a)),
-        Cmd::Kill(a) => finish(containers::kill(&root, &runroot, a)),
-        Cmd::Rm(a) => finish(containers::rm(&root, &runroot, a)),
-        Cmd::Ps(a) => finish(containers::ps(&root, &runroot, a)),
-        Cmd::Logs(a) => finish(containers::logs(&root, &runroot, a)),
-        Cmd::Wait(a) => finish(containers::wait(&root, &runroot, a)),
-        Cmd::Inspect(a) => finish(containers::inspect(&root, &runroot, a)),
+        Cmd::Run(a) => finish(run::run(&root, &runroot, a)),
+        Cmd::Create(a) => finish(create::create(&root, &runroot, a)),
+        Cmd::Start(a) => finish(lifecycle::start(&root, &runroot, a)),
+        Cmd::Stop(a) => finish(lifecycle::stop(&root, &runroot, a)),
+        Cmd::Restart(a) => finish(lifecycle::restart(&root, &runroot, a)),
+        Cmd::Kill(a) => finish(lifecycle::kill(&root, &runroot, a)),
+        Cmd::Rm(a) => finish(lifecycle::rm(&root, &runroot, a)),
+        Cmd::Ps(a) => finish(ps::ps(&root, &runroot, a)),
+        Cmd::Logs(a) => finish(logs::logs(&root, &runroot, a)),
+        Cmd::Wait(a) => finish(lifecycle::wait(&root, &runroot, a)),
+        Cmd::Inspect(a) => finish(inspect::inspect(&root, &runroot, a)),
         Cmd::Rename {
             container,
             new_name,
-        } => finish(containers::rename(&root, &runroot, &container, &new_name)),
-        Cmd::Volume(c) => finish(containers::volume(&root, &runroot, c)),
+        } => finish(lifecycle::rename(&root, &runroot, &container, &new_name)),
+        Cmd::Volume(c) => finish(volumes::volume(&root, &runroot, c)),
         Cmd::Network(c) => finish(networks::network(&root, &runroot, c)),
         Cmd::Port { container, port } => {
             finish(networks::port(&root, &runroot, &container, port.as_deref()))
         }
-        Cmd::Exec(a) => finish(containers::exec(&root, &runroot, a)),
-        Cmd::Attach(a) => finish(containers::attach(&root, &runroot, a)),
-        Cmd::Pause(a) => finish(containers::pause(&root, &runroot, a)),
-        Cmd::Unpause(a) => finish(containers::unpause(&root, &runroot, a)),
-        Cmd::Top(a) => finish(containers::top(&root, &runroot, a)),
-        Cmd::Stats(a) => finish(containers::stats(&root, &runroot, a)),
-        Cmd::Events(a) => finish(containers::events(&root, &runroot, a)),
-        Cmd::Diff(a) => finish(containers::diff(&root, &runroot, a)),
-        Cmd::Commit(a) => finish(containers::commit(&root, &runroot, a)),
-        Cmd::Cp(a) => finish(containers::cp(&root, &runroot, a)),
-        Cmd::Container(c) => finish(containers::container(&root, &runroot, c)),
-        Cmd::System(c) => finish(containers::system(&root, &runroot, c)),
-        Cmd::Info(a) => finish(info::info(&root, &runroot, a)),
+        Cmd::Exec(a) => finish(exec::exec(&root, &runroot, a)),
+        Cmd::Attach(a) => finish(attach::attach(&root, &runroot, a)),
+        Cmd::Pause(a) => finish(lifecycle::pause(&root, &runroot, a)),
+        Cmd::Unpause(a) => finish(lifecycle::unpause(&root, &runroot, a)),
+        Cmd::Top(a) => finish(stats::top(&root, &runroot, a)),
+        Cmd::Stats(a) => finish(stats::stats(&root, &runroot, a)),
+        Cmd::Events(a) => finish(events::events(&root, &runroot, a)),
+        Cmd::Diff(a) => finish(fs::diff(&root, &runroot, a)),
+        Cmd::Commit(a) => finish(fs::commit(&root, &runroot, a)),
+        Cmd::Cp(a) => finish(fs::cp(&root, &runroot, a)),
+        Cmd::Container(c) => finish(container::container(&root, &runroot, c)),
+        Cmd::System(c) => finish(system::system(&root, &runroot, c)),
+        Cmd::Info(a) => finish(system::info(&root, &runroot, a)),
         Cmd::Runtime { args } => {
             let mut a = vec!["skiff-runtime".to_string()];
             a.extend(args);
@@ -258,7 +257,7 @@ fn main() {
 }
 
 /// Exit as a container command's result says.
-fn finish(r: Result<(), containers::Failure>) -> ! {
+fn finish(r: Result<(), cli::Failure>) -> ! {
     if let Err(f) = r {
         if !f.msg.is_empty() {
             eprintln!("{}", f.msg);

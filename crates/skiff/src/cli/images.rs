@@ -2,7 +2,8 @@
 //! `save`, `load`, `history`, `image inspect|prune|tag`): argument parsing
 //! and output; the work is the engine's.
 
-use crate::format::{ago, human_size, table};
+use super::progress::pull_progress;
+use crate::output::format::{ago, human_size, table};
 use clap::{Args, Subcommand};
 use skiff_engine::images::{ImportOptions, PullOptions};
 use skiff_engine::Engine;
@@ -221,7 +222,7 @@ pub fn list(root: &Path, runroot: &Path, a: ImagesArgs) -> Result {
     header.extend(["IMAGE ID", "CREATED", "SIZE"]);
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     let mut ids = Vec::new();
-    let mut formatted: Vec<crate::format::Fields> = Vec::new();
+    let mut formatted: Vec<crate::output::format::Fields> = Vec::new();
     for img in e.image_list(a.reference.as_deref())? {
         let id = if a.no_trunc {
             img.id.to_string()
@@ -268,7 +269,7 @@ pub fn list(root: &Path, runroot: &Path, a: ImagesArgs) -> Result {
             println!("{id}");
         }
     } else if let Some(f) = &a.format {
-        print!("{}", crate::format::render_rows(f, &formatted)?);
+        print!("{}", crate::output::format::render_rows(f, &formatted)?);
     } else {
         print!("{}", table(&rows));
     }
@@ -324,10 +325,10 @@ pub fn image_cmd(root: &Path, runroot: &Path, c: ImageCmd) -> Result {
             match format {
                 Some(f) => {
                     for v in &out {
-                        println!("{}", crate::template::render(&f, v)?);
+                        println!("{}", crate::output::template::render(&f, v)?);
                     }
                 }
-                None => println!("{}", crate::containers::json_4(&out)),
+                None => println!("{}", super::json_4(&out)),
             }
             if !missing.is_empty() {
                 for m in missing {
@@ -355,7 +356,7 @@ pub fn image_cmd(root: &Path, runroot: &Path, c: ImageCmd) -> Result {
                 .iter()
                 .map(|id| format!("deleted: {id}"))
                 .collect();
-            crate::containers::print_deleted("Images", &deleted);
+            super::print_deleted("Images", &deleted);
             println!("Total reclaimed space: {}", human_size(pruned.bytes));
             Ok(())
         }
@@ -419,66 +420,6 @@ fn pull_with(e: &Engine, a: PullArgs) -> Result {
     Ok(())
 }
 
-/// A pull's progress as Docker's client shows it: a bar per layer on a
-/// terminal, else a line per step; on stderr when `to_stderr` (`run`
-/// pulling a missing image). `shown`: the image's familiar name.
-pub fn pull_progress(
-    quiet: bool,
-    to_stderr: bool,
-    shown: String,
-) -> std::sync::Arc<dyn Fn(skiff_engine::images::PullEvent) + Send + Sync> {
-    use skiff_engine::images::PullEvent;
-    use std::io::{IsTerminal, Write};
-    let terminal = if to_stderr {
-        std::io::stderr().is_terminal()
-    } else {
-        std::io::stdout().is_terminal()
-    };
-    let bars = (!quiet && terminal).then(TermBars::new);
-    std::sync::Arc::new(move |e: PullEvent| {
-        if quiet {
-            return;
-        }
-        let short = |d: &skiff_image::digest::Digest| d.hex()[..12].to_string();
-        if let Some(b) = &bars {
-            match &e {
-                PullEvent::LayerWaiting(d) => return b.start(&short(d), "Downloading"),
-                PullEvent::LayerBytes {
-                    digest,
-                    done,
-                    total,
-                } => return b.bytes(&short(digest), *done, *total),
-                PullEvent::LayerDone(d) => return b.finish(&short(d), "Pull complete"),
-                PullEvent::LayerExists(d) => return b.finish(&short(d), "Already exists"),
-                _ => {}
-            }
-        }
-        let line = match e {
-            PullEvent::Start { tag, repository } => format!("{tag}: Pulling from {repository}"),
-            PullEvent::LayerExists(d) => format!("{}: Already exists", short(&d)),
-            PullEvent::LayerWaiting(d) => format!("{}: Pulling fs layer", short(&d)),
-            PullEvent::LayerBytes { .. } => return,
-            PullEvent::LayerDone(d) => format!("{}: Pull complete", short(&d)),
-            PullEvent::Digest(d) => format!("Digest: {d}"),
-            PullEvent::Finished { downloaded: true } => {
-                format!("Status: Downloaded newer image for {shown}")
-            }
-            PullEvent::Finished { downloaded: false } => {
-                format!("Status: Image is up to date for {shown}")
-            }
-        };
-        match &bars {
-            Some(b) => b.println(&line),
-            None if to_stderr => {
-                let _ = writeln!(std::io::stderr(), "{line}");
-            }
-            None => {
-                let _ = writeln!(std::io::stdout(), "{line}");
-            }
-        }
-    })
-}
-
 pub fn login(root: &Path, runroot: &Path, a: LoginArgs) -> Result {
     let user = match a.username {
         Some(u) => u,
@@ -508,57 +449,9 @@ pub fn logout(root: &Path, runroot: &Path, server: Option<String>) -> Result {
 }
 
 pub fn push(root: &Path, runroot: &Path, a: PushArgs) -> Result {
-    use skiff_engine::images::PushEvent;
-    use std::io::{IsTerminal, Write};
-    use std::sync::Arc;
-    let quiet = a.quiet;
-    let bars = (!quiet && std::io::stdout().is_terminal()).then(TermBars::new);
-    let progress = Arc::new(move |e: PushEvent| {
-        if quiet {
-            return;
-        }
-        let short = |d: &skiff_image::digest::Digest| d.hex()[..12].to_string();
-        if let Some(b) = &bars {
-            match &e {
-                PushEvent::BlobBytes {
-                    digest,
-                    done,
-                    total,
-                } => {
-                    b.start(&short(digest), "Pushing");
-                    return b.bytes(&short(digest), *done, *total);
-                }
-                PushEvent::BlobPushed(d) => return b.finish(&short(d), "Pushed"),
-                PushEvent::BlobExists(d) => return b.finish(&short(d), "Layer already exists"),
-                PushEvent::BlobMounted { digest, from } => {
-                    return b.finish(&short(digest), &format!("Mounted from {from}"))
-                }
-                _ => {}
-            }
-        }
-        let line = match e {
-            PushEvent::Start { repository } => {
-                format!("The push refers to repository [{repository}]")
-            }
-            PushEvent::BlobExists(d) => format!("{}: Layer already exists", short(&d)),
-            PushEvent::BlobMounted { digest, from } => {
-                format!("{}: Mounted from {from}", short(&digest))
-            }
-            PushEvent::BlobBytes { .. } => return,
-            PushEvent::BlobPushed(d) => format!("{}: Pushed", short(&d)),
-            PushEvent::Done { tag, digest, size } => {
-                format!("{tag}: digest: {digest} size: {size}")
-            }
-        };
-        match &bars {
-            Some(b) => b.println(&line),
-            None => {
-                let _ = writeln!(std::io::stdout(), "{line}");
-            }
-        }
-    });
+    let progress = super::progress::push_progress(a.quiet);
     let digest = engine(root, runroot)?.push(&a.image, a.tls_verify, progress)?;
-    if quiet {
+    if a.quiet {
         println!("{digest}");
     }
     Ok(())
@@ -615,60 +508,4 @@ pub fn load(root: &Path, runroot: &Path, a: LoadArgs) -> Result {
         }
     }
     Ok(())
-}
-
-/// Per-layer progress bars on a terminal (bytes and speed), as Docker draws them.
-struct TermBars {
-    multi: indicatif::MultiProgress,
-    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
-}
-
-impl TermBars {
-    fn new() -> TermBars {
-        TermBars {
-            multi: indicatif::MultiProgress::new(),
-            bars: Default::default(),
-        }
-    }
-
-    fn bar(&self, id: &str) -> indicatif::ProgressBar {
-        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
-        bars.entry(id.to_string())
-            .or_insert_with(|| {
-                let b = self.multi.add(indicatif::ProgressBar::new(0));
-                b.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{prefix}: {msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
-                    )
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
-                b.set_prefix(id.to_string());
-                b
-            })
-            .clone()
-    }
-
-    fn start(&self, id: &str, msg: &str) {
-        self.bar(id).set_message(msg.to_string());
-    }
-
-    fn bytes(&self, id: &str, done: u64, total: u64) {
-        let b = self.bar(id);
-        b.set_length(total);
-        b.set_position(done);
-    }
-
-    fn finish(&self, id: &str, msg: &str) {
-        let b = self.bar(id);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{prefix}: {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b.finish_with_message(msg.to_string());
-    }
-
-    fn println(&self, line: &str) {
-        let _ = self.multi.println(line);
-    }
 }

@@ -1,9 +1,10 @@
 //! `network` and `port`: Docker's network commands on skiff's networks.
 
-use crate::containers::{
-    confirm, daemon, open, parse_labels, parse_port_number, print_documents, Failure, Result,
+use super::{
+    confirm, daemon, open, parse_labels, parse_port_number, print_deleted, print_documents,
+    Failure, Result,
 };
-use crate::format;
+use crate::output::format;
 use std::path::Path;
 
 #[derive(clap::Subcommand, Debug)]
@@ -234,7 +235,7 @@ pub fn network(root: &Path, runroot: &Path, c: NetworkCmd) -> Result {
                 return Ok(());
             }
             let gone = e.network_prune().map_err(daemon(1))?;
-            crate::containers::print_deleted("Networks", &gone);
+            print_deleted("Networks", &gone);
         }
     }
     Ok(())

@@ -1,0 +1,101 @@
+//! `run`: `create`, then start the container attached to the terminal (or
+//! detached with `-d`) and exit as it does.
+
+use super::create::{bad_flag, create_options, create_pulling, CreateArgs};
+use super::terminal::{check_detach_keys, dup, proxy_signals, require_tty, RawTerminal};
+use super::{exit_code, open, Failure, Result};
+use clap::Args;
+use skiff_engine::container::Attach;
+use std::path::Path;
+
+/// `run` adds `-d`.
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+/// `msg` with one final period, as Docker's CLI prints daemon errors.
+fn period(msg: &str) -> String {
+    if msg.ends_with('.') {
+        msg.to_string()
+    } else {
+        format!("{msg}.")
+    }
+}
+
+pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
+    skiff_runtime::log::timing("cli: run");
+    if !a.detach {
+        require_tty(a.create.tty, a.create.interactive)?;
+    }
+    let o = create_options(&a.create).map_err(bad_flag("run"))?;
+    // Docker reads the keys only when it attaches.
+    if !a.detach {
+        check_detach_keys(&a.detach_keys, 125, "skiff: ")?;
+    }
+    let e = open(root, runroot)?;
+    let c = create_pulling(&e, &o).map_err(|err| Failure {
+        code: exit_code(&err),
+        msg: format!(
+            "skiff: Error response from daemon: {}\nSee 'skiff run --help'.",
+            period(&err.to_string())
+        ),
+    })?;
+    let attach = if a.detach {
+        None
+    } else {
+        Some(Attach {
+            stdin: if a.create.interactive {
+                Some(dup(0)?)
+            } else {
+                None
+            },
+            stdout: dup(1)?,
+            stderr: dup(2)?,
+            detach_keys: a.detach_keys.clone(),
+        })
+    };
+    // With -it on a terminal, keystrokes go to the container as typed (set
+    // before the container can print anything).
+    let raw = (a.create.tty && a.create.interactive && !a.detach)
+        .then(RawTerminal::enter)
+        .flatten();
+    // Detached, Docker prints the ID once the container exists, so it shows
+    // even when the start fails.
+    if a.detach {
+        println!("{}", c.id);
+    }
+    let started = e.start(&c.id, attach).map_err(|err| Failure {
+        code: exit_code(&err),
+        msg: format!(
+            "skiff: Error response from daemon: {}",
+            period(&err.to_string())
+        ),
+    })?;
+    if a.detach {
+        started.detach();
+        return Ok(());
+    }
+    if !a.create.tty {
+        proxy_signals(started.pid);
+    }
+    let waited = started.wait();
+    drop(raw);
+    let code = match waited.map_err(|err| Failure {
+        code: 125,
+        msg: err.to_string(),
+    })? {
+        Some(code) => code,
+        None => std::process::exit(0), // detached
+    };
+    skiff_runtime::log::timing("cli: exit reported");
+    std::process::exit(code);
+}
