@@ -321,3 +321,53 @@ pub fn commit_tar(
         .collect();
     store_image(store, &config, layers, top)
 }
+
+/// An image configuration from Dockerfile-like `--change` lines (`import
+/// --change`, the API's `changes`): `CMD`, `ENTRYPOINT` (JSON or shell form),
+/// `ENV K V` or `ENV K=V`, `WORKDIR`, `USER`.
+pub fn config_from_changes(changes: &[String]) -> Result<crate::manifest::ContainerConfig, String> {
+    let mut c = crate::manifest::ContainerConfig::default();
+    for ch in changes {
+        let (inst, rest) = ch.trim().split_once(' ').unwrap_or((ch.trim(), ""));
+        let rest = rest.trim();
+        let list = || -> Result<Vec<String>, String> {
+            if rest.starts_with('[') {
+                serde_json::from_str(rest).map_err(|e| format!("--change {ch:?}: {e}"))
+            } else {
+                Ok(vec!["/bin/sh".into(), "-c".into(), rest.into()])
+            }
+        };
+        match inst.to_ascii_uppercase().as_str() {
+            "CMD" => c.cmd = Some(list()?),
+            "ENTRYPOINT" => c.entrypoint = Some(list()?),
+            "ENV" => c.env.push(rest.replacen(' ', "=", 1)),
+            "WORKDIR" => c.working_dir = Some(rest.into()),
+            "USER" => c.user = Some(rest.into()),
+            other => return Err(format!("--change: {other} is not supported")),
+        }
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod change_tests {
+    #[test]
+    fn changes_become_config_fields() {
+        let c = super::config_from_changes(&[
+            r#"CMD ["sh","-c","echo hi"]"#.into(),
+            "ENTRYPOINT run.sh".into(),
+            "ENV A 1".into(),
+            "env B=2".into(),
+            "WORKDIR /srv".into(),
+            "USER nobody".into(),
+        ])
+        .unwrap();
+        assert_eq!(c.cmd.unwrap(), ["sh", "-c", "echo hi"]);
+        assert_eq!(c.entrypoint.unwrap(), ["/bin/sh", "-c", "run.sh"]);
+        assert_eq!(c.env, ["A=1", "B=2"]);
+        assert_eq!(c.working_dir.as_deref(), Some("/srv"));
+        assert_eq!(c.user.as_deref(), Some("nobody"));
+        let e = super::config_from_changes(&["EXPOSE 80".into()]).unwrap_err();
+        assert!(e.contains("EXPOSE is not supported"), "{e}");
+    }
+}

@@ -7,7 +7,6 @@ use crate::output::format::{ago, human_size, table};
 use clap::{Args, Subcommand};
 use skiff_engine::images::{ImportOptions, PullOptions};
 use skiff_engine::Engine;
-use skiff_image::manifest::ContainerConfig;
 use skiff_image::service::Removed;
 use std::path::Path;
 
@@ -171,34 +170,9 @@ pub enum ImageCmd {
     Tag { source: String, target: String },
 }
 
-fn parse_changes(changes: &[String]) -> std::result::Result<ContainerConfig, String> {
-    let mut c = ContainerConfig::default();
-    for ch in changes {
-        let (inst, rest) = ch.trim().split_once(' ').unwrap_or((ch.trim(), ""));
-        let rest = rest.trim();
-        let list = || -> std::result::Result<Vec<String>, String> {
-            if rest.starts_with('[') {
-                serde_json::from_str(rest).map_err(|e| format!("--change {ch:?}: {e}"))
-            } else {
-                Ok(vec!["/bin/sh".into(), "-c".into(), rest.into()])
-            }
-        };
-        match inst.to_ascii_uppercase().as_str() {
-            "CMD" => c.cmd = Some(list()?),
-            "ENTRYPOINT" => c.entrypoint = Some(list()?),
-            "ENV" => c.env.push(rest.replacen(' ', "=", 1)),
-            "WORKDIR" => c.working_dir = Some(rest.into()),
-            "USER" => c.user = Some(rest.into()),
-            other => return Err(format!("--change: {other} is not supported")),
-        }
-    }
-    Ok(c)
-}
-
 pub fn import(root: &Path, runroot: &Path, a: ImportArgs) -> Result {
-    let config = parse_changes(&a.change)?;
     let opts = ImportOptions {
-        config,
+        config: skiff_image::import::config_from_changes(&a.change)?,
         created: Some(skiff_runtime::state::now_rfc3339()),
         comment: a.message,
     };
