@@ -38,6 +38,10 @@ fn main() {
         ),
         ("exec_through_the_supervisor", exec_through_the_supervisor),
         (
+            "concurrent_copies_of_a_stopped_container",
+            concurrent_copies_of_a_stopped_container,
+        ),
+        (
             "eight_threads_share_one_engine",
             eight_threads_share_one_engine,
         ),
@@ -395,6 +399,75 @@ fn exec_through_the_supervisor() {
     assert!(
         err.to_string().contains("executable file not found"),
         "{err}"
+    );
+}
+
+fn concurrent_copies_of_a_stopped_container() {
+    let s = Store::new();
+    let e = &s.engine;
+    let id = s.run(
+        "files",
+        &[
+            "sh",
+            "-c",
+            "mkdir /data; for i in $(seq 300); do echo payload > /data/f$i; done",
+        ],
+    );
+    e.wait(&id, WaitCondition::NotRunning, &Cancel::new())
+        .unwrap();
+    // Each copy mounts the stopped container's rootfs for itself: at once,
+    // they take turns (never two mounts there: one copy's unmount would
+    // take the other's away), and each gets all the files.
+    let rootfs = s
+        .root()
+        .join("containers")
+        .join(&id)
+        .join("rootfs")
+        .display()
+        .to_string();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let most = std::thread::scope(|sc| {
+        let sampler = sc.spawn(|| {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let m = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+                let n = m
+                    .lines()
+                    .filter(|l| l.split(' ').nth(4) == Some(rootfs.as_str()))
+                    .count();
+                most = most.max(n);
+            }
+            most
+        });
+        let copiers: Vec<_> = (0..4)
+            .map(|_| {
+                sc.spawn(|| {
+                    for _ in 0..5 {
+                        let mut tar = Vec::new();
+                        e.copy_out_tar(&id, "/data", false, &mut tar).unwrap();
+                        let files = tar::Archive::new(&tar[..])
+                            .entries()
+                            .unwrap()
+                            .filter(|en| {
+                                en.as_ref()
+                                    .is_ok_and(|en| en.header().entry_type().is_file())
+                            })
+                            .count();
+                        assert_eq!(files, 300);
+                    }
+                })
+            })
+            .collect();
+        for c in copiers {
+            c.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        sampler.join().unwrap()
+    });
+    assert_eq!(most, 1, "copies mounted the rootfs over each other");
+    assert!(
+        leftovers(&s.root(), &[id]).is_empty(),
+        "the rootfs stayed mounted"
     );
 }
 

@@ -74,21 +74,41 @@ fn copy_any(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> std::io::Resul
 
 impl Engine {
     /// Run `f` with the container's root filesystem mounted (it is while the
-    /// container runs; a stopped container's is mounted for the call).
+    /// container runs; a stopped container's is mounted for the call, under
+    /// its start lock: two `cp` at once take turns instead of unmounting it
+    /// under each other, and a `start` waits for the `cp`).
     pub fn with_rootfs<T>(&self, c: &Container, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
         let dir = self.paths.container_dir(&c.id);
         let rootfs = dir.join("rootfs");
-        let running = matches!(
-            c.state.status,
-            crate::model::Status::Running | crate::model::Status::Paused
-        );
-        if running {
-            return f(&rootfs);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            let c = self.find(&c.id)?;
+            let running = matches!(
+                c.state.status,
+                crate::model::Status::Running | crate::model::Status::Paused
+            );
+            if running {
+                return f(&rootfs);
+            }
+            if let Some(_lock) =
+                crate::startlock::acquire(&dir).map_err(crate::io_err("locking", &dir))?
+            {
+                crate::mount::mount_rootfs(&self.paths, &c, &dir).map_err(Error::Internal)?;
+                let r = f(&rootfs);
+                crate::mount::unmount(&rootfs);
+                return r;
+            }
+            // Another `cp` (or a start) holds it: its turn is short.
+            if std::time::Instant::now() > deadline {
+                return Err(Error::Conflict(format!(
+                    "container {} is busy (being started or copied from)",
+                    c.name
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(50));
         }
-        crate::mount::mount_rootfs(&self.paths, c, &dir).map_err(Error::Internal)?;
-        let r = f(&rootfs);
-        crate::mount::unmount(&rootfs);
-        r
     }
 
     /// `cp CONTAINER:SRC DEST`, Docker's rules: a directory is copied into

@@ -162,10 +162,12 @@ pub fn leftovers(root: &Path, ids: &[String]) -> Vec<String> {
 pub fn run_tests(tests: &[(&str, fn())]) {
     let only = std::env::var("ENGINE_TEST").ok();
     let mut failed = Vec::new();
+    let mut ran = 0;
     for (name, t) in tests {
         if only.as_deref().is_some_and(|o| !name.contains(o)) {
             continue;
         }
+        ran += 1;
         let start = Instant::now();
         let r = std::panic::catch_unwind(t);
         let secs = start.elapsed().as_secs_f64();
@@ -181,5 +183,9 @@ pub fn run_tests(tests: &[(&str, fn())]) {
         println!("failed: {}", failed.join(", "));
         std::process::exit(1);
     }
-    println!("test result: ok");
+    if ran == 0 {
+        println!("no test is named like {only:?}");
+        std::process::exit(1);
+    }
+    println!("test result: ok ({ran} tests)");
 }
