@@ -34,7 +34,8 @@ describe() {
     [ -e "/proc/sys/$k" ] && echo "$k $(cat "/proc/sys/$k")"
   done
   echo "## processes"
-  ps -eo comm= | grep -E '^(skiff|skiff-runtime|dockerd|containerd|containerd-shim|docker-proxy|docker-registry|registry|conmon|podman|aardvark-dns)' | sort | uniq -c
+  ps -eo comm= | { grep -E '^(skiff|skiff-runtime|dockerd|containerd|containerd-shim|docker-proxy|docker-registry|registry|conmon|podman|aardvark-dns)' || true; } | sort | uniq -c
+  return 0
 }
 
 if [ "${1:-}" = --check ]; then
@@ -49,4 +50,5 @@ if [ "${1:-}" = --check ]; then
   echo "the host is as the suite found it"
 else
   describe
+  exit 0
 fi
