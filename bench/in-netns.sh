@@ -1,4 +1,4 @@
-# Sourced by a benchmark, first thing: re-runs the benchmark in a network
+# Sourced by a benchmark once its tools are installed: re-runs it in a network
 # namespace of its own (with lo up; deleted on exit), so the dockerd,
 # registry and containers it starts change nothing of the host's network (a
 # dockerd in the host's namespace, even with --bridge=none, deletes the

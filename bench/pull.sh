@@ -38,7 +38,6 @@
 # 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/in-netns.sh
 
 runs=${1:-${RUNS:-5}}
 warmup=${WARMUP:-1}
@@ -177,6 +176,10 @@ PY
 }
 image_recipe=2 # bump when the recipe above changes, to remake the image
 [ "$(cat "$cache/oci.done" 2>/dev/null)" = "$image_recipe" ] || make_image
+
+# The rest in a network namespace of its own (installing tools and making
+# the image need the host's network; what it starts must not touch it).
+. bench/in-netns.sh
 
 # --- Everything below lives in $work and is removed on exit -----------------
 work=$(mktemp -d /var/tmp/skiff-bench-pull.XXXXXX)

@@ -17,7 +17,6 @@
 # Installs what it lacks with apt-get; removes all it made on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/in-netns.sh
 runs=${1:-${RUNS:-30}}
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
@@ -33,6 +32,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q >/dev/null
   apt-get install -y -q "${missing[@]}" >/dev/null
 fi
+# The rest in a network namespace of its own (what it installs needs the
+# host's network; what it starts must not touch it).
+. bench/in-netns.sh
 docker_bin=/usr/bin/docker
 [ -x "$docker_bin" ] || docker_bin=$(command -v docker)
 
