@@ -38,6 +38,14 @@ fn main() {
         ),
         ("exec_through_the_supervisor", exec_through_the_supervisor),
         (
+            "a_client_that_never_reads_stalls_nothing",
+            a_client_that_never_reads_stalls_nothing,
+        ),
+        (
+            "a_refused_login_is_unauthorized",
+            a_refused_login_is_unauthorized,
+        ),
+        (
             "concurrent_copies_of_a_stopped_container",
             concurrent_copies_of_a_stopped_container,
         ),
@@ -400,6 +408,68 @@ fn exec_through_the_supervisor() {
         err.to_string().contains("executable file not found"),
         "{err}"
     );
+}
+
+fn a_client_that_never_reads_stalls_nothing() {
+    let s = Store::new();
+    let e = &s.engine;
+    // 16 MiB of output, far beyond what a socket buffers (and beyond the
+    // 4 MiB a client may fall behind), while an attached client reads none
+    // of it: the container runs to its end and its log has everything.
+    let id = s.run(
+        "loud",
+        &[
+            "sh",
+            "-c",
+            "sleep 0.3; dd if=/dev/zero bs=65536 count=256 2>/dev/null | tr '\\0' x; echo; echo done",
+        ],
+    );
+    let stuck = e.attach(&id, false, None).unwrap();
+    // A stalled supervisor would keep the container writing forever: give
+    // up after 60 s.
+    let cancel = Cancel::new();
+    let done = std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(60) && !cancel.is_cancelled() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            e.notifier().unwrap().cancel(&cancel);
+        });
+        let r = e.wait(&id, WaitCondition::NotRunning, &cancel);
+        e.notifier().unwrap().cancel(&cancel);
+        r
+    });
+    assert!(
+        done.is_ok(),
+        "the container did not finish: its output stalled"
+    );
+    let mut last = String::new();
+    e.logs(
+        &id,
+        &skiff_engine::logs::LogOptions {
+            tail: Some(1),
+            ..Default::default()
+        },
+        &Cancel::new(),
+        &mut |r| {
+            last = r.data.clone();
+            true
+        },
+    )
+    .unwrap();
+    assert_eq!(last, "done\n");
+    drop(stuck);
+}
+
+fn a_refused_login_is_unauthorized() {
+    let s = Store::new();
+    let reg = skiff_testkit::registry::start_registry_with(Some(("alice", "right")));
+    let err = s
+        .engine
+        .login(Some(&reg.host), "alice", "wrong", false)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
 }
 
 fn concurrent_copies_of_a_stopped_container() {
