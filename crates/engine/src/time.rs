@@ -24,29 +24,7 @@ pub fn is_zero_time(t: &str) -> bool {
 }
 
 /// RFC 3339 UTC with nanoseconds, as Docker writes log and state times.
-pub fn rfc3339_nanos(nanos: i64) -> String {
-    let secs = nanos.div_euclid(1_000_000_000);
-    let frac = nanos.rem_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
-        tod / 3600,
-        (tod / 60) % 60,
-        tod % 60
-    )
-}
+pub use skiff_runtime::state::rfc3339_nanos;
 
 /// Parse what [`rfc3339_nanos`] writes (and RFC 3339 in general, UTC or
 /// with an offset) into nanoseconds since the epoch.

@@ -15,6 +15,7 @@ mod init;
 pub mod log;
 pub mod pidfd;
 pub mod process;
+pub mod ps;
 pub mod rootfs;
 pub mod runc_cli;
 pub mod seccomp;

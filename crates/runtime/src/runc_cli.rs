@@ -504,33 +504,10 @@ fn parse_size(s: &str) -> Result<i64, CliError> {
 }
 
 fn print_ps_table(pids: &[i32], ps_args: &[String]) -> Result<(), CliError> {
-    let args: Vec<String> = if ps_args.is_empty() {
-        vec!["-ef".into()]
-    } else {
-        ps_args.to_vec()
-    };
-    let out = std::process::Command::new("ps")
-        .args(&args)
-        .output()
-        .map_err(|e| CliError::Other(format!("running ps: {e}")))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or("");
-    let pid_col = header
-        .split_whitespace()
-        .position(|h| h == "PID")
-        .ok_or_else(|| CliError::Other("ps output has no PID column".into()))?;
+    let (header, lines) = crate::ps::lines_of(pids, ps_args).map_err(CliError::Other)?;
     println!("{header}");
     for l in lines {
-        if let Some(pid) = l
-            .split_whitespace()
-            .nth(pid_col)
-            .and_then(|p| p.parse::<i32>().ok())
-        {
-            if pids.contains(&pid) {
-                println!("{l}");
-            }
-        }
+        println!("{l}");
     }
     Ok(())
 }

@@ -227,7 +227,14 @@ pub fn now_rfc3339() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = now.as_secs() as i64;
+    rfc3339_nanos(now.as_nanos() as i64)
+}
+
+/// `nanos` since the epoch as RFC 3339 in UTC with nanoseconds
+/// (`2026-11-22T03:04:05.123456789Z`), as runc and Docker write times.
+pub fn rfc3339_nanos(nanos: i64) -> String {
+    let secs = nanos.div_euclid(1_000_000_000);
+    let frac = nanos.rem_euclid(1_000_000_000);
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -241,11 +248,10 @@ pub fn now_rfc3339() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60,
-        now.subsec_nanos()
     )
 }
 

@@ -154,49 +154,22 @@ impl Engine {
     pub fn top(&self, what: &str, ps_args: &[String]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
         let c = self.find(what)?;
         let pids = self.pids(&c)?;
-        let args: Vec<String> = if ps_args.is_empty() {
-            vec!["-ef".into()]
-        } else {
-            ps_args.to_vec()
-        };
-        let out = std::process::Command::new("ps")
-            .args(&args)
-            .output()
-            .map_err(|e| Error::Internal(format!("running ps: {e}")))?;
-        if !out.status.success() {
-            return Err(Error::Invalid(format!(
-                "ps: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut lines = text.lines();
-        let titles: Vec<String> = lines
-            .next()
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        let Some(pid_col) = titles.iter().position(|c| c == "PID") else {
-            return Err(Error::Invalid(
-                "Couldn't find PID field in ps output".into(),
-            ));
-        };
-        let mut rows = Vec::new();
-        for l in lines {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let Some(pid) = f.get(pid_col).and_then(|p| p.parse::<i32>().ok()) else {
-                continue;
-            };
-            if pids.contains(&pid) && f.len() >= titles.len() {
+        let (header, lines) =
+            skiff_runtime::ps::lines_of(&pids, ps_args).map_err(Error::Invalid)?;
+        let titles: Vec<String> = header.split_whitespace().map(str::to_string).collect();
+        let rows = lines
+            .iter()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() >= titles.len())
+            .map(|f| {
                 let mut row: Vec<String> = f[..titles.len() - 1]
                     .iter()
                     .map(|s| s.to_string())
                     .collect();
                 row.push(f[titles.len() - 1..].join(" "));
-                rows.push(row);
-            }
-        }
+                row
+            })
+            .collect();
         Ok((titles, rows))
     }
 }
