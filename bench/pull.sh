@@ -3,13 +3,20 @@
 #
 # Measures the wall time of pulling one 5-layer image from a local registry
 # (docker-registry on 127.0.0.1) into an empty store with
-#   skiff  pull   (its own --root, removed before each run)
-#   docker pull   (its own dockerd; image removed and
-#                  pruned before each run, so every layer is downloaded again)
-#   podman pull   (its own --root/--runroot; `rmi -a -f` before each run)
-# in one hyperfine run, and prints the medians, the ratios skiff/docker
-# (target <= 1/3) and skiff/podman, and the image's compressed and unpacked
-# sizes.
+#   skiff  pull   (its own --root)
+#   docker pull   (its own dockerd)
+#   podman pull   (its own --root/--runroot)
+#   the floor:    curl of the 5 blobs in parallel, then `tar -xzf` of each
+#                 into a fresh directory (5 tars in parallel)
+# in two hyperfine runs, each tool in the same run:
+#   removal: the store was removed just before (skiff: `rm -rf` of its root;
+#            docker: `rmi` + `image prune -af` + `builder prune -af`; podman:
+#            `rmi -a -f`), as `rmi`/`prune` and then `pull` leave a disk in
+#            real use;
+#   fresh:   a store at a path never used before (docker: a new dockerd on a
+#            new data root for each pull), and the floor.
+# It prints the medians and the ratios docker/skiff (target >= 3 in both) and
+# skiff/floor (target <= 1.5).
 #
 # The image is made offline once and kept in $IMAGE_CACHE (an OCI layout):
 #   1. debootstrap --variant=minbase bookworm (needs Debian's mirror, ~30 s)
@@ -17,21 +24,18 @@
 #   5. one layer with a ~90 MB generated text file (log-like lines)
 # Every layer is a gzip'd tar with numeric owners.
 #
-# All stores (skiff's root, dockerd's data root, podman's root and temp dir)
-# live on a fresh ext4 (with a journal, as mkfs.ext4 makes it) on a loop
-# device, made and removed by this script. Why: this VM's root fs is ext4
-# *without* a journal, and there ext4's inode allocator skips every inode
-# freed in the last 60 s (360 s once its inode-table block is dirty again;
-# fs/ext4/ialloc.c, recently_deleted()), rescanning them on each create. Right
-# after a store of ~7000 files is removed, the next pull of any tool spends
-# seconds of system time in find_inode_bit; how much depends on which block
-# groups hold the freed inodes (docs/image.md). Set ON_ROOT_FS=1 to measure on
-# the root fs anyway.
+# The stores live where a user has them: on the file system of $WORK_DIR
+# (default /var/tmp, the machine's root file system). ON_LOOP=1 puts them on a
+# fresh journaled ext4 on a loop device instead, a special setup whose figure
+# may be shown beside the root file system's, never instead of it (see
+# docs/image.md: on an ext4 without a journal, inodes freed in the last minutes
+# are skipped by the inode allocator, so what a removal leaves behind matters).
 # Usage (as root):  bench/pull.sh [RUNS]
 #   RUNS (default 5), WARMUP (default 1), IMAGE_CACHE (default
 #   /var/tmp/skiff-bench-image), CARGO_TARGET_DIR (default
-#   /var/tmp/skiff-target), RESULT_JSON (default /var/tmp/skiff-bench-pull.json),
-#   ON_ROOT_FS (default 0, see above)
+#   /var/tmp/skiff-target), RESULT_JSON (default /var/tmp/skiff-bench-pull,
+#   prefix of the two hyperfine JSON files), WORK_DIR (default /var/tmp),
+#   ON_LOOP (default 0), PODMAN (default 1; 0 leaves podman out)
 # Installs what it lacks with apt-get; cleans up everything it started (the
 # registry, dockerd, all stores) on exit, also on failure. The whole run is in
 # a network namespace of its own (bench/in-netns.sh): the registry is on its
@@ -42,7 +46,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-${RUNS:-5}}
 warmup=${WARMUP:-1}
 cache=${IMAGE_CACHE:-/var/tmp/skiff-bench-image}
-result_json=${RESULT_JSON:-/var/tmp/skiff-bench-pull.json}
+result_json=${RESULT_JSON:-/var/tmp/skiff-bench-pull}
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
 export DEBIAN_FRONTEND=noninteractive
@@ -182,17 +186,19 @@ image_recipe=2 # bump when the recipe above changes, to remake the image
 . bench/in-netns.sh
 
 # --- Everything below lives in $work and is removed on exit -----------------
-work=$(mktemp -d /var/tmp/skiff-bench-pull.XXXXXX)
+work=$(mktemp -d "${WORK_DIR:-/var/tmp}/skiff-bench-pull.XXXXXX")
 registry_pid= dockerd_pid= loopdev=
+stop_dockerd() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 60); do kill -0 "$1" 2>/dev/null || break; sleep 0.5; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 cleanup() {
   set +e
   [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
-  if [ -n "$dockerd_pid" ]; then
-    kill "$dockerd_pid" 2>/dev/null
-    for _ in $(seq 60); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$dockerd_pid" 2>/dev/null
-    wait "$dockerd_pid" 2>/dev/null
-  fi
+  [ -n "$dockerd_pid" ] && stop_dockerd "$dockerd_pid"
+  [ -f "$work/fresh-dockerd.pid" ] && stop_dockerd "$(cat "$work/fresh-dockerd.pid")"
   # Anything still mounted under $work (deepest first), then the files.
   for m in $(findmnt -rn -o TARGET | grep "^$work/" | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m"
@@ -206,7 +212,7 @@ trap 'exit 130' INT TERM
 # The stores' file system (see the top of this file).
 stores=$work/fs
 mkdir -p "$stores"
-if [ "${ON_ROOT_FS:-0}" != 1 ]; then
+if [ "${ON_LOOP:-0}" = 1 ]; then
   truncate -s 8G "$work/fs.img"
   mkfs.ext4 -q -F "$work/fs.img"
   loopdev=$(losetup -f --show --direct-io=on "$work/fs.img")
@@ -255,21 +261,77 @@ done
 "${docker[@]}" info >/dev/null
 # TMPDIR: where podman keeps a blob while it copies it (else /var/tmp).
 mkdir -p "$stores/podman-tmp"
-podman=(env TMPDIR="$stores/podman-tmp" podman --root "$stores/podman"
-  --runroot "$stores/podman-run" --tmpdir "$stores/podman-libpod"
-  --storage-driver overlay --events-backend none --cgroup-manager cgroupfs)
+podman_in() { # ROOT: podman's command line with its stores under ROOT
+  printf '%q ' env TMPDIR="$stores/podman-tmp" podman --root "$1" --runroot "$1-run" \
+    --tmpdir "$1-libpod" --storage-driver overlay --events-backend none --cgroup-manager cgroupfs
+}
+with_podman=${PODMAN:-1}
 
 q() { printf '%q ' "$@"; } # a command line hyperfine's shell runs as given
+
+# Each prepare of the fresh mode writes the next never-used path to
+# $work/next-TOOL; the measured command reads it.
+cat >"$work/next.sh" <<EOF
+set -e
+n=\$(cat "$work/count-\$1" 2>/dev/null || echo 0)
+echo \$((n + 1)) >"$work/count-\$1"
+echo "$stores/fresh-\$1-\$n" >"$work/next-\$1"
+EOF
+# A dockerd on a never-used data root, replacing the previous one.
+cat >"$work/fresh-dockerd.sh" <<EOF
+set -e
+bash "$work/next.sh" docker
+if [ -f "$work/fresh-dockerd.pid" ]; then
+  pid=\$(cat "$work/fresh-dockerd.pid")
+  kill "\$pid" 2>/dev/null || true
+  while kill -0 "\$pid" 2>/dev/null; do sleep 0.1; done
+fi
+root=\$(cat "$work/next-docker")
+setsid dockerd --data-root "\$root" --exec-root "\$root-exec" --pidfile "\$root.pid" \\
+  -H "unix://$work/fresh.sock" </dev/null >"\$root.log" 2>&1 &
+echo \$! >"$work/fresh-dockerd.pid"
+for _ in \$(seq 240); do
+  $(q "$docker_bin") -H "unix://$work/fresh.sock" info >/dev/null 2>&1 && exit 0
+  sleep 0.25
+done
+echo "dockerd on \$root did not start" >&2
+exit 1
+EOF
+# podman on a never-used root; its runroot (podman allows at most 50
+# characters there) is numbered under $work.
+cat >"$work/podman-fresh.sh" <<EOF
+set -e
+root=\$(cat "$work/next-podman")
+run=$work/pr\$(cat "$work/count-podman")
+env TMPDIR=$(q "$stores/podman-tmp") podman --root "\$root" --runroot "\$run" --tmpdir "\$root-libpod" \\
+  --storage-driver overlay --events-backend none --cgroup-manager cgroupfs pull --tls-verify=false $(q "$ref")
+EOF
+# The floor: every blob with curl at once, then each layer untarred at once.
+blobs=$(curl -fs -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+  "http://127.0.0.1:$port/v2/bench/five/manifests/latest" |
+  python3 -c 'import json,sys; print(" ".join(l["digest"] for l in json.load(sys.stdin)["layers"]))')
+cat >"$work/floor.sh" <<EOF
+set -e
+d=\$(cat "$work/next-floor")
+mkdir -p "\$d"
+for b in $blobs; do curl -fs -o "\$d/\$b.tgz" "http://127.0.0.1:$port/v2/bench/five/blobs/\$b" & done
+wait
+for b in $blobs; do mkdir "\$d/\$b"; tar -xzf "\$d/\$b.tgz" -C "\$d/\$b" & done
+wait
+EOF
+
 skiff_pull="$(q "$skiff" --root "$stores/skiff" pull "$ref")"
 skiff_prep="rm -rf $(q "$stores/skiff"); sync"
 docker_pull="$(q "${docker[@]}" pull "$ref")"
-docker_prep="$(q "${docker[@]}" rmi -f "$ref") >/dev/null 2>&1; $(q "${docker[@]}" image prune -a -f) >/dev/null; sync"
-podman_pull="$(q "${podman[@]}" pull --tls-verify=false "$ref")"
-podman_prep="$(q "${podman[@]}" rmi -a -f) >/dev/null 2>&1; sync"
+docker_prep="$(q "${docker[@]}" rmi -f "$ref") >/dev/null 2>&1; $(q "${docker[@]}" image prune -a -f) >/dev/null; $(q "${docker[@]}" builder prune -a -f) >/dev/null; sync"
+podman_pull="$(podman_in "$stores/podman") pull --tls-verify=false $(q "$ref")"
+podman_prep="$(podman_in "$stores/podman") rmi -a -f >/dev/null 2>&1; sync"
 
 # One pull each with its output shown on failure, so a broken tool is named
 # before hyperfine runs; docker's second pull must download all 5 layers.
-for t in skiff docker podman; do
+tools=(skiff docker)
+[ "$with_podman" = 1 ] && tools+=(podman)
+for t in "${tools[@]}"; do
   prep=${t}_prep pull=${t}_pull
   bash -c "${!prep}"
   bash -c "${!pull}" >"$work/check-$t.log" 2>&1 ||
@@ -280,23 +342,48 @@ n=$(bash -c "$docker_pull" | grep -c 'Pull complete' || true)
 [ "$n" = 5 ] || { log "docker pulled $n of 5 layers after its prepare"; exit 1; }
 
 # --- 5. The benchmark --------------------------------------------------------
-log "stores on $(findmnt -n -o SOURCE,FSTYPE --target "$stores"); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-hyperfine --warmup "$warmup" --runs "$runs" --export-json "$result_json" \
-  -n skiff --prepare "$skiff_prep" "$skiff_pull" \
-  -n docker --prepare "$docker_prep" "$docker_pull" \
-  -n podman --prepare "$podman_prep" "$podman_pull"
+log "stores on $(findmnt -n -o SOURCE,FSTYPE,OPTIONS --target "$stores"); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "mode removal: each store removed just before its pull"
+args=(-n skiff --prepare "$skiff_prep" "$skiff_pull"
+  -n docker --prepare "$docker_prep" "$docker_pull")
+[ "$with_podman" = 1 ] && args+=(-n podman --prepare "$podman_prep" "$podman_pull")
+hyperfine --warmup "$warmup" --runs "$runs" --export-json "$result_json-removal.json" "${args[@]}"
+
+log "mode fresh: each store at a path never used before"
+# The removal mode's dockerd goes: a fresh one per pull takes its place.
+stop_dockerd "$dockerd_pid"
+dockerd_pid=
+fresh() { printf '"$(cat %q)"' "$work/next-$1"; } # the never-used path, read at run time
+args=(-n skiff --prepare "bash $(q "$work/next.sh") skiff"
+  "$(q "$skiff") --root $(fresh skiff) pull $(q "$ref")"
+  -n docker --prepare "bash $(q "$work/fresh-dockerd.sh")"
+  "$(q "$docker_bin") -H unix://$work/fresh.sock pull $(q "$ref")"
+  -n floor --prepare "bash $(q "$work/next.sh") floor" "bash $(q "$work/floor.sh")")
+[ "$with_podman" = 1 ] && args+=(-n podman --prepare "bash $(q "$work/next.sh") podman"
+  "bash $(q "$work/podman-fresh.sh")")
+# Each fresh command once with its output shown on failure (as above).
+for ((i = 0; i < ${#args[@]}; i += 5)); do
+  bash -c "${args[i + 3]}"
+  bash -c "${args[i + 4]}" >"$work/check-fresh-${args[i + 1]}.log" 2>&1 ||
+    { log "${args[i + 1]} fresh pull failed:"; cat "$work/check-fresh-${args[i + 1]}.log"; exit 1; }
+done
+hyperfine --warmup "$warmup" --runs "$runs" --export-json "$result_json-fresh.json" "${args[@]}"
 
 python3 - "$result_json" "$cache/sizes.json" <<'PY'
 import json, sys
-d = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 s = json.load(open(sys.argv[2]))
-med = {k: v["median"] for k, v in d.items()}
 print()
 print(f"image: 5 layers, {s['compressed'] / 1e6:.1f} MB compressed, {s['unpacked'] / 1e6:.1f} MB unpacked (tar)")
-for k in ("skiff", "docker", "podman"):
-    r = d[k]
-    print(f"{k:7} median {med[k]:6.3f} s  mean {r['mean']:6.3f} s  min {r['min']:6.3f} s  max {r['max']:6.3f} s")
-print(f"skiff / docker = {med['skiff'] / med['docker']:.3f}  (target <= 0.333)")
-print(f"skiff / podman = {med['skiff'] / med['podman']:.3f}")
-print(f"results: {sys.argv[1]}")
+for mode in ("removal", "fresh"):
+    d = {r["command"]: r for r in json.load(open(f"{sys.argv[1]}-{mode}.json"))["results"]}
+    print(f"-- {mode}")
+    for k, r in d.items():
+        print(f"{k:7} median {r['median']:6.3f} s  mean {r['mean']:6.3f} s  min {r['min']:6.3f} s  max {r['max']:6.3f} s")
+    med = {k: v["median"] for k, v in d.items()}
+    print(f"docker / skiff = {med['docker'] / med['skiff']:.2f}  (target >= 3)")
+    if "podman" in med:
+        print(f"podman / skiff = {med['podman'] / med['skiff']:.2f}")
+    if "floor" in med:
+        print(f"skiff / floor  = {med['skiff'] / med['floor']:.2f}  (target <= 1.5)")
+print(f"results: {sys.argv[1]}-removal.json, {sys.argv[1]}-fresh.json")
 PY
