@@ -5,7 +5,12 @@
 #   2. 100 detached containers (`run -d ... sleep 600`) started in a row,
 #      total time, skiff vs docker;
 #   3. the supervisor's RSS and PSS per idle container vs conmon's (podman's
-#      monitor), over those 100 containers (target: RSS below conmon's).
+#      monitor) and docker's containerd-shim's, over 100 idle containers each
+#      (target: below conmon's in both);
+#   4. IDLE (default 1000; 0 skips it) idle skiff containers started in a
+#      row: the total time, and the memory per container (supervisor RSS and
+#      PSS, and the drop of the machine's MemAvailable, which also counts the
+#      container's process, cgroup, mounts and namespaces).
 # The image is busybox, made offline: a rootfs tarball imported into skiff,
 # `skiff save`d and loaded into podman and docker, so all three run the same
 # layers. Each tool has its own stores under a temporary directory; dockerd
@@ -13,11 +18,12 @@
 # is). Podman runs with runc (crun fails on this host's hybrid cgroups). The
 # whole run is in a network namespace of its own (bench/in-netns.sh).
 #
-# Usage (as root): bench/run.sh [RUNS]     RUNS default 30
+# Usage (as root): bench/run.sh [RUNS]     RUNS default 30, IDLE default 1000
 # Installs what it lacks with apt-get; removes all it made on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-${RUNS:-30}}
+idle=${IDLE:-1000}
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
 export DEBIAN_FRONTEND=noninteractive
@@ -83,6 +89,7 @@ image=bench/busybox:1
 
 if "$docker_bin" info >/dev/null 2>&1; then
   docker=("$docker_bin")
+  shim_pattern="containerd-shim-runc-v2 -namespace moby"
   log "using the running dockerd"
 else
   log "starting dockerd (data root $work/docker)"
@@ -91,6 +98,7 @@ else
     >"$work/dockerd.log" 2>&1 &
   dockerd_pid=$!
   docker=("$docker_bin" -H "unix://$work/docker.sock")
+  shim_pattern="containerd-shim-runc-v2 .*$work/de/"
   for _ in $(seq 120); do
     "${docker[@]}" info >/dev/null 2>&1 && break
     kill -0 "$dockerd_pid" 2>/dev/null || { tail -20 "$work/dockerd.log"; exit 1; }
@@ -129,7 +137,7 @@ for i in $(seq 100); do
   "${docker_run[@]}" -d --label skiff-bench --network none "$image" sleep 600 >/dev/null
 done
 t2=$(date +%s.%N)
-for i in $(seq 20); do "${podman_run[@]}" -d --network none "$image" sleep 600 >/dev/null; done
+for i in $(seq 100); do "${podman_run[@]}" -d --network none "$image" sleep 600 >/dev/null; done
 
 log "3. monitor memory (idle containers)"
 # RSS and PSS (kB) summed over the processes whose command line matches.
@@ -145,12 +153,33 @@ mem() {
 }
 read -r sn srss spss < <(mem "__supervise $work/skiff ")
 read -r cn crss cpss < <(mem "conmon .*$work/podman")
+read -r dn drss dpss < <(mem "$shim_pattern")
 
-python3 - "$work/run.json" "$t0" "$t1" "$t2" "$sn" "$srss" "$spss" "$cn" "$crss" "$cpss" <<'PY'
+# MemAvailable in kB.
+avail() { awk '/^MemAvailable:/{print $2}' /proc/meminfo; }
+t3=0 t4=0 in=0 irss=0 ipss=0 a0=0 a1=0
+if [ "$idle" -gt 0 ]; then
+  log "4. $idle idle skiff containers in a row"
+  "${skiff[@]}" ps -aq | xargs -r "${skiff[@]}" rm -f >/dev/null
+  sync
+  sleep 2
+  a0=$(avail)
+  t3=$(date +%s.%N)
+  for i in $(seq "$idle"); do "${skiff_run[@]}" -d --network none "$image" sleep 3600 >/dev/null; done
+  t4=$(date +%s.%N)
+  sleep 3 # each supervisor trims its memory once idle
+  a1=$(avail)
+  read -r in irss ipss < <(mem "__supervise $work/skiff ")
+fi
+
+python3 - "$work/run.json" "$t0" "$t1" "$t2" "$sn" "$srss" "$spss" "$cn" "$crss" "$cpss" \
+  "$dn" "$drss" "$dpss" "$t3" "$t4" "$in" "$irss" "$ipss" "$a0" "$a1" <<'PY'
 import json, sys
 d = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 t0, t1, t2 = map(float, sys.argv[2:5])
-sn, srss, spss, cn, crss, cpss = map(int, sys.argv[5:11])
+sn, srss, spss, cn, crss, cpss, dn, drss, dpss = map(int, sys.argv[5:14])
+t3, t4 = map(float, sys.argv[14:16])
+idle, irss, ipss, a0, a1 = map(int, sys.argv[16:21])
 med = {k: v["median"] * 1000 for k, v in d.items()}
 print()
 for k in ("skiff", "podman", "docker"):
@@ -159,7 +188,14 @@ for k in ("skiff", "podman", "docker"):
 print(f"skiff / podman = {med['skiff']/med['podman']:.3f}  (target <= 0.1)")
 print(f"skiff / docker = {med['skiff']/med['docker']:.3f}  (target <= 0.1)")
 print(f"100 detached: skiff {t1-t0:.2f} s, docker {t2-t1:.2f} s  (skiff/docker = {(t1-t0)/(t2-t1):.3f})")
+def mib(kb, n):
+    return f"RSS {kb[0]/n/1024:.2f} MiB, PSS {kb[1]/n/1024:.2f} MiB ({n})"
 if sn and cn:
-    print(f"per idle container: skiff supervisor RSS {srss/sn/1024:.2f} MiB, PSS {spss/sn/1024:.2f} MiB "
-          f"({sn} supervisors); conmon RSS {crss/cn/1024:.2f} MiB, PSS {cpss/cn/1024:.2f} MiB ({cn})")
+    print(f"per idle container: skiff supervisor {mib((srss, spss), sn)}; conmon {mib((crss, cpss), cn)}")
+    print(f"  supervisor / conmon: RSS {srss/sn/(crss/cn):.2f}, PSS {spss/sn/(cpss/cn):.2f}  (target < 1 in both)")
+if dn:
+    print(f"  docker's containerd-shim-runc-v2: {mib((drss, dpss), dn)}")
+if idle:
+    print(f"{idle} idle skiff containers in a row: {t4-t3:.1f} s ({(t4-t3)/idle*1000:.1f} ms each); "
+          f"supervisor {mib((irss, ipss), idle)}; MemAvailable down {(a0-a1)/idle/1024:.2f} MiB per container")
 PY

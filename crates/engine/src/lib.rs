@@ -64,7 +64,7 @@ impl Paths {
 pub struct Engine {
     pub(crate) paths: Paths,
     pub(crate) store: store::Store,
-    /// The executable that runs `__supervise` (the skiff binary).
+    /// The executable that runs `__supervise` and `docker-init`.
     pub(crate) supervisor_exe: PathBuf,
     /// Made by the first waiter.
     notifier: std::sync::OnceLock<notify::Notifier>,
@@ -78,10 +78,7 @@ impl Engine {
             runroot: runroot.to_path_buf(),
         };
         let store = store::Store::open(&paths.db())?;
-        let supervisor_exe = std::env::current_exe().map_err(io_err(
-            "finding the skiff executable",
-            Path::new("/proc/self/exe"),
-        ))?;
+        let supervisor_exe = supervisor_exe()?;
         Ok(Engine {
             paths,
             store,
@@ -104,6 +101,21 @@ impl Engine {
             .map_err(io_err("watching", &self.paths.root))?;
         Ok(self.notifier.get_or_init(|| n))
     }
+}
+
+/// The executable each container's supervisor (and `--init`) runs: the small
+/// `skiff-supervisor` installed next to the running executable, else the
+/// running executable itself (which then must dispatch `__supervise` and
+/// `docker-init` as the skiff binary does). An idle supervisor's private
+/// memory is mostly its executable's relocated data, which grows with all the
+/// code linked in: the skiff binary's is seven times the small one's.
+fn supervisor_exe() -> Result<PathBuf> {
+    let me = std::env::current_exe().map_err(io_err(
+        "finding the running executable",
+        Path::new("/proc/self/exe"),
+    ))?;
+    let small = me.with_file_name("skiff-supervisor");
+    Ok(if small.is_file() { small } else { me })
 }
 
 /// One engine serves every thread of a server: it must stay Send + Sync.

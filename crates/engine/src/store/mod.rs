@@ -127,6 +127,14 @@ impl Store {
         skiff_image::sqlite::open(&self.path, BUSY, "").map_err(|e| self.err(e))
     }
 
+    /// Close the idle connections, and with them their SQLite caches: for a
+    /// holder that goes quiet for long (an idle supervisor). The next
+    /// operation opens a connection again.
+    pub(crate) fn close_idle(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(idle);
+    }
+
     /// A connection of the pool's (a new one when none is idle).
     pub(crate) fn conn(&self) -> Result<Conn<'_>> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();

@@ -90,7 +90,7 @@ impl Supervisor {
         let pidfd = skiff_runtime::pidfd::Pidfd::open(pid).ok();
         // Once the container has run quietly for a moment, give back the
         // memory setting up used (not before: a short-lived container's
-        // exit is not kept waiting for it).
+        // exit is not kept waiting for it); again after each burst of work.
         let mut trimmed = false;
         loop {
             if exit.is_none() {
@@ -186,7 +186,7 @@ impl Supervisor {
                 continue;
             }
             if r == 0 && !trimmed && running {
-                trim_memory();
+                trim_memory(engine);
                 trimmed = true;
             }
             if let (Some(ch), true) = (&mut health, running) {
@@ -210,8 +210,13 @@ impl Supervisor {
                     continue;
                 }
                 match tag {
-                    Tag::Init | Tag::Health | Tag::Dns => {}
+                    Tag::Init | Tag::Dns => {}
+                    // A health check or a client's request (exec, attach,
+                    // ...) used the store and the heap: trimmed again once
+                    // things are quiet.
+                    Tag::Health => trimmed = false,
                     Tag::Server(t) => {
+                        trimmed = false;
                         if let Some(s) = &mut server {
                             s.ready(t, &mut input, engine, c);
                         }

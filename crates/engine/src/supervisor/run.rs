@@ -78,6 +78,9 @@ impl Supervisor {
         let cfg = dir.join("config.json");
         std::fs::write(&cfg, serde_json::to_vec(&spec).expect("spec serializes"))
             .map_err(|e| (125, format!("writing {}: {e}", cfg.display())))?;
+        // Not kept while the container runs (the seccomp profile alone is
+        // tens of KiB of heap).
+        drop(spec);
         timing("supervisor: config written");
 
         // With -t the container's pty is made in its own /dev/pts and its

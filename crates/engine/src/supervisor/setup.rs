@@ -146,16 +146,23 @@ pub(super) fn write_etc_files(
 /// Give back what setting up the container cost in memory, before idling:
 /// free heap pages go back to the kernel, and the pages of our executable's
 /// read-only mappings that nothing changed (code and constants the setup
-/// ran through, about 6 MiB of a 15 MiB binary) are dropped from our page
-/// tables; what the idle loop needs faults back in from the page cache.
+/// ran through) are dropped from our page tables, as is the stack below us;
+/// what the idle loop needs faults back in.
 /// Mappings with any private (changed) page, such as relocated data, are
 /// left alone: dropping those would lose the changes.
-pub(super) fn trim_memory() {
+pub(super) fn trim_memory(engine: &Engine) {
+    engine.store.close_idle();
     extern "C" {
         fn malloc_trim(pad: libc::size_t) -> libc::c_int;
     }
     // SAFETY: malloc_trim only releases free heap memory.
     unsafe { malloc_trim(0) };
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let mi = unsafe { libc::mallinfo2() };
+    skiff_runtime::log::timing(&format!(
+        "supervisor: heap in use {} B, free {} B, arena {} B",
+        mi.uordblks, mi.fordblks, mi.arena
+    ));
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
@@ -191,12 +198,34 @@ pub(super) fn trim_memory() {
     if let Some((s, e, true)) = cur {
         drop_ranges.push((s, e));
     }
+    if let Some(r) = stack_below_us(&smaps) {
+        drop_ranges.push(r);
+    }
     for (s, e) in drop_ranges {
-        // SAFETY: the range is a whole mapping of ours holding only clean,
-        // unmodified file pages; after MADV_DONTNEED they are read again from
-        // the file on next access, unchanged.
+        // SAFETY: the range is either a whole mapping of ours holding only
+        // clean, unmodified file pages (read again from the file on next
+        // access, unchanged) or stack below every live frame (no frame is
+        // there to lose; it reads as zeros when used again).
         unsafe { libc::madvise(s as *mut libc::c_void, e - s, libc::MADV_DONTNEED) };
     }
+}
+
+/// The part of the main thread's stack well below this frame (which deep
+/// calls of the setup touched and nothing uses now): dropped, it reads as
+/// zeros again when a later call reaches that deep. A margin of 16 KiB below
+/// this frame stays, for the calls that drop it.
+fn stack_below_us(smaps: &str) -> Option<(usize, usize)> {
+    const MARGIN: usize = 16 << 10;
+    let here = 0u8;
+    let sp = std::hint::black_box(&here) as *const u8 as usize;
+    let line = smaps.lines().find(|l| l.ends_with("[stack]"))?;
+    let (a, b) = line.split_whitespace().next()?.split_once('-')?;
+    let (start, end) = (
+        usize::from_str_radix(a, 16).ok()?,
+        usize::from_str_radix(b, 16).ok()?,
+    );
+    let top = sp.checked_sub(MARGIN)? & !(4095usize);
+    (start < top && sp < end).then_some((start, top))
 }
 
 /// Did the kernel's OOM killer kill a process of the container's cgroup?
