@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Container engine benchmark (not part of CI). In one run:
 #   1. `run --rm --network none IMAGE true` with skiff, podman and docker
-#      (hyperfine; medians and the ratios skiff/peer, target <= 0.1);
+#      (hyperfine; medians and the ratios skiff/peer, target <= 0.1), and in
+#      the same hyperfine run `skiff run --rm IMAGE true` on the default
+#      bridge and `skiff-runtime run` of a bundle of the same busybox running
+#      /bin/true (what the engine adds: skiff / skiff-runtime, target <= 2;
+#      the bridge's cost, target <= 1 ms);
 #   2. 100 detached containers (`run -d ... sleep 600`) started in a row,
 #      total time, skiff vs docker;
 #   3. the supervisor's RSS and PSS per idle container vs conmon's (podman's
@@ -47,6 +51,7 @@ docker_bin=/usr/bin/docker
 log "cargo build --release -p skiff"
 cargo build --release -q -p skiff
 skiff_bin=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff
+runtime_bin=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff-runtime
 
 work=$(mktemp -d /var/tmp/skiff-bench-run.XXXXXX)
 dockerd_pid=
@@ -123,11 +128,16 @@ for t in skiff_run podman_run docker_run; do
 done
 
 q() { printf '%q ' "$@"; }
+SKIFF_RUNTIME=$runtime_bin bash scripts/mkbundle.sh "$work/bundle" /bin/true >/dev/null
+"$runtime_bin" --root "$work/rt" run --bundle "$work/bundle" check
+out=$("${skiff_run[@]}" --rm "$image" echo ok 2>&1) || { log "skiff run on the bridge failed: $out"; exit 1; }
 log "1. run --rm --network none $image true ($runs runs each); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/run.json" \
   -n skiff "$(q "${skiff_run[@]}" --rm --network none "$image" true)" \
   -n podman "$(q "${podman_run[@]}" --rm --network none "$image" true)" \
-  -n docker "$(q "${docker_run[@]}" --rm --network none "$image" true)"
+  -n docker "$(q "${docker_run[@]}" --rm --network none "$image" true)" \
+  -n skiff-bridge "$(q "${skiff_run[@]}" --rm "$image" true)" \
+  -n skiff-runtime "$(q "$runtime_bin" --root "$work/rt" run --bundle "$work/bundle" bench)"
 
 log "2. 100 detached containers in a row"
 t0=$(date +%s.%N)
@@ -187,6 +197,10 @@ for k in ("skiff", "podman", "docker"):
     print(f"{k:7} run --rm: median {med[k]:7.1f} ms  mean {r['mean']*1000:7.1f} ms  min {r['min']*1000:6.1f} ms")
 print(f"skiff / podman = {med['skiff']/med['podman']:.3f}  (target <= 0.1)")
 print(f"skiff / docker = {med['skiff']/med['docker']:.3f}  (target <= 0.1)")
+print(f"skiff-runtime run: median {med['skiff-runtime']:5.2f} ms; skiff run --rm / skiff-runtime run = "
+      f"{med['skiff']/med['skiff-runtime']:.2f}  (target <= 2)")
+print(f"skiff run --rm on the bridge: median {med['skiff-bridge']:5.2f} ms, "
+      f"{med['skiff-bridge']-med['skiff']:+.2f} ms over --network none  (target <= +1 ms)")
 print(f"100 detached: skiff {t1-t0:.2f} s, docker {t2-t1:.2f} s  (skiff/docker = {(t1-t0)/(t2-t1):.3f})")
 def mib(kb, n):
     return f"RSS {kb[0]/n/1024:.2f} MiB, PSS {kb[1]/n/1024:.2f} MiB ({n})"

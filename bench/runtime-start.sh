@@ -31,7 +31,7 @@ print()
 for k in ("skiff-runtime", "runc", "floor"):
     print(f"{k:14} median {med[k]:7.2f} ms  mean {d[k]['mean']*1000:7.2f} ms  min {d[k]['min']*1000:6.2f} ms")
 print(f"skiff-runtime / runc  = {med['skiff-runtime']/med['runc']:.3f}  (target <= 0.333)")
-print(f"skiff-runtime / floor = {med['skiff-runtime']/med['floor']:.2f}   (target <= 3)")
+print(f"skiff-runtime / floor = {med['skiff-runtime']/med['floor']:.2f}   (target <= 1.5)")
 PY
 # Peak RSS of the runtime process itself (GNU time's maximum resident set size).
 s=$(/usr/bin/time -f %M "$skiff" --root "$work/s" run --bundle "$work/bundle" rss-skiff 2>&1 >/dev/null | tail -1)

@@ -231,8 +231,8 @@ fn stack_below_us(smaps: &str) -> Option<(usize, usize)> {
 /// Did the kernel's OOM killer kill a process of the container's cgroup?
 pub(super) fn oom_killed(id: &str) -> bool {
     crate::container::cgroup(id)
-        .and_then(|m| m.stats().ok())
-        .is_some_and(|s| s.memory.oom_kills > 0)
+        .and_then(|m| m.oom_kills().ok())
+        .is_some_and(|n| n > 0)
 }
 
 /// Gives a container's addresses and ports back when its run ends, however

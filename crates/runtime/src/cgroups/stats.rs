@@ -151,27 +151,34 @@ impl Manager {
         }
     }
 
+    /// How many times the kernel's OOM killer killed a process of the
+    /// cgroup (v1 `memory.oom_control`, v2 `memory.events` `oom_kill`); 0
+    /// without a memory controller. One file, for a caller that wants only
+    /// this (a container's exit).
+    pub fn oom_kills(&self) -> Result<u64, CgroupError> {
+        let Ok(target) = self.target("memory", "memory", "") else {
+            return Ok(0);
+        };
+        let (dir, events) = match target {
+            Target::V1(dir) => (dir, "memory.oom_control"),
+            Target::V2(dir) => (dir, "memory.events"),
+        };
+        existing(dir)?;
+        Ok(read_keyed(dir, events, "oom_kill")?.unwrap_or(0))
+    }
+
     fn memory_stats(&self) -> Result<MemoryStats, CgroupError> {
         let Ok(target) = self.target("memory", "memory", "") else {
             return Ok(MemoryStats::default());
         };
-        let (dir, usage, limit, inactive, events, oom) = match target {
+        let (dir, usage, limit, inactive) = match target {
             Target::V1(dir) => (
                 dir,
                 "memory.usage_in_bytes",
                 "memory.limit_in_bytes",
                 "total_inactive_file",
-                "memory.oom_control",
-                "oom_kill",
             ),
-            Target::V2(dir) => (
-                dir,
-                "memory.current",
-                "memory.max",
-                "inactive_file",
-                "memory.events",
-                "oom_kill",
-            ),
+            Target::V2(dir) => (dir, "memory.current", "memory.max", "inactive_file"),
         };
         existing(dir)?;
         let limit = match read_opt(dir, limit)? {
@@ -183,7 +190,7 @@ impl Manager {
             usage: read_u64(dir, usage)?.unwrap_or(0),
             limit,
             inactive_file: read_keyed(dir, "memory.stat", inactive)?.unwrap_or(0),
-            oom_kills: read_keyed(dir, events, oom)?.unwrap_or(0),
+            oom_kills: self.oom_kills()?,
         })
     }
 
