@@ -360,7 +360,7 @@ pub fn build(c: &Container, input: &SpecInput<'_>) -> Result<Value, SpecError> {
     }
     // Docker makes a private cgroup namespace where cgroup v2 is the only
     // hierarchy, and shares the host's elsewhere.
-    if skiff_runtime::cgroups::Layout::detect()
+    if skiff_runtime::cgroups::Layout::detect_once()
         .map(|l| l.v1.is_empty() && l.unified.is_some())
         .unwrap_or(false)
     {

@@ -171,7 +171,8 @@ impl Engine {
         let (release, machine, nodename) = uname();
         let (os, os_version) = os_release();
         // Docker's "Cgroup Version" is 2 only on a host without v1 controllers.
-        let cgroup2 = skiff_runtime::cgroups::Layout::detect().is_ok_and(|l| l.is_unified_only());
+        let cgroup2 =
+            skiff_runtime::cgroups::Layout::detect_once().is_ok_and(|l| l.is_unified_only());
         let mut security = vec!["name=seccomp,profile=default".to_string()];
         if cgroup2 {
             security.push("name=cgroupns".into());

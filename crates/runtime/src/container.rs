@@ -80,9 +80,9 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-/// The runtime's cgroup view, read once per command.
+/// The runtime's cgroup view, read once per process.
 fn layout() -> Result<Layout, Error> {
-    Ok(Layout::detect()?)
+    Ok(Layout::detect_once()?)
 }
 
 pub(crate) fn assert_single_threaded() -> Result<(), Error> {

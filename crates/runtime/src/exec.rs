@@ -115,7 +115,7 @@ pub fn spawn(opts: &ExecOpts) -> Result<i32, Error> {
         crate::stdio::check(fds)?;
     }
     let joins = namespaces_of(st.pid)?;
-    let cg = Manager::new(Layout::detect()?, &st.cgroup_path);
+    let cg = Manager::new(Layout::detect_once()?, &st.cgroup_path);
     let console_socket = match &opts.console_socket {
         Some(path) => Some(crate::console::connect_socket(path)?),
         None => None,

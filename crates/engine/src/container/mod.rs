@@ -120,7 +120,7 @@ pub(crate) fn event_attributes(c: &Container, extra: &[(&str, String)]) -> serde
 /// runtime removes them with its state, but a state lost with the runroot
 /// (a reboot, a wiped tmpfs) leaves them behind.
 fn remove_cgroups(id: &str) {
-    let Ok(layout) = skiff_runtime::cgroups::Layout::detect() else {
+    let Ok(layout) = skiff_runtime::cgroups::Layout::detect_once() else {
         return;
     };
     let roots = layout

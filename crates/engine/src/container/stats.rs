@@ -99,7 +99,7 @@ fn system_cpu_ns() -> u64 {
 
 /// The container's cgroup, as the runtime made it.
 pub(crate) fn cgroup(id: &str) -> Option<skiff_runtime::cgroups::Manager> {
-    let layout = skiff_runtime::cgroups::Layout::detect().ok()?;
+    let layout = skiff_runtime::cgroups::Layout::detect_once().ok()?;
     Some(skiff_runtime::cgroups::Manager::new(
         layout,
         &format!("/skiff/{id}"),

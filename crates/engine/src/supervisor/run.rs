@@ -28,6 +28,14 @@ impl Supervisor {
         first: bool,
     ) -> Result<i32, Fail> {
         let paths = &engine.paths;
+        // The host's cgroup hierarchies, as the supervisor before us saw
+        // them: reading the host's mountinfo instead costs milliseconds once
+        // many containers (an overlay mount each) run. Whoever needs the
+        // layout in this process (the spec, the runtime, the exit) gets it
+        // from here; a failure shows where it is needed.
+        let _ = skiff_runtime::cgroups::Layout::detect_kept_in(
+            &paths.runroot.join("cgroup-layout.json"),
+        );
         let dir = paths.container_dir(&c.id);
         let rootfs = dir.join("rootfs");
         unmount(&rootfs);

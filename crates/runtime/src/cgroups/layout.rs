@@ -25,7 +25,7 @@ const NON_CONTROLLER_OPTIONS: &[&str] = &[
 ];
 
 /// One cgroup v1 hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hierarchy {
     /// The controllers bound to it, e.g. `["cpu", "cpuacct"]`; empty for a
     /// named hierarchy without controllers.
@@ -54,7 +54,7 @@ impl Hierarchy {
 }
 
 /// The cgroup v2 hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Unified {
     pub mountpoint: PathBuf,
     /// The controllers listed in the root `cgroup.controllers` (on a hybrid
@@ -62,8 +62,11 @@ pub struct Unified {
     pub controllers: Vec<String>,
 }
 
+/// This process's view, once detected (see [`Layout::detect_once`]).
+static HOST: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
+
 /// The cgroup hierarchies of the host.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Layout {
     pub v1: Vec<Hierarchy>,
     pub unified: Option<Unified>,
@@ -84,6 +87,76 @@ impl Layout {
             unified.controllers = list.split_whitespace().map(str::to_string).collect();
         }
         Ok(layout)
+    }
+
+    /// [`Layout::detect`], once per process. `/proc/self/mountinfo` grows
+    /// with every mount on the host, an overlay per running container (at
+    /// 1,000 containers it is 480 KB and takes ~4.5 ms to read), while the
+    /// cgroup hierarchies stay where they were mounted at boot: a start, an
+    /// exec, a stats sample or an exit in a long-lived process reads it
+    /// once. A failed detection is not kept.
+    pub fn detect_once() -> Result<Layout, CgroupError> {
+        if let Some(l) = HOST.get() {
+            return Ok(l.clone());
+        }
+        let l = Layout::detect()?;
+        Ok(HOST.get_or_init(|| l).clone())
+    }
+
+    /// [`Layout::detect_once`], with the layout kept for the next processes
+    /// in `file` (JSON, under a runroot that a reboot empties): read from it
+    /// when each hierarchy it names is still a cgroup file system at its
+    /// mount point (one statfs each), else detected and the file rewritten.
+    /// A hierarchy mounted after the file was written is not seen until it
+    /// is removed.
+    pub fn detect_kept_in(file: &Path) -> Result<Layout, CgroupError> {
+        if let Some(l) = HOST.get() {
+            return Ok(l.clone());
+        }
+        let l = Layout::kept_in(file)?;
+        Ok(HOST.get_or_init(|| l).clone())
+    }
+
+    /// The layout kept in `file` if it still holds, else detected and kept
+    /// there (see [`Layout::detect_kept_in`]).
+    pub(crate) fn kept_in(file: &Path) -> Result<Layout, CgroupError> {
+        let kept = std::fs::read(file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Layout>(&b).ok())
+            .filter(Layout::still_mounted);
+        let l = match kept {
+            Some(l) => l,
+            None => {
+                let l = Layout::detect()?;
+                // A cache only: a file that cannot be written is detected
+                // again next time.
+                let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+                let body = serde_json::to_vec(&l).expect("a layout serializes");
+                if std::fs::write(&tmp, body).is_ok() && std::fs::rename(&tmp, file).is_err() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                l
+            }
+        };
+        Ok(l)
+    }
+
+    /// Is every hierarchy still a cgroup file system where it was mounted?
+    fn still_mounted(&self) -> bool {
+        const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+        const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+        let is = |p: &Path, magic: i64| {
+            nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 == magic)
+        };
+        (!self.v1.is_empty() || self.unified.is_some())
+            && self
+                .v1
+                .iter()
+                .all(|h| is(&h.mountpoint, CGROUP_SUPER_MAGIC))
+            && self
+                .unified
+                .as_ref()
+                .is_none_or(|u| is(&u.mountpoint, CGROUP2_SUPER_MAGIC))
     }
 
     /// Parse mountinfo text. Pure: the unified hierarchy's controllers are

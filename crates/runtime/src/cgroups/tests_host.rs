@@ -376,3 +376,35 @@ fn host_stats_count_cpu_and_tasks() {
     m.destroy().unwrap();
     assert!(m.stats().is_err(), "stats of a removed cgroup");
 }
+
+/// The layout kept in a runroot file is the detected one; a file naming a
+/// mount point that is no cgroup file system (or no JSON) is replaced by a
+/// fresh detection.
+#[test]
+fn layout_kept_in_a_file_is_checked_before_use() {
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("cgroup-layout.json");
+    let detected = Layout::detect().unwrap();
+    assert_eq!(Layout::kept_in(&file).unwrap(), detected);
+    let kept: Layout = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(kept, detected);
+    // Read back from the file: a layout only the file has is used.
+    let mut stale = detected.clone();
+    stale.v1.retain(|h| !h.has("pids"));
+    stale.unified = stale.unified.take().filter(|_| stale.v1.is_empty());
+    std::fs::write(&file, serde_json::to_vec(&stale).unwrap()).unwrap();
+    assert_eq!(Layout::kept_in(&file).unwrap(), stale);
+    // A hierarchy that is no longer a cgroup mount: detected again.
+    let mut moved = detected.clone();
+    match moved.v1.first_mut() {
+        Some(h) => h.mountpoint = d.path().to_path_buf(),
+        None => moved.unified.as_mut().unwrap().mountpoint = d.path().to_path_buf(),
+    }
+    std::fs::write(&file, serde_json::to_vec(&moved).unwrap()).unwrap();
+    assert_eq!(Layout::kept_in(&file).unwrap(), detected);
+    // Not JSON: detected again, and the file repaired.
+    std::fs::write(&file, "{").unwrap();
+    assert_eq!(Layout::kept_in(&file).unwrap(), detected);
+    let kept: Layout = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(kept, detected);
+}
