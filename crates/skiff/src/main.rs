@@ -43,7 +43,10 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// Each command's flags are built only when it is the one run (`defer`):
+/// building all of them took half a millisecond of every command's start.
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Cmd {
     /// Create and run a new container from an image.
     Run(run::RunArgs),

@@ -9,7 +9,8 @@ use skiff_engine::model::{Container, HostConfig};
 use skiff_engine::Engine;
 use std::path::{Path, PathBuf};
 
-/// `create` and `run` flags.
+// `create` and `run` flags. (A plain comment: a doc comment here would
+// become the help text of both commands, as their flags are built last.)
 #[derive(Args, Debug, Clone)]
 #[command(disable_help_flag = true)]
 pub struct CreateArgs {

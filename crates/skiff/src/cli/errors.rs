@@ -11,7 +11,18 @@ use clap::{Command, CommandFactory};
 
 /// How a clap error is reported: the text for stderr and the exit code.
 pub fn docker_style<C: CommandFactory>(e: &clap::Error, argv: &[String]) -> (String, i32) {
-    let root = C::command();
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return (e.render().to_string(), 0);
+    }
+    // Every command's flags built (they are deferred until parsed), to
+    // name them as Docker does.
+    let mut root = C::command();
+    root.build();
     let (path, cmd) = subcommand_of(&root, argv);
     let name = root.get_name().to_string();
     let see = format!("See '{name}{} --help'.", path_text(&path));
@@ -21,8 +32,6 @@ pub fn docker_style<C: CommandFactory>(e: &clap::Error, argv: &[String]) -> (Str
         _ => None,
     };
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => (e.render().to_string(), 0),
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => (e.render().to_string(), 0),
         ErrorKind::InvalidSubcommand if path.is_empty() => {
             let what = ctx(ContextKind::InvalidSubcommand).unwrap_or_default();
             (

@@ -8,7 +8,7 @@ use clap::Args;
 use skiff_engine::container::Attach;
 use std::path::Path;
 
-/// `run` adds `-d`.
+// `run` adds `-d`. (A plain comment: see `CreateArgs`.)
 #[derive(Args, Debug, Clone)]
 #[command(disable_help_flag = true)]
 pub struct RunArgs {
