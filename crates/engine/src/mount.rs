@@ -29,10 +29,20 @@ pub(crate) fn mount_rootfs(paths: &Paths, c: &Container, dir: &Path) -> Result<(
         .parse()
         .map_err(|e| format!("image ID {}: {e}", c.image_id))?;
     let lower = images.layer_dirs(&id).map_err(|e| e.to_string())?;
+    // `--rm`: its upper layer goes with it, so it is never synced (nor,
+    // at its unmount, the whole file system under it). The kernel's mark of
+    // a volatile mount that may have ended uncleanly is cleared first: a
+    // `--rm` container whose supervisor was killed is still started or
+    // copied from, as its content is only ever thrown away.
+    let volatile = c.host.auto_remove;
+    if volatile {
+        let _ = std::fs::remove_dir_all(dir.join("work/work/incompat"));
+    }
     let spec = skiff_image::overlay::OverlaySpec {
         lower,
         upper: Some(dir.join("upper")),
         work: Some(dir.join("work")),
+        volatile,
     };
     skiff_image::overlay::mount(&spec, &dir.join("rootfs")).map_err(|e| e.to_string())
 }

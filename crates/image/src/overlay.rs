@@ -39,6 +39,13 @@ pub struct OverlaySpec {
     pub lower: Vec<PathBuf>,
     pub upper: Option<PathBuf>,
     pub work: Option<PathBuf>,
+    /// Mount with `volatile`: no sync of the upper layer, ever (not even
+    /// the whole upper file system's sync an unmount otherwise does); for
+    /// an upper layer thrown away with the container (`--rm`). After an
+    /// unclean end the kernel refuses to mount that upper layer again until
+    /// `<work>/work/incompat/volatile` is removed. Ignored by a kernel
+    /// without it (before 5.10).
+    pub volatile: bool,
 }
 
 const FSCONFIG_SET_FLAG: u32 = 0;
@@ -125,6 +132,10 @@ fn mount_fsconfig(spec: &OverlaySpec, target: &Path) -> Result<(), FsError> {
             }
         }
     }
+    if spec.volatile && spec.upper.is_some() {
+        // A speed hint only: a kernel that lacks it mounts without.
+        let _ = set(&c"volatile".to_owned(), None);
+    }
     // SAFETY: valid fd; CMD_CREATE takes no key or value.
     let rc = unsafe {
         libc::syscall(
@@ -181,6 +192,10 @@ fn mount_legacy(spec: &OverlaySpec, target: &Path) -> Result<(), OverlayError> {
             w.display()
         ));
     }
+    let with_volatile = spec.volatile && spec.upper.is_some();
+    if with_volatile {
+        opts.push_str(",volatile");
+    }
     // SAFETY: sysconf has no memory arguments.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
     if opts.len() >= page {
@@ -189,13 +204,22 @@ fn mount_legacy(spec: &OverlaySpec, target: &Path) -> Result<(), OverlayError> {
             n: spec.lower.len(),
         });
     }
-    nix::mount::mount(
-        Some("overlay"),
-        target,
-        Some("overlay"),
-        nix::mount::MsFlags::empty(),
-        Some(opts.as_str()),
-    )
+    let mount_with = |o: &str| {
+        nix::mount::mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            nix::mount::MsFlags::empty(),
+            Some(o),
+        )
+    };
+    match mount_with(&opts) {
+        // A kernel without `volatile` (a speed hint only): without it.
+        Err(nix::errno::Errno::EINVAL) if with_volatile => {
+            mount_with(opts.trim_end_matches(",volatile"))
+        }
+        r => r,
+    }
     .map_err(|e| OverlayError::Sys {
         target: target.into(),
         op: "mount",
@@ -269,12 +293,55 @@ mod tests {
             lower: vec![low.clone()],
             upper: Some(up.clone()),
             work: Some(work),
+            volatile: false,
         };
         mount(&spec, &target).unwrap();
         let _m = Mounted(target.clone());
         std::fs::write(target.join("f"), "changed").unwrap();
         assert_eq!(std::fs::read_to_string(low.join("f")).unwrap(), "lower");
         assert_eq!(std::fs::read_to_string(up.join("f")).unwrap(), "changed");
+        assert!(!super_options(&target).contains("volatile"));
+    }
+
+    /// The super-block options of the mount at `target`.
+    fn super_options(target: &Path) -> String {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let t = target.to_str().unwrap();
+        let line = info
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some(t))
+            .unwrap_or_else(|| panic!("{t} is not mounted"));
+        line.rsplit(' ').next().unwrap().to_string()
+    }
+
+    /// `volatile` reaches the kernel (as `--rm` containers are mounted), and
+    /// leaves the kernel's mark that the upper layer was mounted so.
+    #[test]
+    fn volatile_upper_is_mounted_volatile() {
+        let d = tempfile::tempdir().unwrap();
+        let (low, up, work, target) = (
+            d.path().join("low"),
+            d.path().join("up"),
+            d.path().join("work"),
+            d.path().join("merged"),
+        );
+        for p in [&low, &up, &work, &target] {
+            std::fs::create_dir(p).unwrap();
+        }
+        let spec = OverlaySpec {
+            lower: vec![low],
+            upper: Some(up),
+            work: Some(work.clone()),
+            volatile: true,
+        };
+        mount(&spec, &target).unwrap();
+        let m = Mounted(target.clone());
+        std::fs::write(target.join("f"), "x").unwrap();
+        let opts = super_options(&target);
+        let volatile = |o: &str| o == "volatile" || o == "fsync=volatile";
+        assert!(opts.split(',').any(volatile), "{opts}");
+        drop(m);
+        assert!(work.join("work/incompat/volatile").is_dir());
     }
 
     #[test]

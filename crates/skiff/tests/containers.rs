@@ -549,6 +549,71 @@ fn idle_supervisor_is_small_and_its_settings_stay_outside() {
     }
 }
 
+/// A `--rm` container's upper layer is mounted `volatile` (never synced,
+/// nor the file system under it when it is unmounted); one whose supervisor
+/// was killed (so never removed, and its volatile mount never cleanly
+/// ended) still starts again.
+#[test]
+fn rm_containers_are_volatile_and_start_again_after_a_supervisor_death() {
+    let e = Env::with_ns(None);
+    e.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "--network",
+        "none",
+        "--name",
+        "vol",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "kept",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    let options = |name: &str| {
+        let id = e.inspect(name, "{{.Id}}");
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let line = info
+            .lines()
+            .find(|l| {
+                l.split(' ')
+                    .nth(4)
+                    .is_some_and(|m| m.contains(&id) && m.ends_with("/rootfs"))
+            })
+            .unwrap_or_else(|| panic!("{name}'s rootfs is not mounted"))
+            .to_string();
+        line.rsplit(' ').next().unwrap().to_string()
+    };
+    let volatile = |opts: &str| {
+        opts.split(',')
+            .any(|o| o == "volatile" || o == "fsync=volatile")
+    };
+    assert!(volatile(&options("vol")), "{}", options("vol"));
+    assert!(!volatile(&options("kept")), "{}", options("kept"));
+    let pid: i32 = e.inspect("vol", "{{.State.Pid}}").parse().unwrap();
+    let sup = parent_of(pid);
+    // SAFETY: killing the test's own supervisor and container process.
+    unsafe {
+        libc::kill(sup, libc::SIGKILL);
+        libc::kill(pid, libc::SIGKILL);
+    }
+    e.until(10, "the container to be seen gone", || {
+        e.inspect("vol", "{{.State.Status}}") == "exited"
+    });
+    e.ok(&["start", "vol"]);
+    assert_eq!(e.inspect("vol", "{{.State.Status}}"), "running");
+    assert!(volatile(&options("vol")));
+}
+
 #[test]
 fn ps_tells_the_truth_after_the_supervisor_dies() {
     let e = Env::new();
