@@ -279,15 +279,7 @@ mod tests {
     #[test]
     fn writable_upper_keeps_lowers_untouched() {
         let d = tempfile::tempdir().unwrap();
-        let (low, up, work, target) = (
-            d.path().join("low"),
-            d.path().join("up"),
-            d.path().join("work"),
-            d.path().join("merged"),
-        );
-        for p in [&low, &up, &work, &target] {
-            std::fs::create_dir(p).unwrap();
-        }
+        let (low, up, work, target) = layer_dirs(d.path());
         std::fs::write(low.join("f"), "lower").unwrap();
         let spec = OverlaySpec {
             lower: vec![low.clone()],
@@ -301,6 +293,16 @@ mod tests {
         assert_eq!(std::fs::read_to_string(low.join("f")).unwrap(), "lower");
         assert_eq!(std::fs::read_to_string(up.join("f")).unwrap(), "changed");
         assert!(!super_options(&target).contains("volatile"));
+    }
+
+    /// Empty `low`, `up`, `work` and `merged` directories under `base`.
+    fn layer_dirs(base: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+        let dirs = ["low", "up", "work", "merged"].map(|n| base.join(n));
+        for p in &dirs {
+            std::fs::create_dir(p).unwrap();
+        }
+        let [low, up, work, merged] = dirs;
+        (low, up, work, merged)
     }
 
     /// The super-block options of the mount at `target`.
@@ -319,15 +321,7 @@ mod tests {
     #[test]
     fn volatile_upper_is_mounted_volatile() {
         let d = tempfile::tempdir().unwrap();
-        let (low, up, work, target) = (
-            d.path().join("low"),
-            d.path().join("up"),
-            d.path().join("work"),
-            d.path().join("merged"),
-        );
-        for p in [&low, &up, &work, &target] {
-            std::fs::create_dir(p).unwrap();
-        }
+        let (low, up, work, target) = layer_dirs(d.path());
         let spec = OverlaySpec {
             lower: vec![low],
             upper: Some(up),

@@ -556,29 +556,9 @@ fn idle_supervisor_is_small_and_its_settings_stay_outside() {
 #[test]
 fn rm_containers_are_volatile_and_start_again_after_a_supervisor_death() {
     let e = Env::with_ns(None);
-    e.ok(&[
-        "run",
-        "-d",
-        "--rm",
-        "--network",
-        "none",
-        "--name",
-        "vol",
-        "bb",
-        "sleep",
-        "60",
-    ]);
-    e.ok(&[
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "--name",
-        "kept",
-        "bb",
-        "sleep",
-        "60",
-    ]);
+    let words = |s: &'static str| s.split(' ').collect::<Vec<_>>();
+    e.ok(&words("run -d --rm --network none --name vol bb sleep 60"));
+    e.ok(&words("run -d --network none --name kept bb sleep 60"));
     let options = |name: &str| {
         let id = e.inspect(name, "{{.Id}}");
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
