@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set everything up and run skiff's main job: a container from an image made
-# offline. A busybox root filesystem becomes an image (`skiff import`), and
-# `skiff run` starts a container from it, in a private --root/--runroot.
+# offline. A busybox root filesystem becomes an image (`skiff import`), a
+# two-stage Dockerfile builds on it (`skiff build` of examples/hello), and
+# `skiff run` starts a container from the result, in a private --root/--runroot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -26,7 +27,7 @@ echo 'root:x:0:0:root:/root:/bin/sh' >"$work/rootfs/etc/passwd"
 echo 'root:x:0:' >"$work/rootfs/etc/group"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 "${skiff[@]}" import "$work/rootfs.tar" demo/busybox:1 >/dev/null
+# The main job: build, then run what was built.
+"${skiff[@]}" build -t demo/hello:1 examples/hello
 "${skiff[@]}" images
-# The main job.
-"${skiff[@]}" run --rm --name demo demo/busybox:1 \
-  sh -c 'echo "hello from a skiff container: $(hostname), pid $$, $(id)"; ls /'
+"${skiff[@]}" run --rm --name demo demo/hello:1

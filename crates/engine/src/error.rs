@@ -89,6 +89,9 @@ pub enum Error {
     Paused(String),
     #[error("the supervisor of container {id} failed: {msg}")]
     Supervisor { id: String, msg: String },
+    /// A build failed (its Dockerfile, a step, a RUN's exit).
+    #[error(transparent)]
+    Build(#[from] skiff_build::BuildError),
     /// A waiter's client went away (see `notify::Cancel`).
     #[error("cancelled: the client is gone")]
     Cancelled,
@@ -117,6 +120,19 @@ impl Error {
             Error::Unauthorized(_) => ErrorKind::Unauthorized,
             Error::Internal(_) | Error::Io { .. } | Error::Supervisor { .. } | Error::Cancelled => {
                 ErrorKind::Internal
+            }
+            Error::Build(b) => {
+                use skiff_build::BuildError as B;
+                match b {
+                    B::NoSuchImage(_) => ErrorKind::NotFound,
+                    B::Images(I::NoSuchImage(_)) => ErrorKind::NotFound,
+                    B::Images(_) | B::Host(_) => ErrorKind::Internal,
+                    B::Parse { .. }
+                    | B::Step { .. }
+                    | B::RunFailed { .. }
+                    | B::NoTarget(_)
+                    | B::Invalid(_) => ErrorKind::InvalidArgument,
+                }
             }
             Error::Start { cause, .. } => match cause {
                 StartCause::CommandNotFound | StartCause::NotExecutable => {
@@ -153,5 +169,11 @@ pub(crate) fn io_err<'a>(
         op,
         path: path.to_path_buf(),
         err,
+    }
+}
+
+impl From<skiff_image::catalog::CatalogError> for Error {
+    fn from(e: skiff_image::catalog::CatalogError) -> Self {
+        Error::Image(e.into())
     }
 }

@@ -5,6 +5,7 @@
 //! writes its log, records its exit and applies its restart policy.
 
 pub mod attach;
+pub mod build;
 pub mod container;
 pub mod error;
 pub mod events;

@@ -292,7 +292,7 @@ impl Engine {
             images,
             containers: cont,
             volumes,
-            build_cache: Usage::default(),
+            build_cache: self.build_cache_usage()?,
         })
     }
 

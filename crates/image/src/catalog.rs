@@ -41,7 +41,7 @@ pub struct ImageRecord {
     pub created: String,
 }
 
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     "
     CREATE TABLE images (
         id TEXT PRIMARY KEY,
@@ -66,13 +66,26 @@ const MIGRATIONS: [&str; 2] = [
         PRIMARY KEY (digest, registry, repository)
     );
 ",
+    "
+    -- The build cache: the state of an image after a build step, by the
+    -- step's key; the blobs and snapshot chains it holds stay in use.
+    CREATE TABLE build_cache (
+        key TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        blobs TEXT NOT NULL,
+        chains TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created TEXT NOT NULL,
+        last_used TEXT NOT NULL
+    );
+",
 ];
 
 pub use crate::sqlite::{is_busy, retry_busy};
 
 pub struct Catalog {
-    conn: Connection,
-    path: String,
+    pub(crate) conn: Connection,
+    pub(crate) path: String,
 }
 
 impl Catalog {
@@ -100,7 +113,7 @@ impl Catalog {
         Ok(Catalog { conn, path: p })
     }
 
-    fn db(&self) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
+    pub(crate) fn db(&self) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
         move |err| CatalogError::Db {
             path: self.path.clone(),
             err,

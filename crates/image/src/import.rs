@@ -7,8 +7,8 @@
 use crate::digest::{Digest, DigestReader};
 use crate::layer::{self, Compression, UnpackOptions};
 use crate::manifest::{
-    ContainerConfig, Descriptor, History, ImageConfig, ImageManifest, Platform, RootFs, OCI_CONFIG,
-    OCI_LAYER_TAR_GZIP, OCI_MANIFEST,
+    ContainerConfig, Descriptor, History, ImageConfig, ImageManifest, Platform, RootFs,
+    OCI_LAYER_TAR_GZIP,
 };
 use crate::snapshot::{chain_ids, CreateError, Snapshots};
 use crate::store::Store;
@@ -158,27 +158,16 @@ fn store_image(
     mut layers: Vec<Descriptor>,
     top: StoredLayer,
 ) -> Result<Imported, ImportError> {
-    let config_bytes = serde_json::to_vec(config).expect("config serializes");
-    let config_digest = store.put_bytes(&config_bytes)?;
     layers.push(Descriptor::new(
         OCI_LAYER_TAR_GZIP,
         top.digest.clone(),
         top.size,
     ));
-    let manifest = ImageManifest {
-        schema_version: 2,
-        media_type: Some(OCI_MANIFEST.into()),
-        artifact_type: None,
-        config: Descriptor::new(OCI_CONFIG, config_digest.clone(), config_bytes.len() as u64),
-        layers,
-        subject: None,
-        annotations: Default::default(),
-    };
-    let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
-    let manifest_digest = store.put_bytes(&manifest_bytes)?;
+    let (config_digest, manifest_digest, manifest_size) =
+        crate::built::store_config_and_manifest(store, config, layers)?;
     Ok(Imported {
         manifest: manifest_digest,
-        manifest_size: manifest_bytes.len() as u64,
+        manifest_size,
         config: config_digest,
         layer: top.digest,
         diff_id: top.diff_id,

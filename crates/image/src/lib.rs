@@ -3,6 +3,8 @@
 
 pub mod archive;
 pub mod auth;
+pub mod build_cache;
+pub mod built;
 pub mod catalog;
 pub mod digest;
 pub mod import;

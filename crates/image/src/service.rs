@@ -136,18 +136,7 @@ impl Images {
             size,
             created: opts.created.clone(),
         };
-        let names: Vec<String> = reference
-            .iter()
-            .map(|r| {
-                if r.tag.is_none() && r.digest.is_none() {
-                    r.with_tag("latest")
-                        .map(|r| r.to_string())
-                        .unwrap_or_else(|_| r.to_string())
-                } else {
-                    r.to_string()
-                }
-            })
-            .collect();
+        let names: Vec<String> = reference.iter().map(crate::built::full_name).collect();
         self.catalog.add(&new, &names)?;
         Ok(imp.config)
     }
@@ -263,6 +252,13 @@ impl Images {
                 removed.push(rec.id);
             }
         }
+        let reclaimed = self.collect()?;
+        Ok((removed, reclaimed))
+    }
+
+    /// Remove every blob and snapshot no image and no build cache entry
+    /// uses, and leftovers of killed writes; the bytes reclaimed.
+    pub fn collect(&mut self) -> Result<u64> {
         let (blobs, chains) = self.in_use()?;
         let mut reclaimed = 0;
         for b in self.store.list()? {
@@ -279,7 +275,21 @@ impl Images {
             }
         }
         self.store.gc_ingest()?;
-        Ok((removed, reclaimed))
+        Ok(reclaimed)
+    }
+
+    /// Blobs and snapshot chains the recorded images reference (the build
+    /// cache left out).
+    pub fn used_by_images(&self) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
+        let mut blobs = HashSet::new();
+        let mut chains = HashSet::new();
+        for (rec, _) in self.catalog.list()? {
+            if let Ok((m, c)) = self.load(&rec) {
+                blobs.extend(m.layers.iter().map(|l| l.digest.clone()));
+                chains.extend(chain_ids(&c.rootfs.diff_ids));
+            }
+        }
+        Ok((blobs, chains))
     }
 
     /// `image history`: (created, created by, layer size, comment, empty layer),
@@ -327,6 +337,10 @@ impl Images {
                 blobs.extend(m.layers.iter().map(|l| l.digest.clone()));
                 chains.extend(chain_ids(&c.rootfs.diff_ids));
             }
+        }
+        for e in self.catalog.cache_entries()? {
+            blobs.extend(e.blobs);
+            chains.extend(e.chains);
         }
         Ok((blobs, chains))
     }

@@ -174,6 +174,33 @@ impl Snapshots {
         Ok(self.path(chain))
     }
 
+    /// Make `dir` (a complete layer, on the same file system) the snapshot
+    /// of `chain`, moving it into place; when the snapshot exists already,
+    /// `dir` is removed and the existing one kept.
+    pub fn adopt(&self, chain: &Digest, dir: &Path) -> Result<PathBuf> {
+        let _lock = lock_file(&self.lock_path(chain))?;
+        if self.exists(chain) {
+            let _ = std::fs::remove_dir_all(dir);
+            return Ok(self.path(chain));
+        }
+        let tmp = self
+            .root
+            .join(format!("tmp-{}-{}", chain.hex(), std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir(&tmp).map_err(io("creating", &tmp))?;
+        let fs = tmp.join("fs");
+        let moved = std::fs::rename(dir, &fs)
+            .map_err(io("moving", dir))
+            .and_then(|()| {
+                std::fs::rename(&tmp, self.root.join(chain.hex())).map_err(io("renaming", &tmp))
+            });
+        if let Err(e) = moved {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        Ok(self.path(chain))
+    }
+
     /// The lock file that serializes work on one layer across processes.
     pub fn lock_path(&self, chain: &Digest) -> PathBuf {
         self.root

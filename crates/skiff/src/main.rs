@@ -9,8 +9,8 @@ mod output;
 
 use clap::{Parser, Subcommand};
 use cli::{
-    attach, container, create, events, exec, fs, images, inspect, lifecycle, logs, networks, ps,
-    run, stats, system, volumes,
+    attach, build, builder, container, create, events, exec, fs, images, inspect, lifecycle, logs,
+    networks, ps, run, stats, system, volumes,
 };
 use std::path::PathBuf;
 
@@ -112,6 +112,11 @@ enum Cmd {
     /// Manage skiff.
     #[command(subcommand)]
     System(system::SystemCmd),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
+    /// Manage builds.
+    #[command(subcommand)]
+    Builder(builder::BuilderCmd),
     /// Pull an image from a registry.
     Pull(images::PullArgs),
     /// Push an image to a registry.
@@ -228,6 +233,8 @@ fn main() {
             a.extend(args);
             std::process::exit(skiff_runtime::runc_cli::main(a));
         }
+        Cmd::Build(a) => finish(build::build(&root, &runroot, a)),
+        Cmd::Builder(c) => finish(builder::builder(&root, &runroot, c)),
         Cmd::Pull(a) => images::pull(&root, &runroot, a),
         Cmd::Push(a) => images::push(&root, &runroot, a),
         Cmd::Login(a) => images::login(&root, &runroot, a),

@@ -5,6 +5,8 @@
 //! documents, prompts and prune lists.
 
 pub mod attach;
+pub mod build;
+pub mod builder;
 pub mod container;
 pub mod create;
 pub mod errors;

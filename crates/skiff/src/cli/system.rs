@@ -92,12 +92,13 @@ pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
                 row("Images", &du.images),
                 row("Containers", &du.containers),
                 row("Local Volumes", &du.volumes),
+                // Docker shows no percentage for the build cache.
                 vec![
                     "Build Cache".into(),
-                    "0".into(),
-                    "0".into(),
-                    "0B".into(),
-                    "0B".into(),
+                    du.build_cache.total.to_string(),
+                    du.build_cache.active.to_string(),
+                    format::human_size4(du.build_cache.size),
+                    format::human_size4(du.build_cache.reclaimable),
                 ],
             ];
             print!("{}", format::table(&rows));

@@ -1,0 +1,346 @@
+//! COPY, ADD and WORKDIR: steps that write files into the stage's root
+//! filesystem, and where COPY and RUN --mount read from.
+
+use super::super::copy::CopyInto;
+use super::super::work::{View, Work};
+use super::{Outcome, StageRun};
+use crate::context::{Source, Tree};
+use crate::dockerfile::{Copy, Instruction};
+use crate::error::{BuildError, Result};
+use crate::ignore::Matcher;
+use crate::state::State;
+use sha2::Digest as _;
+use skiff_runtime::rootfs::resolve::{resolve_in_root, Create};
+use std::path::{Path, PathBuf};
+
+/// Files a step reads: the context, or another stage's or image's files.
+pub(crate) enum SourceView {
+    Context(PathBuf),
+    View(View),
+}
+
+impl SourceView {
+    pub fn root(&self) -> &Path {
+        match self {
+            SourceView::Context(p) => p,
+            SourceView::View(v) => &v.root,
+        }
+    }
+}
+
+/// A COPY's sources, selected and digested before the cache is asked.
+pub(crate) struct Prepared {
+    tree: Tree,
+    sources: Vec<(Source, Vec<(String, String)>)>,
+    dest: String,
+    shown: String,
+    pub digest: String,
+    /// ADD of local files: archives are unpacked.
+    unpack: bool,
+    _view: Option<SourceView>,
+    _heredocs: Option<Work>,
+}
+
+/// `name`, `uid`, `name:group`, `uid:gid` through the image's /etc/passwd
+/// and /etc/group; a user without a group gives its number as the group's.
+fn owner(rootfs: &Path, spec: &str) -> std::result::Result<(u32, u32), String> {
+    let (u, g) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let lookup = |file: &str, name: &str| -> std::result::Result<u32, String> {
+        if let Ok(n) = name.parse::<u32>() {
+            return Ok(n);
+        }
+        let path = resolve_in_root(rootfs, file, None).map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[0] == name).then(|| f[2].parse::<u32>().ok())?
+            })
+            .next()
+            .ok_or_else(|| {
+                format!("unable to convert uid/gid chown string to host mapping: can't find uid for user {name}: no such user: {name}")
+            })
+    };
+    let uid = lookup("/etc/passwd", u)?;
+    let gid = match g {
+        Some(g) => lookup("/etc/group", g)?,
+        None => uid,
+    };
+    Ok((uid, gid))
+}
+
+impl StageRun<'_, '_> {
+    /// Where a step reads from: the context (no `from`), an earlier stage,
+    /// or an image.
+    pub(super) fn mount_source(
+        &self,
+        inst: &Instruction,
+        from: Option<&str>,
+    ) -> Result<SourceView> {
+        let b = self.b;
+        let err = |m: String| b.step_error(inst.location.line, &inst.original, m);
+        let Some(from) = from else {
+            return match &b.o.context {
+                Some(t) => Ok(SourceView::Context(t.root.clone())),
+                None => Err(err("no build context was given".into())),
+            };
+        };
+        let from = self.expand(inst, from)?;
+        let state = match b.stage_ref(&from, self.stage.index) {
+            Some(j) => self.done[&j].state.clone(),
+            None => {
+                let id = b.host.image(&from, false).map_err(|e| err(e.to_string()))?;
+                let images = b.images.lock().expect("images");
+                State::of_image(&images, &id)?
+            }
+        };
+        let lower = state.lower_dirs(&b.images.lock().expect("images"));
+        Ok(SourceView::View(View::new(&b.image_root, lower)?))
+    }
+
+    /// An absolute path in the image: relative ones are below WORKDIR.
+    fn in_image(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            return path.to_string();
+        }
+        let wd = self
+            .state
+            .container()
+            .working_dir
+            .clone()
+            .unwrap_or_default();
+        format!("{}/{path}", wd.trim_end_matches('/'))
+    }
+
+    pub(super) fn prepare_copy(&self, inst: &Instruction, c: &Copy) -> Result<Prepared> {
+        let b = self.b;
+        let err = |m: String| b.step_error(inst.location.line, &inst.original, m);
+        let dest = self.in_image(&self.expand(inst, &c.dest)?);
+        let mut words = Vec::new();
+        for s in &c.sources {
+            words.push(self.expand(inst, s)?);
+        }
+        let urls: Vec<String> = words
+            .iter()
+            .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+            .cloned()
+            .collect();
+        let (tree, view, heredocs) = if !urls.is_empty() {
+            if urls.len() != words.len() || !c.heredocs.is_empty() || c.from.is_some() {
+                return Err(err(
+                    "ADD of URLs cannot be mixed with local sources in one instruction".into(),
+                ));
+            }
+            let w = Work::new(&b.image_root)?;
+            let dir = w.dir.join("urls");
+            std::fs::create_dir_all(&dir).map_err(BuildError::host)?;
+            words.clear();
+            for u in &urls {
+                let name = u
+                    .split(['?', '#'])
+                    .next()
+                    .unwrap_or_default()
+                    .rsplit('/')
+                    .next()
+                    .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+                    .unwrap_or("__unnamed__")
+                    .to_string();
+                let to = dir.join(&name);
+                b.host.fetch(u, &to).map_err(|e| err(e.to_string()))?;
+                if let Some(want) = &c.checksum {
+                    let got = format!(
+                        "sha256:{}",
+                        hex::encode(sha2::Sha256::digest(
+                            std::fs::read(&to).map_err(BuildError::host)?
+                        ))
+                    );
+                    if &got != want {
+                        return Err(err(format!("digest mismatch {got}: {want}")));
+                    }
+                }
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+                    .map_err(BuildError::host)?;
+                words.push(name);
+            }
+            let tree = Tree {
+                root: dir,
+                ignore: None,
+                keep_owners: false,
+            };
+            (tree, None, Some(w))
+        } else if !c.heredocs.is_empty() {
+            let w = Work::new(&b.image_root)?;
+            let dir = w.dir.join("heredocs");
+            std::fs::create_dir_all(&dir).map_err(BuildError::host)?;
+            for h in &c.heredocs {
+                let body = if h.expand {
+                    self.expand(inst, &h.content)
+                        .unwrap_or_else(|_| h.content.clone())
+                } else {
+                    h.content.clone()
+                };
+                std::fs::write(dir.join(&h.name), body).map_err(BuildError::host)?;
+                words.push(h.name.clone());
+            }
+            let tree = Tree {
+                root: dir,
+                ignore: None,
+                keep_owners: false,
+            };
+            (tree, None, Some(w))
+        } else {
+            let view = self.mount_source(inst, c.from.as_deref())?;
+            let tree = Tree {
+                root: view.root().to_path_buf(),
+                ignore: match (&view, &b.o.context) {
+                    (SourceView::Context(_), Some(t)) => t.ignore.clone(),
+                    _ => None,
+                },
+                keep_owners: c.from.is_some(),
+            };
+            (tree, Some(view), None)
+        };
+        let excludes = Matcher::new(&c.excludes).map_err(|e| err(e.to_string()))?;
+        let mut sources = Vec::new();
+        for w in &words {
+            for s in tree.select(w).map_err(|e| err(e.to_string()))? {
+                let entries = tree
+                    .walk(&s, &|rel| !c.excludes.is_empty() && excludes.excluded(rel))
+                    .map_err(|e| err(e.to_string()))?;
+                sources.push((s, entries));
+            }
+        }
+        if sources.len() > 1 && !dest.ends_with('/') {
+            return Err(err(
+                "When using COPY with more than one source file, the destination must be a directory and end with a /".into(),
+            ));
+        }
+        let all: Vec<(String, String)> = sources
+            .iter()
+            .flat_map(|(_, e)| e.iter().cloned())
+            .collect();
+        let mut digest = tree.digest(&all).map_err(|e| err(e.to_string()))?;
+        for (s, _) in &sources {
+            digest.push_str(&format!(" {}:{}", s.rel, s.is_dir));
+        }
+        let shown = format!("{} {dest}", words.join(" "));
+        Ok(Prepared {
+            tree,
+            sources,
+            dest,
+            shown,
+            digest,
+            unpack: urls.is_empty()
+                && c.from.is_none()
+                && c.heredocs.is_empty()
+                && matches!(inst.kind, crate::dockerfile::Kind::Add(_)),
+            _view: view,
+            _heredocs: heredocs,
+        })
+    }
+
+    pub(super) fn copy(&self, inst: &Instruction, c: &Copy, p: Prepared) -> Result<Outcome> {
+        let b = self.b;
+        let err = |m: String| b.step_error(inst.location.line, &inst.original, m);
+        let mut work = Work::new(&b.image_root)?;
+        work.mount(
+            self.state.lower_dirs(&b.images.lock().expect("images")),
+            &[],
+        )?;
+        let rootfs = work.rootfs();
+        let owner = match &c.chown {
+            Some(spec) => Some(owner(&rootfs, &self.expand(inst, spec)?).map_err(err)?),
+            None => None,
+        };
+        let chmod = match &c.chmod {
+            Some(m) => Some(
+                u32::from_str_radix(m, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| err(format!("invalid chmod parameter: {m}")))?,
+            ),
+            None => None,
+        };
+        let add = matches!(inst.kind, crate::dockerfile::Kind::Add(_));
+        // ADD unpacks local archives from the context into the destination.
+        let mut plain = Vec::new();
+        for (n, (src, entries)) in p.sources.iter().enumerate() {
+            let archive = (p.unpack && !src.is_dir)
+                .then(|| crate::archive::detect(&p.tree.root.join(&src.rel)))
+                .flatten();
+            let Some(compression) = archive else {
+                plain.push((src.clone(), entries.clone()));
+                continue;
+            };
+            let out = work.dir.join(format!("add-{n}"));
+            std::fs::create_dir_all(&out).map_err(BuildError::host)?;
+            crate::archive::unpack(&p.tree.root.join(&src.rel), compression, &out)
+                .map_err(|e| err(format!("unpacking {}: {e}", src.rel)))?;
+            let tree = Tree {
+                root: out,
+                ignore: None,
+                keep_owners: true,
+            };
+            let all = Source {
+                rel: String::new(),
+                is_dir: true,
+            };
+            let entries = tree
+                .walk(&all, &|_| false)
+                .map_err(|e| err(e.to_string()))?;
+            CopyInto {
+                rootfs: &rootfs,
+                tree: &tree,
+                sources: &[(all, entries)],
+                dest: &p.dest,
+                owner,
+                chmod,
+                force_dir: true,
+            }
+            .run()
+            .map_err(err)?;
+        }
+        if !plain.is_empty() {
+            CopyInto {
+                rootfs: &rootfs,
+                tree: &p.tree,
+                sources: &plain,
+                dest: &p.dest,
+                owner,
+                chmod,
+                force_dir: plain.len() < p.sources.len() || p.sources.len() > 1,
+            }
+            .run()
+            .map_err(err)?;
+        }
+        let word = if add { "ADD" } else { "COPY" };
+        self.commit(work, format!("{word} {}", p.shown))
+    }
+
+    pub(super) fn workdir(&self, inst: &Instruction, w: &str) -> Result<Outcome> {
+        let b = self.b;
+        let path = self.in_image(&self.expand(inst, w)?);
+        let path = format!(
+            "/{}",
+            crate::context::clean(&path).map_err(|e| b.step_error(
+                inst.location.line,
+                &inst.original,
+                e
+            ))?
+        );
+        let mut work = Work::new(&b.image_root)?;
+        work.mount(
+            self.state.lower_dirs(&b.images.lock().expect("images")),
+            &[],
+        )?;
+        resolve_in_root(&work.rootfs(), &path, Some(Create::Dir))
+            .map_err(|e| b.step_error(inst.location.line, &inst.original, e))?;
+        let mut out = self.commit(work, format!("WORKDIR {path}"))?;
+        out.state.container_mut().working_dir = Some(path);
+        Ok(out)
+    }
+}

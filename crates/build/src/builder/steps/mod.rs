@@ -1,0 +1,387 @@
+//! One stage's steps: each instruction's cache key, its lookup, and what it
+//! does when it must run.
+
+mod files;
+mod run;
+
+use super::config::{go_quoted, healthcheck, ports};
+use super::{Builder, Result_, PROXY_ARGS};
+use crate::dockerfile::shell::Lexer;
+use crate::dockerfile::{parse_trigger, Instruction, Kind, Stage};
+use crate::error::{BuildError, Result};
+use crate::progress::Event;
+use crate::state::{step_key, State};
+use skiff_image::build_cache::CacheEntry;
+use skiff_image::manifest::History;
+use std::collections::HashMap;
+use std::time::Instant;
+
+pub(crate) struct StageRun<'b, 'a> {
+    b: &'b Builder<'a>,
+    stage: &'b Stage,
+    state: State,
+    key: String,
+    /// ARGs declared in this stage, with their values.
+    args: Vec<(String, Option<String>)>,
+    /// A CMD was given in this stage (an ENTRYPOINT then keeps it).
+    cmd_set: bool,
+    done: &'b HashMap<usize, Result_>,
+    lex: Lexer,
+}
+
+/// What a step does once it is known not to be cached.
+pub(crate) struct Outcome {
+    pub state: State,
+}
+
+impl<'b, 'a> StageRun<'b, 'a> {
+    pub fn new(
+        b: &'b Builder<'a>,
+        stage: &'b Stage,
+        state: State,
+        key: String,
+        done: &'b HashMap<usize, Result_>,
+    ) -> Self {
+        StageRun {
+            b,
+            stage,
+            state,
+            key,
+            args: Vec::new(),
+            cmd_set: false,
+            done,
+            lex: Lexer::new(b.df.escape),
+        }
+    }
+
+    pub fn finish(self) -> Result_ {
+        Result_ {
+            state: self.state,
+            key: self.key,
+        }
+    }
+
+    /// A variable as instructions see it: ENV first, then this stage's ARGs.
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.state.env(name).or_else(|| {
+            self.args
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.clone())
+                .or_else(|| {
+                    PROXY_ARGS
+                        .contains(&name)
+                        .then(|| self.b.o.build_args.get(name).cloned())
+                        .flatten()
+                })
+        })
+    }
+
+    fn expand(&self, inst: &Instruction, word: &str) -> Result<String> {
+        self.lex
+            .process_word(word, &|n| self.lookup(n))
+            .map_err(|e| self.b.step_error(inst.location.line, &inst.original, e))
+    }
+
+    fn expand_words(&self, inst: &Instruction, text: &str) -> Result<Vec<String>> {
+        self.lex
+            .process_words(text, &|n| self.lookup(n))
+            .map_err(|e| self.b.step_error(inst.location.line, &inst.original, e))
+    }
+
+    /// The build arguments a RUN sees as variables (those ENV does not
+    /// override), and the part of them history and cache keys show
+    /// (without the proxy arguments).
+    fn arg_env(&self) -> (Vec<String>, Vec<String>) {
+        let mut all = Vec::new();
+        let mut shown = Vec::new();
+        for (k, v) in &self.args {
+            if let Some(v) = v {
+                if self.state.env(k).is_none() {
+                    all.push(format!("{k}={v}"));
+                    shown.push(format!("{k}={v}"));
+                }
+            }
+        }
+        for p in PROXY_ARGS {
+            if let Some(v) = self.b.o.build_args.get(p) {
+                if !self.args.iter().any(|(k, _)| k == p) {
+                    all.push(format!("{p}={v}"));
+                }
+            }
+        }
+        (all, shown)
+    }
+
+    /// The base image's ONBUILD triggers, run first; the new image keeps none.
+    pub fn on_build(&mut self) -> Result<()> {
+        let triggers = self.state.container().on_build.clone().unwrap_or_default();
+        if triggers.is_empty() {
+            return Ok(());
+        }
+        for t in &triggers {
+            let inst = parse_trigger(t, self.b.df.escape).map_err(|err| BuildError::Parse {
+                file: format!("{} (ONBUILD of {})", self.b.file(), self.stage.base),
+                err,
+            })?;
+            let name = format!("[{}] ONBUILD {}", self.stage.base, inst.original);
+            self.step(&inst, &name)?;
+        }
+        self.state.container_mut().on_build = None;
+        self.key = step_key(&self.key, &["ONBUILD triggers done"]);
+        Ok(())
+    }
+
+    /// A step: what it changes in this stage's scope, then its result from
+    /// the cache or from running it.
+    pub fn step(&mut self, inst: &Instruction, name: &str) -> Result<()> {
+        let id = self.b.vertex();
+        self.b.event(Event::Start { id, name });
+        let t0 = Instant::now();
+        let r = self.step_inner(inst, id);
+        match &r {
+            Ok(()) => self.b.event(Event::Done {
+                id,
+                elapsed: t0.elapsed(),
+            }),
+            Err(e) => {
+                let message = e.to_string();
+                self.b.event(Event::Failed {
+                    id,
+                    elapsed: t0.elapsed(),
+                    message: &message,
+                })
+            }
+        }
+        r
+    }
+
+    fn step_inner(&mut self, inst: &Instruction, id: usize) -> Result<()> {
+        match &inst.kind {
+            Kind::Arg(decls) => {
+                for a in decls {
+                    let value = match (self.b.o.build_args.get(&a.name), &a.default) {
+                        (Some(v), _) => Some(v.clone()),
+                        (None, Some(d)) => Some(self.expand(inst, d)?),
+                        (None, None) => self.b.meta_value(&a.name),
+                    };
+                    self.args.push((a.name.clone(), value));
+                }
+            }
+            Kind::Cmd(_) => self.cmd_set = true,
+            _ => {}
+        }
+        let (_, shown_args) = self.arg_env();
+        let mut parts: Vec<String> = vec![format!("{:?}", inst.kind), shown_args.join("\n")];
+        let prepared = match &inst.kind {
+            Kind::Copy(c) | Kind::Add(c) => {
+                let p = self.prepare_copy(inst, c)?;
+                parts.push(p.digest.clone());
+                Some(p)
+            }
+            _ => None,
+        };
+        let refs: Vec<&str> = parts.iter().map(|s| s.as_str()).collect();
+        let key = step_key(&self.key, &refs);
+        if !self.b.o.no_cache {
+            if let Some(state) = self.cached(&key)? {
+                self.state = state;
+                self.key = key;
+                self.b.event(Event::Cached { id });
+                return Ok(());
+            }
+        }
+        let out = match &inst.kind {
+            Kind::Run(r) => self.run(inst, r, id)?,
+            Kind::Copy(c) | Kind::Add(c) => {
+                self.copy(inst, c, prepared.expect("prepared above"))?
+            }
+            Kind::Workdir(w) => self.workdir(inst, w)?,
+            _ => self.configure(inst)?,
+        };
+        self.remember(&key, &out.state)?;
+        self.state = out.state;
+        self.key = key;
+        Ok(())
+    }
+
+    fn cached(&self, key: &str) -> Result<Option<State>> {
+        let images = self.b.images.lock().expect("images");
+        let Some(e) = images.catalog.cache_get(key, &self.b.now())? else {
+            return Ok(None);
+        };
+        let Ok(state) = serde_json::from_str::<State>(&e.state) else {
+            return Ok(None);
+        };
+        Ok(state.complete(&images).then_some(state))
+    }
+
+    fn remember(&self, key: &str, state: &State) -> Result<()> {
+        let images = self.b.images.lock().expect("images");
+        let now = self.b.now();
+        let new_layer = state.layers.len() > self.state.layers.len();
+        images.catalog.cache_put(&CacheEntry {
+            key: key.to_string(),
+            state: serde_json::to_string(state).expect("a state serializes"),
+            blobs: state.layers.iter().map(|l| l.digest.clone()).collect(),
+            chains: state.chains(),
+            size: if new_layer {
+                state.layers.last().map_or(0, |l| l.size)
+            } else {
+                0
+            },
+            created: now.clone(),
+            last_used: now,
+        })?;
+        Ok(())
+    }
+
+    /// The next state: the current one with `f` applied and a history entry.
+    fn next(&self, created_by: String, f: impl FnOnce(&mut State)) -> Outcome {
+        let mut s = self.state.clone();
+        f(&mut s);
+        let now = self.b.now();
+        s.config.created = Some(now.clone());
+        s.config.history.push(History {
+            created: Some(now),
+            created_by: Some(created_by),
+            empty_layer: true,
+            ..Default::default()
+        });
+        Outcome { state: s }
+    }
+
+    /// The instructions that change only the configuration.
+    fn configure(&self, inst: &Instruction) -> Result<Outcome> {
+        let err = |m: String| self.b.step_error(inst.location.line, &inst.original, m);
+        Ok(match &inst.kind {
+            Kind::Env(kvs) => {
+                let mut set = Vec::new();
+                let mut scratch = self.state.clone();
+                for kv in kvs {
+                    // Later pairs see earlier ones only from the next instruction on.
+                    let v = self.expand(inst, &kv.value)?;
+                    set.push((kv.key.clone(), v));
+                }
+                for (k, v) in &set {
+                    scratch.set_env(k, v);
+                }
+                let text: Vec<String> = set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                self.next(format!("ENV {}", text.join(" ")), |s| {
+                    s.container_mut().env = scratch.container().env.clone();
+                })
+            }
+            Kind::Label(kvs) => {
+                let mut set = Vec::new();
+                for kv in kvs {
+                    set.push((self.expand(inst, &kv.key)?, self.expand(inst, &kv.value)?));
+                }
+                let text: Vec<String> = set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                self.next(format!("LABEL {}", text.join(" ")), |s| {
+                    for (k, v) in set {
+                        s.container_mut().labels.insert(k, v);
+                    }
+                })
+            }
+            Kind::Maintainer(m) => self.next(format!("MAINTAINER {m}"), |s| {
+                s.config.author = Some(m.clone());
+            }),
+            Kind::Expose(words) => {
+                let mut all = Vec::new();
+                for w in words {
+                    for word in self.expand_words(inst, w)? {
+                        all.extend(ports(&word).map_err(err)?);
+                    }
+                }
+                let mut sorted = all.clone();
+                sorted.sort();
+                sorted.dedup();
+                let shown: Vec<String> = sorted.iter().map(|p| format!("{p}:{{}}")).collect();
+                self.next(format!("EXPOSE map[{}]", shown.join(" ")), |s| {
+                    for p in all {
+                        s.container_mut()
+                            .exposed_ports
+                            .insert(p, Default::default());
+                    }
+                })
+            }
+            Kind::Arg(decls) => {
+                let text: Vec<String> = decls
+                    .iter()
+                    .map(
+                        |a| match self.args.iter().rev().find(|(k, _)| *k == a.name) {
+                            Some((k, Some(v))) => format!("{k}={v}"),
+                            _ => a.name.clone(),
+                        },
+                    )
+                    .collect();
+                self.next(format!("ARG {}", text.join(" ")), |_| {})
+            }
+            Kind::Cmd(c) => {
+                let args = super::config::command_args(&self.state, c);
+                self.next(format!("CMD {}", go_quoted(&args)), |s| {
+                    s.container_mut().cmd = Some(args.clone());
+                })
+            }
+            Kind::Entrypoint(c) => {
+                let args = super::config::command_args(&self.state, c);
+                let keep_cmd = self.cmd_set;
+                self.next(format!("ENTRYPOINT {}", go_quoted(&args)), |s| {
+                    let c = s.container_mut();
+                    c.entrypoint = Some(args.clone());
+                    if !keep_cmd {
+                        c.cmd = None;
+                    }
+                })
+            }
+            Kind::Shell(v) => self.next(format!("SHELL [{}]", v.join(" ")), |s| {
+                s.container_mut().shell = Some(v.clone());
+            }),
+            Kind::Volume(words) => {
+                let mut vols = Vec::new();
+                for w in words {
+                    let v = self.expand(inst, w)?;
+                    if v.trim().is_empty() {
+                        return Err(err("VOLUME specified can not be an empty string".into()));
+                    }
+                    vols.push(v);
+                }
+                self.next(format!("VOLUME [{}]", vols.join(" ")), |s| {
+                    for v in vols {
+                        s.container_mut().volumes.insert(v, Default::default());
+                    }
+                })
+            }
+            Kind::User(u) => {
+                let u = self.expand(inst, u)?;
+                self.next(format!("USER {u}"), |s| {
+                    s.container_mut().user = Some(u.clone());
+                })
+            }
+            Kind::Stopsignal(sig) => {
+                let sig = self.expand(inst, sig)?;
+                self.next(format!("STOPSIGNAL {sig}"), |s| {
+                    s.container_mut().stop_signal = Some(sig.clone());
+                })
+            }
+            Kind::Healthcheck(h) => {
+                let hc = healthcheck(h);
+                let text = format!("HEALTHCHECK {}", go_quoted(&hc.test));
+                self.next(text, |s| s.container_mut().healthcheck = Some(hc))
+            }
+            Kind::Onbuild(trigger) => {
+                let t = trigger.trigger_text();
+                self.next(format!("ONBUILD {t}"), |s| {
+                    s.container_mut()
+                        .on_build
+                        .get_or_insert_with(Vec::new)
+                        .push(t);
+                })
+            }
+            Kind::Run(_) | Kind::Copy(_) | Kind::Add(_) | Kind::Workdir(_) => {
+                unreachable!("steps that write files are not configuration")
+            }
+        })
+    }
+}

@@ -1,0 +1,198 @@
+//! A step's working root filesystem: the state's layers under a fresh
+//! upper directory, mounted with overlayfs below `<image root>/build/`
+//! (the store's file system, so that the upper directory becomes the new
+//! layer's snapshot by a rename). Each work directory holds a lock while
+//! its builder lives: a build killed at any moment leaves one that the next
+//! build unmounts and removes.
+
+use crate::error::{BuildError, Result};
+use skiff_image::overlay::{mount, OverlaySpec};
+use skiff_image::snapshot::{lock_file, try_lock_file};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Paths the runtime may create in the root filesystem as mount points;
+/// when they were not there before a RUN, what it left of them is not part
+/// of the layer.
+const MOUNT_POINTS: [&str; 7] = [
+    "/proc",
+    "/sys",
+    "/dev",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/hostname",
+    "/etc",
+];
+
+pub struct Work {
+    pub dir: PathBuf,
+    mounted: bool,
+    absent: Vec<String>,
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+fn unmount(path: &Path) {
+    use nix::mount::{umount2, MntFlags};
+    for _ in 0..64 {
+        match umount2(path, MntFlags::empty()) {
+            Ok(()) => continue,
+            Err(nix::errno::Errno::EBUSY) => {
+                let _ = umount2(path, MntFlags::MNT_DETACH);
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+impl Work {
+    /// The directory work dirs live in.
+    pub fn parent(image_root: &Path) -> PathBuf {
+        image_root.join("build")
+    }
+
+    /// Remove work dirs whose builder is gone (killed): unmounted first.
+    pub fn sweep(image_root: &Path) {
+        let parent = Self::parent(image_root);
+        for e in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+            let dir = e.path();
+            let Ok(Some(_held)) = try_lock_file(&dir.join("lock")) else {
+                continue;
+            };
+            unmount(&dir.join("rootfs"));
+            unmount(&dir.join("view"));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    pub fn new(image_root: &Path) -> Result<Work> {
+        let dir = Self::parent(image_root).join(format!(
+            "{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["upper", "work", "rootfs", "empty"] {
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(|e| BuildError::host(format!("creating {}: {e}", dir.display())))?;
+        }
+        let lock = lock_file(&dir.join("lock")).map_err(BuildError::host)?;
+        Ok(Work {
+            dir,
+            mounted: false,
+            absent: Vec::new(),
+            _lock: lock,
+        })
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+
+    /// Mount `lower` (topmost first; none for scratch) under the upper dir.
+    pub fn mount(&mut self, mut lower: Vec<PathBuf>, targets: &[String]) -> Result<()> {
+        if lower.is_empty() {
+            lower.push(self.dir.join("empty"));
+        }
+        let spec = OverlaySpec {
+            lower,
+            upper: Some(self.upper()),
+            work: Some(self.dir.join("work")),
+            volatile: true,
+        };
+        mount(&spec, &self.rootfs()).map_err(BuildError::host)?;
+        self.mounted = true;
+        let root = self.rootfs();
+        // Mount targets and their parents, deepest first.
+        let mut points: Vec<String> = MOUNT_POINTS.iter().map(|p| p.to_string()).collect();
+        for t in targets {
+            let mut p = t.trim_end_matches('/').to_string();
+            while p.len() > 1 {
+                points.push(p.clone());
+                p = p
+                    .rsplit_once('/')
+                    .map(|(a, _)| a.to_string())
+                    .unwrap_or_default();
+            }
+        }
+        points.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        points.dedup();
+        self.absent = points
+            .into_iter()
+            .filter(|p| std::fs::symlink_metadata(root.join(p.trim_start_matches('/'))).is_err())
+            .collect();
+        Ok(())
+    }
+
+    /// Unmount, and drop what the runtime made as mount points.
+    pub fn unmount(&mut self) {
+        if self.mounted {
+            unmount(&self.rootfs());
+            self.mounted = false;
+        }
+        let upper = self.upper();
+        for p in &self.absent {
+            let path = upper.join(p.trim_start_matches('/'));
+            let Ok(md) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if md.is_dir() {
+                // Only if empty: a RUN may have made /etc for real.
+                let _ = std::fs::remove_dir(&path);
+            } else if md.is_file() && md.len() == 0 {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        self.unmount();
+        unmount(&self.dir.join("view"));
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A read-only view of a state's files (COPY --from): its only layer's
+/// directory, or its layers mounted without an upper dir.
+pub struct View {
+    pub root: PathBuf,
+    _work: Option<Work>,
+}
+
+impl View {
+    pub fn new(image_root: &Path, mut lower: Vec<PathBuf>) -> Result<View> {
+        if lower.len() == 1 {
+            return Ok(View {
+                root: lower.pop().expect("one"),
+                _work: None,
+            });
+        }
+        let w = Work::new(image_root)?;
+        let root = w.dir.join("view");
+        if lower.is_empty() {
+            return Ok(View {
+                root: w.dir.join("empty"),
+                _work: Some(w),
+            });
+        }
+        std::fs::create_dir_all(&root).map_err(BuildError::host)?;
+        let spec = OverlaySpec {
+            lower,
+            upper: None,
+            work: None,
+            volatile: false,
+        };
+        mount(&spec, &root).map_err(BuildError::host)?;
+        Ok(View {
+            root,
+            _work: Some(w),
+        })
+    }
+}

@@ -1,0 +1,334 @@
+//! Where COPY and ADD read from: the build context (a directory, less what
+//! `.dockerignore` excludes) or another stage's or image's root filesystem;
+//! which files a source names (Docker's wildcards); and the digest of what
+//! was selected, which is what the cache key of a COPY is made of.
+
+use crate::ignore::Matcher;
+use sha2::{Digest as _, Sha256};
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Component, Path, PathBuf};
+
+/// A tree files are copied from.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    pub root: PathBuf,
+    /// `.dockerignore` (the context only).
+    pub ignore: Option<Matcher>,
+    /// Whether owners are kept (another stage) or become root (the context).
+    pub keep_owners: bool,
+}
+
+/// One source of a COPY: a file or a directory whose contents are copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// Path in the tree, `/`-separated, no leading `/` ("" is the root).
+    pub rel: String,
+    pub is_dir: bool,
+}
+
+/// Why a source cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error("\"/{0}\" not found: not found")]
+    NotFound(String),
+    #[error("forbidden path outside the build context: {0}")]
+    Outside(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Clean a source as Docker does: relative to the tree, `.` and `..`
+/// resolved; climbing out of the tree is refused.
+pub fn clean(src: &str) -> Result<String, SourceError> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in Path::new(src).components() {
+        match c {
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                if parts.pop().is_none() {
+                    return Err(SourceError::Outside(src.to_string()));
+                }
+            }
+            Component::Normal(n) => parts.push(n.to_str().unwrap_or_default()),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn has_wildcard(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// `path.Match` of one path element: `*`, `?`, `[...]` (with `^`/`!` and
+/// ranges) and `\` escapes.
+pub fn match_element(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
+            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
+            Some('[') => {
+                let Some(c) = n.first() else { return false };
+                let mut i = 1;
+                let negate = matches!(p.get(1), Some('^') | Some('!'));
+                if negate {
+                    i += 1;
+                }
+                let mut hit = false;
+                let mut first = true;
+                while i < p.len() && (first || p[i] != ']') {
+                    first = false;
+                    let mut lo = p[i];
+                    if lo == '\\' && i + 1 < p.len() {
+                        i += 1;
+                        lo = p[i];
+                    }
+                    let mut hi = lo;
+                    if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|c| *c != ']') {
+                        hi = p[i + 2];
+                        i += 2;
+                    }
+                    if lo <= *c && *c <= hi {
+                        hit = true;
+                    }
+                    i += 1;
+                }
+                if i >= p.len() {
+                    return false;
+                }
+                hit != negate && go(&p[i + 1..], &n[1..])
+            }
+            Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && go(&p[2..], &n[1..]),
+            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
+impl Tree {
+    pub fn excluded(&self, rel: &str) -> bool {
+        !rel.is_empty() && self.ignore.as_ref().is_some_and(|m| m.excluded(rel))
+    }
+
+    /// The sources `src` names: itself, or with wildcards every match (in
+    /// path order). None found is an error, as in Docker.
+    pub fn select(&self, src: &str) -> Result<Vec<Source>, SourceError> {
+        let rel = clean(src)?;
+        if !has_wildcard(&rel) {
+            if self.excluded(&rel) {
+                return Err(SourceError::NotFound(rel));
+            }
+            let md = std::fs::symlink_metadata(self.root.join(&rel))
+                .map_err(|_| SourceError::NotFound(rel.clone()))?;
+            return Ok(vec![Source {
+                is_dir: md.is_dir(),
+                rel,
+            }]);
+        }
+        let pattern: Vec<&str> = rel.split('/').collect();
+        let mut out = Vec::new();
+        self.glob(&pattern, String::new(), &mut out)?;
+        if out.is_empty() {
+            return Err(SourceError::NotFound(rel));
+        }
+        Ok(out)
+    }
+
+    fn glob(&self, pattern: &[&str], at: String, out: &mut Vec<Source>) -> Result<(), SourceError> {
+        let Some((first, rest)) = pattern.split_first() else {
+            return Ok(());
+        };
+        let dir = self.root.join(&at);
+        let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => return Ok(()),
+        };
+        names.sort();
+        for n in names {
+            if !match_element(first, &n) {
+                continue;
+            }
+            let rel = if at.is_empty() {
+                n
+            } else {
+                format!("{at}/{n}")
+            };
+            if self.excluded(&rel) {
+                continue;
+            }
+            let Ok(md) = std::fs::symlink_metadata(self.root.join(&rel)) else {
+                continue;
+            };
+            if rest.is_empty() {
+                out.push(Source {
+                    is_dir: md.is_dir(),
+                    rel,
+                });
+            } else if md.is_dir() {
+                self.glob(rest, rel, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every entry below the source (itself first for a file), as (path in
+    /// the tree, path relative to the source), in a stable order, without
+    /// excluded paths and without paths `skip` rejects (`--exclude`).
+    pub fn walk(
+        &self,
+        src: &Source,
+        skip: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<(String, String)>, SourceError> {
+        let mut out = Vec::new();
+        if !src.is_dir {
+            let base = src.rel.rsplit('/').next().unwrap_or_default().to_string();
+            out.push((src.rel.clone(), base));
+            return Ok(out);
+        }
+        let mut stack = vec![String::new()];
+        while let Some(sub) = stack.pop() {
+            let full_rel = join(&src.rel, &sub);
+            let dir = self.root.join(&full_rel);
+            let rd = std::fs::read_dir(&dir)
+                .map_err(|e| SourceError::Io(format!("reading {}: {e}", dir.display())))?;
+            let mut names: Vec<String> = rd
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            let mut dirs = Vec::new();
+            for n in names {
+                let tree_rel = join(&full_rel, &n);
+                let rel = join(&sub, &n);
+                if self.excluded(&tree_rel) || skip(&rel) {
+                    continue;
+                }
+                let is_dir = std::fs::symlink_metadata(self.root.join(&tree_rel))
+                    .map(|m| m.is_dir())
+                    .unwrap_or(false);
+                out.push((tree_rel, rel.clone()));
+                if is_dir {
+                    dirs.push(rel);
+                }
+            }
+            // Depth first, in name order.
+            stack.extend(dirs.into_iter().rev());
+        }
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    }
+
+    /// What the cache key of copying `entries` is made of: for each, its
+    /// path, type, mode, size, owner (when kept), link target and content.
+    pub fn digest(&self, entries: &[(String, String)]) -> Result<String, SourceError> {
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        for (tree_rel, rel) in entries {
+            let p = self.root.join(tree_rel);
+            let md = std::fs::symlink_metadata(&p)
+                .map_err(|e| SourceError::Io(format!("{}: {e}", p.display())))?;
+            h.update(rel.as_bytes());
+            h.update(b"\0");
+            h.update(md.mode().to_le_bytes());
+            if self.keep_owners {
+                h.update(md.uid().to_le_bytes());
+                h.update(md.gid().to_le_bytes());
+            }
+            let ft = md.file_type();
+            if ft.is_file() {
+                h.update(md.len().to_le_bytes());
+                let mut f = std::fs::File::open(&p)
+                    .map_err(|e| SourceError::Io(format!("{}: {e}", p.display())))?;
+                loop {
+                    let n = f
+                        .read(&mut buf)
+                        .map_err(|e| SourceError::Io(format!("{}: {e}", p.display())))?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+            } else if ft.is_symlink() {
+                let t = std::fs::read_link(&p)
+                    .map_err(|e| SourceError::Io(format!("{}: {e}", p.display())))?;
+                h.update(t.as_os_str().as_encoded_bytes());
+            } else if ft.is_block_device() || ft.is_char_device() {
+                h.update(md.rdev().to_le_bytes());
+            }
+            h.update(b"\n");
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+}
+
+fn join(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_string(),
+        (_, true) => a.to_string(),
+        _ => format!("{a}/{b}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_match_as_path_match_does() {
+        assert!(match_element("*.rs", "main.rs"));
+        assert!(!match_element("*.rs", "main.rc"));
+        assert!(match_element("a?c", "abc"));
+        assert!(match_element("[a-c]x", "bx"));
+        assert!(!match_element("[^a-c]x", "bx"));
+        assert!(match_element("\\*", "*"));
+        assert!(!match_element("\\*", "a"));
+    }
+
+    #[test]
+    fn sources_are_cleaned_and_kept_inside() {
+        assert_eq!(clean("/a/./b/").unwrap(), "a/b");
+        assert_eq!(clean("a/../b").unwrap(), "b");
+        assert_eq!(clean(".").unwrap(), "");
+        assert!(matches!(clean("../x"), Err(SourceError::Outside(_))));
+        assert!(matches!(clean("a/../../x"), Err(SourceError::Outside(_))));
+    }
+
+    #[test]
+    fn wildcards_select_matches_and_the_digest_follows_content() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("src/sub")).unwrap();
+        std::fs::write(r.join("src/a.txt"), "a").unwrap();
+        std::fs::write(r.join("src/b.txt"), "b").unwrap();
+        std::fs::write(r.join("src/c.md"), "c").unwrap();
+        std::fs::write(r.join("src/sub/d.txt"), "d").unwrap();
+        let t = Tree {
+            root: r.into(),
+            ignore: None,
+            keep_owners: false,
+        };
+        let s = t.select("src/*.txt").unwrap();
+        let rels: Vec<_> = s.iter().map(|s| s.rel.as_str()).collect();
+        assert_eq!(rels, ["src/a.txt", "src/b.txt"]);
+        assert!(matches!(
+            t.select("nope/*.txt"),
+            Err(SourceError::NotFound(_))
+        ));
+        let dir = t.select("src").unwrap();
+        assert!(dir[0].is_dir);
+        let all = t.walk(&dir[0], &|_| false).unwrap();
+        let rels: Vec<_> = all.iter().map(|e| e.1.as_str()).collect();
+        assert_eq!(rels, ["a.txt", "b.txt", "c.md", "sub", "sub/d.txt"]);
+        let some = t.walk(&dir[0], &|p| p.ends_with(".md")).unwrap();
+        assert_eq!(some.len(), 4);
+        let d1 = t.digest(&all).unwrap();
+        std::fs::write(r.join("src/sub/d.txt"), "D").unwrap();
+        assert_ne!(d1, t.digest(&all).unwrap());
+    }
+}

@@ -1,0 +1,324 @@
+//! `build` / `image build`: docker build's flags, BuildKit's plain
+//! progress lines on stderr, the image ID with `-q`; the work is the
+//! engine's (`Engine::build`).
+
+use clap::Args;
+use skiff_build::context::Tree;
+use skiff_build::ignore::Matcher;
+use skiff_engine::build::{BuildOptions, Event, Progress};
+use skiff_engine::images::PullOptions;
+use skiff_engine::Engine;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct BuildArgs {
+    /// The build context: a directory, or - (a Dockerfile or a tar on stdin).
+    context: String,
+    /// Name of the Dockerfile (default: PATH/Dockerfile); - reads it from stdin.
+    #[arg(short, long)]
+    file: Option<String>,
+    /// Name and optionally a tag (name:tag).
+    #[arg(short, long = "tag")]
+    tag: Vec<String>,
+    /// Set build-time variables (KEY=VALUE, or KEY to take it from the environment).
+    #[arg(long = "build-arg")]
+    build_arg: Vec<String>,
+    /// Set the target build stage to build.
+    #[arg(long)]
+    target: Option<String>,
+    /// Do not use cache when building the image.
+    #[arg(long = "no-cache")]
+    no_cache: bool,
+    /// Always attempt to pull a newer version of the base images.
+    #[arg(long)]
+    pull: bool,
+    /// Suppress the build output and print the image ID on success.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Set metadata for an image (KEY=VALUE).
+    #[arg(long)]
+    label: Vec<String>,
+    /// Write the image ID to the file.
+    #[arg(long)]
+    iidfile: Option<PathBuf>,
+    /// Secret to expose to the build: id=ID[,src=FILE|env=VAR].
+    #[arg(long)]
+    secret: Vec<String>,
+    /// Networking mode for the RUN instructions: default, none or host.
+    #[arg(long, default_value = "default")]
+    network: String,
+    /// Type of progress output: auto, plain, tty or quiet.
+    #[arg(long, default_value = "auto")]
+    progress: String,
+    /// Skip TLS verification of registries base images are pulled from.
+    #[arg(long = "tls-verify", default_value_t = true, action = clap::ArgAction::Set)]
+    tls_verify: bool,
+}
+
+type Result = std::result::Result<(), super::Failure>;
+
+fn fail(msg: impl std::fmt::Display) -> super::Failure {
+    super::Failure {
+        code: 1,
+        msg: format!("ERROR: {msg}"),
+    }
+}
+
+/// BuildKit's plain progress: `#N name`, `#N 0.123 output`, `#N DONE 0.1s`.
+struct Plain {
+    out: std::io::Stderr,
+    started: BTreeMap<usize, Instant>,
+    partial: BTreeMap<usize, Vec<u8>>,
+}
+
+impl Progress for Plain {
+    fn event(&mut self, e: Event<'_>) {
+        let mut o = self.out.lock();
+        let _ = match e {
+            Event::Start { id, name } => {
+                self.started.insert(id, Instant::now());
+                writeln!(o, "#{id} {name}")
+            }
+            Event::Cached { id } => writeln!(o, "#{id} CACHED"),
+            Event::Output { id, data } => {
+                let t = self
+                    .started
+                    .get(&id)
+                    .map_or(0.0, |t| t.elapsed().as_secs_f64());
+                let buf = self.partial.entry(id).or_default();
+                buf.extend_from_slice(data);
+                while let Some(nl) = buf.iter().position(|c| *c == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=nl).collect();
+                    let _ = writeln!(o, "#{id} {t:.3} {}", String::from_utf8_lossy(&line[..nl]));
+                }
+                Ok(())
+            }
+            Event::Status { id, text } => writeln!(o, "#{id} {text}"),
+            Event::Done { id, elapsed } => {
+                if let Some(rest) = self.partial.remove(&id).filter(|b| !b.is_empty()) {
+                    let _ = writeln!(o, "#{id} {}", String::from_utf8_lossy(&rest));
+                }
+                writeln!(o, "#{id} DONE {:.1}s\n", elapsed.as_secs_f64())
+            }
+            Event::Failed { id, message, .. } => writeln!(o, "#{id} ERROR: {message}\n"),
+        };
+    }
+}
+
+fn read_stdin() -> std::io::Result<Vec<u8>> {
+    let mut v = Vec::new();
+    std::io::stdin().read_to_end(&mut v)?;
+    Ok(v)
+}
+
+/// A tar stream (it has the `ustar` magic where tar puts it).
+fn is_tar(data: &[u8]) -> bool {
+    data.len() > 262 && &data[257..262] == b"ustar"
+}
+
+fn matcher_for(
+    dockerfile: Option<&Path>,
+    context: &Path,
+) -> std::result::Result<Option<Matcher>, super::Failure> {
+    let own = dockerfile.map(|f| {
+        let mut p = f.as_os_str().to_owned();
+        p.push(".dockerignore");
+        PathBuf::from(p)
+    });
+    let text = own
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .or_else(|| std::fs::read_to_string(context.join(".dockerignore")).ok());
+    match text {
+        Some(t) => Matcher::try_parse(&t)
+            .map(Some)
+            .map_err(|e| fail(format!("failed to parse .dockerignore: {e}"))),
+        None => Ok(None),
+    }
+}
+
+pub fn build(root: &Path, runroot: &Path, a: BuildArgs) -> Result {
+    let mut build_args = BTreeMap::new();
+    for kv in &a.build_arg {
+        match kv.split_once('=') {
+            Some((k, v)) => {
+                build_args.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                if let Ok(v) = std::env::var(kv) {
+                    build_args.insert(kv.clone(), v);
+                }
+            }
+        }
+    }
+    let mut labels = BTreeMap::new();
+    for kv in &a.label {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let mut secrets = BTreeMap::new();
+    for s in &a.secret {
+        let mut id = None;
+        let mut src = None;
+        let mut env = None;
+        for part in s.split(',') {
+            match part.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => src = Some(v.to_string()),
+                Some(("env", v)) => env = Some(v.to_string()),
+                Some(("type", "file" | "env")) => {}
+                _ => return Err(fail(format!("invalid secret {s:?}"))),
+            }
+        }
+        let id = id.ok_or_else(|| fail(format!("invalid secret {s:?}: no id")))?;
+        let data = match (src, env) {
+            (Some(f), _) => {
+                std::fs::read(&f).map_err(|e| fail(format!("secret {id}: {f}: {e}")))?
+            }
+            (None, Some(v)) => std::env::var(&v)
+                .map_err(|_| fail(format!("secret {id}: no variable {v}")))?
+                .into_bytes(),
+            (None, None) => std::env::var(&id)
+                .map_err(|_| fail(format!("secret {id}: no variable {id}")))?
+                .into_bytes(),
+        };
+        secrets.insert(id, data);
+    }
+    let network = match a.network.as_str() {
+        "default" | "none" => skiff_build::Network::None,
+        "host" => skiff_build::Network::Host,
+        other => {
+            return Err(fail(format!(
+                "network mode {other:?} not supported by buildkit"
+            )))
+        }
+    };
+    if !matches!(a.progress.as_str(), "auto" | "plain" | "tty" | "quiet") {
+        return Err(fail(format!("invalid progress mode {:?}", a.progress)));
+    }
+
+    // The context and the Dockerfile.
+    let mut _unpacked: Option<tempfile::TempDir> = None;
+    let (context_dir, dockerfile, name): (Option<PathBuf>, String, String) = if a.context == "-" {
+        let data = read_stdin().map_err(fail)?;
+        if is_tar(&data) {
+            let dir = tempfile::tempdir().map_err(fail)?;
+            tar::Archive::new(&data[..])
+                .unpack(dir.path())
+                .map_err(|e| fail(format!("reading the context from stdin: {e}")))?;
+            let name = a.file.clone().unwrap_or_else(|| "Dockerfile".into());
+            let text = std::fs::read_to_string(dir.path().join(&name))
+                .map_err(|e| fail(format!("failed to read dockerfile: {e}")))?;
+            let p = dir.path().to_path_buf();
+            _unpacked = Some(dir);
+            (Some(p), text, name)
+        } else {
+            (
+                None,
+                String::from_utf8_lossy(&data).into_owned(),
+                "Dockerfile".into(),
+            )
+        }
+    } else {
+        let dir = PathBuf::from(&a.context);
+        if !dir.is_dir() {
+            return Err(fail(format!(
+                "unable to prepare context: path {:?} not found",
+                a.context
+            )));
+        }
+        let (text, name) = match a.file.as_deref() {
+            Some("-") => (
+                String::from_utf8_lossy(&read_stdin().map_err(fail)?).into_owned(),
+                "Dockerfile".to_string(),
+            ),
+            Some(f) => {
+                let p = if Path::new(f).is_absolute() || Path::new(f).exists() {
+                    PathBuf::from(f)
+                } else {
+                    dir.join(f)
+                };
+                let text = std::fs::read_to_string(&p).map_err(|e| {
+                    fail(format!(
+                        "failed to read dockerfile: open {}: {e}",
+                        p.display()
+                    ))
+                })?;
+                (text, f.to_string())
+            }
+            None => {
+                let p = dir.join("Dockerfile");
+                let text = std::fs::read_to_string(&p).map_err(|e| {
+                    fail(format!(
+                        "failed to read dockerfile: open {}: {e}",
+                        p.display()
+                    ))
+                })?;
+                (text, "Dockerfile".to_string())
+            }
+        };
+        (Some(dir), text, name)
+    };
+    let context = match context_dir {
+        Some(d) => {
+            let df_path = a
+                .file
+                .as_deref()
+                .filter(|f| *f != "-")
+                .map(|f| d.join(f))
+                .unwrap_or_else(|| d.join("Dockerfile"));
+            Some(Tree {
+                ignore: matcher_for(Some(&df_path), &d)?,
+                root: d,
+                keep_owners: false,
+            })
+        }
+        None => None,
+    };
+    let o = BuildOptions {
+        dockerfile,
+        dockerfile_name: name,
+        context,
+        tags: a.tag.clone(),
+        build_args,
+        target: a.target.clone(),
+        no_cache: a.no_cache,
+        pull: a.pull,
+        labels,
+        network,
+        secrets,
+    };
+    let engine = Engine::open(root, runroot).map_err(fail)?;
+    let pull = PullOptions {
+        tls_verify: a.tls_verify,
+        ..Default::default()
+    };
+    let quiet = a.quiet || a.progress == "quiet";
+    let mut plain = Plain {
+        out: std::io::stderr(),
+        started: BTreeMap::new(),
+        partial: BTreeMap::new(),
+    };
+    let mut silent = skiff_build::progress::Quiet;
+    let progress: &mut dyn Progress = if quiet { &mut silent } else { &mut plain };
+    let built = engine.build(&o, pull, progress).map_err(|e| {
+        let mut msg = String::new();
+        if let skiff_engine::Error::Build(skiff_build::BuildError::RunFailed { tail, .. }) = &e {
+            if quiet && !tail.is_empty() {
+                msg.push_str(&tail.join("\n"));
+                msg.push('\n');
+            }
+        }
+        msg.push_str(&format!("ERROR: {e}"));
+        super::Failure { code: 1, msg }
+    })?;
+    if let Some(f) = &a.iidfile {
+        std::fs::write(f, built.id.to_string()).map_err(fail)?;
+    }
+    if quiet {
+        println!("{}", built.id);
+    }
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! `skiff build` through the real binary on a private --root and --runroot:
+//! multi-stage builds from an image made offline, what the image holds, the
+//! cache, and errors that name the Dockerfile's line and leave nothing behind.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// A private root with the busybox image `bb:base` imported.
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = dir.path().join("rootfs");
+        skiff_testkit::make_busybox_rootfs(&rootfs);
+        let tar = dir.path().join("rootfs.tar");
+        skiff_testkit::write_tar(&rootfs, &tar);
+        let e = Env { dir };
+        e.ok(&["import", tar.to_str().unwrap(), "bb:base"]);
+        e
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn skiff(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .arg("--root")
+            .arg(self.root())
+            .arg("--runroot")
+            .arg(self.dir.path().join("run"))
+            .args(args)
+            .output()
+            .expect("running skiff")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.skiff(args);
+        assert!(
+            o.status.success(),
+            "skiff {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// A context directory with these files.
+    fn context(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let c = self.dir.path().join(name);
+        for (path, text) in files {
+            let p = c.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        c
+    }
+
+    /// Nothing of a build is left: no mount below the image store (where
+    /// builds mount their steps), no work dir.
+    fn assert_clean(&self) {
+        let root = self.root();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let store = root.join("image");
+        let r = store.to_str().unwrap();
+        let left: Vec<&str> = mounts
+            .lines()
+            .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(r)))
+            .collect();
+        assert!(left.is_empty(), "mounts left below {r}: {left:?}");
+        let work = root.join("image/build");
+        let left: Vec<_> = std::fs::read_dir(&work)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "work dirs left: {left:?}");
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        skiff_testkit::dockerd::unmount_below(self.dir.path());
+    }
+}
+
+const MULTI: &str = r#"# a two-stage build
+ARG BASE=bb:base
+FROM $BASE AS builder
+ARG GREETING=hello
+WORKDIR /src
+COPY app.txt ./
+COPY sub ./sub/
+RUN echo "$GREETING from $(cat app.txt) and $(cat sub/x)" > out.txt \
+ && mkdir -p /out && cp out.txt /out/
+
+FROM ${BASE}
+LABEL org.example.demo=yes
+ENV NAME=world
+COPY --from=builder /out/out.txt /srv/out.txt
+COPY --chown=1:2 --chmod=640 app.txt /srv/app.txt
+EXPOSE 8080
+CMD ["cat", "/srv/out.txt"]
+"#;
+
+fn id_of(out: &str) -> String {
+    out.trim().to_string()
+}
+
+#[test]
+fn a_multi_stage_build_runs_and_its_rebuild_comes_from_the_cache() {
+    let e = Env::new();
+    let ctx = e.context(
+        "ctx",
+        &[
+            ("Dockerfile", MULTI),
+            ("app.txt", "app-1"),
+            ("sub/x", "x-1"),
+            ("secret.txt", "do not send"),
+            (".dockerignore", "secret.txt\n"),
+        ],
+    );
+    let c = ctx.to_str().unwrap();
+    let o = e.skiff(&["build", "-t", "demo:1", "--build-arg", "GREETING=hi", c]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("[builder 5/6] COPY sub ./sub/"), "{err}");
+    assert!(err.contains("DONE"), "{err}");
+    assert!(!err.contains("CACHED"), "{err}");
+
+    assert_eq!(e.ok(&["run", "--rm", "demo:1"]), "hi from app-1 and x-1\n");
+    let owners = e.ok(&[
+        "run",
+        "--rm",
+        "demo:1",
+        "stat",
+        "-c",
+        "%u:%g %a",
+        "/srv/app.txt",
+    ]);
+    assert_eq!(owners, "1:2 640\n");
+    let cfg = e.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Env}} {{json .Config.Labels}} {{json .Config.ExposedPorts}} {{json .Config.Cmd}}",
+        "demo:1",
+    ]);
+    assert!(cfg.contains("\"NAME=world\""), "{cfg}");
+    assert!(cfg.contains("\"org.example.demo\":\"yes\""), "{cfg}");
+    assert!(cfg.contains("\"8080/tcp\":{}"), "{cfg}");
+    assert!(cfg.contains("[\"cat\",\"/srv/out.txt\"]"), "{cfg}");
+    // The builder stage's files and the ignored file are not in the image.
+    let o = e.skiff(&["run", "--rm", "demo:1", "ls", "/src"]);
+    assert!(!o.status.success());
+    e.assert_clean();
+
+    // Nothing changed: every step from the cache, the same image.
+    let first = id_of(&e.ok(&["build", "-q", "--build-arg", "GREETING=hi", c]));
+    let o = e.skiff(&["build", "-t", "demo:2", "--build-arg", "GREETING=hi", c]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.matches("CACHED").count(), 11, "{err}");
+    let again = id_of(&e.ok(&["build", "-q", "--build-arg", "GREETING=hi", c]));
+    assert_eq!(first, again);
+    assert_eq!(
+        e.ok(&["image", "inspect", "-f", "{{.Id}}", "demo:2"])
+            .trim(),
+        first
+    );
+
+    // One file changed: the steps from its COPY on run again.
+    std::fs::write(ctx.join("sub/x"), "x-2").unwrap();
+    let o = e.skiff(&["build", "-t", "demo:3", "--build-arg", "GREETING=hi", c]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("CACHED"), "{err}");
+    assert_eq!(e.ok(&["run", "--rm", "demo:3"]), "hi from app-1 and x-2\n");
+    // An ignored file is not there to copy.
+    let bad = e.context(
+        "ctx2",
+        &[
+            ("Dockerfile", "FROM bb:base\nCOPY secret.txt /\n"),
+            ("secret.txt", "x"),
+            (".dockerignore", "secret.txt\n"),
+        ],
+    );
+    let o = e.skiff(&["build", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Dockerfile:2") && err.contains("not found"),
+        "{err}"
+    );
+    e.assert_clean();
+}
+
+#[test]
+fn a_failing_run_names_its_line_and_leaves_nothing() {
+    let e = Env::new();
+    let before = e.ok(&["images", "-q"]);
+    let ctx = e.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM bb:base\nRUN echo preparing\nRUN echo about to fail; exit 3\nRUN echo never\n",
+        )],
+    );
+    let o = e.skiff(&["build", "-t", "broken", ctx.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Dockerfile:3"), "{err}");
+    assert!(err.contains("exit code: 3"), "{err}");
+    assert!(err.contains("about to fail"), "{err}");
+    assert!(!err.contains("never\n"), "{err}");
+    assert_eq!(
+        e.ok(&["images", "-q"]),
+        before,
+        "a failed build tagged something"
+    );
+    e.assert_clean();
+
+    // A parse error names its line; an unknown base image is an error.
+    let ctx = e.context("ctx2", &[("Dockerfile", "FROM bb:base\nFROBNICATE x\n")]);
+    let o = e.skiff(&["build", ctx.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("line 2") && err.contains("unknown instruction"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_dockerfile_on_stdin_builds_without_a_context() {
+    let e = Env::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
+        .arg("--root")
+        .arg(e.root())
+        .arg("--runroot")
+        .arg(e.dir.path().join("run"))
+        .args(["build", "-q", "-t", "stdin:1", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"FROM bb:base\nRUN echo made > /made\nCMD cat /made\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("sha256:"));
+    assert_eq!(e.ok(&["run", "--rm", "stdin:1"]), "made\n");
+}

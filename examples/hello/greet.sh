@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "$GREETING: $(hostname), pid $$, $(id)"
+echo "$(cat /app/stamp)"
