@@ -31,6 +31,7 @@ tier "network tests (netlink, DNS, bridges, ports, names)" bash -c "cargo test -
 tier "engine facade tests (one Engine, many threads)" cargo test -p skiff-engine -q --test facade
 tier "container engine tests" cargo test -p skiff -q --test containers
 tier "build tests (Dockerfiles, the build cache)" cargo test -p skiff -q --test build
+tier "build parity (the same Dockerfiles built by Docker 20.10)" cargo test -p skiff -q --test build_parity
 tier "docker parity scenarios (skiff vs Docker 20.10)" cargo test -p skiff -q --test docker_parity
 tier "drop-in and interop tests (podman, containerd, docker)" cargo test -p skiff -q --test dropin --test docker_interop
 tier "the host is as the suite found it" bash scripts/host-state.sh --check "$host_before"

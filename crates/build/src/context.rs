@@ -191,37 +191,59 @@ impl Tree {
             out.push((src.rel.clone(), base));
             return Ok(out);
         }
-        let mut stack = vec![String::new()];
-        while let Some(sub) = stack.pop() {
-            let full_rel = join(&src.rel, &sub);
-            let dir = self.root.join(&full_rel);
-            let rd = std::fs::read_dir(&dir)
-                .map_err(|e| SourceError::Io(format!("reading {}: {e}", dir.display())))?;
-            let mut names: Vec<String> = rd
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            let mut dirs = Vec::new();
-            for n in names {
-                let tree_rel = join(&full_rel, &n);
-                let rel = join(&sub, &n);
-                if self.excluded(&tree_rel) || skip(&rel) {
-                    continue;
-                }
-                let is_dir = std::fs::symlink_metadata(self.root.join(&tree_rel))
-                    .map(|m| m.is_dir())
-                    .unwrap_or(false);
-                out.push((tree_rel, rel.clone()));
-                if is_dir {
-                    dirs.push(rel);
-                }
-            }
-            // Depth first, in name order.
-            stack.extend(dirs.into_iter().rev());
-        }
-        out.sort_by(|a, b| a.1.cmp(&b.1));
+        self.walk_dir(&src.rel, "", skip, &mut out)?;
         Ok(out)
+    }
+
+    /// Entries below `sub` of the source at `src`, depth first in name
+    /// order. An excluded directory is entered only when an exception may
+    /// bring something under it back, and is listed only if something was.
+    fn walk_dir(
+        &self,
+        src: &str,
+        sub: &str,
+        skip: &dyn Fn(&str) -> bool,
+        out: &mut Vec<(String, String)>,
+    ) -> Result<(), SourceError> {
+        let full_rel = join(src, sub);
+        let dir = self.root.join(&full_rel);
+        let rd = std::fs::read_dir(&dir)
+            .map_err(|e| SourceError::Io(format!("reading {}: {e}", dir.display())))?;
+        let mut names: Vec<String> = rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for n in names {
+            let tree_rel = join(&full_rel, &n);
+            let rel = join(sub, &n);
+            if skip(&rel) {
+                continue;
+            }
+            let is_dir = std::fs::symlink_metadata(self.root.join(&tree_rel))
+                .map(|m| m.is_dir())
+                .unwrap_or(false);
+            if self.excluded(&tree_rel) {
+                let reopened = is_dir
+                    && self
+                        .ignore
+                        .as_ref()
+                        .is_some_and(|m| m.may_include_under(&tree_rel));
+                if reopened {
+                    let at = out.len();
+                    self.walk_dir(src, &rel, skip, out)?;
+                    if out.len() > at {
+                        out.insert(at, (tree_rel, rel));
+                    }
+                }
+                continue;
+            }
+            out.push((tree_rel, rel.clone()));
+            if is_dir {
+                self.walk_dir(src, &rel, skip, out)?;
+            }
+        }
+        Ok(())
     }
 
     /// What the cache key of copying `entries` is made of: for each, its
@@ -330,5 +352,28 @@ mod tests {
         let d1 = t.digest(&all).unwrap();
         std::fs::write(r.join("src/sub/d.txt"), "D").unwrap();
         assert_ne!(d1, t.digest(&all).unwrap());
+    }
+
+    #[test]
+    fn an_excluded_dir_is_entered_for_its_exceptions_only() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        for f in ["sub/gone", "sub/keep", "other/x", "a.txt"] {
+            std::fs::create_dir_all(r.join(f).parent().unwrap()).unwrap();
+            std::fs::write(r.join(f), "x").unwrap();
+        }
+        let t = Tree {
+            root: r.into(),
+            ignore: Some(Matcher::try_parse("sub\n!sub/keep\nother\n").unwrap()),
+            keep_owners: false,
+        };
+        let all = t.select(".").unwrap();
+        let rels: Vec<String> = t
+            .walk(&all[0], &|_| false)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.1)
+            .collect();
+        assert_eq!(rels, ["a.txt", "sub", "sub/keep"]);
     }
 }

@@ -30,6 +30,7 @@ impl State {
                 variant: p.variant,
                 config: Some(ContainerConfig {
                     env: vec![crate::builder::DEFAULT_PATH.into()],
+                    working_dir: Some("/".into()),
                     ..Default::default()
                 }),
                 rootfs: RootFs {

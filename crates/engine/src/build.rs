@@ -104,61 +104,155 @@ impl Host for BuildHost<'_> {
             console_size: None,
             netns_path: None,
         };
-        let spec = crate::spec::build(&c, &input).map_err(|e| other(&e))?;
+        let mut spec = crate::spec::build(&c, &input).map_err(|e| other(&e))?;
+        // A RUN gets the user's own group only, as BuildKit runs it.
+        if let Some(u) = spec["process"]["user"].as_object_mut() {
+            u.remove("additionalGids");
+        }
         std::fs::write(
             req.scratch.join("config.json"),
             serde_json::to_vec(&spec).expect("a spec serializes"),
         )
         .map_err(|e| other(&e))?;
         let paths = &self.engine.paths;
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| other(&e))?;
-        let null = std::fs::File::open("/dev/null").map_err(|e| other(&e))?;
-        let opts = skiff_runtime::container::CreateOpts {
-            id: format!("build-{}", &c.id[..16]),
-            bundle: req.scratch.to_path_buf(),
-            root: paths.runtime_root(),
-            seccomp_cache: Some(paths.runroot.join("seccomp")),
-            stdio: Some([null.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()]),
-            ..Default::default()
-        };
-        let created = skiff_runtime::container::create_child(&opts);
-        drop(w);
-        let pid = match created {
-            Ok(pid) => pid,
-            Err(e) => {
-                let code = match e.exec_cause() {
-                    Some(skiff_runtime::ExecCause::NotFound) => 127,
-                    Some(skiff_runtime::ExecCause::PermissionDenied) => 126,
-                    _ => return Err(other(&e)),
-                };
-                return Err(HostError::Exec {
-                    code,
-                    message: e.to_string(),
-                });
-            }
-        };
-        let started = skiff_runtime::container::start(&opts.root, &opts.id);
-        if started.is_err() {
-            // SAFETY: killing the container init we just made.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        let mut reader = std::fs::File::from(r);
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => output(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        let mut status = 0;
-        // SAFETY: waitpid on the child create_child made.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        let _ = skiff_runtime::container::delete(&opts.root, &opts.id, true);
-        started.map_err(|e| other(&e))?;
-        Ok(skiff_runtime::signals::exit_code(status))
+        run_in_helper(
+            &self.engine.supervisor_exe,
+            &[
+                paths.runtime_root().to_string_lossy().as_ref(),
+                &format!("build-{}", &c.id[..16]),
+                req.scratch.to_string_lossy().as_ref(),
+                paths.runroot.join("seccomp").to_string_lossy().as_ref(),
+            ],
+            output,
+        )
     }
+}
+
+/// Run a bundle through `__run-bundle` in a process of its own (the
+/// runtime forks and must do so from a single-threaded process; a build's
+/// stages run on threads, and a server is threaded): its stdout and stderr
+/// to `output` as they come, its result from the status pipe (fd 3).
+fn run_in_helper(
+    exe: &std::path::Path,
+    args: &[&str],
+    output: &mut dyn FnMut(&[u8]),
+) -> std::result::Result<i32, HostError> {
+    use std::os::fd::OwnedFd;
+    use std::os::unix::process::CommandExt;
+    let other = |e: &dyn std::fmt::Display| HostError::Other(e.to_string());
+    let cloexec = nix::fcntl::OFlag::O_CLOEXEC;
+    let (r, w) = nix::unistd::pipe2(cloexec).map_err(|e| other(&e))?;
+    let (status_r, status_w) = nix::unistd::pipe2(cloexec).map_err(|e| other(&e))?;
+    let w2: OwnedFd = w.try_clone().map_err(|e| other(&e))?;
+    let status_fd = status_w.as_raw_fd();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("__run-bundle")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(w))
+        .stderr(std::process::Stdio::from(w2));
+    // SAFETY: dup2 is async-signal-safe; it puts the status pipe on fd 3
+    // of the child only (dup2 clears close-on-exec on the copy).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(status_fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| other(&format!("{}: {e}", exe.display())))?;
+    // The parent's copies of the write ends go, so EOF comes when the
+    // helper and the container are gone.
+    drop(cmd);
+    drop(status_w);
+    let mut reader = std::fs::File::from(r);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => output(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    let _ = child.wait();
+    let mut status = String::new();
+    let _ = std::fs::File::from(status_r).read_to_string(&mut status);
+    let (kind, rest) = status.split_once(' ').unwrap_or((status.as_str(), ""));
+    match kind {
+        "exit" => rest
+            .trim()
+            .parse()
+            .map_err(|_| other(&format!("bad status {status:?}"))),
+        "exec" => {
+            let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
+            Err(HostError::Exec {
+                code: code.parse().unwrap_or(126),
+                message: message.to_string(),
+            })
+        }
+        "error" => Err(HostError::Other(rest.to_string())),
+        _ => Err(other(&"the build step's runner died")),
+    }
+}
+
+/// `__run-bundle RUNTIME_ROOT ID BUNDLE SECCOMP_CACHE`: create, start and
+/// wait for one container on our stdio, then delete it; the result on fd
+/// 3 (`exit N`, `exec CODE MESSAGE`, `error MESSAGE`).
+pub fn run_bundle_main(args: &[String]) -> i32 {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    let [root, id, bundle, seccomp] = args else {
+        eprintln!("usage: __run-bundle RUNTIME_ROOT ID BUNDLE SECCOMP_CACHE");
+        return 2;
+    };
+    // SAFETY: fd 3 is the status pipe our parent set up for us.
+    let mut status = unsafe { std::fs::File::from_raw_fd(3) };
+    let opts = skiff_runtime::container::CreateOpts {
+        id: id.clone(),
+        bundle: bundle.into(),
+        root: root.into(),
+        seccomp_cache: Some(seccomp.into()),
+        stdio: Some([0, 1, 2]),
+        ..Default::default()
+    };
+    let pid = match skiff_runtime::container::create_child(&opts) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let _ = match e.exec_cause() {
+                Some(skiff_runtime::ExecCause::NotFound) => write!(status, "exec 127 {e}"),
+                Some(skiff_runtime::ExecCause::PermissionDenied) => write!(status, "exec 126 {e}"),
+                _ => write!(status, "error {e}"),
+            };
+            return 125;
+        }
+    };
+    // Our stdio stays with the container only.
+    let null = std::fs::File::open("/dev/null").ok();
+    if let Some(n) = &null {
+        for fd in 0..3 {
+            // SAFETY: dup2 onto our own standard fds.
+            unsafe { libc::dup2(n.as_raw_fd(), fd) };
+        }
+    }
+    let started = skiff_runtime::container::start(&opts.root, &opts.id);
+    if started.is_err() {
+        // SAFETY: killing the container init we just made.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let mut st = 0;
+    // SAFETY: waitpid on the child create_child made.
+    unsafe { libc::waitpid(pid, &mut st, 0) };
+    let _ = skiff_runtime::container::delete(&opts.root, &opts.id, true);
+    let code = skiff_runtime::signals::exit_code(st);
+    let _ = match started {
+        Ok(()) => write!(status, "exit {code}"),
+        Err(e) => write!(status, "error {e}"),
+    };
+    code
 }
 
 impl Engine {

@@ -151,6 +151,9 @@ enum Cmd {
         /// Only show image IDs.
         #[arg(short, long)]
         quiet: bool,
+        /// Format the output using a Go template (one line per row).
+        #[arg(long)]
+        format: Option<String>,
         image: String,
     },
     /// The OCI runtime (runc's command line).
@@ -180,6 +183,9 @@ fn main() {
     // A container's supervisor: before anything else is set up.
     if argv.get(1).map(String::as_str) == Some("__supervise") {
         std::process::exit(skiff_engine::supervisor::main(&argv[2..]));
+    }
+    if argv.get(1).map(String::as_str) == Some("__run-bundle") {
+        std::process::exit(skiff_engine::build::run_bundle_main(&argv[2..]));
     }
     let cli = match Cli::try_parse_from(&argv) {
         Ok(c) => c,
@@ -249,6 +255,7 @@ fn main() {
         Cmd::History {
             no_trunc,
             quiet,
+            format,
             image,
         } => images::image_cmd(
             &root,
@@ -256,6 +263,7 @@ fn main() {
             images::ImageCmd::History {
                 no_trunc,
                 quiet,
+                format,
                 image,
             },
         ),

@@ -27,7 +27,7 @@ const MOUNT_POINTS: [&str; 7] = [
 pub struct Work {
     pub dir: PathBuf,
     mounted: bool,
-    absent: Vec<String>,
+    absent: Vec<&'static str>,
     _lock: nix::fcntl::Flock<std::fs::File>,
 }
 
@@ -95,7 +95,7 @@ impl Work {
     }
 
     /// Mount `lower` (topmost first; none for scratch) under the upper dir.
-    pub fn mount(&mut self, mut lower: Vec<PathBuf>, targets: &[String]) -> Result<()> {
+    pub fn mount(&mut self, mut lower: Vec<PathBuf>) -> Result<()> {
         if lower.is_empty() {
             lower.push(self.dir.join("empty"));
         }
@@ -108,23 +108,11 @@ impl Work {
         mount(&spec, &self.rootfs()).map_err(BuildError::host)?;
         self.mounted = true;
         let root = self.rootfs();
-        // Mount targets and their parents, deepest first.
-        let mut points: Vec<String> = MOUNT_POINTS.iter().map(|p| p.to_string()).collect();
-        for t in targets {
-            let mut p = t.trim_end_matches('/').to_string();
-            while p.len() > 1 {
-                points.push(p.clone());
-                p = p
-                    .rsplit_once('/')
-                    .map(|(a, _)| a.to_string())
-                    .unwrap_or_default();
-            }
-        }
-        points.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-        points.dedup();
-        self.absent = points
-            .into_iter()
-            .filter(|p| std::fs::symlink_metadata(root.join(p.trim_start_matches('/'))).is_err())
+        // A RUN's own mount targets stay (as BuildKit leaves them).
+        self.absent = MOUNT_POINTS
+            .iter()
+            .copied()
+            .filter(|p| std::fs::symlink_metadata(root.join(&p[1..])).is_err())
             .collect();
         Ok(())
     }
@@ -137,7 +125,7 @@ impl Work {
         }
         let upper = self.upper();
         for p in &self.absent {
-            let path = upper.join(p.trim_start_matches('/'));
+            let path = upper.join(&p[1..]);
             let Ok(md) = std::fs::symlink_metadata(&path) else {
                 continue;
             };

@@ -1,5 +1,6 @@
 //! skiff-supervisor: a container's supervisor (`skiff-supervisor __supervise
-//! ROOT RUNROOT ID`) and its `--init` (run as `docker-init`), in an executable
+//! ROOT RUNROOT ID`), its `--init` (run as `docker-init`) and a build step's
+//! runner (`__run-bundle`), in an executable
 //! of its own so that each idle container costs only what these need (see
 //! docs/engine.md, "Memory").
 
@@ -14,6 +15,8 @@ fn main() {
         skiff_engine::init::main(&argv[1..])
     } else if argv.get(1).map(String::as_str) == Some("__supervise") {
         skiff_engine::supervisor::main(&argv[2..])
+    } else if argv.get(1).map(String::as_str) == Some("__run-bundle") {
+        skiff_engine::build::run_bundle_main(&argv[2..])
     } else {
         eprintln!("usage: skiff-supervisor __supervise ROOT RUNROOT ID");
         2

@@ -155,6 +155,9 @@ pub enum ImageCmd {
         /// Only show image IDs.
         #[arg(short, long)]
         quiet: bool,
+        /// Format the output using a Go template (one line per row).
+        #[arg(long)]
+        format: Option<String>,
         image: String,
     },
     /// Remove unused images and the blobs and layers nothing uses.
@@ -330,8 +333,9 @@ pub fn image_cmd(root: &Path, runroot: &Path, c: ImageCmd) -> Result {
         ImageCmd::History {
             no_trunc,
             quiet,
+            format,
             image,
-        } => history(root, runroot, &image, no_trunc, quiet),
+        } => history(root, runroot, &image, no_trunc, quiet, format.as_deref()),
         ImageCmd::Prune { all, force: _ } => {
             let pruned = engine(root, runroot)?.image_prune(all)?;
             let deleted: Vec<String> = pruned
@@ -346,13 +350,35 @@ pub fn image_cmd(root: &Path, runroot: &Path, c: ImageCmd) -> Result {
     }
 }
 
-fn history(root: &Path, runroot: &Path, image: &str, no_trunc: bool, quiet: bool) -> Result {
+fn history(
+    root: &Path,
+    runroot: &Path,
+    image: &str,
+    no_trunc: bool,
+    quiet: bool,
+    format: Option<&str>,
+) -> Result {
     let (id, lines) = engine(root, runroot)?.image_history(image)?;
     let short = if no_trunc {
         id.to_string()
     } else {
         id.hex()[..12].to_string()
     };
+    if let Some(f) = format {
+        // One line per row, with Docker's field names.
+        for (i, l) in lines.iter().enumerate() {
+            let v = serde_json::json!({
+                "ID": if i == 0 { short.clone() } else { "<missing>".into() },
+                "CreatedSince": ago(&l.created),
+                "CreatedAt": l.created,
+                "CreatedBy": l.created_by,
+                "Size": human_size(l.size),
+                "Comment": l.comment,
+            });
+            println!("{}", crate::output::template::render(f, &v)?);
+        }
+        return Ok(());
+    }
     if quiet {
         println!("{short}");
         for _ in 1..lines.len() {

@@ -247,10 +247,7 @@ impl StageRun<'_, '_> {
         let b = self.b;
         let err = |m: String| b.step_error(inst.location.line, &inst.original, m);
         let mut work = Work::new(&b.image_root)?;
-        work.mount(
-            self.state.lower_dirs(&b.images.lock().expect("images")),
-            &[],
-        )?;
+        work.mount(self.state.lower_dirs(&b.images.lock().expect("images")))?;
         let rootfs = work.rootfs();
         let owner = match &c.chown {
             Some(spec) => Some(owner(&rootfs, &self.expand(inst, spec)?).map_err(err)?),
@@ -333,10 +330,7 @@ impl StageRun<'_, '_> {
             ))?
         );
         let mut work = Work::new(&b.image_root)?;
-        work.mount(
-            self.state.lower_dirs(&b.images.lock().expect("images")),
-            &[],
-        )?;
+        work.mount(self.state.lower_dirs(&b.images.lock().expect("images")))?;
         resolve_in_root(&work.rootfs(), &path, Some(Create::Dir))
             .map_err(|e| b.step_error(inst.location.line, &inst.original, e))?;
         let mut out = self.commit(work, format!("WORKDIR {path}"))?;

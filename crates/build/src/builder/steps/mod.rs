@@ -371,13 +371,13 @@ impl<'b, 'a> StageRun<'b, 'a> {
                 self.next(text, |s| s.container_mut().healthcheck = Some(hc))
             }
             Kind::Onbuild(trigger) => {
-                let t = trigger.trigger_text();
-                self.next(format!("ONBUILD {t}"), |s| {
-                    s.container_mut()
-                        .on_build
-                        .get_or_insert_with(Vec::new)
-                        .push(t);
-                })
+                // Recorded in the configuration only: no history row, as BuildKit.
+                let mut s = self.state.clone();
+                s.container_mut()
+                    .on_build
+                    .get_or_insert_with(Vec::new)
+                    .push(trigger.trigger_text());
+                Outcome { state: s }
             }
             Kind::Run(_) | Kind::Copy(_) | Kind::Add(_) | Kind::Workdir(_) => {
                 unreachable!("steps that write files are not configuration")

@@ -150,10 +150,7 @@ impl StageRun<'_, '_> {
             }
             targets.push(target);
         }
-        work.mount(
-            self.state.lower_dirs(&b.images.lock().expect("images")),
-            &targets,
-        )?;
+        work.mount(self.state.lower_dirs(&b.images.lock().expect("images")))?;
         let hosts = work.dir.join("hosts");
         let resolv = work.dir.join("resolv.conf");
         std::fs::write(
