@@ -58,7 +58,7 @@ const FS_TOPDIR_FL: libc::c_int = 0x0002_0000;
 /// (`recently_deleted()` in fs/ext4/ialloc.c): the bench image's pull took
 /// 1.8 s instead of 0.67 s. A file system without the flag (or a caller not
 /// allowed to set it) is left as it is: the flag is only a placement hint.
-fn mark_top_dir(dir: &Path) {
+pub fn mark_top_dir(dir: &Path) {
     use std::os::fd::AsRawFd;
     let Ok(f) = std::fs::File::open(dir) else {
         return;

@@ -67,7 +67,16 @@ impl Work {
     }
 
     pub fn new(image_root: &Path) -> Result<Work> {
-        let dir = Self::parent(image_root).join(format!(
+        let parent = Self::parent(image_root);
+        if !parent.exists() {
+            std::fs::create_dir_all(&parent)
+                .map_err(|e| BuildError::host(format!("creating {}: {e}", parent.display())))?;
+            // Each step's files land away from those of the steps just
+            // removed (see `mark_top_dir`): creating files where many were
+            // just deleted costs ext4 a walk over them.
+            skiff_image::snapshot::mark_top_dir(&parent);
+        }
+        let dir = parent.join(format!(
             "{}-{}",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
