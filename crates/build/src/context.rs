@@ -5,7 +5,6 @@
 
 use crate::ignore::Matcher;
 use sha2::{Digest as _, Sha256};
-use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -17,6 +16,8 @@ pub struct Tree {
     pub ignore: Option<Matcher>,
     /// Whether owners are kept (another stage) or become root (the context).
     pub keep_owners: bool,
+    /// Content digests by stat (the context only).
+    pub stat_cache: Option<std::sync::Arc<crate::statcache::StatCache>>,
 }
 
 /// One source of a COPY: a file or a directory whose contents are copied.
@@ -209,10 +210,17 @@ impl Tree {
         let dir = self.root.join(&full_rel);
         let rd = std::fs::read_dir(&dir)
             .map_err(|e| SourceError::Io(format!("reading {}: {e}", dir.display())))?;
-        let mut names: Vec<String> = rd
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut types = std::collections::HashMap::new();
+        let mut names: Vec<String> = Vec::new();
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            // The directory entry's type: no stat per file.
+            types.insert(
+                n.clone(),
+                e.file_type().map(|t| t.is_dir()).unwrap_or(false),
+            );
+            names.push(n);
+        }
         names.sort();
         for n in names {
             let tree_rel = join(&full_rel, &n);
@@ -220,9 +228,7 @@ impl Tree {
             if skip(&rel) {
                 continue;
             }
-            let is_dir = std::fs::symlink_metadata(self.root.join(&tree_rel))
-                .map(|m| m.is_dir())
-                .unwrap_or(false);
+            let is_dir = types.get(&n).copied().unwrap_or(false);
             if self.excluded(&tree_rel) {
                 let reopened = is_dir
                     && self
@@ -249,8 +255,21 @@ impl Tree {
     /// What the cache key of copying `entries` is made of: for each, its
     /// path, type, mode, size, owner (when kept), link target and content.
     pub fn digest(&self, entries: &[(String, String)]) -> Result<String, SourceError> {
+        self.digest_with(entries, true)
+    }
+
+    /// [`digest`](Self::digest) without the files' content (for files
+    /// something else determines: another stage's, by its cache key).
+    pub fn digest_meta(&self, entries: &[(String, String)]) -> Result<String, SourceError> {
+        self.digest_with(entries, false)
+    }
+
+    fn digest_with(
+        &self,
+        entries: &[(String, String)],
+        content: bool,
+    ) -> Result<String, SourceError> {
         let mut h = Sha256::new();
-        let mut buf = vec![0u8; 64 * 1024];
         for (tree_rel, rel) in entries {
             let p = self.root.join(tree_rel);
             let md = std::fs::symlink_metadata(&p)
@@ -263,19 +282,16 @@ impl Tree {
                 h.update(md.gid().to_le_bytes());
             }
             let ft = md.file_type();
-            if ft.is_file() {
+            if ft.is_file() && !content {
                 h.update(md.len().to_le_bytes());
-                let mut f = std::fs::File::open(&p)
-                    .map_err(|e| SourceError::Io(format!("{}: {e}", p.display())))?;
-                loop {
-                    let n = f
-                        .read(&mut buf)
-                        .map_err(|e| SourceError::Io(format!("{}: {e}", p.display())))?;
-                    if n == 0 {
-                        break;
-                    }
-                    h.update(&buf[..n]);
+            } else if ft.is_file() {
+                h.update(md.len().to_le_bytes());
+                let digest = match &self.stat_cache {
+                    Some(c) => c.file_digest(tree_rel, &p, &md),
+                    None => crate::statcache::hash_file(&p),
                 }
+                .map_err(|e| SourceError::Io(format!("{}: {e}", p.display())))?;
+                h.update(digest);
             } else if ft.is_symlink() {
                 let t = std::fs::read_link(&p)
                     .map_err(|e| SourceError::Io(format!("{}: {e}", p.display())))?;
@@ -334,6 +350,7 @@ mod tests {
             root: r.into(),
             ignore: None,
             keep_owners: false,
+            stat_cache: None,
         };
         let s = t.select("src/*.txt").unwrap();
         let rels: Vec<_> = s.iter().map(|s| s.rel.as_str()).collect();
@@ -366,6 +383,7 @@ mod tests {
             root: r.into(),
             ignore: Some(Matcher::try_parse("sub\n!sub/keep\nother\n").unwrap()),
             keep_owners: false,
+            stat_cache: None,
         };
         let all = t.select(".").unwrap();
         let rels: Vec<String> = t

@@ -15,6 +15,7 @@ pub mod error;
 pub mod host;
 pub mod ignore;
 pub mod progress;
+pub mod statcache;
 pub mod state;
 
 pub use builder::{build, BuildOptions, Built};

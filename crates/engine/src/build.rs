@@ -305,6 +305,9 @@ impl Engine {
         }
         out.bytes = images.collect()?;
         let _ = std::fs::remove_dir_all(images.root().join("build-cache-mounts"));
+        if all {
+            let _ = std::fs::remove_dir_all(skiff_build::statcache::dir(images.root()));
+        }
         Ok(out)
     }
 

@@ -257,3 +257,146 @@ fn a_dockerfile_on_stdin_builds_without_a_context() {
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("sha256:"));
     assert_eq!(e.ok(&["run", "--rm", "stdin:1"]), "made\n");
 }
+
+/// What Docker 20.10's built-in frontend lacks, as BuildKit's Dockerfile
+/// reference documents it: heredocs, `COPY --exclude`, `RUN --network`;
+/// and secret and bind mounts.
+#[test]
+fn buildkit_syntax_heredocs_excludes_networks_and_secrets() {
+    let e = Env::new();
+    let ctx = e.context(
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM bb:base
+ARG WHO=world
+RUN <<EOF
+echo \"hello $WHO\" > /greeting
+echo second line >> /greeting
+EOF
+RUN <<-'EOT' sh
+\techo 'literal $WHO' > /literal
+\tEOT
+RUN cat <<A > /a.txt && cat <<B > /b.txt
+from a
+A
+from b
+B
+COPY <<CONF /etc/app.conf
+name=$WHO
+CONF
+COPY --exclude=*.tmp --exclude=skip src/ /src/
+RUN --network=none cat /proc/net/dev | grep -c ':' > /ifaces
+RUN --mount=type=secret,id=token cat /run/secrets/token > /leaked-for-the-test
+RUN --mount=type=secret,id=token,env=TOKEN echo \"env:$TOKEN\" > /secret-env
+RUN --mount=type=bind,source=bound.txt,target=/m cat /m > /bound
+",
+            ),
+            ("src/keep.c", "k"),
+            ("src/drop.tmp", "d"),
+            ("src/skip/x", "x"),
+            ("bound.txt", "bound-1"),
+            ("token.txt", "s3cret"),
+        ],
+    );
+    let c = ctx.to_str().unwrap();
+    let secret = format!("id=token,src={}", ctx.join("token.txt").display());
+    let o = e.skiff(&["build", "-t", "bk:1", "--secret", &secret, c]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let show = |cmd: &str| e.ok(&["run", "--rm", "--network", "none", "bk:1", "sh", "-c", cmd]);
+    assert_eq!(show("cat /greeting"), "hello world\nsecond line\n");
+    assert_eq!(show("cat /literal"), "literal $WHO\n");
+    assert_eq!(show("cat /a.txt /b.txt"), "from a\nfrom b\n");
+    assert_eq!(show("cat /etc/app.conf"), "name=world\n");
+    assert_eq!(show("cd /src && find . | sort"), ".\n./keep.c\n");
+    // Only loopback in a RUN's own network namespace.
+    assert_eq!(show("cat /ifaces"), "1\n");
+    assert_eq!(
+        show("cat /leaked-for-the-test; cat /secret-env"),
+        "s3cretenv:s3cret\n"
+    );
+    // The secret file is not in the image.
+    assert_eq!(show("cat /run/secrets/token 2>/dev/null | wc -c"), "0\n");
+    assert_eq!(show("cat /bound"), "bound-1");
+
+    // A bound file that changes makes its RUN run again; --no-cache runs all.
+    std::fs::write(ctx.join("bound.txt"), "bound-2").unwrap();
+    let o = e.skiff(&["build", "-t", "bk:2", "--secret", &secret, c]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.matches("CACHED").count(), 9, "{err}");
+    assert_eq!(
+        e.ok(&["run", "--rm", "--network", "none", "bk:2", "cat", "/bound"]),
+        "bound-2"
+    );
+    let o = e.skiff(&["build", "--no-cache", "--secret", &secret, c]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && !err.contains("CACHED"), "{err}");
+}
+
+/// The flags a CI script uses: -f outside the context, --iidfile, --label,
+/// --target, -q; a context as a tar on stdin.
+#[test]
+fn flags_and_contexts() {
+    let e = Env::new();
+    let ctx = e.context("ctx", &[("a.txt", "a\n")]);
+    let df = e.context(
+        "elsewhere",
+        &[(
+            "build.Dockerfile",
+            "FROM bb:base AS first\nCOPY a.txt /\nFROM first AS second\nRUN echo second > /s\n",
+        )],
+    );
+    let df = df.join("build.Dockerfile");
+    let iid = e.dir.path().join("iid");
+    let id = e.ok(&[
+        "build",
+        "-q",
+        "-f",
+        df.to_str().unwrap(),
+        "--iidfile",
+        iid.to_str().unwrap(),
+        "--label",
+        "team=core",
+        "--target",
+        "first",
+        "-t",
+        "flags:1",
+        ctx.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read_to_string(&iid).unwrap(), id.trim());
+    let labels = e.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Labels}}",
+        "flags:1",
+    ]);
+    assert_eq!(labels.trim(), r#"{"team":"core"}"#);
+    let o = e.skiff(&["run", "--rm", "flags:1", "cat", "/s"]);
+    assert!(!o.status.success(), "--target built the later stage");
+
+    // A tar of a context on stdin.
+    let tar = e.dir.path().join("ctx.tar");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM bb:base\nCOPY a.txt /from-tar\n",
+    )
+    .unwrap();
+    skiff_testkit::write_tar(&ctx, &tar);
+    let o = Command::new(env!("CARGO_BIN_EXE_skiff"))
+        .arg("--root")
+        .arg(e.root())
+        .arg("--runroot")
+        .arg(e.dir.path().join("run"))
+        .args(["build", "-q", "-t", "fromtar:1", "-"])
+        .stdin(std::fs::File::open(&tar).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        e.ok(&["run", "--rm", "fromtar:1", "cat", "/from-tar"]),
+        "a\n"
+    );
+}

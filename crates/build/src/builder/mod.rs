@@ -95,6 +95,8 @@ pub(crate) struct Builder<'a> {
     /// The global scope: meta ARGs' values and the platform arguments.
     pub meta: Vec<(String, String)>,
     pub multi: bool,
+    /// Content digests of the context's files, by stat.
+    pub stat_cache: std::sync::Arc<crate::statcache::StatCache>,
 }
 
 /// A stage's result: its state and the cache key of its last step.
@@ -250,7 +252,12 @@ pub fn build(
             .ok_or_else(|| BuildError::NoTarget(t.clone()))?,
         None => df.stages.len() - 1,
     };
+    let stat_cache = std::sync::Arc::new(match &o.context {
+        Some(t) => crate::statcache::StatCache::load(&image_root, &t.root),
+        None => Default::default(),
+    });
     let b = Builder {
+        stat_cache,
         image_root,
         host,
         o,
@@ -261,9 +268,12 @@ pub fn build(
         meta,
         multi: df.stages.len() > 1,
     };
-    let done = b.build_stages(target)?;
-    let result = done.get(&target).expect("the target was built").clone();
-    b.export(result.state)
+    let built = b.build_stages(target).and_then(|done| {
+        let result = done.get(&target).expect("the target was built").clone();
+        b.export(result.state)
+    });
+    b.stat_cache.save();
+    built
 }
 
 impl Builder<'_> {

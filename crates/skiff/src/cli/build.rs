@@ -273,6 +273,7 @@ pub fn build(root: &Path, runroot: &Path, a: BuildArgs) -> Result {
                 ignore: matcher_for(Some(&df_path), &d)?,
                 root: d,
                 keep_owners: false,
+                stat_cache: None,
             })
         }
         None => None,

@@ -16,14 +16,24 @@ use std::path::{Path, PathBuf};
 /// Files a step reads: the context, or another stage's or image's files.
 pub(crate) enum SourceView {
     Context(PathBuf),
-    View(View),
+    /// Another stage's or an image's files, with what determines them (the
+    /// stage's cache key, the image's ID).
+    View(View, String),
 }
 
 impl SourceView {
     pub fn root(&self) -> &Path {
         match self {
             SourceView::Context(p) => p,
-            SourceView::View(v) => &v.root,
+            SourceView::View(v, _) => &v.root,
+        }
+    }
+
+    /// What determines its files, when something does (not the context).
+    pub fn identity(&self) -> Option<&str> {
+        match self {
+            SourceView::Context(_) => None,
+            SourceView::View(_, id) => Some(id),
         }
     }
 }
@@ -89,16 +99,47 @@ impl StageRun<'_, '_> {
             };
         };
         let from = self.expand(inst, from)?;
-        let state = match b.stage_ref(&from, self.stage.index) {
-            Some(j) => self.done[&j].state.clone(),
+        let (state, identity) = match b.stage_ref(&from, self.stage.index) {
+            Some(j) => (self.done[&j].state.clone(), self.done[&j].key.clone()),
             None => {
                 let id = b.host.image(&from, false).map_err(|e| err(e.to_string()))?;
                 let images = b.images.lock().expect("images");
-                State::of_image(&images, &id)?
+                (State::of_image(&images, &id)?, format!("image:{id}"))
             }
         };
         let lower = state.lower_dirs(&b.images.lock().expect("images"));
-        Ok(SourceView::View(View::new(&b.image_root, lower)?))
+        Ok(SourceView::View(View::new(&b.image_root, lower)?, identity))
+    }
+
+    /// What a RUN's bind mount adds to its cache key: the mounted files'
+    /// digest (from the context), or what determines them (a stage's key,
+    /// an image's ID) and the path.
+    pub(super) fn bind_key(
+        &self,
+        inst: &Instruction,
+        m: &crate::dockerfile::Mount,
+    ) -> Result<String> {
+        let b = self.b;
+        let err = |m: String| b.step_error(inst.location.line, &inst.original, m);
+        let view = self.mount_source(inst, m.from.as_deref())?;
+        let src = m.source.clone().unwrap_or_else(|| ".".into());
+        if let Some(id) = view.identity() {
+            return Ok(format!("bind {id} {src}"));
+        }
+        let tree = Tree {
+            root: view.root().to_path_buf(),
+            ignore: b.o.context.as_ref().and_then(|t| t.ignore.clone()),
+            keep_owners: false,
+            stat_cache: Some(b.stat_cache.clone()),
+        };
+        let mut all = Vec::new();
+        for s in tree.select(&src).map_err(|e| err(e.to_string()))? {
+            all.extend(tree.walk(&s, &|_| false).map_err(|e| err(e.to_string()))?);
+        }
+        Ok(format!(
+            "bind {src} {}",
+            tree.digest(&all).map_err(|e| err(e.to_string()))?
+        ))
     }
 
     /// An absolute path in the image: relative ones are below WORKDIR.
@@ -170,6 +211,7 @@ impl StageRun<'_, '_> {
                 root: dir,
                 ignore: None,
                 keep_owners: false,
+                stat_cache: None,
             };
             (tree, None, Some(w))
         } else if !c.heredocs.is_empty() {
@@ -190,6 +232,7 @@ impl StageRun<'_, '_> {
                 root: dir,
                 ignore: None,
                 keep_owners: false,
+                stat_cache: None,
             };
             (tree, None, Some(w))
         } else {
@@ -201,6 +244,7 @@ impl StageRun<'_, '_> {
                     _ => None,
                 },
                 keep_owners: c.from.is_some(),
+                stat_cache: matches!(view, SourceView::Context(_)).then(|| b.stat_cache.clone()),
             };
             (tree, Some(view), None)
         };
@@ -223,7 +267,16 @@ impl StageRun<'_, '_> {
             .iter()
             .flat_map(|(_, e)| e.iter().cloned())
             .collect();
-        let mut digest = tree.digest(&all).map_err(|e| err(e.to_string()))?;
+        // Another stage's or an image's files are what its key or ID says:
+        // their content is not read again.
+        let identity = view.as_ref().and_then(|v| v.identity().map(String::from));
+        let mut digest = match &identity {
+            Some(id) => format!(
+                "{id} {}",
+                tree.digest_meta(&all).map_err(|e| err(e.to_string()))?
+            ),
+            None => tree.digest(&all).map_err(|e| err(e.to_string()))?,
+        };
         for (s, _) in &sources {
             digest.push_str(&format!(" {}:{}", s.rel, s.is_dir));
         }
@@ -281,6 +334,7 @@ impl StageRun<'_, '_> {
                 root: out,
                 ignore: None,
                 keep_owners: true,
+                stat_cache: None,
             };
             let all = Source {
                 rel: String::new(),

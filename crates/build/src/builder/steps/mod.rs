@@ -7,7 +7,7 @@ mod run;
 use super::config::{go_quoted, healthcheck, ports};
 use super::{Builder, Result_, PROXY_ARGS};
 use crate::dockerfile::shell::Lexer;
-use crate::dockerfile::{parse_trigger, Instruction, Kind, Stage};
+use crate::dockerfile::{parse_trigger, Instruction, Kind, MountKind, Stage};
 use crate::error::{BuildError, Result};
 use crate::progress::Event;
 use crate::state::{step_key, State};
@@ -179,6 +179,12 @@ impl<'b, 'a> StageRun<'b, 'a> {
                 let p = self.prepare_copy(inst, c)?;
                 parts.push(p.digest.clone());
                 Some(p)
+            }
+            Kind::Run(r) => {
+                for m in r.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+                    parts.push(self.bind_key(inst, m)?);
+                }
+                None
             }
             _ => None,
         };
