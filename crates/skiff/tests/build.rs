@@ -26,15 +26,18 @@ impl Env {
         self.dir.path().join("root")
     }
 
-    fn skiff(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_skiff"))
-            .arg("--root")
+    fn skiff_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_skiff"));
+        c.arg("--root")
             .arg(self.root())
             .arg("--runroot")
             .arg(self.dir.path().join("run"))
-            .args(args)
-            .output()
-            .expect("running skiff")
+            .args(args);
+        c
+    }
+
+    fn skiff(&self, args: &[&str]) -> Output {
+        self.skiff_cmd(args).output().expect("running skiff")
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -399,4 +402,136 @@ fn flags_and_contexts() {
         e.ok(&["run", "--rm", "fromtar:1", "cat", "/from-tar"]),
         "a\n"
     );
+}
+
+/// `skiff build` killed during a RUN and during a COPY: the next build
+/// succeeds, reuses the steps that finished, and nothing of the killed one
+/// stays (mounts, work dirs, runtime state) once its RUN has ended.
+#[test]
+fn a_killed_build_leaves_a_store_the_next_one_uses() {
+    use std::io::{BufRead, BufReader};
+    let e = Env::new();
+    let mut files: Vec<(String, String)> = (0..1500)
+        .map(|i| (format!("many/d{}/f{i}", i % 30), format!("file {i}\n")))
+        .collect();
+    files.push((
+        "Dockerfile".into(),
+        "FROM bb:base\nCOPY a.txt /a\nRUN sleep 1 && echo ran > /ran\nCOPY many /many/\nRUN ls /many | wc -l > /count\n".into(),
+    ));
+    files.push(("a.txt".into(), "a\n".into()));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let ctx = e.context("ctx", &refs);
+    let c = ctx.to_str().unwrap();
+    for kill_at in ["RUN sleep 1", "COPY many"] {
+        let mut child = e.skiff_cmd(&["build", "--progress", "plain", "-t", "killed", c]);
+        let mut child = child
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let err = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        for line in err.lines() {
+            let line = line.unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains(kill_at) {
+                break;
+            }
+        }
+        assert!(
+            seen.contains(kill_at),
+            "the build never reached {kill_at}:\n{seen}"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The killed RUN's runner finishes its step and removes its state.
+        let runtime = e.dir.path().join("run/runtime");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::fs::read_dir(&runtime)
+            .map(|d| {
+                d.flatten()
+                    .any(|x| x.file_name().to_string_lossy().starts_with("build-"))
+            })
+            .unwrap_or(false)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a killed build's RUN never ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let o = e.skiff(&["build", "-t", "after", c]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        // What finished before the kill came from the cache.
+        assert!(err.contains("#2 CACHED"), "{kill_at}: {err}");
+        assert_eq!(
+            e.ok(&[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "after",
+                "cat",
+                "/ran",
+                "/count"
+            ]),
+            "ran\n30\n"
+        );
+        e.assert_clean();
+        e.ok(&["builder", "prune", "-af"]);
+    }
+}
+
+/// Four builds of related Dockerfiles at once, sharing one cache: all
+/// succeed, and each rebuild afterwards is wholly cached.
+#[test]
+fn concurrent_builds_share_the_cache() {
+    let e = Env::new();
+    let mut dirs = Vec::new();
+    for i in 0..4 {
+        let df = format!(
+            "FROM bb:base\nCOPY common.txt /c\nRUN cat /c > /shared\nRUN echo {i} > /mine\nCMD cat /shared /mine\n"
+        );
+        dirs.push(e.context(
+            &format!("ctx{i}"),
+            &[("Dockerfile", &df), ("common.txt", "common\n")],
+        ));
+    }
+    let children: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            e.skiff_cmd(&[
+                "build",
+                "-q",
+                "-t",
+                &format!("conc:{i}"),
+                d.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for (i, d) in dirs.iter().enumerate() {
+        assert_eq!(
+            e.ok(&["run", "--rm", "--network", "none", &format!("conc:{i}")]),
+            format!("common\n{i}\n")
+        );
+        let o = e.skiff(&["build", "-t", &format!("conc:{i}"), d.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert_eq!(err.matches("CACHED").count(), 4, "{err}");
+    }
+    e.assert_clean();
 }

@@ -53,10 +53,22 @@ impl Work {
     }
 
     /// Remove work dirs whose builder is gone (killed): unmounted first.
+    /// A dir is its builder's while that process lives (its pid names it:
+    /// a new dir is not locked yet) and while its lock is held.
     pub fn sweep(image_root: &Path) {
         let parent = Self::parent(image_root);
         for e in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
             let dir = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid: i32 = name
+                .split('-')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            // SAFETY: kill with signal 0 only checks that the process exists.
+            if pid > 0 && unsafe { libc::kill(pid, 0) } == 0 {
+                continue;
+            }
             let Ok(Some(_held)) = try_lock_file(&dir.join("lock")) else {
                 continue;
             };
