@@ -28,6 +28,15 @@ pub struct Source {
     pub is_dir: bool,
 }
 
+/// One entry below a source: where it is in the tree, where it goes below
+/// the destination, and what `lstat` said of it during the walk.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub tree_rel: String,
+    pub rel: String,
+    pub md: std::fs::Metadata,
+}
+
 /// Why a source cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
@@ -178,57 +187,91 @@ impl Tree {
         Ok(())
     }
 
-    /// Every entry below the source (itself first for a file), as (path in
-    /// the tree, path relative to the source), in a stable order, without
-    /// excluded paths and without paths `skip` rejects (`--exclude`).
+    /// Every entry below the source (itself for a file), depth first in name
+    /// order, without excluded paths and without paths `skip` rejects
+    /// (`--exclude`). A large directory's top-level entries are walked on
+    /// two threads.
     pub fn walk(
         &self,
         src: &Source,
-        skip: &dyn Fn(&str) -> bool,
-    ) -> Result<Vec<(String, String)>, SourceError> {
-        let mut out = Vec::new();
+        skip: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Vec<Entry>, SourceError> {
+        let io = |p: &Path, e: std::io::Error| SourceError::Io(format!("{}: {e}", p.display()));
         if !src.is_dir {
+            let p = self.root.join(&src.rel);
+            let md = std::fs::symlink_metadata(&p).map_err(|e| io(&p, e))?;
             let base = src.rel.rsplit('/').next().unwrap_or_default().to_string();
-            out.push((src.rel.clone(), base));
+            return Ok(vec![Entry {
+                tree_rel: src.rel.clone(),
+                rel: base,
+                md,
+            }]);
+        }
+        let top = self.list(&src.rel)?;
+        if top.len() < 2 {
+            let mut out = Vec::new();
+            self.walk_entries(&src.rel, "", top, skip, &mut out)?;
             return Ok(out);
         }
-        self.walk_dir(&src.rel, "", skip, &mut out)?;
+        let mut top = top;
+        let second = top.split_off(top.len() / 2);
+        let (mut out, rest) = std::thread::scope(|s| {
+            let other = s.spawn(|| {
+                let mut out = Vec::new();
+                self.walk_entries(&src.rel, "", second, skip, &mut out)
+                    .map(|()| out)
+            });
+            let mut out = Vec::new();
+            let first = self
+                .walk_entries(&src.rel, "", top, skip, &mut out)
+                .map(|()| out);
+            (first, other.join().expect("a walk thread panicked"))
+        });
+        if let (Ok(o), Ok(r)) = (&mut out, rest.as_ref()) {
+            o.extend(r.iter().cloned());
+        }
+        let out = out?;
+        rest?;
         Ok(out)
     }
 
-    /// Entries below `sub` of the source at `src`, depth first in name
-    /// order. An excluded directory is entered only when an exception may
-    /// bring something under it back, and is listed only if something was.
-    fn walk_dir(
+    /// The entries of the directory `tree_rel`, sorted by name, each with
+    /// its lstat (made relative to the directory: no path walk per file).
+    fn list(&self, tree_rel: &str) -> Result<Vec<(String, std::fs::Metadata)>, SourceError> {
+        let dir = self.root.join(tree_rel);
+        let rd = std::fs::read_dir(&dir)
+            .map_err(|e| SourceError::Io(format!("reading {}: {e}", dir.display())))?;
+        let mut v = Vec::new();
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let md = e
+                .metadata()
+                .map_err(|err| SourceError::Io(format!("{}: {err}", e.path().display())))?;
+            v.push((n, md));
+        }
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(v)
+    }
+
+    /// Walk `names` (entries of `src`/`sub`) and what is below them. An
+    /// excluded directory is entered only when an exception may bring
+    /// something under it back, and is listed only if something was.
+    fn walk_entries(
         &self,
         src: &str,
         sub: &str,
-        skip: &dyn Fn(&str) -> bool,
-        out: &mut Vec<(String, String)>,
+        names: Vec<(String, std::fs::Metadata)>,
+        skip: &(dyn Fn(&str) -> bool + Sync),
+        out: &mut Vec<Entry>,
     ) -> Result<(), SourceError> {
         let full_rel = join(src, sub);
-        let dir = self.root.join(&full_rel);
-        let rd = std::fs::read_dir(&dir)
-            .map_err(|e| SourceError::Io(format!("reading {}: {e}", dir.display())))?;
-        let mut types = std::collections::HashMap::new();
-        let mut names: Vec<String> = Vec::new();
-        for e in rd.flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            // The directory entry's type: no stat per file.
-            types.insert(
-                n.clone(),
-                e.file_type().map(|t| t.is_dir()).unwrap_or(false),
-            );
-            names.push(n);
-        }
-        names.sort();
-        for n in names {
+        for (n, md) in names {
             let tree_rel = join(&full_rel, &n);
             let rel = join(sub, &n);
             if skip(&rel) {
                 continue;
             }
-            let is_dir = types.get(&n).copied().unwrap_or(false);
+            let is_dir = md.is_dir();
             if self.excluded(&tree_rel) {
                 let reopened = is_dir
                     && self
@@ -237,16 +280,22 @@ impl Tree {
                         .is_some_and(|m| m.may_include_under(&tree_rel));
                 if reopened {
                     let at = out.len();
-                    self.walk_dir(src, &rel, skip, out)?;
+                    let below = self.list(&tree_rel)?;
+                    self.walk_entries(src, &rel, below, skip, out)?;
                     if out.len() > at {
-                        out.insert(at, (tree_rel, rel));
+                        out.insert(at, Entry { tree_rel, rel, md });
                     }
                 }
                 continue;
             }
-            out.push((tree_rel, rel.clone()));
+            out.push(Entry {
+                tree_rel: tree_rel.clone(),
+                rel: rel.clone(),
+                md,
+            });
             if is_dir {
-                self.walk_dir(src, &rel, skip, out)?;
+                let below = self.list(&tree_rel)?;
+                self.walk_entries(src, &rel, below, skip, out)?;
             }
         }
         Ok(())
@@ -254,54 +303,75 @@ impl Tree {
 
     /// What the cache key of copying `entries` is made of: for each, its
     /// path, type, mode, size, owner (when kept), link target and content.
-    pub fn digest(&self, entries: &[(String, String)]) -> Result<String, SourceError> {
+    pub fn digest(&self, entries: &[Entry]) -> Result<String, SourceError> {
         self.digest_with(entries, true)
     }
 
     /// [`digest`](Self::digest) without the files' content (for files
     /// something else determines: another stage's, by its cache key).
-    pub fn digest_meta(&self, entries: &[(String, String)]) -> Result<String, SourceError> {
+    pub fn digest_meta(&self, entries: &[Entry]) -> Result<String, SourceError> {
         self.digest_with(entries, false)
     }
 
-    fn digest_with(
-        &self,
-        entries: &[(String, String)],
-        content: bool,
-    ) -> Result<String, SourceError> {
+    fn digest_with(&self, entries: &[Entry], content: bool) -> Result<String, SourceError> {
+        // The entries' parts in two halves on two threads for a large
+        // context, each half into one buffer; then both, in order.
+        let half = |part: &[Entry]| -> Result<Vec<u8>, SourceError> {
+            let mut buf = Vec::with_capacity(part.len() * 96);
+            for e in part {
+                self.entry_part(e, content, &mut buf)?;
+            }
+            Ok(buf)
+        };
+        let (first, second) = if entries.len() < 512 {
+            (half(entries)?, Vec::new())
+        } else {
+            let (a, b) = entries.split_at(entries.len() / 2);
+            let (x, y) = std::thread::scope(|s| {
+                let other = s.spawn(|| half(b));
+                (half(a), other.join().expect("a digest thread panicked"))
+            });
+            (x?, y?)
+        };
         let mut h = Sha256::new();
-        for (tree_rel, rel) in entries {
-            let p = self.root.join(tree_rel);
-            let md = std::fs::symlink_metadata(&p)
-                .map_err(|e| SourceError::Io(format!("{}: {e}", p.display())))?;
-            h.update(rel.as_bytes());
-            h.update(b"\0");
-            h.update(md.mode().to_le_bytes());
-            if self.keep_owners {
-                h.update(md.uid().to_le_bytes());
-                h.update(md.gid().to_le_bytes());
-            }
-            let ft = md.file_type();
-            if ft.is_file() && !content {
-                h.update(md.len().to_le_bytes());
-            } else if ft.is_file() {
-                h.update(md.len().to_le_bytes());
-                let digest = match &self.stat_cache {
-                    Some(c) => c.file_digest(tree_rel, &p, &md),
-                    None => crate::statcache::hash_file(&p),
-                }
-                .map_err(|e| SourceError::Io(format!("{}: {e}", p.display())))?;
-                h.update(digest);
-            } else if ft.is_symlink() {
-                let t = std::fs::read_link(&p)
-                    .map_err(|e| SourceError::Io(format!("{}: {e}", p.display())))?;
-                h.update(t.as_os_str().as_encoded_bytes());
-            } else if ft.is_block_device() || ft.is_char_device() {
-                h.update(md.rdev().to_le_bytes());
-            }
-            h.update(b"\n");
-        }
+        h.update(&first);
+        h.update(&second);
         Ok(hex::encode(h.finalize()))
+    }
+
+    /// What one entry adds to a digest: its path, mode, owners (when kept),
+    /// and size and content, link target or device.
+    fn entry_part(&self, entry: &Entry, content: bool, h: &mut Vec<u8>) -> Result<(), SourceError> {
+        let Entry { tree_rel, rel, md } = entry;
+        let io = |e: std::io::Error| {
+            SourceError::Io(format!("{}: {e}", self.root.join(tree_rel).display()))
+        };
+        h.extend_from_slice(rel.as_bytes());
+        h.push(0);
+        h.extend_from_slice(&md.mode().to_le_bytes());
+        if self.keep_owners {
+            h.extend_from_slice(&md.uid().to_le_bytes());
+            h.extend_from_slice(&md.gid().to_le_bytes());
+        }
+        let ft = md.file_type();
+        if ft.is_file() {
+            h.extend_from_slice(&md.len().to_le_bytes());
+            if content {
+                let digest = match &self.stat_cache {
+                    Some(c) => c.file_digest(tree_rel, &self.root, md),
+                    None => crate::statcache::hash_file(&self.root.join(tree_rel)),
+                }
+                .map_err(io)?;
+                h.extend_from_slice(&digest);
+            }
+        } else if ft.is_symlink() {
+            let t = std::fs::read_link(self.root.join(tree_rel)).map_err(io)?;
+            h.extend_from_slice(t.as_os_str().as_encoded_bytes());
+        } else if ft.is_block_device() || ft.is_char_device() {
+            h.extend_from_slice(&md.rdev().to_le_bytes());
+        }
+        h.push(b'\n');
+        Ok(())
     }
 }
 
@@ -362,7 +432,7 @@ mod tests {
         let dir = t.select("src").unwrap();
         assert!(dir[0].is_dir);
         let all = t.walk(&dir[0], &|_| false).unwrap();
-        let rels: Vec<_> = all.iter().map(|e| e.1.as_str()).collect();
+        let rels: Vec<_> = all.iter().map(|e| e.rel.as_str()).collect();
         assert_eq!(rels, ["a.txt", "b.txt", "c.md", "sub", "sub/d.txt"]);
         let some = t.walk(&dir[0], &|p| p.ends_with(".md")).unwrap();
         assert_eq!(some.len(), 4);
@@ -390,7 +460,7 @@ mod tests {
             .walk(&all[0], &|_| false)
             .unwrap()
             .into_iter()
-            .map(|e| e.1)
+            .map(|e| e.rel)
             .collect();
         assert_eq!(rels, ["a.txt", "sub", "sub/keep"]);
     }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
@@ -30,13 +30,56 @@ impl Stamp {
     }
 }
 
-/// Digests by path in the context, and whether any was learnt.
-type Entries = (HashMap<String, (Stamp, [u8; 32])>, bool);
+/// Where an entry's path is: in the loaded file's bytes, or learnt now.
+#[derive(Debug, Clone)]
+enum Name {
+    Kept(usize, usize),
+    New(String),
+}
+
+/// Digests by a 64-bit hash of the path (no string per entry when
+/// loading; two paths sharing a hash share a slot, and as the stamp holds
+/// the inode, one never gets the other's digest, only a miss), the loaded
+/// file, and whether anything was learnt.
+#[derive(Debug, Default)]
+struct Entries {
+    data: Vec<u8>,
+    map: HashMap<u64, (Stamp, [u8; 32], Name), std::hash::BuildHasherDefault<Passthrough>>,
+    dirty: bool,
+}
+
+/// The keys are hashes already.
+#[derive(Debug, Default)]
+struct Passthrough(u64);
+
+impl std::hash::Hasher for Passthrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | *b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// FNV-1a of a path.
+fn key(rel: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in rel {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
 
 #[derive(Debug, Default)]
 pub struct StatCache {
     file: Option<PathBuf>,
-    entries: Mutex<Entries>,
+    entries: RwLock<Entries>,
 }
 
 /// Where the cache of the context at `context` lives.
@@ -49,63 +92,48 @@ impl StatCache {
     pub fn load(image_root: &Path, context: &Path) -> StatCache {
         let name = hex::encode(&Sha256::digest(context.as_os_str().as_encoded_bytes())[..16]);
         let file = dir(image_root).join(name);
-        let mut map = HashMap::new();
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            for line in text.lines() {
-                let mut f = line.splitn(6, ' ');
-                let (Some(h), Some(ino), Some(size), Some(mt), Some(ct), Some(rel)) =
-                    (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
-                else {
-                    continue;
-                };
-                let mut hash = [0u8; 32];
-                if hex::decode_to_slice(h, &mut hash).is_err() {
-                    continue;
+        let mut e = Entries::default();
+        if let Ok(data) = std::fs::read(&file) {
+            e.map.reserve(data.len() / 100);
+            let mut at = 0;
+            for line in data.split(|b| *b == b'\n') {
+                if let Some((rel, stamp, hash)) = parse_line(line) {
+                    let start = at + (line.len() - rel.len());
+                    e.map.insert(
+                        key(rel),
+                        (stamp, hash, Name::Kept(start, start + rel.len())),
+                    );
                 }
-                let (Ok(ino), Ok(size), Ok(mtime), Ok(ctime)) =
-                    (ino.parse(), size.parse(), mt.parse(), ct.parse())
-                else {
-                    continue;
-                };
-                map.insert(
-                    rel.to_string(),
-                    (
-                        Stamp {
-                            ino,
-                            size,
-                            mtime,
-                            ctime,
-                        },
-                        hash,
-                    ),
-                );
+                at += line.len() + 1;
             }
+            e.data = data;
         }
         StatCache {
             file: Some(file),
-            entries: Mutex::new((map, false)),
+            entries: RwLock::new(e),
         }
     }
 
-    /// The sha256 of the file at `path` (`rel` in the context, `md` its
-    /// lstat), from the cache when its stamp is unchanged.
+    /// The sha256 of the file `rel` below `root` (`md` its lstat), from the
+    /// cache when its stamp is unchanged.
     pub fn file_digest(
         &self,
         rel: &str,
-        path: &Path,
+        root: &Path,
         md: &std::fs::Metadata,
     ) -> std::io::Result<[u8; 32]> {
         let stamp = Stamp::of(md);
-        if let Some((s, h)) = self.entries.lock().expect("stat cache").0.get(rel) {
+        let k = key(rel.as_bytes());
+        if let Some((s, h, _)) = self.entries.read().expect("stat cache").map.get(&k) {
             if *s == stamp {
                 return Ok(*h);
             }
         }
-        let hash = hash_file(path)?;
+        let hash = hash_file(&root.join(rel))?;
         if !rel.contains('\n') {
-            let mut e = self.entries.lock().expect("stat cache");
-            e.0.insert(rel.to_string(), (stamp, hash));
-            e.1 = true;
+            let mut e = self.entries.write().expect("stat cache");
+            e.map.insert(k, (stamp, hash, Name::New(rel.to_string())));
+            e.dirty = true;
         }
         Ok(hash)
     }
@@ -114,12 +142,16 @@ impl StatCache {
     /// kept: they are small, and a stamp that no longer matches is never used.
     pub fn save(&self) {
         let Some(file) = &self.file else { return };
-        let e = self.entries.lock().expect("stat cache");
-        if !e.1 {
+        let e = self.entries.read().expect("stat cache");
+        if !e.dirty {
             return;
         }
-        let mut out = String::with_capacity(e.0.len() * 120);
-        for (rel, (s, h)) in &e.0 {
+        let mut out = String::with_capacity(e.map.len() * 120);
+        for (s, h, name) in e.map.values() {
+            let rel = match name {
+                Name::Kept(a, b) => String::from_utf8_lossy(&e.data[*a..*b]),
+                Name::New(r) => std::borrow::Cow::Borrowed(r.as_str()),
+            };
             out.push_str(&format!(
                 "{} {} {} {} {} {rel}\n",
                 hex::encode(h),
@@ -136,6 +168,44 @@ impl StatCache {
             let _ = std::fs::remove_file(&tmp);
         }
     }
+}
+
+/// `HASH INO SIZE MTIME CTIME REL`: the path's bytes, the stamp, the digest.
+fn parse_line(line: &[u8]) -> Option<(&[u8], Stamp, [u8; 32])> {
+    let mut f = line.splitn(6, |b| *b == b' ');
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(f.next()?, &mut hash).ok()?;
+    let num = |b: Option<&[u8]>| -> Option<i64> {
+        let b = b?;
+        let (neg, digits) = match b.first() {
+            Some(b'-') => (true, &b[1..]),
+            _ => (false, b),
+        };
+        let mut n: i64 = 0;
+        for d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            n = n.checked_mul(10)?.checked_add((d - b'0') as i64)?;
+        }
+        Some(if neg { -n } else { n })
+    };
+    let ino = num(f.next())? as u64;
+    let size = num(f.next())? as u64;
+    let mtime = num(f.next())?;
+    let ctime = num(f.next())?;
+    let rel = f.next()?;
+    std::str::from_utf8(rel).ok()?;
+    Some((
+        rel,
+        Stamp {
+            ino,
+            size,
+            mtime,
+            ctime,
+        },
+        hash,
+    ))
 }
 
 pub fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
@@ -165,7 +235,7 @@ mod tests {
         std::fs::write(&f, "one").unwrap();
         let c = StatCache::load(d.path(), &ctx);
         let md = std::fs::symlink_metadata(&f).unwrap();
-        let h1 = c.file_digest("a", &f, &md).unwrap();
+        let h1 = c.file_digest("a", &ctx, &md).unwrap();
         c.save();
         // Kept across builds: a lying stamp proves the cached value is used.
         let c = StatCache::load(d.path(), &ctx);
@@ -176,7 +246,7 @@ mod tests {
             "not from the cache"
         );
         let md2 = std::fs::symlink_metadata(&f).unwrap();
-        let h2 = c.file_digest("a", &f, &md2).unwrap();
+        let h2 = c.file_digest("a", &ctx, &md2).unwrap();
         assert_ne!(h1, h2);
         assert_eq!(h2, hash_file(&f).unwrap());
     }

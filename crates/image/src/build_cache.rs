@@ -52,26 +52,37 @@ fn row_to_entry(r: &rusqlite::Row) -> rusqlite::Result<CacheEntry> {
 const COLUMNS: &str = "key, state, blobs, chains, size, created, last_used";
 
 impl Catalog {
-    /// The entry for `key`, marked used at `now`.
-    pub fn cache_get(&self, key: &str, now: &str) -> Result<Option<CacheEntry>> {
-        let e = self
-            .conn
+    /// The entry for `key`.
+    pub fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>> {
+        self.conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM build_cache WHERE key = ?1"),
                 params![key],
                 row_to_entry,
             )
             .optional()
-            .map_err(self.db())?;
-        if e.is_some() {
-            self.conn
-                .execute(
-                    "UPDATE build_cache SET last_used = ?2 WHERE key = ?1",
-                    params![key, now],
-                )
-                .map_err(self.db())?;
+            .map_err(self.db())
+    }
+
+    /// Mark the entries `keys` used at `now` (one transaction).
+    pub fn cache_touch(&mut self, keys: &[String], now: &str) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
         }
-        Ok(e)
+        let path = self.path.clone();
+        let db = |err| CatalogError::Db {
+            path: path.clone(),
+            err,
+        };
+        let tx = self.conn.transaction().map_err(db)?;
+        for k in keys {
+            tx.execute(
+                "UPDATE build_cache SET last_used = ?2 WHERE key = ?1",
+                params![k, now],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
     }
 
     /// Record (or replace) an entry.
@@ -130,7 +141,7 @@ mod tests {
     #[test]
     fn entries_are_kept_found_and_removed() {
         let d = tempfile::tempdir().unwrap();
-        let c = Catalog::open(&d.path().join("images.db")).unwrap();
+        let mut c = Catalog::open(&d.path().join("images.db")).unwrap();
         let blob = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
         let e = CacheEntry {
             key: "k1".into(),
@@ -142,8 +153,10 @@ mod tests {
             last_used: "2026-01-01T00:00:00Z".into(),
         };
         c.cache_put(&e).unwrap();
-        assert!(c.cache_get("k2", "x").unwrap().is_none());
-        let got = c.cache_get("k1", "2026-02-01T00:00:00Z").unwrap().unwrap();
+        assert!(c.cache_get("k2").unwrap().is_none());
+        let got = c.cache_get("k1").unwrap().unwrap();
+        c.cache_touch(&["k1".into()], "2026-02-01T00:00:00Z")
+            .unwrap();
         assert_eq!(got.blobs, vec![blob]);
         assert_eq!(
             c.cache_entries().unwrap()[0].last_used,

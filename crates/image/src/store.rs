@@ -206,8 +206,15 @@ impl Store {
         })
     }
 
-    /// Stores `bytes` (a manifest, a config) and returns its digest.
+    /// Stores `bytes` (a manifest, a config) and returns its digest. A blob
+    /// already there (of the same size) is not written again.
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<Digest> {
+        let mut h = Hasher::new();
+        h.update(bytes);
+        let digest = h.finish();
+        if fs::metadata(self.blob_path(&digest)).is_ok_and(|m| m.len() == bytes.len() as u64) {
+            return Ok(digest);
+        }
         self.ingest(bytes, None, Some(bytes.len() as u64))
             .map(|(d, _)| d)
     }

@@ -26,13 +26,22 @@ impl Env {
         self.dir.path().join("root")
     }
 
+    /// skiff on the private store; a `run` without a network of its own
+    /// gets `--network none` (the default bridge would be the host's).
     fn skiff_cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_skiff"));
         c.arg("--root")
             .arg(self.root())
             .arg("--runroot")
-            .arg(self.dir.path().join("run"))
-            .args(args);
+            .arg(self.dir.path().join("run"));
+        match args.split_first() {
+            Some((&"run", rest)) if !rest.contains(&"--network") => {
+                c.args(["run", "--network", "none"]).args(rest);
+            }
+            _ => {
+                c.args(args);
+            }
+        }
         c
     }
 
@@ -131,7 +140,10 @@ fn a_multi_stage_build_runs_and_its_rebuild_comes_from_the_cache() {
     assert!(err.contains("DONE"), "{err}");
     assert!(!err.contains("CACHED"), "{err}");
 
-    assert_eq!(e.ok(&["run", "--rm", "demo:1"]), "hi from app-1 and x-1\n");
+    assert_eq!(
+        e.ok(&["run", "--rm", "--network", "none", "demo:1"]),
+        "hi from app-1 and x-1\n"
+    );
     let owners = e.ok(&[
         "run",
         "--rm",
@@ -154,7 +166,7 @@ fn a_multi_stage_build_runs_and_its_rebuild_comes_from_the_cache() {
     assert!(cfg.contains("\"8080/tcp\":{}"), "{cfg}");
     assert!(cfg.contains("[\"cat\",\"/srv/out.txt\"]"), "{cfg}");
     // The builder stage's files and the ignored file are not in the image.
-    let o = e.skiff(&["run", "--rm", "demo:1", "ls", "/src"]);
+    let o = e.skiff(&["run", "--rm", "--network", "none", "demo:1", "ls", "/src"]);
     assert!(!o.status.success());
     e.assert_clean();
 
@@ -178,7 +190,10 @@ fn a_multi_stage_build_runs_and_its_rebuild_comes_from_the_cache() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("CACHED"), "{err}");
-    assert_eq!(e.ok(&["run", "--rm", "demo:3"]), "hi from app-1 and x-2\n");
+    assert_eq!(
+        e.ok(&["run", "--rm", "--network", "none", "demo:3"]),
+        "hi from app-1 and x-2\n"
+    );
     // An ignored file is not there to copy.
     let bad = e.context(
         "ctx2",
@@ -258,7 +273,10 @@ fn a_dockerfile_on_stdin_builds_without_a_context() {
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("sha256:"));
-    assert_eq!(e.ok(&["run", "--rm", "stdin:1"]), "made\n");
+    assert_eq!(
+        e.ok(&["run", "--rm", "--network", "none", "stdin:1"]),
+        "made\n"
+    );
 }
 
 /// What Docker 20.10's built-in frontend lacks, as BuildKit's Dockerfile
@@ -377,7 +395,7 @@ fn flags_and_contexts() {
         "flags:1",
     ]);
     assert_eq!(labels.trim(), r#"{"team":"core"}"#);
-    let o = e.skiff(&["run", "--rm", "flags:1", "cat", "/s"]);
+    let o = e.skiff(&["run", "--rm", "--network", "none", "flags:1", "cat", "/s"]);
     assert!(!o.status.success(), "--target built the later stage");
 
     // A tar of a context on stdin.
@@ -399,7 +417,15 @@ fn flags_and_contexts() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
-        e.ok(&["run", "--rm", "fromtar:1", "cat", "/from-tar"]),
+        e.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "fromtar:1",
+            "cat",
+            "/from-tar"
+        ]),
         "a\n"
     );
 }

@@ -2,9 +2,11 @@
 //! each source lands, with owners (root, kept, or `--chown`), modes (kept
 //! or `--chmod`) and modification times kept.
 
-use crate::context::{Source, Tree};
+use crate::context::{Entry, Source, Tree};
 use skiff_runtime::rootfs::resolve::{resolve_in_root, Create};
+use std::collections::HashMap;
 use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ pub struct CopyInto<'a> {
     pub rootfs: &'a Path,
     pub tree: &'a Tree,
     /// Each source with the entries below it (path in the tree, path below the source).
-    pub sources: &'a [(Source, Vec<(String, String)>)],
+    pub sources: &'a [(Source, Vec<Entry>)],
     /// Absolute, as the image sees it.
     pub dest: &'a str,
     pub owner: Option<(u32, u32)>,
@@ -67,15 +69,6 @@ fn set_meta(
     Ok(())
 }
 
-/// Remove whatever is at `path` unless it is a directory.
-fn clear(path: &Path) -> std::io::Result<bool> {
-    match std::fs::symlink_metadata(path) {
-        Ok(md) if md.is_dir() => Ok(true),
-        Ok(_) => std::fs::remove_file(path).map(|()| false),
-        Err(_) => Ok(false),
-    }
-}
-
 impl CopyInto<'_> {
     /// Whether the destination is a directory: it ends in `/`, several
     /// sources or a directory are copied, or it is one in the image.
@@ -101,23 +94,24 @@ impl CopyInto<'_> {
                 unsafe { libc::lchown(c.as_ptr(), o.0, o.1) };
             }
         }
+        let mut parents = Parents {
+            rootfs: self.rootfs,
+            open: HashMap::new(),
+        };
         for (_, entries) in self.sources {
-            for (tree_rel, rel) in entries {
+            for Entry { tree_rel, rel, md } in entries {
                 let in_image = if dir_dest {
                     format!("{}/{}", self.dest.trim_end_matches('/'), rel)
                 } else {
                     self.dest.to_string()
                 };
                 let from = self.tree.root.join(tree_rel);
-                let md = std::fs::symlink_metadata(&from)
-                    .map_err(|e| format!("{}: {e}", from.display()))?;
                 let (parent, name) = match in_image.rsplit_once('/') {
                     Some((p, n)) => (if p.is_empty() { "/" } else { p }, n),
                     None => ("/", in_image.as_str()),
                 };
-                let parent = resolve_in_root(self.rootfs, parent, Some(Create::Dir))
-                    .map_err(|e| e.to_string())?;
-                let to = parent.join(name);
+                let (parent_host, pfd) = parents.get(parent)?;
+                let to = parent_host.join(name);
                 let owner = self.owner.unwrap_or(if self.tree.keep_owners {
                     (md.uid(), md.gid())
                 } else {
@@ -125,33 +119,89 @@ impl CopyInto<'_> {
                 });
                 let ft = md.file_type();
                 let err = |e: std::io::Error| format!("copying {rel}: {e}");
+                let cname =
+                    CString::new(name).map_err(|_| format!("copying {rel}: a NUL in its name"))?;
                 if ft.is_dir() {
-                    if !clear(&to).map_err(err)? {
-                        std::fs::create_dir(&to).map_err(err)?;
-                    }
-                    dirs.push((to, md, owner));
+                    // An existing directory (or a link to one, followed as
+                    // the image sees it) is copied into; anything else goes.
+                    let host = match std::fs::symlink_metadata(&to) {
+                        Ok(m) if m.is_dir() => to.clone(),
+                        Ok(m) if m.file_type().is_symlink() => {
+                            match resolve_in_root(self.rootfs, &in_image, None) {
+                                Ok(p) if p.is_dir() => p,
+                                _ => {
+                                    std::fs::remove_file(&to).map_err(err)?;
+                                    std::fs::create_dir(&to).map_err(err)?;
+                                    to.clone()
+                                }
+                            }
+                        }
+                        Ok(_) => {
+                            std::fs::remove_file(&to).map_err(err)?;
+                            std::fs::create_dir(&to).map_err(err)?;
+                            to.clone()
+                        }
+                        Err(_) => {
+                            std::fs::create_dir(&to).map_err(err)?;
+                            to.clone()
+                        }
+                    };
+                    parents.add(&in_image, &host)?;
+                    dirs.push((host, md.clone(), owner));
                     continue;
                 }
-                if clear(&to).map_err(err)? {
+                let times = [
+                    libc::timespec {
+                        tv_sec: md.atime(),
+                        tv_nsec: md.atime_nsec(),
+                    },
+                    libc::timespec {
+                        tv_sec: md.mtime(),
+                        tv_nsec: md.mtime_nsec(),
+                    },
+                ];
+                if ft.is_file() {
+                    let fd = create_at(pfd, &cname).map_err(|e| match e.raw_os_error() {
+                        Some(libc::EISDIR) => {
+                            format!("cannot replace the directory {in_image} with a file")
+                        }
+                        _ => err(e),
+                    })?;
+                    let mut w = std::fs::File::from(fd);
+                    let mut r = std::fs::File::open(&from).map_err(err)?;
+                    std::io::copy(&mut r, &mut w).map_err(err)?;
+                    let mode = self.chmod.unwrap_or(md.mode() & 0o7777);
+                    let wfd = w.as_raw_fd();
+                    // SAFETY: wfd is the file we just created and still hold;
+                    // times points at two timespecs.
+                    let failed = unsafe {
+                        libc::fchown(wfd, owner.0, owner.1) != 0
+                            || libc::fchmod(wfd, mode) != 0
+                            || libc::futimens(wfd, times.as_ptr()) != 0
+                    };
+                    if failed {
+                        return Err(err(std::io::Error::last_os_error()));
+                    }
+                    continue;
+                }
+                if !(ft.is_symlink() || ft.is_fifo()) {
+                    // Sockets and devices are not copied, as Docker does not.
+                    continue;
+                }
+                if std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) {
                     return Err(format!(
                         "cannot replace the directory {in_image} with a file"
                     ));
                 }
-                if ft.is_file() {
-                    let mut r = std::fs::File::open(&from).map_err(err)?;
-                    let mut w = std::fs::File::create_new(&to).map_err(err)?;
-                    std::io::copy(&mut r, &mut w).map_err(err)?;
-                } else if ft.is_symlink() {
+                let _ = std::fs::remove_file(&to);
+                if ft.is_symlink() {
                     let t = std::fs::read_link(&from).map_err(err)?;
                     std::os::unix::fs::symlink(t, &to).map_err(err)?;
-                } else if ft.is_fifo() {
+                } else {
                     nix::unistd::mkfifo(&to, nix::sys::stat::Mode::from_bits_truncate(0o600))
                         .map_err(|e| err(e.into()))?;
-                } else {
-                    // Sockets and devices are not copied, as Docker does not.
-                    continue;
                 }
-                set_meta(&to, &md, owner, self.chmod).map_err(err)?;
+                set_meta(&to, md, owner, self.chmod).map_err(err)?;
             }
         }
         // Directories last, deepest first: adding to them moved their times.
@@ -160,4 +210,60 @@ impl CopyInto<'_> {
         }
         Ok(())
     }
+}
+
+/// The directories files are created in, open, by their path in the image:
+/// each is resolved (following the image's links) once.
+struct Parents<'a> {
+    rootfs: &'a Path,
+    open: HashMap<String, (PathBuf, OwnedFd)>,
+}
+
+impl Parents<'_> {
+    fn get(&mut self, in_image: &str) -> Result<(PathBuf, RawFd), String> {
+        if let Some((p, fd)) = self.open.get(in_image) {
+            return Ok((p.clone(), fd.as_raw_fd()));
+        }
+        let host =
+            resolve_in_root(self.rootfs, in_image, Some(Create::Dir)).map_err(|e| e.to_string())?;
+        self.add(in_image, &host)?;
+        let (p, fd) = &self.open[in_image];
+        Ok((p.clone(), fd.as_raw_fd()))
+    }
+
+    fn add(&mut self, in_image: &str, host: &Path) -> Result<(), String> {
+        let fd = std::fs::File::open(host).map_err(|e| format!("{}: {e}", host.display()))?;
+        self.open.insert(
+            in_image.to_string(),
+            (host.to_path_buf(), OwnedFd::from(fd)),
+        );
+        Ok(())
+    }
+}
+
+/// Create `name` in the directory `dir` for writing, replacing a file or
+/// link there (never following one); EISDIR when a directory is there.
+fn create_at(dir: RawFd, name: &CString) -> std::io::Result<OwnedFd> {
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    for _ in 0..2 {
+        // SAFETY: dir is an open directory fd; name is NUL-terminated.
+        let fd = unsafe { libc::openat(dir, name.as_ptr(), flags, 0o600) };
+        if fd >= 0 {
+            // SAFETY: fd is a new descriptor we own.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(e);
+        }
+        // SAFETY: as above; removing a non-directory entry of dir.
+        if unsafe { libc::unlinkat(dir, name.as_ptr(), 0) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(match e.raw_os_error() {
+                Some(libc::EISDIR) => std::io::Error::from_raw_os_error(libc::EISDIR),
+                _ => e,
+            });
+        }
+    }
+    Err(std::io::Error::from_raw_os_error(libc::EEXIST))
 }

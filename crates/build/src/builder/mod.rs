@@ -16,6 +16,7 @@ use crate::progress::{Event, Progress};
 use crate::state::State;
 use skiff_image::digest::Digest;
 use skiff_image::service::Images;
+use skiff_runtime::log::timing;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
@@ -95,8 +96,13 @@ pub(crate) struct Builder<'a> {
     /// The global scope: meta ARGs' values and the platform arguments.
     pub meta: Vec<(String, String)>,
     pub multi: bool,
-    /// Content digests of the context's files, by stat.
-    pub stat_cache: std::sync::Arc<crate::statcache::StatCache>,
+    /// Content digests of the context's files, by stat: loaded on a thread
+    /// of its own while the first steps are looked up.
+    stat_cache_loader:
+        std::sync::Mutex<Option<std::thread::JoinHandle<crate::statcache::StatCache>>>,
+    stat_cache_cell: std::sync::OnceLock<std::sync::Arc<crate::statcache::StatCache>>,
+    /// Cache entries this build used, marked used at its end.
+    pub used: std::sync::Mutex<Vec<String>>,
 }
 
 /// A stage's result: its state and the cache key of its last step.
@@ -193,6 +199,15 @@ impl Builder<'_> {
             .unwrap_or_else(|_| word.to_string())
     }
 
+    pub fn stat_cache(&self) -> std::sync::Arc<crate::statcache::StatCache> {
+        self.stat_cache_cell
+            .get_or_init(|| {
+                let loader = self.stat_cache_loader.lock().expect("loader").take();
+                std::sync::Arc::new(loader.and_then(|h| h.join().ok()).unwrap_or_default())
+            })
+            .clone()
+    }
+
     pub fn now(&self) -> String {
         let ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -210,6 +225,7 @@ pub fn build(
     o: &BuildOptions,
     progress: &mut dyn Progress,
 ) -> Result<Built> {
+    timing("build: start");
     let df = dockerfile::parse(&o.dockerfile).map_err(|err| BuildError::Parse {
         file: o.dockerfile_name.clone(),
         err,
@@ -222,6 +238,7 @@ pub fn build(
     let images = Images::open(root)?;
     let image_root = images.root().to_path_buf();
     Work::sweep(&image_root);
+    timing("build: parsed, store open");
     let mut meta = platform_args();
     let lex = dockerfile::shell::Lexer::new(df.escape);
     for (_, decls) in &df.meta_args {
@@ -252,12 +269,14 @@ pub fn build(
             .ok_or_else(|| BuildError::NoTarget(t.clone()))?,
         None => df.stages.len() - 1,
     };
-    let stat_cache = std::sync::Arc::new(match &o.context {
-        Some(t) => crate::statcache::StatCache::load(&image_root, &t.root),
-        None => Default::default(),
+    let loader = o.context.as_ref().map(|t| {
+        let (ir, ctx) = (image_root.clone(), t.root.clone());
+        std::thread::spawn(move || crate::statcache::StatCache::load(&ir, &ctx))
     });
     let b = Builder {
-        stat_cache,
+        stat_cache_loader: std::sync::Mutex::new(loader),
+        stat_cache_cell: std::sync::OnceLock::new(),
+        used: std::sync::Mutex::new(Vec::new()),
         image_root,
         host,
         o,
@@ -272,7 +291,17 @@ pub fn build(
         let result = done.get(&target).expect("the target was built").clone();
         b.export(result.state)
     });
-    b.stat_cache.save();
+    if let Some(c) = b.stat_cache_cell.get() {
+        c.save();
+    }
+    let used = std::mem::take(&mut *b.used.lock().expect("used keys"));
+    let _ = b
+        .images
+        .lock()
+        .expect("images")
+        .catalog
+        .cache_touch(&used, &b.now());
+    timing("build: done");
     built
 }
 

@@ -41,7 +41,7 @@ impl SourceView {
 /// A COPY's sources, selected and digested before the cache is asked.
 pub(crate) struct Prepared {
     tree: Tree,
-    sources: Vec<(Source, Vec<(String, String)>)>,
+    sources: Vec<(Source, Vec<crate::context::Entry>)>,
     dest: String,
     shown: String,
     pub digest: String,
@@ -98,17 +98,45 @@ impl StageRun<'_, '_> {
                 None => Err(err("no build context was given".into())),
             };
         };
+        let (state, identity) = self.source_state(inst, from)?;
+        let lower = state.lower_dirs(&b.images.lock().expect("images"));
+        Ok(SourceView::View(View::new(&b.image_root, lower)?, identity))
+    }
+
+    /// The stage or image `from` names, and what determines its files (the
+    /// stage's cache key, the image's ID).
+    fn source_state(&self, inst: &Instruction, from: &str) -> Result<(State, String)> {
+        let b = self.b;
         let from = self.expand(inst, from)?;
-        let (state, identity) = match b.stage_ref(&from, self.stage.index) {
+        Ok(match b.stage_ref(&from, self.stage.index) {
             Some(j) => (self.done[&j].state.clone(), self.done[&j].key.clone()),
             None => {
-                let id = b.host.image(&from, false).map_err(|e| err(e.to_string()))?;
+                let id = b
+                    .host
+                    .image(&from, false)
+                    .map_err(|e| b.step_error(inst.location.line, &inst.original, e))?;
                 let images = b.images.lock().expect("images");
                 (State::of_image(&images, &id)?, format!("image:{id}"))
             }
+        })
+    }
+
+    /// The cache key part of a `COPY --from`: what determines the source's
+    /// files and the words naming them (no mount, no walk: a cached step
+    /// needs neither). None for other sources.
+    pub(super) fn copy_from_key(&self, inst: &Instruction, c: &Copy) -> Result<Option<String>> {
+        let Some(from) = &c.from else {
+            return Ok(None);
         };
-        let lower = state.lower_dirs(&b.images.lock().expect("images"));
-        Ok(SourceView::View(View::new(&b.image_root, lower)?, identity))
+        if !c.heredocs.is_empty() {
+            return Ok(None);
+        }
+        let (_, identity) = self.source_state(inst, from)?;
+        let mut words = Vec::new();
+        for w in &c.sources {
+            words.push(self.expand(inst, w)?);
+        }
+        Ok(Some(format!("{identity} {}", words.join(" "))))
     }
 
     /// What a RUN's bind mount adds to its cache key: the mounted files'
@@ -121,16 +149,17 @@ impl StageRun<'_, '_> {
     ) -> Result<String> {
         let b = self.b;
         let err = |m: String| b.step_error(inst.location.line, &inst.original, m);
-        let view = self.mount_source(inst, m.from.as_deref())?;
         let src = m.source.clone().unwrap_or_else(|| ".".into());
-        if let Some(id) = view.identity() {
+        if let Some(from) = &m.from {
+            let (_, id) = self.source_state(inst, from)?;
             return Ok(format!("bind {id} {src}"));
         }
+        let view = self.mount_source(inst, None)?;
         let tree = Tree {
             root: view.root().to_path_buf(),
             ignore: b.o.context.as_ref().and_then(|t| t.ignore.clone()),
             keep_owners: false,
-            stat_cache: Some(b.stat_cache.clone()),
+            stat_cache: Some(b.stat_cache()),
         };
         let mut all = Vec::new();
         for s in tree.select(&src).map_err(|e| err(e.to_string()))? {
@@ -244,7 +273,7 @@ impl StageRun<'_, '_> {
                     _ => None,
                 },
                 keep_owners: c.from.is_some(),
-                stat_cache: matches!(view, SourceView::Context(_)).then(|| b.stat_cache.clone()),
+                stat_cache: matches!(view, SourceView::Context(_)).then(|| b.stat_cache()),
             };
             (tree, Some(view), None)
         };
@@ -258,12 +287,13 @@ impl StageRun<'_, '_> {
                 sources.push((s, entries));
             }
         }
+        skiff_runtime::log::timing("build: COPY sources walked");
         if sources.len() > 1 && !dest.ends_with('/') {
             return Err(err(
                 "When using COPY with more than one source file, the destination must be a directory and end with a /".into(),
             ));
         }
-        let all: Vec<(String, String)> = sources
+        let all: Vec<crate::context::Entry> = sources
             .iter()
             .flat_map(|(_, e)| e.iter().cloned())
             .collect();
@@ -368,6 +398,7 @@ impl StageRun<'_, '_> {
             .run()
             .map_err(err)?;
         }
+        skiff_runtime::log::timing("build: COPY files written");
         let word = if add { "ADD" } else { "COPY" };
         self.commit(work, format!("{word} {}", p.shown))
     }

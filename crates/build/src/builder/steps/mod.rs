@@ -175,11 +175,17 @@ impl<'b, 'a> StageRun<'b, 'a> {
         let (_, shown_args) = self.arg_env();
         let mut parts: Vec<String> = vec![format!("{:?}", inst.kind), shown_args.join("\n")];
         let prepared = match &inst.kind {
-            Kind::Copy(c) | Kind::Add(c) => {
-                let p = self.prepare_copy(inst, c)?;
-                parts.push(p.digest.clone());
-                Some(p)
-            }
+            Kind::Copy(c) | Kind::Add(c) => match self.copy_from_key(inst, c)? {
+                Some(k) => {
+                    parts.push(k);
+                    None
+                }
+                None => {
+                    let p = self.prepare_copy(inst, c)?;
+                    parts.push(p.digest.clone());
+                    Some(p)
+                }
+            },
             Kind::Run(r) => {
                 for m in r.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
                     parts.push(self.bind_key(inst, m)?);
@@ -190,18 +196,24 @@ impl<'b, 'a> StageRun<'b, 'a> {
         };
         let refs: Vec<&str> = parts.iter().map(|s| s.as_str()).collect();
         let key = step_key(&self.key, &refs);
+        skiff_runtime::log::timing("build: step key");
         if !self.b.o.no_cache {
             if let Some(state) = self.cached(&key)? {
                 self.state = state;
                 self.key = key;
                 self.b.event(Event::Cached { id });
+                skiff_runtime::log::timing("build: step cached");
                 return Ok(());
             }
         }
         let out = match &inst.kind {
             Kind::Run(r) => self.run(inst, r, id)?,
             Kind::Copy(c) | Kind::Add(c) => {
-                self.copy(inst, c, prepared.expect("prepared above"))?
+                let p = match prepared {
+                    Some(p) => p,
+                    None => self.prepare_copy(inst, c)?,
+                };
+                self.copy(inst, c, p)?
             }
             Kind::Workdir(w) => self.workdir(inst, w)?,
             _ => self.configure(inst)?,
@@ -214,13 +226,17 @@ impl<'b, 'a> StageRun<'b, 'a> {
 
     fn cached(&self, key: &str) -> Result<Option<State>> {
         let images = self.b.images.lock().expect("images");
-        let Some(e) = images.catalog.cache_get(key, &self.b.now())? else {
+        let Some(e) = images.catalog.cache_get(key)? else {
             return Ok(None);
         };
         let Ok(state) = serde_json::from_str::<State>(&e.state) else {
             return Ok(None);
         };
-        Ok(state.complete(&images).then_some(state))
+        if !state.complete(&images) {
+            return Ok(None);
+        }
+        self.b.used.lock().expect("used keys").push(key.to_string());
+        Ok(Some(state))
     }
 
     fn remember(&self, key: &str, state: &State) -> Result<()> {

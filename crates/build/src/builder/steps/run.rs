@@ -195,6 +195,7 @@ impl StageRun<'_, '_> {
             }
         };
         let shown_cmd = args.join(" ");
+        skiff_runtime::log::timing("build: RUN mounted");
         let code = match b.host.run(&req, &mut output) {
             Ok(code) => code,
             Err(HostError::Exec { code, message }) => {
@@ -227,9 +228,11 @@ impl StageRun<'_, '_> {
     /// The step's files become a layer (none when it changed nothing).
     pub(super) fn commit(&self, mut work: Work, created_by: String) -> Result<Outcome> {
         work.unmount();
+        skiff_runtime::log::timing("build: step unmounted");
         let images = self.b.images.lock().expect("images");
         let layer = images.layer_from_dir(&work.upper(), &self.state.config.rootfs.diff_ids)?;
         drop(images);
+        skiff_runtime::log::timing("build: layer stored");
         let mut s = self.state.clone();
         let now = self.b.now();
         s.config.created = Some(now.clone());
