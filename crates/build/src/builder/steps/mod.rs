@@ -197,6 +197,19 @@ impl<'b, 'a> StageRun<'b, 'a> {
         let refs: Vec<&str> = parts.iter().map(|s| s.as_str()).collect();
         let key = step_key(&self.key, &refs);
         skiff_runtime::log::timing("build: step key");
+        if !matches!(
+            inst.kind,
+            Kind::Run(_) | Kind::Copy(_) | Kind::Add(_) | Kind::Workdir(_)
+        ) {
+            // A change of configuration is a pure function of the state
+            // before it: done again, never stored (the cache holds only
+            // steps that make layers, so it grows with them, not with every
+            // ENV or LABEL of a long Dockerfile).
+            let out = self.configure(inst)?;
+            self.state = out.state;
+            self.key = key;
+            return Ok(());
+        }
         if !self.b.o.no_cache {
             if let Some(state) = self.cached(&key)? {
                 self.state = state;
@@ -259,14 +272,21 @@ impl<'b, 'a> StageRun<'b, 'a> {
         Ok(())
     }
 
-    /// The next state: the current one with `f` applied and a history entry.
+    /// The next state: the current one with `f` applied and a history
+    /// entry, dated as the state before it (so the same Dockerfile on the
+    /// same cached layers gives the same image).
     fn next(&self, created_by: String, f: impl FnOnce(&mut State)) -> Outcome {
         let mut s = self.state.clone();
         f(&mut s);
-        let now = self.b.now();
-        s.config.created = Some(now.clone());
+        let when = self
+            .state
+            .config
+            .created
+            .clone()
+            .unwrap_or_else(|| "1970-01-01T00:00:00Z".into());
+        s.config.created = Some(when.clone());
         s.config.history.push(History {
-            created: Some(now),
+            created: Some(when),
             created_by: Some(created_by),
             empty_layer: true,
             ..Default::default()

@@ -211,8 +211,8 @@ impl StageRun<'_, '_> {
             return Err(BuildError::RunFailed {
                 file: b.file(),
                 line: inst.location.line,
-                instruction: inst.original.clone(),
-                command: shown_cmd,
+                instruction: shorten(&inst.original),
+                command: shorten(&shown_cmd),
                 code,
                 tail: tail.into_iter().collect(),
             });
@@ -249,5 +249,13 @@ impl StageRun<'_, '_> {
             ..Default::default()
         });
         Ok(Outcome { state: s })
+    }
+}
+
+/// A command as an error shows it: at most 400 characters.
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(400) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
     }
 }
