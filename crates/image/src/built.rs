@@ -49,11 +49,34 @@ impl Images {
         {
             return Ok(None);
         }
-        let mut w = std::io::BufWriter::with_capacity(256 * 1024, self.store.writer(None, None)?);
-        write_layer_tar(upper, &|_| false, &mut w).map_err(io("write a layer of"))?;
-        let w = w
-            .into_inner()
-            .map_err(|e| io("write a layer of")(e.into_error()))?;
+        // Two cores: this thread walks the directory and reads its files
+        // into the tar stream, another hashes and writes it.
+        let writer = self.store.writer(None, None)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let written = std::thread::scope(|s| {
+            let sink = s.spawn(
+                move || -> std::result::Result<_, crate::store::StoreError> {
+                    let mut w = writer;
+                    for chunk in rx {
+                        w.push(&chunk)?;
+                    }
+                    Ok(w)
+                },
+            );
+            let mut pipe = Pipe {
+                tx: Some(tx),
+                buf: Vec::with_capacity(CHUNK),
+            };
+            let tarred = write_layer_tar(upper, &|_| false, &mut pipe).and_then(|()| pipe.finish());
+            drop(pipe);
+            let w = sink.join().expect("the layer writer panicked");
+            (tarred, w)
+        });
+        let w = match written {
+            (_, Err(e)) => return Err(e.into()),
+            (Err(e), _) => return Err(io("write a layer of")(e)),
+            (Ok(()), Ok(w)) => w,
+        };
         let (digest, size) = w.commit()?;
         let mut diff_ids = parents.to_vec();
         diff_ids.push(digest.clone());
@@ -91,6 +114,47 @@ impl Images {
             .collect::<std::result::Result<Vec<_>, _>>()?;
         self.catalog.add(&rec, &names)?;
         Ok(config_digest)
+    }
+}
+
+const CHUNK: usize = 256 * 1024;
+
+/// A writer that hands its bytes, in chunks, to another thread.
+struct Pipe {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    buf: Vec<u8>,
+}
+
+impl Pipe {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        let tx = self.tx.as_ref().ok_or(std::io::ErrorKind::BrokenPipe)?;
+        tx.send(chunk)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+
+    /// Send what is left and close the channel.
+    fn finish(&mut self) -> std::io::Result<()> {
+        let r = self.send();
+        self.tx = None;
+        r
+    }
+}
+
+impl std::io::Write for Pipe {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -84,7 +84,7 @@ impl CopyInto<'_> {
 
     pub fn run(&self) -> Result<(), String> {
         let dir_dest = self.dest_is_dir();
-        let mut dirs: Vec<(PathBuf, std::fs::Metadata, (u32, u32))> = Vec::new();
+        let mut dirs: Vec<DirMeta> = Vec::new();
         if dir_dest {
             let d = resolve_in_root(self.rootfs, self.dest, Some(Create::Dir))
                 .map_err(|e| e.to_string())?;
@@ -94,123 +94,172 @@ impl CopyInto<'_> {
                 unsafe { libc::lchown(c.as_ptr(), o.0, o.1) };
             }
         }
-        let mut parents = Parents {
-            rootfs: self.rootfs,
-            open: HashMap::new(),
+        let all: Vec<&Entry> = self.sources.iter().flat_map(|(_, e)| e.iter()).collect();
+        // A large copy on two threads, each with whole top-level subtrees
+        // (a directory is made by the thread that fills it).
+        let groups: Vec<Vec<&Entry>> = if all.len() < 512 {
+            vec![all]
+        } else {
+            let top = |e: &Entry| e.rel.split('/').next().unwrap_or_default().to_string();
+            let mut names: Vec<String> = all.iter().map(|e| top(e)).collect();
+            names.dedup();
+            let second: std::collections::HashSet<String> =
+                names[names.len() / 2..].iter().cloned().collect();
+            let (b, a): (Vec<&Entry>, Vec<&Entry>) =
+                all.into_iter().partition(|e| second.contains(&top(e)));
+            vec![a, b]
         };
-        for (_, entries) in self.sources {
-            for Entry { tree_rel, rel, md } in entries {
-                let in_image = if dir_dest {
-                    format!("{}/{}", self.dest.trim_end_matches('/'), rel)
-                } else {
-                    self.dest.to_string()
-                };
-                let from = self.tree.root.join(tree_rel);
-                let (parent, name) = match in_image.rsplit_once('/') {
-                    Some((p, n)) => (if p.is_empty() { "/" } else { p }, n),
-                    None => ("/", in_image.as_str()),
-                };
-                let (parent_host, pfd) = parents.get(parent)?;
-                let to = parent_host.join(name);
-                let owner = self.owner.unwrap_or(if self.tree.keep_owners {
-                    (md.uid(), md.gid())
-                } else {
-                    (0, 0)
-                });
-                let ft = md.file_type();
-                let err = |e: std::io::Error| format!("copying {rel}: {e}");
-                let cname =
-                    CString::new(name).map_err(|_| format!("copying {rel}: a NUL in its name"))?;
-                if ft.is_dir() {
-                    // An existing directory (or a link to one, followed as
-                    // the image sees it) is copied into; anything else goes.
-                    let host = match std::fs::symlink_metadata(&to) {
-                        Ok(m) if m.is_dir() => to.clone(),
-                        Ok(m) if m.file_type().is_symlink() => {
-                            match resolve_in_root(self.rootfs, &in_image, None) {
-                                Ok(p) if p.is_dir() => p,
-                                _ => {
-                                    std::fs::remove_file(&to).map_err(err)?;
-                                    std::fs::create_dir(&to).map_err(err)?;
-                                    to.clone()
-                                }
-                            }
+        let results: Vec<Result<Vec<DirMeta>, String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = groups
+                .iter()
+                .map(|g| {
+                    s.spawn(move || {
+                        let mut parents = Parents {
+                            rootfs: self.rootfs,
+                            open: HashMap::new(),
+                        };
+                        let mut dirs = Vec::new();
+                        for e in g {
+                            self.copy_entry(e, dir_dest, &mut parents, &mut dirs)?;
                         }
-                        Ok(_) => {
-                            std::fs::remove_file(&to).map_err(err)?;
-                            std::fs::create_dir(&to).map_err(err)?;
-                            to.clone()
-                        }
-                        Err(_) => {
-                            std::fs::create_dir(&to).map_err(err)?;
-                            to.clone()
-                        }
-                    };
-                    parents.add(&in_image, &host)?;
-                    dirs.push((host, md.clone(), owner));
-                    continue;
-                }
-                let times = [
-                    libc::timespec {
-                        tv_sec: md.atime(),
-                        tv_nsec: md.atime_nsec(),
-                    },
-                    libc::timespec {
-                        tv_sec: md.mtime(),
-                        tv_nsec: md.mtime_nsec(),
-                    },
-                ];
-                if ft.is_file() {
-                    let fd = create_at(pfd, &cname).map_err(|e| match e.raw_os_error() {
-                        Some(libc::EISDIR) => {
-                            format!("cannot replace the directory {in_image} with a file")
-                        }
-                        _ => err(e),
-                    })?;
-                    let mut w = std::fs::File::from(fd);
-                    let mut r = std::fs::File::open(&from).map_err(err)?;
-                    std::io::copy(&mut r, &mut w).map_err(err)?;
-                    let mode = self.chmod.unwrap_or(md.mode() & 0o7777);
-                    let wfd = w.as_raw_fd();
-                    // SAFETY: wfd is the file we just created and still hold;
-                    // times points at two timespecs.
-                    let failed = unsafe {
-                        libc::fchown(wfd, owner.0, owner.1) != 0
-                            || libc::fchmod(wfd, mode) != 0
-                            || libc::futimens(wfd, times.as_ptr()) != 0
-                    };
-                    if failed {
-                        return Err(err(std::io::Error::last_os_error()));
-                    }
-                    continue;
-                }
-                if !(ft.is_symlink() || ft.is_fifo()) {
-                    // Sockets and devices are not copied, as Docker does not.
-                    continue;
-                }
-                if std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) {
-                    return Err(format!(
-                        "cannot replace the directory {in_image} with a file"
-                    ));
-                }
-                let _ = std::fs::remove_file(&to);
-                if ft.is_symlink() {
-                    let t = std::fs::read_link(&from).map_err(err)?;
-                    std::os::unix::fs::symlink(t, &to).map_err(err)?;
-                } else {
-                    nix::unistd::mkfifo(&to, nix::sys::stat::Mode::from_bits_truncate(0o600))
-                        .map_err(|e| err(e.into()))?;
-                }
-                set_meta(&to, md, owner, self.chmod).map_err(err)?;
-            }
+                        Ok(dirs)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a copy thread panicked"))
+                .collect()
+        });
+        for r in results {
+            let mut d = r?;
+            d.reverse();
+            dirs.extend(d);
         }
         // Directories last, deepest first: adding to them moved their times.
-        for (to, md, owner) in dirs.iter().rev() {
+        for (to, md, owner) in dirs.iter() {
             set_meta(to, md, *owner, self.chmod).map_err(|e| format!("{}: {e}", to.display()))?;
         }
         Ok(())
     }
+
+    /// Copy one entry (a directory is made, and noted in `dirs` for its
+    /// times to be set last).
+    fn copy_entry(
+        &self,
+        e: &Entry,
+        dir_dest: bool,
+        parents: &mut Parents<'_>,
+        dirs: &mut Vec<DirMeta>,
+    ) -> Result<(), String> {
+        let Entry { tree_rel, rel, md } = e;
+        let in_image = if dir_dest {
+            format!("{}/{}", self.dest.trim_end_matches('/'), rel)
+        } else {
+            self.dest.to_string()
+        };
+        let from = self.tree.root.join(tree_rel);
+        let (parent, name) = match in_image.rsplit_once('/') {
+            Some((p, n)) => (if p.is_empty() { "/" } else { p }, n),
+            None => ("/", in_image.as_str()),
+        };
+        let (parent_host, pfd) = parents.get(parent)?;
+        let to = parent_host.join(name);
+        let owner = self.owner.unwrap_or(if self.tree.keep_owners {
+            (md.uid(), md.gid())
+        } else {
+            (0, 0)
+        });
+        let ft = md.file_type();
+        let err = |e: std::io::Error| format!("copying {rel}: {e}");
+        let cname = CString::new(name).map_err(|_| format!("copying {rel}: a NUL in its name"))?;
+        if ft.is_dir() {
+            // An existing directory (or a link to one, followed as
+            // the image sees it) is copied into; anything else goes.
+            let host = match std::fs::symlink_metadata(&to) {
+                Ok(m) if m.is_dir() => to.clone(),
+                Ok(m) if m.file_type().is_symlink() => {
+                    match resolve_in_root(self.rootfs, &in_image, None) {
+                        Ok(p) if p.is_dir() => p,
+                        _ => {
+                            std::fs::remove_file(&to).map_err(err)?;
+                            std::fs::create_dir(&to).map_err(err)?;
+                            to.clone()
+                        }
+                    }
+                }
+                Ok(_) => {
+                    std::fs::remove_file(&to).map_err(err)?;
+                    std::fs::create_dir(&to).map_err(err)?;
+                    to.clone()
+                }
+                Err(_) => {
+                    std::fs::create_dir(&to).map_err(err)?;
+                    to.clone()
+                }
+            };
+            parents.add(&in_image, &host)?;
+            dirs.push((host, md.clone(), owner));
+            return Ok(());
+        }
+        let times = [
+            libc::timespec {
+                tv_sec: md.atime(),
+                tv_nsec: md.atime_nsec(),
+            },
+            libc::timespec {
+                tv_sec: md.mtime(),
+                tv_nsec: md.mtime_nsec(),
+            },
+        ];
+        if ft.is_file() {
+            let fd = create_at(pfd, &cname).map_err(|e| match e.raw_os_error() {
+                Some(libc::EISDIR) => {
+                    format!("cannot replace the directory {in_image} with a file")
+                }
+                _ => err(e),
+            })?;
+            let mut w = std::fs::File::from(fd);
+            let mut r = std::fs::File::open(&from).map_err(err)?;
+            std::io::copy(&mut r, &mut w).map_err(err)?;
+            let mode = self.chmod.unwrap_or(md.mode() & 0o7777);
+            let wfd = w.as_raw_fd();
+            // SAFETY: wfd is the file we just created and still hold;
+            // times points at two timespecs.
+            let failed = unsafe {
+                libc::fchown(wfd, owner.0, owner.1) != 0
+                    || libc::fchmod(wfd, mode) != 0
+                    || libc::futimens(wfd, times.as_ptr()) != 0
+            };
+            if failed {
+                return Err(err(std::io::Error::last_os_error()));
+            }
+            return Ok(());
+        }
+        if !(ft.is_symlink() || ft.is_fifo()) {
+            // Sockets and devices are not copied, as Docker does not.
+            return Ok(());
+        }
+        if std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) {
+            return Err(format!(
+                "cannot replace the directory {in_image} with a file"
+            ));
+        }
+        let _ = std::fs::remove_file(&to);
+        if ft.is_symlink() {
+            let t = std::fs::read_link(&from).map_err(err)?;
+            std::os::unix::fs::symlink(t, &to).map_err(err)?;
+        } else {
+            nix::unistd::mkfifo(&to, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .map_err(|e| err(e.into()))?;
+        }
+        set_meta(&to, md, owner, self.chmod).map_err(err)?;
+        Ok(())
+    }
 }
+
+/// A directory copied: where, its source's metadata, its owner.
+type DirMeta = (PathBuf, std::fs::Metadata, (u32, u32));
 
 /// The directories files are created in, open, by their path in the image:
 /// each is resolved (following the image's links) once.
