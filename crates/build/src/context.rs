@@ -48,6 +48,20 @@ pub enum SourceError {
     Io(String),
 }
 
+/// Whether `data` starts a tar stream (the `ustar` magic where tar puts
+/// it): `build -` takes a tar of a context or a Dockerfile alone.
+pub fn is_tar(data: &[u8]) -> bool {
+    data.len() > 262 && &data[257..262] == b"ustar"
+}
+
+/// Unpack a context sent as a tar (`build -`, the API's body) into the
+/// empty directory `dir`; entries that would climb out of it are refused.
+pub fn unpack_tar(tar: impl std::io::Read, dir: &Path) -> Result<(), SourceError> {
+    tar::Archive::new(tar)
+        .unpack(dir)
+        .map_err(|e| SourceError::Io(format!("reading the context: {e}")))
+}
+
 /// Clean a source as Docker does: relative to the tree, `.` and `..`
 /// resolved; climbing out of the tree is refused.
 pub fn clean(src: &str) -> Result<String, SourceError> {

@@ -114,11 +114,6 @@ fn read_stdin() -> std::io::Result<Vec<u8>> {
     Ok(v)
 }
 
-/// A tar stream (it has the `ustar` magic where tar puts it).
-fn is_tar(data: &[u8]) -> bool {
-    data.len() > 262 && &data[257..262] == b"ustar"
-}
-
 fn matcher_for(
     dockerfile: Option<&Path>,
     context: &Path,
@@ -203,11 +198,9 @@ pub fn build(root: &Path, runroot: &Path, a: BuildArgs) -> Result {
     let mut _unpacked: Option<tempfile::TempDir> = None;
     let (context_dir, dockerfile, name): (Option<PathBuf>, String, String) = if a.context == "-" {
         let data = read_stdin().map_err(fail)?;
-        if is_tar(&data) {
+        if skiff_build::context::is_tar(&data) {
             let dir = tempfile::tempdir().map_err(fail)?;
-            tar::Archive::new(&data[..])
-                .unpack(dir.path())
-                .map_err(|e| fail(format!("reading the context from stdin: {e}")))?;
+            skiff_build::context::unpack_tar(&data[..], dir.path()).map_err(fail)?;
             let name = a.file.clone().unwrap_or_else(|| "Dockerfile".into());
             let text = std::fs::read_to_string(dir.path().join(&name))
                 .map_err(|e| fail(format!("failed to read dockerfile: {e}")))?;
