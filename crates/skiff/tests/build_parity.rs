@@ -334,6 +334,28 @@ fn serve(e: &Engines) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// An image skiff built (with a layer skiff made: uncompressed, OCI) runs
+/// under Docker after `save` / `docker load`, as it does under skiff.
+fn runs_under_docker(e: &Engines) -> Result<(), String> {
+    let ctx = e.dir.path().join("ctx-export");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM bp/busybox:1 AS b\nRUN echo built > /f\nFROM bp/busybox:1\nCOPY --from=b /f /g\nCMD [\"cat\", \"/g\"]\n",
+    )
+    .unwrap();
+    ok(e.skiff(&["build", "-t", "bp-export:1", ctx.to_str().unwrap()]));
+    let archive = e.dir.path().join("export.tar");
+    ok(e.skiff(&["save", "-o", archive.to_str().unwrap(), "bp-export:1"]));
+    ok(e.docker(&["load", "-i", archive.to_str().unwrap()], false));
+    let docker = text(&e.docker(&["run", "--rm", "--network", "none", "bp-export:1"], false));
+    let skiff = text(&e.skiff(&["run", "--rm", "--network", "none", "bp-export:1"]));
+    if docker != "built\n" || skiff != docker {
+        return Err(format!("docker says {docker:?}, skiff {skiff:?}"));
+    }
+    Ok(())
+}
+
 #[test]
 fn build_parity() {
     let started = Instant::now();
@@ -368,6 +390,12 @@ fn build_parity() {
         started.elapsed().as_secs_f64()
     );
     assert!(ran > 0, "no case ran");
+    if only.is_empty() {
+        if let Err(d) = runs_under_docker(&e) {
+            failed.push("skiff-built image under Docker");
+            eprintln!("FAIL skiff-built image under Docker: {d}");
+        }
+    }
     assert!(
         failed.is_empty(),
         "differ from Docker: {}",
