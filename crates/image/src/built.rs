@@ -32,62 +32,7 @@ impl Images {
     /// on the store's file system. None, and `upper` left alone, when it
     /// holds nothing.
     pub fn layer_from_dir(&self, upper: &Path, parents: &[Digest]) -> Result<Option<NewLayer>> {
-        let io = |op: &'static str| {
-            let path = upper.to_path_buf();
-            move |source| {
-                ImagesError::Store(crate::store::StoreError::Io {
-                    op,
-                    path: path.clone(),
-                    source,
-                })
-            }
-        };
-        if std::fs::read_dir(upper)
-            .map_err(io("read"))?
-            .next()
-            .is_none()
-        {
-            return Ok(None);
-        }
-        // Two cores: this thread walks the directory and reads its files
-        // into the tar stream, another hashes and writes it.
-        let writer = self.store.writer(None, None)?;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-        let written = std::thread::scope(|s| {
-            let sink = s.spawn(
-                move || -> std::result::Result<_, crate::store::StoreError> {
-                    let mut w = writer;
-                    for chunk in rx {
-                        w.push(&chunk)?;
-                    }
-                    Ok(w)
-                },
-            );
-            let mut pipe = Pipe {
-                tx: Some(tx),
-                buf: Vec::with_capacity(CHUNK),
-            };
-            let tarred = write_layer_tar(upper, &|_| false, &mut pipe).and_then(|()| pipe.finish());
-            drop(pipe);
-            let w = sink.join().expect("the layer writer panicked");
-            (tarred, w)
-        });
-        let w = match written {
-            (_, Err(e)) => return Err(e.into()),
-            (Err(e), _) => return Err(io("write a layer of")(e)),
-            (Ok(()), Ok(w)) => w,
-        };
-        let (digest, size) = w.commit()?;
-        let mut diff_ids = parents.to_vec();
-        diff_ids.push(digest.clone());
-        let chain_id = chain_ids(&diff_ids).pop().expect("a layer");
-        let snapshot = self.snapshots.adopt(&chain_id, upper)?;
-        Ok(Some(NewLayer {
-            descriptor: Descriptor::new(OCI_LAYER_TAR, digest.clone(), size),
-            diff_id: digest,
-            chain_id,
-            snapshot,
-        }))
+        layer_from_dir(&self.store, &self.snapshots, upper, parents)
     }
 
     /// Record an image made of `config` and `layers` (which must be in the
@@ -179,6 +124,104 @@ pub(crate) fn store_config_and_manifest(
     let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
     let manifest_digest = store.put_bytes(&manifest_bytes)?;
     Ok((config_digest, manifest_digest, manifest_bytes.len() as u64))
+}
+
+/// [`Images::layer_from_dir`] on a store and snapshots of their own.
+pub fn layer_from_dir(
+    store: &crate::store::Store,
+    snapshots: &crate::snapshot::Snapshots,
+    upper: &Path,
+    parents: &[Digest],
+) -> Result<Option<NewLayer>> {
+    let Some(blob) = layer_blob(store, upper, parents)? else {
+        return Ok(None);
+    };
+    Ok(Some(blob.adopt(snapshots, upper)?))
+}
+
+/// A layer's blob stored, its directory not yet a snapshot.
+#[derive(Debug, Clone)]
+pub struct LayerBlob {
+    pub descriptor: Descriptor,
+    pub diff_id: Digest,
+    pub chain_id: Digest,
+}
+
+impl LayerBlob {
+    /// Move `upper` (unmounted, used by no mount) into the snapshots.
+    pub fn adopt(self, snapshots: &crate::snapshot::Snapshots, upper: &Path) -> Result<NewLayer> {
+        let snapshot = snapshots.adopt(&self.chain_id, upper)?;
+        Ok(NewLayer {
+            descriptor: self.descriptor,
+            diff_id: self.diff_id,
+            chain_id: self.chain_id,
+            snapshot,
+        })
+    }
+}
+
+/// The blob of the layer `upper` holds (on top of `parents`), stored; the
+/// directory stays where it is, readable by mounts that use it meanwhile
+/// (a thread stores a layer while the build goes on). None when empty.
+pub fn layer_blob(
+    store: &crate::store::Store,
+    upper: &Path,
+    parents: &[Digest],
+) -> Result<Option<LayerBlob>> {
+    let io = |op: &'static str| {
+        let path = upper.to_path_buf();
+        move |source| {
+            ImagesError::Store(crate::store::StoreError::Io {
+                op,
+                path: path.clone(),
+                source,
+            })
+        }
+    };
+    if std::fs::read_dir(upper)
+        .map_err(io("read"))?
+        .next()
+        .is_none()
+    {
+        return Ok(None);
+    }
+    // Two cores: this thread walks the directory and reads its files
+    // into the tar stream, another hashes and writes it.
+    let writer = store.writer(None, None)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    let written = std::thread::scope(|s| {
+        let sink = s.spawn(
+            move || -> std::result::Result<_, crate::store::StoreError> {
+                let mut w = writer;
+                for chunk in rx {
+                    w.push(&chunk)?;
+                }
+                Ok(w)
+            },
+        );
+        let mut pipe = Pipe {
+            tx: Some(tx),
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let tarred = write_layer_tar(upper, &|_| false, &mut pipe).and_then(|()| pipe.finish());
+        drop(pipe);
+        let w = sink.join().expect("the layer writer panicked");
+        (tarred, w)
+    });
+    let w = match written {
+        (_, Err(e)) => return Err(e.into()),
+        (Err(e), _) => return Err(io("write a layer of")(e)),
+        (Ok(()), Ok(w)) => w,
+    };
+    let (digest, size) = w.commit()?;
+    let mut diff_ids = parents.to_vec();
+    diff_ids.push(digest.clone());
+    let chain_id = chain_ids(&diff_ids).pop().expect("a layer");
+    Ok(Some(LayerBlob {
+        descriptor: Descriptor::new(OCI_LAYER_TAR, digest.clone(), size),
+        diff_id: digest,
+        chain_id,
+    }))
 }
 
 /// A name as the catalog keeps it: `latest` when no tag or digest is given.

@@ -77,6 +77,7 @@ pub fn mark_top_dir(dir: &Path) {
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct Snapshots {
     root: PathBuf,
 }
@@ -176,11 +177,11 @@ impl Snapshots {
 
     /// Make `dir` (a complete layer, on the same file system) the snapshot
     /// of `chain`, moving it into place; when the snapshot exists already,
-    /// `dir` is removed and the existing one kept.
+    /// the existing one is kept and `dir` left where it is (a mount may
+    /// still read it: its owner removes it).
     pub fn adopt(&self, chain: &Digest, dir: &Path) -> Result<PathBuf> {
         let _lock = lock_file(&self.lock_path(chain))?;
         if self.exists(chain) {
-            let _ = std::fs::remove_dir_all(dir);
             return Ok(self.path(chain));
         }
         let tmp = self

@@ -384,6 +384,8 @@ fn a_killed_build_leaves_a_store_the_next_one_uses() {
             seen.contains(kill_at),
             "the build never reached {kill_at}:\n{seen}"
         );
+        // The step before has ended; its layer is being stored.
+        std::thread::sleep(std::time::Duration::from_millis(300));
         child.kill().unwrap();
         child.wait().unwrap();
         // The killed RUN's runner finishes its step and removes its state.

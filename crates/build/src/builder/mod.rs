@@ -395,7 +395,7 @@ impl Builder<'_> {
             let name = format!("{} {}", prefix(n + 2), inst.original);
             st.step(inst, &name)?;
         }
-        Ok(st.finish())
+        st.finish()
     }
 
     /// The target's state becomes an image, with `--label`s and names.

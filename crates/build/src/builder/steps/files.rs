@@ -3,7 +3,8 @@
 
 use super::super::copy::CopyInto;
 use super::super::work::{View, Work};
-use super::{Outcome, StageRun};
+use super::layer::Made;
+use super::StageRun;
 use crate::context::{Source, Tree};
 use crate::dockerfile::{Copy, Instruction};
 use crate::error::{BuildError, Result};
@@ -326,11 +327,11 @@ impl StageRun<'_, '_> {
         })
     }
 
-    pub(super) fn copy(&self, inst: &Instruction, c: &Copy, p: Prepared) -> Result<Outcome> {
+    pub(super) fn copy(&self, inst: &Instruction, c: &Copy, p: Prepared) -> Result<Made> {
         let b = self.b;
         let err = |m: String| b.step_error(inst.location.line, &inst.original, m);
         let mut work = Work::new(&b.image_root)?;
-        work.mount(self.state.lower_dirs(&b.images.lock().expect("images")))?;
+        work.mount(self.lower_dirs())?;
         let rootfs = work.rootfs();
         let owner = match &c.chown {
             Some(spec) => Some(owner(&rootfs, &self.expand(inst, spec)?).map_err(err)?),
@@ -400,10 +401,14 @@ impl StageRun<'_, '_> {
         }
         skiff_runtime::log::timing("build: COPY files written");
         let word = if add { "ADD" } else { "COPY" };
-        self.commit(work, format!("{word} {}", p.shown))
+        Ok(Made {
+            work,
+            created_by: format!("{word} {}", p.shown),
+            working_dir: None,
+        })
     }
 
-    pub(super) fn workdir(&self, inst: &Instruction, w: &str) -> Result<Outcome> {
+    pub(super) fn workdir(&self, inst: &Instruction, w: &str) -> Result<Made> {
         let b = self.b;
         let path = self.in_image(&self.expand(inst, w)?);
         let path = format!(
@@ -415,11 +420,13 @@ impl StageRun<'_, '_> {
             ))?
         );
         let mut work = Work::new(&b.image_root)?;
-        work.mount(self.state.lower_dirs(&b.images.lock().expect("images")))?;
+        work.mount(self.lower_dirs())?;
         resolve_in_root(&work.rootfs(), &path, Some(Create::Dir))
             .map_err(|e| b.step_error(inst.location.line, &inst.original, e))?;
-        let mut out = self.commit(work, format!("WORKDIR {path}"))?;
-        out.state.container_mut().working_dir = Some(path);
-        Ok(out)
+        Ok(Made {
+            work,
+            created_by: format!("WORKDIR {path}"),
+            working_dir: Some(path),
+        })
     }
 }

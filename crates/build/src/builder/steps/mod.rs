@@ -2,6 +2,7 @@
 //! does when it must run.
 
 mod files;
+mod layer;
 mod run;
 
 use super::config::{go_quoted, healthcheck, ports};
@@ -16,6 +17,19 @@ use skiff_image::manifest::History;
 use std::collections::HashMap;
 use std::time::Instant;
 
+/// The cache entry of the state after step `key` (`size`: its layer's).
+pub(crate) fn cache_entry(key: &str, state: &State, size: u64, now: &str) -> CacheEntry {
+    CacheEntry {
+        key: key.to_string(),
+        state: serde_json::to_string(state).expect("a state serializes"),
+        blobs: state.layers.iter().map(|l| l.digest.clone()).collect(),
+        chains: state.chains(),
+        size,
+        created: now.to_string(),
+        last_used: now.to_string(),
+    }
+}
+
 pub(crate) struct StageRun<'b, 'a> {
     b: &'b Builder<'a>,
     stage: &'b Stage,
@@ -27,6 +41,8 @@ pub(crate) struct StageRun<'b, 'a> {
     cmd_set: bool,
     done: &'b HashMap<usize, Result_>,
     lex: Lexer,
+    /// A layer still being stored.
+    pending: Option<layer::Pending>,
 }
 
 /// What a step does once it is known not to be cached.
@@ -51,14 +67,16 @@ impl<'b, 'a> StageRun<'b, 'a> {
             cmd_set: false,
             done,
             lex: Lexer::new(b.df.escape),
+            pending: None,
         }
     }
 
-    pub fn finish(self) -> Result_ {
-        Result_ {
-            state: self.state,
-            key: self.key,
-        }
+    pub fn finish(mut self) -> Result<Result_> {
+        self.settle()?;
+        Ok(Result_ {
+            state: std::mem::take(&mut self.state),
+            key: std::mem::take(&mut self.key),
+        })
     }
 
     /// A variable as instructions see it: ENV first, then this stage's ARGs.
@@ -212,6 +230,7 @@ impl<'b, 'a> StageRun<'b, 'a> {
         }
         if !self.b.o.no_cache {
             if let Some(state) = self.cached(&key)? {
+                self.settle()?;
                 self.state = state;
                 self.key = key;
                 self.b.event(Event::Cached { id });
@@ -219,7 +238,7 @@ impl<'b, 'a> StageRun<'b, 'a> {
                 return Ok(());
             }
         }
-        let out = match &inst.kind {
+        let made = match &inst.kind {
             Kind::Run(r) => self.run(inst, r, id)?,
             Kind::Copy(c) | Kind::Add(c) => {
                 let p = match prepared {
@@ -229,10 +248,9 @@ impl<'b, 'a> StageRun<'b, 'a> {
                 self.copy(inst, c, p)?
             }
             Kind::Workdir(w) => self.workdir(inst, w)?,
-            _ => self.configure(inst)?,
+            _ => unreachable!("changes of configuration are done above"),
         };
-        self.remember(&key, &out.state)?;
-        self.state = out.state;
+        self.commit(&key, made)?;
         self.key = key;
         Ok(())
     }
@@ -252,23 +270,12 @@ impl<'b, 'a> StageRun<'b, 'a> {
         Ok(Some(state))
     }
 
-    fn remember(&self, key: &str, state: &State) -> Result<()> {
+    /// Record the state after step `key`; `size` is its layer's (0: none).
+    fn remember(&self, key: &str, state: &State, size: u64) -> Result<()> {
         let images = self.b.images.lock().expect("images");
-        let now = self.b.now();
-        let new_layer = state.layers.len() > self.state.layers.len();
-        images.catalog.cache_put(&CacheEntry {
-            key: key.to_string(),
-            state: serde_json::to_string(state).expect("a state serializes"),
-            blobs: state.layers.iter().map(|l| l.digest.clone()).collect(),
-            chains: state.chains(),
-            size: if new_layer {
-                state.layers.last().map_or(0, |l| l.size)
-            } else {
-                0
-            },
-            created: now.clone(),
-            last_used: now,
-        })?;
+        images
+            .catalog
+            .cache_put(&cache_entry(key, state, size, &self.b.now()))?;
         Ok(())
     }
 

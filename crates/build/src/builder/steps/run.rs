@@ -4,12 +4,12 @@
 
 use super::super::config::command_args;
 use super::super::work::Work;
-use super::{Outcome, StageRun};
+use super::layer::Made;
+use super::StageRun;
 use crate::dockerfile::{Command, Instruction, MountKind, Run};
 use crate::error::{BuildError, Result};
 use crate::host::{ExtraMount, HostError, Network, RunRequest};
 use crate::progress::Event;
-use skiff_image::manifest::History;
 use std::collections::VecDeque;
 
 /// How many lines of a failing RUN's output its error shows.
@@ -49,7 +49,7 @@ impl StageRun<'_, '_> {
         }
     }
 
-    pub(super) fn run(&self, inst: &Instruction, r: &Run, id: usize) -> Result<Outcome> {
+    pub(super) fn run(&self, inst: &Instruction, r: &Run, id: usize) -> Result<Made> {
         let b = self.b;
         let err = |m: String| b.step_error(inst.location.line, &inst.original, m);
         let args = self.run_args(r);
@@ -150,7 +150,7 @@ impl StageRun<'_, '_> {
             }
             targets.push(target);
         }
-        work.mount(self.state.lower_dirs(&b.images.lock().expect("images")))?;
+        work.mount(self.lower_dirs())?;
         let hosts = work.dir.join("hosts");
         let resolv = work.dir.join("resolv.conf");
         std::fs::write(
@@ -222,33 +222,11 @@ impl StageRun<'_, '_> {
         } else {
             format!("RUN |{} {} {shown_cmd}", shown.len(), shown.join(" "))
         };
-        self.commit(work, created_by)
-    }
-
-    /// The step's files become a layer (none when it changed nothing).
-    pub(super) fn commit(&self, mut work: Work, created_by: String) -> Result<Outcome> {
-        work.unmount();
-        skiff_runtime::log::timing("build: step unmounted");
-        let images = self.b.images.lock().expect("images");
-        let layer = images.layer_from_dir(&work.upper(), &self.state.config.rootfs.diff_ids)?;
-        drop(images);
-        skiff_runtime::log::timing("build: layer stored");
-        let mut s = self.state.clone();
-        let now = self.b.now();
-        s.config.created = Some(now.clone());
-        let empty_layer = layer.is_none();
-        if let Some(l) = layer {
-            s.config.rootfs.diff_ids.push(l.diff_id);
-            s.size += l.descriptor.size;
-            s.layers.push(l.descriptor);
-        }
-        s.config.history.push(History {
-            created: Some(now),
-            created_by: Some(created_by),
-            empty_layer,
-            ..Default::default()
-        });
-        Ok(Outcome { state: s })
+        Ok(Made {
+            work,
+            created_by,
+            working_dir: None,
+        })
     }
 }
 
