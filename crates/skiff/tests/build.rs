@@ -475,3 +475,69 @@ fn concurrent_builds_share_the_cache() {
     }
     e.assert_clean();
 }
+
+/// `-o`: the result's files in a directory or a tar, or the image as an
+/// OCI or Docker archive; a bad `-o` is refused before anything is built.
+#[test]
+fn outputs() {
+    let e = Env::new();
+    let ctx = e.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM bb:base AS b\nRUN echo made > /f && ln -s f /link\nFROM bb:base\nCOPY --from=b /f /link /out/\n",
+        )],
+    );
+    let c = ctx.to_str().unwrap();
+    let d = e.dir.path();
+    let local = d.join("local");
+    let tarfile = d.join("files.tar");
+    let oci = d.join("oci.tar");
+    let dest = |k: &str, p: &std::path::Path| format!("type={k},dest={}", p.display());
+    let o = e.skiff(&[
+        "build",
+        "-q",
+        "-o",
+        &dest("local", &local),
+        "-o",
+        &dest("tar", &tarfile),
+        "-o",
+        &dest("oci", &oci),
+        c,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(local.join("out/f")).unwrap(),
+        "made\n"
+    );
+    assert_eq!(
+        std::fs::read_link(local.join("out/link")).unwrap(),
+        std::path::Path::new("f")
+    );
+    assert!(
+        local.join("bin/busybox").is_file(),
+        "the base image's files"
+    );
+    let names: Vec<String> = tar::Archive::new(std::fs::File::open(&tarfile).unwrap())
+        .entries()
+        .unwrap()
+        .map(|x| x.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "out/f"), "{names:?}");
+    let names: Vec<String> = tar::Archive::new(std::fs::File::open(&oci).unwrap())
+        .entries()
+        .unwrap()
+        .map(|x| x.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "index.json"), "{names:?}");
+    assert!(names.iter().any(|n| n == "oci-layout"), "{names:?}");
+
+    let o = e.skiff(&["build", "-o", "type=floppy,dest=x", c]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("unsupported type floppy"), "{err}");
+    assert!(
+        !err.contains("#1"),
+        "it built before refusing the output: {err}"
+    );
+}

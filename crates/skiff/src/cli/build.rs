@@ -53,6 +53,9 @@ pub struct BuildArgs {
     /// Type of progress output: auto, plain, tty or quiet.
     #[arg(long, default_value = "auto")]
     progress: String,
+    /// Output destination: type=local|tar|oci|docker,dest=PATH (or a directory).
+    #[arg(short, long)]
+    output: Vec<String>,
     /// Skip TLS verification of registries base images are pulled from.
     #[arg(long = "tls-verify", default_value_t = true, action = clap::ArgAction::Set)]
     tls_verify: bool,
@@ -284,6 +287,12 @@ pub fn build(root: &Path, runroot: &Path, a: BuildArgs) -> Result {
         network,
         secrets,
     };
+    let outputs = a
+        .output
+        .iter()
+        .map(|s| skiff_engine::build::parse_output(s))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(fail)?;
     let engine = Engine::open(root, runroot).map_err(fail)?;
     let pull = PullOptions {
         tls_verify: a.tls_verify,
@@ -297,7 +306,7 @@ pub fn build(root: &Path, runroot: &Path, a: BuildArgs) -> Result {
     };
     let mut silent = skiff_build::progress::Quiet;
     let progress: &mut dyn Progress = if quiet { &mut silent } else { &mut plain };
-    let built = engine.build(&o, pull, progress).map_err(|e| {
+    let built = engine.build(&o, pull, &outputs, progress).map_err(|e| {
         let mut msg = String::new();
         if let skiff_engine::Error::Build(skiff_build::BuildError::RunFailed { tail, .. }) = &e {
             if quiet && !tail.is_empty() {
