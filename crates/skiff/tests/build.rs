@@ -518,17 +518,16 @@ fn outputs() {
         local.join("bin/busybox").is_file(),
         "the base image's files"
     );
-    let names: Vec<String> = tar::Archive::new(std::fs::File::open(&tarfile).unwrap())
-        .entries()
-        .unwrap()
-        .map(|x| x.unwrap().path().unwrap().display().to_string())
-        .collect();
+    let tar_names = |p: &std::path::Path| -> Vec<String> {
+        tar::Archive::new(std::fs::File::open(p).unwrap())
+            .entries()
+            .unwrap()
+            .map(|x| x.unwrap().path().unwrap().display().to_string())
+            .collect()
+    };
+    let names = tar_names(&tarfile);
     assert!(names.iter().any(|n| n == "out/f"), "{names:?}");
-    let names: Vec<String> = tar::Archive::new(std::fs::File::open(&oci).unwrap())
-        .entries()
-        .unwrap()
-        .map(|x| x.unwrap().path().unwrap().display().to_string())
-        .collect();
+    let names = tar_names(&oci);
     assert!(names.iter().any(|n| n == "index.json"), "{names:?}");
     assert!(names.iter().any(|n| n == "oci-layout"), "{names:?}");
 
