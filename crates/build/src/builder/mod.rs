@@ -378,10 +378,19 @@ impl Builder<'_> {
             let r = &done[&j];
             (r.state.clone(), r.key.clone())
         } else {
-            let image = self.host.image(&base, self.o.pull).map_err(|e| match e {
-                crate::host::HostError::NoSuchImage(m) => BuildError::NoSuchImage(m),
-                e => self.step_error(s.location.line, &s.original, e),
-            })?;
+            // In the store already (and no --pull): no need to ask the host.
+            let local = if self.o.pull {
+                None
+            } else {
+                self.images.lock().expect("images").resolve(&base).ok()
+            };
+            let image = match local {
+                Some(id) => id,
+                None => self.host.image(&base, self.o.pull).map_err(|e| match e {
+                    crate::host::HostError::NoSuchImage(m) => BuildError::NoSuchImage(m),
+                    e => self.step_error(s.location.line, &s.original, e),
+                })?,
+            };
             let images = self.images.lock().expect("images");
             (State::of_image(&images, &image)?, format!("image:{image}"))
         };
