@@ -24,7 +24,8 @@
 #   RUNS (default 3), WARMUP (default 1), CARGO_TARGET_DIR, WORK_DIR (default
 #   /var/tmp, the machine's root file system), RESULT_JSON (default
 #   /var/tmp/skiff-bench-build, prefix of the hyperfine JSON files),
-#   PEERS (default "buildkit legacy podman buildah"; a subset to leave some out)
+#   PEERS (default "buildkit legacy podman buildah"; a subset, or empty for
+#   skiff and the floor alone)
 # Installs what it lacks with apt-get; removes everything it made on exit.
 # The whole run is in a network namespace of its own (bench/in-netns.sh).
 set -euo pipefail
@@ -33,7 +34,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-${RUNS:-3}}
 warmup=${WARMUP:-1}
 result_json=${RESULT_JSON:-/var/tmp/skiff-bench-build}
-peers=${PEERS:-buildkit legacy podman buildah}
+peers=${PEERS-buildkit legacy podman buildah}
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
 export DEBIAN_FRONTEND=noninteractive
@@ -95,14 +96,7 @@ PY
 du -sh "$work/ctx/src" >&2
 
 # --- registry with the base image (busybox, made offline) -------------------
-mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
-cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
-for a in $("$work/rootfs/bin/busybox" --list); do
-  [ "$a" = busybox ] || ln -sf busybox "$work/rootfs/bin/$a"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$work/rootfs/etc/passwd"
-echo 'root:x:0:' >"$work/rootfs/etc/group"
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+bash scripts/busybox-tar.sh "$work/rootfs" "$work/rootfs.tar"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$work/registry.yml" <<EOF
 version: 0.1

@@ -79,14 +79,7 @@ podman=(podman --root "$work/podman" --runroot "$work/podman-run" --runtime runc
   --cgroup-manager cgroupfs --events-backend none --storage-driver overlay)
 
 # --- the image -----------------------------------------------------------
-mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
-cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
-for a in $("$work/rootfs/bin/busybox" --list); do
-  [ "$a" = busybox ] || ln -sf busybox "$work/rootfs/bin/$a"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$work/rootfs/etc/passwd"
-echo 'root:x:0:' >"$work/rootfs/etc/group"
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+bash scripts/busybox-tar.sh "$work/rootfs" "$work/rootfs.tar"
 "${skiff[@]}" import "$work/rootfs.tar" bench/busybox:1 >/dev/null
 "${skiff[@]}" save -o "$work/image.tar" bench/busybox:1
 "${podman[@]}" load -q -i "$work/image.tar" >/dev/null

@@ -23,14 +23,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
-cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
-for a in $("$work/rootfs/bin/busybox" --list); do
-  [ "$a" = busybox ] || ln -sf busybox "$work/rootfs/bin/$a"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$work/rootfs/etc/passwd"
-echo 'root:x:0:' >"$work/rootfs/etc/group"
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+bash scripts/busybox-tar.sh "$work/rootfs" "$work/rootfs.tar"
 "${skiff[@]}" import "$work/rootfs.tar" bench/busybox:1 >/dev/null
 
 modes=(none)

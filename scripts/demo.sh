@@ -18,14 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 # The image: busybox and its applets, made offline.
-mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
-cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
-for a in $("$work/rootfs/bin/busybox" --list); do
-  [ "$a" = busybox ] || ln -sf busybox "$work/rootfs/bin/$a"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$work/rootfs/etc/passwd"
-echo 'root:x:0:' >"$work/rootfs/etc/group"
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+bash scripts/busybox-tar.sh "$work/rootfs" "$work/rootfs.tar"
 "${skiff[@]}" import "$work/rootfs.tar" demo/busybox:1 >/dev/null
 # The main job: build, then run what was built.
 "${skiff[@]}" build -t demo/hello:1 examples/hello

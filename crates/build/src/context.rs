@@ -46,6 +46,8 @@ pub enum SourceError {
     Outside(String),
     #[error("{0}")]
     Io(String),
+    #[error("failed to parse .dockerignore: {0}")]
+    Ignore(String),
 }
 
 /// Whether `data` starts a tar stream (the `ustar` magic where tar puts
@@ -133,6 +135,32 @@ pub fn match_element(pattern: &str, name: &str) -> bool {
 }
 
 impl Tree {
+    /// The build context at `dir`, less what `<Dockerfile>.dockerignore`
+    /// (next to the Dockerfile, first) or the context's `.dockerignore`
+    /// excludes.
+    pub fn context(dir: PathBuf, dockerfile: Option<&Path>) -> Result<Tree, SourceError> {
+        let own = dockerfile.map(|f| {
+            let mut p = f.as_os_str().to_owned();
+            p.push(".dockerignore");
+            PathBuf::from(p)
+        });
+        let text = own
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .or_else(|| std::fs::read_to_string(dir.join(".dockerignore")).ok());
+        let ignore = match text {
+            Some(t) => {
+                Some(Matcher::try_parse(&t).map_err(|e| SourceError::Ignore(e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(Tree {
+            root: dir,
+            ignore,
+            keep_owners: false,
+            stat_cache: None,
+        })
+    }
+
     pub fn excluded(&self, rel: &str) -> bool {
         !rel.is_empty() && self.ignore.as_ref().is_some_and(|m| m.excluded(rel))
     }

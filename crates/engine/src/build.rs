@@ -455,14 +455,15 @@ impl Engine {
         f: impl FnOnce(&std::path::Path) -> Result<T>,
     ) -> Result<T> {
         let dirs = self.images()?.layer_dirs(id)?;
-        if dirs.len() <= 1 {
-            let empty = tempfile_dir(&self.paths.root)?;
-            let root = dirs.first().cloned().unwrap_or_else(|| empty.clone());
-            let r = f(&root);
-            let _ = std::fs::remove_dir_all(&empty);
-            return r;
+        if let [only] = dirs.as_slice() {
+            return f(only);
         }
         let at = tempfile_dir(&self.paths.root)?;
+        if dirs.is_empty() {
+            let r = f(&at);
+            let _ = std::fs::remove_dir_all(&at);
+            return r;
+        }
         let spec = skiff_image::overlay::OverlaySpec {
             lower: dirs,
             upper: None,

@@ -340,6 +340,14 @@ fn flags_and_contexts() {
         ]),
         "a\n"
     );
+
+    // A .dockerignore that does not parse is refused before anything runs.
+    std::fs::write(ctx.join(".dockerignore"), "!\n").unwrap();
+    let o = e.skiff(&["build", ctx.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("failed to parse .dockerignore"), "{err}");
+    assert!(!err.contains("#1"), "{err}");
 }
 
 /// `skiff build` killed during a RUN and during a COPY: the next build

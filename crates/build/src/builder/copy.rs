@@ -29,6 +29,20 @@ fn cstr(p: &Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).expect("no NUL in a path")
 }
 
+/// The access and modification times of `md`, for utimensat/futimens.
+fn times(md: &std::fs::Metadata) -> [libc::timespec; 2] {
+    [
+        libc::timespec {
+            tv_sec: md.atime(),
+            tv_nsec: md.atime_nsec(),
+        },
+        libc::timespec {
+            tv_sec: md.mtime(),
+            tv_nsec: md.mtime_nsec(),
+        },
+    ]
+}
+
 fn set_meta(
     path: &Path,
     md: &std::fs::Metadata,
@@ -44,16 +58,7 @@ fn set_meta(
         let m = mode.unwrap_or(md.mode() & 0o7777);
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(m))?;
     }
-    let times = [
-        libc::timespec {
-            tv_sec: md.atime(),
-            tv_nsec: md.atime_nsec(),
-        },
-        libc::timespec {
-            tv_sec: md.mtime(),
-            tv_nsec: md.mtime_nsec(),
-        },
-    ];
+    let times = times(md);
     // SAFETY: c is a valid path and times points at two timespecs.
     let r = unsafe {
         libc::utimensat(
@@ -176,24 +181,19 @@ impl CopyInto<'_> {
         if ft.is_dir() {
             // An existing directory (or a link to one, followed as
             // the image sees it) is copied into; anything else goes.
-            let host = match std::fs::symlink_metadata(&to) {
-                Ok(m) if m.is_dir() => to.clone(),
-                Ok(m) if m.file_type().is_symlink() => {
-                    match resolve_in_root(self.rootfs, &in_image, None) {
-                        Ok(p) if p.is_dir() => p,
-                        _ => {
-                            std::fs::remove_file(&to).map_err(err)?;
-                            std::fs::create_dir(&to).map_err(err)?;
-                            to.clone()
-                        }
+            let existing = match std::fs::symlink_metadata(&to) {
+                Ok(m) if m.is_dir() => Some(to.clone()),
+                Ok(m) => resolve_in_root(self.rootfs, &in_image, None)
+                    .ok()
+                    .filter(|p| m.file_type().is_symlink() && p.is_dir()),
+                Err(_) => None,
+            };
+            let host = match existing {
+                Some(dir) => dir,
+                None => {
+                    if std::fs::symlink_metadata(&to).is_ok() {
+                        std::fs::remove_file(&to).map_err(err)?;
                     }
-                }
-                Ok(_) => {
-                    std::fs::remove_file(&to).map_err(err)?;
-                    std::fs::create_dir(&to).map_err(err)?;
-                    to.clone()
-                }
-                Err(_) => {
                     std::fs::create_dir(&to).map_err(err)?;
                     to.clone()
                 }
@@ -202,17 +202,8 @@ impl CopyInto<'_> {
             dirs.push((host, md.clone(), owner));
             return Ok(());
         }
-        let times = [
-            libc::timespec {
-                tv_sec: md.atime(),
-                tv_nsec: md.atime_nsec(),
-            },
-            libc::timespec {
-                tv_sec: md.mtime(),
-                tv_nsec: md.mtime_nsec(),
-            },
-        ];
         if ft.is_file() {
+            let times = times(md);
             let fd = create_at(pfd, &cname).map_err(|e| match e.raw_os_error() {
                 Some(libc::EISDIR) => {
                     format!("cannot replace the directory {in_image} with a file")

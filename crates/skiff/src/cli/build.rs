@@ -4,7 +4,6 @@
 
 use clap::Args;
 use skiff_build::context::Tree;
-use skiff_build::ignore::Matcher;
 use skiff_engine::build::{BuildOptions, Event, Progress};
 use skiff_engine::images::PullOptions;
 use skiff_engine::Engine;
@@ -115,26 +114,6 @@ fn read_stdin() -> std::io::Result<Vec<u8>> {
     let mut v = Vec::new();
     std::io::stdin().read_to_end(&mut v)?;
     Ok(v)
-}
-
-fn matcher_for(
-    dockerfile: Option<&Path>,
-    context: &Path,
-) -> std::result::Result<Option<Matcher>, super::Failure> {
-    let own = dockerfile.map(|f| {
-        let mut p = f.as_os_str().to_owned();
-        p.push(".dockerignore");
-        PathBuf::from(p)
-    });
-    let text = own
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .or_else(|| std::fs::read_to_string(context.join(".dockerignore")).ok());
-    match text {
-        Some(t) => Matcher::try_parse(&t)
-            .map(Some)
-            .map_err(|e| fail(format!("failed to parse .dockerignore: {e}"))),
-        None => Ok(None),
-    }
 }
 
 pub fn build(root: &Path, runroot: &Path, a: BuildArgs) -> Result {
@@ -265,12 +244,7 @@ pub fn build(root: &Path, runroot: &Path, a: BuildArgs) -> Result {
                 .filter(|f| *f != "-")
                 .map(|f| d.join(f))
                 .unwrap_or_else(|| d.join("Dockerfile"));
-            Some(Tree {
-                ignore: matcher_for(Some(&df_path), &d)?,
-                root: d,
-                keep_owners: false,
-                stat_cache: None,
-            })
+            Some(Tree::context(d, Some(&df_path)).map_err(fail)?)
         }
         None => None,
     };
