@@ -41,6 +41,10 @@ pub enum BuildError {
     Invalid(String),
     #[error(transparent)]
     Images(#[from] skiff_image::service::ImagesError),
+    /// A cache to import or export is unreadable, lies or cannot be
+    /// written (`--cache-from`, `--cache-to`).
+    #[error("{0}")]
+    Cache(String),
     /// The host failed (a mount, a runtime start, a write).
     #[error("{0}")]
     Host(String),

@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod builder;
+pub mod cache_io;
 pub mod context;
 pub mod dockerfile;
 pub mod error;

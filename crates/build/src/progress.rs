@@ -33,6 +33,33 @@ pub enum Event<'a> {
         elapsed: Duration,
         message: &'a str,
     },
+    /// Something the user should know that does not stop the build.
+    Warning {
+        text: &'a str,
+    },
+}
+
+impl<'a> Event<'a> {
+    /// The same event of vertex `f(id)`.
+    pub fn map_id(self, f: impl FnOnce(usize) -> usize) -> Event<'a> {
+        match self {
+            Event::Start { id, name } => Event::Start { id: f(id), name },
+            Event::Cached { id } => Event::Cached { id: f(id) },
+            Event::Output { id, data } => Event::Output { id: f(id), data },
+            Event::Status { id, text } => Event::Status { id: f(id), text },
+            Event::Done { id, elapsed } => Event::Done { id: f(id), elapsed },
+            Event::Failed {
+                id,
+                elapsed,
+                message,
+            } => Event::Failed {
+                id: f(id),
+                elapsed,
+                message,
+            },
+            Event::Warning { text } => Event::Warning { text },
+        }
+    }
 }
 
 pub trait Progress: Send {

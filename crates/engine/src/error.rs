@@ -126,7 +126,7 @@ impl Error {
                 match b {
                     B::NoSuchImage(_) => ErrorKind::NotFound,
                     B::Images(I::NoSuchImage(_)) => ErrorKind::NotFound,
-                    B::Images(_) | B::Host(_) => ErrorKind::Internal,
+                    B::Images(_) | B::Host(_) | B::Cache(_) => ErrorKind::Internal,
                     B::Parse { .. }
                     | B::Step { .. }
                     | B::RunFailed { .. }

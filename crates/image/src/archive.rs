@@ -275,44 +275,60 @@ fn read_small(path: &Path) -> Result<Vec<u8>> {
 
 /// Store a layer file and unpack it into its snapshot; returns its descriptor.
 fn add_layer(images: &Images, file: &Path, diff_id: &Digest, chain: &Digest) -> Result<Descriptor> {
-    let mut head = [0u8; layer::DETECT_LEN];
-    {
-        let mut f = std::fs::File::open(file).map_err(io("opening", file.display()))?;
-        let n = f.read(&mut head).map_err(io("reading", file.display()))?;
-        if n < head.len() {
-            head[n..].fill(0);
-        }
-    }
-    let compression = layer::detect(&head);
-    let media_type = match compression {
-        Compression::None => OCI_LAYER_TAR,
-        Compression::Gzip => OCI_LAYER_TAR_GZIP,
-        Compression::Zstd => OCI_LAYER_TAR_ZSTD,
-    };
     let f = std::fs::File::open(file).map_err(io("opening", file.display()))?;
     let (digest, size) = images.store.ingest(f, None, None)?;
-    let blob = images.store.open_blob(&digest)?;
+    match unpack_layer(images, &digest, diff_id, chain) {
+        Ok(compression) => {
+            let media_type = match compression {
+                Compression::None => OCI_LAYER_TAR,
+                Compression::Gzip => OCI_LAYER_TAR_GZIP,
+                Compression::Zstd => OCI_LAYER_TAR_ZSTD,
+            };
+            Ok(Descriptor::new(media_type, digest, size))
+        }
+        Err(e) => {
+            // A layer that does not unpack (or lies about its diff id) is kept nowhere.
+            let _ = images.store.delete(&digest);
+            Err(e)
+        }
+    }
+}
+
+/// Unpack the stored layer blob `digest` into the snapshot `chain` (unless
+/// it is there), checking that its content is `diff_id`; its compression.
+pub fn unpack_layer(
+    images: &Images,
+    digest: &Digest,
+    diff_id: &Digest,
+    chain: &Digest,
+) -> Result<Compression> {
+    let mut head = [0u8; layer::DETECT_LEN];
+    {
+        let mut f = images.store.open_blob(digest)?;
+        let n = f
+            .read(&mut head)
+            .map_err(io("reading", images.store.blob_path(digest).display()))?;
+        head[n..].fill(0);
+    }
+    let compression = layer::detect(&head);
+    if images.snapshots.exists(chain) {
+        return Ok(compression);
+    }
+    let blob = images.store.open_blob(digest)?;
     let made = images.snapshots.create(chain, |dir| -> Result<()> {
         let u = layer::unpack(blob, Some(compression), dir, &UnpackOptions::default())?;
         if u.diff_id != diff_id.to_string() {
             return Err(ArchiveError::Invalid(format!(
-                "layer {} has diff id {}, its config says {diff_id}",
-                file.display(),
+                "layer {digest} has diff id {}, its config says {diff_id}",
                 u.diff_id
             )));
         }
         Ok(())
     });
     match made {
-        Ok(_) => Ok(Descriptor::new(media_type, digest, size)),
-        Err(e) => {
-            // A layer that does not unpack (or lies about its diff id) is kept nowhere.
-            let _ = images.store.delete(&digest);
-            Err(match e {
-                CreateError::Snapshot(s) => s.into(),
-                CreateError::Fill(e) => e,
-            })
-        }
+        Ok(_) => Ok(compression),
+        Err(CreateError::Snapshot(s)) => Err(s.into()),
+        Err(CreateError::Fill(e)) => Err(e),
     }
 }
 

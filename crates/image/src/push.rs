@@ -74,6 +74,30 @@ pub async fn push(
         .map_err(crate::service::ImagesError::from)?
         .ok_or_else(|| crate::service::ImagesError::NoSuchImage(source.into()))?;
     let (manifest, _) = images.load(&rec)?;
+    let bytes = images.store.read_to_vec(&rec.manifest, 4 << 20)?;
+    push_manifest(
+        images,
+        client,
+        target,
+        &manifest,
+        bytes,
+        &rec.manifest_media_type,
+        progress,
+    )
+    .await
+}
+
+/// Push the blobs `manifest` names (all in the store) and then `bytes`
+/// (the manifest, of type `media_type`) as `target`.
+pub async fn push_manifest(
+    images: &Images,
+    client: &Client,
+    target: &Reference,
+    manifest: &crate::manifest::ImageManifest,
+    bytes: Vec<u8>,
+    media_type: &str,
+    progress: Arc<dyn Fn(PushEvent) + Send + Sync>,
+) -> Result<Digest, PushError> {
     let repo = repo_of(target);
     progress(PushEvent::Start {
         repository: format!("{}/{}", target.registry, target.repository),
@@ -161,12 +185,9 @@ pub async fn push(
             Err(e) => return Err(PushError::Internal(e.to_string())),
         }
     }
-    let bytes = images.store.read_to_vec(&rec.manifest, 4 << 20)?;
     let tag = target.manifest_reference();
     let size = bytes.len() as u64;
-    let digest = client
-        .put_manifest(&repo, &tag, &rec.manifest_media_type, bytes)
-        .await?;
+    let digest = client.put_manifest(&repo, &tag, media_type, bytes).await?;
     images
         .catalog
         .add_blob_sources(&repo.registry, &repo.name, &all)

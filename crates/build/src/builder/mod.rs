@@ -57,6 +57,8 @@ pub struct BuildOptions {
     pub network: Network,
     /// `--secret id=...`: contents by ID.
     pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `--cache-from`: caches to take steps from when the store has none.
+    pub cache_from: Vec<std::sync::Arc<crate::cache_io::Imported>>,
 }
 
 /// What a build made.
@@ -65,6 +67,11 @@ pub struct Built {
     pub id: Digest,
     /// The names given to it, in full.
     pub names: Vec<String>,
+    /// The cache keys of the steps that made its layers (what
+    /// `--cache-to mode=min` exports).
+    pub image_steps: Vec<String>,
+    /// Those of every step of every stage built (`mode=max`).
+    pub all_steps: Vec<String>,
 }
 
 /// The platform arguments BuildKit defines in the global scope.
@@ -105,11 +112,13 @@ pub(crate) struct Builder<'a> {
     pub used: std::sync::Mutex<Vec<String>>,
 }
 
-/// A stage's result: its state and the cache key of its last step.
+/// A stage's result: its state, the cache key of its last step and those
+/// of the steps that made its layers (its base stage's first).
 #[derive(Clone)]
 pub(crate) struct Result_ {
     pub state: State,
     pub key: String,
+    pub steps: Vec<String>,
 }
 
 impl Builder<'_> {
@@ -289,7 +298,20 @@ pub fn build(
     };
     let built = b.build_stages(target).and_then(|done| {
         let result = done.get(&target).expect("the target was built").clone();
-        b.export(result.state)
+        let mut all_steps: Vec<String> = Vec::new();
+        let mut stages: Vec<_> = done.iter().collect();
+        stages.sort_by_key(|(i, _)| **i);
+        for (_, r) in stages {
+            for k in &r.steps {
+                if !all_steps.contains(k) {
+                    all_steps.push(k.clone());
+                }
+            }
+        }
+        let mut built = b.export(result.state)?;
+        built.image_steps = result.steps;
+        built.all_steps = all_steps;
+        Ok(built)
     });
     if let Some(c) = b.stat_cache_cell.get() {
         c.save();
@@ -372,10 +394,12 @@ impl Builder<'_> {
         let name = format!("{} FROM {base}", prefix(1));
         self.event(Event::Start { id, name: &name });
         let t0 = Instant::now();
+        let mut steps = Vec::new();
         let (state, key) = if base.eq_ignore_ascii_case("scratch") {
             (State::scratch(), "scratch".to_string())
         } else if let Some(j) = self.stage_ref(&base, s.index) {
             let r = &done[&j];
+            steps = r.steps.clone();
             (r.state.clone(), r.key.clone())
         } else {
             // In the store already (and no --pull): no need to ask the host.
@@ -398,7 +422,7 @@ impl Builder<'_> {
             id,
             elapsed: t0.elapsed(),
         });
-        let mut st = steps::StageRun::new(self, s, state, key, done);
+        let mut st = steps::StageRun::new(self, s, state, key, steps, done);
         st.on_build()?;
         for (n, inst) in s.instructions.iter().enumerate() {
             let name = format!("{} {}", prefix(n + 2), inst.original);
@@ -436,10 +460,8 @@ impl Builder<'_> {
         let mut names = Vec::new();
         for t in &self.o.tags {
             if let Ok(r) = skiff_image::reference::Reference::parse(t) {
-                let full = match (&r.tag, &r.digest) {
-                    (None, None) => format!("{r}:latest"),
-                    _ => r.to_string(),
-                };
+                // Display names the implied `latest`.
+                let full = r.to_string();
                 let text = format!("naming to {full} done");
                 self.event(Event::Status { id, text: &text });
                 names.push(full);
@@ -449,6 +471,11 @@ impl Builder<'_> {
             id,
             elapsed: t0.elapsed(),
         });
-        Ok(Built { id: image, names })
+        Ok(Built {
+            id: image,
+            names,
+            image_steps: Vec::new(),
+            all_steps: Vec::new(),
+        })
     }
 }

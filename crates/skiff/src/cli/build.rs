@@ -2,15 +2,15 @@
 //! progress lines on stderr, the image ID with `-q`; the work is the
 //! engine's (`Engine::build`).
 
+use super::build_progress::Plain;
 use clap::Args;
 use skiff_build::context::Tree;
-use skiff_engine::build::{BuildOptions, Event, Progress};
+use skiff_engine::build::{self, BuildIo, BuildOptions, Progress};
 use skiff_engine::images::PullOptions;
 use skiff_engine::Engine;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 #[derive(Args)]
 pub struct BuildArgs {
@@ -55,6 +55,12 @@ pub struct BuildArgs {
     /// Output destination: type=local|tar|oci|docker,dest=PATH (or a directory).
     #[arg(short, long)]
     output: Vec<String>,
+    /// External cache sources: type=local,src=DIR, type=registry,ref=REF or REF.
+    #[arg(long = "cache-from")]
+    cache_from: Vec<String>,
+    /// Cache export destinations: type=local,dest=DIR or type=registry,ref=REF [,mode=min|max].
+    #[arg(long = "cache-to")]
+    cache_to: Vec<String>,
     /// Skip TLS verification of registries base images are pulled from.
     #[arg(long = "tls-verify", default_value_t = true, action = clap::ArgAction::Set)]
     tls_verify: bool,
@@ -69,45 +75,15 @@ fn fail(msg: impl std::fmt::Display) -> super::Failure {
     }
 }
 
-/// BuildKit's plain progress: `#N name`, `#N 0.123 output`, `#N DONE 0.1s`.
-struct Plain {
-    out: std::io::Stderr,
-    started: BTreeMap<usize, Instant>,
-    partial: BTreeMap<usize, Vec<u8>>,
-}
-
-impl Progress for Plain {
-    fn event(&mut self, e: Event<'_>) {
-        let mut o = self.out.lock();
-        let _ = match e {
-            Event::Start { id, name } => {
-                self.started.insert(id, Instant::now());
-                writeln!(o, "#{id} {name}")
-            }
-            Event::Cached { id } => writeln!(o, "#{id} CACHED"),
-            Event::Output { id, data } => {
-                let t = self
-                    .started
-                    .get(&id)
-                    .map_or(0.0, |t| t.elapsed().as_secs_f64());
-                let buf = self.partial.entry(id).or_default();
-                buf.extend_from_slice(data);
-                while let Some(nl) = buf.iter().position(|c| *c == b'\n') {
-                    let line: Vec<u8> = buf.drain(..=nl).collect();
-                    let _ = writeln!(o, "#{id} {t:.3} {}", String::from_utf8_lossy(&line[..nl]));
-                }
-                Ok(())
-            }
-            Event::Status { id, text } => writeln!(o, "#{id} {text}"),
-            Event::Done { id, elapsed } => {
-                if let Some(rest) = self.partial.remove(&id).filter(|b| !b.is_empty()) {
-                    let _ = writeln!(o, "#{id} {}", String::from_utf8_lossy(&rest));
-                }
-                writeln!(o, "#{id} DONE {:.1}s\n", elapsed.as_secs_f64())
-            }
-            Event::Failed { id, message, .. } => writeln!(o, "#{id} ERROR: {message}\n"),
-        };
-    }
+/// Each of `v` parsed by `f`.
+fn each<T>(
+    v: &[String],
+    f: fn(&str) -> skiff_engine::Result<T>,
+) -> std::result::Result<Vec<T>, super::Failure> {
+    v.iter()
+        .map(|s| f(s))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(fail)
 }
 
 fn read_stdin() -> std::io::Result<Vec<u8>> {
@@ -260,27 +236,24 @@ pub fn build(root: &Path, runroot: &Path, a: BuildArgs) -> Result {
         labels,
         network,
         secrets,
+        cache_from: Vec::new(),
     };
-    let outputs = a
-        .output
-        .iter()
-        .map(|s| skiff_engine::build::parse_output(s))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(fail)?;
+    let io = BuildIo {
+        outputs: each(&a.output, build::parse_output)?,
+        cache_from: each(&a.cache_from, build::parse_cache_from)?,
+        cache_to: each(&a.cache_to, build::parse_cache_to)?,
+        tls_verify: a.tls_verify,
+    };
     let engine = Engine::open(root, runroot).map_err(fail)?;
     let pull = PullOptions {
         tls_verify: a.tls_verify,
         ..Default::default()
     };
     let quiet = a.quiet || a.progress == "quiet";
-    let mut plain = Plain {
-        out: std::io::stderr(),
-        started: BTreeMap::new(),
-        partial: BTreeMap::new(),
-    };
+    let mut plain = Plain::new();
     let mut silent = skiff_build::progress::Quiet;
     let progress: &mut dyn Progress = if quiet { &mut silent } else { &mut plain };
-    let built = engine.build(&o, pull, &outputs, progress).map_err(|e| {
+    let built = engine.build(o, pull, &io, progress).map_err(|e| {
         let mut msg = String::new();
         if let skiff_engine::Error::Build(skiff_build::BuildError::RunFailed { tail, .. }) = &e {
             if quiet && !tail.is_empty() {

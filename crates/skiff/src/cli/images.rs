@@ -172,7 +172,7 @@ pub enum ImageCmd {
     /// Give an image another name.
     Tag { source: String, target: String },
     /// Build an image from a Dockerfile.
-    Build(super::build::BuildArgs),
+    Build(Box<super::build::BuildArgs>),
 }
 
 pub fn import(root: &Path, runroot: &Path, a: ImportArgs) -> Result {
@@ -323,7 +323,7 @@ pub fn image_cmd(root: &Path, runroot: &Path, c: ImageCmd) -> Result {
         ImageCmd::Pull(a) => pull(root, runroot, a),
         ImageCmd::Push(a) => push(root, runroot, a),
         ImageCmd::Tag { source, target } => tag(root, runroot, &source, &target),
-        ImageCmd::Build(a) => match super::build::build(root, runroot, a) {
+        ImageCmd::Build(a) => match super::build::build(root, runroot, *a) {
             Ok(()) => Ok(()),
             Err(f) => {
                 eprintln!("{}", f.msg);

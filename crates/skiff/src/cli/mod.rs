@@ -6,6 +6,7 @@
 
 pub mod attach;
 pub mod build;
+mod build_progress;
 pub mod builder;
 pub mod container;
 pub mod create;

@@ -23,6 +23,18 @@ impl Env {
         e
     }
 
+    /// A private root with `other`'s `bb:base` (the same image ID), as
+    /// a second machine that pulled the same base image has it.
+    pub fn sharing_base_with(other: &Env) -> Env {
+        let e = Env {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let tar = e.dir.path().join("base.tar");
+        other.ok(&["save", "-o", tar.to_str().unwrap(), "bb:base"]);
+        e.ok(&["load", "-i", tar.to_str().unwrap()]);
+        e
+    }
+
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("root")
     }

@@ -43,6 +43,8 @@ pub(crate) struct StageRun<'b, 'a> {
     lex: Lexer,
     /// A layer still being stored.
     pending: Option<layer::Pending>,
+    /// The keys of the steps that made this stage's layers so far.
+    steps: Vec<String>,
 }
 
 /// What a step does once it is known not to be cached.
@@ -56,6 +58,7 @@ impl<'b, 'a> StageRun<'b, 'a> {
         stage: &'b Stage,
         state: State,
         key: String,
+        steps: Vec<String>,
         done: &'b HashMap<usize, Result_>,
     ) -> Self {
         StageRun {
@@ -68,6 +71,7 @@ impl<'b, 'a> StageRun<'b, 'a> {
             done,
             lex: Lexer::new(b.df.escape),
             pending: None,
+            steps,
         }
     }
 
@@ -76,6 +80,7 @@ impl<'b, 'a> StageRun<'b, 'a> {
         Ok(Result_ {
             state: std::mem::take(&mut self.state),
             key: std::mem::take(&mut self.key),
+            steps: std::mem::take(&mut self.steps),
         })
     }
 
@@ -232,6 +237,7 @@ impl<'b, 'a> StageRun<'b, 'a> {
             if let Some(state) = self.cached(&key)? {
                 self.settle()?;
                 self.state = state;
+                self.steps.push(key.clone());
                 self.key = key;
                 self.b.event(Event::Cached { id });
                 skiff_runtime::log::timing("build: step cached");
@@ -251,23 +257,33 @@ impl<'b, 'a> StageRun<'b, 'a> {
             _ => unreachable!("changes of configuration are done above"),
         };
         self.commit(&key, made)?;
+        self.steps.push(key.clone());
         self.key = key;
         Ok(())
     }
 
+    /// The state after step `key` from the store's cache or, failing
+    /// that, from a `--cache-from` cache (then kept in the store's).
     fn cached(&self, key: &str) -> Result<Option<State>> {
         let images = self.b.images.lock().expect("images");
-        let Some(e) = images.catalog.cache_get(key)? else {
-            return Ok(None);
-        };
-        let Ok(state) = serde_json::from_str::<State>(&e.state) else {
-            return Ok(None);
-        };
-        if !state.complete(&images) {
-            return Ok(None);
+        let local = images
+            .catalog
+            .cache_get(key)?
+            .and_then(|e| serde_json::from_str::<State>(&e.state).ok())
+            .filter(|s| s.complete(&images));
+        if let Some(state) = local {
+            self.b.used.lock().expect("used keys").push(key.to_string());
+            return Ok(Some(state));
         }
-        self.b.used.lock().expect("used keys").push(key.to_string());
-        Ok(Some(state))
+        for c in &self.b.o.cache_from {
+            if let Some((state, size)) = c.take(&images, key)? {
+                images
+                    .catalog
+                    .cache_put(&cache_entry(key, &state, size, &self.b.now()))?;
+                return Ok(Some(state));
+            }
+        }
+        Ok(None)
     }
 
     /// Record the state after step `key`; `size` is its layer's (0: none).

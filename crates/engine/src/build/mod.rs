@@ -4,7 +4,7 @@
 
 use crate::images::{PullOptions, PullPolicy};
 use crate::model::Container;
-use crate::{Engine, Error, ErrorKind, Result};
+use crate::{Engine, ErrorKind, Result};
 use serde_json::json;
 use skiff_build::host::ExtraMount;
 use skiff_build::{Host, HostError, Network, RunRequest};
@@ -14,6 +14,12 @@ use std::os::fd::AsRawFd;
 
 pub use skiff_build::progress::{Event, Progress};
 pub use skiff_build::{BuildOptions, Built};
+
+mod cache;
+mod output;
+
+pub use cache::{parse_cache_from, parse_cache_to, CachePruned, CacheRef, CacheTo};
+pub use output::{parse_output, Dest, Output};
 
 struct BuildHost<'e> {
     engine: &'e Engine,
@@ -255,234 +261,93 @@ pub fn run_bundle_main(args: &[String]) -> i32 {
     code
 }
 
-impl Engine {
-    /// `build`: the Dockerfile in `o`, built on this engine's store; base
-    /// images are pulled with `pull` when missing (or always, `o.pull`).
-    /// The image is also written to each of `outputs` (`-o`).
-    pub fn build(
-        &self,
-        o: &BuildOptions,
-        pull: PullOptions,
-        outputs: &[Output],
-        progress: &mut dyn Progress,
-    ) -> Result<Built> {
-        let host = BuildHost { engine: self, pull };
-        let built = skiff_build::build(&self.paths.root, &host, o, progress)?;
-        for out in outputs {
-            self.export_build(&built.id, out)?;
-        }
-        Ok(built)
-    }
-}
-
-/// What `builder prune` removed: the cache entries' keys and the bytes
-/// reclaimed.
+/// What a build reads and writes besides the store: `-o`, `--cache-from`,
+/// `--cache-to`.
 #[derive(Debug, Clone, Default)]
-pub struct CachePruned {
-    pub removed: Vec<String>,
-    pub bytes: u64,
+pub struct BuildIo {
+    pub outputs: Vec<Output>,
+    pub cache_from: Vec<CacheRef>,
+    pub cache_to: Vec<CacheTo>,
+    /// Verify TLS of the registries caches are in.
+    pub tls_verify: bool,
 }
 
-impl Engine {
-    /// `builder prune`: cache entries holding layers no image uses (every
-    /// entry with `all`), only those unused for `older_than` when given;
-    /// then whatever nothing holds any more.
-    pub fn builder_prune(
-        &self,
-        all: bool,
-        older_than: Option<std::time::Duration>,
-    ) -> Result<CachePruned> {
-        let mut images = self.images()?;
-        let (image_blobs, _) = images.used_by_images()?;
-        let cutoff = older_than.map(|d| crate::time::now_nanos() - d.as_nanos() as i64);
-        let mut out = CachePruned::default();
-        for e in images.catalog.cache_entries()? {
-            if let Some(c) = cutoff {
-                match crate::time::parse_rfc3339_nanos(&e.last_used) {
-                    Some(t) if t >= c => continue,
-                    _ => {}
-                }
-            }
-            if !all && e.blobs.iter().all(|b| image_blobs.contains(b)) {
-                continue;
-            }
-            images.catalog.cache_remove(&e.key)?;
-            out.removed.push(e.key);
-        }
-        out.bytes = images.collect()?;
-        let _ = std::fs::remove_dir_all(images.root().join("build-cache-mounts"));
-        if all {
-            let _ = std::fs::remove_dir_all(skiff_build::statcache::dir(images.root()));
-        }
-        Ok(out)
-    }
+/// A front end's progress, with the builder's vertices numbered after the
+/// engine's own (the caches imported) and the highest number kept.
+struct Numbered<'a> {
+    inner: &'a mut dyn Progress,
+    offset: usize,
+    last: usize,
+}
 
-    /// `system df`'s build cache row: entries, those whose layers an image
-    /// uses (active), the bytes of the layers the cache alone holds.
-    pub(crate) fn build_cache_usage(&self) -> Result<crate::system::Usage> {
-        let images = self.images()?;
-        let (image_blobs, _) = images.used_by_images()?;
-        let mut u = crate::system::Usage::default();
-        let mut counted = std::collections::HashSet::new();
-        for e in images.catalog.cache_entries()? {
-            u.total += 1;
-            if e.blobs.iter().all(|b| image_blobs.contains(b)) {
-                u.active += 1;
-            }
-            for b in e.blobs.iter().filter(|b| !image_blobs.contains(*b)) {
-                if counted.insert(b.clone()) {
-                    let s = images.store.size(b).unwrap_or(0);
-                    u.size += s;
-                    u.reclaimable += s;
-                }
-            }
+impl Progress for Numbered<'_> {
+    fn event(&mut self, e: Event<'_>) {
+        let e = e.map_id(|id| id + self.offset);
+        if let Event::Start { id, .. } = e {
+            self.last = self.last.max(id);
         }
-        Ok(u)
+        self.inner.event(e);
     }
 }
 
-/// Where a build's result goes besides the image store (`-o`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// `type=docker|oci`: an image archive, as `save` writes it.
-    Archive(crate::images::ArchiveFormat, Dest),
-    /// `type=tar`: the image's files as one tar.
-    Tar(Dest),
-    /// `type=local`: the image's files in a directory.
-    Local(std::path::PathBuf),
-}
-
-/// A file, or standard output (`dest=-`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Dest {
-    File(std::path::PathBuf),
-    Stdout,
-}
-
-/// `-o` as docker build takes it: `type=TYPE,dest=PATH`, or a bare path (a
-/// directory, `type=local`); `-` alone is a tar on standard output.
-pub fn parse_output(spec: &str) -> Result<Output> {
-    if !spec.contains('=') {
-        return Ok(match spec {
-            "-" => Output::Tar(Dest::Stdout),
-            dir => Output::Local(dir.into()),
-        });
-    }
-    let mut kind = None;
-    let mut dest = None;
-    for part in spec.split(',') {
-        match part.split_once('=') {
-            Some(("type", t)) => kind = Some(t.to_string()),
-            Some(("dest", d)) => dest = Some(d.to_string()),
-            _ => return Err(Error::Invalid(format!("invalid output {spec:?}"))),
-        }
-    }
-    let dest = dest.ok_or_else(|| Error::Invalid(format!("output {spec:?}: dest is required")))?;
-    let file = || {
-        if dest == "-" {
-            Dest::Stdout
-        } else {
-            Dest::File(dest.clone().into())
-        }
-    };
-    Ok(match kind.as_deref() {
-        Some("local") => Output::Local(dest.clone().into()),
-        Some("tar") => Output::Tar(file()),
-        Some("docker") => Output::Archive(crate::images::ArchiveFormat::DockerArchive, file()),
-        Some("oci") => Output::Archive(crate::images::ArchiveFormat::OciArchive, file()),
-        other => {
-            return Err(Error::Invalid(format!(
-                "output {spec:?}: unsupported type {}",
-                other.unwrap_or("(none)")
-            )))
-        }
-    })
-}
-
-impl Engine {
-    /// Write the built image `id` to `out`.
-    fn export_build(&self, id: &Digest, out: &Output) -> Result<()> {
-        let open = |d: &Dest| -> Result<Box<dyn std::io::Write>> {
-            Ok(match d {
-                Dest::Stdout => Box::new(std::io::stdout().lock()),
-                Dest::File(p) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(p).map_err(crate::io_err("creating", p))?,
-                )),
-            })
-        };
-        match out {
-            Output::Archive(format, d) => self.image_save(&[id.to_string()], *format, open(d)?),
-            Output::Tar(d) => self.with_image_files(id, |root| {
-                let mut b = tar::Builder::new(open(d)?);
-                b.follow_symlinks(false);
-                b.append_dir_all(".", root)
-                    .and_then(|()| b.into_inner().map(|_| ()))
-                    .map_err(|e| Error::Internal(format!("writing the image's files: {e}")))
-            }),
-            Output::Local(dir) => self.with_image_files(id, |root| {
-                std::fs::create_dir_all(dir).map_err(crate::io_err("creating", dir))?;
-                // Through a tar, which keeps modes, owners, times and links.
-                let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                    .map_err(|e| Error::Internal(format!("pipe: {e}")))?;
-                let (r, w) = (std::fs::File::from(r), std::fs::File::from(w));
-                std::thread::scope(|s| {
-                    let writer = s.spawn(move || {
-                        let mut b = tar::Builder::new(w);
-                        b.follow_symlinks(false);
-                        b.append_dir_all(".", root).and_then(|()| b.finish())
-                    });
-                    let mut a = tar::Archive::new(r);
-                    a.set_preserve_permissions(true);
-                    a.set_preserve_ownerships(true);
-                    a.set_preserve_mtime(true);
-                    a.set_overwrite(true);
-                    let unpacked = a.unpack(dir);
-                    drop(a);
-                    let written = writer.join().expect("a tar writer panicked");
-                    unpacked
-                        .and(written)
-                        .map_err(|e| Error::Internal(format!("writing {}: {e}", dir.display())))
-                })
+impl Numbered<'_> {
+    /// A vertex of the engine's own: `name`, done by `f`.
+    fn vertex<T>(&mut self, name: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.last += 1;
+        let id = self.last;
+        self.inner.event(Event::Start { id, name });
+        let t0 = std::time::Instant::now();
+        let r = f(self);
+        let elapsed = t0.elapsed();
+        match &r {
+            Ok(_) => self.inner.event(Event::Done { id, elapsed }),
+            Err(e) => self.inner.event(Event::Failed {
+                id,
+                elapsed,
+                message: &e.to_string(),
             }),
         }
-    }
-
-    /// Run `f` on the image's files: its only layer's directory, or its
-    /// layers mounted read-only, unmounted after.
-    fn with_image_files<T>(
-        &self,
-        id: &Digest,
-        f: impl FnOnce(&std::path::Path) -> Result<T>,
-    ) -> Result<T> {
-        let dirs = self.images()?.layer_dirs(id)?;
-        if let [only] = dirs.as_slice() {
-            return f(only);
-        }
-        let at = tempfile_dir(&self.paths.root)?;
-        if dirs.is_empty() {
-            let r = f(&at);
-            let _ = std::fs::remove_dir_all(&at);
-            return r;
-        }
-        let spec = skiff_image::overlay::OverlaySpec {
-            lower: dirs,
-            upper: None,
-            work: None,
-            volatile: false,
-        };
-        skiff_image::overlay::mount(&spec, &at).map_err(|e| Error::Internal(e.to_string()))?;
-        let r = f(&at);
-        crate::mount::unmount(&at);
-        let _ = std::fs::remove_dir_all(&at);
         r
     }
 }
 
-/// A new empty directory under `<root>/tmp`.
-fn tempfile_dir(root: &std::path::Path) -> Result<std::path::PathBuf> {
-    let d = root
-        .join("tmp")
-        .join(format!("export-{}", crate::names::new_id()));
-    std::fs::create_dir_all(&d).map_err(crate::io_err("creating", &d))?;
-    Ok(d)
+impl Engine {
+    /// `build`: the Dockerfile in `o`, built on this engine's store; base
+    /// images are pulled with `pull` when missing (or always, `o.pull`).
+    /// Steps the store lacks come from `io.cache_from`; the image is also
+    /// written to each of `io.outputs` (`-o`) and its steps' cache to
+    /// `io.cache_to`.
+    pub fn build(
+        &self,
+        mut o: BuildOptions,
+        pull: PullOptions,
+        io: &BuildIo,
+        progress: &mut dyn Progress,
+    ) -> Result<Built> {
+        let mut p = Numbered {
+            inner: progress,
+            offset: 0,
+            last: 0,
+        };
+        for at in &io.cache_from {
+            let imported = p.vertex(&format!("importing cache manifest from {at}"), |p| {
+                self.import_caches(std::slice::from_ref(at), io.tls_verify, &mut |w| {
+                    p.inner.event(Event::Warning { text: &w })
+                })
+            })?;
+            o.cache_from.extend(imported);
+        }
+        p.offset = p.last;
+        let host = BuildHost { engine: self, pull };
+        let built = skiff_build::build(&self.paths.root, &host, &o, &mut p)?;
+        for out in &io.outputs {
+            self.export_build(&built.id, out)?;
+        }
+        for to in &io.cache_to {
+            p.vertex(&format!("exporting cache to {}", to.at), |_| {
+                self.export_cache(&built, to, io.tls_verify)
+            })?;
+        }
+        Ok(built)
+    }
 }
