@@ -92,7 +92,7 @@ pub fn attach_socket(runroot: &Path, id: &str) -> PathBuf {
 }
 
 /// (rows, columns) of the terminal on `fd`, if it is one.
-pub(crate) fn terminal_size(fd: RawFd) -> Option<(u16, u16)> {
+pub fn terminal_size(fd: RawFd) -> Option<(u16, u16)> {
     // SAFETY: an all-zero winsize is valid.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ fills the winsize struct it is given.

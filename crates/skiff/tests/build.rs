@@ -548,3 +548,48 @@ fn outputs() {
         "it built before refusing the output: {err}"
     );
 }
+
+#[test]
+fn the_live_view_and_plain_lines() {
+    let e = Env::new();
+    let ctx = e.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM bb:base\nRUN for i in 1 2 3; do echo line $i; done\nRUN echo oops && false\n",
+        )],
+    );
+    let c = ctx.to_str().unwrap();
+    for _ in 0..2 {
+        let o = e.skiff(&["build", "--progress", "tty", c]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&o.stderr);
+        // Redrawn in place, a header with the time and the count of steps,
+        // each step with its time.
+        assert!(
+            err.contains("\x1b[K[+] Building ") && err.contains("\x1b[J"),
+            "{err}"
+        );
+        assert!(err.contains("(3/3) FINISHED"), "{err}");
+        assert!(
+            err.contains(" => ERROR [3/3] RUN echo oops && false "),
+            "{err}"
+        );
+        // What the failed step printed, below the view, then the error.
+        let tail = err.rsplit("\x1b[J").next().unwrap();
+        assert!(
+            tail.starts_with("------\n > [3/3] RUN echo oops && false:\noops\n------\nERROR: "),
+            "{tail:?}"
+        );
+    }
+    let o = e.skiff(&["build", "--progress", "tty", c]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(" => CACHED [2/3] RUN for i in 1 2 3"), "{err}");
+    // auto is the plain lines when stderr is no terminal.
+    let o = e.skiff(&["build", c]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("#2 CACHED") && !err.contains("[+] Building"),
+        "{err}"
+    );
+}

@@ -2,14 +2,14 @@
 //! progress lines on stderr, the image ID with `-q`; the work is the
 //! engine's (`Engine::build`).
 
-use super::build_progress::Plain;
+use super::build_progress::{Plain, Tty};
 use clap::Args;
 use skiff_build::context::Tree;
 use skiff_engine::build::{self, BuildIo, BuildOptions, Progress};
 use skiff_engine::images::PullOptions;
 use skiff_engine::Engine;
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -250,10 +250,21 @@ pub fn build(root: &Path, runroot: &Path, a: BuildArgs) -> Result {
         ..Default::default()
     };
     let quiet = a.quiet || a.progress == "quiet";
-    let mut plain = Plain::new();
-    let mut silent = skiff_build::progress::Quiet;
-    let progress: &mut dyn Progress = if quiet { &mut silent } else { &mut plain };
-    let built = engine.build(o, pull, &io, progress).map_err(|e| {
+    let live = match a.progress.as_str() {
+        "tty" => true,
+        "auto" => std::io::stderr().is_terminal(),
+        _ => false,
+    };
+    let mut progress: Box<dyn Progress> = if quiet {
+        Box::new(skiff_build::progress::Quiet)
+    } else if live {
+        Box::new(Tty::new())
+    } else {
+        Box::new(Plain::new())
+    };
+    let built = engine.build(o, pull, &io, progress.as_mut());
+    drop(progress);
+    let built = built.map_err(|e| {
         let mut msg = String::new();
         if let skiff_engine::Error::Build(skiff_build::BuildError::RunFailed { tail, .. }) = &e {
             if quiet && !tail.is_empty() {

@@ -53,20 +53,6 @@ fn stdio_fd(fd: i32, null: bool) -> Result<OwnedFd> {
     dup(fd)
 }
 
-/// (rows, columns) of the terminal on our stdout, if it is one.
-fn terminal_size() -> Option<(u16, u16)> {
-    let ws = nix::pty::Winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let mut ws = ws;
-    // SAFETY: TIOCGWINSZ fills the winsize struct it is given.
-    let r = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) };
-    (r == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
-}
-
 pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
     if !a.detach {
         require_tty(a.tty, a.interactive)?;
@@ -83,7 +69,11 @@ pub fn exec(root: &Path, runroot: &Path, a: ExecArgs) -> Result {
         tty: a.tty,
         interactive: a.interactive,
         detach_keys: a.detach_keys.clone(),
-        console_size: if a.tty { terminal_size() } else { None },
+        console_size: if a.tty {
+            skiff_engine::tty::terminal_size(1)
+        } else {
+            None
+        },
     };
     // Without a pty the process gets our stdio (stdin with -i; nothing
     // when detached).
