@@ -134,3 +134,47 @@ fn docker_and_skiff_exchange_images() {
     );
     assert_eq!(ok(ns, &root3, &["images", "-q", "--no-trunc"]).trim(), id);
 }
+
+/// A Dockerfile whose image shows at run time what the build made: files
+/// with their owners and modes, the environment, the working directory,
+/// the user, ENTRYPOINT and CMD.
+pub const BUILT: &str = r#"FROM base:1
+RUN mkdir -p /srv/data && echo made-by-run > /srv/data/run.txt && chmod 600 /srv/data/run.txt
+COPY --chown=1:2 --chmod=640 app.txt /srv/app.txt
+ENV GREETING=hello
+WORKDIR /srv
+USER 1:2
+ENTRYPOINT ["sh", "-c", "echo $GREETING $(id -u):$(id -g) $(pwd) \"$@\"; ls -ln /srv /srv/data | sed 1d | sed -e '/^total/d' -e '/^$/d' -e 's/  */ /g' | cut -d' ' -f1,3,4,5,9", "--"]
+CMD ["default-arg"]
+"#;
+
+#[test]
+fn docker_runs_an_image_skiff_built_and_pushed() {
+    let docker = Dockerd::start("sb", NetNs::new("skiff-built"));
+    let ns = docker.netns();
+    let reg = start_registry_in(Some(ns), None);
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("r");
+    import_busybox(ns, d.path(), &root, "base:1");
+    let ctx = d.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), BUILT).unwrap();
+    std::fs::write(ctx.join("app.txt"), "app\n").unwrap();
+    let name = format!("{}/skiff/built:v1", reg.host);
+    ok(
+        ns,
+        &root,
+        &["build", "-q", "-t", &name, ctx.to_str().unwrap()],
+    );
+    let id = skiff_id(ns, &root, &name);
+    let want = ok(ns, &root, &["run", "--rm", "--network", "none", &name, "x"]);
+    assert!(
+        want.starts_with("hello 1:2 /srv x\n") && want.contains("-rw-r----- 1 2 4 app.txt"),
+        "{want}"
+    );
+    ok(ns, &root, &["push", "-q", &name]);
+    dk(&docker, &["pull", "-q", &name]);
+    assert_eq!(dk_id(&docker, &name), id);
+    let got = dk(&docker, &["run", "--rm", "--network", "none", &name, "x"]);
+    assert_eq!(got, want, "docker run of the image skiff built");
+}

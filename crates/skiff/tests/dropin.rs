@@ -872,3 +872,74 @@ fn podman_and_skiff_exchange_archives() {
         assert!(out.success(), "{}", out.describe("podman rmi"));
     }
 }
+
+#[test]
+fn podman_runs_an_image_skiff_built() {
+    let pm = Podman::new();
+    let d = pm.dir.path();
+    let rootfs = d.join("rootfs");
+    skiff_testkit::make_busybox_rootfs(&rootfs);
+    let tarball = d.join("rootfs.tar");
+    skiff_testkit::write_tar(&rootfs, &tarball);
+    let root = d.join("skiff");
+    let ok = |args: &[&str]| {
+        let out = skiff(&root, args);
+        assert!(
+            out.success(),
+            "{}",
+            out.describe(&format!("skiff {args:?}"))
+        );
+        out.stdout
+    };
+    ok(&["import", tarball.to_str().unwrap(), "base:1"]);
+    let ctx = d.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM base:1\n\
+         RUN mkdir -p /srv && echo made-by-run > /srv/run.txt && chmod 600 /srv/run.txt\n\
+         COPY --chown=1:2 --chmod=640 app.txt /srv/app.txt\n\
+         ENV GREETING=hello\nWORKDIR /srv\nUSER 1:2\n\
+         ENTRYPOINT [\"sh\", \"-c\", \"echo $GREETING $(id -u):$(id -g) $(pwd) $0; ls -ln | sed 1d\"]\n\
+         CMD [\"default-arg\"]\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("app.txt"), "app\n").unwrap();
+    ok(&[
+        "build",
+        "-q",
+        "-t",
+        "localhost/built:v1",
+        ctx.to_str().unwrap(),
+    ]);
+    let want = ok(&["run", "--rm", "--network", "none", "localhost/built:v1"]);
+    assert!(want.starts_with("hello 1:2 /srv default-arg\n"), "{want}");
+    let archive = d.join("built.tar");
+    ok(&[
+        "save",
+        "-o",
+        archive.to_str().unwrap(),
+        "localhost/built:v1",
+    ]);
+    let s = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let out = pm.isolated(&s(&["load", "-i", archive.to_str().unwrap()]));
+    assert!(out.success(), "{}", out.describe("podman load"));
+    let [nofile, nproc] = podman_ulimits();
+    let out = pm.isolated(&s(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--cgroup-parent",
+        &pm.cgroup_parent,
+        "--ulimit",
+        &nofile,
+        "--ulimit",
+        &nproc,
+        "localhost/built:v1",
+    ]));
+    assert!(out.success(), "{}", out.describe("podman run"));
+    assert_eq!(out.stdout, want, "podman run of the image skiff built");
+}
