@@ -257,7 +257,7 @@ impl Tree {
         }
         let mut top = top;
         let second = top.split_off(top.len() / 2);
-        let (mut out, rest) = std::thread::scope(|s| {
+        let (out, rest) = std::thread::scope(|s| {
             let other = s.spawn(|| {
                 let mut out = Vec::new();
                 self.walk_entries(&src.rel, "", second, skip, &mut out)
@@ -269,11 +269,8 @@ impl Tree {
                 .map(|()| out);
             (first, other.join().expect("a walk thread panicked"))
         });
-        if let (Ok(o), Ok(r)) = (&mut out, rest.as_ref()) {
-            o.extend(r.iter().cloned());
-        }
-        let out = out?;
-        rest?;
+        let mut out = out?;
+        out.extend(rest?);
         Ok(out)
     }
 
@@ -330,14 +327,16 @@ impl Tree {
                 }
                 continue;
             }
-            out.push(Entry {
-                tree_rel: tree_rel.clone(),
-                rel: rel.clone(),
-                md,
-            });
             if is_dir {
                 let below = self.list(&tree_rel)?;
+                out.push(Entry {
+                    tree_rel,
+                    rel: rel.clone(),
+                    md,
+                });
                 self.walk_entries(src, &rel, below, skip, out)?;
+            } else {
+                out.push(Entry { tree_rel, rel, md });
             }
         }
         Ok(())
@@ -421,7 +420,13 @@ fn join(a: &str, b: &str) -> String {
     match (a.is_empty(), b.is_empty()) {
         (true, _) => b.to_string(),
         (_, true) => a.to_string(),
-        _ => format!("{a}/{b}"),
+        _ => {
+            let mut s = String::with_capacity(a.len() + 1 + b.len());
+            s.push_str(a);
+            s.push('/');
+            s.push_str(b);
+            s
+        }
     }
 }
 

@@ -95,16 +95,15 @@ impl StatCache {
         let mut e = Entries::default();
         if let Ok(data) = std::fs::read(&file) {
             e.map.reserve(data.len() / 100);
-            let mut at = 0;
-            for line in data.split(|b| *b == b'\n') {
-                if let Some((rel, stamp, hash)) = parse_line(line) {
-                    let start = at + (line.len() - rel.len());
+            let mut at = MAGIC.len();
+            if data.starts_with(MAGIC) {
+                while let Some((rel, stamp, hash, next)) = parse_record(&data, at) {
                     e.map.insert(
-                        key(rel),
-                        (stamp, hash, Name::Kept(start, start + rel.len())),
+                        key(&data[rel.0..rel.1]),
+                        (stamp, hash, Name::Kept(rel.0, rel.1)),
                     );
+                    at = next;
                 }
-                at += line.len() + 1;
             }
             e.data = data;
         }
@@ -130,7 +129,7 @@ impl StatCache {
             }
         }
         let hash = hash_file(&root.join(rel))?;
-        if !rel.contains('\n') {
+        if rel.len() <= u16::MAX as usize {
             let mut e = self.entries.write().expect("stat cache");
             e.map.insert(k, (stamp, hash, Name::New(rel.to_string())));
             e.dirty = true;
@@ -146,20 +145,22 @@ impl StatCache {
         if !e.dirty {
             return;
         }
-        let mut out = String::with_capacity(e.map.len() * 120);
+        let mut out = Vec::with_capacity(MAGIC.len() + e.map.len() * 110);
+        out.extend_from_slice(MAGIC);
         for (s, h, name) in e.map.values() {
             let rel = match name {
-                Name::Kept(a, b) => String::from_utf8_lossy(&e.data[*a..*b]),
-                Name::New(r) => std::borrow::Cow::Borrowed(r.as_str()),
+                Name::Kept(a, b) => &e.data[*a..*b],
+                Name::New(r) => r.as_bytes(),
             };
-            out.push_str(&format!(
-                "{} {} {} {} {} {rel}\n",
-                hex::encode(h),
-                s.ino,
-                s.size,
-                s.mtime,
-                s.ctime
-            ));
+            let Ok(len) = u16::try_from(rel.len()) else {
+                continue;
+            };
+            out.extend_from_slice(h);
+            for n in [s.ino, s.size, s.mtime as u64, s.ctime as u64] {
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(rel);
         }
         let Some(parent) = file.parent() else { return };
         let _ = std::fs::create_dir_all(parent);
@@ -170,41 +171,34 @@ impl StatCache {
     }
 }
 
-/// `HASH INO SIZE MTIME CTIME REL`: the path's bytes, the stamp, the digest.
-fn parse_line(line: &[u8]) -> Option<(&[u8], Stamp, [u8; 32])> {
-    let mut f = line.splitn(6, |b| *b == b' ');
-    let mut hash = [0u8; 32];
-    hex::decode_to_slice(f.next()?, &mut hash).ok()?;
-    let num = |b: Option<&[u8]>| -> Option<i64> {
-        let b = b?;
-        let (neg, digits) = match b.first() {
-            Some(b'-') => (true, &b[1..]),
-            _ => (false, b),
-        };
-        let mut n: i64 = 0;
-        for d in digits {
-            if !d.is_ascii_digit() {
-                return None;
-            }
-            n = n.checked_mul(10)?.checked_add((d - b'0') as i64)?;
-        }
-        Some(if neg { -n } else { n })
-    };
-    let ino = num(f.next())? as u64;
-    let size = num(f.next())? as u64;
-    let mtime = num(f.next())?;
-    let ctime = num(f.next())?;
-    let rel = f.next()?;
-    std::str::from_utf8(rel).ok()?;
+/// The start of a cache file: its format.
+const MAGIC: &[u8] = b"skiff-statcache-2\n";
+
+/// A record read: where its path is, its stamp and digest, where the next
+/// record starts.
+type Record = ((usize, usize), Stamp, [u8; 32], usize);
+
+/// The record at `at`: `DIGEST(32) INO SIZE MTIME CTIME (8 each, little
+/// endian) LEN(2) REL`: where its path is, its stamp, its digest, and where
+/// the next record starts. None at the end (or in a torn record).
+fn parse_record(data: &[u8], at: usize) -> Option<Record> {
+    let head = data.get(at..at + 32 + 4 * 8 + 2)?;
+    let hash: [u8; 32] = head[..32].try_into().ok()?;
+    let n =
+        |i: usize| u64::from_le_bytes(head[32 + i * 8..40 + i * 8].try_into().expect("8 bytes"));
+    let len = u16::from_le_bytes([head[64], head[65]]) as usize;
+    let start = at + head.len();
+    data.get(start..start + len)?;
     Some((
-        rel,
+        (start, start + len),
         Stamp {
-            ino,
-            size,
-            mtime,
-            ctime,
+            ino: n(0),
+            size: n(1),
+            mtime: n(2) as i64,
+            ctime: n(3) as i64,
         },
         hash,
+        start + len,
     ))
 }
 
@@ -249,5 +243,40 @@ mod tests {
         let h2 = c.file_digest("a", &ctx, &md2).unwrap();
         assert_ne!(h1, h2);
         assert_eq!(h2, hash_file(&f).unwrap());
+    }
+
+    #[test]
+    fn a_torn_or_foreign_file_loses_only_what_is_torn() {
+        let d = tempfile::tempdir().unwrap();
+        let ctx = d.path().join("ctx");
+        std::fs::create_dir_all(&ctx).unwrap();
+        for n in ["a", "b"] {
+            std::fs::write(ctx.join(n), n).unwrap();
+        }
+        let c = StatCache::load(d.path(), &ctx);
+        for n in ["a", "b"] {
+            let md = std::fs::symlink_metadata(ctx.join(n)).unwrap();
+            c.file_digest(n, &ctx, &md).unwrap();
+        }
+        c.save();
+        let file = c.file.clone().unwrap();
+        let data = std::fs::read(&file).unwrap();
+        std::fs::write(&file, &data[..data.len() - 1]).unwrap();
+        assert_eq!(
+            StatCache::load(d.path(), &ctx)
+                .entries
+                .read()
+                .unwrap()
+                .map
+                .len(),
+            1
+        );
+        std::fs::write(&file, b"not a cache").unwrap();
+        assert!(StatCache::load(d.path(), &ctx)
+            .entries
+            .read()
+            .unwrap()
+            .map
+            .is_empty());
     }
 }

@@ -122,6 +122,17 @@ impl Catalog {
 
     /// Record an image and point `names` at it (moving names from older images).
     pub fn add(&mut self, rec: &ImageRecord, names: &[String]) -> Result<()> {
+        // The same image under the same names again (a rebuild from the
+        // cache, a second load): nothing to write.
+        if self.get(&rec.id)?.as_ref() == Some(rec) {
+            let mut same = true;
+            for n in names {
+                same &= self.resolve_name(n)?.as_ref() == Some(&rec.id);
+            }
+            if same {
+                return Ok(());
+            }
+        }
         let path = self.path.clone();
         let db = |err| CatalogError::Db {
             path: path.clone(),

@@ -308,7 +308,9 @@ pub fn build(
                 }
             }
         }
+        timing("build: stages done");
         let mut built = b.export(result.state)?;
+        timing("build: image written");
         built.image_steps = result.steps;
         built.all_steps = all_steps;
         Ok(built)
