@@ -30,7 +30,7 @@ tier "runtime and image integration tests" cargo test -p skiff -q --test lifecyc
 tier "network tests (netlink, DNS, bridges, ports, names)" bash -c "cargo test -q -p skiff-net --tests && cargo test -q -p skiff --test network"
 tier "engine facade tests (one Engine, many threads)" cargo test -p skiff-engine -q --test facade
 tier "container engine tests" cargo test -p skiff -q --test containers --test containers_files --test containers_supervisor --test containers_terminal --test containers_faults
-tier "build tests (Dockerfiles, the build cache)" cargo test -p skiff -q --test build --test build_bad_input --test build_cache_io
+tier "build tests (Dockerfiles, the build cache)" cargo test -p skiff -q --test build --test build_bad_input --test build_cache_io --test build_mounts
 tier "build parity (the same Dockerfiles built by Docker 20.10)" cargo test -p skiff -q --test build_parity
 tier "docker parity scenarios (skiff vs Docker 20.10)" cargo test -p skiff -q --test docker_parity
 tier "drop-in and interop tests (podman, containerd, docker)" cargo test -p skiff -q --test dropin --test docker_interop

@@ -173,6 +173,9 @@ impl Tree {
             if self.excluded(&rel) {
                 return Err(SourceError::NotFound(rel));
             }
+            let rel = self
+                .beneath(&rel)
+                .ok_or_else(|| SourceError::NotFound(rel.clone()))?;
             let md = std::fs::symlink_metadata(self.root.join(&rel))
                 .map_err(|_| SourceError::NotFound(rel.clone()))?;
             return Ok(vec![Source {
@@ -187,6 +190,19 @@ impl Tree {
             return Err(SourceError::NotFound(rel));
         }
         Ok(out)
+    }
+
+    /// `rel` with the links among its directories followed inside the
+    /// tree (a link's `..` or `/` is the tree's top, as for a `chroot`),
+    /// so that joining it to the root never leaves the tree; its last
+    /// component is kept as it is (a link is copied as a link).
+    fn beneath(&self, rel: &str) -> Option<String> {
+        let Some((parent, name)) = rel.rsplit_once('/') else {
+            return Some(rel.to_string());
+        };
+        let dir = skiff_runtime::rootfs::resolve::resolve_chrooted(&self.root, parent).ok()?;
+        let dir = dir.strip_prefix(&self.root).ok()?.to_str()?.to_string();
+        Some(join(&dir, name))
     }
 
     fn glob(&self, pattern: &[&str], at: String, out: &mut Vec<Source>) -> Result<(), SourceError> {

@@ -218,8 +218,19 @@ impl Builder<'_> {
     }
 
     pub fn now(&self) -> String {
+        Self::at(std::time::Duration::ZERO)
+    }
+
+    /// A minute before now, as [`now`](Self::now) writes times (so the two
+    /// compare as strings).
+    pub fn a_minute_ago(&self) -> String {
+        Self::at(std::time::Duration::from_secs(60))
+    }
+
+    fn at(before: std::time::Duration) -> String {
         let ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+            .checked_sub(before)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(0);
         skiff_runtime::state::rfc3339_nanos(ns)

@@ -21,6 +21,17 @@ const MAX_LINKS: u32 = 40;
 /// Resolve `path` (absolute, as seen in the container) below `rootfs`, creating
 /// missing directories (and the final file or directory when `create` says so).
 pub fn resolve_in_root(rootfs: &Path, path: &str, create: Option<Create>) -> Result<PathBuf> {
+    resolve(rootfs, path, create, false)
+}
+
+/// [`resolve_in_root`] as a `chroot` sees the path: a link's `..` above the
+/// rootfs stays at its top (as BuildKit reads a build's sources) instead
+/// of being refused. Creates nothing.
+pub fn resolve_chrooted(rootfs: &Path, path: &str) -> Result<PathBuf> {
+    resolve(rootfs, path, None, true)
+}
+
+fn resolve(rootfs: &Path, path: &str, create: Option<Create>, clamp: bool) -> Result<PathBuf> {
     let mut cur: Vec<std::ffi::OsString> = Vec::new();
     let mut links = 0;
     let mut pending: Vec<std::ffi::OsString> = components(Path::new(path));
@@ -48,7 +59,7 @@ pub fn resolve_in_root(rootfs: &Path, path: &str, create: Option<Create>) -> Res
                 let mut t = components(&target);
                 if target.is_absolute() {
                     cur.clear();
-                } else {
+                } else if !clamp {
                     // Check that the link's `..` steps stay inside the rootfs.
                     let mut depth = cur.len() as i64;
                     for part in &t {

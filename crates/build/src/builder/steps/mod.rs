@@ -266,13 +266,16 @@ impl<'b, 'a> StageRun<'b, 'a> {
     /// that, from a `--cache-from` cache (then kept in the store's).
     fn cached(&self, key: &str) -> Result<Option<State>> {
         let images = self.b.images.lock().expect("images");
-        let local = images
-            .catalog
-            .cache_get(key)?
-            .and_then(|e| serde_json::from_str::<State>(&e.state).ok())
-            .filter(|s| s.complete(&images));
-        if let Some(state) = local {
-            self.b.used.lock().expect("used keys").push(key.to_string());
+        let local = images.catalog.cache_get(key)?.and_then(|e| {
+            let state = serde_json::from_str::<State>(&e.state).ok()?;
+            Some((state, e.last_used))
+        });
+        if let Some((state, last_used)) = local.filter(|(s, _)| s.complete(&images)) {
+            // Use is recorded to the minute: a build of what was just
+            // built writes nothing.
+            if last_used < self.b.a_minute_ago() {
+                self.b.used.lock().expect("used keys").push(key.to_string());
+            }
             return Ok(Some(state));
         }
         for c in &self.b.o.cache_from {

@@ -64,6 +64,7 @@ impl StageRun<'_, '_> {
         };
         let mut work = Work::new(&b.image_root)?;
         let mut views = Vec::new();
+        let mut writable = Vec::new();
         let mut mounts = Vec::new();
         let mut targets = Vec::new();
         for m in &r.mounts {
@@ -132,17 +133,25 @@ impl StageRun<'_, '_> {
                     let view = self.mount_source(inst, m.from.as_deref())?;
                     let src = crate::context::clean(m.source.as_deref().unwrap_or("."))
                         .map_err(|e| err(e.to_string()))?;
-                    let path = view.root().join(&src);
-                    if std::fs::symlink_metadata(&path).is_err() {
-                        return Err(err(format!("\"/{src}\" not found: not found")));
-                    }
-                    if !m.readonly {
-                        return Err(err("writable bind mounts (rw) are not supported yet".into()));
-                    }
+                    // Links in the source resolve inside it, never to the host's files.
+                    let path = skiff_runtime::rootfs::resolve::resolve_chrooted(view.root(), &src)
+                        .ok()
+                        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+                        .ok_or_else(|| err(format!("\"/{src}\" not found: not found")))?;
+                    let source = if m.readonly {
+                        path
+                    } else {
+                        // rw: the RUN writes to a copy-on-write view of the
+                        // files, thrown away after it.
+                        let w = scratch_over(&b.image_root, &path)?;
+                        let source = w.rootfs();
+                        writable.push(w);
+                        source
+                    };
                     mounts.push(ExtraMount::Bind {
-                        source: path,
+                        source,
                         target: target.clone(),
-                        readonly: true,
+                        readonly: m.readonly,
                     });
                     views.push(view);
                 }
@@ -228,6 +237,21 @@ impl StageRun<'_, '_> {
             working_dir: None,
         })
     }
+}
+
+/// A writable view of `path` whose writes are thrown away with it: a
+/// directory under an overlay with an upper dir of its own, a file copied.
+fn scratch_over(image_root: &std::path::Path, path: &std::path::Path) -> Result<Work> {
+    let mut w = Work::new(image_root)?;
+    if path.is_dir() {
+        w.mount(vec![path.to_path_buf()])?;
+    } else {
+        let copy = w.rootfs();
+        std::fs::remove_dir(&copy)
+            .and_then(|()| std::fs::copy(path, &copy).map(|_| ()))
+            .map_err(|e| BuildError::host(format!("copying {}: {e}", path.display())))?;
+    }
+    Ok(w)
 }
 
 /// A command as an error shows it: at most 400 characters.
