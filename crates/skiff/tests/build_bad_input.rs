@@ -163,3 +163,47 @@ fn a_run_that_fills_the_disk() {
     let o = skiff(&["build", "-t", "fits", ok.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// A context file the builder cannot read (root reads every file by its
+/// permissions, so the file is a process's memory, which fails to read at
+/// offset 0: `/proc/PID/mem` bind-mounted into the context). The build
+/// fails naming the file, leaves nothing, and works once it is excluded.
+#[test]
+fn a_context_with_an_unreadable_file() {
+    let e = Env::new();
+    let ctx = e.context(
+        "ctx",
+        &[
+            ("Dockerfile", "FROM bb:base\nCOPY . /app/\n"),
+            ("readable.txt", "r\n"),
+            ("secret/locked.txt", ""),
+        ],
+    );
+    let locked = ctx.join("secret/locked.txt");
+    let mem = format!("/proc/{}/mem", std::process::id());
+    nix::mount::mount(
+        Some(mem.as_str()),
+        &locked,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .expect("bind-mounting a process's memory into the context");
+    // (Env's drop unmounts everything below its directory.)
+    assert!(std::fs::read(&locked).is_err(), "the file reads");
+    let o = e.skiff(&["build", "-q", ctx.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ERROR:") && err.contains("secret/locked.txt"),
+        "{err}"
+    );
+    e.assert_clean();
+    assert_eq!(
+        e.ok(&["images", "-q"]).lines().count(),
+        1,
+        "only the base image"
+    );
+    std::fs::write(ctx.join(".dockerignore"), "secret\n").unwrap();
+    e.ok(&["build", "-q", ctx.to_str().unwrap()]);
+}
