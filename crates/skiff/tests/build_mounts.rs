@@ -66,3 +66,67 @@ fn links_in_a_mount_source_stay_inside_it() {
     );
     e.assert_clean();
 }
+
+/// `COPY --link`: the files go into an empty layer (a link in the
+/// destination is not followed, as BuildKit documents), and that layer is
+/// reused when the steps below it change, where a plain COPY runs again.
+#[test]
+fn copy_link_makes_a_layer_of_its_own() {
+    let e = Env::new();
+    let ctx = e.context(
+        "ctx",
+        &[
+            ("app.txt", "app\n"),
+            (
+                "Dockerfile",
+                "FROM bb:base\n\
+                 ARG V=1\n\
+                 RUN mkdir /real && ln -s /real /data && echo $V > /v\n\
+                 COPY --link app.txt /data/\n\
+                 COPY --link --chown=7:8 app.txt /owned\n\
+                 COPY app.txt /plain/\n\
+                 CMD ls -ld /data | cut -c1; ls /real; stat -c '%A %h %u %g %s' /owned; cat /data/app.txt /v\n",
+            ),
+        ],
+    );
+    let c = ctx.to_str().unwrap();
+    let build = |v: &str| {
+        let o = e.skiff(&[
+            "build",
+            "--progress",
+            "plain",
+            "--build-arg",
+            &format!("V={v}"),
+            "-t",
+            "k:1",
+            c,
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        let layers = e.ok(&["image", "inspect", "-f", "{{json .RootFS.Layers}}", "k:1"]);
+        let layers: Vec<String> = serde_json::from_str(&layers).unwrap();
+        (err, layers, e.ok(&["run", "--rm", "k:1"]))
+    };
+    let (_, first, out) = build("1");
+    // /data is a directory of the new layer; nothing went through the link.
+    assert_eq!(out, "d\n-rw-r--r-- 1 7 8 4\napp\n1\n");
+    let (progress, second, out) = build("2");
+    assert!(out.ends_with("app\n2\n"), "{out}");
+    // The RUN changed: the --link layers are the same layers, taken from
+    // the first build (CACHED); the plain COPY ran again.
+    assert_ne!(first[1], second[1]);
+    assert_eq!(first[2..4], second[2..4], "{progress}");
+    assert!(
+        progress.contains("COPY --link app.txt /data/\n#4 CACHED"),
+        "{progress}"
+    );
+    assert!(
+        progress.contains("COPY --link --chown=7:8 app.txt /owned\n#5 CACHED"),
+        "{progress}"
+    );
+    assert!(
+        !progress.contains("COPY app.txt /plain/\n#6 CACHED"),
+        "{progress}"
+    );
+    e.assert_clean();
+}

@@ -180,7 +180,7 @@ fn copy_up(from: &Path, to: &Path) -> Result<()> {
     if !empty || !md.is_dir() {
         return Ok(());
     }
-    copy_tree(from, to).map_err(|e| Error::Io {
+    skiff_image::layer::copy_tree(from, to).map_err(|e| Error::Io {
         op: "copying image content into volume",
         path: to.to_path_buf(),
         err: e,
@@ -189,31 +189,5 @@ fn copy_up(from: &Path, to: &Path) -> Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let _ = std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777));
     let _ = std::os::unix::fs::lchown(to, Some(md.uid()), Some(md.gid()));
-    Ok(())
-}
-
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let src = e.path();
-        let dst = to.join(e.file_name());
-        let md = std::fs::symlink_metadata(&src)?;
-        let ft = md.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir(&dst)?;
-            copy_tree(&src, &dst)?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-        } else if ft.is_file() {
-            std::fs::copy(&src, &dst)?;
-        } else {
-            continue; // devices, fifos, sockets: not copied
-        }
-        std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()))?;
-        if !ft.is_symlink() {
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
-        }
-    }
     Ok(())
 }

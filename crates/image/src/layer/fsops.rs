@@ -305,3 +305,45 @@ pub(crate) fn flist_xattrs(fd: BorrowedFd<'_>) -> io::Result<Vec<String>> {
         .filter_map(|n| std::str::from_utf8(n).ok().map(str::to_owned))
         .collect())
 }
+
+/// Make `to` (an empty directory) a copy of `from`: directories, files,
+/// links and FIFOs with their owners, modes and times (sockets and devices
+/// are left out). Real copies: hard links would show in link counts.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let md = std::fs::symlink_metadata(&src)?;
+        let ft = md.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if ft.is_fifo() {
+            nix::unistd::mkfifo(&dst, nix::sys::stat::Mode::from_bits_truncate(0o600))?;
+        } else {
+            // Sockets and devices: COPY makes none.
+            continue;
+        }
+        std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+        }
+        let times = [
+            nix::sys::time::TimeSpec::new(md.atime(), md.atime_nsec()),
+            nix::sys::time::TimeSpec::new(md.mtime(), md.mtime_nsec()),
+        ];
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &dst,
+            &times[0],
+            &times[1],
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )?;
+    }
+    Ok(())
+}

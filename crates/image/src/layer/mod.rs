@@ -44,6 +44,7 @@ use std::io::{BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
 pub use error::LayerError;
+pub use fsops::copy_tree;
 pub use stream::{detect, Compression, DETECT_LEN};
 
 use stream::{read_full, Decoder, Hashing, Side, StreamState};

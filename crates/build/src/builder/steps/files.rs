@@ -48,8 +48,18 @@ pub(crate) struct Prepared {
     pub digest: String,
     /// ADD of local files: archives are unpacked.
     unpack: bool,
+    /// ADD (not COPY).
+    add: bool,
     _view: Option<SourceView>,
     _heredocs: Option<Work>,
+}
+
+impl Prepared {
+    /// The step's history line.
+    pub fn created_by(&self) -> String {
+        let word = if self.add { "ADD" } else { "COPY" };
+        format!("{word} {}", self.shown)
+    }
 }
 
 /// `name`, `uid`, `name:group`, `uid:gid` through the image's /etc/passwd
@@ -173,7 +183,7 @@ impl StageRun<'_, '_> {
     }
 
     /// An absolute path in the image: relative ones are below WORKDIR.
-    fn in_image(&self, path: &str) -> String {
+    pub(super) fn in_image(&self, path: &str) -> String {
         if path.starts_with('/') {
             return path.to_string();
         }
@@ -322,6 +332,7 @@ impl StageRun<'_, '_> {
                 && c.from.is_none()
                 && c.heredocs.is_empty()
                 && matches!(inst.kind, crate::dockerfile::Kind::Add(_)),
+            add: matches!(inst.kind, crate::dockerfile::Kind::Add(_)),
             _view: view,
             _heredocs: heredocs,
         })
@@ -331,10 +342,26 @@ impl StageRun<'_, '_> {
         let b = self.b;
         let err = |m: String| b.step_error(inst.location.line, &inst.original, m);
         let mut work = Work::new(&b.image_root)?;
-        work.mount(self.lower_dirs())?;
-        let rootfs = work.rootfs();
+        // --link: into an empty directory that sees nothing of the state.
+        let rootfs = if c.link {
+            work.upper()
+        } else {
+            work.mount(self.lower_dirs())?;
+            work.rootfs()
+        };
         let owner = match &c.chown {
-            Some(spec) => Some(owner(&rootfs, &self.expand(inst, spec)?).map_err(err)?),
+            Some(spec) => {
+                let spec = self.expand(inst, spec)?;
+                let names = if c.link {
+                    Some(View::new(&b.image_root, self.lower_dirs())?)
+                } else {
+                    None
+                };
+                let root = names
+                    .as_ref()
+                    .map_or(rootfs.as_path(), |v| v.root.as_path());
+                Some(owner(root, &spec).map_err(err)?)
+            }
             None => None,
         };
         let chmod = match &c.chmod {
@@ -346,7 +373,6 @@ impl StageRun<'_, '_> {
             ),
             None => None,
         };
-        let add = matches!(inst.kind, crate::dockerfile::Kind::Add(_));
         // ADD unpacks local archives from the context into the destination.
         let mut plain = Vec::new();
         for (n, (src, entries)) in p.sources.iter().enumerate() {
@@ -400,10 +426,9 @@ impl StageRun<'_, '_> {
             .map_err(err)?;
         }
         skiff_runtime::log::timing("build: COPY files written");
-        let word = if add { "ADD" } else { "COPY" };
         Ok(Made {
             work,
-            created_by: format!("{word} {}", p.shown),
+            created_by: p.created_by(),
             working_dir: None,
         })
     }

@@ -94,7 +94,9 @@ impl StageRun<'_, '_> {
 
     /// The step `key` made `m`: its state, with its layer stored in the
     /// background (none when it changed nothing).
-    pub(crate) fn commit(&mut self, key: &str, mut m: Made) -> Result<()> {
+    /// With `link_key` (a `--link` step), the layer is also kept on its
+    /// own under that key.
+    pub(crate) fn commit(&mut self, key: &str, mut m: Made, link_key: Option<&str>) -> Result<()> {
         m.work.unmount();
         self.settle()?;
         let upper = m.work.upper();
@@ -131,6 +133,7 @@ impl StageRun<'_, '_> {
         let index = parents.len();
         let dir = std::fs::File::open(&upper).map_err(BuildError::host)?;
         let (key, mut at_step, now) = (key.to_string(), state.clone(), self.b.now());
+        let (link_key, work_root) = (link_key.map(String::from), self.b.image_root.clone());
         let handle = std::thread::spawn(move || -> Result<NewLayer> {
             let blob = skiff_image::built::layer_blob(&store, &upper, &parents)?
                 .ok_or_else(|| BuildError::host("a layer came back empty"))?;
@@ -143,6 +146,25 @@ impl StageRun<'_, '_> {
                 layer.descriptor.size,
                 &now,
             ))?;
+            if let Some(lk) = link_key {
+                // The layer alone: its snapshot as a first layer (its chain
+                // ID is its diff ID), a copy of this one.
+                if !snapshots.exists(&layer.diff_id) {
+                    let w = Work::new(&work_root)?;
+                    skiff_image::layer::copy_tree(&layer.snapshot, &w.upper())
+                        .map_err(BuildError::host)?;
+                    snapshots
+                        .adopt(&layer.diff_id, &w.upper())
+                        .map_err(BuildError::host)?;
+                }
+                let alone = super::link::alone(&layer);
+                catalog.cache_put(&super::cache_entry(
+                    &lk,
+                    &alone,
+                    layer.descriptor.size,
+                    &now,
+                ))?;
+            }
             Ok(layer)
         });
         self.pending = Some(Pending {

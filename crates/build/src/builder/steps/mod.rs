@@ -3,6 +3,7 @@
 
 mod files;
 mod layer;
+mod link;
 mod run;
 
 use super::config::{go_quoted, healthcheck, ports};
@@ -219,6 +220,7 @@ impl<'b, 'a> StageRun<'b, 'a> {
         };
         let refs: Vec<&str> = parts.iter().map(|s| s.as_str()).collect();
         let key = step_key(&self.key, &refs);
+        let link_key = self.link_key(inst, parts.get(2).map(String::as_str))?;
         skiff_runtime::log::timing("build: step key");
         if !matches!(
             inst.kind,
@@ -244,20 +246,37 @@ impl<'b, 'a> StageRun<'b, 'a> {
                 return Ok(());
             }
         }
-        let made = match &inst.kind {
-            Kind::Run(r) => self.run(inst, r, id)?,
+        let (made, reused) = match &inst.kind {
+            Kind::Run(r) => (self.run(inst, r, id)?, false),
             Kind::Copy(c) | Kind::Add(c) => {
                 let p = match prepared {
                     Some(p) => p,
                     None => self.prepare_copy(inst, c)?,
                 };
-                self.copy(inst, c, p)?
+                let reused = match (&link_key, self.b.o.no_cache) {
+                    (Some(lk), false) => self.linked_layer(lk, &p)?,
+                    _ => None,
+                };
+                match reused {
+                    Some(made) => (made, true),
+                    None => (self.copy(inst, c, p)?, false),
+                }
             }
-            Kind::Workdir(w) => self.workdir(inst, w)?,
+            Kind::Workdir(w) => (self.workdir(inst, w)?, false),
             _ => unreachable!("changes of configuration are done above"),
         };
-        self.commit(&key, made)?;
+        if reused {
+            // The files of a `--link` layer built on another base.
+            self.b.event(Event::Cached { id });
+            self.b
+                .used
+                .lock()
+                .expect("used keys")
+                .extend(link_key.clone());
+        }
+        self.commit(&key, made, link_key.as_deref())?;
         self.steps.push(key.clone());
+        self.steps.extend(link_key);
         self.key = key;
         Ok(())
     }
