@@ -130,3 +130,44 @@ fn copy_link_makes_a_layer_of_its_own() {
     );
     e.assert_clean();
 }
+
+/// A stage's last layer is still being stored when the stages after it
+/// start: one that copies from it or mounts it reads its files (held by a
+/// mount, whatever happens to the layer meanwhile), one built on it waits
+/// for it. Stages of a single layer (`FROM scratch` and one COPY) too.
+#[test]
+fn stages_read_a_layer_still_being_stored() {
+    let e = Env::new();
+    let ctx = e.context(
+        "ctx",
+        &[
+            ("a.txt", "a\n"),
+            (
+                "Dockerfile",
+                "FROM scratch AS files\n\
+                 COPY a.txt /a.txt\n\
+                 FROM bb:base AS tools\n\
+                 RUN echo t > /t.txt\n\
+                 FROM files AS more\n\
+                 COPY --from=tools /t.txt /t.txt\n\
+                 FROM bb:base\n\
+                 COPY --from=files /a.txt /b.txt\n\
+                 RUN --mount=type=bind,from=files,target=/m cat /m/a.txt > /c.txt\n\
+                 COPY --from=more / /more/\n\
+                 CMD cat /b.txt /c.txt /more/a.txt /more/t.txt\n",
+            ),
+        ],
+    );
+    for _ in 0..2 {
+        e.ok(&[
+            "build",
+            "--no-cache",
+            "-q",
+            "-t",
+            "s:1",
+            ctx.to_str().unwrap(),
+        ]);
+        assert_eq!(e.ok(&["run", "--rm", "s:1"]), "a\na\na\nt\n");
+    }
+    e.assert_clean();
+}

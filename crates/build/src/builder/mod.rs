@@ -112,13 +112,68 @@ pub(crate) struct Builder<'a> {
     pub used: std::sync::Mutex<Vec<String>>,
 }
 
-/// A stage's result: its state, the cache key of its last step and those
-/// of the steps that made its layers (its base stage's first).
+/// A stage's result: the cache key of its last step, those of the steps
+/// that made its layers (its base stage's first), and its state, whose
+/// last layer may still be being stored.
 #[derive(Clone)]
 pub(crate) struct Result_ {
-    pub state: State,
     pub key: String,
     pub steps: Vec<String>,
+    last: std::sync::Arc<std::sync::Mutex<Last>>,
+}
+
+/// A stage's state and the layer on top of it still being stored; or why
+/// storing it failed.
+struct Last {
+    state: State,
+    pending: Option<steps::layer::Pending>,
+    failed: Option<String>,
+}
+
+impl Result_ {
+    pub fn new(
+        key: String,
+        steps: Vec<String>,
+        state: State,
+        pending: Option<steps::layer::Pending>,
+    ) -> Result_ {
+        Result_ {
+            key,
+            steps,
+            last: std::sync::Arc::new(std::sync::Mutex::new(Last {
+                state,
+                pending,
+                failed: None,
+            })),
+        }
+    }
+
+    /// The stage's state, with its last layer (waited for).
+    pub fn state(&self) -> Result<State> {
+        let mut last = self.last.lock().expect("a stage's state");
+        if let Some(p) = last.pending.take() {
+            if let Err(e) = p.settle(&mut last.state) {
+                last.failed = Some(e.to_string());
+            }
+        }
+        match &last.failed {
+            Some(e) => Err(BuildError::Host(e.clone())),
+            None => Ok(last.state.clone()),
+        }
+    }
+
+    /// `f` on the stage's layer directories (topmost first, a layer still
+    /// being stored among them), which stay as they are while it runs.
+    pub fn with_lower_dirs<T>(
+        &self,
+        images: &std::sync::Mutex<Images>,
+        f: impl FnOnce(Vec<std::path::PathBuf>) -> Result<T>,
+    ) -> Result<T> {
+        let last = self.last.lock().expect("a stage's state");
+        let mut dirs: Vec<std::path::PathBuf> = last.pending.iter().map(|p| p.dir_path()).collect();
+        dirs.extend(last.state.lower_dirs(&images.lock().expect("images")));
+        f(dirs)
+    }
 }
 
 impl Builder<'_> {
@@ -309,9 +364,13 @@ pub fn build(
     };
     let built = b.build_stages(target).and_then(|done| {
         let result = done.get(&target).expect("the target was built").clone();
-        let mut all_steps: Vec<String> = Vec::new();
+        // Every stage's layers stored (a failure to store one fails the build).
         let mut stages: Vec<_> = done.iter().collect();
         stages.sort_by_key(|(i, _)| **i);
+        for (_, r) in &stages {
+            r.state()?;
+        }
+        let mut all_steps: Vec<String> = Vec::new();
         for (_, r) in stages {
             for k in &r.steps {
                 if !all_steps.contains(k) {
@@ -320,7 +379,7 @@ pub fn build(
             }
         }
         timing("build: stages done");
-        let mut built = b.export(result.state)?;
+        let mut built = b.export(result.state()?)?;
         timing("build: image written");
         built.image_steps = result.steps;
         built.all_steps = all_steps;
@@ -413,7 +472,7 @@ impl Builder<'_> {
         } else if let Some(j) = self.stage_ref(&base, s.index) {
             let r = &done[&j];
             steps = r.steps.clone();
-            (r.state.clone(), r.key.clone())
+            (r.state()?, r.key.clone())
         } else {
             // In the store already (and no --pull): no need to ask the host.
             let local = if self.o.pull {

@@ -6,7 +6,7 @@
 //! build unmounts and removes.
 
 use crate::error::{BuildError, Result};
-use skiff_image::overlay::{mount, OverlaySpec};
+use skiff_image::overlay::OverlaySpec;
 use skiff_image::snapshot::{lock_file, try_lock_file};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -126,7 +126,7 @@ impl Work {
             work: Some(self.dir.join("work")),
             volatile: true,
         };
-        mount(&spec, &self.rootfs()).map_err(BuildError::host)?;
+        skiff_image::overlay::mount(&spec, &self.rootfs()).map_err(BuildError::host)?;
         self.mounted = true;
         let root = self.rootfs();
         // A RUN's own mount targets stay (as BuildKit leaves them).
@@ -177,7 +177,10 @@ pub struct View {
 
 impl View {
     pub fn new(image_root: &Path, mut lower: Vec<PathBuf>) -> Result<View> {
-        if lower.len() == 1 {
+        // A layer still being stored is reached through a descriptor that
+        // closes once it is stored: it is bind-mounted (a mount holds it).
+        let held = lower.len() == 1 && lower[0].starts_with("/proc/self/fd");
+        if lower.len() == 1 && !held {
             return Ok(View {
                 root: lower.pop().expect("one"),
                 _work: None,
@@ -185,6 +188,22 @@ impl View {
         }
         let w = Work::new(image_root)?;
         let root = w.dir.join("view");
+        if held {
+            std::fs::create_dir_all(&root).map_err(BuildError::host)?;
+            use nix::mount::{mount, MsFlags};
+            mount(
+                Some(&lower[0]),
+                &root,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| BuildError::host(format!("bind mount of a layer: {e}")))?;
+            return Ok(View {
+                root,
+                _work: Some(w),
+            });
+        }
         if lower.is_empty() {
             return Ok(View {
                 root: w.dir.join("empty"),
@@ -198,7 +217,7 @@ impl View {
             work: None,
             volatile: false,
         };
-        mount(&spec, &root).map_err(BuildError::host)?;
+        skiff_image::overlay::mount(&spec, &root).map_err(BuildError::host)?;
         Ok(View {
             root,
             _work: Some(w),

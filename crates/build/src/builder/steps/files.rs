@@ -5,6 +5,7 @@ use super::super::copy::CopyInto;
 use super::super::work::{View, Work};
 use super::layer::Made;
 use super::StageRun;
+use crate::builder::Result_;
 use crate::context::{Source, Tree};
 use crate::dockerfile::{Copy, Instruction};
 use crate::error::{BuildError, Result};
@@ -109,25 +110,36 @@ impl StageRun<'_, '_> {
                 None => Err(err("no build context was given".into())),
             };
         };
-        let (state, identity) = self.source_state(inst, from)?;
-        let lower = state.lower_dirs(&b.images.lock().expect("images"));
-        Ok(SourceView::View(View::new(&b.image_root, lower)?, identity))
+        let (source, identity) = self.source_state(inst, from)?;
+        let view = match source {
+            // A stage's files, its last layer perhaps still being stored.
+            Ok(r) => r.with_lower_dirs(&b.images, |lower| View::new(&b.image_root, lower))?,
+            Err(state) => {
+                let lower = state.lower_dirs(&b.images.lock().expect("images"));
+                View::new(&b.image_root, lower)?
+            }
+        };
+        Ok(SourceView::View(view, identity))
     }
 
-    /// The stage or image `from` names, and what determines its files (the
-    /// stage's cache key, the image's ID).
-    fn source_state(&self, inst: &Instruction, from: &str) -> Result<(State, String)> {
+    /// The stage (Ok) or image (Err: its state) `from` names, and what
+    /// determines its files (the stage's cache key, the image's ID).
+    fn source_state(
+        &self,
+        inst: &Instruction,
+        from: &str,
+    ) -> Result<(std::result::Result<&Result_, State>, String)> {
         let b = self.b;
         let from = self.expand(inst, from)?;
         Ok(match b.stage_ref(&from, self.stage.index) {
-            Some(j) => (self.done[&j].state.clone(), self.done[&j].key.clone()),
+            Some(j) => (Ok(&self.done[&j]), self.done[&j].key.clone()),
             None => {
                 let id = b
                     .host
                     .image(&from, false)
                     .map_err(|e| b.step_error(inst.location.line, &inst.original, e))?;
                 let images = b.images.lock().expect("images");
-                (State::of_image(&images, &id)?, format!("image:{id}"))
+                (Err(State::of_image(&images, &id)?), format!("image:{id}"))
             }
         })
     }

@@ -36,6 +36,29 @@ pub(crate) struct Pending {
     _work: Work,
 }
 
+impl Pending {
+    /// Wait for the layer and put it into `state` (the state it was made
+    /// for, whose layers end below it).
+    pub(crate) fn settle(mut self, state: &mut State) -> Result<()> {
+        let layer = self
+            .handle
+            .take()
+            .expect("joined once")
+            .join()
+            .map_err(|_| BuildError::host("the thread storing a layer panicked"))??;
+        if state.config.rootfs.diff_ids.len() == self.index {
+            patch(state, self.index, &layer);
+        }
+        skiff_runtime::log::timing("build: layer settled");
+        Ok(())
+    }
+
+    /// Its directory, as a lower directory of a mount.
+    pub(crate) fn dir_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/self/fd/{}", self.dir.as_raw_fd()))
+    }
+}
+
 impl Drop for Pending {
     fn drop(&mut self) {
         if let Some(h) = self.handle.take() {
@@ -61,10 +84,7 @@ impl StageRun<'_, '_> {
     pub(crate) fn lower_dirs(&self) -> Vec<PathBuf> {
         let mut dirs = Vec::new();
         if let Some(p) = &self.pending {
-            dirs.push(PathBuf::from(format!(
-                "/proc/self/fd/{}",
-                p.dir.as_raw_fd()
-            )));
+            dirs.push(p.dir_path());
         }
         dirs.extend(
             self.state
@@ -76,20 +96,10 @@ impl StageRun<'_, '_> {
     /// Wait for the layer being stored, put it into the states, and write
     /// its step's cache entry.
     pub(crate) fn settle(&mut self) -> Result<()> {
-        let Some(mut p) = self.pending.take() else {
-            return Ok(());
-        };
-        let layer = p
-            .handle
-            .take()
-            .expect("joined once")
-            .join()
-            .map_err(|_| BuildError::host("the thread storing a layer panicked"))??;
-        if self.state.config.rootfs.diff_ids.len() == p.index {
-            patch(&mut self.state, p.index, &layer);
+        match self.pending.take() {
+            Some(p) => p.settle(&mut self.state),
+            None => Ok(()),
         }
-        skiff_runtime::log::timing("build: layer settled");
-        Ok(())
     }
 
     /// The step `key` made `m`: its state, with its layer stored in the

@@ -2,7 +2,7 @@
 //! does when it must run.
 
 mod files;
-mod layer;
+pub(crate) mod layer;
 mod link;
 mod run;
 
@@ -76,13 +76,15 @@ impl<'b, 'a> StageRun<'b, 'a> {
         }
     }
 
+    /// The stage's result; its last layer may still be being stored (the
+    /// stages after it wait for it only if they need its diff ID).
     pub fn finish(mut self) -> Result<Result_> {
-        self.settle()?;
-        Ok(Result_ {
-            state: std::mem::take(&mut self.state),
-            key: std::mem::take(&mut self.key),
-            steps: std::mem::take(&mut self.steps),
-        })
+        Ok(Result_::new(
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.steps),
+            std::mem::take(&mut self.state),
+            self.pending.take(),
+        ))
     }
 
     /// A variable as instructions see it: ENV first, then this stage's ARGs.
