@@ -10,7 +10,7 @@ mod output;
 use clap::{Parser, Subcommand};
 use cli::{
     attach, build, builder, container, create, events, exec, fs, images, inspect, lifecycle, logs,
-    networks, ps, run, stats, system, volumes,
+    networks, ps, run, serve, stats, system, volumes,
 };
 use std::path::PathBuf;
 
@@ -123,6 +123,8 @@ enum Cmd {
     Push(images::PushArgs),
     /// Log in to a registry.
     Login(images::LoginArgs),
+    /// Serve the Docker Engine API on a socket.
+    Serve(serve::ServeArgs),
     /// Log out from a registry.
     Logout {
         /// Registry host (Docker Hub when omitted).
@@ -245,6 +247,7 @@ fn main() {
         Cmd::Push(a) => images::push(&root, &runroot, a),
         Cmd::Login(a) => images::login(&root, &runroot, a),
         Cmd::Logout { server } => images::logout(&root, &runroot, server),
+        Cmd::Serve(a) => finish(serve::serve(&root, &runroot, a)),
         Cmd::Import(a) => images::import(&root, &runroot, a),
         Cmd::Save(a) => images::save(&root, &runroot, a),
         Cmd::Load(a) => images::load(&root, &runroot, a),

@@ -10,8 +10,9 @@ pub struct CreateOptions {
     pub image: String,
     /// The command; empty: the image's.
     pub cmd: Vec<String>,
-    /// `--entrypoint` (`Some("")`: none).
-    pub entrypoint: Option<String>,
+    /// `--entrypoint`, the API's `Entrypoint` (`Some([])` or `Some([""])`:
+    /// none; `None`: the image's).
+    pub entrypoint: Option<Vec<String>>,
     pub env: Vec<String>,
     pub workdir: Option<String>,
     pub user: Option<String>,
@@ -104,8 +105,8 @@ impl Engine {
             None => crate::names::random_name(),
         };
         let entrypoint = match &o.entrypoint {
-            Some(e) if e.is_empty() => Vec::new(),
-            Some(e) => vec![e.clone()],
+            Some(e) if e.len() == 1 && e[0].is_empty() => Vec::new(),
+            Some(e) => e.clone(),
             None => ic.entrypoint.clone().unwrap_or_default(),
         };
         // A new entrypoint drops the image's command, as Docker does.

@@ -381,7 +381,7 @@ pub(super) fn create_options(a: &CreateArgs) -> std::result::Result<CreateOption
         name: a.name.clone(),
         image: a.image().to_string(),
         cmd: a.command(),
-        entrypoint: a.entrypoint.clone(),
+        entrypoint: a.entrypoint.clone().map(|e| vec![e]),
         env,
         workdir: a.workdir.clone(),
         user: a.user.clone(),

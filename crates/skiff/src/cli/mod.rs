@@ -22,6 +22,7 @@ pub mod networks;
 mod progress;
 pub mod ps;
 pub mod run;
+pub mod serve;
 pub mod stats;
 pub mod system;
 mod terminal;

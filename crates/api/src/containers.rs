@@ -1,0 +1,448 @@
+//! `/containers/...`: list, create, inspect, start, stop, restart, kill,
+//! wait, logs, remove.
+
+use crate::http::{Request, Response};
+use crate::images::unix_seconds;
+use crate::{body, engine, message, Answer};
+use serde::Deserialize;
+use serde_json::json;
+use skiff_engine::container::{CreateOptions, ListOptions, WaitCondition};
+use skiff_engine::model::{HealthConfig, MountPoint, PortBinding, RestartPolicy, Ulimit};
+use skiff_engine::Engine;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub fn list(e: &Engine, req: &Request) -> Answer {
+    let filters = match req.query("filters") {
+        Some(f) if !f.is_empty() => engine(skiff_engine::filters::Filters::from_json(f))?,
+        _ => Default::default(),
+    };
+    let limit = req
+        .query("limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .filter(|l| *l > 0);
+    let o = ListOptions {
+        all: req.flag("all"),
+        last: limit.map(|l| l as usize),
+        filters,
+    };
+    let rows = engine(e.list_containers(&o))?;
+    let out: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|s| {
+            let c = &s.container;
+            let ports: Vec<serde_json::Value> = s
+                .ports
+                .iter()
+                .map(|p| match &p.host {
+                    Some((ip, port)) => json!({"IP": ip, "PrivatePort": p.port,
+                        "PublicPort": port, "Type": p.proto}),
+                    None => json!({"PrivatePort": p.port, "Type": p.proto}),
+                })
+                .collect();
+            let networks: serde_json::Map<String, serde_json::Value> =
+                s.networks.iter().map(|n| (n.clone(), json!({}))).collect();
+            json!({
+                "Id": c.id,
+                "Names": [format!("/{}", c.name)],
+                "Image": c.config.image,
+                "ImageID": c.image_id,
+                "Command": s.command,
+                "Created": unix_seconds(&c.created),
+                "Ports": ports,
+                "Labels": c.config.labels,
+                "State": c.state.status.as_str(),
+                "Status": s.status,
+                "HostConfig": {"NetworkMode": if c.host.network_mode.is_empty() { "default" } else { c.host.network_mode.as_str() }},
+                "NetworkSettings": {"Networks": networks},
+                "Mounts": [],
+            })
+        })
+        .collect();
+    Ok(Response::json(200, &json!(out)))
+}
+
+pub fn inspect(e: &Engine, id: &str) -> Answer {
+    let c = engine(e.find(id))?;
+    Ok(Response::json(200, &e.inspect(&c)))
+}
+
+/// The parts of Docker's create body skiff reads (unknown fields are
+/// ignored, as dockerd ignores them).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct CreateBody {
+    hostname: Option<String>,
+    user: Option<String>,
+    tty: Option<bool>,
+    open_stdin: Option<bool>,
+    env: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+    image: Option<String>,
+    working_dir: Option<String>,
+    labels: Option<BTreeMap<String, String>>,
+    stop_signal: Option<String>,
+    stop_timeout: Option<i64>,
+    exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    healthcheck: Option<HealthBody>,
+    host_config: Option<HostBody>,
+    networking_config: Option<NetworkingBody>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct HealthBody {
+    test: Option<Vec<String>>,
+    interval: Option<i64>,
+    timeout: Option<i64>,
+    start_period: Option<i64>,
+    retries: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct HostBody {
+    binds: Option<Vec<String>>,
+    network_mode: Option<String>,
+    port_bindings: Option<BTreeMap<String, Option<Vec<PortBody>>>>,
+    restart_policy: Option<RestartBody>,
+    auto_remove: Option<bool>,
+    cap_add: Option<Vec<String>>,
+    cap_drop: Option<Vec<String>>,
+    dns: Option<Vec<String>>,
+    dns_options: Option<Vec<String>>,
+    dns_search: Option<Vec<String>>,
+    extra_hosts: Option<Vec<String>>,
+    privileged: Option<bool>,
+    publish_all_ports: Option<bool>,
+    readonly_rootfs: Option<bool>,
+    security_opt: Option<Vec<String>>,
+    tmpfs: Option<BTreeMap<String, String>>,
+    memory: Option<i64>,
+    memory_swap: Option<i64>,
+    nano_cpus: Option<i64>,
+    cpu_shares: Option<i64>,
+    cpuset_cpus: Option<String>,
+    pids_limit: Option<i64>,
+    ulimits: Option<Vec<UlimitBody>>,
+    mounts: Option<Vec<MountBody>>,
+    init: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct PortBody {
+    host_ip: Option<String>,
+    host_port: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct RestartBody {
+    name: Option<String>,
+    maximum_retry_count: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct UlimitBody {
+    name: String,
+    soft: i64,
+    hard: i64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct MountBody {
+    #[serde(rename = "Type")]
+    kind: Option<String>,
+    source: Option<String>,
+    target: Option<String>,
+    read_only: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct NetworkingBody {
+    endpoints_config: Option<BTreeMap<String, Option<EndpointBody>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct EndpointBody {
+    aliases: Option<Vec<String>>,
+    #[serde(rename = "IPAMConfig")]
+    ipam_config: Option<IpamBody>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct IpamBody {
+    #[serde(rename = "IPv4Address")]
+    ipv4: Option<String>,
+}
+
+/// Docker's create body as the engine's options.
+fn create_options(name: Option<&str>, b: CreateBody) -> skiff_engine::Result<CreateOptions> {
+    let h = b.host_config.unwrap_or_default();
+    let mut host = skiff_engine::model::HostConfig {
+        auto_remove: h.auto_remove.unwrap_or(false),
+        network_mode: h.network_mode.unwrap_or_default(),
+        read_only_rootfs: h.readonly_rootfs.unwrap_or(false),
+        privileged: h.privileged.unwrap_or(false),
+        cap_add: h.cap_add.unwrap_or_default(),
+        cap_drop: h.cap_drop.unwrap_or_default(),
+        restart_policy: h
+            .restart_policy
+            .map(|r| RestartPolicy {
+                name: r.name.unwrap_or_default(),
+                maximum_retry_count: r.maximum_retry_count.unwrap_or(0),
+            })
+            .unwrap_or_default(),
+        init: h.init.unwrap_or(false),
+        security_opt: h.security_opt.unwrap_or_default(),
+        memory: h.memory.unwrap_or(0),
+        memory_swap: h.memory_swap.unwrap_or(0),
+        nano_cpus: h.nano_cpus.unwrap_or(0),
+        cpu_shares: h.cpu_shares.unwrap_or(0),
+        cpuset_cpus: h.cpuset_cpus.unwrap_or_default(),
+        pids_limit: h.pids_limit.unwrap_or(0).max(0),
+        ulimits: h
+            .ulimits
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| Ulimit {
+                name: u.name,
+                soft: u.soft,
+                hard: u.hard,
+            })
+            .collect(),
+        publish_all_ports: h.publish_all_ports.unwrap_or(false),
+        dns: h.dns.unwrap_or_default(),
+        dns_search: h.dns_search.unwrap_or_default(),
+        dns_options: h.dns_options.unwrap_or_default(),
+        extra_hosts: h.extra_hosts.unwrap_or_default(),
+        ..Default::default()
+    };
+    for (port, bindings) in h.port_bindings.unwrap_or_default() {
+        let list = host.port_bindings.entry(port).or_default();
+        for p in bindings.unwrap_or_default() {
+            list.push(PortBinding {
+                host_ip: p.host_ip.unwrap_or_default(),
+                host_port: p.host_port.unwrap_or_default(),
+            });
+        }
+    }
+    for v in h.binds.unwrap_or_default() {
+        host.mounts
+            .push(skiff_engine::volumes::parse_volume_flag(&v)?);
+        host.binds.push(v);
+    }
+    for m in h.mounts.unwrap_or_default() {
+        host.mounts.push(MountPoint {
+            kind: m.kind.unwrap_or_else(|| "volume".into()),
+            source: m.source.unwrap_or_default(),
+            target: m.target.unwrap_or_default(),
+            read_only: m.read_only.unwrap_or(false),
+            from_mount_flag: true,
+            ..Default::default()
+        });
+    }
+    for (target, options) in h.tmpfs.unwrap_or_default() {
+        let flag = if options.is_empty() {
+            target.clone()
+        } else {
+            format!("{target}:{options}")
+        };
+        let m = skiff_engine::volumes::parse_tmpfs_flag(&flag)?;
+        host.tmpfs.insert(m.target.clone(), m.options.clone());
+        host.mounts.push(m);
+    }
+    let hc = b.healthcheck.unwrap_or_default();
+    let (mut aliases, mut ip) = (Vec::new(), None);
+    let endpoints = b
+        .networking_config
+        .and_then(|n| n.endpoints_config)
+        .unwrap_or_default();
+    for ep in endpoints.into_values().flatten() {
+        aliases.extend(ep.aliases.unwrap_or_default());
+        ip = ip.or(ep
+            .ipam_config
+            .and_then(|i| i.ipv4)
+            .filter(|s| !s.is_empty()));
+    }
+    Ok(CreateOptions {
+        name: name.filter(|n| !n.is_empty()).map(String::from),
+        image: b.image.unwrap_or_default(),
+        cmd: b.cmd.unwrap_or_default(),
+        entrypoint: b.entrypoint,
+        env: b.env.unwrap_or_default(),
+        workdir: b.working_dir.filter(|w| !w.is_empty()),
+        user: b.user.filter(|u| !u.is_empty()),
+        hostname: b.hostname.filter(|h| !h.is_empty()),
+        labels: b.labels.unwrap_or_default(),
+        tty: b.tty.unwrap_or(false),
+        open_stdin: b.open_stdin.unwrap_or(false),
+        stop_signal: b.stop_signal.filter(|s| !s.is_empty()),
+        stop_timeout: b.stop_timeout,
+        healthcheck: HealthConfig {
+            test: hc.test.unwrap_or_default(),
+            interval: hc.interval.unwrap_or(0),
+            timeout: hc.timeout.unwrap_or(0),
+            start_period: hc.start_period.unwrap_or(0),
+            retries: hc.retries.unwrap_or(0),
+        },
+        no_healthcheck: false,
+        network_aliases: aliases,
+        ip,
+        expose: b.exposed_ports.unwrap_or_default().into_keys().collect(),
+        host,
+    })
+}
+
+pub fn create(e: &Engine, req: &Request) -> Answer {
+    let b: CreateBody = body(req)?;
+    if b.image.as_deref().unwrap_or("").is_empty() {
+        return Err(message(
+            400,
+            "Config cannot be empty in order to create a container",
+        ));
+    }
+    let o = engine(create_options(req.query("name"), b))?;
+    let c = engine(e.create(&o))?;
+    Ok(Response::json(201, &json!({"Id": c.id, "Warnings": []})))
+}
+
+pub fn start(e: &Engine, id: &str) -> Answer {
+    let started = engine(e.start(id, None))?;
+    started.detach();
+    Ok(Response::empty(204))
+}
+
+/// `t` (seconds) from the query.
+fn timeout(req: &Request) -> Option<i64> {
+    req.query("t").and_then(|t| t.parse().ok())
+}
+
+pub fn stop(e: &Engine, id: &str, req: &Request) -> Answer {
+    engine(e.stop(id, timeout(req)))?;
+    Ok(Response::empty(204))
+}
+
+pub fn restart(e: &Engine, id: &str, req: &Request) -> Answer {
+    engine(e.restart(id, timeout(req)))?;
+    Ok(Response::empty(204))
+}
+
+pub fn kill(e: &Engine, id: &str, req: &Request) -> Answer {
+    let signal = match req.query("signal").filter(|s| !s.is_empty()) {
+        Some(s) => engine(skiff_engine::units::parse_signal(s))?,
+        None => libc::SIGKILL,
+    };
+    engine(e.kill(id, signal))?;
+    Ok(Response::empty(204))
+}
+
+/// `wait`: the 200 and its headers at once, the status when the condition
+/// is met (dockerd does the same, so a client knows it waits).
+pub fn wait(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
+    let condition = match req.query("condition").unwrap_or("") {
+        "" | "not-running" => WaitCondition::NotRunning,
+        "next-exit" => WaitCondition::NextExit,
+        "removed" => WaitCondition::Removed,
+        other => return Err(message(400, &format!("invalid condition: {other:?}"))),
+    };
+    // The container must exist when asked.
+    let c = engine(e.find(id))?;
+    let (e, id) = (e.clone(), c.id.clone());
+    Ok(Response::stream("application/json", move |out| {
+        let cancel = skiff_engine::notify::Cancel::new();
+        let v = match e.wait(&id, condition, &cancel) {
+            Ok(code) => json!({"StatusCode": code, "Error": null}),
+            Err(err) => json!({"StatusCode": -1, "Error": {"Message": err.to_string()}}),
+        };
+        let mut b = serde_json::to_vec(&v).expect("JSON");
+        b.push(b'\n');
+        out.send(&b)
+    }))
+}
+
+/// `logs`: the records the query selects; multiplexed (an 8-byte header
+/// per record: the stream, then the length) unless the container has a
+/// TTY; with `follow`, until it stops or the client goes.
+pub fn logs(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
+    let c = engine(e.find(id))?;
+    let (stdout, stderr) = (req.flag("stdout"), req.flag("stderr"));
+    if !stdout && !stderr {
+        return Err(message(
+            400,
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let time = |k: &str| -> Result<Option<i64>, Response> {
+        match req.query(k).filter(|v| !v.is_empty() && *v != "0") {
+            None => Ok(None),
+            Some(v) => skiff_engine::time::parse_timestamp(v)
+                .map(Some)
+                .ok_or_else(|| message(400, &format!("invalid value for \"{k}\": {v}"))),
+        }
+    };
+    let o = skiff_engine::logs::LogOptions {
+        since: time("since")?,
+        until: time("until")?,
+        tail: match req.query("tail").unwrap_or("all") {
+            "all" | "" => None,
+            n => Some(
+                n.parse()
+                    .map_err(|_| message(400, &format!("invalid tail {n:?}")))?,
+            ),
+        },
+        follow: req.flag("follow"),
+    };
+    let (timestamps, tty) = (req.flag("timestamps"), c.config.tty);
+    let (e, id) = (e.clone(), c.id.clone());
+    let kind = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    Ok(Response::stream(kind, move |out| {
+        let cancel = skiff_engine::notify::Cancel::new();
+        let mut failed = None;
+        let mut sink = |r: &skiff_engine::logs::Record| {
+            if (r.stream == 1 && !stdout) || (r.stream == 2 && !stderr) {
+                return true;
+            }
+            let mut data = Vec::new();
+            if timestamps {
+                data.extend_from_slice(r.time.as_bytes());
+                data.push(b' ');
+            }
+            data.extend_from_slice(r.data.as_bytes());
+            let mut frame = Vec::with_capacity(data.len() + 8);
+            if !tty {
+                frame.extend_from_slice(&[r.stream, 0, 0, 0]);
+                frame.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            }
+            frame.extend_from_slice(&data);
+            match out.send(&frame) {
+                Ok(()) => true,
+                Err(err) => {
+                    failed = Some(err);
+                    false
+                }
+            }
+        };
+        let _ = e.logs(&id, &o, &cancel, &mut sink);
+        match failed {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }))
+}
+
+pub fn remove(e: &Engine, id: &str, req: &Request) -> Answer {
+    engine(e.remove(id, req.flag("force"), req.flag("v")))?;
+    Ok(Response::empty(204))
+}

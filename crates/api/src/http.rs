@@ -1,0 +1,383 @@
+//! Just enough HTTP/1.1 for the Docker Engine API, over a unix or TCP
+//! socket: requests with their query and headers (bodies by length or
+//! chunked), answers with a body, streamed in chunks, or none (HEAD, 204).
+
+use std::io::{BufRead, BufReader, Read, Write};
+
+/// The most a request's head or a decoded JSON body may take.
+const MAX_HEAD: usize = 64 << 10;
+pub const MAX_BODY: usize = 16 << 20;
+
+/// A connection: a unix or a TCP socket.
+pub enum Stream {
+    Unix(std::os::unix::net::UnixStream),
+    Tcp(std::net::TcpStream),
+}
+
+impl Stream {
+    pub fn try_clone(&self) -> std::io::Result<Stream> {
+        Ok(match self {
+            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+        })
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(buf),
+            Stream::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(buf),
+            Stream::Tcp(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.flush(),
+            Stream::Tcp(s) => s.flush(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Request {
+    pub method: String,
+    /// The path, percent-decoded, without the query.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// HTTP/1.0, or `Connection: close`.
+    pub close: bool,
+}
+
+impl Request {
+    pub fn query(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A boolean query value as the daemon reads one (`1`, `true`, ...).
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(
+            self.query(key).map(str::to_ascii_lowercase).as_deref(),
+            Some("1" | "true" | "yes" | "on")
+        )
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why no request was read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The client closed the connection between requests.
+    #[error("closed")]
+    Closed,
+    #[error("{0}")]
+    Bad(String),
+    #[error("request body too large")]
+    TooLarge,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// `%XX` decoded (and `+` as a space in a query).
+pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match b[i] {
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' if plus_is_space => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Read one request from `r`.
+pub fn read_request(r: &mut BufReader<Stream>) -> Result<Request, ReadError> {
+    let mut head = Vec::new();
+    loop {
+        let n = r.read_until(b'\n', &mut head)?;
+        if n == 0 {
+            return Err(if head.is_empty() {
+                ReadError::Closed
+            } else {
+                ReadError::Bad("connection closed inside a request".into())
+            });
+        }
+        if head.ends_with(b"\r\n\r\n") {
+            break;
+        }
+        if head.len() > MAX_HEAD {
+            return Err(ReadError::Bad("request head too large".into()));
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 100];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(&head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(ReadError::Bad("incomplete request".into())),
+        Err(e) => return Err(ReadError::Bad(format!("bad request: {e}"))),
+    }
+    let method = req.method.unwrap_or_default().to_string();
+    let target = req.path.unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let query = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k, true), percent_decode(v, true))
+        })
+        .collect();
+    let headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).trim().to_string(),
+            )
+        })
+        .collect();
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
+    let close = req.version == Some(0)
+        || get("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+    let chunked =
+        get("Transfer-Encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let body = if chunked {
+        read_chunked(r)?
+    } else {
+        let len: usize = match get("Content-Length") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| ReadError::Bad(format!("bad Content-Length {v:?}")))?,
+            None => 0,
+        };
+        if len > MAX_BODY {
+            return Err(ReadError::TooLarge);
+        }
+        let mut body = vec![0u8; len];
+        r.read_exact(&mut body)?;
+        body
+    };
+    Ok(Request {
+        method,
+        path: percent_decode(path, false),
+        query,
+        headers,
+        body,
+        close,
+    })
+}
+
+fn read_chunked(r: &mut BufReader<Stream>) -> Result<Vec<u8>, ReadError> {
+    let mut body = Vec::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line)?;
+        let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
+            .map_err(|_| ReadError::Bad(format!("bad chunk size {:?}", line.trim())))?;
+        if size == 0 {
+            // Trailers, then the empty line.
+            loop {
+                line.clear();
+                if r.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+                    return Ok(body);
+                }
+            }
+        }
+        if body.len() + size > MAX_BODY {
+            return Err(ReadError::TooLarge);
+        }
+        let at = body.len();
+        body.resize(at + size, 0);
+        r.read_exact(&mut body[at..])?;
+        let mut crlf = [0u8; 2];
+        r.read_exact(&mut crlf)?;
+    }
+}
+
+/// Writes a streamed body, chunk by chunk, until it is done or the client
+/// is gone.
+pub type Writer = Box<dyn FnOnce(&mut Chunked<'_>) -> std::io::Result<()> + Send>;
+
+/// What an answer carries.
+pub enum Body {
+    Empty,
+    Bytes(Vec<u8>),
+    /// Written as it comes, in chunks, by the function (which returns
+    /// when it is done or the client is gone).
+    Stream(Writer),
+}
+
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+impl Response {
+    pub fn json(status: u16, v: &serde_json::Value) -> Response {
+        let mut body = serde_json::to_vec(v).expect("JSON serializes");
+        body.push(b'\n');
+        Response {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: Body::Bytes(body),
+        }
+    }
+
+    pub fn text(status: u16, text: &str) -> Response {
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+            body: Body::Bytes(text.as_bytes().to_vec()),
+        }
+    }
+
+    pub fn empty(status: u16) -> Response {
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    pub fn stream(
+        content_type: &'static str,
+        f: impl FnOnce(&mut Chunked<'_>) -> std::io::Result<()> + Send + 'static,
+    ) -> Response {
+        Response {
+            status: 200,
+            content_type,
+            headers: Vec::new(),
+            body: Body::Stream(Box::new(f)),
+        }
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        _ => "",
+    }
+}
+
+/// A chunked body being written.
+pub struct Chunked<'a> {
+    out: &'a mut dyn Write,
+}
+
+impl Chunked<'_> {
+    /// Send `data` at once (an empty `data` sends nothing).
+    pub fn send(&mut self, data: &[u8]) -> std::io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        write!(self.out, "{:x}\r\n", data.len())?;
+        self.out.write_all(data)?;
+        self.out.write_all(b"\r\n")?;
+        self.out.flush()
+    }
+}
+
+/// Write `resp` (to a `HEAD` request: without its body).
+pub fn write_response(out: &mut dyn Write, resp: Response, head_only: bool) -> std::io::Result<()> {
+    let mut h = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
+    for (k, v) in crate::COMMON_HEADERS {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    for (k, v) in &resp.headers {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    match &resp.body {
+        Body::Empty if resp.status == 204 || resp.status == 304 => {}
+        Body::Empty => h.push_str("Content-Length: 0\r\n"),
+        Body::Bytes(b) => h.push_str(&format!(
+            "Content-Type: {}\r\nContent-Length: {}\r\n",
+            resp.content_type,
+            b.len()
+        )),
+        Body::Stream(_) => h.push_str(&format!(
+            "Content-Type: {}\r\nTransfer-Encoding: chunked\r\n",
+            resp.content_type
+        )),
+    }
+    h.push_str("\r\n");
+    out.write_all(h.as_bytes())?;
+    match resp.body {
+        Body::Bytes(b) if !head_only => out.write_all(&b)?,
+        Body::Stream(f) if !head_only => {
+            // The headers go out at once (a `wait` client learns the
+            // request was taken before the container stops).
+            out.flush()?;
+            let mut c = Chunked { out };
+            f(&mut c)?;
+            c.out.write_all(b"0\r\n\r\n")?;
+        }
+        _ => {}
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("%7B%22a%22%3A1%7D", true), "{\"a\":1}");
+        assert_eq!(percent_decode("a+b%2", true), "a b%2");
+        assert_eq!(percent_decode("a+b", false), "a+b");
+    }
+}

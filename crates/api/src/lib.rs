@@ -1,0 +1,144 @@
+//! The Docker Engine API on skiff's engine (`skiff serve`). Every handler
+//! decodes the request, makes one engine call and encodes its result;
+//! errors are the engine's typed errors, mapped to statuses in one place
+//! ([`error_response`]). Each connection is served on a thread of its own
+//! (the engine is shared across threads).
+
+pub mod containers;
+pub mod http;
+pub mod images;
+mod routes;
+pub mod system;
+
+use http::{Response, Stream};
+use serde_json::json;
+use skiff_engine::{Engine, ErrorKind};
+use std::io::BufReader;
+use std::sync::Arc;
+
+/// The API version served, and the oldest one accepted.
+pub const API_VERSION: &str = "1.41";
+pub const MIN_API_VERSION: &str = "1.24";
+
+/// Headers of every answer, as dockerd sends them.
+pub(crate) const COMMON_HEADERS: [(&str, &str); 4] = [
+    ("Api-Version", API_VERSION),
+    ("Docker-Experimental", "false"),
+    ("Ostype", "linux"),
+    (
+        "Server",
+        concat!("skiff/", env!("CARGO_PKG_VERSION"), " (linux)"),
+    ),
+];
+
+/// Where `serve` listens.
+pub enum Listener {
+    Unix(std::os::unix::net::UnixListener),
+    Tcp(std::net::TcpListener),
+}
+
+impl Listener {
+    fn accept(&self) -> std::io::Result<Stream> {
+        Ok(match self {
+            Listener::Unix(l) => Stream::Unix(l.accept()?.0),
+            Listener::Tcp(l) => Stream::Tcp(l.accept()?.0),
+        })
+    }
+}
+
+/// Serve the API on `listeners` until the process ends: one thread per
+/// listener, one per connection.
+pub fn serve(engine: Arc<Engine>, listeners: Vec<Listener>) {
+    let threads: Vec<_> = listeners
+        .into_iter()
+        .map(|l| {
+            let engine = engine.clone();
+            std::thread::spawn(move || loop {
+                match l.accept() {
+                    Ok(s) => {
+                        let engine = engine.clone();
+                        std::thread::spawn(move || connection(&engine, s));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        eprintln!("accept: {e}");
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+/// Requests of one connection, answered in turn, until it closes.
+fn connection(engine: &Arc<Engine>, stream: Stream) {
+    let Ok(mut out) = stream.try_clone() else {
+        return;
+    };
+    let mut input = BufReader::new(stream);
+    loop {
+        let req = match http::read_request(&mut input) {
+            Ok(r) => r,
+            Err(http::ReadError::Closed) => return,
+            Err(http::ReadError::TooLarge) => {
+                let r = message(413, "request body too large");
+                let _ = http::write_response(&mut out, r, false);
+                return;
+            }
+            Err(http::ReadError::Bad(m)) => {
+                let _ = http::write_response(&mut out, message(400, &m), false);
+                return;
+            }
+            Err(http::ReadError::Io(_)) => return,
+        };
+        let head = req.method == "HEAD";
+        let close = req.close;
+        let resp = routes::route(engine, &req);
+        if http::write_response(&mut out, resp, head).is_err() || close {
+            return;
+        }
+    }
+}
+
+/// `{"message": ...}` with `status`, as dockerd answers errors.
+pub fn message(status: u16, text: &str) -> Response {
+    Response::json(status, &json!({ "message": text }))
+}
+
+/// The answer to an engine error: its kind decides the status.
+pub fn error_response(e: &skiff_engine::Error) -> Response {
+    let status = match e.kind() {
+        ErrorKind::NotFound => 404,
+        ErrorKind::Conflict | ErrorKind::NotRunning => 409,
+        ErrorKind::InvalidArgument => 400,
+        ErrorKind::NotModified => 304,
+        ErrorKind::Forbidden => 403,
+        ErrorKind::Unauthorized => 401,
+        ErrorKind::Internal => 500,
+    };
+    if status == 304 {
+        return Response::empty(304);
+    }
+    message(status, &e.to_string())
+}
+
+/// A handler's result: an answer either way.
+pub type Answer = std::result::Result<Response, Response>;
+
+/// An engine result as an answer (`Err` already mapped).
+pub(crate) fn engine<T>(r: skiff_engine::Result<T>) -> std::result::Result<T, Response> {
+    r.map_err(|e| error_response(&e))
+}
+
+/// A request body as JSON of type `T` (an empty body: `T`'s default).
+pub(crate) fn body<T: serde::de::DeserializeOwned + Default>(
+    req: &http::Request,
+) -> std::result::Result<T, Response> {
+    if req.body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&req.body).map_err(|e| message(400, &format!("invalid JSON: {e}")))
+}

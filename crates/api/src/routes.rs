@@ -1,0 +1,94 @@
+//! Which handler answers a request: the method and the path, with or
+//! without a `/v1.NN` prefix.
+
+use crate::http::{Request, Response};
+use crate::{containers, images, message, system, Answer};
+use skiff_engine::Engine;
+use std::sync::Arc;
+
+/// The path without its API version prefix; an error for a version this
+/// server does not serve.
+fn unversioned(path: &str) -> Result<&str, Response> {
+    let Some(rest) = path.strip_prefix("/v") else {
+        return Ok(path);
+    };
+    let (v, rest) = rest.split_once('/').unwrap_or((rest, ""));
+    let parse = |v: &str| -> Option<(u32, u32)> {
+        let (a, b) = v.split_once('.')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    };
+    let Some(asked) = parse(v) else {
+        return Ok(path);
+    };
+    let min = parse(crate::MIN_API_VERSION).expect("a version");
+    let max = parse(crate::API_VERSION).expect("a version");
+    if asked < min {
+        return Err(message(
+            400,
+            &format!(
+                "client version {v} is too old. Minimum supported API version is {}, please upgrade your client to a newer version",
+                crate::MIN_API_VERSION
+            ),
+        ));
+    }
+    if asked > max {
+        return Err(message(
+            400,
+            &format!(
+                "client version {v} is too new. Maximum supported API version is {}",
+                crate::API_VERSION
+            ),
+        ));
+    }
+    Ok(&path[path.len() - rest.len() - 1..])
+}
+
+pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
+    let answer = || -> Answer {
+        let path = unversioned(&req.path)?;
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let m = req.method.as_str();
+        match (m, segs.as_slice()) {
+            ("GET" | "HEAD", ["_ping"]) => Ok(system::ping()),
+            ("GET", ["version"]) => system::version(engine),
+            ("GET", ["info"]) => system::info(engine),
+            ("GET", ["containers", "json"]) => containers::list(engine, req),
+            ("POST", ["containers", "create"]) => containers::create(engine, req),
+            ("GET", ["containers", id, "json"]) => containers::inspect(engine, id),
+            ("POST", ["containers", id, "start"]) => containers::start(engine, id),
+            ("POST", ["containers", id, "stop"]) => containers::stop(engine, id, req),
+            ("POST", ["containers", id, "restart"]) => containers::restart(engine, id, req),
+            ("POST", ["containers", id, "kill"]) => containers::kill(engine, id, req),
+            ("POST", ["containers", id, "wait"]) => containers::wait(engine, id, req),
+            ("GET", ["containers", id, "logs"]) => containers::logs(engine, id, req),
+            ("DELETE", ["containers", id]) => containers::remove(engine, id, req),
+            ("GET", ["images", "json"]) => images::list(engine, req),
+            // Image names hold slashes: /images/{name}/json.
+            ("GET", ["images", name @ .., "json"]) if !name.is_empty() => {
+                images::inspect(engine, &name.join("/"))
+            }
+            _ => Err(message(404, "page not found")),
+        }
+    };
+    answer().unwrap_or_else(|r| r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(
+            unversioned("/v1.41/containers/json").ok(),
+            Some("/containers/json")
+        );
+        assert_eq!(unversioned("/v1.24/_ping").ok(), Some("/_ping"));
+        assert_eq!(
+            unversioned("/containers/json").ok(),
+            Some("/containers/json")
+        );
+        assert!(unversioned("/v1.12/info").is_err());
+        assert!(unversioned("/v1.99/info").is_err());
+    }
+}
