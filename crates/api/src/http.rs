@@ -236,6 +236,10 @@ fn read_chunked(r: &mut BufReader<Stream>) -> Result<Vec<u8>, ReadError> {
 /// is gone.
 pub type Writer = Box<dyn FnOnce(&mut Chunked<'_>) -> std::io::Result<()> + Send>;
 
+/// Takes over a connection after `101 UPGRADED` (or a `200` to a client
+/// that did not ask to upgrade): its input, then its output.
+pub type Hijack = Box<dyn FnOnce(BufReader<Stream>, Stream) + Send>;
+
 /// What an answer carries.
 pub enum Body {
     Empty,
@@ -243,6 +247,11 @@ pub enum Body {
     /// Written as it comes, in chunks, by the function (which returns
     /// when it is done or the client is gone).
     Stream(Writer),
+    /// The connection itself, raw, both ways (attach, exec).
+    Hijack(Hijack),
+    /// (Written by the server for a hijacked answer: its head, then the
+    /// raw connection.)
+    Raw,
 }
 
 pub struct Response {
@@ -297,6 +306,7 @@ impl Response {
 
 fn reason(status: u16) -> &'static str {
     match status {
+        101 => "UPGRADED",
         200 => "OK",
         201 => "Created",
         204 => "No Content",
@@ -352,6 +362,9 @@ pub fn write_response(out: &mut dyn Write, resp: Response, head_only: bool) -> s
             "Content-Type: {}\r\nTransfer-Encoding: chunked\r\n",
             resp.content_type
         )),
+        Body::Hijack(_) | Body::Raw => {
+            h.push_str(&format!("Content-Type: {}\r\n", resp.content_type))
+        }
     }
     h.push_str("\r\n");
     out.write_all(h.as_bytes())?;

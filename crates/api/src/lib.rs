@@ -4,6 +4,7 @@
 //! ([`error_response`]). Each connection is served on a thread of its own
 //! (the engine is shared across threads).
 
+mod attach;
 pub mod containers;
 pub mod http;
 pub mod images;
@@ -96,7 +97,22 @@ fn connection(engine: &Arc<Engine>, stream: Stream) {
         };
         let head = req.method == "HEAD";
         let close = req.close;
-        let resp = routes::route(engine, &req);
+        let mut resp = routes::route(engine, &req);
+        if let http::Body::Hijack(_) = resp.body {
+            let http::Body::Hijack(f) = std::mem::replace(&mut resp.body, http::Body::Raw) else {
+                unreachable!("matched above")
+            };
+            // 101 to a client that asked to upgrade, else 200 and raw.
+            if req.header("Upgrade").is_some() {
+                resp.status = 101;
+                resp.headers.push(("Connection".into(), "Upgrade".into()));
+                resp.headers.push(("Upgrade".into(), "tcp".into()));
+            }
+            if http::write_response(&mut out, resp, false).is_ok() {
+                f(input, out);
+            }
+            return;
+        }
         if http::write_response(&mut out, resp, head).is_err() || close {
             return;
         }

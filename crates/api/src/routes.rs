@@ -61,6 +61,7 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("POST", ["containers", id, "kill"]) => containers::kill(engine, id, req),
             ("POST", ["containers", id, "wait"]) => containers::wait(engine, id, req),
             ("GET", ["containers", id, "logs"]) => containers::logs(engine, id, req),
+            ("POST", ["containers", id, "attach"]) => crate::attach::attach(engine, id, req),
             ("DELETE", ["containers", id]) => containers::remove(engine, id, req),
             ("GET", ["images", "json"]) => images::list(engine, req),
             // Image names hold slashes: /images/{name}/json.

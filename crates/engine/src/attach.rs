@@ -126,6 +126,26 @@ impl Engine {
         })
     }
 
+    /// Attach `streams` to a container that does not run yet: its next
+    /// start (by this engine, without streams of its own) connects its
+    /// stdio to them from the first byte, as dockerd does for a client
+    /// that attaches before it starts the container (`docker run`). A
+    /// later attach replaces an earlier one.
+    pub fn attach_at_start(&self, what: &str, streams: crate::container::Attach) -> Result<()> {
+        let c = self.find(what)?;
+        if matches!(c.state.status, Status::Running | Status::Paused) {
+            return Err(Error::Conflict(format!(
+                "container {} is running: attach to it instead",
+                c.name
+            )));
+        }
+        self.pending_attach
+            .lock()
+            .expect("pending attaches")
+            .insert(c.id, streams);
+        Ok(())
+    }
+
     /// Resize a running container's pty.
     pub fn resize(&self, what: &str, rows: u16, cols: u16) -> Result<()> {
         self.request(what, Request::Resize { rows, cols })

@@ -69,6 +69,10 @@ pub struct Engine {
     pub(crate) supervisor_exe: PathBuf,
     /// Made by the first waiter.
     notifier: std::sync::OnceLock<notify::Notifier>,
+    /// Streams of clients attached before their container started, by
+    /// container ID (see [`Engine::attach_at_start`]).
+    pub(crate) pending_attach:
+        std::sync::Mutex<std::collections::HashMap<String, container::Attach>>,
 }
 
 impl Engine {
@@ -85,6 +89,7 @@ impl Engine {
             store,
             supervisor_exe,
             notifier: std::sync::OnceLock::new(),
+            pending_attach: Default::default(),
         })
     }
 

@@ -159,3 +159,115 @@ fn the_docker_cli_drives_containers_through_skiff_serve() {
     assert_eq!(s.ok(&["ps", "-a", "-q"]), "");
     assert_eq!(e.ok(&["ps", "-a", "-q"]), "");
 }
+
+impl Server {
+    /// `docker ARGS` with `input` on its stdin.
+    fn docker_with_input(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(DOCKER)
+            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+            .env("DOCKER_CONFIG", self.config.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running the docker CLI");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+/// `docker run` attached: it attaches before it starts the container (a
+/// hijacked connection), so every byte is seen; stdout and stderr apart,
+/// the exit code, `--rm`, `-i` with input, `-t`.
+#[test]
+fn docker_run_attached_through_skiff_serve() {
+    let e = Env::new();
+    let s = Server::start(&e);
+    let o = s.docker(&[
+        "run",
+        "--name",
+        "r1",
+        "--network",
+        "none",
+        "bb:base",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 5",
+    ]);
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "err\n");
+
+    let o = s.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "bb:base",
+        "echo",
+        "gone",
+    ]);
+    assert_eq!(
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).as_ref()),
+        (Some(0), "gone\n")
+    );
+    assert_eq!(
+        s.ok(&["ps", "-a", "--format", "{{.Names}}"]),
+        "r1\n",
+        "--rm left it"
+    );
+
+    let o = s.docker_with_input(
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "--network",
+            "none",
+            "bb:base",
+            "sh",
+            "-c",
+            "wc -l; echo end",
+        ],
+        "one\ntwo\nthree\n",
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "3\nend\n", "{o:?}");
+
+    let o = s.docker(&[
+        "run",
+        "-t",
+        "--rm",
+        "--network",
+        "none",
+        "bb:base",
+        "sh",
+        "-c",
+        "tty; exit 2",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "/dev/pts/0\r\n");
+
+    // A client gone mid-attach: the container runs on, its output read
+    // and logged, and ends as it would have.
+    let mut gone = Command::new(DOCKER)
+        .env("DOCKER_HOST", format!("unix://{}", s.sock.display()))
+        .env("DOCKER_CONFIG", s.config.path())
+        .args(["run", "--name", "r2", "--network", "none", "bb:base", "sh", "-c"])
+        .arg("sleep 0.5; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); echo line $i; done")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    gone.kill().unwrap();
+    gone.wait().unwrap();
+    assert_eq!(s.ok(&["wait", "r2"]), "0\n");
+    assert!(s.ok(&["logs", "--tail", "1", "r2"]).ends_with("line 20000\n"));
+    s.ok(&["rm", "r1", "r2"]);
+}

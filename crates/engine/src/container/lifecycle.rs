@@ -119,6 +119,11 @@ impl Engine {
             self.stop_starting(&c);
         }
         self.destroy(&c)?;
+        // A client attached for a start that will not come: its streams end.
+        self.pending_attach
+            .lock()
+            .expect("pending attaches")
+            .remove(&c.id);
         if volumes {
             self.remove_anonymous_volumes(&c);
         }

@@ -145,6 +145,13 @@ impl Engine {
         drop(lock);
         // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
         let lock = unsafe { OwnedFd::from_raw_fd(high) };
+        // Streams a client attached before the start.
+        let pending = self
+            .pending_attach
+            .lock()
+            .expect("pending attaches")
+            .remove(&c.id);
+        let attach = attach.or(pending);
         if attach.is_some() {
             self.event(&c, "attach", &[]);
         }

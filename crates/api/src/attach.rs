@@ -1,0 +1,184 @@
+//! `POST /containers/{id}/attach`: the connection hijacked, the
+//! container's output on it (Docker's multiplexed frames without a TTY,
+//! raw bytes with one) and, with `stdin`, its input from it. A container
+//! that runs is attached through its supervisor; one that does not run
+//! yet gets the connection's streams at its start (`docker run` attaches,
+//! then starts), so nothing it prints is missed.
+
+use crate::http::{Request, Response, Stream};
+use crate::{engine, Answer};
+use skiff_engine::container::Attach;
+use skiff_engine::model::Status;
+use skiff_engine::Engine;
+use std::io::{BufReader, Read, Write};
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex};
+
+/// Docker's frame: the stream, three zeros, the length, the data.
+fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(data.len() + 8);
+    f.extend_from_slice(&[stream, 0, 0, 0]);
+    f.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    f.extend_from_slice(data);
+    f
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)
+}
+
+pub fn attach(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
+    let c = engine(e.find(id))?;
+    let (want_in, want_out, want_err) = (req.flag("stdin"), req.flag("stdout"), req.flag("stderr"));
+    let tty = c.config.tty;
+    let kind = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    let hijack: crate::http::Hijack = if matches!(c.state.status, Status::Running | Status::Paused)
+    {
+        let a = engine(e.attach(&c.id, want_in, req.query("detachKeys")))?;
+        let e = e.clone();
+        Box::new(move |input, out| running(&e, a, input, out, want_out, want_err))
+    } else {
+        // Streams for the start to come: pipes this connection drains.
+        let io = |r: std::io::Result<(OwnedFd, OwnedFd)>| {
+            r.map_err(|err| crate::message(500, &format!("making a pipe: {err}")))
+        };
+        let (out_r, out_w) = io(pipe())?;
+        let (err_r, err_w) = io(pipe())?;
+        let stdin = match want_in && c.config.open_stdin {
+            true => Some(io(pipe())?),
+            false => None,
+        };
+        let (in_r, in_w) = match stdin {
+            Some((r, w)) => (Some(r), Some(w)),
+            None => (None, None),
+        };
+        engine(e.attach_at_start(
+            &c.id,
+            Attach {
+                stdin: in_r,
+                stdout: out_w,
+                stderr: err_w,
+                detach_keys: None,
+            },
+        ))?;
+        Box::new(move |input, out| {
+            pending(
+                input,
+                out,
+                tty,
+                [(1, out_r, want_out), (2, err_r, want_err)],
+                in_w,
+            )
+        })
+    };
+    let mut r = Response::empty(200);
+    r.content_type = kind;
+    r.body = crate::http::Body::Hijack(hijack);
+    Ok(r)
+}
+
+/// Copy the client's input into `w` until it half-closes (then `w` is
+/// closed: the container reads its end of input).
+fn feed(mut input: BufReader<Stream>, w: OwnedFd) {
+    let mut w = std::fs::File::from(w);
+    let _ = std::io::copy(&mut input, &mut w);
+}
+
+/// Drain the start's pipes into the connection (framed unless `tty`)
+/// until the container closes them.
+fn pending(
+    input: BufReader<Stream>,
+    out: Stream,
+    tty: bool,
+    pipes: [(u8, OwnedFd, bool); 2],
+    stdin: Option<OwnedFd>,
+) {
+    if let Some(w) = stdin {
+        std::thread::spawn(move || feed(input, w));
+    }
+    let out = Arc::new(Mutex::new(out));
+    let threads: Vec<_> = pipes
+        .into_iter()
+        .map(|(stream, r, wanted)| {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                let mut r = std::fs::File::from(r);
+                let mut buf = vec![0u8; 32 << 10];
+                // Once the client is gone the output is still read (and
+                // dropped): the container never blocks on, or dies of, a
+                // pipe nobody reads.
+                let mut gone = !wanted;
+                loop {
+                    let n = match r.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    if gone {
+                        continue;
+                    }
+                    let data = if tty {
+                        buf[..n].to_vec()
+                    } else {
+                        frame(stream, &buf[..n])
+                    };
+                    let mut o = out.lock().expect("the connection");
+                    gone = o.write_all(&data).and_then(|()| o.flush()).is_err();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+/// Pass a running container's output from its supervisor to the client
+/// (its frames re-made with only the streams asked for) and the client's
+/// input to it.
+fn running(
+    e: &Engine,
+    a: skiff_engine::attach::Attached,
+    input: BufReader<Stream>,
+    mut out: Stream,
+    want_out: bool,
+    want_err: bool,
+) {
+    let Ok(mut from) = a.stream().try_clone() else {
+        return;
+    };
+    if a.stdin {
+        if let Ok(mut to) = a.stream().try_clone() {
+            std::thread::spawn(move || {
+                let mut input = input;
+                let _ = std::io::copy(&mut input, &mut to);
+                let _ = to.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    }
+    let mut frames = skiff_engine::attach::FrameReader::default();
+    let mut buf = vec![0u8; 32 << 10];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let data = if a.tty {
+            buf[..n].to_vec()
+        } else {
+            frames
+                .push(&buf[..n])
+                .into_iter()
+                .filter(|(s, _)| (*s == 1 && want_out) || (*s == 2 && want_err))
+                .flat_map(|(s, d)| frame(s, &d))
+                .collect()
+        };
+        if out.write_all(&data).and_then(|()| out.flush()).is_err() {
+            break;
+        }
+    }
+    let _ = a.finish(e);
+}
