@@ -38,13 +38,17 @@ impl Server {
         }
     }
 
-    fn docker(&self, args: &[&str]) -> Output {
-        Command::new(DOCKER)
-            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+    /// The docker CLI on this server, with its own config directory.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(DOCKER);
+        c.env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
             .env("DOCKER_CONFIG", self.config.path())
-            .args(args)
-            .output()
-            .expect("running the docker CLI")
+            .args(args);
+        c
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("running the docker CLI")
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -164,10 +168,8 @@ impl Server {
     /// `docker ARGS` with `input` on its stdin.
     fn docker_with_input(&self, args: &[&str], input: &str) -> Output {
         use std::io::Write;
-        let mut child = Command::new(DOCKER)
-            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
-            .env("DOCKER_CONFIG", self.config.path())
-            .args(args)
+        let mut child = self
+            .cmd(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -256,10 +258,17 @@ fn docker_run_attached_through_skiff_serve() {
 
     // A client gone mid-attach: the container runs on, its output read
     // and logged, and ends as it would have.
-    let mut gone = Command::new(DOCKER)
-        .env("DOCKER_HOST", format!("unix://{}", s.sock.display()))
-        .env("DOCKER_CONFIG", s.config.path())
-        .args(["run", "--name", "r2", "--network", "none", "bb:base", "sh", "-c"])
+    let mut gone = s
+        .cmd(&[
+            "run",
+            "--name",
+            "r2",
+            "--network",
+            "none",
+            "bb:base",
+            "sh",
+            "-c",
+        ])
         .arg("sleep 0.5; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); echo line $i; done")
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -268,6 +277,8 @@ fn docker_run_attached_through_skiff_serve() {
     gone.kill().unwrap();
     gone.wait().unwrap();
     assert_eq!(s.ok(&["wait", "r2"]), "0\n");
-    assert!(s.ok(&["logs", "--tail", "1", "r2"]).ends_with("line 20000\n"));
+    assert!(s
+        .ok(&["logs", "--tail", "1", "r2"])
+        .ends_with("line 20000\n"));
     s.ok(&["rm", "r1", "r2"]);
 }
