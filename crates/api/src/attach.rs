@@ -15,7 +15,7 @@ use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
 /// Docker's frame: the stream, three zeros, the length, the data.
-fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(data.len() + 8);
     f.extend_from_slice(&[stream, 0, 0, 0]);
     f.extend_from_slice(&(data.len() as u32).to_be_bytes());
@@ -23,7 +23,7 @@ fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     f
 }
 
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)
 }
 
@@ -66,11 +66,11 @@ pub fn attach(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
             },
         ))?;
         Box::new(move |input, out| {
-            pending(
+            pump(
                 input,
                 out,
                 tty,
-                [(1, out_r, want_out), (2, err_r, want_err)],
+                vec![(1, out_r, want_out), (2, err_r, want_err)],
                 in_w,
             )
         })
@@ -88,18 +88,20 @@ fn feed(mut input: BufReader<Stream>, w: OwnedFd) {
     let _ = std::io::copy(&mut input, &mut w);
 }
 
-/// Drain the start's pipes into the connection (framed unless `tty`)
-/// until the container closes them.
-fn pending(
+/// Drain `pipes` (stream number, read end, whether the client wants it)
+/// into the connection (framed unless `tty`) until their writers close
+/// them; the client's input goes to `stdin` meanwhile.
+pub(crate) fn pump(
     input: BufReader<Stream>,
     out: Stream,
     tty: bool,
-    pipes: [(u8, OwnedFd, bool); 2],
+    pipes: Vec<(u8, OwnedFd, bool)>,
     stdin: Option<OwnedFd>,
 ) {
     if let Some(w) = stdin {
         std::thread::spawn(move || feed(input, w));
     }
+    let ends = out.try_clone().ok();
     let out = Arc::new(Mutex::new(out));
     let threads: Vec<_> = pipes
         .into_iter()
@@ -133,6 +135,11 @@ fn pending(
         .collect();
     for t in threads {
         let _ = t.join();
+    }
+    // The output is over: so is the connection (a client still sending
+    // input learns it).
+    if let Some(s) = ends {
+        s.shutdown();
     }
 }
 

@@ -15,6 +15,14 @@ pub enum Stream {
 }
 
 impl Stream {
+    /// End the connection both ways (a reader of it elsewhere sees EOF).
+    pub fn shutdown(&self) {
+        let _ = match self {
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+
     pub fn try_clone(&self) -> std::io::Result<Stream> {
         Ok(match self {
             Stream::Unix(s) => Stream::Unix(s.try_clone()?),

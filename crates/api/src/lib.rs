@@ -6,6 +6,7 @@
 
 mod attach;
 pub mod containers;
+mod exec;
 pub mod http;
 pub mod images;
 mod routes;

@@ -62,6 +62,9 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("POST", ["containers", id, "wait"]) => containers::wait(engine, id, req),
             ("GET", ["containers", id, "logs"]) => containers::logs(engine, id, req),
             ("POST", ["containers", id, "attach"]) => crate::attach::attach(engine, id, req),
+            ("POST", ["containers", id, "exec"]) => crate::exec::create(engine, id, req),
+            ("POST", ["exec", id, "start"]) => crate::exec::start(engine, id, req),
+            ("GET", ["exec", id, "json"]) => crate::exec::inspect(engine, id),
             ("DELETE", ["containers", id]) => containers::remove(engine, id, req),
             ("GET", ["images", "json"]) => images::list(engine, req),
             // Image names hold slashes: /images/{name}/json.

@@ -37,6 +37,8 @@ pub enum Object {
     Volume,
     /// A path inside a container (`cp`).
     Path,
+    /// An exec instance (the API's `/exec/{id}`).
+    Exec,
 }
 
 /// Why a container's (or an exec'd) process did not start, for Docker's exit

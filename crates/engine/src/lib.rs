@@ -73,6 +73,9 @@ pub struct Engine {
     /// container ID (see [`Engine::attach_at_start`]).
     pub(crate) pending_attach:
         std::sync::Mutex<std::collections::HashMap<String, container::Attach>>,
+    /// Exec instances made through the API, by their ID.
+    pub(crate) exec_instances:
+        std::sync::Mutex<std::collections::HashMap<String, container::ExecInstance>>,
 }
 
 impl Engine {
@@ -90,6 +93,7 @@ impl Engine {
             supervisor_exe,
             notifier: std::sync::OnceLock::new(),
             pending_attach: Default::default(),
+            exec_instances: Default::default(),
         })
     }
 

@@ -282,3 +282,61 @@ fn docker_run_attached_through_skiff_serve() {
         .ends_with("line 20000\n"));
     s.ok(&["rm", "r1", "r2"]);
 }
+
+/// `docker exec` through the API: an exec instance made, started on a
+/// hijacked connection, its exit code from its inspect; with input, with
+/// a pty, detached, and on a stopped container.
+#[test]
+fn docker_exec_through_skiff_serve() {
+    let e = Env::new();
+    let s = Server::start(&e);
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "x1",
+        "--network",
+        "none",
+        "bb:base",
+        "sleep",
+        "60",
+    ]);
+    let o = s.docker(&[
+        "exec",
+        "-e",
+        "V=1",
+        "-w",
+        "/tmp",
+        "x1",
+        "sh",
+        "-c",
+        "echo $V $(pwd); echo e >&2; exit 4",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "1 /tmp\n");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "e\n");
+    let o = s.docker_with_input(&["exec", "-i", "x1", "wc", "-c"], "12345");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "5", "{o:?}");
+    let o = s.docker(&["exec", "-t", "x1", "tty"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("/dev/pts/"),
+        "{o:?}"
+    );
+    s.ok(&["exec", "-d", "x1", "sh", "-c", "echo detached > /tmp/d"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(s.ok(&["exec", "x1", "cat", "/tmp/d"]), "detached\n");
+    let o = s.docker(&["exec", "x1", "/no/such/command"]);
+    assert_eq!(o.status.code(), Some(126), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("exec failed"),
+        "{o:?}"
+    );
+    s.ok(&["stop", "-t", "0", "x1"]);
+    let o = s.docker(&["exec", "x1", "true"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is not running"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    s.ok(&["rm", "x1"]);
+}

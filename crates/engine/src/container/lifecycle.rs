@@ -124,6 +124,7 @@ impl Engine {
             .lock()
             .expect("pending attaches")
             .remove(&c.id);
+        self.forget_exec_instances(&c.id);
         if volumes {
             self.remove_anonymous_volumes(&c);
         }

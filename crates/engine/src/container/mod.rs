@@ -16,6 +16,7 @@ use skiff_runtime::log::timing;
 
 mod create;
 mod exec;
+mod exec_instances;
 mod fs;
 mod inspect;
 mod lifecycle;
@@ -28,6 +29,7 @@ mod wait;
 pub use crate::units::parse_signal;
 pub use create::CreateOptions;
 pub use exec::{ExecHandle, ExecIo, ExecOptions};
+pub use exec_instances::ExecInstance;
 pub use fs::CommitOptions;
 pub use list::{command_text, status_text, ListOptions, Summary};
 pub use start::{Attach, Started};
