@@ -182,16 +182,7 @@ impl Engine {
         o: &ExecOptions,
         io: Option<ExecIo>,
     ) -> Result<ExecHandle> {
-        let c = self.find(what)?;
-        match c.state.status {
-            Status::Running if alive(c.state.pid, c.state.pid_start) => {}
-            Status::Paused => {
-                return Err(Error::Conflict(format!(
-                    "Container {what} is paused, unpause the container before exec"
-                )))
-            }
-            _ => return Err(Error::NotRunning(c.id)),
-        }
+        let c = self.exec_target(what)?;
         if o.cmd.is_empty() {
             return Err(Error::Invalid("No exec command specified".into()));
         }
@@ -217,6 +208,18 @@ impl Engine {
         match self.exec_by_supervisor(&c, &req, io.as_ref())? {
             Some(h) => Ok(h),
             None => self.exec_here(&c, o, io),
+        }
+    }
+
+    /// The container `what`, if a process may be exec'd in it (it runs).
+    pub(super) fn exec_target(&self, what: &str) -> Result<Container> {
+        let c = self.find(what)?;
+        match c.state.status {
+            Status::Running if alive(c.state.pid, c.state.pid_start) => Ok(c),
+            Status::Paused => Err(Error::Conflict(format!(
+                "Container {what} is paused, unpause the container before exec"
+            ))),
+            _ => Err(Error::NotRunning(c.id)),
         }
     }
 

@@ -32,16 +32,7 @@ impl Engine {
         options: ExecOptions,
         attach: (bool, bool, bool),
     ) -> Result<String> {
-        let c = self.find(what)?;
-        match c.state.status {
-            Status::Running => {}
-            Status::Paused => {
-                return Err(Error::Conflict(format!(
-                    "Container {what} is paused, unpause the container before exec"
-                )))
-            }
-            _ => return Err(Error::NotRunning(c.id)),
-        }
+        let c = self.exec_target(what)?;
         if options.cmd.is_empty() {
             return Err(Error::Invalid("No exec command specified".into()));
         }
