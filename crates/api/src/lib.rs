@@ -9,6 +9,7 @@ pub mod containers;
 mod exec;
 pub mod http;
 pub mod images;
+pub mod objects;
 mod routes;
 pub mod system;
 

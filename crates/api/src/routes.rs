@@ -2,7 +2,7 @@
 //! without a `/v1.NN` prefix.
 
 use crate::http::{Request, Response};
-use crate::{containers, images, message, system, Answer};
+use crate::{containers, images, message, objects, system, Answer};
 use skiff_engine::Engine;
 use std::sync::Arc;
 
@@ -67,6 +67,20 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("GET", ["exec", id, "json"]) => crate::exec::inspect(engine, id),
             ("DELETE", ["containers", id]) => containers::remove(engine, id, req),
             ("GET", ["images", "json"]) => images::list(engine, req),
+            ("POST", ["volumes", "create"]) => objects::volume_create(engine, req),
+            ("GET", ["volumes"]) => objects::volume_list(engine, req),
+            ("POST", ["volumes", "prune"]) => objects::volume_prune(engine),
+            ("GET", ["volumes", name]) => objects::volume_inspect(engine, name),
+            ("DELETE", ["volumes", name]) => objects::volume_remove(engine, name, req),
+            ("POST", ["networks", "create"]) => objects::network_create(engine, req),
+            ("GET", ["networks"]) => objects::network_list(engine, req),
+            ("POST", ["networks", "prune"]) => objects::network_prune(engine),
+            ("GET", ["networks", id]) => objects::network_inspect(engine, id),
+            ("DELETE", ["networks", id]) => objects::network_remove(engine, id),
+            ("POST", ["networks", id, "connect"]) => objects::network_connect(engine, id, req),
+            ("POST", ["networks", id, "disconnect"]) => {
+                objects::network_disconnect(engine, id, req)
+            }
             // Image names hold slashes: /images/{name}/json.
             ("GET", ["images", name @ .., "json"]) if !name.is_empty() => {
                 images::inspect(engine, &name.join("/"))

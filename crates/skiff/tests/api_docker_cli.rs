@@ -20,9 +20,20 @@ struct Server {
 
 impl Server {
     fn start(e: &Env) -> Server {
+        Self::start_in(e, None)
+    }
+
+    /// The server in the network namespace `ns` (where the networks it
+    /// makes are), its socket on the file system as always.
+    fn start_in(e: &Env, ns: Option<&skiff_testkit::NetNs>) -> Server {
         let sock = e.dir.path().join("api.sock");
-        let child = e
-            .skiff_cmd(&["serve", "-H", &format!("unix://{}", sock.display())])
+        let serve = e.skiff_cmd(&["serve", "-H", &format!("unix://{}", sock.display())]);
+        let mut cmd = match ns {
+            Some(ns) => ns.command(serve.get_program()),
+            None => Command::new(serve.get_program()),
+        };
+        let child = cmd
+            .args(serve.get_args())
             .spawn()
             .expect("starting skiff serve");
         for _ in 0..200 {
@@ -339,4 +350,122 @@ fn docker_exec_through_skiff_serve() {
         String::from_utf8_lossy(&o.stderr)
     );
     s.ok(&["rm", "x1"]);
+}
+
+/// Volumes and networks through the API (the server in a network
+/// namespace of the test's own): a named volume's data outlives its
+/// containers and is refused removal while used; a user network with its
+/// subnet, names resolved on it, connect and disconnect, refused removal
+/// while used; list filters; prune.
+#[test]
+fn volumes_and_networks_through_skiff_serve() {
+    let e = Env::new();
+    let ns = skiff_testkit::NetNs::new("skiff-api");
+    let s = Server::start_in(&e, Some(&ns));
+    assert_eq!(
+        s.ok(&["volume", "create", "--label", "team=a", "v1"]),
+        "v1\n"
+    );
+    s.ok(&["volume", "create", "v2"]);
+    assert_eq!(
+        s.ok(&["volume", "ls", "-q", "--filter", "label=team=a"]),
+        "v1\n"
+    );
+    assert_eq!(
+        s.ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Driver}} {{.Labels.team}}",
+            "v1"
+        ]),
+        "local a\n"
+    );
+    s.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "v1:/data",
+        "bb:base",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    // (On the default bridge, which is in the test's namespace.)
+    s.ok(&[
+        "run", "-d", "--name", "user1", "-v", "v1:/data", "bb:base", "sleep", "60",
+    ]);
+    assert_eq!(s.ok(&["exec", "user1", "cat", "/data/f"]), "kept\n");
+    let o = s.docker(&["volume", "rm", "v1"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("in use"),
+        "{o:?}"
+    );
+
+    s.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.231.7.0/24",
+        "--label",
+        "k=v",
+        "n1",
+    ]);
+    assert!(s
+        .ok(&["network", "ls", "--format", "{{.Name}}"])
+        .contains("n1\n"));
+    assert_eq!(
+        s.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}}{{end}} {{.Labels.k}}",
+            "n1"
+        ]),
+        "10.231.7.0/24 v\n"
+    );
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web1",
+        "--network",
+        "n1",
+        "bb:base",
+        "sleep",
+        "60",
+    ]);
+    let o = s.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "n1",
+        "bb:base",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        "web1",
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("10.231.7."),
+        "{o:?}"
+    );
+    s.ok(&["network", "connect", "--alias", "db", "n1", "user1"]);
+    assert!(s
+        .ok(&["exec", "web1", "ping", "-c", "1", "-W", "2", "db"])
+        .contains("10.231.7."));
+    s.ok(&["network", "disconnect", "n1", "user1"]);
+    let o = s.docker(&["network", "rm", "n1"]);
+    assert!(!o.status.success(), "{o:?}");
+
+    s.ok(&["rm", "-f", "user1", "web1"]);
+    s.ok(&["network", "rm", "n1"]);
+    s.ok(&["volume", "rm", "v1"]);
+    assert!(s.ok(&["volume", "prune", "-f"]).contains("v2"));
+    assert_eq!(s.ok(&["volume", "ls", "-q"]), "");
 }
