@@ -1,9 +1,10 @@
 //! `/images/json`, `/images/{name}/json`.
 
 use crate::http::{Request, Response};
-use crate::{engine, Answer};
+use crate::{engine, message, Answer};
 use serde_json::json;
 use skiff_engine::Engine;
+use std::sync::Arc;
 
 /// Seconds since the epoch of an RFC 3339 time (0 when it does not parse).
 pub(crate) fn unix_seconds(rfc3339: &str) -> i64 {
@@ -42,4 +43,122 @@ pub fn list(e: &Engine, req: &Request) -> Answer {
 pub fn inspect(e: &Engine, name: &str) -> Answer {
     let v = engine(e.image_inspect(name))?;
     Ok(Response::json(200, &v))
+}
+
+pub fn tag(e: &Engine, name: &str, req: &Request) -> Answer {
+    let repo = req
+        .query("repo")
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| message(400, "repo is required"))?;
+    let target = match req.query("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo.to_string(),
+    };
+    engine(e.image_tag(name, &target))?;
+    Ok(Response::empty(201))
+}
+
+pub fn remove(e: &Engine, name: &str, req: &Request) -> Answer {
+    let removed = engine(e.image_remove(name, req.flag("force")))?;
+    let out: Vec<serde_json::Value> = removed
+        .iter()
+        .map(|r| match r {
+            skiff_image::service::Removed::Untagged(n) => json!({ "Untagged": n }),
+            skiff_image::service::Removed::Deleted(d) => json!({ "Deleted": d.to_string() }),
+        })
+        .collect();
+    Ok(Response::json(200, &json!(out)))
+}
+
+/// A line of the JSON stream pull answers with.
+fn line(v: serde_json::Value) -> Vec<u8> {
+    let mut b = serde_json::to_vec(&v).expect("JSON");
+    b.extend_from_slice(b"\r\n");
+    b
+}
+
+/// `POST /images/create?fromImage=NAME&tag=TAG`: a pull, its progress as
+/// dockerd streams it (JSON lines per layer), an error as the last line.
+pub fn create(e: &Arc<Engine>, req: &Request) -> Answer {
+    let Some(from) = req.query("fromImage").filter(|f| !f.is_empty()) else {
+        return Err(message(
+            400,
+            "fromImage is required (importing with fromSrc is not served)",
+        ));
+    };
+    let reference = match req.query("tag").filter(|t| !t.is_empty()) {
+        // A tag, or a digest (`tag=sha256:...`).
+        Some(t) if t.contains(':') => format!("{from}@{t}"),
+        Some(t) => format!("{from}:{t}"),
+        None => from.to_string(),
+    };
+    let e = e.clone();
+    Ok(Response::stream("application/json", move |out| {
+        use skiff_image::pull::PullEvent as P;
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let short = |d: &skiff_image::digest::Digest| d.hex()[..12].to_string();
+        let progress_tx = std::sync::Mutex::new(tx.clone());
+        let fresh = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let fresh_set = fresh.clone();
+        let progress = move |ev: P| {
+            let v = match ev {
+                P::Start { tag, repository } => {
+                    json!({"status": format!("Pulling from {repository}"), "id": tag})
+                }
+                P::LayerWaiting(d) => {
+                    json!({"status": "Pulling fs layer", "progressDetail": {}, "id": short(&d)})
+                }
+                P::LayerExists(d) => {
+                    json!({"status": "Already exists", "progressDetail": {}, "id": short(&d)})
+                }
+                P::LayerBytes {
+                    digest,
+                    done,
+                    total,
+                } => json!({"status": "Downloading",
+                    "progressDetail": {"current": done, "total": total}, "id": short(&digest)}),
+                P::LayerDone(d) => {
+                    json!({"status": "Pull complete", "progressDetail": {}, "id": short(&d)})
+                }
+                P::Digest(d) => json!({"status": format!("Digest: {d}")}),
+                P::Finished { downloaded } => {
+                    fresh_set.store(downloaded, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
+            };
+            let _ = progress_tx.lock().expect("progress").send(line(v));
+        };
+        let o = skiff_engine::images::PullOptions {
+            progress: Arc::new(progress),
+            ..Default::default()
+        };
+        let worker = {
+            let reference = reference.clone();
+            std::thread::spawn(move || {
+                let r = e.pull(&reference, &o);
+                let last = match &r {
+                    Ok((full, _)) => {
+                        let name = skiff_image::service::familiar(full);
+                        match fresh.load(std::sync::atomic::Ordering::Relaxed) {
+                            true => {
+                                json!({"status": format!("Status: Downloaded newer image for {name}")})
+                            }
+                            false => {
+                                json!({"status": format!("Status: Image is up to date for {name}")})
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()})
+                    }
+                };
+                let _ = tx.send(line(last));
+            })
+        };
+        for chunk in rx {
+            out.send(&chunk)?;
+        }
+        let _ = worker.join();
+        Ok(())
+    }))
 }

@@ -67,6 +67,14 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("GET", ["exec", id, "json"]) => crate::exec::inspect(engine, id),
             ("DELETE", ["containers", id]) => containers::remove(engine, id, req),
             ("GET", ["images", "json"]) => images::list(engine, req),
+            ("POST", ["images", "create"]) => images::create(engine, req),
+            // Image names hold slashes: /images/{name}/tag, DELETE /images/{name}.
+            ("POST", ["images", name @ .., "tag"]) if !name.is_empty() => {
+                images::tag(engine, &name.join("/"), req)
+            }
+            ("DELETE", ["images", name @ ..]) if !name.is_empty() => {
+                images::remove(engine, &name.join("/"), req)
+            }
             ("POST", ["volumes", "create"]) => objects::volume_create(engine, req),
             ("GET", ["volumes"]) => objects::volume_list(engine, req),
             ("POST", ["volumes", "prune"]) => objects::volume_prune(engine),

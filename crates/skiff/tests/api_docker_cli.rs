@@ -469,3 +469,61 @@ fn volumes_and_networks_through_skiff_serve() {
     assert!(s.ok(&["volume", "prune", "-f"]).contains("v2"));
     assert_eq!(s.ok(&["volume", "ls", "-q"]), "");
 }
+
+/// Images through the API: `docker pull` from a registry on 127.0.0.1 (in
+/// the test's network namespace, where the server runs), `docker run` of
+/// an image it must pull first, `tag`, `rmi`, and a pull that fails.
+#[test]
+fn images_pulled_tagged_and_removed_through_skiff_serve() {
+    let e = Env::new();
+    let ns = skiff_testkit::NetNs::new("skiff-api-img");
+    let reg = skiff_testkit::registry::start_registry_in(Some(&ns), None);
+    // Another store pushes busybox to the registry.
+    let other = Env::new();
+    for tag in ["1", "2"] {
+        let name = format!("{}/t/bb:{tag}", reg.host);
+        other.ok(&["tag", "bb:base", &name]);
+        let push = other.skiff_cmd(&["push", "-q", &name]);
+        let o = ns
+            .command(push.get_program())
+            .args(push.get_args())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+    }
+    let s = Server::start_in(&e, Some(&ns));
+    let name = format!("{}/t/bb:1", reg.host);
+    let out = s.ok(&["pull", &name]);
+    assert!(
+        out.contains("Pull complete") && out.contains("Downloaded newer image"),
+        "{out}"
+    );
+    assert!(s.ok(&["pull", &name]).contains("Image is up to date"));
+    let o = s.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &format!("{}/t/bb:2", reg.host),
+        "echo",
+        "pulled",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "pulled\n", "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Unable to find image"),
+        "{o:?}"
+    );
+
+    s.ok(&["tag", &name, "mine/bb:x"]);
+    assert!(s
+        .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .contains("mine/bb:x\n"));
+    let out = s.ok(&["rmi", "mine/bb:x"]);
+    assert_eq!(out, "Untagged: mine/bb:x\n");
+    let o = s.docker(&["pull", &format!("{}/t/none:1", reg.host)]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("t/none"),
+        "{o:?}"
+    );
+}
