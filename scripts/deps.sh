@@ -6,7 +6,7 @@ want=${1:-build}
 pkgs=(build-essential pkg-config libseccomp-dev libssl-dev busybox-static iproute2 nftables curl python3)
 if [ "$want" = test ]; then
   # Peers for the drop-in tests: podman (with conmon and runc), containerd (ctr).
-  pkgs+=(runc podman containerd uidmap docker-registry apache2-utils skopeo docker.io)
+  pkgs+=(runc podman containerd uidmap docker-registry apache2-utils skopeo docker.io docker-compose python3-docker)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

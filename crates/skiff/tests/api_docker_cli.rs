@@ -4,81 +4,11 @@
 //! and its exit codes; and the skiff CLI on the same --root seeing what
 //! the API made.
 
+mod api_env;
 mod build_env;
 
+use api_env::Server;
 use build_env::Env;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output};
-
-const DOCKER: &str = "/usr/bin/docker";
-
-struct Server {
-    child: Child,
-    sock: PathBuf,
-    config: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(e: &Env) -> Server {
-        Self::start_in(e, None)
-    }
-
-    /// The server in the network namespace `ns` (where the networks it
-    /// makes are), its socket on the file system as always.
-    fn start_in(e: &Env, ns: Option<&skiff_testkit::NetNs>) -> Server {
-        let sock = e.dir.path().join("api.sock");
-        let serve = e.skiff_cmd(&["serve", "-H", &format!("unix://{}", sock.display())]);
-        let mut cmd = match ns {
-            Some(ns) => ns.command(serve.get_program()),
-            None => Command::new(serve.get_program()),
-        };
-        let child = cmd
-            .args(serve.get_args())
-            .spawn()
-            .expect("starting skiff serve");
-        for _ in 0..200 {
-            if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        Server {
-            child,
-            sock,
-            config: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// The docker CLI on this server, with its own config directory.
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(DOCKER);
-        c.env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
-            .env("DOCKER_CONFIG", self.config.path())
-            .args(args);
-        c
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("running the docker CLI")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.docker(args);
-        assert!(
-            o.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn the_docker_cli_drives_containers_through_skiff_serve() {
@@ -173,27 +103,6 @@ fn the_docker_cli_drives_containers_through_skiff_serve() {
     s.ok(&["rm", "c1", "c2"]);
     assert_eq!(s.ok(&["ps", "-a", "-q"]), "");
     assert_eq!(e.ok(&["ps", "-a", "-q"]), "");
-}
-
-impl Server {
-    /// `docker ARGS` with `input` on its stdin.
-    fn docker_with_input(&self, args: &[&str], input: &str) -> Output {
-        use std::io::Write;
-        let mut child = self
-            .cmd(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("running the docker CLI");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
 }
 
 /// `docker run` attached: it attaches before it starts the container (a
