@@ -357,7 +357,7 @@ pub fn wait(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
     let c = engine(e.find(id))?;
     let (e, id) = (e.clone(), c.id.clone());
     Ok(Response::stream("application/json", move |out| {
-        let cancel = skiff_engine::notify::Cancel::new();
+        let (cancel, _watch) = crate::hangup::watch(&e, out.peer());
         let v = match e.wait(&id, condition, &cancel) {
             Ok(code) => json!({"StatusCode": code, "Error": null}),
             Err(err) => json!({"StatusCode": -1, "Error": {"Message": err.to_string()}}),
@@ -408,7 +408,7 @@ pub fn logs(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
         "application/vnd.docker.multiplexed-stream"
     };
     Ok(Response::stream(kind, move |out| {
-        let cancel = skiff_engine::notify::Cancel::new();
+        let (cancel, _watch) = crate::hangup::watch(&e, out.peer());
         let mut failed = None;
         let mut sink = |r: &skiff_engine::logs::Record| {
             if (r.stream == 1 && !stdout) || (r.stream == 2 && !stderr) {

@@ -334,9 +334,15 @@ fn reason(status: u16) -> &'static str {
 /// A chunked body being written.
 pub struct Chunked<'a> {
     out: &'a mut dyn Write,
+    peer: Option<std::os::fd::RawFd>,
 }
 
 impl Chunked<'_> {
+    /// The connection's socket, to learn when the client hangs up.
+    pub fn peer(&self) -> Option<std::os::fd::RawFd> {
+        self.peer
+    }
+
     /// Send `data` at once (an empty `data` sends nothing).
     pub fn send(&mut self, data: &[u8]) -> std::io::Result<()> {
         if data.is_empty() {
@@ -350,7 +356,12 @@ impl Chunked<'_> {
 }
 
 /// Write `resp` (to a `HEAD` request: without its body).
-pub fn write_response(out: &mut dyn Write, resp: Response, head_only: bool) -> std::io::Result<()> {
+pub fn write_response(out: &mut Stream, resp: Response, head_only: bool) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let peer = match out {
+        Stream::Unix(s) => s.as_raw_fd(),
+        Stream::Tcp(s) => s.as_raw_fd(),
+    };
     let mut h = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     for (k, v) in crate::COMMON_HEADERS {
         h.push_str(&format!("{k}: {v}\r\n"));
@@ -382,7 +393,10 @@ pub fn write_response(out: &mut dyn Write, resp: Response, head_only: bool) -> s
             // The headers go out at once (a `wait` client learns the
             // request was taken before the container stops).
             out.flush()?;
-            let mut c = Chunked { out };
+            let mut c = Chunked {
+                out,
+                peer: Some(peer),
+            };
             f(&mut c)?;
             c.out.write_all(b"0\r\n\r\n")?;
         }

@@ -7,6 +7,7 @@
 mod attach;
 pub mod containers;
 mod exec;
+mod hangup;
 pub mod http;
 pub mod images;
 pub mod objects;

@@ -52,6 +52,7 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("GET" | "HEAD", ["_ping"]) => Ok(system::ping()),
             ("GET", ["version"]) => system::version(engine),
             ("GET", ["info"]) => system::info(engine),
+            ("GET", ["events"]) => system::events(engine, req),
             ("GET", ["containers", "json"]) => containers::list(engine, req),
             ("POST", ["containers", "create"]) => containers::create(engine, req),
             ("GET", ["containers", id, "json"]) => containers::inspect(engine, id),

@@ -58,3 +58,45 @@ pub fn info(e: &Engine) -> Answer {
     v["ID"] = json!(info.name);
     Ok(Response::json(200, &v))
 }
+
+/// `GET /events`: what was recorded since `since` (nothing before now
+/// without it), then each event as it is recorded, until `until` passes or
+/// the client goes; one JSON object per line.
+pub fn events(e: &std::sync::Arc<Engine>, req: &crate::http::Request) -> Answer {
+    let time = |k: &str| -> Result<Option<i64>, Response> {
+        match req.query(k).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => skiff_engine::time::parse_timestamp(v)
+                .map(Some)
+                .ok_or_else(|| crate::message(400, &format!("invalid value for \"{k}\": {v}"))),
+        }
+    };
+    let filters = match req.query("filters") {
+        Some(f) if !f.is_empty() => engine(skiff_engine::filters::Filters::from_json(f))?,
+        _ => Default::default(),
+    };
+    let o = skiff_engine::events::EventOptions {
+        since: time("since")?,
+        until: time("until")?,
+        filters,
+    };
+    engine(o.check())?;
+    let e = e.clone();
+    Ok(Response::stream("application/json", move |out| {
+        let (cancel, _watch) = crate::hangup::watch(&e, out.peer());
+        let mut failed = None;
+        let mut sink = |ev: &skiff_engine::store::Event| {
+            let mut line = serde_json::to_vec(&skiff_engine::events::api_json(ev)).expect("JSON");
+            line.push(b'\n');
+            match out.send(&line) {
+                Ok(()) => true,
+                Err(err) => {
+                    failed = Some(err);
+                    false
+                }
+            }
+        };
+        let _ = e.subscribe(&o, &cancel, &mut sink);
+        failed.map_or(Ok(()), Err)
+    }))
+}

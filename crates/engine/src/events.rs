@@ -96,6 +96,35 @@ pub fn matches(f: &Filters, ev: &Event) -> bool {
         && f.matches("scope", |v| v == "local")
 }
 
+impl EventOptions {
+    /// Whether the filters name only keys `events` knows.
+    pub fn check(&self) -> Result<()> {
+        self.filters.check_keys(&KEYS)
+    }
+}
+
+/// An event as the Docker Engine API sends it (`GET /events`): `Type`,
+/// `Action`, `Actor`, `scope`, `time`, `timeNano`, and for containers and
+/// images the older `status`, `id` and `from`.
+pub fn api_json(ev: &Event) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "Type": ev.kind,
+        "Action": ev.action,
+        "Actor": {"ID": ev.actor, "Attributes": ev.attributes},
+        "scope": "local",
+        "time": ev.time_nano / 1_000_000_000,
+        "timeNano": ev.time_nano,
+    });
+    if matches!(ev.kind.as_str(), "container" | "image") {
+        v["status"] = serde_json::json!(ev.action);
+        v["id"] = serde_json::json!(ev.actor);
+        if let Some(from) = ev.attributes.get("image") {
+            v["from"] = from.clone();
+        }
+    }
+    v
+}
+
 impl Engine {
     /// The recorded events `o` selects, oldest first.
     pub fn events(&self, o: &EventOptions) -> Result<Vec<Event>> {

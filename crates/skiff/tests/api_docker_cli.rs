@@ -436,3 +436,101 @@ fn images_pulled_tagged_and_removed_through_skiff_serve() {
         "{o:?}"
     );
 }
+
+/// `docker events`: what was recorded in a window (`--since`, `--until`,
+/// filters), and following what happens; a follower that goes is dropped
+/// by the server (its connection's thread ends).
+#[test]
+fn events_through_skiff_serve() {
+    use std::io::BufRead;
+    let e = Env::new();
+    let s = Server::start(&e);
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1;
+    s.ok(&[
+        "run",
+        "--name",
+        "ev1",
+        "--network",
+        "none",
+        "bb:base",
+        "true",
+    ]);
+    // (An `until` in the future would follow until then.)
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let out = s.ok(&[
+        "events",
+        "--since",
+        &t0.to_string(),
+        "--until",
+        &until,
+        "--filter",
+        "container=ev1",
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    for want in [
+        "container create ev1",
+        "container start ev1",
+        "container die ev1",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
+    let baseline = s.threads();
+    let mut follow = s
+        .cmd(&[
+            "events",
+            "--filter",
+            "container=ev2",
+            "--format",
+            "{{.Action}}",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    s.ok(&[
+        "run",
+        "--rm",
+        "--name",
+        "ev2",
+        "--network",
+        "none",
+        "bb:base",
+        "true",
+    ]);
+    let mut lines = std::io::BufReader::new(follow.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while let Some(Ok(l)) = lines.next() {
+        seen.push(l.clone());
+        if l == "destroy" {
+            break;
+        }
+    }
+    assert!(
+        seen.contains(&"start".to_string()) && seen.contains(&"die".to_string()),
+        "{seen:?}"
+    );
+    follow.kill().unwrap();
+    follow.wait().unwrap();
+    let mut threads = s.threads();
+    for _ in 0..50 {
+        if threads <= baseline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        threads = s.threads();
+    }
+    assert!(
+        threads <= baseline,
+        "the follower's threads stayed: {threads} > {baseline}"
+    );
+}

@@ -99,6 +99,13 @@ impl Server {
 }
 
 impl Server {
+    /// How many threads the server has (one per connection it serves).
+    pub fn threads(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
     /// `docker-compose ARGS` in the project directory `dir`, on this server.
     pub fn compose(&self, dir: &std::path::Path, args: &[&str]) -> Output {
         Command::new("docker-compose")
