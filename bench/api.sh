@@ -40,6 +40,7 @@ cargo build --release -q -p skiff
 skiff_bin=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff
 
 . bench/in-netns.sh
+. bench/cleanup.sh
 
 work=$(mktemp -d "${WORK_DIR:-/var/tmp}/skiff-bench-api.XXXXXX")
 serve_pid= dockerd_pid=
@@ -50,15 +51,8 @@ cleanup() {
     [ -n "$ids" ] && "$docker_bin" -H "$h" rm -f $ids >/dev/null 2>&1
   done
   [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
-  if [ -n "$dockerd_pid" ]; then
-    kill "$dockerd_pid" 2>/dev/null
-    for _ in $(seq 60); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$dockerd_pid" 2>/dev/null
-  fi
-  for m in $(findmnt -rn -o TARGET | grep "^$work/" | sort -r); do
-    umount "$m" 2>/dev/null || umount -l "$m"
-  done
-  rm -rf "$work"
+  stop_dockerd "$dockerd_pid"
+  remove_work "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

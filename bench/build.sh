@@ -57,21 +57,15 @@ cargo build --release -q -p skiff
 skiff_bin=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff
 
 . bench/in-netns.sh
+. bench/cleanup.sh
 
 work=$(mktemp -d "${WORK_DIR:-/var/tmp}/skiff-bench-build.XXXXXX")
 registry_pid= dockerd_pid=
 cleanup() {
   set +e
   [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
-  if [ -n "$dockerd_pid" ]; then
-    kill "$dockerd_pid" 2>/dev/null
-    for _ in $(seq 60); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$dockerd_pid" 2>/dev/null
-  fi
-  for m in $(findmnt -rn -o TARGET | grep "^$work/" | sort -r); do
-    umount "$m" 2>/dev/null || umount -l "$m"
-  done
-  rm -rf "$work"
+  stop_dockerd "$dockerd_pid"
+  remove_work "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -45,6 +45,7 @@ fi
 # The rest in a network namespace of its own (what it installs needs the
 # host's network; what it starts must not touch it).
 . bench/in-netns.sh
+. bench/cleanup.sh
 docker_bin=/usr/bin/docker
 [ -x "$docker_bin" ] || docker_bin=$(command -v docker)
 
@@ -61,15 +62,8 @@ cleanup() {
   "${podman[@]}" rm -af -t 0 >/dev/null 2>&1
   [ -n "${docker[*]:-}" ] && "${docker[@]}" ps -aq --filter label=skiff-bench |
     xargs -r "${docker[@]}" rm -f >/dev/null 2>&1
-  if [ -n "$dockerd_pid" ]; then
-    kill "$dockerd_pid" 2>/dev/null
-    for _ in $(seq 60); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$dockerd_pid" 2>/dev/null
-  fi
-  for m in $(findmnt -rn -o TARGET | grep "^$work/" | sort -r); do
-    umount "$m" 2>/dev/null || umount -l "$m"
-  done
-  rm -rf "$work"
+  stop_dockerd "$dockerd_pid"
+  remove_work "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
