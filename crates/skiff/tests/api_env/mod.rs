@@ -99,6 +99,12 @@ impl Server {
 }
 
 impl Server {
+    /// SIGKILL the server (its socket file stays, as a killed server's does).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// How many threads the server has (one per connection it serves).
     pub fn threads(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
