@@ -446,3 +446,99 @@ pub fn remove(e: &Engine, id: &str, req: &Request) -> Answer {
     engine(e.remove(id, req.flag("force"), req.flag("v")))?;
     Ok(Response::empty(204))
 }
+
+pub fn pause(e: &Engine, id: &str) -> Answer {
+    engine(e.pause(id))?;
+    Ok(Response::empty(204))
+}
+
+pub fn unpause(e: &Engine, id: &str) -> Answer {
+    engine(e.unpause(id))?;
+    Ok(Response::empty(204))
+}
+
+pub fn rename(e: &Engine, id: &str, req: &Request) -> Answer {
+    let name = req
+        .query("name")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| message(400, "name is required"))?;
+    engine(e.rename(id, name))?;
+    Ok(Response::empty(204))
+}
+
+/// `top`: `ps_args` as `docker top` passes them (one string, split on
+/// spaces).
+pub fn top(e: &Engine, id: &str, req: &Request) -> Answer {
+    let args: Vec<String> = req
+        .query("ps_args")
+        .unwrap_or("")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let (titles, rows) = engine(e.top(id, &args))?;
+    Ok(Response::json(
+        200,
+        &json!({"Titles": titles, "Processes": rows}),
+    ))
+}
+
+/// `changes`: Docker's kinds, 0 modified, 1 added, 2 deleted.
+pub fn changes(e: &Engine, id: &str) -> Answer {
+    let diff = engine(e.diff(id))?;
+    let out: Vec<serde_json::Value> = diff
+        .iter()
+        .map(|(k, p)| {
+            let kind = match k {
+                'A' => 1,
+                'D' => 2,
+                _ => 0,
+            };
+            json!({"Path": p, "Kind": kind})
+        })
+        .collect();
+    Ok(Response::json(200, &json!(out)))
+}
+
+pub fn prune(e: &Engine, req: &Request) -> Answer {
+    let filters = match req.query("filters") {
+        Some(f) if !f.is_empty() => engine(skiff_engine::filters::Filters::from_json(f))?,
+        _ => Default::default(),
+    };
+    let p = engine(e.prune_containers(&filters))?;
+    Ok(Response::json(
+        200,
+        &json!({"ContainersDeleted": p.removed, "SpaceReclaimed": p.bytes}),
+    ))
+}
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=&pause=`.
+pub fn commit(e: &Engine, req: &Request) -> Answer {
+    let id = req
+        .query("container")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| message(400, "container is required"))?;
+    let name = match (
+        req.query("repo").filter(|r| !r.is_empty()),
+        req.query("tag").filter(|t| !t.is_empty()),
+    ) {
+        (Some(r), Some(t)) => Some(format!("{r}:{t}")),
+        (Some(r), None) => Some(r.to_string()),
+        _ => None,
+    };
+    if req.query("changes").is_some_and(|c| !c.is_empty()) {
+        return Err(message(400, "commit with changes is not served"));
+    }
+    let o = skiff_engine::container::CommitOptions {
+        author: req
+            .query("author")
+            .filter(|a| !a.is_empty())
+            .map(String::from),
+        message: req
+            .query("comment")
+            .filter(|c| !c.is_empty())
+            .map(String::from),
+        pause: req.query("pause").is_none_or(|p| p != "0" && p != "false"),
+    };
+    let image = engine(e.commit(id, name.as_deref(), &o))?;
+    Ok(Response::json(201, &json!({"Id": image.to_string()})))
+}

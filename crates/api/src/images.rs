@@ -162,3 +162,22 @@ pub fn create(e: &Arc<Engine>, req: &Request) -> Answer {
         Ok(())
     }))
 }
+
+pub fn history(e: &Engine, name: &str) -> Answer {
+    let (id, lines) = engine(e.image_history(name))?;
+    let out: Vec<serde_json::Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            // The newest step carries the image's ID, the others none.
+            let id = if i == 0 {
+                id.to_string()
+            } else {
+                "<missing>".to_string()
+            };
+            json!({"Id": id, "Created": unix_seconds(&l.created), "CreatedBy": l.created_by,
+                "Tags": null, "Size": l.size, "Comment": l.comment})
+        })
+        .collect();
+    Ok(Response::json(200, &json!(out)))
+}

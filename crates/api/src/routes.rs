@@ -67,6 +67,13 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("POST", ["exec", id, "start"]) => crate::exec::start(engine, id, req),
             ("GET", ["exec", id, "json"]) => crate::exec::inspect(engine, id),
             ("DELETE", ["containers", id]) => containers::remove(engine, id, req),
+            ("POST", ["containers", "prune"]) => containers::prune(engine, req),
+            ("POST", ["containers", id, "pause"]) => containers::pause(engine, id),
+            ("POST", ["containers", id, "unpause"]) => containers::unpause(engine, id),
+            ("POST", ["containers", id, "rename"]) => containers::rename(engine, id, req),
+            ("GET", ["containers", id, "top"]) => containers::top(engine, id, req),
+            ("GET", ["containers", id, "changes"]) => containers::changes(engine, id),
+            ("POST", ["commit"]) => containers::commit(engine, req),
             ("GET", ["images", "json"]) => images::list(engine, req),
             ("POST", ["images", "create"]) => images::create(engine, req),
             // Image names hold slashes: /images/{name}/tag, DELETE /images/{name}.
@@ -91,6 +98,9 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
                 objects::network_disconnect(engine, id, req)
             }
             // Image names hold slashes: /images/{name}/json.
+            ("GET", ["images", name @ .., "history"]) if !name.is_empty() => {
+                images::history(engine, &name.join("/"))
+            }
             ("GET", ["images", name @ .., "json"]) if !name.is_empty() => {
                 images::inspect(engine, &name.join("/"))
             }

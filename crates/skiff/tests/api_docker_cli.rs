@@ -536,3 +536,76 @@ fn events_through_skiff_serve() {
         "the follower's threads stayed: {threads} > {baseline}"
     );
 }
+
+/// pause, unpause, rename, top, diff, commit, history and container prune
+/// through the API, as the docker CLI shows them.
+#[test]
+fn more_of_the_container_workflow_through_skiff_serve() {
+    let e = Env::new();
+    let s = Server::start(&e);
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "w1",
+        "--network",
+        "none",
+        "bb:base",
+        "sleep",
+        "60",
+    ]);
+    s.ok(&["pause", "w1"]);
+    assert!(s
+        .ok(&["ps", "--format", "{{.Status}}"])
+        .contains("(Paused)"));
+    s.ok(&["unpause", "w1"]);
+    s.ok(&["rename", "w1", "w2"]);
+    assert_eq!(s.ok(&["ps", "--format", "{{.Names}}"]), "w2\n");
+    let top = s.ok(&["top", "w2"]);
+    assert!(
+        top.lines().next().unwrap().contains("PID") && top.contains("sleep 60"),
+        "{top}"
+    );
+    s.ok(&[
+        "exec",
+        "w2",
+        "sh",
+        "-c",
+        "echo made > /made.txt; rm /etc/group",
+    ]);
+    let diff = s.ok(&["diff", "w2"]);
+    assert!(
+        diff.contains("A /made.txt") && diff.contains("D /etc/group") && diff.contains("C /etc"),
+        "{diff}"
+    );
+    let id = s.ok(&["commit", "-m", "from the API", "w2", "committed:1"]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    let o = s.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "committed:1",
+        "cat",
+        "/made.txt",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "made\n", "{o:?}");
+    let history = s.ok(&["history", "--format", "{{.Comment}}", "committed:1"]);
+    assert!(history.starts_with("from the API\n"), "{history}");
+    s.ok(&["stop", "-t", "0", "w2"]);
+    s.ok(&[
+        "run",
+        "--name",
+        "done1",
+        "--network",
+        "none",
+        "bb:base",
+        "true",
+    ]);
+    let pruned = s.ok(&["container", "prune", "-f"]);
+    assert!(
+        pruned.contains("Deleted Containers") && pruned.contains("Total reclaimed space"),
+        "{pruned}"
+    );
+    assert_eq!(s.ok(&["ps", "-aq"]), "");
+}
