@@ -210,17 +210,7 @@ fn docker_run_attached_through_skiff_serve() {
 fn docker_exec_through_skiff_serve() {
     let e = Env::new();
     let s = Server::start(&e);
-    s.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "x1",
-        "--network",
-        "none",
-        "bb:base",
-        "sleep",
-        "60",
-    ]);
+    s.sleeper("x1");
     let o = s.docker(&[
         "exec",
         "-e",
@@ -543,17 +533,7 @@ fn events_through_skiff_serve() {
 fn more_of_the_container_workflow_through_skiff_serve() {
     let e = Env::new();
     let s = Server::start(&e);
-    s.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "w1",
-        "--network",
-        "none",
-        "bb:base",
-        "sleep",
-        "60",
-    ]);
+    s.sleeper("w1");
     s.ok(&["pause", "w1"]);
     assert!(s
         .ok(&["ps", "--format", "{{.Status}}"])

@@ -99,6 +99,21 @@ impl Server {
 }
 
 impl Server {
+    /// A container `name` that sleeps a minute (no network), started.
+    pub fn sleeper(&self, name: &str) {
+        self.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "none",
+            "bb:base",
+            "sleep",
+            "60",
+        ]);
+    }
+
     /// SIGKILL the server (its socket file stays, as a killed server's does).
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
