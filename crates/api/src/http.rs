@@ -62,12 +62,23 @@ pub struct Request {
     pub path: String,
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
+    /// The body, once read (see [`read_body`]).
     pub body: Vec<u8>,
+    pub body_len: BodyLen,
     /// HTTP/1.0, or `Connection: close`.
     pub close: bool,
 }
 
 impl Request {
+    /// Every value of a repeated query key (`names=a&names=b`).
+    pub fn query_all(&self, key: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     pub fn query(&self, key: &str) -> Option<&str> {
         self.query
             .iter()
@@ -130,7 +141,8 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Read one request from `r`.
+/// Read one request's head from `r` (its body is read by [`read_body`],
+/// or streamed with a [`BodyReader`]).
 pub fn read_request(r: &mut BufReader<Stream>) -> Result<Request, ReadError> {
     let mut head = Vec::new();
     loop {
@@ -187,56 +199,160 @@ pub fn read_request(r: &mut BufReader<Stream>) -> Result<Request, ReadError> {
         || get("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
     let chunked =
         get("Transfer-Encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    let body = if chunked {
-        read_chunked(r)?
+    let body_len = if chunked {
+        BodyLen::Chunked
     } else {
-        let len: usize = match get("Content-Length") {
-            Some(v) => v
-                .parse()
-                .map_err(|_| ReadError::Bad(format!("bad Content-Length {v:?}")))?,
-            None => 0,
-        };
-        if len > MAX_BODY {
-            return Err(ReadError::TooLarge);
+        match get("Content-Length") {
+            Some(v) => BodyLen::Length(
+                v.parse()
+                    .map_err(|_| ReadError::Bad(format!("bad Content-Length {v:?}")))?,
+            ),
+            None => BodyLen::Length(0),
         }
-        let mut body = vec![0u8; len];
-        r.read_exact(&mut body)?;
-        body
     };
     Ok(Request {
         method,
         path: percent_decode(path, false),
         query,
         headers,
-        body,
+        body: Vec::new(),
+        body_len,
         close,
     })
 }
 
-fn read_chunked(r: &mut BufReader<Stream>) -> Result<Vec<u8>, ReadError> {
+/// How a request's body comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLen {
+    Length(u64),
+    Chunked,
+}
+
+/// Read `req`'s body into `req.body` (at most [`MAX_BODY`] bytes).
+pub fn read_body(r: &mut BufReader<Stream>, req: &mut Request) -> Result<(), ReadError> {
+    if let BodyLen::Length(n) = req.body_len {
+        if n > MAX_BODY as u64 {
+            return Err(ReadError::TooLarge);
+        }
+    }
     let mut body = Vec::new();
+    let mut b = BodyReader::new(r, req.body_len);
+    let mut buf = [0u8; 64 << 10];
     loop {
+        let n = b.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if body.len() + n > MAX_BODY {
+            // Nothing more is read: the connection ends.
+            b.done = true;
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    req.body = body;
+    Ok(())
+}
+
+/// A request's body as it comes off the connection (by length or in
+/// chunks), for a handler that streams it (a tar of images or a build
+/// context).
+pub struct BodyReader<'a> {
+    r: &'a mut BufReader<Stream>,
+    chunked: bool,
+    /// Bytes left of the body (by length) or of the current chunk.
+    left: u64,
+    done: bool,
+}
+
+impl<'a> BodyReader<'a> {
+    pub fn new(r: &'a mut BufReader<Stream>, len: BodyLen) -> BodyReader<'a> {
+        match len {
+            BodyLen::Length(n) => BodyReader {
+                r,
+                chunked: false,
+                left: n,
+                done: n == 0,
+            },
+            BodyLen::Chunked => BodyReader {
+                r,
+                chunked: true,
+                left: 0,
+                done: false,
+            },
+        }
+    }
+
+    /// The next chunk's size (the CRLF after the previous chunk read).
+    fn next_chunk(&mut self) -> std::io::Result<()> {
         let mut line = String::new();
-        r.read_line(&mut line)?;
-        let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-            .map_err(|_| ReadError::Bad(format!("bad chunk size {:?}", line.trim())))?;
+        self.r.read_line(&mut line)?;
+        if line.trim().is_empty() {
+            // The CRLF that ends the previous chunk's data.
+            line.clear();
+            self.r.read_line(&mut line)?;
+        }
+        let size =
+            u64::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("bad chunk size {:?}", line.trim()),
+                )
+            })?;
         if size == 0 {
             // Trailers, then the empty line.
             loop {
                 line.clear();
-                if r.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
-                    return Ok(body);
+                if self.r.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+                    break;
                 }
             }
+            self.done = true;
         }
-        if body.len() + size > MAX_BODY {
-            return Err(ReadError::TooLarge);
+        self.left = size;
+        Ok(())
+    }
+}
+
+impl Read for BodyReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done {
+            return Ok(0);
         }
-        let at = body.len();
-        body.resize(at + size, 0);
-        r.read_exact(&mut body[at..])?;
-        let mut crlf = [0u8; 2];
-        r.read_exact(&mut crlf)?;
+        if self.left == 0 {
+            if !self.chunked {
+                self.done = true;
+                return Ok(0);
+            }
+            self.next_chunk()?;
+            if self.done {
+                return Ok(0);
+            }
+        }
+        let want = buf.len().min(self.left as usize);
+        let n = self.r.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.left -= n as u64;
+        if !self.chunked && self.left == 0 {
+            self.done = true;
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for BodyReader<'_> {
+    /// What a handler left unread of the body is read (and dropped), so
+    /// the next request on the connection starts where it should.
+    fn drop(&mut self) {
+        let mut sink = [0u8; 64 << 10];
+        while !self.done {
+            match self.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
     }
 }
 
@@ -351,6 +467,17 @@ impl Chunked<'_> {
         write!(self.out, "{:x}\r\n", data.len())?;
         self.out.write_all(data)?;
         self.out.write_all(b"\r\n")?;
+        self.out.flush()
+    }
+}
+
+/// A chunked body as an `io::Write` (each write a chunk).
+impl Write for Chunked<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.send(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
 }

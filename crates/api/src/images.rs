@@ -181,3 +181,45 @@ pub fn history(e: &Engine, name: &str) -> Answer {
         .collect();
     Ok(Response::json(200, &json!(out)))
 }
+
+/// `POST /images/load`: a tar (docker-archive or OCI) read as it comes;
+/// what was loaded, as dockerd's JSON lines.
+pub fn load(e: &Engine, req: &Request, body: &mut dyn std::io::Read) -> Answer {
+    let _ = req;
+    let loaded = engine(e.image_load(body))?;
+    let mut out = Vec::new();
+    for (names, id) in loaded {
+        if names.is_empty() {
+            out.extend(line(json!({"stream": format!("Loaded image ID: {id}\n")})));
+        }
+        for n in names {
+            let n = skiff_image::service::familiar(&n);
+            out.extend(line(json!({"stream": format!("Loaded image: {n}\n")})));
+        }
+    }
+    let mut r = Response::text(200, "");
+    r.content_type = "application/json";
+    r.body = crate::http::Body::Bytes(out);
+    Ok(r)
+}
+
+/// `GET /images/get?names=...` and `GET /images/{name}/get`: the images
+/// as a docker-archive tar, streamed.
+pub fn get(e: &Arc<Engine>, names: Vec<String>) -> Answer {
+    if names.is_empty() {
+        return Err(message(400, "no image names given"));
+    }
+    // An image that is not there is a 404 before the tar starts.
+    for n in &names {
+        engine(e.image_inspect(n))?;
+    }
+    let e = e.clone();
+    Ok(Response::stream("application/x-tar", move |out| {
+        e.image_save(
+            &names,
+            skiff_engine::images::ArchiveFormat::DockerArchive,
+            out,
+        )
+        .map_err(|err| std::io::Error::other(err.to_string()))
+    }))
+}

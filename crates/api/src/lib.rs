@@ -5,6 +5,7 @@
 //! (the engine is shared across threads).
 
 mod attach;
+mod build;
 pub mod containers;
 mod exec;
 mod hangup;
@@ -84,7 +85,7 @@ fn connection(engine: &Arc<Engine>, stream: Stream) {
     };
     let mut input = BufReader::new(stream);
     loop {
-        let req = match http::read_request(&mut input) {
+        let mut req = match http::read_request(&mut input) {
             Ok(r) => r,
             Err(http::ReadError::Closed) => return,
             Err(http::ReadError::TooLarge) => {
@@ -100,7 +101,21 @@ fn connection(engine: &Arc<Engine>, stream: Stream) {
         };
         let head = req.method == "HEAD";
         let close = req.close;
-        let mut resp = routes::route(engine, &req);
+        let mut resp = if routes::streams_body(&req) {
+            // Its body (a tar) is read by the handler as it comes.
+            let mut body = http::BodyReader::new(&mut input, req.body_len);
+            routes::route_streaming(engine, &req, &mut body)
+        } else {
+            match http::read_body(&mut input, &mut req) {
+                Ok(()) => routes::route(engine, &req),
+                Err(http::ReadError::TooLarge) => {
+                    let r = message(413, "request body too large");
+                    let _ = http::write_response(&mut out, r, false);
+                    return;
+                }
+                Err(_) => return,
+            }
+        };
         if let http::Body::Hijack(_) = resp.body {
             let http::Body::Hijack(f) = std::mem::replace(&mut resp.body, http::Body::Raw) else {
                 unreachable!("matched above")

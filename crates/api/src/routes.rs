@@ -98,12 +98,47 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
                 objects::network_disconnect(engine, id, req)
             }
             // Image names hold slashes: /images/{name}/json.
+            ("GET", ["images", "get"]) => images::get(
+                engine,
+                req.query_all("names")
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            ),
+            ("GET", ["images", name @ .., "get"]) if !name.is_empty() => {
+                images::get(engine, vec![name.join("/")])
+            }
             ("GET", ["images", name @ .., "history"]) if !name.is_empty() => {
                 images::history(engine, &name.join("/"))
             }
             ("GET", ["images", name @ .., "json"]) if !name.is_empty() => {
                 images::inspect(engine, &name.join("/"))
             }
+            _ => Err(message(404, "page not found")),
+        }
+    };
+    answer().unwrap_or_else(|r| r)
+}
+
+/// Whether the request's body is streamed to its handler (a tar of
+/// images, a build context) rather than read first.
+pub fn streams_body(req: &Request) -> bool {
+    let Ok(path) = unversioned(&req.path) else {
+        return false;
+    };
+    req.method == "POST" && matches!(path, "/images/load" | "/build")
+}
+
+/// The handlers of [`streams_body`]'s requests.
+pub fn route_streaming(
+    engine: &Arc<Engine>,
+    req: &Request,
+    body: &mut dyn std::io::Read,
+) -> Response {
+    let mut answer = || -> Answer {
+        match unversioned(&req.path)? {
+            "/images/load" => images::load(engine, req, body),
+            "/build" => crate::build::build(engine, req, body),
             _ => Err(message(404, "page not found")),
         }
     };

@@ -589,3 +589,77 @@ fn more_of_the_container_workflow_through_skiff_serve() {
     );
     assert_eq!(s.ok(&["ps", "-aq"]), "");
 }
+
+/// `docker build` (the legacy builder's API, the context as a tar) on
+/// skiff's builder, then `docker save` and `docker load` of the result.
+#[test]
+fn build_save_and_load_through_skiff_serve() {
+    let e = Env::new();
+    let s = Server::start(&e);
+    let ctx = e.context(
+        "ctx",
+        &[
+            ("Dockerfile", "FROM bb:base\nARG WHO=nobody\nCOPY app.txt /app.txt\nRUN echo \"built for $WHO\" > /who\nCMD cat /app.txt /who\n"),
+            ("app.txt", "app\n"),
+            ("Dockerfile.bad", "FROM bb:base\nRUN echo failing; exit 3\n"),
+        ],
+    );
+    let c = ctx.to_str().unwrap();
+    let o = s
+        .cmd(&["build", "-t", "api/built:1", "--build-arg", "WHO=api", c])
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("RUN echo") && out.contains("Successfully tagged api/built:1"),
+        "{out}"
+    );
+    let o = s.docker(&["run", "--rm", "--network", "none", "api/built:1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "app\nbuilt for api\n",
+        "{o:?}"
+    );
+    // Again: from the cache, the same image (-q prints its ID).
+    let id = s.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "api/built:1",
+        "--build-arg",
+        "WHO=api",
+        c,
+    ]);
+    assert_eq!(
+        id.trim(),
+        s.ok(&["image", "inspect", "-f", "{{.Id}}", "api/built:1"])
+            .trim()
+    );
+    let bad = ctx.join("Dockerfile.bad");
+    let o = s.docker(&["build", "-f", bad.to_str().unwrap(), c]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("exit code: 3"),
+        "{o:?}"
+    );
+
+    let tar = e.dir.path().join("saved.tar");
+    s.ok(&["save", "-o", tar.to_str().unwrap(), "api/built:1"]);
+    s.ok(&["rmi", "api/built:1"]);
+    assert_eq!(
+        s.ok(&["load", "-i", tar.to_str().unwrap()]),
+        "Loaded image: api/built:1\n"
+    );
+    let o = s.docker(&["run", "--rm", "--network", "none", "api/built:1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "app\nbuilt for api\n",
+        "{o:?}"
+    );
+}
