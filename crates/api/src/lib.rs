@@ -4,6 +4,7 @@
 //! ([`error_response`]). Each connection is served on a thread of its own
 //! (the engine is shared across threads).
 
+mod archive;
 mod attach;
 mod build;
 pub mod containers;
@@ -13,6 +14,7 @@ pub mod http;
 pub mod images;
 pub mod objects;
 mod routes;
+mod stats;
 pub mod system;
 
 use http::{Response, Stream};

@@ -73,6 +73,10 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("POST", ["containers", id, "rename"]) => containers::rename(engine, id, req),
             ("GET", ["containers", id, "top"]) => containers::top(engine, id, req),
             ("GET", ["containers", id, "changes"]) => containers::changes(engine, id),
+            ("GET", ["containers", id, "stats"]) => crate::stats::stats(engine, id, req),
+            ("GET", ["containers", id, "archive"]) => crate::archive::get(engine, id, req),
+            ("HEAD", ["containers", id, "archive"]) => crate::archive::head(engine, id, req),
+            ("GET", ["containers", id, "export"]) => crate::archive::export(engine, id),
             ("POST", ["commit"]) => containers::commit(engine, req),
             ("GET", ["images", "json"]) => images::list(engine, req),
             ("POST", ["images", "create"]) => images::create(engine, req),
@@ -126,7 +130,8 @@ pub fn streams_body(req: &Request) -> bool {
     let Ok(path) = unversioned(&req.path) else {
         return false;
     };
-    req.method == "POST" && matches!(path, "/images/load" | "/build")
+    (req.method == "POST" && matches!(path, "/images/load" | "/build"))
+        || (req.method == "PUT" && path.starts_with("/containers/") && path.ends_with("/archive"))
 }
 
 /// The handlers of [`streams_body`]'s requests.
@@ -136,9 +141,12 @@ pub fn route_streaming(
     body: &mut dyn std::io::Read,
 ) -> Response {
     let mut answer = || -> Answer {
-        match unversioned(&req.path)? {
-            "/images/load" => images::load(engine, req, body),
-            "/build" => crate::build::build(engine, req, body),
+        let path = unversioned(&req.path)?;
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match segs.as_slice() {
+            ["images", "load"] => images::load(engine, req, body),
+            ["build"] => crate::build::build(engine, req, body),
+            ["containers", id, "archive"] => crate::archive::put(engine, id, req, body),
             _ => Err(message(404, "page not found")),
         }
     };

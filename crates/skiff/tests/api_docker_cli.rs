@@ -663,3 +663,62 @@ fn build_save_and_load_through_skiff_serve() {
         "{o:?}"
     );
 }
+
+/// `docker stats --no-stream`, `docker cp` both ways (and to stdout as a
+/// tar), and `docker export` through the API.
+#[test]
+fn stats_cp_and_export_through_skiff_serve() {
+    let e = Env::new();
+    let s = Server::start(&e);
+    s.sleeper("st1");
+    let out = s.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}} {{.MemUsage}}",
+        "st1",
+    ]);
+    assert!(out.starts_with("st1 1 ") && out.contains("iB / "), "{out}");
+    let src = e.dir.path().join("in.txt");
+    std::fs::write(&src, "into the container\n").unwrap();
+    s.ok(&["cp", src.to_str().unwrap(), "st1:/tmp/"]);
+    assert_eq!(
+        s.ok(&["exec", "st1", "cat", "/tmp/in.txt"]),
+        "into the container\n"
+    );
+    s.ok(&[
+        "exec",
+        "st1",
+        "sh",
+        "-c",
+        "mkdir -p /out/sub && echo a > /out/a && echo b > /out/sub/b",
+    ]);
+    let dest = e.dir.path().join("out");
+    s.ok(&["cp", "st1:/out", dest.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(dest.join("sub/b")).unwrap(), "b\n");
+    let o = s.docker(&["cp", "st1:/nope", dest.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("No such container:path"),
+        "{o:?}"
+    );
+    let o = s.docker(&["cp", "st1:/tmp/in.txt", "-"]);
+    let names: Vec<String> = tar::Archive::new(&o.stdout[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert_eq!(names, ["in.txt"]);
+    let tar = e.dir.path().join("export.tar");
+    s.ok(&["export", "-o", tar.to_str().unwrap(), "st1"]);
+    let names: Vec<String> = tar::Archive::new(std::fs::File::open(&tar).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.ends_with("tmp/in.txt"))
+            && names.iter().any(|n| n.ends_with("bin/busybox")),
+        "{names:?}"
+    );
+    s.ok(&["rm", "-f", "st1"]);
+}

@@ -106,6 +106,9 @@ struct Skiff {
     runroot: PathBuf,
     /// skiff's bridges and rules live in a namespace of the test's own.
     ns: skiff_testkit::NetNs,
+    /// With `PARITY_VIA_API=1`: `skiff serve` on this store, which the
+    /// scenarios reach through Docker's own CLI (its socket).
+    api: Option<(std::process::Child, PathBuf)>,
 }
 
 impl Skiff {
@@ -114,15 +117,46 @@ impl Skiff {
             .prefix("skiff-parity-")
             .tempdir()
             .unwrap();
-        Skiff {
+        let mut s = Skiff {
             root: dir.path().join("root"),
             runroot: dir.path().join("run"),
             ns: skiff_testkit::NetNs::new("skiff-parity"),
             dir,
+            api: None,
+        };
+        if std::env::var_os("PARITY_VIA_API").is_some() {
+            let sock = s.dir.path().join("api.sock");
+            let child = s
+                .cli(&["serve", "-H", &format!("unix://{}", sock.display())])
+                .spawn()
+                .expect("starting skiff serve");
+            for _ in 0..200 {
+                if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            s.api = Some((child, sock));
         }
+        s
     }
 
+    /// A scenario's command: skiff's CLI, or with `PARITY_VIA_API` the
+    /// docker CLI against `skiff serve`.
     fn cmd<S: AsRef<str>>(&self, args: &[S]) -> Command {
+        let Some((_, sock)) = &self.api else {
+            return self.cli(args);
+        };
+        let mut c = Command::new("/usr/bin/docker");
+        c.env("DOCKER_HOST", format!("unix://{}", sock.display()))
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .args(args.iter().map(|a| a.as_ref()))
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// skiff's own CLI on this store (the setup, the cleanup).
+    fn cli<S: AsRef<str>>(&self, args: &[S]) -> Command {
         let mut c = self.ns.command(env!("CARGO_BIN_EXE_skiff"));
         c.arg("--root")
             .arg(&self.root)
@@ -134,7 +168,7 @@ impl Skiff {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let o = self.cmd(args).output().unwrap();
+        let o = self.cli(args).output().unwrap();
         assert!(
             o.status.success(),
             "skiff {args:?}: {}{}",
@@ -147,9 +181,13 @@ impl Skiff {
 
 impl Drop for Skiff {
     fn drop(&mut self) {
-        if let Ok(o) = self.cmd(&["ps", "-aq", "--no-trunc"]).output() {
+        if let Some((mut child, _)) = self.api.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Ok(o) = self.cli(&["ps", "-aq", "--no-trunc"]).output() {
             for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                let _ = self.cmd(&["rm", "-f", id]).output();
+                let _ = self.cli(&["rm", "-f", id]).output();
             }
         }
         end_strays(&self.root);

@@ -9,6 +9,18 @@ use std::path::{Path, PathBuf};
 /// Where container path `p` is on the host: in a volume or bind mount that
 /// covers it, else below the rootfs (symlinks resolved as the container
 /// sees them, never leaving its root).
+/// A container path's stat, as the API's `X-Docker-Container-Path-Stat`
+/// carries it.
+#[derive(Debug, Clone)]
+pub struct PathStat {
+    pub name: String,
+    pub size: i64,
+    /// Go's `os.FileMode` bits.
+    pub mode: u32,
+    pub mtime: String,
+    pub link_target: String,
+}
+
 fn host_path(engine: &Engine, c: &Container, rootfs: &Path, p: &str) -> Result<PathBuf> {
     use skiff_runtime::rootfs::resolve::resolve_in_root;
     let best = c
@@ -145,6 +157,62 @@ impl Engine {
             };
             r.and_then(|_| tar.finish())
                 .map_err(|e| Error::Internal(format!("copying {src}: {e}")))
+        })
+    }
+
+    /// What the API's `archive` endpoints tell of the container's `path`
+    /// (its last component not followed).
+    pub fn path_stat(&self, what: &str, path: &str) -> Result<PathStat> {
+        let mut out = None;
+        self.with_source(what, path, false, |from| {
+            let md = std::fs::symlink_metadata(from)
+                .map_err(|e| Error::Internal(format!("stat {path}: {e}")))?;
+            use std::os::unix::fs::MetadataExt;
+            let ft = md.file_type();
+            // Go's os.FileMode: the type bits high, the permissions low.
+            let mut mode = md.mode() & 0o777;
+            if ft.is_dir() {
+                mode |= 1 << 31;
+            }
+            if ft.is_symlink() {
+                mode |= 1 << 27;
+            }
+            if md.mode() & 0o4000 != 0 {
+                mode |= 1 << 23;
+            }
+            if md.mode() & 0o2000 != 0 {
+                mode |= 1 << 22;
+            }
+            if md.mode() & 0o1000 != 0 {
+                mode |= 1 << 20;
+            }
+            let name = match path.trim_end_matches('/') {
+                "" => "/".to_string(),
+                p => p.rsplit('/').next().unwrap_or(p).to_string(),
+            };
+            out = Some(PathStat {
+                name,
+                size: md.len() as i64,
+                mode,
+                mtime: crate::time::rfc3339_nanos(md.mtime() * 1_000_000_000 + md.mtime_nsec()),
+                link_target: std::fs::read_link(from)
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            });
+            Ok(())
+        })?;
+        Ok(out.expect("set by the closure"))
+    }
+
+    /// `export`: the container's whole file system as a tar.
+    pub fn export(&self, what: &str, out: &mut dyn std::io::Write) -> Result<()> {
+        let c = self.find(what)?;
+        self.with_rootfs(&c, |rootfs| {
+            let mut tar = tar::Builder::new(out);
+            tar.follow_symlinks(false);
+            tar.append_dir_all(".", rootfs)
+                .and_then(|()| tar.finish())
+                .map_err(|e| Error::Internal(format!("exporting {}: {e}", c.name)))
         })
     }
 
