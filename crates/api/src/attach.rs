@@ -88,9 +88,8 @@ fn feed(mut input: BufReader<Stream>, w: OwnedFd) {
     let _ = std::io::copy(&mut input, &mut w);
 }
 
-/// Drain `pipes` (stream number, read end, whether the client wants it)
-/// into the connection (framed unless `tty`) until their writers close
-/// them; the client's input goes to `stdin` meanwhile.
+/// [`pump_open`], then the connection ended (a client still sending input
+/// learns that the output is over).
 pub(crate) fn pump(
     input: BufReader<Stream>,
     out: Stream,
@@ -98,6 +97,23 @@ pub(crate) fn pump(
     pipes: Vec<(u8, OwnedFd, bool)>,
     stdin: Option<OwnedFd>,
 ) {
+    if let Some(s) = pump_open(input, out, tty, pipes, stdin) {
+        s.shutdown();
+    }
+}
+
+/// Drain `pipes` (stream number, read end, whether the client wants it)
+/// into the connection (framed unless `tty`) until their writers close
+/// them; the client's input goes to `stdin` meanwhile. The connection,
+/// still open, for the caller to end once it has recorded what the client
+/// asks next (an exec's exit code).
+pub(crate) fn pump_open(
+    input: BufReader<Stream>,
+    out: Stream,
+    tty: bool,
+    pipes: Vec<(u8, OwnedFd, bool)>,
+    stdin: Option<OwnedFd>,
+) -> Option<Stream> {
     if let Some(w) = stdin {
         std::thread::spawn(move || feed(input, w));
     }
@@ -136,11 +152,7 @@ pub(crate) fn pump(
     for t in threads {
         let _ = t.join();
     }
-    // The output is over: so is the connection (a client still sending
-    // input learns it).
-    if let Some(s) = ends {
-        s.shutdown();
-    }
+    ends
 }
 
 /// Pass a running container's output from its supervisor to the client

@@ -7,7 +7,7 @@ use crate::{body, engine, message, Answer};
 use serde::Deserialize;
 use serde_json::json;
 use skiff_engine::container::{CreateOptions, ListOptions, WaitCondition};
-use skiff_engine::model::{HealthConfig, MountPoint, PortBinding, RestartPolicy, Ulimit};
+use skiff_engine::model::{HealthConfig, PortBinding, RestartPolicy, Ulimit};
 use skiff_engine::Engine;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -85,6 +85,8 @@ struct CreateBody {
     stop_signal: Option<String>,
     stop_timeout: Option<i64>,
     exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    /// Anonymous volumes (`-v /path`).
+    volumes: Option<BTreeMap<String, serde_json::Value>>,
     healthcheck: Option<HealthBody>,
     host_config: Option<HostBody>,
     networking_config: Option<NetworkingBody>,
@@ -128,6 +130,15 @@ struct HostBody {
     ulimits: Option<Vec<UlimitBody>>,
     mounts: Option<Vec<MountBody>>,
     init: Option<bool>,
+    log_config: Option<LogBody>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct LogBody {
+    #[serde(rename = "Type")]
+    kind: Option<String>,
+    config: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -160,6 +171,14 @@ struct MountBody {
     source: Option<String>,
     target: Option<String>,
     read_only: Option<bool>,
+    tmpfs_options: Option<TmpfsBody>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct TmpfsBody {
+    size_bytes: Option<i64>,
+    mode: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -240,14 +259,37 @@ fn create_options(name: Option<&str>, b: CreateBody) -> skiff_engine::Result<Cre
         host.binds.push(v);
     }
     for m in h.mounts.unwrap_or_default() {
-        host.mounts.push(MountPoint {
-            kind: m.kind.unwrap_or_else(|| "volume".into()),
-            source: m.source.unwrap_or_default(),
-            target: m.target.unwrap_or_default(),
-            read_only: m.read_only.unwrap_or(false),
-            from_mount_flag: true,
-            ..Default::default()
-        });
+        let mut options = Vec::new();
+        if let Some(t) = &m.tmpfs_options {
+            if let Some(size) = t.size_bytes.filter(|s| *s > 0) {
+                options.push(format!("size={size}"));
+            }
+            if let Some(mode) = t.mode.filter(|m| *m > 0) {
+                options.push(format!("mode={mode:o}"));
+            }
+        }
+        host.mounts.push(skiff_engine::volumes::api_mount(
+            m.kind.as_deref().unwrap_or("volume"),
+            m.source.as_deref().unwrap_or(""),
+            m.target.as_deref().unwrap_or(""),
+            m.read_only.unwrap_or(false),
+            options,
+        )?);
+    }
+    for target in b.volumes.unwrap_or_default().into_keys() {
+        host.mounts
+            .push(skiff_engine::volumes::parse_volume_flag(&target)?);
+    }
+    if let Some(l) = h.log_config {
+        match l.kind.as_deref().unwrap_or("") {
+            "" | "json-file" => {}
+            other => {
+                return Err(skiff_engine::Error::Invalid(format!(
+                    "logging driver {other:?} is not supported: json-file only"
+                )))
+            }
+        }
+        host.log_opts = l.config.unwrap_or_default();
     }
     for (target, options) in h.tmpfs.unwrap_or_default() {
         let flag = if options.is_empty() {
@@ -391,13 +433,8 @@ pub fn logs(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
     let o = skiff_engine::logs::LogOptions {
         since: time("since")?,
         until: time("until")?,
-        tail: match req.query("tail").unwrap_or("all") {
-            "all" | "" => None,
-            n => Some(
-                n.parse()
-                    .map_err(|_| message(400, &format!("invalid tail {n:?}")))?,
-            ),
-        },
+        // A tail that is not a number is `all`, as dockerd reads it.
+        tail: req.query("tail").and_then(|n| n.parse().ok()),
         follow: req.flag("follow"),
     };
     let (timestamps, tty) = (req.flag("timestamps"), c.config.tty);

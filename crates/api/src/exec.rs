@@ -3,7 +3,7 @@
 //! attach; or detached), `GET /exec/{id}/json` tells its state and exit
 //! code. The instances are the engine's.
 
-use crate::attach::{pipe, pump};
+use crate::attach::{pipe, pump_open};
 use crate::http::{Request, Response};
 use crate::{body, engine, message, Answer};
 use serde::Deserialize;
@@ -112,8 +112,13 @@ pub fn start(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
                     let code = handle.wait(&e2).unwrap_or(-1);
                     e2.exec_instance_exited(&id2, code);
                 });
-                pump(input, out, tty, pipes, stdin);
+                let open = pump_open(input, out, tty, pipes, stdin);
+                // The exit code is recorded before the client, told the
+                // output is over, asks for it.
                 let _ = waiter.join();
+                if let Some(s) = open {
+                    s.shutdown();
+                }
             }
             Err(err) => {
                 let code = match err.start_cause() {

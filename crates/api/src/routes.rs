@@ -53,6 +53,7 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("GET", ["version"]) => system::version(engine),
             ("GET", ["info"]) => system::info(engine),
             ("GET", ["events"]) => system::events(engine, req),
+            ("GET", ["system", "df"]) => system::df(engine),
             ("GET", ["containers", "json"]) => containers::list(engine, req),
             ("POST", ["containers", "create"]) => containers::create(engine, req),
             ("GET", ["containers", id, "json"]) => containers::inspect(engine, id),

@@ -100,3 +100,76 @@ pub fn events(e: &std::sync::Arc<Engine>, req: &crate::http::Request) -> Answer 
         failed.map_or(Ok(()), Err)
     }))
 }
+
+/// `GET /system/df`: each image, container, volume and build cache entry
+/// with its share, from which the docker CLI adds up its rows as the
+/// engine's own `system df` does.
+pub fn df(e: &Engine) -> Answer {
+    let d = engine(e.disk_usage_detail())?;
+    let list = engine(e.image_list(None))?;
+    let images: Vec<serde_json::Value> = d
+        .images
+        .iter()
+        .map(|i| {
+            let info = list.iter().find(|l| l.id.to_string() == i.id);
+            let tags: Vec<String> = info
+                .map(|l| {
+                    l.repo_tags
+                        .iter()
+                        .filter(|(_, t)| t != "<none>")
+                        .map(|(r, t)| format!("{r}:{t}"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({
+                "Id": i.id, "ParentId": "", "RepoTags": tags, "RepoDigests": [],
+                "Created": info.map_or(0, |l| crate::images::unix_seconds(&l.created)),
+                "Size": i.size, "SharedSize": i.shared, "VirtualSize": i.size,
+                "Labels": {}, "Containers": i.containers,
+            })
+        })
+        .collect();
+    let containers: Vec<serde_json::Value> = d
+        .containers
+        .iter()
+        .map(|(c, size)| {
+            json!({
+                "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.config.image,
+                "ImageID": c.image_id, "Command": skiff_engine::container::command_text(c),
+                "Created": crate::images::unix_seconds(&c.created), "SizeRw": size,
+                "SizeRootFs": size, "Labels": c.config.labels, "State": c.state.status.as_str(),
+                "Status": skiff_engine::container::status_text(c), "Mounts": [],
+            })
+        })
+        .collect();
+    let volumes: Vec<serde_json::Value> = d
+        .volumes
+        .iter()
+        .map(|(v, size, users)| {
+            let mut j = e.volume_inspect(v);
+            j["UsageData"] = json!({"Size": size, "RefCount": users});
+            j
+        })
+        .collect();
+    let cache: Vec<serde_json::Value> = d
+        .build_cache
+        .iter()
+        .map(|c| {
+            json!({
+                "ID": &c.key.trim_start_matches("sha256:")[..12.min(c.key.len())], "Parent": "",
+                "Type": "regular", "Description": "", "InUse": c.in_use, "Shared": false,
+                "Size": c.size, "CreatedAt": c.created, "LastUsedAt": c.last_used, "UsageCount": 1,
+            })
+        })
+        .collect();
+    Ok(Response::json(
+        200,
+        &json!({
+            "LayersSize": d.layers_size,
+            "Images": images,
+            "Containers": containers,
+            "Volumes": volumes,
+            "BuildCache": cache,
+        }),
+    ))
+}

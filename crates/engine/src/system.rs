@@ -5,10 +5,11 @@
 
 use crate::filters::Filters;
 use crate::images::Pruned;
+use crate::model::Container;
 use crate::model::Status;
 use crate::{Engine, Result};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The host's memory in bytes (MemTotal of /proc/meminfo).
@@ -141,6 +142,98 @@ pub struct DiskUsage {
     pub build_cache: Usage,
 }
 
+/// One image's share of the disk: the bytes of its layers, those of them
+/// other images share, the containers that use it.
+#[derive(Debug, Clone)]
+pub struct ImageDisk {
+    pub id: String,
+    pub size: u64,
+    pub shared: u64,
+    pub containers: usize,
+}
+
+/// One build cache entry's share: the bytes of its layers no image holds
+/// (counted once over the entries), whether images hold all its layers.
+#[derive(Debug, Clone)]
+pub struct CacheDisk {
+    pub key: String,
+    pub size: u64,
+    pub in_use: bool,
+    pub created: String,
+    pub last_used: String,
+}
+
+/// `system df` object by object.
+#[derive(Debug, Clone)]
+pub struct DiskUsageDetail {
+    /// Every image layer's bytes, each layer once.
+    pub layers_size: u64,
+    pub images: Vec<ImageDisk>,
+    /// Each container with the bytes of its writable layer.
+    pub containers: Vec<(Container, u64)>,
+    /// Each volume with its bytes and how many containers use it.
+    pub volumes: Vec<(crate::volumes::Volume, u64, usize)>,
+    pub build_cache: Vec<CacheDisk>,
+}
+
+impl DiskUsageDetail {
+    /// The rows of `system df`, with Docker's accounting.
+    pub fn totals(&self) -> DiskUsage {
+        let images = Usage {
+            total: self.images.len(),
+            active: self.images.iter().filter(|i| i.containers > 0).count(),
+            size: self.layers_size,
+            reclaimable: self.layers_size.saturating_sub(
+                self.images
+                    .iter()
+                    .filter(|i| i.containers > 0)
+                    .map(|i| i.size - i.shared)
+                    .sum(),
+            ),
+        };
+        let running = |c: &Container| matches!(c.state.status, Status::Running | Status::Paused);
+        let containers = Usage {
+            total: self.containers.len(),
+            active: self.containers.iter().filter(|(c, _)| running(c)).count(),
+            size: self.containers.iter().map(|(_, s)| s).sum(),
+            reclaimable: self
+                .containers
+                .iter()
+                .filter(|(c, _)| !running(c))
+                .map(|(_, s)| s)
+                .sum(),
+        };
+        let volumes = Usage {
+            total: self.volumes.len(),
+            active: self.volumes.iter().filter(|(_, _, u)| *u > 0).count(),
+            size: self.volumes.iter().map(|(_, s, _)| s).sum(),
+            reclaimable: self
+                .volumes
+                .iter()
+                .filter(|(_, _, u)| *u == 0)
+                .map(|(_, s, _)| s)
+                .sum(),
+        };
+        let build_cache = Usage {
+            total: self.build_cache.len(),
+            active: self.build_cache.iter().filter(|e| e.in_use).count(),
+            size: self.build_cache.iter().map(|e| e.size).sum(),
+            reclaimable: self
+                .build_cache
+                .iter()
+                .filter(|e| !e.in_use)
+                .map(|e| e.size)
+                .sum(),
+        };
+        DiskUsage {
+            images,
+            containers,
+            volumes,
+            build_cache,
+        }
+    }
+}
+
 /// What `system prune` removes besides stopped containers, unused networks
 /// and dangling images.
 #[derive(Debug, Clone, Copy, Default)]
@@ -226,8 +319,13 @@ impl Engine {
     /// `system df`, with Docker's accounting: layers shared between images
     /// count once; an image in use keeps what only it has.
     pub fn disk_usage(&self) -> Result<DiskUsage> {
+        Ok(self.disk_usage_detail()?.totals())
+    }
+
+    /// What [`disk_usage`](Self::disk_usage) adds up, object by object (what
+    /// the API's `/system/df` lists).
+    pub fn disk_usage_detail(&self) -> Result<DiskUsageDetail> {
         let containers = self.list()?;
-        let used: HashSet<String> = containers.iter().map(|c| c.image_id.clone()).collect();
         let imgs = self.images()?;
         let ids = self.image_ids()?;
         let mut layer_size: BTreeMap<PathBuf, u64> = BTreeMap::new();
@@ -243,56 +341,38 @@ impl Engine {
             }
             image_layers.push((id.to_string(), dirs));
         }
-        let isize: u64 = layer_size.values().sum();
-        let mut images = Usage {
-            total: ids.len(),
-            size: isize,
-            ..Default::default()
-        };
-        let mut kept = 0u64;
-        for (id, dirs) in &image_layers {
-            if used.contains(id) {
-                images.active += 1;
-                kept += dirs
+        let images = image_layers
+            .iter()
+            .map(|(id, dirs)| ImageDisk {
+                id: id.clone(),
+                size: dirs.iter().map(|d| layer_size[d]).sum(),
+                shared: dirs
                     .iter()
-                    .filter(|d| layer_users[*d] == 1)
+                    .filter(|d| layer_users[*d] > 1)
                     .map(|d| layer_size[d])
-                    .sum::<u64>();
-            }
-        }
-        images.reclaimable = isize.saturating_sub(kept);
-        let mut cont = Usage {
-            total: containers.len(),
-            ..Default::default()
-        };
-        for c in &containers {
-            let s = self.rw_size(c);
-            cont.size += s;
-            if matches!(c.state.status, Status::Running | Status::Paused) {
-                cont.active += 1;
-            } else {
-                cont.reclaimable += s;
-            }
-        }
-        let vols = self.volume_list()?;
-        let mut volumes = Usage {
-            total: vols.len(),
-            ..Default::default()
-        };
-        for v in &vols {
+                    .sum(),
+                containers: containers.iter().filter(|c| c.image_id == *id).count(),
+            })
+            .collect();
+        let sized = containers
+            .into_iter()
+            .map(|c| {
+                let s = self.rw_size(&c);
+                (c, s)
+            })
+            .collect();
+        let mut volumes = Vec::new();
+        for v in self.volume_list()? {
             let s = crate::volumes::dir_size(&self.volume_data(&v.name));
-            volumes.size += s;
-            if self.volume_users(&v.name)?.is_empty() {
-                volumes.reclaimable += s;
-            } else {
-                volumes.active += 1;
-            }
+            let users = self.volume_users(&v.name)?.len();
+            volumes.push((v, s, users));
         }
-        Ok(DiskUsage {
+        Ok(DiskUsageDetail {
+            layers_size: layer_size.values().sum(),
             images,
-            containers: cont,
+            containers: sized,
             volumes,
-            build_cache: self.build_cache_usage()?,
+            build_cache: self.build_cache_detail()?,
         })
     }
 

@@ -8,6 +8,8 @@
 //! store, each scenario's Docker and skiff sides in parallel, and reports
 //! every scenario that differs at the end rather than stopping at the first.
 //! `PARITY_ONLY=word,word` runs only the scenarios whose name holds a word.
+//! `PARITY_VIA_API=1` runs skiff's side through the Docker Engine API: the
+//! same docker CLI against `skiff serve` on the store (its own CI tier).
 //!
 //! Where Docker itself cannot do something on this host (`--privileged`,
 //! `exec --privileged` and `--cap-add ALL` fail because the host lacks

@@ -52,27 +52,30 @@ impl Engine {
         Ok(out)
     }
 
-    /// `system df`'s build cache row: entries, those whose layers an image
-    /// uses (active), the bytes of the layers the cache alone holds.
-    pub(crate) fn build_cache_usage(&self) -> Result<crate::system::Usage> {
+    /// `system df`'s build cache, entry by entry: the bytes of its layers
+    /// the cache alone holds (each counted once, for its first entry), and
+    /// whether images hold all its layers (in use).
+    pub(crate) fn build_cache_detail(&self) -> Result<Vec<crate::system::CacheDisk>> {
         let images = self.images()?;
         let (image_blobs, _) = images.used_by_images()?;
-        let mut u = crate::system::Usage::default();
+        let mut out = Vec::new();
         let mut counted = std::collections::HashSet::new();
         for e in images.catalog.cache_entries()? {
-            u.total += 1;
-            if e.blobs.iter().all(|b| image_blobs.contains(b)) {
-                u.active += 1;
-            }
+            let mut size = 0;
             for b in e.blobs.iter().filter(|b| !image_blobs.contains(*b)) {
                 if counted.insert(b.clone()) {
-                    let s = images.store.size(b).unwrap_or(0);
-                    u.size += s;
-                    u.reclaimable += s;
+                    size += images.store.size(b).unwrap_or(0);
                 }
             }
+            out.push(crate::system::CacheDisk {
+                in_use: e.blobs.iter().all(|b| image_blobs.contains(b)),
+                key: e.key,
+                size,
+                created: e.created,
+                last_used: e.last_used,
+            });
         }
-        Ok(u)
+        Ok(out)
     }
 }
 

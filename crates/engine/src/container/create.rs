@@ -35,6 +35,30 @@ pub struct CreateOptions {
     pub host: HostConfig,
 }
 
+/// The json-file driver's options (`--log-opt`, the API's
+/// `LogConfig.Config`): `max-size` (decimal units, as Docker reads it) and
+/// `max-file`; any other is refused, as dockerd refuses it.
+pub fn log_limits(opts: &BTreeMap<String, String>) -> Result<(Option<u64>, Option<u32>)> {
+    let (mut size, mut files) = (None, None);
+    for (k, v) in opts {
+        match k.as_str() {
+            "max-size" => size = Some(crate::units::parse_decimal_size(v).map_err(Error::Invalid)?),
+            "max-file" => {
+                files = Some(
+                    v.parse()
+                        .map_err(|_| Error::Invalid(format!("invalid value for max-file: {v}")))?,
+                )
+            }
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "unknown log opt '{k}' for json-file log driver"
+                )))
+            }
+        }
+    }
+    Ok((size, files))
+}
+
 /// The daemon's checks of what a create asks for, before anything is looked
 /// up or made (Docker's words).
 fn validate(o: &CreateOptions) -> Result<Option<std::net::Ipv4Addr>> {
@@ -57,6 +81,18 @@ fn validate(o: &CreateOptions) -> Result<Option<std::net::Ipv4Addr>> {
             "can't create 'AutoRemove' container with restart policy".into(),
         ));
     }
+    let rp = &h.restart_policy;
+    match rp.name.as_str() {
+        "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
+        n => return Err(Error::Invalid(format!("invalid restart policy '{n}'"))),
+    }
+    if rp.maximum_retry_count > 0 && rp.name != "on-failure" {
+        return Err(Error::Invalid(format!(
+            "maximum retry count cannot be used with restart policy '{}'",
+            rp.name
+        )));
+    }
+    log_limits(&h.log_opts)?;
     if let Some(s) = &o.stop_signal {
         parse_signal(s)?;
     }
@@ -129,6 +165,10 @@ impl Engine {
         let mut labels = ic.labels.clone();
         labels.extend(o.labels.clone());
         let mut host = o.host.clone();
+        // The log's limits from its options, where they are given.
+        let (size, files) = log_limits(&host.log_opts)?;
+        host.log_max_size = size.or(host.log_max_size);
+        host.log_max_file = files.or(host.log_max_file);
         if host.network_mode.is_empty() {
             host.network_mode = "default".into();
         }
@@ -166,9 +206,15 @@ impl Engine {
                 .or_else(|| opt.strip_prefix("seccomp:"))
             {
                 if file != "unconfined" {
-                    let text = std::fs::read_to_string(file).map_err(|e| {
-                        Error::Invalid(format!("opening seccomp profile ({file}) failed: {e}"))
-                    })?;
+                    // A file's path (the CLI), or the profile itself (the
+                    // API: the docker CLI sends the file's content).
+                    let text = if file.trim_start().starts_with('{') {
+                        file.to_string()
+                    } else {
+                        std::fs::read_to_string(file).map_err(|e| {
+                            Error::Invalid(format!("opening seccomp profile ({file}) failed: {e}"))
+                        })?
+                    };
                     serde_json::from_str::<skiff_runtime::spec::Seccomp>(&text).map_err(|e| {
                         Error::Invalid(format!("decoding seccomp profile ({file}) failed: {e}"))
                     })?;

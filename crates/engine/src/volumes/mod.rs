@@ -15,7 +15,9 @@ mod cp;
 mod mounts;
 mod parse;
 
-pub use parse::{check_volume_name, parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
+pub use parse::{
+    api_mount, check_volume_name, parse_mount_flag, parse_tmpfs_flag, parse_volume_flag,
+};
 
 /// One volume.
 #[derive(Debug, Clone, PartialEq)]

@@ -118,6 +118,43 @@ pub fn parse_mount_flag(v: &str) -> Result<MountPoint> {
             "invalid argument \"{v}\" for \"--mount\" flag: target is required"
         )));
     }
+    check_mount(m, tmpfs_opts)
+}
+
+/// A mount as the API's `HostConfig.Mounts` gives it (`Type`, `Source`,
+/// `Target`, `ReadOnly`, the tmpfs options as `size=`/`mode=`), checked
+/// as `--mount` is.
+pub fn api_mount(
+    kind: &str,
+    source: &str,
+    target: &str,
+    read_only: bool,
+    tmpfs_opts: Vec<String>,
+) -> Result<MountPoint> {
+    if !matches!(kind, "bind" | "volume" | "tmpfs") {
+        return Err(Error::Invalid(format!(
+            "invalid mount config for type \"{kind}\": mount type unknown"
+        )));
+    }
+    if target.is_empty() {
+        return Err(Error::Invalid(format!(
+            "invalid mount config for type \"{kind}\": field Target must not be empty"
+        )));
+    }
+    let m = MountPoint {
+        kind: kind.into(),
+        source: source.into(),
+        target: clean_target(target),
+        read_only,
+        from_mount_flag: true,
+        ..Default::default()
+    };
+    check_mount(m, tmpfs_opts)
+}
+
+/// What every `--mount` (and API mount) must be, and what follows from
+/// its type.
+fn check_mount(mut m: MountPoint, tmpfs_opts: Vec<String>) -> Result<MountPoint> {
     match m.kind.as_str() {
         "bind" if !m.source.starts_with('/') => {
             return Err(Error::Invalid(format!(

@@ -320,20 +320,12 @@ pub(super) fn create_options(a: &CreateArgs) -> std::result::Result<CreateOption
     for u in &a.ulimit {
         host.ulimits.push(skiff_engine::units::parse_ulimit(u)?);
     }
+    // (The engine reads and checks them: `max-size`, `max-file`.)
     for o in &a.log_opt {
-        if let Some((k, v)) = o.split_once('=') {
-            host.log_opts.insert(k.to_string(), v.to_string());
-        }
-        match o.split_once('=') {
-            // Docker reads max-size with decimal units (1k = 1000 bytes).
-            Some(("max-size", v)) => {
-                host.log_max_size = Some(skiff_engine::units::parse_decimal_size(v)?)
-            }
-            Some(("max-file", v)) => {
-                host.log_max_file = Some(v.parse().map_err(|_| format!("invalid max-file {v}"))?)
-            }
-            _ => return Err(format!("unknown log opt '{o}' for json-file log driver")),
-        }
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| format!("invalid key value pair format in log options: {o}"))?;
+        host.log_opts.insert(k.to_string(), v.to_string());
     }
     let d = |v: &Option<String>, flag: &str| -> std::result::Result<i64, String> {
         match v {
