@@ -8,25 +8,6 @@ use serde_json::json;
 use skiff_engine::Engine;
 use std::sync::Arc;
 
-/// Base64 (standard, padded) of `data`, for the stat header.
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// The stat header of `path` in the container.
 fn stat_header(e: &Engine, id: &str, path: &str) -> Result<(String, String), Response> {
     let st = engine(e.path_stat(id, path))?;
@@ -37,10 +18,10 @@ fn stat_header(e: &Engine, id: &str, path: &str) -> Result<(String, String), Res
         "mtime": st.mtime,
         "linkTarget": st.link_target,
     });
-    Ok((
-        "X-Docker-Container-Path-Stat".into(),
-        base64(serde_json::to_string(&v).expect("JSON").as_bytes()),
-    ))
+    Ok(("X-Docker-Container-Path-Stat".into(), {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(serde_json::to_string(&v).expect("JSON"))
+    }))
 }
 
 fn path_of(req: &Request) -> Result<String, Response> {

@@ -92,6 +92,7 @@ pub fn create(e: &Arc<Engine>, req: &Request) -> Answer {
         Some(t) => format!("{from}:{t}"),
         None => from.to_string(),
     };
+    let credentials = registry_auth(req)?;
     let e = e.clone();
     Ok(Response::stream("application/json", move |out| {
         use skiff_image::pull::PullEvent as P;
@@ -130,6 +131,7 @@ pub fn create(e: &Arc<Engine>, req: &Request) -> Answer {
         };
         let o = skiff_engine::images::PullOptions {
             progress: Arc::new(progress),
+            credentials,
             ..Default::default()
         };
         let worker = {
@@ -221,5 +223,94 @@ pub fn get(e: &Arc<Engine>, names: Vec<String>) -> Answer {
             out,
         )
         .map_err(|err| std::io::Error::other(err.to_string()))
+    }))
+}
+
+/// The credentials of an `X-Registry-Auth` header (base64url JSON with
+/// `username` and `password`); None without one, or an empty one.
+pub(crate) fn registry_auth(
+    req: &Request,
+) -> Result<Option<skiff_image::registry::Credentials>, Response> {
+    use base64::Engine as _;
+    let Some(h) = req.header("X-Registry-Auth").filter(|h| !h.is_empty()) else {
+        return Ok(None);
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(h.trim_end_matches('='))
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h.trim_end_matches('='))
+        })
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(h))
+        .map_err(|_| message(400, "invalid X-Registry-Auth header"))?;
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Auth {
+        username: String,
+        password: String,
+    }
+    let a: Auth = serde_json::from_slice(&bytes).unwrap_or_default();
+    Ok((!a.username.is_empty())
+        .then(|| skiff_image::registry::Credentials::basic(a.username, a.password)))
+}
+
+/// `POST /images/{name}/push?tag=`: the push's progress as dockerd's JSON
+/// lines, the digest as `aux`, a failure as the last line's `error`.
+pub fn push(e: &Arc<Engine>, name: &str, req: &Request) -> Answer {
+    let reference = match req.query("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{name}:{t}"),
+        None => name.to_string(),
+    };
+    // The image must be there (a 404 before the stream starts).
+    engine(e.image_inspect(&reference))?;
+    let creds = registry_auth(req)?;
+    let e = e.clone();
+    Ok(Response::stream("application/json", move |out| {
+        use skiff_image::push::PushEvent as P;
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let short = |d: &skiff_image::digest::Digest| d.hex()[..12].to_string();
+        let progress_tx = std::sync::Mutex::new(tx.clone());
+        let progress = move |ev: P| {
+            let v = match ev {
+                P::Start { repository } => {
+                    json!({"status": format!("The push refers to repository [{repository}]")})
+                }
+                P::BlobExists(d) => {
+                    json!({"status": "Layer already exists", "progressDetail": {}, "id": short(&d)})
+                }
+                P::BlobMounted { digest, from } => {
+                    json!({"status": format!("Mounted from {from}"), "progressDetail": {}, "id": short(&digest)})
+                }
+                P::BlobBytes {
+                    digest,
+                    done,
+                    total,
+                } => json!({"status": "Pushing",
+                    "progressDetail": {"current": done, "total": total}, "id": short(&digest)}),
+                P::BlobPushed(d) => {
+                    json!({"status": "Pushed", "progressDetail": {}, "id": short(&d)})
+                }
+                P::Done { tag, digest, size } => {
+                    let mut v =
+                        line(json!({"status": format!("{tag}: digest: {digest} size: {size}")}));
+                    v.extend(line(json!({"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest.to_string(), "Size": size}})));
+                    let _ = progress_tx.lock().expect("progress").send(v);
+                    return;
+                }
+            };
+            let _ = progress_tx.lock().expect("progress").send(line(v));
+        };
+        let worker = std::thread::spawn(move || {
+            let r = e.push(&reference, true, creds, Arc::new(progress));
+            if let Err(err) = r {
+                let _ = tx.send(line(
+                    json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()}),
+                ));
+            }
+        });
+        for chunk in rx {
+            out.send(&chunk)?;
+        }
+        let _ = worker.join();
+        Ok(())
     }))
 }

@@ -54,6 +54,7 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("GET", ["info"]) => system::info(engine),
             ("GET", ["events"]) => system::events(engine, req),
             ("GET", ["system", "df"]) => system::df(engine),
+            ("POST", ["auth"]) => system::auth(engine, req),
             ("GET", ["containers", "json"]) => containers::list(engine, req),
             ("POST", ["containers", "create"]) => containers::create(engine, req),
             ("GET", ["containers", id, "json"]) => containers::inspect(engine, id),
@@ -82,6 +83,9 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("GET", ["images", "json"]) => images::list(engine, req),
             ("POST", ["images", "create"]) => images::create(engine, req),
             // Image names hold slashes: /images/{name}/tag, DELETE /images/{name}.
+            ("POST", ["images", name @ .., "push"]) if !name.is_empty() => {
+                images::push(engine, &name.join("/"), req)
+            }
             ("POST", ["images", name @ .., "tag"]) if !name.is_empty() => {
                 images::tag(engine, &name.join("/"), req)
             }

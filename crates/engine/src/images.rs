@@ -50,6 +50,8 @@ pub struct PullOptions {
     pub platform: Option<String>,
     /// Off: plain HTTP for this registry.
     pub tls_verify: bool,
+    /// These (the API's `X-Registry-Auth`), else the saved ones.
+    pub credentials: Option<skiff_image::registry::Credentials>,
     pub progress: Arc<dyn Fn(PullEvent) + Send + Sync>,
 }
 
@@ -58,6 +60,7 @@ impl Default for PullOptions {
         PullOptions {
             platform: None,
             tls_verify: true,
+            credentials: None,
             progress: Arc::new(|_| {}),
         }
     }
@@ -263,7 +266,8 @@ impl Engine {
     /// reference pulled (`host/name:tag`) and the image's ID.
     pub fn pull(&self, reference: &str, o: &PullOptions) -> Result<(String, Digest)> {
         let r = Reference::parse(reference).map_err(invalid_reference)?;
-        let client = crate::registry::client_for(r.api_host(), o.tls_verify, None)?;
+        let client =
+            crate::registry::client_for(r.api_host(), o.tls_verify, o.credentials.clone())?;
         let mut opts = skiff_image::pull::PullOptions {
             progress: o.progress.clone(),
             ..Default::default()
@@ -304,14 +308,17 @@ impl Engine {
 
     /// `push`: the local image `reference` names, to the registry the name
     /// names; the pushed manifest's digest.
+    /// With `credentials` (the API's `X-Registry-Auth`), those are used,
+    /// else the saved ones.
     pub fn push(
         &self,
         reference: &str,
         tls_verify: bool,
+        credentials: Option<skiff_image::registry::Credentials>,
         progress: Arc<dyn Fn(PushEvent) + Send + Sync>,
     ) -> Result<Digest> {
         let target = Reference::parse(reference).map_err(invalid_reference)?;
-        let client = crate::registry::client_for(target.api_host(), tls_verify, None)?;
+        let client = crate::registry::client_for(target.api_host(), tls_verify, credentials)?;
         let imgs = self.images()?;
         let digest = runtime()?
             .block_on(skiff_image::push::push(
@@ -337,6 +344,22 @@ impl Engine {
         password: &str,
         tls_verify: bool,
     ) -> Result<String> {
+        let name = self.check_login(server, user, password, tls_verify)?;
+        let (_, api) = crate::registry::server_name(server);
+        skiff_image::auth::save(&skiff_image::auth::default_path(), &api, user, password)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(name)
+    }
+
+    /// The credentials checked against the registry, nothing saved (the
+    /// API's `/auth`: the client keeps them); the registry's name.
+    pub fn check_login(
+        &self,
+        server: Option<&str>,
+        user: &str,
+        password: &str,
+        tls_verify: bool,
+    ) -> Result<String> {
         let (name, api) = crate::registry::server_name(server);
         let creds = skiff_image::registry::Credentials::basic(user, password);
         let client = crate::registry::client_for(&api, tls_verify, Some(creds))?;
@@ -346,8 +369,6 @@ impl Engine {
             .map_err(|e| Error::Internal(e.to_string()))?
             .block_on(skiff_image::auth::check_login(&client, &api))
             .map_err(|e| Error::Unauthorized(format!("login to {name} failed: {e}")))?;
-        skiff_image::auth::save(&skiff_image::auth::default_path(), &api, user, password)
-            .map_err(|e| Error::Internal(e.to_string()))?;
         Ok(name)
     }
 

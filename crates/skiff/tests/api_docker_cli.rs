@@ -722,3 +722,35 @@ fn stats_cp_and_export_through_skiff_serve() {
     );
     s.ok(&["rm", "-f", "st1"]);
 }
+
+/// `docker login` (the API's `/auth` checks the credentials; the docker
+/// CLI keeps them) and `docker push` with them (`X-Registry-Auth`) to a
+/// registry on 127.0.0.1 that wants a password; then a pull by another
+/// store gets the same image.
+#[test]
+fn login_and_push_through_skiff_serve() {
+    let e = Env::new();
+    let ns = skiff_testkit::NetNs::new("skiff-api-push");
+    let reg = skiff_testkit::registry::start_registry_in(Some(&ns), Some(("ann", "s3cret")));
+    let s = Server::start_in(&e, Some(&ns));
+    let o = s.docker(&["login", "-u", "ann", "-p", "wrong", &reg.host]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = s.ok(&["login", "-u", "ann", "-p", "s3cret", &reg.host]);
+    assert!(out.contains("Login Succeeded"), "{out}");
+    let name = format!("{}/team/bb:1", reg.host);
+    s.ok(&["tag", "bb:base", &name]);
+    let out = s.ok(&["push", &name]);
+    assert!(
+        out.contains("The push refers to repository") && out.contains("digest: sha256:"),
+        "{out}"
+    );
+    let id = s.ok(&["image", "inspect", "-f", "{{.Id}}", &name]);
+    s.ok(&["rmi", &name]);
+    s.ok(&["pull", &name]);
+    assert_eq!(s.ok(&["image", "inspect", "-f", "{{.Id}}", &name]), id);
+    // Without the credentials the registry refuses.
+    s.ok(&["logout", &reg.host]);
+    s.ok(&["rmi", &name]);
+    let o = s.docker(&["pull", &name]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+}

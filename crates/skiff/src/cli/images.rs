@@ -423,6 +423,7 @@ fn pull_with(e: &Engine, a: PullArgs) -> Result {
         progress: pull_progress(a.quiet, false, reference.familiar_string()),
         platform: a.platform.clone(),
         tls_verify: a.tls_verify,
+        credentials: None,
     };
     let (full, _) = e.pull(&a.image, &opts)?;
     println!("{full}");
@@ -459,7 +460,7 @@ pub fn logout(root: &Path, runroot: &Path, server: Option<String>) -> Result {
 
 pub fn push(root: &Path, runroot: &Path, a: PushArgs) -> Result {
     let progress = super::progress::push_progress(a.quiet);
-    let digest = engine(root, runroot)?.push(&a.image, a.tls_verify, progress)?;
+    let digest = engine(root, runroot)?.push(&a.image, a.tls_verify, None, progress)?;
     if a.quiet {
         println!("{digest}");
     }
