@@ -5,7 +5,7 @@
 //! `aux`, a failure as `error`.
 
 use crate::http::{Request, Response};
-use crate::{message, Answer};
+use crate::{error_line, json_lines, line, message, Answer};
 use serde_json::json;
 use skiff_engine::build::{BuildIo, BuildOptions, Event, Progress};
 use skiff_engine::Engine;
@@ -13,13 +13,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
-
-/// A line of the JSON stream.
-fn line(v: serde_json::Value) -> Vec<u8> {
-    let mut b = serde_json::to_vec(&v).expect("JSON");
-    b.extend_from_slice(b"\r\n");
-    b
-}
 
 /// The build's events as `stream` lines on a channel (none with `q`).
 struct Lines(Sender<Vec<u8>>, bool);
@@ -124,46 +117,32 @@ pub fn build(e: &Arc<Engine>, req: &Request, body: &mut dyn std::io::Read) -> An
     };
     let quiet = req.flag("q");
     let e = e.clone();
-    Ok(Response::stream("application/json", move |out| {
+    Ok(json_lines(move |tx| {
         let _ctx = ctx;
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        let worker = std::thread::spawn(move || {
-            let mut progress = Lines(tx.clone(), quiet);
-            let built = e.build(o, Default::default(), &BuildIo::default(), &mut progress);
-            let last = match built {
-                // Quiet: the ID alone, as dockerd sends it.
-                Ok(b) if quiet => {
-                    let mut v = line(json!({"aux": {"ID": b.id.to_string()}}));
-                    v.extend(line(json!({"stream": format!("{}\n", b.id)})));
-                    v
-                }
-                Ok(b) => {
-                    let mut v = line(json!({"aux": {"ID": b.id.to_string()}}));
-                    v.extend(line(
-                        json!({"stream": format!("Successfully built {}\n", &b.id.hex()[..12])}),
-                    ));
-                    for n in &b.names {
-                        let n = skiff_image::service::familiar(n);
-                        v.extend(line(
-                            json!({"stream": format!("Successfully tagged {n}\n")}),
-                        ));
-                    }
-                    v
-                }
-                Err(err) => line(
-                    json!({"errorDetail": {"code": 1, "message": err.to_string()},
-                    "error": err.to_string()}),
-                ),
-            };
-            let _ = tx.send(last);
-        });
-        let mut failed = None;
-        for chunk in rx {
-            if failed.is_none() {
-                failed = out.send(&chunk).err();
+        let mut progress = Lines(tx.clone(), quiet);
+        let built = e.build(o, Default::default(), &BuildIo::default(), &mut progress);
+        let last = match built {
+            // Quiet: the ID alone, as dockerd sends it.
+            Ok(b) if quiet => {
+                let mut v = line(json!({"aux": {"ID": b.id.to_string()}}));
+                v.extend(line(json!({"stream": format!("{}\n", b.id)})));
+                v
             }
-        }
-        let _ = worker.join();
-        failed.map_or(Ok(()), Err)
+            Ok(b) => {
+                let mut v = line(json!({"aux": {"ID": b.id.to_string()}}));
+                v.extend(line(
+                    json!({"stream": format!("Successfully built {}\n", &b.id.hex()[..12])}),
+                ));
+                for n in &b.names {
+                    let n = skiff_image::service::familiar(n);
+                    v.extend(line(
+                        json!({"stream": format!("Successfully tagged {n}\n")}),
+                    ));
+                }
+                v
+            }
+            Err(err) => error_line(&err.to_string()),
+        };
+        let _ = tx.send(last);
     }))
 }

@@ -276,9 +276,13 @@ fn create_options(name: Option<&str>, b: CreateBody) -> skiff_engine::Result<Cre
             options,
         )?);
     }
+    // `Volumes` are anonymous volumes, unless a bind or mount already
+    // names that path (docker-compose lists its named volumes there too).
     for target in b.volumes.unwrap_or_default().into_keys() {
-        host.mounts
-            .push(skiff_engine::volumes::parse_volume_flag(&target)?);
+        let m = skiff_engine::volumes::parse_volume_flag(&target)?;
+        if !host.mounts.iter().any(|x| x.target == m.target) {
+            host.mounts.push(m);
+        }
     }
     if let Some(l) = h.log_config {
         match l.kind.as_deref().unwrap_or("") {
@@ -578,4 +582,20 @@ pub fn commit(e: &Engine, req: &Request) -> Answer {
     };
     let image = engine(e.commit(id, name.as_deref(), &o))?;
     Ok(Response::json(201, &json!({"Id": image.to_string()})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volumes_a_bind_names_are_not_anonymous_too() {
+        let b: CreateBody = serde_json::from_str(
+            r#"{"Image":"x","Volumes":{"/data":{},"/other":{}},"HostConfig":{"Binds":["vv:/data:rw"]}}"#,
+        )
+        .unwrap();
+        let o = create_options(None, b).unwrap();
+        let targets: Vec<&str> = o.host.mounts.iter().map(|m| m.target.as_str()).collect();
+        assert_eq!(targets, ["/data", "/other"]);
+    }
 }

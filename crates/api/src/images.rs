@@ -1,7 +1,7 @@
 //! `/images/json`, `/images/{name}/json`.
 
 use crate::http::{Request, Response};
-use crate::{engine, message, Answer};
+use crate::{engine, error_line, json_lines, line, message, Answer};
 use serde_json::json;
 use skiff_engine::Engine;
 use std::sync::Arc;
@@ -70,13 +70,6 @@ pub fn remove(e: &Engine, name: &str, req: &Request) -> Answer {
     Ok(Response::json(200, &json!(out)))
 }
 
-/// A line of the JSON stream pull answers with.
-fn line(v: serde_json::Value) -> Vec<u8> {
-    let mut b = serde_json::to_vec(&v).expect("JSON");
-    b.extend_from_slice(b"\r\n");
-    b
-}
-
 /// `POST /images/create?fromImage=NAME&tag=TAG`: a pull, its progress as
 /// dockerd streams it (JSON lines per layer), an error as the last line.
 pub fn create(e: &Arc<Engine>, req: &Request) -> Answer {
@@ -94,9 +87,8 @@ pub fn create(e: &Arc<Engine>, req: &Request) -> Answer {
     };
     let credentials = registry_auth(req)?;
     let e = e.clone();
-    Ok(Response::stream("application/json", move |out| {
+    Ok(json_lines(move |tx| {
         use skiff_image::pull::PullEvent as P;
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
         let short = |d: &skiff_image::digest::Digest| d.hex()[..12].to_string();
         let progress_tx = std::sync::Mutex::new(tx.clone());
         let fresh = Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -134,34 +126,20 @@ pub fn create(e: &Arc<Engine>, req: &Request) -> Answer {
             credentials,
             ..Default::default()
         };
-        let worker = {
-            let reference = reference.clone();
-            std::thread::spawn(move || {
-                let r = e.pull(&reference, &o);
-                let last = match &r {
-                    Ok((full, _)) => {
-                        let name = skiff_image::service::familiar(full);
-                        match fresh.load(std::sync::atomic::Ordering::Relaxed) {
-                            true => {
-                                json!({"status": format!("Status: Downloaded newer image for {name}")})
-                            }
-                            false => {
-                                json!({"status": format!("Status: Image is up to date for {name}")})
-                            }
-                        }
-                    }
-                    Err(err) => {
-                        json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()})
-                    }
-                };
-                let _ = tx.send(line(last));
-            })
+        let last = match e.pull(&reference, &o) {
+            Ok((full, _)) => {
+                let name = skiff_image::service::familiar(&full);
+                match fresh.load(std::sync::atomic::Ordering::Relaxed) {
+                    true => json!({"status": format!("Status: Downloaded newer image for {name}")}),
+                    false => json!({"status": format!("Status: Image is up to date for {name}")}),
+                }
+            }
+            Err(err) => {
+                let _ = tx.send(error_line(&err.to_string()));
+                return;
+            }
         };
-        for chunk in rx {
-            out.send(&chunk)?;
-        }
-        let _ = worker.join();
-        Ok(())
+        let _ = tx.send(line(last));
     }))
 }
 
@@ -264,9 +242,8 @@ pub fn push(e: &Arc<Engine>, name: &str, req: &Request) -> Answer {
     engine(e.image_inspect(&reference))?;
     let creds = registry_auth(req)?;
     let e = e.clone();
-    Ok(Response::stream("application/json", move |out| {
+    Ok(json_lines(move |tx| {
         use skiff_image::push::PushEvent as P;
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
         let short = |d: &skiff_image::digest::Digest| d.hex()[..12].to_string();
         let progress_tx = std::sync::Mutex::new(tx.clone());
         let progress = move |ev: P| {
@@ -299,18 +276,8 @@ pub fn push(e: &Arc<Engine>, name: &str, req: &Request) -> Answer {
             };
             let _ = progress_tx.lock().expect("progress").send(line(v));
         };
-        let worker = std::thread::spawn(move || {
-            let r = e.push(&reference, true, creds, Arc::new(progress));
-            if let Err(err) = r {
-                let _ = tx.send(line(
-                    json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()}),
-                ));
-            }
-        });
-        for chunk in rx {
-            out.send(&chunk)?;
+        if let Err(err) = e.push(&reference, true, creds, Arc::new(progress)) {
+            let _ = tx.send(error_line(&err.to_string()));
         }
-        let _ = worker.join();
-        Ok(())
     }))
 }

@@ -178,3 +178,36 @@ pub(crate) fn body<T: serde::de::DeserializeOwned + Default>(
     }
     serde_json::from_slice(&req.body).map_err(|e| message(400, &format!("invalid JSON: {e}")))
 }
+
+/// A JSON value as a line of dockerd's progress streams.
+pub(crate) fn line(v: serde_json::Value) -> Vec<u8> {
+    let mut b = serde_json::to_vec(&v).expect("JSON");
+    b.extend_from_slice(b"\r\n");
+    b
+}
+
+/// The last line of a stream that failed.
+pub(crate) fn error_line(message: &str) -> Vec<u8> {
+    line(json!({"errorDetail": {"message": message}, "error": message}))
+}
+
+/// An answer of JSON lines (a pull's, a push's, a build's progress): `job`
+/// runs on a thread of its own and sends lines as they come, which go out
+/// in order; once the client is gone they are dropped (the job still runs
+/// to its end, so nothing is left half-done).
+pub(crate) fn json_lines(
+    job: impl FnOnce(std::sync::mpsc::Sender<Vec<u8>>) + Send + 'static,
+) -> Response {
+    Response::stream("application/json", move |out| {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let worker = std::thread::spawn(move || job(tx));
+        let mut failed = None;
+        for chunk in rx {
+            if failed.is_none() {
+                failed = out.send(&chunk).err();
+            }
+        }
+        let _ = worker.join();
+        failed.map_or(Ok(()), Err)
+    })
+}
