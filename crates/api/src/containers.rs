@@ -27,6 +27,16 @@ pub fn list(e: &Engine, req: &Request) -> Answer {
         filters,
     };
     let rows = engine(e.list_containers(&o))?;
+    // With `size`: the writable layer's bytes, and with the image's.
+    let image_sizes: Option<std::collections::HashMap<String, u64>> = match req.flag("size") {
+        true => Some(
+            engine(e.image_list(None))?
+                .into_iter()
+                .map(|i| (i.id.to_string(), i.size))
+                .collect(),
+        ),
+        false => None,
+    };
     let out: Vec<serde_json::Value> = rows
         .iter()
         .map(|s| {
@@ -42,7 +52,7 @@ pub fn list(e: &Engine, req: &Request) -> Answer {
                 .collect();
             let networks: serde_json::Map<String, serde_json::Value> =
                 s.networks.iter().map(|n| (n.clone(), json!({}))).collect();
-            json!({
+            let mut v = json!({
                 "Id": c.id,
                 "Names": [format!("/{}", c.name)],
                 "Image": c.config.image,
@@ -56,7 +66,13 @@ pub fn list(e: &Engine, req: &Request) -> Answer {
                 "HostConfig": {"NetworkMode": if c.host.network_mode.is_empty() { "default" } else { c.host.network_mode.as_str() }},
                 "NetworkSettings": {"Networks": networks},
                 "Mounts": [],
-            })
+            });
+            if let Some(sizes) = &image_sizes {
+                let rw = e.rw_size(c);
+                v["SizeRw"] = json!(rw);
+                v["SizeRootFs"] = json!(rw + sizes.get(&c.image_id).copied().unwrap_or(0));
+            }
+            v
         })
         .collect();
     Ok(Response::json(200, &json!(out)))
@@ -582,6 +598,16 @@ pub fn commit(e: &Engine, req: &Request) -> Answer {
     };
     let image = engine(e.commit(id, name.as_deref(), &o))?;
     Ok(Response::json(201, &json!({"Id": image.to_string()})))
+}
+
+/// `resize`: the container's pty to `h` rows and `w` columns.
+pub fn resize(e: &Engine, id: &str, req: &Request) -> Answer {
+    let n = |k: &str| req.query(k).and_then(|v| v.parse::<u16>().ok());
+    let (Some(h), Some(w)) = (n("h"), n("w")) else {
+        return Err(message(400, "h and w are required"));
+    };
+    engine(e.resize(id, h, w))?;
+    Ok(Response::empty(200))
 }
 
 #[cfg(test)]

@@ -281,3 +281,37 @@ pub fn push(e: &Arc<Engine>, name: &str, req: &Request) -> Answer {
         }
     }))
 }
+
+/// `POST /images/create?fromSrc=-&repo=&tag=&message=`: a root file
+/// system tar (the body) as an image, as `docker import` sends it.
+pub fn import(e: &Engine, req: &Request, body: &mut dyn std::io::Read) -> Answer {
+    if req.query("fromSrc") != Some("-") {
+        return Err(message(
+            400,
+            "importing from a URL is not served: send the tar as the body (fromSrc=-)",
+        ));
+    }
+    if !req.query_all("changes").is_empty() {
+        return Err(message(400, "import with changes is not served"));
+    }
+    let name = match (
+        req.query("repo").filter(|r| !r.is_empty()),
+        req.query("tag").filter(|t| !t.is_empty()),
+    ) {
+        (Some(r), Some(t)) => Some(format!("{r}:{t}")),
+        (Some(r), None) => Some(r.to_string()),
+        _ => None,
+    };
+    let o = skiff_image::import::ImportOptions {
+        comment: req
+            .query("message")
+            .filter(|m| !m.is_empty())
+            .map(String::from),
+        ..Default::default()
+    };
+    let id = engine(e.image_import(body, name.as_deref(), &o))?;
+    let mut r = Response::text(200, "");
+    r.content_type = "application/json";
+    r.body = crate::http::Body::Bytes(line(json!({ "status": id.to_string() })));
+    Ok(r)
+}

@@ -73,6 +73,7 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("POST", ["containers", id, "pause"]) => containers::pause(engine, id),
             ("POST", ["containers", id, "unpause"]) => containers::unpause(engine, id),
             ("POST", ["containers", id, "rename"]) => containers::rename(engine, id, req),
+            ("POST", ["containers", id, "resize"]) => containers::resize(engine, id, req),
             ("GET", ["containers", id, "top"]) => containers::top(engine, id, req),
             ("GET", ["containers", id, "changes"]) => containers::changes(engine, id),
             ("GET", ["containers", id, "stats"]) => crate::stats::stats(engine, id, req),
@@ -136,6 +137,7 @@ pub fn streams_body(req: &Request) -> bool {
         return false;
     };
     (req.method == "POST" && matches!(path, "/images/load" | "/build"))
+        || (req.method == "POST" && path == "/images/create" && req.query("fromSrc").is_some())
         || (req.method == "PUT" && path.starts_with("/containers/") && path.ends_with("/archive"))
 }
 
@@ -150,6 +152,7 @@ pub fn route_streaming(
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match segs.as_slice() {
             ["images", "load"] => images::load(engine, req, body),
+            ["images", "create"] => images::import(engine, req, body),
             ["build"] => crate::build::build(engine, req, body),
             ["containers", id, "archive"] => crate::archive::put(engine, id, req, body),
             _ => Err(message(404, "page not found")),

@@ -754,3 +754,96 @@ fn login_and_push_through_skiff_serve() {
     let o = s.docker(&["pull", &name]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
 }
+
+/// `docker import` (a root file system tar as the body), `ps --size`, a
+/// pty resized through the API, the socket's mode, and a server on TCP
+/// (127.0.0.1).
+#[test]
+fn import_size_resize_and_tcp_through_skiff_serve() {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::new();
+    let s = Server::start(&e);
+    let mode = std::fs::metadata(&s.sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660, "the socket's mode");
+    let rootfs = e.dir.path().join("imp-rootfs");
+    skiff_testkit::make_busybox_rootfs(&rootfs);
+    let tar = e.dir.path().join("imp.tar");
+    skiff_testkit::write_tar(&rootfs, &tar);
+    let id = s.ok(&[
+        "import",
+        "-m",
+        "imported",
+        tar.to_str().unwrap(),
+        "imp/bb:1",
+    ]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    let o = s.docker(&["run", "--rm", "--network", "none", "imp/bb:1", "echo", "hi"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n", "{o:?}");
+
+    s.ok(&[
+        "run",
+        "-d",
+        "-t",
+        "--name",
+        "tt",
+        "--network",
+        "none",
+        "bb:base",
+        "sleep",
+        "60",
+    ]);
+    assert!(s
+        .ok(&["ps", "-s", "--format", "{{.Size}}"])
+        .contains("(virtual "));
+    let mut c = std::os::unix::net::UnixStream::connect(&s.sock).unwrap();
+    c.write_all(b"POST /v1.41/containers/tt/resize?h=40&w=100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(
+        s.ok(&["exec", "tt", "sh", "-c", "stty size < /proc/1/fd/0"]),
+        "40 100\n"
+    );
+    s.ok(&["rm", "-f", "tt"]);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut tcp = e
+        .skiff_cmd(&[
+            "serve",
+            "-H",
+            &format!("tcp://127.0.0.1:{port}"),
+            "-H",
+            &format!("unix://{}", e.dir.path().join("second.sock").display()),
+        ])
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let o = std::process::Command::new("/usr/bin/docker")
+        .env("DOCKER_CONFIG", e.dir.path().join("dc"))
+        .args([
+            "-H",
+            &format!("tcp://127.0.0.1:{port}"),
+            "version",
+            "--format",
+            "{{.Server.APIVersion}}",
+        ])
+        .output()
+        .unwrap();
+    let _ = tcp.kill();
+    let _ = tcp.wait();
+    assert!(up, "the TCP server did not listen");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "1.41\n", "{o:?}");
+}
