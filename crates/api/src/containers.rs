@@ -574,14 +574,7 @@ pub fn commit(e: &Engine, req: &Request) -> Answer {
         .query("container")
         .filter(|c| !c.is_empty())
         .ok_or_else(|| message(400, "container is required"))?;
-    let name = match (
-        req.query("repo").filter(|r| !r.is_empty()),
-        req.query("tag").filter(|t| !t.is_empty()),
-    ) {
-        (Some(r), Some(t)) => Some(format!("{r}:{t}")),
-        (Some(r), None) => Some(r.to_string()),
-        _ => None,
-    };
+    let name = req.repo_tag();
     if req.query("changes").is_some_and(|c| !c.is_empty()) {
         return Err(message(400, "commit with changes is not served"));
     }

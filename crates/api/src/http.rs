@@ -95,6 +95,16 @@ impl Request {
         )
     }
 
+    /// `repo` and `tag` from the query as one name (`repo:tag`), if any
+    /// (`commit`, `import`).
+    pub fn repo_tag(&self) -> Option<String> {
+        let repo = self.query("repo").filter(|r| !r.is_empty())?;
+        Some(match self.query("tag").filter(|t| !t.is_empty()) {
+            Some(t) => format!("{repo}:{t}"),
+            None => repo.to_string(),
+        })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

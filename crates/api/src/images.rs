@@ -294,14 +294,7 @@ pub fn import(e: &Engine, req: &Request, body: &mut dyn std::io::Read) -> Answer
     if !req.query_all("changes").is_empty() {
         return Err(message(400, "import with changes is not served"));
     }
-    let name = match (
-        req.query("repo").filter(|r| !r.is_empty()),
-        req.query("tag").filter(|t| !t.is_empty()),
-    ) {
-        (Some(r), Some(t)) => Some(format!("{r}:{t}")),
-        (Some(r), None) => Some(r.to_string()),
-        _ => None,
-    };
+    let name = req.repo_tag();
     let o = skiff_image::import::ImportOptions {
         comment: req
             .query("message")
