@@ -186,3 +186,56 @@ fn a_killed_server_leaves_containers_running_and_a_new_one_sees_them() {
     s.ok(&["rm", "-f", "k1", "k2"]);
     e.assert_clean();
 }
+
+/// A client that goes mid-build and one that goes mid-attach leave
+/// nothing stuck: the build runs to its end (the next one takes it from
+/// the cache), no work directory or mount stays, the server's threads
+/// come back to what they were.
+#[test]
+fn clients_gone_mid_build_leave_nothing_stuck() {
+    let e = Env::new();
+    let s = Server::start(&e);
+    let ctx = e.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM bb:base\nRUN sleep 1 && echo slow > /slow\n",
+        )],
+    );
+    let baseline = s.threads();
+    let mut gone = s
+        .cmd(&["build", "-t", "gone:1", ctx.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    gone.kill().unwrap();
+    gone.wait().unwrap();
+    // The build goes on without its client and finishes: the image it
+    // names appears, and a build again takes its step from the cache.
+    let mut built = false;
+    for _ in 0..100 {
+        if s.docker(&["image", "inspect", "gone:1"]).status.success() {
+            built = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(built, "the build left by its client did not finish");
+    let out = s.ok(&["build", "-t", "gone:1", ctx.to_str().unwrap()]);
+    assert!(out.contains("Using cache"), "{out}");
+    let mut threads = s.threads();
+    for _ in 0..50 {
+        if threads <= baseline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        threads = s.threads();
+    }
+    assert!(
+        threads <= baseline,
+        "threads stayed: {threads} > {baseline}"
+    );
+    e.assert_clean();
+}
