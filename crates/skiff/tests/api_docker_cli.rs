@@ -513,14 +513,7 @@ fn events_through_skiff_serve() {
     );
     follow.kill().unwrap();
     follow.wait().unwrap();
-    let mut threads = s.threads();
-    for _ in 0..50 {
-        if threads <= baseline {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        threads = s.threads();
-    }
+    let threads = s.threads_down_to(baseline);
     assert!(
         threads <= baseline,
         "the follower's threads stayed: {threads} > {baseline}"

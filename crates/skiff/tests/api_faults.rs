@@ -225,14 +225,7 @@ fn clients_gone_mid_build_leave_nothing_stuck() {
     assert!(built, "the build left by its client did not finish");
     let out = s.ok(&["build", "-t", "gone:1", ctx.to_str().unwrap()]);
     assert!(out.contains("Using cache"), "{out}");
-    let mut threads = s.threads();
-    for _ in 0..50 {
-        if threads <= baseline {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        threads = s.threads();
-    }
+    let threads = s.threads_down_to(baseline);
     assert!(
         threads <= baseline,
         "threads stayed: {threads} > {baseline}"

@@ -127,6 +127,20 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// The server's threads once they are `baseline` or fewer (or after
+    /// 2.5 s, as they are then).
+    pub fn threads_down_to(&self, baseline: usize) -> usize {
+        let mut threads = self.threads();
+        for _ in 0..50 {
+            if threads <= baseline {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            threads = self.threads();
+        }
+        threads
+    }
+
     /// `docker-compose ARGS` in the project directory `dir`, on this server.
     pub fn compose(&self, dir: &std::path::Path, args: &[&str]) -> Output {
         Command::new("docker-compose")
