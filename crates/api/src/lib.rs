@@ -8,6 +8,7 @@ mod archive;
 mod attach;
 mod build;
 pub mod containers;
+mod create;
 mod exec;
 mod hangup;
 pub mod http;

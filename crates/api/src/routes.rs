@@ -56,7 +56,7 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("GET", ["system", "df"]) => system::df(engine),
             ("POST", ["auth"]) => system::auth(engine, req),
             ("GET", ["containers", "json"]) => containers::list(engine, req),
-            ("POST", ["containers", "create"]) => containers::create(engine, req),
+            ("POST", ["containers", "create"]) => crate::create::create(engine, req),
             ("GET", ["containers", id, "json"]) => containers::inspect(engine, id),
             ("POST", ["containers", id, "start"]) => containers::start(engine, id),
             ("POST", ["containers", id, "stop"]) => containers::stop(engine, id, req),
