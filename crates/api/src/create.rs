@@ -319,3 +319,39 @@ mod tests {
         assert_eq!(targets, ["/data", "/other"]);
     }
 }
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct UpdateBody {
+    memory: Option<i64>,
+    memory_swap: Option<i64>,
+    nano_cpus: Option<i64>,
+    cpu_shares: Option<i64>,
+    cpuset_cpus: Option<String>,
+    pids_limit: Option<i64>,
+    restart_policy: Option<RestartBody>,
+}
+
+/// `POST /containers/{id}/update`: limits and the restart policy; zeros
+/// and empty values leave a setting as it is, as dockerd reads them.
+pub fn update(e: &Engine, id: &str, req: &Request) -> Answer {
+    let b: UpdateBody = body(req)?;
+    let set = |v: Option<i64>| v.filter(|n| *n != 0);
+    let o = skiff_engine::container::UpdateOptions {
+        memory: set(b.memory),
+        memory_swap: set(b.memory_swap),
+        nano_cpus: set(b.nano_cpus),
+        cpu_shares: set(b.cpu_shares),
+        cpuset_cpus: b.cpuset_cpus.filter(|s| !s.is_empty()),
+        pids_limit: set(b.pids_limit),
+        restart_policy: b
+            .restart_policy
+            .filter(|r| r.name.as_deref().is_some_and(|n| !n.is_empty()))
+            .map(|r| RestartPolicy {
+                name: r.name.unwrap_or_default(),
+                maximum_retry_count: r.maximum_retry_count.unwrap_or(0),
+            }),
+    };
+    engine(e.update(id, &o))?;
+    Ok(Response::json(200, &json!({"Warnings": []})))
+}

@@ -74,6 +74,7 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("POST", ["containers", id, "unpause"]) => containers::unpause(engine, id),
             ("POST", ["containers", id, "rename"]) => containers::rename(engine, id, req),
             ("POST", ["containers", id, "resize"]) => containers::resize(engine, id, req),
+            ("POST", ["containers", id, "update"]) => crate::create::update(engine, id, req),
             ("GET", ["containers", id, "top"]) => containers::top(engine, id, req),
             ("GET", ["containers", id, "changes"]) => containers::changes(engine, id),
             ("GET", ["containers", id, "stats"]) => crate::stats::stats(engine, id, req),

@@ -367,31 +367,9 @@ pub fn build(c: &Container, input: &SpecInput<'_>) -> Result<Value, SpecError> {
         namespaces.push(json!({"type": "cgroup"}));
     }
 
-    let mut resources = json!({});
+    let mut resources = resources(c);
     if !c.host.privileged {
         resources["devices"] = json!([{"allow": false, "access": "rwm"}]);
-    }
-    if c.host.memory > 0 {
-        resources["memory"] = json!({"limit": c.host.memory});
-        match c.host.memory_swap {
-            0 => resources["memory"]["swap"] = json!(c.host.memory * 2),
-            -1 => resources["memory"]["swap"] = json!(-1),
-            s => resources["memory"]["swap"] = json!(s),
-        }
-    }
-    if c.host.nano_cpus > 0 {
-        let period = 100_000i64;
-        resources["cpu"] =
-            json!({"quota": c.host.nano_cpus * period / 1_000_000_000, "period": period});
-    }
-    if c.host.cpu_shares > 0 {
-        resources["cpu"]["shares"] = json!(c.host.cpu_shares);
-    }
-    if !c.host.cpuset_cpus.is_empty() {
-        resources["cpu"]["cpus"] = json!(c.host.cpuset_cpus);
-    }
-    if c.host.pids_limit > 0 {
-        resources["pids"] = json!({"limit": c.host.pids_limit});
     }
 
     let mut linux = json!({
@@ -441,4 +419,33 @@ fn seccomp(c: &Container, caps: &[String]) -> Result<Option<Value>, SpecError> {
     }
     let p = crate::seccomp_profile::default_profile(caps);
     Ok(Some(serde_json::to_value(p).expect("seccomp serializes")))
+}
+
+/// The OCI `linux.resources` of the container's limits (memory, CPU,
+/// pids), as at its start and at an `update`.
+pub(crate) fn resources(c: &Container) -> serde_json::Value {
+    let mut resources = json!({});
+    if c.host.memory > 0 {
+        resources["memory"] = json!({"limit": c.host.memory});
+        match c.host.memory_swap {
+            0 => resources["memory"]["swap"] = json!(c.host.memory * 2),
+            -1 => resources["memory"]["swap"] = json!(-1),
+            s => resources["memory"]["swap"] = json!(s),
+        }
+    }
+    if c.host.nano_cpus > 0 {
+        let period = 100_000i64;
+        resources["cpu"] =
+            json!({"quota": c.host.nano_cpus * period / 1_000_000_000, "period": period});
+    }
+    if c.host.cpu_shares > 0 {
+        resources["cpu"]["shares"] = json!(c.host.cpu_shares);
+    }
+    if !c.host.cpuset_cpus.is_empty() {
+        resources["cpu"]["cpus"] = json!(c.host.cpuset_cpus);
+    }
+    if c.host.pids_limit > 0 {
+        resources["pids"] = json!({"limit": c.host.pids_limit});
+    }
+    resources
 }

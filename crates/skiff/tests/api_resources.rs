@@ -185,3 +185,75 @@ fn stats_cp_and_export_through_skiff_serve() {
     );
     s.ok(&["rm", "-f", "st1"]);
 }
+
+/// `docker update`: new limits on a running container, in its cgroup at
+/// once and in its inspect; on a stopped one, kept for its next start;
+/// refused ones as dockerd refuses them.
+#[test]
+fn update_through_skiff_serve() {
+    let e = Env::new();
+    let s = Server::start(&e);
+    s.sleeper("up1");
+    s.ok(&[
+        "update",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "--pids-limit",
+        "50",
+        "up1",
+    ]);
+    let inside = s.ok(&[
+        "exec",
+        "up1",
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max",
+    ]);
+    assert_eq!(inside, "67108864\n50\n");
+    assert_eq!(
+        s.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}",
+            "up1"
+        ]),
+        "67108864 50\n"
+    );
+    let o = s.docker(&["update", "--memory", "1m", "up1"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Minimum memory limit allowed is 6MB"),
+        "{o:?}"
+    );
+    s.ok(&["stop", "-t", "0", "up1"]);
+    s.ok(&[
+        "update",
+        "--restart",
+        "on-failure:3",
+        "--pids-limit",
+        "60",
+        "up1",
+    ]);
+    s.ok(&["start", "up1"]);
+    assert_eq!(
+        s.ok(&[
+            "exec",
+            "up1",
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"
+        ]),
+        "60\n"
+    );
+    assert_eq!(
+        s.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+            "up1"
+        ]),
+        "on-failure 3\n"
+    );
+    s.ok(&["rm", "-f", "up1"]);
+}

@@ -61,7 +61,7 @@ pub fn log_limits(opts: &BTreeMap<String, String>) -> Result<(Option<u64>, Optio
 
 /// The daemon's checks of what a create asks for, before anything is looked
 /// up or made (Docker's words).
-fn validate(o: &CreateOptions) -> Result<Option<std::net::Ipv4Addr>> {
+pub(super) fn validate(o: &CreateOptions) -> Result<Option<std::net::Ipv4Addr>> {
     let h = &o.host;
     if h.memory > 0 && h.memory < 6 << 20 {
         return Err(Error::Invalid("Minimum memory limit allowed is 6MB".into()));

@@ -24,6 +24,7 @@ mod list;
 mod prune;
 mod start;
 mod stats;
+mod update;
 mod wait;
 
 pub use crate::units::parse_signal;
@@ -35,6 +36,7 @@ pub use list::{command_text, status_text, ListOptions, Summary};
 pub use start::{Attach, Started};
 pub(crate) use stats::cgroup;
 pub use stats::Stats;
+pub use update::UpdateOptions;
 pub use wait::WaitCondition;
 
 impl Engine {

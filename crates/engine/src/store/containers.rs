@@ -150,6 +150,19 @@ impl Store {
         })
     }
 
+    /// Replace a container's host configuration (`update`).
+    pub fn set_host(&self, id: &str, host: &HostConfig) -> Result<()> {
+        let json = serde_json::to_string(host).expect("host config serializes");
+        self.conn()?
+            .execute(
+                "UPDATE containers SET host_config = ?2 WHERE id = ?1",
+                params![id, json],
+            )
+            .map_err(self.db())?;
+        self.changed();
+        Ok(())
+    }
+
     pub fn rename(&self, id: &str, name: &str) -> Result<()> {
         let r = self.conn()?.execute(
             "UPDATE containers SET name = ?2 WHERE id = ?1",
