@@ -65,16 +65,24 @@ struct HostBody {
     readonly_rootfs: Option<bool>,
     security_opt: Option<Vec<String>>,
     tmpfs: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    limits: LimitsBody,
+    ulimits: Option<Vec<UlimitBody>>,
+    mounts: Option<Vec<MountBody>>,
+    init: Option<bool>,
+    log_config: Option<LogBody>,
+}
+
+/// The limits both create and update take.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct LimitsBody {
     memory: Option<i64>,
     memory_swap: Option<i64>,
     nano_cpus: Option<i64>,
     cpu_shares: Option<i64>,
     cpuset_cpus: Option<String>,
     pids_limit: Option<i64>,
-    ulimits: Option<Vec<UlimitBody>>,
-    mounts: Option<Vec<MountBody>>,
-    init: Option<bool>,
-    log_config: Option<LogBody>,
 }
 
 #[derive(Deserialize, Default)]
@@ -165,12 +173,12 @@ fn create_options(name: Option<&str>, b: CreateBody) -> skiff_engine::Result<Cre
             .unwrap_or_default(),
         init: h.init.unwrap_or(false),
         security_opt: h.security_opt.unwrap_or_default(),
-        memory: h.memory.unwrap_or(0),
-        memory_swap: h.memory_swap.unwrap_or(0),
-        nano_cpus: h.nano_cpus.unwrap_or(0),
-        cpu_shares: h.cpu_shares.unwrap_or(0),
-        cpuset_cpus: h.cpuset_cpus.unwrap_or_default(),
-        pids_limit: h.pids_limit.unwrap_or(0).max(0),
+        memory: h.limits.memory.unwrap_or(0),
+        memory_swap: h.limits.memory_swap.unwrap_or(0),
+        nano_cpus: h.limits.nano_cpus.unwrap_or(0),
+        cpu_shares: h.limits.cpu_shares.unwrap_or(0),
+        cpuset_cpus: h.limits.cpuset_cpus.unwrap_or_default(),
+        pids_limit: h.limits.pids_limit.unwrap_or(0).max(0),
         ulimits: h
             .ulimits
             .unwrap_or_default()
@@ -304,6 +312,38 @@ pub fn create(e: &Engine, req: &Request) -> Answer {
     Ok(Response::json(201, &json!({"Id": c.id, "Warnings": []})))
 }
 
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct UpdateBody {
+    #[serde(flatten)]
+    limits: LimitsBody,
+    restart_policy: Option<RestartBody>,
+}
+
+/// `POST /containers/{id}/update`: limits and the restart policy; zeros
+/// and empty values leave a setting as it is, as dockerd reads them.
+pub fn update(e: &Engine, id: &str, req: &Request) -> Answer {
+    let b: UpdateBody = body(req)?;
+    let set = |v: Option<i64>| v.filter(|n| *n != 0);
+    let o = skiff_engine::container::UpdateOptions {
+        memory: set(b.limits.memory),
+        memory_swap: set(b.limits.memory_swap),
+        nano_cpus: set(b.limits.nano_cpus),
+        cpu_shares: set(b.limits.cpu_shares),
+        cpuset_cpus: b.limits.cpuset_cpus.filter(|s| !s.is_empty()),
+        pids_limit: set(b.limits.pids_limit),
+        restart_policy: b
+            .restart_policy
+            .filter(|r| r.name.as_deref().is_some_and(|n| !n.is_empty()))
+            .map(|r| RestartPolicy {
+                name: r.name.unwrap_or_default(),
+                maximum_retry_count: r.maximum_retry_count.unwrap_or(0),
+            }),
+    };
+    engine(e.update(id, &o))?;
+    Ok(Response::json(200, &json!({"Warnings": []})))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,40 +358,4 @@ mod tests {
         let targets: Vec<&str> = o.host.mounts.iter().map(|m| m.target.as_str()).collect();
         assert_eq!(targets, ["/data", "/other"]);
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct UpdateBody {
-    memory: Option<i64>,
-    memory_swap: Option<i64>,
-    nano_cpus: Option<i64>,
-    cpu_shares: Option<i64>,
-    cpuset_cpus: Option<String>,
-    pids_limit: Option<i64>,
-    restart_policy: Option<RestartBody>,
-}
-
-/// `POST /containers/{id}/update`: limits and the restart policy; zeros
-/// and empty values leave a setting as it is, as dockerd reads them.
-pub fn update(e: &Engine, id: &str, req: &Request) -> Answer {
-    let b: UpdateBody = body(req)?;
-    let set = |v: Option<i64>| v.filter(|n| *n != 0);
-    let o = skiff_engine::container::UpdateOptions {
-        memory: set(b.memory),
-        memory_swap: set(b.memory_swap),
-        nano_cpus: set(b.nano_cpus),
-        cpu_shares: set(b.cpu_shares),
-        cpuset_cpus: b.cpuset_cpus.filter(|s| !s.is_empty()),
-        pids_limit: set(b.pids_limit),
-        restart_policy: b
-            .restart_policy
-            .filter(|r| r.name.as_deref().is_some_and(|n| !n.is_empty()))
-            .map(|r| RestartPolicy {
-                name: r.name.unwrap_or_default(),
-                maximum_retry_count: r.maximum_retry_count.unwrap_or(0),
-            }),
-    };
-    engine(e.update(id, &o))?;
-    Ok(Response::json(200, &json!({"Warnings": []})))
 }
