@@ -114,18 +114,14 @@ pub fn kill(e: &Engine, id: &str, req: &Request) -> Answer {
 /// `wait`: the 200 and its headers at once, the status when the condition
 /// is met (dockerd does the same, so a client knows it waits).
 pub fn wait(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
-    let condition = match req.query("condition").unwrap_or("") {
-        "" | "not-running" => WaitCondition::NotRunning,
-        "next-exit" => WaitCondition::NextExit,
-        "removed" => WaitCondition::Removed,
-        other => return Err(message(400, &format!("invalid condition: {other:?}"))),
-    };
-    // The container must exist when asked.
-    let c = engine(e.find(id))?;
-    let (e, id) = (e.clone(), c.id.clone());
+    let condition: WaitCondition = engine(req.query("condition").unwrap_or("").parse())?;
+    // Where the wait starts is taken now, before the headers go: a client
+    // starts the container once it has them.
+    let from = engine(e.wait_begin(id))?;
+    let e = e.clone();
     Ok(Response::stream("application/json", move |out| {
         let (cancel, _watch) = crate::hangup::watch(&e, out.peer());
-        let v = match e.wait(&id, condition, &cancel) {
+        let v = match e.wait_from(&from, condition, &cancel) {
             Ok(code) => json!({"StatusCode": code, "Error": null}),
             Err(err) => json!({"StatusCode": -1, "Error": {"Message": err.to_string()}}),
         };

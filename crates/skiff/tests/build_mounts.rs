@@ -171,3 +171,73 @@ fn stages_read_a_layer_still_being_stored() {
     }
     e.assert_clean();
 }
+
+/// Cache mounts' `sharing`: two builds at once using one cache id with
+/// `locked` take turns (their lines do not interleave); with `private`
+/// each gets a directory of its own; `shared` (the default) sees both.
+#[test]
+fn cache_mount_sharing_modes() {
+    let e = Env::new();
+    let df = |mode: &str| {
+        format!(
+            "FROM bb:base\n\
+             RUN --mount=type=cache,id=c-{mode},target=/c,sharing={mode} \
+             echo start $(cat /proc/sys/kernel/random/uuid) >> /c/log && sleep 1 && echo end >> /c/log && cat /c/log > /seen\n\
+             CMD cat /seen\n"
+        )
+    };
+    for mode in ["locked", "private", "shared"] {
+        let ctx = e.context(&format!("ctx-{mode}"), &[("Dockerfile", &df(mode))]);
+        let c = ctx.to_str().unwrap();
+        std::thread::scope(|s| {
+            for i in 0..2 {
+                let e = &e;
+                s.spawn(move || {
+                    e.ok(&[
+                        "build",
+                        "--no-cache",
+                        "-q",
+                        "-t",
+                        &format!("sh-{mode}:{i}"),
+                        c,
+                    ]);
+                });
+            }
+        });
+        let seen: Vec<String> = (0..2)
+            .map(|i| e.ok(&["run", "--rm", &format!("sh-{mode}:{i}")]))
+            .collect();
+        let lines = |s: &str| {
+            s.lines()
+                .map(|l| l.split(' ').next().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        match mode {
+            // The second to run saw the first's whole turn before its own.
+            "locked" => {
+                let longest = seen
+                    .iter()
+                    .map(|s| lines(s))
+                    .max_by_key(|l| l.len())
+                    .unwrap();
+                assert_eq!(longest, ["start", "end", "start", "end"], "{seen:?}");
+            }
+            // Each alone in its own directory.
+            "private" => {
+                for s in &seen {
+                    assert_eq!(lines(s), ["start", "end"], "{seen:?}");
+                }
+            }
+            // Both in one directory at once: the lines interleave.
+            _ => {
+                let longest = seen
+                    .iter()
+                    .map(|s| lines(s))
+                    .max_by_key(|l| l.len())
+                    .unwrap();
+                assert_eq!(longest, ["start", "start", "end", "end"], "{seen:?}");
+            }
+        }
+    }
+    e.assert_clean();
+}

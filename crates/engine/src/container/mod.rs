@@ -37,7 +37,7 @@ pub use start::{Attach, Started};
 pub(crate) use stats::cgroup;
 pub use stats::Stats;
 pub use update::UpdateOptions;
-pub use wait::WaitCondition;
+pub use wait::{WaitCondition, WaitFrom};
 
 impl Engine {
     /// Record an event about container `c`.

@@ -45,13 +45,42 @@ fn exit_code_of(ev: &crate::store::Event) -> i32 {
         .unwrap_or(0)
 }
 
+/// Where a wait starts: the container, and the journal's position when the
+/// wait was asked for (a `next-exit` is an exit after it).
+#[derive(Debug, Clone)]
+pub struct WaitFrom {
+    id: String,
+    since: i64,
+}
+
 impl Engine {
     /// `wait`: block until `condition` holds for the container; the exit
     /// code of its last exit. Returns `Error::Cancelled` when `cancel` is set.
     pub fn wait(&self, what: &str, condition: WaitCondition, cancel: &Cancel) -> Result<i32> {
+        let from = self.wait_begin(what)?;
+        self.wait_from(&from, condition, cancel)
+    }
+
+    /// The start of a wait, taken before a front end tells its client that
+    /// it waits (the API's `wait` answers its headers at once, and the
+    /// docker CLI then starts the container: an exit after that answer
+    /// must count for `next-exit`).
+    pub fn wait_begin(&self, what: &str) -> Result<WaitFrom> {
+        Ok(WaitFrom {
+            id: self.find(what)?.id,
+            since: self.store.last_event_seq()?,
+        })
+    }
+
+    /// [`wait`](Self::wait) from `from`.
+    pub fn wait_from(
+        &self,
+        from: &WaitFrom,
+        condition: WaitCondition,
+        cancel: &Cancel,
+    ) -> Result<i32> {
         let n = self.notifier()?;
-        let id = self.find(what)?.id;
-        let since = self.store.last_event_seq()?;
+        let (id, since) = (from.id.clone(), from.since);
         loop {
             let seen = n.generation();
             let cur = match self.store.get(&id)? {

@@ -65,6 +65,8 @@ impl StageRun<'_, '_> {
         let mut work = Work::new(&b.image_root)?;
         let mut views = Vec::new();
         let mut writable = Vec::new();
+        // Cache mounts' locks (sharing=locked, private), held for the step.
+        let mut locks = Vec::new();
         let mut mounts = Vec::new();
         let mut targets = Vec::new();
         for m in &r.mounts {
@@ -79,10 +81,12 @@ impl StageRun<'_, '_> {
                 }),
                 MountKind::Cache => {
                     let id = m.id.clone().unwrap_or_else(|| target.clone());
-                    let dir = b
+                    let base = b
                         .image_root
                         .join("build-cache-mounts")
                         .join(crate::state::step_key("cache-mount", &[&id]).replace(':', "-"));
+                    let (dir, lock) = cache_mount_dir(&base, m.sharing)?;
+                    locks.extend(lock);
                     if !dir.exists() {
                         std::fs::create_dir_all(&dir).map_err(BuildError::host)?;
                         let (uid, gid) = (m.uid.unwrap_or(0), m.gid.unwrap_or(0));
@@ -236,6 +240,46 @@ impl StageRun<'_, '_> {
             created_by,
             working_dir: None,
         })
+    }
+}
+
+/// The directory of a cache mount whose directory for `sharing=shared` is
+/// `base`, and the lock that keeps it this step's: `locked` waits for the
+/// steps using `base` to end; `private` takes `base` if no step uses it,
+/// else a directory of its own beside it (`base-1`, ...), as BuildKit
+/// gives a concurrent writer a new mount.
+fn cache_mount_dir(
+    base: &std::path::Path,
+    sharing: crate::dockerfile::Sharing,
+) -> Result<(std::path::PathBuf, Option<nix::fcntl::Flock<std::fs::File>>)> {
+    use crate::dockerfile::Sharing;
+    use skiff_image::snapshot::{lock_file, try_lock_file};
+    let lock_of = |d: &std::path::Path| {
+        let mut p = d.as_os_str().to_owned();
+        p.push(".lock");
+        std::path::PathBuf::from(p)
+    };
+    if let Some(parent) = base.parent() {
+        std::fs::create_dir_all(parent).map_err(BuildError::host)?;
+    }
+    match sharing {
+        Sharing::Shared => Ok((base.to_path_buf(), None)),
+        Sharing::Locked => {
+            let l = lock_file(&lock_of(base)).map_err(BuildError::host)?;
+            Ok((base.to_path_buf(), Some(l)))
+        }
+        Sharing::Private => {
+            for n in 0.. {
+                let dir = match n {
+                    0 => base.to_path_buf(),
+                    n => std::path::PathBuf::from(format!("{}-{n}", base.display())),
+                };
+                if let Some(l) = try_lock_file(&lock_of(&dir)).map_err(BuildError::host)? {
+                    return Ok((dir, Some(l)));
+                }
+            }
+            unreachable!("a free directory is found")
+        }
     }
 }
 
