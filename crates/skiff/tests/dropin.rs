@@ -122,9 +122,13 @@ fn wait_deadline(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     }
 }
 
-/// A name unique to this test run, for cgroups, containers and images.
+/// A name unique to this test run and call (the tests of this file run at
+/// once, each with podman's cgroups of its own), for cgroups, containers
+/// and images.
 fn unique(what: &str) -> String {
-    format!("skiff-dropin-{what}-{}", std::process::id())
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("skiff-dropin-{what}-{}-{n}", std::process::id())
 }
 
 /// Whether `dir` is on an overlay filesystem, where the overlay storage drivers
