@@ -3,7 +3,8 @@
 //! raw bytes with one) and, with `stdin`, its input from it. A container
 //! that runs is attached through its supervisor; one that does not run
 //! yet gets the connection's streams at its start (`docker run` attaches,
-//! then starts), so nothing it prints is missed.
+//! then starts), so nothing it prints is missed. With `logs`, what it wrote
+//! before comes first (and alone without `stream`).
 
 use crate::http::{Request, Response, Stream};
 use crate::{engine, Answer};
@@ -23,6 +24,18 @@ pub(crate) fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     f
 }
 
+/// The log replayed before an attach's stream (`logs`), written a moment
+/// after the upgrade's head: a client reads that head through a buffered
+/// reader and then reads the raw socket, so bytes that came with the head
+/// are lost to it (dockerd's replay comes that much later too).
+fn send_replay(out: &mut Stream, replay: &[u8]) -> std::io::Result<()> {
+    if replay.is_empty() {
+        return Ok(());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    out.write_all(replay)
+}
+
 pub(crate) fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)
 }
@@ -36,11 +49,41 @@ pub fn attach(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
     } else {
         "application/vnd.docker.multiplexed-stream"
     };
+    // `logs`: what the container wrote so far comes first (framed as the
+    // stream is); without `stream`, only that.
+    let mut replay = Vec::new();
+    if req.flag("logs") {
+        let cancel = skiff_engine::notify::Cancel::new();
+        let mut sink = |r: &skiff_engine::logs::Record| {
+            if (r.stream == 1 && want_out) || (r.stream == 2 && want_err) {
+                match tty {
+                    true => replay.extend_from_slice(r.data.as_bytes()),
+                    false => replay.extend(frame(r.stream, r.data.as_bytes())),
+                }
+            }
+            true
+        };
+        engine(e.logs(&c.id, &Default::default(), &cancel, &mut sink))?;
+    }
+    if !req.flag("stream") {
+        let hijack: crate::http::Hijack = Box::new(move |_input, mut out| {
+            let _ = send_replay(&mut out, &replay);
+            out.shutdown();
+        });
+        let mut r = Response::empty(200);
+        r.content_type = kind;
+        r.body = crate::http::Body::Hijack(hijack);
+        return Ok(r);
+    }
     let hijack: crate::http::Hijack = if matches!(c.state.status, Status::Running | Status::Paused)
     {
         let a = engine(e.attach(&c.id, want_in, req.query("detachKeys")))?;
         let e = e.clone();
-        Box::new(move |input, out| running(&e, a, input, out, want_out, want_err))
+        Box::new(move |input, mut out| {
+            if send_replay(&mut out, &replay).is_ok() {
+                running(&e, a, input, out, want_out, want_err)
+            }
+        })
     } else {
         // Streams for the start to come: pipes this connection drains.
         let io = |r: std::io::Result<(OwnedFd, OwnedFd)>| {
@@ -65,14 +108,16 @@ pub fn attach(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
                 detach_keys: None,
             },
         ))?;
-        Box::new(move |input, out| {
-            pump(
-                input,
-                out,
-                tty,
-                vec![(1, out_r, want_out), (2, err_r, want_err)],
-                in_w,
-            )
+        Box::new(move |input, mut out| {
+            if send_replay(&mut out, &replay).is_ok() {
+                pump(
+                    input,
+                    out,
+                    tty,
+                    vec![(1, out_r, want_out), (2, err_r, want_err)],
+                    in_w,
+                )
+            }
         })
     };
     let mut r = Response::empty(200);

@@ -1,7 +1,8 @@
 //! docker-py 5.0 (Debian's python3-docker) against `skiff serve`:
 //! containers.run (output, removal), detached runs, exec_run, kill, wait,
 //! logs, remove; images, volumes and networks; the low-level attach socket
-//! with input. The script asserts; the test checks it ran to its end.
+//! with input, and attach with `logs` replaying what a container wrote.
+//! The script asserts; the test checks it ran to its end.
 
 mod api_env;
 mod build_env;
@@ -55,6 +56,15 @@ while True:
     data += chunk
 assert data == b"\x01\x00\x00\x00\x00\x00\x00\x0agot hello\n", data
 assert api.wait(cid)["StatusCode"] == 0
+api.remove_container(cid)
+
+# attach with logs: what the container wrote, replayed (alone, without stream)
+cid = api.create_container("bb:base", ["sh", "-c", "echo replayed; echo err >&2"],
+                           host_config=api.create_host_config(network_mode="none"))["Id"]
+api.start(cid)
+assert api.wait(cid)["StatusCode"] == 0
+out = api.attach(cid, stdout=True, stderr=False, stream=False, logs=True)
+assert out == b"replayed\n", out
 api.remove_container(cid)
 print("done")
 "#;
