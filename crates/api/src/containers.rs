@@ -11,10 +11,7 @@ use skiff_engine::Engine;
 use std::sync::Arc;
 
 pub fn list(e: &Engine, req: &Request) -> Answer {
-    let filters = match req.query("filters") {
-        Some(f) if !f.is_empty() => engine(skiff_engine::filters::Filters::from_json(f))?,
-        _ => Default::default(),
-    };
+    let filters = crate::filters(req)?;
     let limit = req
         .query("limit")
         .and_then(|l| l.parse::<i64>().ok())
@@ -143,14 +140,8 @@ pub fn logs(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
             "Bad parameters: you must choose at least one stream",
         ));
     }
-    let time = |k: &str| -> Result<Option<i64>, Response> {
-        match req.query(k).filter(|v| !v.is_empty() && *v != "0") {
-            None => Ok(None),
-            Some(v) => skiff_engine::time::parse_timestamp(v)
-                .map(Some)
-                .ok_or_else(|| message(400, &format!("invalid value for \"{k}\": {v}"))),
-        }
-    };
+    // (0 is no bound, as the docker CLI sends it.)
+    let time = |k: &str| Ok::<_, Response>(crate::query_time(req, k)?.filter(|t| *t != 0));
     let o = skiff_engine::logs::LogOptions {
         since: time("since")?,
         until: time("until")?,
@@ -258,10 +249,7 @@ pub fn changes(e: &Engine, id: &str) -> Answer {
 }
 
 pub fn prune(e: &Engine, req: &Request) -> Answer {
-    let filters = match req.query("filters") {
-        Some(f) if !f.is_empty() => engine(skiff_engine::filters::Filters::from_json(f))?,
-        _ => Default::default(),
-    };
+    let filters = crate::filters(req)?;
     let p = engine(e.prune_containers(&filters))?;
     Ok(Response::json(
         200,

@@ -212,3 +212,27 @@ pub(crate) fn json_lines(
         failed.map_or(Ok(()), Err)
     })
 }
+
+/// The `filters` query value (Docker's JSON), or none.
+pub(crate) fn filters(
+    req: &http::Request,
+) -> std::result::Result<skiff_engine::filters::Filters, Response> {
+    match req.query("filters") {
+        Some(f) if !f.is_empty() => engine(skiff_engine::filters::Filters::from_json(f)),
+        _ => Ok(Default::default()),
+    }
+}
+
+/// A time in the query (`since`, `until`: seconds, with a fraction, or RFC
+/// 3339), in nanoseconds since the epoch; None when absent or empty.
+pub(crate) fn query_time(
+    req: &http::Request,
+    key: &str,
+) -> std::result::Result<Option<i64>, Response> {
+    match req.query(key).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => skiff_engine::time::parse_timestamp(v)
+            .map(Some)
+            .ok_or_else(|| message(400, &format!("invalid value for \"{key}\": {v}"))),
+    }
+}

@@ -5,16 +5,8 @@ use crate::http::{Request, Response};
 use crate::{body, engine, message, Answer};
 use serde::Deserialize;
 use serde_json::json;
-use skiff_engine::filters::Filters;
 use skiff_engine::Engine;
 use std::collections::BTreeMap;
-
-fn filters(req: &Request) -> Result<Filters, Response> {
-    match req.query("filters") {
-        Some(f) if !f.is_empty() => engine(Filters::from_json(f)),
-        _ => Ok(Filters::default()),
-    }
-}
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
@@ -42,7 +34,7 @@ pub fn volume_create(e: &Engine, req: &Request) -> Answer {
 }
 
 pub fn volume_list(e: &Engine, req: &Request) -> Answer {
-    let list = engine(e.volumes(&filters(req)?))?;
+    let list = engine(e.volumes(&crate::filters(req)?))?;
     let vols: Vec<serde_json::Value> = list.iter().map(|v| e.volume_inspect(v)).collect();
     Ok(Response::json(
         200,
@@ -121,7 +113,7 @@ pub fn network_create(e: &Engine, req: &Request) -> Answer {
 }
 
 pub fn network_list(e: &Engine, req: &Request) -> Answer {
-    let list = engine(e.networks(&filters(req)?))?;
+    let list = engine(e.networks(&crate::filters(req)?))?;
     let mut out = Vec::new();
     for n in &list {
         out.push(engine(e.network_inspect(n))?);

@@ -63,18 +63,8 @@ pub fn info(e: &Engine) -> Answer {
 /// without it), then each event as it is recorded, until `until` passes or
 /// the client goes; one JSON object per line.
 pub fn events(e: &std::sync::Arc<Engine>, req: &crate::http::Request) -> Answer {
-    let time = |k: &str| -> Result<Option<i64>, Response> {
-        match req.query(k).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(v) => skiff_engine::time::parse_timestamp(v)
-                .map(Some)
-                .ok_or_else(|| crate::message(400, &format!("invalid value for \"{k}\": {v}"))),
-        }
-    };
-    let filters = match req.query("filters") {
-        Some(f) if !f.is_empty() => engine(skiff_engine::filters::Filters::from_json(f))?,
-        _ => Default::default(),
-    };
+    let time = |k: &str| crate::query_time(req, k);
+    let filters = crate::filters(req)?;
     let o = skiff_engine::events::EventOptions {
         since: time("since")?,
         until: time("until")?,
