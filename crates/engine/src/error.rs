@@ -106,7 +106,10 @@ impl Error {
         use skiff_image::service::ImagesError as I;
         match self {
             Error::Store(S::NoSuchContainer(_)) => ErrorKind::NotFound,
-            Error::Store(S::NameInUse { .. }) => ErrorKind::Conflict,
+            Error::Store(S::NameInUse { .. } | S::ObjectExists(_) | S::ObjectChanged(_)) => {
+                ErrorKind::Conflict
+            }
+            Error::Store(S::NoSuchObject(_)) => ErrorKind::NotFound,
             Error::Store(S::Ambiguous(_)) => ErrorKind::InvalidArgument,
             Error::Store(_) => ErrorKind::Internal,
             Error::Image(I::NoSuchImage(_)) => ErrorKind::NotFound,

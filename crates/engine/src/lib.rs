@@ -19,6 +19,7 @@ pub mod mount;
 pub mod names;
 pub mod network;
 pub mod notify;
+pub mod objects;
 pub mod proc;
 pub mod protocol;
 pub mod registry;

@@ -9,8 +9,8 @@ mod output;
 
 use clap::{Parser, Subcommand};
 use cli::{
-    attach, build, builder, container, create, events, exec, fs, images, inspect, lifecycle, logs,
-    networks, ps, run, serve, stats, system, volumes,
+    attach, build, builder, container, create, events, exec, fs, images, inspect, kube, lifecycle,
+    logs, networks, ps, run, serve, stats, system, volumes,
 };
 use std::path::PathBuf;
 
@@ -125,6 +125,9 @@ enum Cmd {
     Login(images::LoginArgs),
     /// Serve the Docker Engine API on a socket.
     Serve(serve::ServeArgs),
+    /// Kubernetes objects on this machine, with kubectl's commands.
+    #[command(subcommand)]
+    Kube(kube::KubeCmd),
     /// Log out from a registry.
     Logout {
         /// Registry host (Docker Hub when omitted).
@@ -248,6 +251,7 @@ fn main() {
         Cmd::Login(a) => images::login(&root, &runroot, a),
         Cmd::Logout { server } => images::logout(&root, &runroot, server),
         Cmd::Serve(a) => finish(serve::serve(&root, &runroot, a)),
+        Cmd::Kube(c) => finish(kube::kube(&root, &runroot, c)),
         Cmd::Import(a) => images::import(&root, &runroot, a),
         Cmd::Save(a) => images::save(&root, &runroot, a),
         Cmd::Load(a) => images::load(&root, &runroot, a),

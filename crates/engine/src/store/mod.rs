@@ -10,9 +10,11 @@
 
 mod containers;
 mod events;
+mod objects;
 pub(crate) mod schema;
 
 pub use events::{Event, EventQuery};
+pub use objects::{Expect, ObjectKey, ObjectWrite, StoredObject};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,12 @@ pub enum StoreError {
     NoSuchContainer(String),
     #[error("multiple IDs found with provided prefix: {0}")]
     Ambiguous(String),
+    #[error("{0} already exists")]
+    ObjectExists(ObjectKey),
+    #[error("{0} not found")]
+    NoSuchObject(ObjectKey),
+    #[error("{0} was changed by another writer")]
+    ObjectChanged(ObjectKey),
     #[error("container store: stored {what} of {id} is invalid: {err}")]
     Corrupt {
         id: String,

@@ -3,7 +3,7 @@
 //! older skiff is brought up to date when opened; one made by a newer skiff
 //! is refused.
 
-pub(crate) const MIGRATIONS: [&str; 7] = [
+pub(crate) const MIGRATIONS: [&str; 8] = [
     V1_CONTAINERS_EVENTS,
     V2_VOLUMES,
     V3_HEALTH,
@@ -11,6 +11,7 @@ pub(crate) const MIGRATIONS: [&str; 7] = [
     V5_IPAM_GATEWAY,
     V6_USER_SUBNET,
     V7_EVENTS_BY_TIME,
+    V8_OBJECTS,
 ];
 
 /// Schema 1: containers and events.
@@ -114,4 +115,24 @@ const V6_USER_SUBNET: &str = "
 /// the journal kept bounded (see `store::events`).
 const V7_EVENTS_BY_TIME: &str = "
     CREATE INDEX events_by_time ON events (time_nano);
+";
+
+/// Schema 8: documents a layer above the engine keeps (the Kubernetes
+/// objects), by kind, namespace and name, each with the store-wide revision
+/// of its last write.
+const V8_OBJECTS: &str = "
+    CREATE TABLE objects (
+        kind TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        uid TEXT NOT NULL UNIQUE,
+        revision INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (kind, namespace, name)
+    );
+    CREATE TABLE objects_revision (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        revision INTEGER NOT NULL
+    );
+    INSERT INTO objects_revision VALUES (0, 0);
 ";

@@ -16,6 +16,7 @@ pub mod exec;
 pub mod fs;
 pub mod images;
 pub mod inspect;
+pub mod kube;
 pub mod lifecycle;
 pub mod logs;
 pub mod networks;

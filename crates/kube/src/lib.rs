@@ -1,0 +1,23 @@
+//! skiff's Kubernetes layer: manifests decoded as the API server decodes
+//! them (k8s-openapi types, strict fields, Kubernetes' defaults and
+//! validation), kept as Kubernetes objects in the engine's transactional
+//! store, and printed as kubectl prints them. The controllers that run
+//! them (in `skiff serve`) build on this.
+
+mod allocate;
+pub mod cluster;
+pub mod defaults;
+pub mod error;
+pub mod kinds;
+pub mod manifest;
+mod merge;
+pub mod object;
+pub mod pods;
+pub mod printers;
+pub mod selector;
+pub mod validate;
+
+pub use cluster::{Applied, Cascade, Cluster, Mode, Outcome};
+pub use error::{Error, Result};
+pub use kinds::Kind;
+pub use object::Object;

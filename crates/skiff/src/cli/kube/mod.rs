@@ -1,0 +1,85 @@
+//! `skiff kube ...`: kubectl's commands, flags, output and exit codes over
+//! the Kubernetes objects in skiff's store (the `skiff-kube` crate).
+
+mod apply;
+mod get;
+mod output;
+
+use super::{open, Failure, Result};
+use skiff_kube::{Cluster, Error, Kind};
+use std::path::Path;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum KubeCmd {
+    /// Apply a configuration to a resource by file name or stdin.
+    Apply(apply::ApplyArgs),
+    /// Create a resource from a file or from stdin.
+    Create(apply::ApplyArgs),
+    /// Display one or many resources.
+    Get(get::GetArgs),
+    /// Delete resources by file names, stdin, resources and names, or by resources and label selector.
+    Delete(apply::DeleteArgs),
+}
+
+pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
+    let engine = open(root, runroot)?;
+    let cluster = Cluster::new(&engine);
+    match c {
+        KubeCmd::Apply(a) => apply::apply(&cluster, a, skiff_kube::Mode::Apply),
+        KubeCmd::Create(a) => apply::apply(&cluster, a, skiff_kube::Mode::Create),
+        KubeCmd::Get(a) => get::get(&cluster, a),
+        KubeCmd::Delete(a) => apply::delete(&cluster, a),
+    }
+}
+
+/// A kube error as kubectl prints it: `Error from server (Reason): ...` for
+/// what the API server would have refused, `error: ...` for the rest.
+pub(crate) fn failure(e: Error) -> Failure {
+    Failure {
+        code: 1,
+        msg: message(&e),
+    }
+}
+
+pub(crate) fn message(e: &Error) -> String {
+    match e.reason() {
+        Some(r) => format!("Error from server ({r}): {e}"),
+        None => format!("error: {e}"),
+    }
+}
+
+/// A command-line mistake, as kubectl words it.
+pub(crate) fn usage(msg: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: 1,
+        msg: format!("error: {msg}"),
+    }
+}
+
+/// `-l`'s selector, parsed.
+pub(crate) fn selector(s: Option<&str>) -> Result<Option<skiff_kube::selector::Selector>> {
+    s.map(skiff_kube::selector::Selector::parse)
+        .transpose()
+        .map_err(usage)
+}
+
+/// The kinds a command-line word names (`pods`, `deploy,svc`); `all` is
+/// kubectl's set of workload kinds.
+pub(crate) fn kinds(word: &str) -> Result<Vec<Kind>> {
+    let mut out = Vec::new();
+    for w in word.split(',') {
+        if w == "all" {
+            out.extend([
+                Kind::Pod,
+                Kind::Service,
+                Kind::Deployment,
+                Kind::ReplicaSet,
+                Kind::Job,
+                Kind::HorizontalPodAutoscaler,
+            ]);
+            continue;
+        }
+        out.push(Kind::resolve(w).ok_or_else(|| failure(Error::NoResourceType(w.to_string())))?);
+    }
+    Ok(out)
+}
