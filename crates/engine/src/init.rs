@@ -4,6 +4,10 @@
 //! It starts the command, forwards every signal it gets to it, reaps every
 //! zombie that is reparented to it, and exits as the command did (128+N
 //! after signal N).
+//!
+//! `docker-init -- --pause` runs no command: it holds the container's
+//! namespaces (a Kubernetes pod's infra container, as the `pause` image
+//! does), reaps what is reparented to it, and exits 0 on SIGTERM or SIGINT.
 
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -24,6 +28,9 @@ pub fn main(args: &[String]) -> i32 {
         .is_err()
     {
         return 1;
+    }
+    if args.len() == 1 && args[0] == PAUSE {
+        return pause(&all);
     }
     let cargs: Vec<CString> = match args.iter().map(|a| CString::new(a.as_bytes())).collect() {
         Ok(v) => v,
@@ -65,6 +72,22 @@ pub fn main(args: &[String]) -> i32 {
         }
         if let Some(code) = reap(child) {
             return code;
+        }
+    }
+}
+
+/// The argument that makes docker-init hold its namespaces, running nothing.
+pub const PAUSE: &str = "--pause";
+
+/// Wait for SIGTERM or SIGINT, reaping orphans meanwhile.
+fn pause(all: &SigSet) -> i32 {
+    loop {
+        match all.wait() {
+            Ok(Signal::SIGTERM | Signal::SIGINT) => return 0,
+            Ok(Signal::SIGCHLD) => {
+                reap(Pid::from_raw(0));
+            }
+            _ => {}
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod objects;
 pub mod proc;
 pub mod protocol;
 pub mod registry;
+pub mod sandbox;
 pub mod seccomp_profile;
 pub mod spec;
 mod startlock;

@@ -57,6 +57,9 @@ pub struct Applied {
 pub enum Mode {
     Apply,
     Create,
+    /// A controller's create: also of the kinds users may not write
+    /// (events, endpoints).
+    Internal,
 }
 
 /// What happens to a deleted object's dependents.
@@ -67,6 +70,15 @@ pub enum Cascade {
     Background,
     /// Left, without the owner reference (`--cascade=orphan`).
     Orphan,
+}
+
+/// How to delete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    pub cascade: Cascade,
+    /// Seconds a pod gets to stop (None: its terminationGracePeriodSeconds;
+    /// 0: removed at once, its containers killed after).
+    pub grace_period: Option<i64>,
 }
 
 /// The objects of one store.
@@ -311,7 +323,7 @@ impl<'e> Cluster<'e> {
             "creating"
         };
         let context = format!("error when {verb} \"{}\": ", m.source);
-        if kind.info().read_only {
+        if kind.info().read_only && mode != Mode::Internal {
             return Err(Error::Invalid {
                 context,
                 kind,
@@ -373,7 +385,7 @@ impl<'e> Cluster<'e> {
                 created(&mut o, &uid);
                 (uid, o, Outcome::Created)
             }
-            Some(_) if mode == Mode::Create => {
+            Some(_) if mode != Mode::Apply => {
                 return Err(Error::AlreadyExists {
                     context,
                     resource: kind.plural_resource(),
@@ -492,7 +504,7 @@ impl<'e> Cluster<'e> {
     pub fn delete(
         &self,
         targets: &[(Kind, String, String)],
-        cascade: Cascade,
+        opts: &DeleteOptions,
     ) -> Result<Vec<bool>> {
         self.in_batch(|batch| {
             let mut found = Vec::new();
@@ -501,7 +513,7 @@ impl<'e> Cluster<'e> {
                     found.push(true);
                     continue;
                 }
-                match self.delete_in(batch, *kind, ns, name, cascade) {
+                match self.delete_in(batch, *kind, ns, name, opts) {
                     Ok(()) => found.push(true),
                     Err(Error::NotFound { .. }) => found.push(false),
                     Err(e) => return Err(e),
@@ -517,29 +529,80 @@ impl<'e> Cluster<'e> {
         kind: Kind,
         namespace: &str,
         name: &str,
-        cascade: Cascade,
+        opts: &DeleteOptions,
     ) -> Result<()> {
         let k = key(kind, namespace, name);
-        let Some((uid, body)) = self.read(batch, &k)? else {
+        let Some((uid, mut body)) = self.read(batch, &k)? else {
             return Err(Error::NotFound {
                 context: String::new(),
                 resource: kind.plural_resource(),
                 name: name.into(),
             });
         };
-        batch.delete(k);
-        allocate::release(self, batch, kind, &body)?;
+        // A pod the kubelet runs is terminated first (its containers get
+        // their grace period), and removed by the kubelet.
+        let bound = body.pointer("/spec/nodeName").is_some_and(Value::is_string);
+        if kind == Kind::Pod && bound {
+            let grace = opts
+                .grace_period
+                .filter(|g| *g >= 0)
+                .or_else(|| {
+                    body.pointer("/spec/terminationGracePeriodSeconds")
+                        .and_then(Value::as_i64)
+                })
+                .unwrap_or(30);
+            let meta = body
+                .get_mut("metadata")
+                .and_then(Value::as_object_mut)
+                .expect("a stored object has metadata");
+            let shorter = meta
+                .get("deletionGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .is_none_or(|g| grace < g);
+            if shorter {
+                let at = now_timestamp().as_second() + grace;
+                let at = k8s_openapi::jiff::Timestamp::from_second(at).unwrap_or_default();
+                meta.insert(
+                    "deletionTimestamp".into(),
+                    serde_json::to_value(Time(at)).expect("a time"),
+                );
+                meta.insert("deletionGracePeriodSeconds".into(), grace.into());
+                batch.put(k, uid, strip_revision(body));
+            }
+            return Ok(());
+        }
         if kind == Kind::Namespace {
+            // Its content goes; while pods are still stopping it stays,
+            // Terminating, and the namespace controller removes it once
+            // it is empty.
+            let background = DeleteOptions {
+                cascade: Cascade::Background,
+                ..*opts
+            };
+            let mut left = false;
             for other in Kind::ALL.into_iter().filter(|k| k.namespaced()) {
                 for s in self.engine.objects_list(&other.store_kind(), Some(name))? {
                     if batch.now.get(&s.key) == Some(&None) {
                         continue;
                     }
-                    self.delete_in(batch, other, name, &s.key.name, Cascade::Background)?;
+                    self.delete_in(batch, other, name, &s.key.name, &background)?;
+                    left |= batch.now.get(&s.key).is_some_and(Option::is_some);
                 }
+            }
+            if left {
+                if body.pointer("/metadata/deletionTimestamp").is_none() {
+                    body["metadata"]["deletionTimestamp"] =
+                        serde_json::to_value(now()).expect("a time");
+                    body["status"] = serde_json::json!({"phase": "Terminating"});
+                    batch.put(k, uid, strip_revision(body));
+                }
+            } else {
+                batch.delete(k);
             }
             return Ok(());
         }
+        batch.delete(k);
+        allocate::release(self, batch, kind, &body)?;
         // Dependents: objects in the same namespace that name it as owner.
         let mut seen = BTreeSet::new();
         for other in Kind::ALL
@@ -564,9 +627,9 @@ impl<'e> Cluster<'e> {
                 if !owned {
                     continue;
                 }
-                match cascade {
+                match opts.cascade {
                     Cascade::Background => {
-                        self.delete_in(batch, other, namespace, &s.key.name, cascade)?
+                        self.delete_in(batch, other, namespace, &s.key.name, opts)?
                     }
                     Cascade::Orphan => {
                         let (dep_uid, mut body) =
@@ -665,6 +728,14 @@ fn spec_of(o: &Object) -> Value {
     o.to_value().get("spec").cloned().unwrap_or(Value::Null)
 }
 
+/// The store revision an object was read at (its resourceVersion).
+fn revision_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> i64 {
+    meta.resource_version
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A stored object: its body with the store's revision as resourceVersion.
 fn to_object(kind: Kind, s: StoredObject) -> Result<Object> {
     let body = with_revision(s.body, s.revision);
@@ -691,4 +762,130 @@ pub(crate) fn strip_revision(mut body: Value) -> Value {
         m.remove("resourceVersion");
     }
     body
+}
+
+impl Cluster<'_> {
+    /// The kubelet's write: the pod bound to this node, with `status`.
+    /// Nothing is written when neither changed; a pod changed meanwhile is
+    /// left to the next pass.
+    pub fn write_pod_status(
+        &self,
+        pod: &k8s_openapi::api::core::v1::Pod,
+        status: k8s_openapi::api::core::v1::PodStatus,
+    ) -> Result<()> {
+        let node = crate::kubelet::node_name();
+        let bound = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node.as_str());
+        if bound && pod.status.as_ref() == Some(&status) {
+            return Ok(());
+        }
+        let mut p = pod.clone();
+        if let Some(spec) = p.spec.as_mut() {
+            spec.node_name = Some(node);
+        }
+        p.status = Some(status);
+        self.replace(Object::Pod(Box::new(p)))
+    }
+
+    /// Write `o` over the stored object it was read as (its
+    /// resourceVersion): a controller's update. Lost to another writer, it
+    /// is dropped (the next pass sees the new object).
+    pub fn replace(&self, o: Object) -> Result<()> {
+        let kind = o.kind();
+        let meta = o.meta();
+        let w = ObjectWrite::Put {
+            key: key(kind, o.namespace(), o.name()),
+            uid: meta.uid.clone().unwrap_or_default(),
+            body: strip_revision(o.to_value()),
+            expect: Expect::Revision(revision_of(meta)),
+        };
+        self.write_unless_changed(w)
+    }
+
+    /// One write of a controller's; lost to another writer, it is dropped.
+    fn write_unless_changed(&self, w: ObjectWrite) -> Result<()> {
+        match self.engine.objects_write(&[w]) {
+            Ok(_) => Ok(()),
+            Err(skiff_engine::Error::Store(
+                StoreError::ObjectChanged(_) | StoreError::NoSuchObject(_),
+            )) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A terminated pod's object goes (its containers are gone).
+    pub fn remove_terminated_pod(&self, pod: &k8s_openapi::api::core::v1::Pod) -> Result<()> {
+        let o = Object::Pod(Box::new(pod.clone()));
+        self.write_unless_changed(ObjectWrite::Delete {
+            key: key(Kind::Pod, o.namespace(), o.name()),
+            expect: Expect::Revision(revision_of(&pod.metadata)),
+        })
+    }
+}
+
+impl Cluster<'_> {
+    /// Wait until none of `targets` is terminating any more (a pod's
+    /// containers stopped and its object removed), as `kubectl delete`
+    /// waits by default.
+    pub fn wait_deleted(
+        &self,
+        targets: &[(Kind, String, String)],
+        cancel: &skiff_engine::notify::Cancel,
+    ) -> Result<()> {
+        loop {
+            let seen = self.engine.objects_revision()?;
+            let mut terminating = false;
+            for (kind, ns, name) in targets {
+                if let Some(o) = self.get(*kind, ns, name)? {
+                    terminating |= o.meta().deletion_timestamp.is_some();
+                }
+            }
+            if !terminating || cancel.is_cancelled() {
+                return Ok(());
+            }
+            self.engine.objects_wait(seen, None, cancel)?;
+        }
+    }
+}
+
+impl Cluster<'_> {
+    /// The namespace controller's pass: a Terminating namespace goes once
+    /// nothing is left in it.
+    pub fn finish_namespaces(&self) -> Result<()> {
+        for o in self.list(Kind::Namespace, None)? {
+            if o.meta().deletion_timestamp.is_none() {
+                continue;
+            }
+            let ns = o.name().to_string();
+            let mut empty = true;
+            for k in Kind::ALL
+                .into_iter()
+                .filter(|k| k.namespaced() && *k != Kind::Event)
+            {
+                if !self
+                    .engine
+                    .objects_list(&k.store_kind(), Some(&ns))?
+                    .is_empty()
+                {
+                    empty = false;
+                    break;
+                }
+            }
+            if empty {
+                self.in_batch(|batch| {
+                    for e in self
+                        .engine
+                        .objects_list(&Kind::Event.store_kind(), Some(&ns))?
+                    {
+                        batch.delete(e.key);
+                    }
+                    let k = key(Kind::Namespace, "", &ns);
+                    if self.read(batch, &k)?.is_some() {
+                        batch.delete(k);
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -62,6 +62,9 @@ pub enum Error {
     /// A write lost to another writer.
     #[error("Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; please apply your changes to the latest version and try again")]
     Conflict { resource: String, name: String },
+    /// A request the API server would refuse as it stands.
+    #[error("{0}")]
+    BadRequest(String),
     /// Something the command line got wrong (flags, a missing name).
     #[error("{0}")]
     Usage(String),
@@ -80,7 +83,7 @@ impl Error {
     /// have given (`None`: kubectl finds them itself).
     pub fn reason(&self) -> Option<&'static str> {
         Some(match self {
-            Error::Strict { .. } => "BadRequest",
+            Error::Strict { .. } | Error::BadRequest(_) => "BadRequest",
             Error::Invalid { .. } => "Invalid",
             Error::NotFound { .. } => "NotFound",
             Error::AlreadyExists { .. } => "AlreadyExists",

@@ -6,18 +6,21 @@
 
 mod allocate;
 pub mod cluster;
+pub mod controllers;
 pub mod defaults;
 pub mod error;
 pub mod kinds;
+pub mod kubelet;
 pub mod manifest;
 mod merge;
 pub mod object;
 pub mod pods;
 pub mod printers;
+pub mod quantity;
 pub mod selector;
 pub mod validate;
 
-pub use cluster::{Applied, Cascade, Cluster, Mode, Outcome};
+pub use cluster::{Applied, Cascade, Cluster, DeleteOptions, Mode, Outcome};
 pub use error::{Error, Result};
 pub use kinds::Kind;
 pub use object::Object;

@@ -56,9 +56,16 @@ macro_rules! objects {
 
             /// Decode `value` as `kind`, strictly.
             pub fn decode(kind: Kind, value: &Value) -> Result<Object, Strictness> {
-                Ok(match kind {
-                    $(Kind::$kind => Object::$kind(Box::new(strict::<$ty>(value)?)),)*
-                })
+                let mut value = std::borrow::Cow::Borrowed(value);
+                loop {
+                    let r = match kind {
+                        $(Kind::$kind => strict::<$ty>(&value).map(|o| Object::$kind(Box::new(o))),)*
+                    };
+                    match r {
+                        Err(Strictness::Invalid { path, msg }) if yaml11_octal(value.to_mut(), &path, &msg) => continue,
+                        r => return r,
+                    }
+                }
             }
         }
     };
@@ -88,6 +95,41 @@ impl Object {
 
     pub fn namespace(&self) -> &str {
         self.meta().namespace.as_deref().unwrap_or("")
+    }
+}
+
+/// Kubernetes reads YAML 1.1, where `0400` is an octal number (file modes
+/// are written so); YAML 1.2 makes it a string. Where a number was expected
+/// and such a string found, it becomes the number (true when it changed).
+fn yaml11_octal(value: &mut Value, path: &str, msg: &str) -> bool {
+    if !msg.starts_with("invalid type: string") || !msg.contains("expected i") {
+        return false;
+    }
+    let mut pointer = String::new();
+    for part in path.split('.') {
+        let (name, rest) = part.split_once('[').unwrap_or((part, ""));
+        pointer.push('/');
+        pointer.push_str(name);
+        for idx in rest.split('[') {
+            let idx = idx.trim_end_matches(']');
+            if !idx.is_empty() {
+                pointer.push('/');
+                pointer.push_str(idx);
+            }
+        }
+    }
+    let Some(v) = value.pointer_mut(&pointer) else {
+        return false;
+    };
+    let Some(text) = v.as_str() else { return false };
+    let octal =
+        text.len() > 1 && text.starts_with('0') && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    match (octal, i64::from_str_radix(text, 8)) {
+        (true, Ok(n)) => {
+            *v = Value::from(n);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -162,6 +204,19 @@ mod tests {
         }
         let ok = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
             "data": {"k": "v"}});
+        let modes = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [], "volumes": [{"name": "s", "secret": {"defaultMode": "0400"}}]}});
+        match Object::decode(Kind::Pod, &modes).unwrap() {
+            Object::Pod(p) => assert_eq!(
+                p.spec.unwrap().volumes.unwrap()[0]
+                    .secret
+                    .as_ref()
+                    .unwrap()
+                    .default_mode,
+                Some(0o400)
+            ),
+            _ => unreachable!(),
+        }
         let o = Object::decode(Kind::ConfigMap, &ok).unwrap();
         assert_eq!(o.name(), "c");
         assert_eq!(o.to_value(), ok);

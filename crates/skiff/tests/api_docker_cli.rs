@@ -413,7 +413,7 @@ fn import_size_resize_and_tcp_through_skiff_serve() {
     use std::io::{Read, Write};
     use std::os::unix::fs::PermissionsExt;
     let e = Env::new();
-    let s = Server::start(&e);
+    let mut s = Server::start(&e);
     let mode = std::fs::metadata(&s.sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660, "the socket's mode");
     let rootfs = e.dir.path().join("imp-rootfs");
@@ -457,6 +457,22 @@ fn import_size_resize_and_tcp_through_skiff_serve() {
         "40 100\n"
     );
     s.ok(&["rm", "-f", "tt"]);
+
+    // One serve per root: a second is refused while the first runs.
+    let second = e
+        .skiff_cmd(&[
+            "serve",
+            "-H",
+            &format!("unix://{}", e.dir.path().join("third.sock").display()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("another skiff serve runs for"),
+        "{second:?}"
+    );
+    s.kill9();
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

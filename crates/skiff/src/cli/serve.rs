@@ -1,5 +1,8 @@
-//! `serve`: the Docker Engine API on sockets (`skiff-api`), on this
-//! process's engine, until it is stopped.
+//! `serve`: the Docker Engine API on sockets (`skiff-api`) and the
+//! Kubernetes controllers (`skiff-kube`), on this process's engine, until
+//! it is stopped. One per --root: it holds `ROOT/serve.lock` while it runs
+//! (and writes its pid to `RUNROOT/serve.pid`); `kube` commands that
+//! change objects start one in the background when none runs.
 
 use clap::Args;
 use std::path::Path;
@@ -7,7 +10,7 @@ use std::path::Path;
 #[derive(Args)]
 pub struct ServeArgs {
     /// Where to listen: unix:///PATH or tcp://127.0.0.1:PORT (repeatable;
-    /// default unix:///run/skiff/skiff.sock).
+    /// default unix://RUNROOT/skiff.sock, /run/skiff/skiff.sock).
     #[arg(short = 'H', long = "host")]
     host: Vec<String>,
     /// Also listen on /var/run/docker.sock, where Docker's clients look.
@@ -47,10 +50,94 @@ fn unix_listener(path: &Path, group: &str) -> std::result::Result<skiff_api::Lis
     Ok(skiff_api::Listener::Unix(l))
 }
 
+fn lock_path(root: &Path) -> std::path::PathBuf {
+    root.join("serve.lock")
+}
+
+/// The serve lock of `root`, taken (None: another serve holds it).
+fn take_lock(root: &Path) -> std::result::Result<Option<std::fs::File>, String> {
+    std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let p = lock_path(root);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor we own.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    Ok((r == 0).then_some(f))
+}
+
+/// Whether a serve runs for `root`.
+pub(crate) fn running(root: &Path) -> bool {
+    matches!(take_lock(root), Ok(None))
+}
+
+/// Start a serve for `root` in the background unless one runs, and wait
+/// (a few seconds at most) until it holds its lock. Its output goes to
+/// `RUNROOT/serve.log`.
+pub(crate) fn ensure_running(root: &Path, runroot: &Path) -> std::result::Result<(), String> {
+    if running(root) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(runroot).map_err(|e| format!("{}: {e}", runroot.display()))?;
+    let log_path = runroot.join("serve.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let exe = std::env::current_exe().map_err(|e| format!("finding skiff: {e}"))?;
+    use std::os::unix::process::CommandExt;
+    let mut child = std::process::Command::new(exe)
+        .arg("--root")
+        .arg(root)
+        .arg("--runroot")
+        .arg(runroot)
+        .arg("serve")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting skiff serve: {e}"))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if running(root) {
+            // Reaped by init once we are gone; not waited for here.
+            std::mem::forget(child);
+            return Ok(());
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            // Another serve may have won the race for the lock.
+            if running(root) {
+                return Ok(());
+            }
+            return Err(format!(
+                "skiff serve exited ({st}); see {}",
+                log_path.display()
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Err(format!(
+        "skiff serve did not start; see {}",
+        log_path.display()
+    ))
+}
+
 pub fn serve(root: &Path, runroot: &Path, a: ServeArgs) -> Result {
+    let Some(lock) = take_lock(root).map_err(fail)? else {
+        return Err(fail(format!(
+            "another skiff serve runs for {}",
+            root.display()
+        )));
+    };
     let mut hosts = a.host.clone();
     if hosts.is_empty() {
-        hosts.push("unix:///run/skiff/skiff.sock".into());
+        hosts.push(format!("unix://{}", runroot.join("skiff.sock").display()));
     }
     if a.docker_socket {
         hosts.push("unix:///var/run/docker.sock".into());
@@ -70,7 +157,18 @@ pub fn serve(root: &Path, runroot: &Path, a: ServeArgs) -> Result {
         };
         listeners.push(l);
     }
-    let engine = skiff_engine::Engine::open(root, runroot).map_err(fail)?;
-    skiff_api::serve(std::sync::Arc::new(engine), listeners);
+    let engine = std::sync::Arc::new(skiff_engine::Engine::open(root, runroot).map_err(fail)?);
+    let _ = std::fs::create_dir_all(runroot);
+    let _ = std::fs::write(
+        runroot.join("serve.pid"),
+        format!("{}\n", std::process::id()),
+    );
+    let controllers = engine.clone();
+    std::thread::Builder::new()
+        .name("controllers".into())
+        .spawn(move || skiff_kube::controllers::run(&controllers, &Default::default()))
+        .map_err(|e| fail(format!("starting the controllers: {e}")))?;
+    skiff_api::serve(engine, listeners);
+    drop(lock);
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::{failure, kinds, message, selector, usage, Failure, Result};
 use skiff_kube::manifest;
-use skiff_kube::{Cascade, Cluster, Error, Kind, Mode};
+use skiff_kube::{Cascade, Cluster, DeleteOptions, Error, Kind, Mode};
 
 #[derive(clap::Args, Debug)]
 pub struct ApplyArgs {
@@ -160,7 +160,18 @@ pub fn delete(c: &Cluster<'_>, a: DeleteArgs) -> Result {
         .iter()
         .map(|(k, ns, n, _)| (*k, ns.clone(), n.clone()))
         .collect();
-    let found = c.delete(&keys, cascade).map_err(failure)?;
+    let grace = if a.force || a.grace_period == 0 {
+        Some(0)
+    } else if a.now {
+        Some(1)
+    } else {
+        (a.grace_period > 0).then_some(a.grace_period)
+    };
+    let opts = DeleteOptions {
+        cascade,
+        grace_period: grace,
+    };
+    let found = c.delete(&keys, &opts).map_err(failure)?;
     let mut failed = false;
     for ((kind, _, name, file), there) in targets.into_iter().zip(found) {
         if there {
@@ -177,6 +188,12 @@ pub fn delete(c: &Cluster<'_>, a: DeleteArgs) -> Result {
             };
             eprintln!("{}", message(&e));
         }
+    }
+    if a.wait != "false" {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        c.wait_deleted(&keys, &Default::default())
+            .map_err(failure)?;
     }
     if failed {
         return Err(Failure {

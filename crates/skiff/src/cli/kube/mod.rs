@@ -4,6 +4,7 @@
 mod apply;
 mod get;
 mod output;
+mod pods;
 
 use super::{open, Failure, Result};
 use skiff_kube::{Cluster, Error, Kind};
@@ -19,16 +20,29 @@ pub enum KubeCmd {
     Get(get::GetArgs),
     /// Delete resources by file names, stdin, resources and names, or by resources and label selector.
     Delete(apply::DeleteArgs),
+    /// Print the logs for a container in a pod.
+    Logs(pods::LogsArgs),
+    /// Execute a command in a container.
+    Exec(pods::ExecArgs),
 }
 
 pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
     let engine = open(root, runroot)?;
     let cluster = Cluster::new(&engine);
+    // What changes objects needs the controllers to act on them.
+    if matches!(
+        c,
+        KubeCmd::Apply(_) | KubeCmd::Create(_) | KubeCmd::Delete(_)
+    ) {
+        super::serve::ensure_running(root, runroot).map_err(usage)?;
+    }
     match c {
         KubeCmd::Apply(a) => apply::apply(&cluster, a, skiff_kube::Mode::Apply),
         KubeCmd::Create(a) => apply::apply(&cluster, a, skiff_kube::Mode::Create),
         KubeCmd::Get(a) => get::get(&cluster, a),
         KubeCmd::Delete(a) => apply::delete(&cluster, a),
+        KubeCmd::Logs(a) => pods::logs(&cluster, root, runroot, a),
+        KubeCmd::Exec(a) => pods::exec(&cluster, root, runroot, a),
     }
 }
 

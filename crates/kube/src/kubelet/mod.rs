@@ -1,0 +1,648 @@
+//! The kubelet of the one node: each pass brings the engine's containers in
+//! line with the Pod objects (level-triggered, so a restarted `skiff serve`
+//! picks up where the last one was), and writes each pod's status.
+//!
+//! A pod is an infra container holding the network namespace (on the
+//! `skiff-kube` network, where the pod's IP lives) and its containers
+//! joined to it. Init containers run one after another, each to success;
+//! then the containers start. An exited container is restarted as the
+//! pod's restartPolicy says, after the kubelet's back-off (none for the
+//! first restart, then 10 s doubling to 300 s, forgotten after 10 minutes
+//! of running), as a new engine container (attempt N+1) with the previous
+//! attempt kept for `logs --previous`. A deleted pod's containers get
+//! SIGTERM, SIGKILL after the grace period, and are removed; then the pod
+//! object goes.
+
+pub mod probe;
+pub mod spec;
+mod status;
+pub mod volumes;
+
+use crate::cluster::Cluster;
+use crate::kinds::Kind;
+use crate::object::Object;
+use k8s_openapi::api::core::v1::{Container as PodContainer, Pod};
+use skiff_engine::images::{PullOptions, PullPolicy};
+use skiff_engine::model::{Container, Status};
+use spec::{PodRef, Waiting, ATTEMPT, CONTAINER_NAME, INFRA, POD_NETWORK, POD_UID};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+/// The node's name (the one machine).
+pub fn node_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "skiff".into())
+        .to_ascii_lowercase()
+}
+
+const BACKOFF_START: Duration = Duration::from_secs(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// A container that ran this long has its back-off forgotten.
+const BACKOFF_RESET_SECS: i64 = 600;
+
+/// A container's restart back-off: when it last restarted, and how long
+/// the next restart waits after that.
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    last: Instant,
+    delay: Duration,
+}
+
+/// What the kubelet remembers between passes (all of it can be lost: a new
+/// serve starts with no back-off and probes from scratch).
+#[derive(Default)]
+pub struct Kubelet {
+    backoff: HashMap<(String, String), Backoff>,
+    /// Containers being stopped: when SIGTERM was sent.
+    stopping: HashMap<String, Instant>,
+    pub probes: probe::Prober,
+}
+
+/// The engine containers of one pod, by container name, newest attempt
+/// first.
+#[derive(Default)]
+pub(crate) struct PodContainers {
+    by_name: BTreeMap<String, Vec<Container>>,
+}
+
+impl PodContainers {
+    pub(crate) fn latest(&self, name: &str) -> Option<&Container> {
+        self.by_name.get(name).and_then(|v| v.first())
+    }
+
+    pub(crate) fn previous(&self, name: &str) -> Option<&Container> {
+        self.by_name.get(name).and_then(|v| v.get(1))
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Container> {
+        self.by_name.values().flatten()
+    }
+}
+
+pub(crate) fn attempt(c: &Container) -> u32 {
+    c.config
+        .labels
+        .get(ATTEMPT)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0)
+}
+
+fn running(c: &Container) -> bool {
+    matches!(
+        c.state.status,
+        Status::Running | Status::Paused | Status::Restarting
+    )
+}
+
+/// Seconds since the epoch of an RFC 3339 time the engine recorded.
+pub(crate) fn epoch(t: &str) -> Option<i64> {
+    skiff_engine::time::parse_timestamp(t).map(|n| n / 1_000_000_000)
+}
+
+impl Kubelet {
+    pub fn new() -> Kubelet {
+        Kubelet::default()
+    }
+
+    /// One pass over every pod; when the next pass is due at the latest
+    /// (a back-off ending, a probe, a grace period running out).
+    pub fn sync(&mut self, c: &Cluster<'_>) -> crate::Result<Option<Instant>> {
+        let mut wake: Option<Instant> = None;
+        let mut due = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
+        let pods: Vec<Pod> = c
+            .list(Kind::Pod, None)?
+            .into_iter()
+            .filter_map(|o| match o {
+                Object::Pod(p) => Some(*p),
+                _ => None,
+            })
+            .collect();
+        let mut by_pod: HashMap<String, PodContainers> = HashMap::new();
+        for k in c.engine().list()? {
+            let Some(uid) = k.config.labels.get(POD_UID).cloned() else {
+                continue;
+            };
+            let name = k
+                .config
+                .labels
+                .get(CONTAINER_NAME)
+                .cloned()
+                .unwrap_or_default();
+            by_pod
+                .entry(uid)
+                .or_default()
+                .by_name
+                .entry(name)
+                .or_default()
+                .push(k);
+        }
+        for list in by_pod.values_mut() {
+            for v in list.by_name.values_mut() {
+                v.sort_by_key(|k| std::cmp::Reverse(attempt(k)));
+            }
+        }
+        // Containers of pods that are gone: stopped, then removed.
+        let live: std::collections::HashSet<&str> = pods
+            .iter()
+            .filter_map(|p| p.metadata.uid.as_deref())
+            .collect();
+        for (uid, containers) in &by_pod {
+            if !live.contains(uid.as_str()) {
+                if let Some(t) = self.terminate(c, containers.all(), true, None) {
+                    due(t);
+                } else {
+                    volumes::cleanup(c, uid);
+                    self.forget(uid);
+                }
+            }
+        }
+        let empty = PodContainers::default();
+        for pod in &pods {
+            let uid = pod.metadata.uid.clone().unwrap_or_default();
+            let containers = by_pod.get(&uid).unwrap_or(&empty);
+            if pod.metadata.deletion_timestamp.is_some() {
+                let grace = pod.metadata.deletion_grace_period_seconds;
+                match self.terminate(c, containers.all(), true, grace) {
+                    Some(t) => due(t),
+                    None => {
+                        volumes::cleanup(c, &uid);
+                        self.forget(&uid);
+                        c.remove_terminated_pod(pod)?;
+                    }
+                }
+                continue;
+            }
+            if let Some(t) = self.sync_pod(c, pod, containers)? {
+                due(t);
+            }
+        }
+        Ok(wake)
+    }
+
+    fn forget(&mut self, uid: &str) {
+        self.backoff.retain(|(u, _), _| u != uid);
+        self.probes.forget(uid);
+    }
+
+    /// Stop `containers` (SIGTERM, then SIGKILL once their grace period,
+    /// `grace` or each one's own, is over) and, when `remove`, remove the stopped ones. None when all are
+    /// gone; else when to look again.
+    fn terminate<'a>(
+        &mut self,
+        c: &Cluster<'_>,
+        containers: impl Iterator<Item = &'a Container>,
+        remove: bool,
+        grace: Option<i64>,
+    ) -> Option<Instant> {
+        let e = c.engine();
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        let containers: Vec<&Container> = containers.collect();
+        // The infra container goes last: it holds the namespaces the
+        // others still run in.
+        let others_run = containers.iter().any(|k| {
+            running(k) && k.config.labels.get(CONTAINER_NAME).map(String::as_str) != Some(INFRA)
+        });
+        for k in containers {
+            let infra = k.config.labels.get(CONTAINER_NAME).map(String::as_str) == Some(INFRA);
+            if infra && others_run {
+                next = Some(next.map_or(now + Duration::from_millis(200), |n: Instant| n));
+                continue;
+            }
+            if running(k) {
+                let sent = *self.stopping.entry(k.id.clone()).or_insert_with(|| {
+                    let _ = e.kill(&k.id, libc::SIGTERM);
+                    now
+                });
+                // The grace period may have been shortened since (a second
+                // delete with a shorter --grace-period).
+                let secs = grace.or(k.config.stop_timeout).unwrap_or(30).max(0);
+                let deadline = sent + Duration::from_secs(secs as u64);
+                if now >= deadline {
+                    let _ = e.kill(&k.id, libc::SIGKILL);
+                }
+                let t = if now >= deadline {
+                    now + Duration::from_millis(200)
+                } else {
+                    deadline
+                };
+                next = Some(next.map_or(t, |n| n.min(t)));
+            } else {
+                self.stopping.remove(&k.id);
+                if remove {
+                    let _ = e.remove(&k.id, true, false);
+                }
+            }
+        }
+        next
+    }
+
+    /// Bring one pod's containers in line with its spec, and write its
+    /// status; when to look again.
+    fn sync_pod(
+        &mut self,
+        c: &Cluster<'_>,
+        pod: &Pod,
+        have: &PodContainers,
+    ) -> crate::Result<Option<Instant>> {
+        let p = PodRef::new(pod);
+        let mut st = status::Builder::new(&p, have);
+        let phase_done = matches!(
+            pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        );
+        let mut wake = None;
+        if phase_done {
+            // A finished pod's sandbox goes; its containers stay for logs.
+            if let Some(t) = self.terminate(c, have.latest(INFRA).into_iter(), false, Some(0)) {
+                wake = Some(t);
+            }
+            st.keep_phase();
+            c.write_pod_status(pod, st.finish(c, &self.probes, have))?;
+            return Ok(wake);
+        }
+        if let Err(w) = volumes::prepare(&p, c) {
+            st.all_waiting(&w);
+            c.write_pod_status(pod, st.finish(c, &self.probes, have))?;
+            return Ok(Some(Instant::now() + Duration::from_secs(2)));
+        }
+        let infra = match self.ensure_infra(c, &p, have) {
+            Ok(i) => i,
+            Err(w) => {
+                st.all_waiting(&w);
+                c.write_pod_status(pod, st.finish(c, &self.probes, have))?;
+                return Ok(Some(Instant::now() + Duration::from_secs(2)));
+            }
+        };
+        let pod_ip = c
+            .engine()
+            .endpoints(&infra.id)?
+            .iter()
+            .find_map(|e| e.ip)
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        st.sandbox(&pod_ip);
+        let sb = Sandbox {
+            infra: &infra.id,
+            ip: &pod_ip,
+        };
+        let spec = p.spec();
+        let policy = spec
+            .restart_policy
+            .clone()
+            .unwrap_or_else(|| "Always".into());
+        // Init containers, in order, each to success.
+        let mut initialized = true;
+        for k in spec.init_containers.iter().flatten() {
+            match self.sync_container(c, &p, k, have, sb, &policy, true, &mut st) {
+                Step::Done => continue,
+                Step::Wait(t) => {
+                    wake = earliest(wake, t);
+                    initialized = false;
+                    break;
+                }
+            }
+        }
+        st.initialized(initialized);
+        if initialized {
+            for k in &spec.containers {
+                if let Step::Wait(t) =
+                    self.sync_container(c, &p, k, have, sb, &policy, false, &mut st)
+                {
+                    wake = earliest(wake, t);
+                }
+            }
+        }
+        if let Some(t) = self.probes.due(p.uid) {
+            wake = earliest(wake, Some(t));
+        }
+        // What this pass did changed the engine's containers: read them
+        // again for the status.
+        let now_have = pod_containers(c, p.uid)?;
+        c.write_pod_status(pod, st.finish(c, &self.probes, &now_have))?;
+        Ok(wake)
+    }
+
+    /// The running infra container (made, or made again with its pod's
+    /// containers when it died).
+    fn ensure_infra(
+        &mut self,
+        c: &Cluster<'_>,
+        p: &PodRef<'_>,
+        have: &PodContainers,
+    ) -> Result<Container, Waiting> {
+        let e = c.engine();
+        let waiting = |reason: &'static str| {
+            move |err: skiff_engine::Error| Waiting {
+                reason,
+                message: err.to_string(),
+            }
+        };
+        if let Some(k) = have.latest(INFRA) {
+            if running(k) {
+                return Ok(k.clone());
+            }
+        }
+        // A new sandbox: whatever ran in the old one goes with it.
+        let next = have.latest(INFRA).map_or(0, |k| attempt(k) + 1);
+        for k in have.all() {
+            let _ = e.remove(&k.id, true, false);
+        }
+        ensure_pod_network(c).map_err(waiting("ContainerCreating"))?;
+        e.pause_image().map_err(waiting("ContainerCreating"))?;
+        let image = skiff_engine::sandbox::PAUSE_IMAGE;
+        let made = e
+            .create(&p.infra(image, next))
+            .map_err(waiting("ContainerCreating"))?;
+        if let Err(err) = e.start(&made.id, None) {
+            let _ = e.remove(&made.id, true, false);
+            return Err(waiting("ContainerCreating")(err));
+        }
+        e.find(&made.id).map_err(waiting("ContainerCreating"))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sync_container(
+        &mut self,
+        c: &Cluster<'_>,
+        p: &PodRef<'_>,
+        k: &PodContainer,
+        have: &PodContainers,
+        sb: Sandbox<'_>,
+        policy: &str,
+        init: bool,
+        st: &mut status::Builder,
+    ) -> Step {
+        let key = (p.uid.to_string(), k.name.clone());
+        let latest = have.latest(&k.name);
+        let next_attempt = match latest {
+            None => 0,
+            Some(x) if running(x) => {
+                self.probes.track(c.engine(), p, k, x, sb.ip);
+                return if init { Step::Wait(None) } else { Step::Done };
+            }
+            Some(x) if x.state.status == Status::Created => attempt(x),
+            Some(x) => {
+                let code = x.state.exit_code;
+                self.probes.stopped(p.uid, &k.name);
+                let restart = match policy {
+                    "Always" => !init || code != 0,
+                    "OnFailure" => code != 0,
+                    _ => false,
+                };
+                if init && code == 0 {
+                    return Step::Done;
+                }
+                if !restart {
+                    return if init { Step::Wait(None) } else { Step::Done };
+                }
+                let ran = match (epoch(&x.state.started_at), epoch(&x.state.finished_at)) {
+                    (Some(s), Some(f)) => f - s,
+                    _ => 0,
+                };
+                if ran >= BACKOFF_RESET_SECS {
+                    self.backoff.remove(&key);
+                }
+                let now = Instant::now();
+                if let Some(b) = self.backoff.get(&key) {
+                    let until = b.last + b.delay;
+                    if now < until {
+                        st.waiting(
+                            &k.name,
+                            "CrashLoopBackOff",
+                            format!(
+                                "back-off {}s restarting failed container={} pod={}_{}({})",
+                                b.delay.as_secs(),
+                                k.name,
+                                p.name,
+                                p.namespace,
+                                p.uid
+                            ),
+                        );
+                        return Step::Wait(Some(until));
+                    }
+                }
+                let delay = self
+                    .backoff
+                    .get(&key)
+                    .map_or(BACKOFF_START, |b| (b.delay * 2).min(BACKOFF_MAX));
+                self.backoff
+                    .insert(key.clone(), Backoff { last: now, delay });
+                // Keep the attempt that just ended (`logs --previous`); drop
+                // the ones before it.
+                if let Some(old) = have.previous(&k.name) {
+                    let _ = c.engine().remove(&old.id, true, false);
+                }
+                attempt(x) + 1
+            }
+        };
+        match self.start_container(c, p, k, have, sb, next_attempt) {
+            Ok(()) => {
+                if init {
+                    Step::Wait(None)
+                } else {
+                    Step::Done
+                }
+            }
+            Err(w) => {
+                st.waiting(&k.name, w.reason, w.message);
+                Step::Wait(Some(
+                    Instant::now()
+                        + Duration::from_secs(if w.reason == "ErrImagePull" { 5 } else { 2 }),
+                ))
+            }
+        }
+    }
+
+    fn start_container(
+        &mut self,
+        c: &Cluster<'_>,
+        p: &PodRef<'_>,
+        k: &PodContainer,
+        have: &PodContainers,
+        sb: Sandbox<'_>,
+        attempt_no: u32,
+    ) -> Result<(), Waiting> {
+        let e = c.engine();
+        let image = k.image.clone().unwrap_or_default();
+        let policy = match k.image_pull_policy.as_deref() {
+            Some("Always") => PullPolicy::Always,
+            Some("Never") => PullPolicy::Never,
+            _ => PullPolicy::Missing,
+        };
+        // A created but never started attempt (a failed start) is replaced.
+        if let Some(x) = have
+            .latest(&k.name)
+            .filter(|x| x.state.status == Status::Created)
+        {
+            let _ = e.remove(&x.id, true, false);
+        }
+        let pull = PullOptions {
+            tls_verify: !image.starts_with("127.0.0.1") && !image.starts_with("localhost"),
+            ..Default::default()
+        };
+        if let Err(err) = e.ensure_image(&image, policy, &pull) {
+            let reason = if policy == PullPolicy::Never {
+                "ErrImageNeverPull"
+            } else {
+                "ErrImagePull"
+            };
+            let message = if policy == PullPolicy::Never {
+                format!("Container image \"{image}\" is not present with pull policy of Never")
+            } else {
+                format!("failed to pull and unpack image \"{image}\": {err}")
+            };
+            return Err(Waiting { reason, message });
+        }
+        let opts = p.container(c, k, sb.infra, sb.ip, attempt_no)?;
+        let made = e.create(&opts).map_err(|err| Waiting {
+            reason: "CreateContainerError",
+            message: err.to_string(),
+        })?;
+        e.start(&made.id, None).map_err(|err| Waiting {
+            reason: "RunContainerError",
+            message: err.to_string(),
+        })?;
+        Ok(())
+    }
+}
+
+/// A pod's running infra container and its IP.
+#[derive(Clone, Copy)]
+struct Sandbox<'a> {
+    infra: &'a str,
+    ip: &'a str,
+}
+
+enum Step {
+    /// Nothing more to do for it now.
+    Done,
+    /// Still under way (an init container running, a back-off): look again
+    /// by then, if given.
+    Wait(Option<Instant>),
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The engine containers of the pod with `uid`.
+pub(crate) fn pod_containers(c: &Cluster<'_>, uid: &str) -> crate::Result<PodContainers> {
+    let mut out = PodContainers::default();
+    for k in c.engine().list()? {
+        if k.config.labels.get(POD_UID).map(String::as_str) != Some(uid) {
+            continue;
+        }
+        let name = k
+            .config
+            .labels
+            .get(CONTAINER_NAME)
+            .cloned()
+            .unwrap_or_default();
+        out.by_name.entry(name).or_default().push(k);
+    }
+    for v in out.by_name.values_mut() {
+        v.sort_by_key(|k| std::cmp::Reverse(attempt(k)));
+    }
+    Ok(out)
+}
+
+/// The network pods are on, made on first use.
+fn ensure_pod_network(c: &Cluster<'_>) -> skiff_engine::Result<()> {
+    let e = c.engine();
+    if e.network_find(POD_NETWORK).is_ok() {
+        return Ok(());
+    }
+    let labels = [("io.skiff.kube".to_string(), "pods".to_string())].into();
+    match e.network_create(
+        POD_NETWORK,
+        &skiff_engine::network::CreateNetwork {
+            labels,
+            ..Default::default()
+        },
+    ) {
+        Ok(_) => Ok(()),
+        // Made by another meanwhile.
+        Err(_) if e.network_find(POD_NETWORK).is_ok() => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Which engine container `kubectl logs`/`exec` mean: the pod's container
+/// `container` (its first when None, as kubectl defaults), its current
+/// attempt or, with `previous`, the one before. The ID, and the container's
+/// name when it was defaulted among several (kubectl says so).
+pub fn pod_container(
+    c: &Cluster<'_>,
+    namespace: &str,
+    pod: &str,
+    container: Option<&str>,
+    previous: bool,
+) -> crate::Result<(String, Option<String>)> {
+    let Some(Object::Pod(p)) = c.get(Kind::Pod, namespace, pod)? else {
+        return Err(crate::Error::NotFound {
+            context: String::new(),
+            resource: "pods".into(),
+            name: pod.into(),
+        });
+    };
+    let spec = p.spec.clone().unwrap_or_default();
+    let names: Vec<String> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter())
+        .map(|k| k.name.clone())
+        .collect();
+    let (name, defaulted) = match container {
+        Some(n) if names.iter().any(|x| x == n) => (n.to_string(), None),
+        Some(n) => {
+            return Err(crate::Error::Usage(format!(
+                "container {n} is not valid for pod {pod}"
+            )));
+        }
+        None => {
+            let first = spec
+                .containers
+                .first()
+                .map(|k| k.name.clone())
+                .unwrap_or_default();
+            let note = (spec.containers.len() > 1).then(|| {
+                let all: Vec<_> = spec.containers.iter().map(|k| k.name.as_str()).collect();
+                format!("Defaulted container \"{first}\" out of: {}", all.join(", "))
+            });
+            (first, note)
+        }
+    };
+    let have = pod_containers(c, p.metadata.uid.as_deref().unwrap_or(""))?;
+    let found = if previous {
+        have.previous(&name)
+    } else {
+        have.latest(&name)
+    };
+    match found {
+        Some(k) if k.state.status != Status::Created => Ok((k.id.clone(), defaulted)),
+        _ if previous => Err(crate::Error::BadRequest(format!(
+            "previous terminated container \"{name}\" in pod \"{pod}\" not found"
+        ))),
+        _ => {
+            let reason = p
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .and_then(|cs| cs.iter().find(|s| s.name == name))
+                .and_then(|s| s.state.as_ref())
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.clone())
+                .unwrap_or_else(|| "ContainerCreating".into());
+            Err(crate::Error::BadRequest(format!(
+                "container \"{name}\" in pod \"{pod}\" is waiting to start: {reason}"
+            )))
+        }
+    }
+}

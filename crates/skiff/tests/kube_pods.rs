@@ -1,0 +1,435 @@
+//! Pods and Deployments run by `skiff serve`'s kubelet and controllers, as a
+//! user checks them with kubectl: pods Running and Ready, containers of a
+//! pod sharing its network, restarts with the kubelet's back-off and their
+//! last state, restart policies, init containers, ConfigMaps and Secrets in
+//! the environment and in files, liveness probes, deletion with its grace
+//! period, Deployments' replicas and rolling updates, and a serve killed and
+//! started again. Each test has its own store and network namespace (see
+//! kube_env); manifests are in tests/kube/pods/.
+
+mod kube_env;
+
+use kube_env::Kube;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+fn status(pod: &Value, container: &str) -> Value {
+    pod["status"]["containerStatuses"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == container))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_pods_containers_share_its_network_and_see_its_fields() {
+    let k = Kube::new();
+    assert_eq!(k.apply("pods/two-containers.yaml"), "pod/duo created\n");
+    let pod = k.ready("duo", 30);
+    assert_eq!(pod["status"]["phase"], "Running");
+    let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    assert!(ip.parse::<std::net::Ipv4Addr>().is_ok(), "{ip}");
+    for c in ["web", "sidecar"] {
+        let s = status(&pod, c);
+        assert_eq!(s["ready"], true, "{c}: {s}");
+        assert_eq!(s["restartCount"], 0);
+        assert!(s["state"]["running"]["startedAt"].is_string(), "{s}");
+    }
+    let table = k.ok(&["get", "pods"]);
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[..4], ["duo", "2/2", "Running", "0"], "{table}");
+
+    // The sidecar fetched the web server's page through localhost.
+    k.until(10, "the sidecar's fetch", || {
+        let o = k.run(&["exec", "duo", "-c", "sidecar", "--", "cat", "/tmp/got"]);
+        String::from_utf8_lossy(&o.stdout) == "hello from busybox\n"
+    });
+    let env = k.ok(&["exec", "duo", "-c", "sidecar", "--", "env"]);
+    assert!(env.contains("MY_POD=duo\n"), "{env}");
+    assert!(env.contains(&format!("MY_IP={ip}\n")), "{env}");
+    assert!(env.contains("GREETING=hi duo\n"), "{env}");
+    // Both containers see one network: the same address on eth0.
+    for c in ["web", "sidecar"] {
+        let addr = k.ok(&[
+            "exec", "duo", "-c", c, "--", "ip", "-4", "-o", "addr", "show", "eth0",
+        ]);
+        assert!(addr.contains(&format!("inet {ip}/")), "{c}: {addr}");
+    }
+    // Without -c, kubectl's default container, and its note.
+    let o = k.run(&["exec", "duo", "--", "hostname"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "duo\n");
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("Defaulted container \"web\" out of: web, sidecar"));
+    // The pod is reachable from the node at its IP.
+    let page = k.ok(&[
+        "exec",
+        "duo",
+        "-c",
+        "sidecar",
+        "--",
+        "wget",
+        "-qO-",
+        &format!("http://{ip}:8080/index.html"),
+    ]);
+    assert_eq!(page, "hello from busybox\n");
+    k.fails(
+        &["exec", "duo", "-c", "nope", "--", "true"],
+        "container nope is not valid for pod duo",
+    );
+    k.fails(
+        &["logs", "nothere"],
+        "Error from server (NotFound): pods \"nothere\" not found",
+    );
+
+    // Deleted: the containers stop within the grace period, the pod goes.
+    let t = Instant::now();
+    assert_eq!(k.ok(&["delete", "pod", "duo"]), "pod \"duo\" deleted\n");
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    k.fails(&["get", "pod", "duo"], "pods \"duo\" not found");
+    let left = k.skiff_ok(&["ps", "-aq"]);
+    assert_eq!(left, "", "containers left behind");
+}
+
+#[test]
+fn a_crashing_container_backs_off_as_the_kubelet_does() {
+    let k = Kube::new();
+    k.apply("pods/crash.yaml");
+    // The first restart comes at once, the second after ten seconds.
+    let mut first_restart = None;
+    k.until(30, "the first restart", || {
+        let s = status(&k.pod("crasher"), "c");
+        if s["restartCount"].as_i64() >= Some(1) {
+            first_restart = Some(Instant::now());
+            true
+        } else {
+            false
+        }
+    });
+    let pod = k.pod("crasher");
+    let s = status(&pod, "c");
+    let term = &s["lastState"]["terminated"];
+    assert_eq!(term["exitCode"], 3, "{s}");
+    assert_eq!(term["reason"], "Error");
+    k.until(10, "CrashLoopBackOff", || {
+        let s = status(&k.pod("crasher"), "c");
+        s["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    });
+    let s = status(&k.pod("crasher"), "c");
+    let msg = s["state"]["waiting"]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("back-off 10s restarting failed container=c pod=crasher_default("),
+        "{msg}"
+    );
+    let table = k.ok(&["get", "pod", "crasher"]);
+    assert!(table.contains("CrashLoopBackOff"), "{table}");
+    k.until(30, "the second restart", || {
+        status(&k.pod("crasher"), "c")["restartCount"].as_i64() >= Some(2)
+    });
+    let waited = first_restart.unwrap().elapsed();
+    assert!(
+        waited >= Duration::from_secs(9),
+        "restarted again after {waited:?}"
+    );
+    // logs: the current attempt's, and the previous one's.
+    assert_eq!(k.ok(&["logs", "crasher"]), "attempt\n");
+    assert_eq!(k.ok(&["logs", "crasher", "--previous"]), "attempt\n");
+    // Only two attempts are kept.
+    let names = k.skiff_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(
+        names
+            .lines()
+            .filter(|n| n.starts_with("k8s_c_crasher"))
+            .count(),
+        2,
+        "{names}"
+    );
+    k.ok(&["delete", "pod", "crasher"]);
+}
+
+#[test]
+fn restart_policies_finish_pods() {
+    let k = Kube::new();
+    k.apply("pods/run-once.yaml");
+    k.until(30, "both pods finished", || {
+        let a = k.pod("fails-once");
+        let b = k.pod("succeeds");
+        a["status"]["phase"] == "Failed" && b["status"]["phase"] == "Succeeded"
+    });
+    let s = status(&k.pod("fails-once"), "c");
+    assert_eq!(s["state"]["terminated"]["exitCode"], 7, "{s}");
+    assert_eq!(s["restartCount"], 0);
+    let s = status(&k.pod("succeeds"), "c");
+    assert_eq!(s["state"]["terminated"]["reason"], "Completed", "{s}");
+    let t = k.ok(&["get", "pods"]);
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("fails-once") && l.contains(" Error ")),
+        "{t}"
+    );
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("succeeds") && l.contains(" Completed ")),
+        "{t}"
+    );
+    assert_eq!(k.ok(&["logs", "succeeds"]), "done\n");
+    // A finished pod's sandbox is stopped; its containers stay for logs.
+    k.until(10, "the sandboxes stopped", || {
+        k.skiff_ok(&["ps", "--format", "{{.Names}}"])
+            .trim()
+            .is_empty()
+    });
+}
+
+#[test]
+fn init_containers_configmaps_and_secrets() {
+    let k = Kube::new();
+    k.apply("pods/init-and-volumes.yaml");
+    let pod = k.ready("prepared", 30);
+    let inits = pod["status"]["initContainerStatuses"].as_array().unwrap();
+    assert_eq!(inits.len(), 2);
+    for s in inits {
+        assert_eq!(s["state"]["terminated"]["reason"], "Completed", "{s}");
+    }
+    let exec = |cmd: &[&str]| {
+        let mut a = vec!["exec", "prepared", "--"];
+        a.extend(cmd);
+        k.ok(&a)
+    };
+    assert_eq!(exec(&["cat", "/work/order"]), "one\ntwo\n");
+    let env = exec(&["env"]);
+    for want in ["COLOUR=blue\n", "TOKEN=t0k3n\n", "CFG_colour=blue\n"] {
+        assert!(env.contains(want), "{want} not in {env}");
+    }
+    assert_eq!(
+        exec(&["cat", "/etc/app/props/app.properties"]),
+        "mode=fast\n"
+    );
+    assert_eq!(exec(&["cat", "/etc/secret/token"]), "t0k3n");
+    assert_eq!(exec(&["stat", "-c", "%a", "/etc/secret/token"]), "400\n");
+    // Mounted read-only.
+    let o = k.run(&["exec", "prepared", "--", "touch", "/etc/app/x"]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn a_missing_configmap_holds_the_pod_until_it_exists() {
+    let k = Kube::new();
+    k.apply("pods/missing-config.yaml");
+    k.until(20, "CreateContainerConfigError", || {
+        let s = status(&k.pod("waits-for-config"), "c");
+        s["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+            && s["state"]["waiting"]["message"] == "configmap \"later\" not found"
+    });
+    let t = k.ok(&["get", "pods"]);
+    assert!(t.contains("CreateContainerConfigError"), "{t}");
+    k.apply_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: later}\ndata: {value: here}\n");
+    k.ready("waits-for-config", 20);
+    assert_eq!(
+        k.ok(&["exec", "waits-for-config", "--", "sh", "-c", "echo $LATER"]),
+        "here\n"
+    );
+}
+
+#[test]
+fn a_failing_liveness_probe_restarts_the_container() {
+    let k = Kube::new();
+    k.apply("pods/liveness.yaml");
+    k.until(40, "a restart by the liveness probe", || {
+        status(&k.pod("unhealthy"), "c")["restartCount"].as_i64() >= Some(1)
+    });
+    let s = status(&k.pod("unhealthy"), "c");
+    let last = &s["lastState"]["terminated"];
+    assert_eq!(last["exitCode"], 137, "{s}");
+    assert_eq!(last["reason"], "Error");
+}
+
+#[test]
+fn a_deployment_keeps_its_replicas_and_rolls_out_a_change() {
+    let k = Kube::new();
+    assert_eq!(
+        k.apply("pods/deployment.yaml"),
+        "deployment.apps/web created\n"
+    );
+    let ready = |k: &Kube| -> Vec<String> {
+        let list = k.json(&["get", "pods", "-l", "app=web"]);
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| {
+                p["metadata"]["deletionTimestamp"].is_null()
+                    && p["status"]["conditions"].as_array().is_some_and(|c| {
+                        c.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    })
+            })
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    k.until(60, "three ready replicas", || ready(&k).len() == 3);
+    let d = k.json(&["get", "deploy", "web"]);
+    assert_eq!(d["status"]["readyReplicas"], 3);
+    assert_eq!(d["status"]["availableReplicas"], 3);
+    let rs = k.json(&["get", "rs", "-l", "app=web"]);
+    let items = rs["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    let hash = items[0]["metadata"]["labels"]["pod-template-hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(items[0]["metadata"]["name"], format!("web-{hash}"));
+    assert_eq!(
+        items[0]["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "1"
+    );
+    let row = k.ok(&["get", "deploy", "web", "--no-headers"]);
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[..4], ["web", "3/3", "3", "3"], "{row}");
+
+    // A replica deleted by hand is replaced.
+    let victim = ready(&k)[0].clone();
+    k.ok(&["delete", "pod", &victim, "--wait=false"]);
+    k.until(30, "a replacement", || {
+        let r = ready(&k);
+        r.len() == 3 && !r.contains(&victim)
+    });
+
+    // A new template rolls out: at least replicas - maxUnavailable (3 - 0,
+    // 25% of 3 rounded down) stay ready throughout.
+    let text = std::fs::read_to_string(kube_env::manifest("pods/deployment.yaml"))
+        .unwrap()
+        .replace("value: \"1\"", "value: \"2\"");
+    let before: Vec<String> = ready(&k);
+    k.apply_text(&text);
+    let mut lowest = 3;
+    k.until(60, "the rollout", || {
+        let r = ready(&k);
+        lowest = lowest.min(r.len());
+        let d = k.json(&["get", "deploy", "web"]);
+        d["status"]["updatedReplicas"] == 3
+            && d["status"]["replicas"] == 3
+            && d["status"]["availableReplicas"] == 3
+            && r.len() == 3
+            && r.iter().all(|p| !before.contains(p))
+    });
+    assert!(
+        lowest >= 3,
+        "ready replicas dropped to {lowest} during the rollout"
+    );
+    let d = k.json(&["get", "deploy", "web"]);
+    assert_eq!(d["metadata"]["generation"], 2);
+    assert_eq!(d["status"]["observedGeneration"], 2);
+    let progressing = d["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Progressing")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        progressing["reason"], "NewReplicaSetAvailable",
+        "{progressing}"
+    );
+    let rs = k.json(&["get", "rs", "-l", "app=web"]);
+    let revisions: Vec<(String, i64)> = rs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                r["spec"]["replicas"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        revisions.contains(&("1".into(), 0)) && revisions.contains(&("2".into(), 3)),
+        "{revisions:?}"
+    );
+    let events = k.ok(&["get", "events"]);
+    assert!(events.contains("Scaled up replica set web-"), "{events}");
+
+    // Scaled down by a new spec.
+    k.apply_text(&text.replace("replicas: 3", "replicas: 1"));
+    k.until(30, "one replica", || {
+        let n = k.json(&["get", "pods", "-l", "app=web"])["items"]
+            .as_array()
+            .unwrap()
+            .len();
+        n == 1 && ready(&k).len() == 1
+    });
+
+    // Deleted: its ReplicaSets and pods go, and their containers.
+    k.ok(&["delete", "deploy", "web"]);
+    k.until(30, "everything gone", || {
+        k.everything().is_empty() && k.skiff_ok(&["ps", "-aq"]).is_empty()
+    });
+}
+
+#[test]
+fn pods_outlive_serve_and_a_new_serve_carries_on() {
+    let k = Kube::new();
+    k.apply("pods/deployment.yaml");
+    k.until(60, "three ready pods", || {
+        k.json(&["get", "deploy", "web"])["status"]["readyReplicas"] == 3
+    });
+    let pods = k.ok(&["get", "pods", "-o", "name"]);
+    let containers = k.skiff_ok(&["ps", "-q"]);
+    k.stop_serve(libc::SIGKILL);
+    assert!(k.serve_pid().is_none());
+    std::thread::sleep(Duration::from_millis(500));
+    // Still running without it.
+    assert_eq!(k.skiff_ok(&["ps", "-q"]), containers);
+    // The next change starts a serve, which adds nothing that was there.
+    k.apply_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: poke}\n");
+    assert!(k.serve_pid().is_some());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(k.ok(&["get", "pods", "-o", "name"]), pods);
+    assert_eq!(k.skiff_ok(&["ps", "-q"]), containers);
+}
+
+#[test]
+fn a_claims_data_outlives_its_pod() {
+    let k = Kube::new();
+    k.apply("pods/claim.yaml");
+    k.ready("writer", 30);
+    let pvc = k.json(&["get", "pvc", "data"]);
+    assert_eq!(pvc["status"]["phase"], "Bound", "{pvc}");
+    assert_eq!(pvc["status"]["capacity"]["storage"], "1Gi");
+    let volume = pvc["spec"]["volumeName"].as_str().unwrap().to_string();
+    let row = k.ok(&["get", "pvc", "data", "--no-headers"]);
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cols[..5],
+        ["data", "Bound", volume.as_str(), "1Gi", "RWO"],
+        "{row}"
+    );
+    k.until(10, "the file written", || {
+        String::from_utf8_lossy(&k.run(&["exec", "writer", "--", "cat", "/data/file"]).stdout)
+            == "kept\n"
+    });
+    k.ok(&["delete", "pod", "writer"]);
+    // A new pod on the same claim reads what the first wrote.
+    let reader = std::fs::read_to_string(kube_env::manifest("pods/claim.yaml"))
+        .unwrap()
+        .split("---")
+        .nth(1)
+        .unwrap()
+        .replace("name: writer", "name: reader")
+        .replace("echo kept > /data/file; ", "");
+    k.apply_text(&reader);
+    k.ready("reader", 30);
+    assert_eq!(
+        k.ok(&["exec", "reader", "--", "cat", "/data/file"]),
+        "kept\n"
+    );
+    // The claim deleted (and no pod on it): its volume goes.
+    k.ok(&["delete", "pod", "reader"]);
+    k.ok(&["delete", "pvc", "data"]);
+    k.until(20, "the claim's volume removed", || {
+        !k.skiff_ok(&["volume", "ls", "-q"]).contains(&volume)
+    });
+}
