@@ -61,7 +61,12 @@ fn in_range(ip: Ipv4Addr) -> bool {
 }
 
 /// Allocate what a Service `o` needs and release what it no longer uses.
-pub fn service(c: &Cluster<'_>, batch: &mut Batch, o: &mut Object, context: &str) -> Result<()> {
+pub(crate) fn service(
+    c: &Cluster<'_>,
+    batch: &mut Batch,
+    o: &mut Object,
+    context: &str,
+) -> Result<()> {
     let Object::Service(s) = o else { return Ok(()) };
     let owner = format!(
         "{}/{}",
@@ -199,7 +204,7 @@ fn free_unused(
 }
 
 /// Release what a deleted object held.
-pub fn release(c: &Cluster<'_>, batch: &mut Batch, kind: Kind, body: &Value) -> Result<()> {
+pub(crate) fn release(c: &Cluster<'_>, batch: &mut Batch, kind: Kind, body: &Value) -> Result<()> {
     if kind != Kind::Service {
         return Ok(());
     }

@@ -4,7 +4,7 @@
 //! store, and printed as kubectl prints them. The controllers that run
 //! them (in `skiff serve`) build on this.
 
-mod allocate;
+pub mod allocate;
 pub mod cluster;
 pub mod controllers;
 pub mod defaults;

@@ -5,4 +5,5 @@
 pub mod dns;
 pub mod netlink;
 pub mod nft;
+pub mod services;
 pub mod setup;

@@ -46,6 +46,7 @@ const NLM_F_DUMP_INTR: u16 = 0x10;
 const NLM_F_DUMP: u16 = 0x300;
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
+const NLM_F_REPLACE: u16 = 0x100;
 // Flags of an NLMSG_ERROR reply.
 const NLM_F_CAPPED: u16 = 0x100;
 const NLM_F_ACK_TLVS: u16 = 0x200;
@@ -90,6 +91,7 @@ const RTA_TABLE: u16 = 15;
 const RT_TABLE_MAIN: u8 = 254;
 const RTPROT_BOOT: u8 = 3;
 const RT_SCOPE_UNIVERSE: u8 = 0;
+const RT_SCOPE_LINK: u8 = 253;
 const RTN_UNICAST: u8 = 1;
 
 const AF_UNSPEC: u8 = 0;
@@ -924,6 +926,30 @@ impl Route {
                 format!("via {gateway} on link {oif}"),
             )
         })
+    }
+
+    /// Routes `dst/prefix` out of link `oif` (scope link), replacing a
+    /// route to the same destination.
+    pub fn replace_link_route(
+        &mut self,
+        dst: Ipv4Addr,
+        prefix: u8,
+        oif: u32,
+    ) -> Result<(), NetlinkError> {
+        let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+        let mut msg = Msg::new(RTM_NEWROUTE, flags);
+        msg.header(&rtmsg(
+            prefix,
+            RT_TABLE_MAIN,
+            RTPROT_BOOT,
+            RT_SCOPE_LINK,
+            RTN_UNICAST,
+        ))
+        .attr(RTA_DST, &dst.octets())
+        .attr_u32(RTA_OIF, oif);
+        self.sock
+            .request(&mut msg)
+            .map_err(|f| f.at("adding a route", format!("{dst}/{prefix} on link {oif}")))
     }
 
     /// Sends RTM_SETLINK for link `index`: `flags` under the `change` mask,

@@ -135,3 +135,40 @@ impl Engine {
         nft::ensure_forward_accept().map_err(Error::Internal)
     }
 }
+
+impl Engine {
+    /// Put Kubernetes Services in the kernel: `ports` become the
+    /// `skiff-services` table, replaced in one transaction (an empty list
+    /// removes it). The caller skips the call when nothing changed.
+    pub fn services_apply(&self, ports: &[skiff_net::services::ServicePort]) -> Result<()> {
+        self.services_apply_routed(ports, None)
+    }
+
+    /// [`Engine::services_apply`], and the service range routed onto the
+    /// bridge of network `route.2` (so the host's own packets to a cluster
+    /// IP find a way out to be DNAT'd, even without a default route).
+    pub fn services_apply_routed(
+        &self,
+        ports: &[skiff_net::services::ServicePort],
+        route: Option<(std::net::Ipv4Addr, u8, &str)>,
+    ) -> Result<()> {
+        if let Some((dst, prefix, net)) = route {
+            let n = self.network_find(net)?;
+            let mut rt =
+                skiff_net::netlink::Route::open().map_err(|e| Error::Internal(e.to_string()))?;
+            if let Some(idx) = rt
+                .link_index(&n.bridge)
+                .map_err(|e| Error::Internal(e.to_string()))?
+            {
+                rt.replace_link_route(dst, prefix, idx)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+            }
+        }
+        let script = if ports.is_empty() {
+            skiff_net::services::render_empty()
+        } else {
+            skiff_net::services::render(ports)
+        };
+        nft::apply(&script).map_err(Error::Internal)
+    }
+}

@@ -8,6 +8,7 @@ pub mod claims;
 pub mod deployment;
 pub mod events;
 pub mod replicaset;
+pub mod services;
 
 use crate::cluster::Cluster;
 use crate::kinds::Kind;
@@ -27,6 +28,7 @@ const RESYNC: Duration = Duration::from_secs(30);
 pub fn run(engine: &Engine, cancel: &Cancel) {
     let c = Cluster::new(engine);
     let mut kubelet = Kubelet::new();
+    let mut proxy = services::Proxy::default();
     while !cancel.is_cancelled() {
         let seen = match engine.objects_revision() {
             Ok(r) => r,
@@ -45,6 +47,13 @@ pub fn run(engine: &Engine, cancel: &Cancel) {
         let mut pass = PassResult::default();
         if let Err(e) = workloads(&c, &mut pass) {
             eprintln!("skiff serve: controllers: {e}");
+        }
+        match all_pods(&c).and_then(|pods| services::sync(&c, &pods, &mut proxy)) {
+            Ok(()) => {}
+            Err(e) => {
+                eprintln!("skiff serve: services: {e}");
+                next = next.min(Instant::now() + Duration::from_secs(2));
+            }
         }
         if let Some(t) = pass.wake {
             next = next.min(t);
