@@ -889,3 +889,50 @@ impl Cluster<'_> {
         Ok(())
     }
 }
+
+impl Cluster<'_> {
+    /// Change a stored object with `f` (an update of what was read: a
+    /// command's `scale`, `rollout undo`), validated, with its generation
+    /// moved on when the spec changed; retried when another writer got in
+    /// first. The object as written.
+    pub fn modify(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        mut f: impl FnMut(&mut Object) -> Result<()>,
+    ) -> Result<Object> {
+        self.in_batch(|batch| {
+            let k = key(kind, namespace, name);
+            let Some((uid, body)) = self.read(batch, &k)? else {
+                return Err(Error::NotFound {
+                    context: String::new(),
+                    resource: kind.plural_resource(),
+                    name: name.into(),
+                });
+            };
+            let old = Object::decode(kind, &body).map_err(|e| {
+                Error::from(skiff_engine::Error::Internal(format!(
+                    "stored {k} is invalid: {e:?}"
+                )))
+            })?;
+            let mut o = old.clone();
+            f(&mut o)?;
+            defaults::apply(&mut o);
+            let causes = [validate::causes(&o), validate::immutable(&old, &o)].concat();
+            if !causes.is_empty() {
+                return Err(Error::Invalid {
+                    context: String::new(),
+                    kind,
+                    name: name.into(),
+                    causes,
+                });
+            }
+            if spec_of(&o) != spec_of(&old) {
+                o.meta_mut().generation = Some(old.meta().generation.unwrap_or(1) + 1);
+            }
+            batch.put(k, uid, strip_revision(o.to_value()));
+            Ok(o)
+        })
+    }
+}

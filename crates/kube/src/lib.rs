@@ -17,6 +17,7 @@ pub mod object;
 pub mod pods;
 pub mod printers;
 pub mod quantity;
+pub mod rollout;
 pub mod selector;
 pub mod validate;
 

@@ -433,3 +433,118 @@ fn a_claims_data_outlives_its_pod() {
         !k.skiff_ok(&["volume", "ls", "-q"]).contains(&volume)
     });
 }
+
+#[test]
+fn rollout_status_history_undo_pause_and_scale() {
+    let k = Kube::new();
+    k.apply("pods/deployment.yaml");
+    let out = k.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    assert!(
+        out.ends_with("deployment \"web\" successfully rolled out\n"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(kube_env::manifest("pods/deployment.yaml"))
+        .unwrap()
+        .replace("value: \"1\"", "value: \"2\"");
+    k.apply_text(&text);
+    let out = k.ok(&["rollout", "status", "deploy/web", "--timeout", "60s"]);
+    assert!(out.contains("Waiting for "), "{out}");
+    assert!(
+        out.ends_with("deployment \"web\" successfully rolled out\n"),
+        "{out}"
+    );
+    let h = k.ok(&["rollout", "history", "deployment/web"]);
+    assert_eq!(
+        h,
+        "deployment.apps/web \nREVISION  CHANGE-CAUSE\n1         <none>\n2         <none>\n\n"
+    );
+
+    // Undo: the first template again, as revision 3.
+    assert_eq!(
+        k.ok(&["rollout", "undo", "deployment/web"]),
+        "deployment.apps/web rolled back\n"
+    );
+    k.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    let d = k.json(&["get", "deploy", "web"]);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"],
+        "1"
+    );
+    assert!(d["spec"]["template"]["metadata"]["labels"]["pod-template-hash"].is_null());
+    let h = k.ok(&["rollout", "history", "deployment/web"]);
+    assert!(h.contains("\n2         <none>\n3         <none>\n"), "{h}");
+    k.fails(
+        &["rollout", "undo", "deployment/web", "--to-revision=9"],
+        "unable to find specified revision 9 in history",
+    );
+
+    // Paused: a new template waits; resumed, it rolls out.
+    assert_eq!(
+        k.ok(&["rollout", "pause", "deployment/web"]),
+        "deployment.apps/web paused\n"
+    );
+    k.fails(&["rollout", "pause", "deployment/web"], "is already paused");
+    k.apply_text(&text.replace("value: \"2\"", "value: \"4\""));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        k.json(&["get", "rs", "-l", "app=web"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    k.ok(&["rollout", "resume", "deployment/web"]);
+    k.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    assert_eq!(
+        k.json(&["get", "rs", "-l", "app=web"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Restart: the same template rolled out anew.
+    let before: Vec<String> = k.json(&["get", "pods", "-l", "app=web"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        k.ok(&["rollout", "restart", "deployment/web"]),
+        "deployment.apps/web restarted\n"
+    );
+    k.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    k.until(30, "only new pods", || {
+        let now: Vec<String> = k.json(&["get", "pods", "-l", "app=web"])["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        now.len() == 3 && now.iter().all(|p| !before.contains(p))
+    });
+
+    // Scale.
+    assert_eq!(
+        k.ok(&["scale", "deployment/web", "--replicas=5"]),
+        "deployment.apps/web scaled\n"
+    );
+    k.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    assert_eq!(
+        k.json(&["get", "deploy", "web"])["status"]["readyReplicas"],
+        5
+    );
+    k.ok(&["scale", "deploy", "web", "--replicas", "1"]);
+    k.until(30, "one pod", || {
+        k.json(&["get", "pods", "-l", "app=web"])["items"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    });
+    k.fails(
+        &["scale", "deploy/nope", "--replicas=1"],
+        "deployments.apps \"nope\" not found",
+    );
+}

@@ -5,6 +5,7 @@ mod apply;
 mod get;
 mod output;
 mod pods;
+mod rollout;
 
 use super::{open, Failure, Result};
 use skiff_kube::{Cluster, Error, Kind};
@@ -24,6 +25,11 @@ pub enum KubeCmd {
     Logs(pods::LogsArgs),
     /// Execute a command in a container.
     Exec(pods::ExecArgs),
+    /// Manage the rollout of a resource.
+    #[command(subcommand)]
+    Rollout(rollout::RolloutCmd),
+    /// Set a new size for a deployment or replica set.
+    Scale(rollout::ScaleArgs),
 }
 
 pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
@@ -43,6 +49,8 @@ pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
         KubeCmd::Delete(a) => apply::delete(&cluster, a),
         KubeCmd::Logs(a) => pods::logs(&cluster, root, runroot, a),
         KubeCmd::Exec(a) => pods::exec(&cluster, root, runroot, a),
+        KubeCmd::Rollout(r) => rollout::rollout(&cluster, r),
+        KubeCmd::Scale(a) => rollout::scale(&cluster, a),
     }
 }
 
