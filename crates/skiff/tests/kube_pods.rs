@@ -548,3 +548,73 @@ fn rollout_status_history_undo_pause_and_scale() {
         "deployments.apps \"nope\" not found",
     );
 }
+
+#[test]
+fn jobs_complete_fail_time_out_and_expire() {
+    let k = Kube::new();
+    k.apply("jobs/jobs.yaml");
+    let cond = |job: &str, ty: &str| -> Option<Value> {
+        let j = k.json(&["get", "job", job]);
+        j["status"]["conditions"].as_array().and_then(|c| {
+            c.iter()
+                .find(|c| c["type"] == ty && c["status"] == "True")
+                .cloned()
+        })
+    };
+    // Five completions, never more than two at once.
+    let mut most = 0;
+    k.until(90, "five completions", || {
+        let j = k.json(&["get", "job", "five"]);
+        most = most.max(j["status"]["active"].as_i64().unwrap_or(0));
+        cond("five", "Complete").is_some()
+    });
+    assert!(most <= 2, "{most} pods ran at once");
+    let j = k.json(&["get", "job", "five"]);
+    assert_eq!(j["status"]["succeeded"], 5, "{j}");
+    assert!(j["status"]["completionTime"].is_string());
+    let pods = k.json(&["get", "pods", "-l", "job-name=five"]);
+    assert_eq!(pods["items"].as_array().unwrap().len(), 5);
+    let row = k.ok(&["get", "job", "five", "--no-headers"]);
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[..3], ["five", "Complete", "5/5"], "{row}");
+    let name = pods["items"][0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(k.ok(&["logs", &name]), "working\n");
+
+    // backoffLimit 1: two failures and it fails.
+    k.until(90, "the doomed job failed", || {
+        cond("doomed", "Failed").is_some()
+    });
+    let c = cond("doomed", "Failed").unwrap();
+    assert_eq!(c["reason"], "BackoffLimitExceeded", "{c}");
+    let j = k.json(&["get", "job", "doomed"]);
+    assert_eq!(j["status"]["failed"], 2, "{j}");
+
+    // Past its deadline: failed, its pod stopped.
+    k.until(30, "the slow job failed", || {
+        cond("slow", "Failed").is_some()
+    });
+    assert_eq!(
+        cond("slow", "Failed").unwrap()["reason"],
+        "DeadlineExceeded"
+    );
+    k.until(20, "the slow job's pod gone", || {
+        k.json(&["get", "pods", "-l", "job-name=slow"])["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+
+    // ttlSecondsAfterFinished: the Job and its pod go after it.
+    k.until(30, "the brief job expired", || {
+        k.run(&["get", "job", "brief"]).status.code() == Some(1)
+    });
+    k.until(20, "the brief job's pod gone", || {
+        k.json(&["get", "pods", "-l", "job-name=brief"])["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+}

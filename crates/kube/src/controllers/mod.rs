@@ -7,6 +7,7 @@
 pub mod claims;
 pub mod deployment;
 pub mod events;
+pub mod job;
 pub mod replicaset;
 pub mod services;
 
@@ -70,6 +71,7 @@ fn workloads(c: &Cluster<'_>, pass: &mut PassResult) -> crate::Result<()> {
     deployment::sync(c, pass)?;
     let pods = all_pods(c)?;
     replicaset::sync(c, &pods, pass)?;
+    job::sync(c, &pods, pass)?;
     c.finish_namespaces()?;
     claims::sync(c)?;
     Ok(())
