@@ -814,6 +814,12 @@ pub trait Lookup {
     /// The name for a PTR query on `ip`'s reverse name, or `None` to
     /// forward it.
     fn lookup_ptr(&self, ip: Ipv4Addr) -> Option<String>;
+
+    /// Whether `name` lies in a zone this lookup answers for alone: a name
+    /// there it does not know gets NXDOMAIN instead of being forwarded.
+    fn in_zone(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// A [`Lookup`] from tables: names (compared without case and trailing
@@ -940,6 +946,9 @@ pub fn decide(packet: &[u8], lookup: &dyn Lookup, can_forward: bool) -> Outcome 
                 Vec::new()
             };
             return reply(Rcode::NoError, answers);
+        }
+        if lookup.in_zone(&key) {
+            return reply(Rcode::NxDomain, Vec::new());
         }
     }
     if !can_forward {

@@ -1,7 +1,7 @@
 //! Services as a user checks them: a cluster IP answering from the node and
 //! from pods, a node port on 127.0.0.1, requests spread over the ready
 //! pods only (a pod whose readiness fails gets none, and gets them again
-//! when it passes), Endpoints and EndpointSlices, a LoadBalancer's status
+//! when it passes), names in the cluster's DNS, Endpoints and EndpointSlices, a LoadBalancer's status
 //! and ClientIP affinity, a headless Service, and a Service without
 //! endpoints refused at once. Each test has its own store and network
 //! namespace; traffic stays in it.
@@ -120,6 +120,35 @@ fn a_service_spreads_requests_over_ready_pods_only() {
     ]);
     assert!(pods.contains(&page.trim().to_string()), "{page}");
 
+    // By name, through the pod's search path and the node's DNS.
+    for name in ["web", "web.default", "web.default.svc.cluster.local"] {
+        let page = k.ok(&[
+            "exec",
+            &pods[0],
+            "--",
+            "wget",
+            "-qO-",
+            &format!("http://{name}/index.html"),
+        ]);
+        assert!(pods.contains(&page.trim().to_string()), "{name}: {page}");
+    }
+    let resolv = k.ok(&["exec", &pods[0], "--", "cat", "/etc/resolv.conf"]);
+    assert_eq!(
+        resolv,
+        "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.11\noptions ndots:5\n"
+    );
+    let o = k.run(&[
+        "exec",
+        &pods[0],
+        "--",
+        "nslookup",
+        "nope.default.svc.cluster.local",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("NXDOMAIN"),
+        "{o:?}"
+    );
+
     // One pod fails its readiness probe: it leaves the Service.
     let out = &pods[1];
     k.ok(&["exec", out, "--", "rm", "/tmp/ready"]);
@@ -190,6 +219,25 @@ fn load_balancers_headless_services_and_services_without_endpoints() {
             .as_array()
             .is_some_and(|a| a.len() == 3)
     });
+
+    // The headless Service's name: its ready pods' addresses.
+    let pods = ready_pods(&k);
+    let out = k.ok(&[
+        "exec",
+        &pods[0],
+        "--",
+        "nslookup",
+        "web-headless.default.svc.cluster.local",
+    ]);
+    let ips: Vec<String> = k.json(&["get", "pods", "-l", "app=web"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"]["podIP"].as_str().unwrap().to_string())
+        .collect();
+    for ip in &ips {
+        assert!(out.contains(&format!("Address: {ip}")), "{ip} not in {out}");
+    }
 
     // No endpoints: refused at once, not left to time out.
     let ip = k.json(&["get", "svc", "nobody"])["spec"]["clusterIP"]

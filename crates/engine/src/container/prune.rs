@@ -40,15 +40,22 @@ impl Engine {
     /// Remove container directories no record names (left by a supervisor
     /// killed while it removed a `--rm` container).
     pub fn sweep_orphans(&self) {
-        // Ports of containers that are gone or stopped: their rules too.
-        let _ = self.store.conn().map(|conn| {
-            conn.execute(
-                "DELETE FROM published WHERE container NOT IN
-                 (SELECT id FROM containers WHERE status IN ('running','paused','restarting'))",
-                [],
-            )
-        });
-        if self.network_list().is_ok_and(|l| !l.is_empty()) {
+        // Ports of containers that are gone or stopped: their rules too
+        // (only then: a store without published ports never writes rules,
+        // so pruning on a host that has no skiff network adds none).
+        let dropped = self
+            .store
+            .conn()
+            .and_then(|conn| {
+                conn.execute(
+                    "DELETE FROM published WHERE container NOT IN
+                     (SELECT id FROM containers WHERE status IN ('running','paused','restarting'))",
+                    [],
+                )
+                .map_err(self.store.db())
+            })
+            .unwrap_or(0);
+        if dropped > 0 {
             let _ = self.sync_rules(true);
         }
         let known: std::collections::HashSet<String> = self

@@ -80,8 +80,50 @@ impl StoreLookup<'_> {
     }
 }
 
+/// Names a layer above the engine publishes (the Kubernetes Services'):
+/// documents of this kind in the store's objects, named by the name, with
+/// the addresses in `a`.
+pub const DNS_RECORD_KIND: &str = "DNSRecord.skiff";
+/// Zones such names live in (documents named by the zone): a name there
+/// that is not published is answered NXDOMAIN.
+pub const DNS_ZONE_KIND: &str = "DNSZone.skiff";
+
+impl StoreLookup<'_> {
+    fn published(&self, name: &str) -> Option<Vec<Ipv4Addr>> {
+        let key = crate::store::ObjectKey {
+            kind: DNS_RECORD_KIND.into(),
+            namespace: String::new(),
+            name: name.to_string(),
+        };
+        let rec = self.engine.store.object_get(&key).ok()??;
+        Some(
+            rec.body
+                .get("a")
+                .and_then(|a| a.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|ip| ip.as_str()?.parse().ok())
+                .collect(),
+        )
+    }
+}
+
 impl skiff_net::dns::Lookup for StoreLookup<'_> {
+    fn in_zone(&self, name: &str) -> bool {
+        let zones = self
+            .engine
+            .store
+            .objects_list(DNS_ZONE_KIND, None)
+            .unwrap_or_default();
+        zones
+            .iter()
+            .any(|z| name == z.key.name || name.ends_with(&format!(".{}", z.key.name)))
+    }
+
     fn lookup_a(&self, name: &str) -> Option<Vec<Ipv4Addr>> {
+        if let Some(ips) = self.published(name) {
+            return Some(ips);
+        }
         let ips: Vec<Ipv4Addr> = self
             .peers()
             .into_iter()
@@ -154,7 +196,14 @@ pub fn resolv_conf(host: &str, hc: &crate::model::HostConfig, embedded: bool) ->
     }
     if embedded {
         out.push_str("nameserver 127.0.0.11\n");
-        let mut opts = vec!["ndots:0".to_string()];
+        // ndots:0 unless asked otherwise (a pod's ndots:5 lets its short
+        // names go through the search path).
+        let asked = hc
+            .dns_options
+            .iter()
+            .find(|o| o.starts_with("ndots:"))
+            .cloned();
+        let mut opts = vec![asked.unwrap_or_else(|| "ndots:0".to_string())];
         opts.extend(options.into_iter().filter(|o| !o.starts_with("ndots:")));
         out.push_str(&format!("options {}\n", opts.join(" ")));
     } else {

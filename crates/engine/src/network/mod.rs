@@ -32,7 +32,7 @@ mod ports;
 mod rules;
 mod wiring;
 
-pub use dns::{dns_upstreams, resolv_conf};
+pub use dns::{dns_upstreams, resolv_conf, DNS_RECORD_KIND, DNS_ZONE_KIND};
 pub use inspect::endpoint_id;
 pub use ports::{parse_port_key, parse_publish};
 pub(crate) use wiring::Wiring;

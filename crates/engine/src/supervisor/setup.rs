@@ -110,7 +110,21 @@ pub(super) fn write_etc_files(
         Ok(p)
     };
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let (hosts, resolv) = if c.host.network_mode == "host" {
+    // Joined to another container's network: its names and resolver too
+    // (found by its ID; a name given to --network falls through).
+    let joined = c
+        .host
+        .network_mode
+        .strip_prefix("container:")
+        .and_then(|other| dir.parent().map(|d| d.join(other)))
+        .and_then(|d| {
+            let hosts = std::fs::read_to_string(d.join("hosts")).ok()?;
+            let resolv = std::fs::read_to_string(d.join("resolv.conf")).ok()?;
+            Some((hosts, resolv))
+        });
+    let (hosts, resolv) = if let Some(j) = joined {
+        j
+    } else if c.host.network_mode == "host" {
         let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         (hosts, host_resolv)
     } else {

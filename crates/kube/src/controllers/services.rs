@@ -174,6 +174,7 @@ pub fn sync(c: &Cluster<'_>, pods: &[Pod], proxy: &mut Proxy) -> crate::Result<(
         }
     }
     remove_orphans(c, &services)?;
+    publish_names(c, &services, pods)?;
     if proxy.last.as_ref() != Some(&rules) {
         // The service range is routed onto the pods' bridge once it exists.
         let route = c
@@ -471,4 +472,78 @@ fn node_address() -> Ipv4Addr {
         }
     }
     Ipv4Addr::LOCALHOST
+}
+
+/// The Services' DNS names in the node's embedded DNS:
+/// `<service>.<namespace>.svc.cluster.local`, the cluster IP (a headless
+/// Service's: its ready pods' addresses). Written when they change.
+fn publish_names(c: &Cluster<'_>, services: &[Service], pods: &[Pod]) -> crate::Result<()> {
+    use crate::kubelet::spec::CLUSTER_DOMAIN;
+    use skiff_engine::network::{DNS_RECORD_KIND, DNS_ZONE_KIND};
+    use skiff_engine::store::{Expect, ObjectKey, ObjectWrite};
+    let key = |kind: &str, name: &str| ObjectKey {
+        kind: kind.into(),
+        namespace: String::new(),
+        name: name.into(),
+    };
+    let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for svc in services {
+        let ns = svc.metadata.namespace.clone().unwrap_or_default();
+        let name = svc.metadata.name.clone().unwrap_or_default();
+        let spec = svc.spec.clone().unwrap_or_default();
+        let ips: Vec<String> = match spec.cluster_ip.as_deref() {
+            Some("None") => {
+                let sel = spec.selector.clone().unwrap_or_default();
+                let mut ips: Vec<String> = pods
+                    .iter()
+                    .filter(|p| p.metadata.namespace.as_deref() == Some(&ns) && is_ready(p))
+                    .filter(|p| {
+                        let l = p.metadata.labels.clone().unwrap_or_default();
+                        !sel.is_empty() && sel.iter().all(|(k, v)| l.get(k) == Some(v))
+                    })
+                    .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
+                    .collect();
+                ips.sort();
+                ips
+            }
+            Some(ip) if !ip.is_empty() => vec![ip.to_string()],
+            _ => continue,
+        };
+        want.insert(format!("{name}.{ns}.svc.{CLUSTER_DOMAIN}"), ips);
+    }
+    let e = c.engine();
+    let mut writes = Vec::new();
+    if e.object_get(&key(DNS_ZONE_KIND, CLUSTER_DOMAIN))?.is_none() {
+        writes.push(ObjectWrite::Put {
+            key: key(DNS_ZONE_KIND, CLUSTER_DOMAIN),
+            uid: crate::cluster::new_uid(),
+            body: serde_json::json!({}),
+            expect: Expect::Any,
+        });
+    }
+    let have = e.objects_list(DNS_RECORD_KIND, None)?;
+    for rec in &have {
+        if !want.contains_key(&rec.key.name) {
+            writes.push(ObjectWrite::Delete {
+                key: rec.key.clone(),
+                expect: Expect::Any,
+            });
+        }
+    }
+    for (name, ips) in want {
+        let body = serde_json::json!({ "a": ips });
+        if have.iter().any(|r| r.key.name == name && r.body == body) {
+            continue;
+        }
+        writes.push(ObjectWrite::Put {
+            key: key(DNS_RECORD_KIND, &name),
+            uid: crate::cluster::new_uid(),
+            body,
+            expect: Expect::Any,
+        });
+    }
+    if !writes.is_empty() {
+        e.objects_write(&writes)?;
+    }
+    Ok(())
 }

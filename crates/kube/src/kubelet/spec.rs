@@ -23,6 +23,8 @@ pub const CONTAINER_NAME: &str = "io.kubernetes.container.name";
 pub const ATTEMPT: &str = "io.kubernetes.container.attempt";
 /// The infra container's name label, as kubelet's dockershim named it.
 pub const INFRA: &str = "POD";
+/// The cluster's DNS domain.
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
 /// The engine network pods are on.
 pub const POD_NETWORK: &str = "skiff-kube";
 
@@ -94,19 +96,46 @@ impl<'a> PodRef<'a> {
             .join("volumes")
     }
 
-    /// The infra container: the skiff init holding the namespaces.
+    /// The infra container: the skiff init holding the namespaces, and the
+    /// pod's resolver (the node's embedded DNS with the cluster's search
+    /// path for dnsPolicy ClusterFirst, plus the pod's dnsConfig).
     pub fn infra(&self, image: &str, attempt: u32) -> CreateOptions {
+        let spec = self.spec();
+        let mut host = HostConfig {
+            init: true,
+            network_mode: POD_NETWORK.into(),
+            ..Default::default()
+        };
+        if spec.dns_policy.as_deref().unwrap_or("ClusterFirst") != "Default" {
+            let ns = self.namespace;
+            host.dns_search = vec![
+                format!("{ns}.svc.{CLUSTER_DOMAIN}"),
+                format!("svc.{CLUSTER_DOMAIN}"),
+                CLUSTER_DOMAIN.to_string(),
+            ];
+            host.dns_options = vec!["ndots:5".into()];
+        }
+        if let Some(cfg) = &spec.dns_config {
+            host.dns.extend(cfg.nameservers.iter().flatten().cloned());
+            host.dns_search
+                .extend(cfg.searches.iter().flatten().cloned());
+            for o in cfg.options.iter().flatten() {
+                let opt = match &o.value {
+                    Some(v) => format!("{}:{v}", o.name.as_deref().unwrap_or("")),
+                    None => o.name.clone().unwrap_or_default(),
+                };
+                host.dns_options
+                    .retain(|x| x.split(':').next() != opt.split(':').next());
+                host.dns_options.push(opt);
+            }
+        }
         CreateOptions {
             name: Some(self.container_name(INFRA, attempt)),
             image: image.to_string(),
             hostname: Some(self.hostname()),
             labels: self.labels(INFRA, attempt),
             stop_timeout: Some(0),
-            host: HostConfig {
-                init: true,
-                network_mode: POD_NETWORK.into(),
-                ..Default::default()
-            },
+            host,
             ..Default::default()
         }
     }

@@ -38,7 +38,11 @@ pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
     // What changes objects needs the controllers to act on them.
     if matches!(
         c,
-        KubeCmd::Apply(_) | KubeCmd::Create(_) | KubeCmd::Delete(_)
+        KubeCmd::Apply(_)
+            | KubeCmd::Create(_)
+            | KubeCmd::Delete(_)
+            | KubeCmd::Rollout(_)
+            | KubeCmd::Scale(_)
     ) {
         super::serve::ensure_running(root, runroot).map_err(usage)?;
     }
