@@ -618,3 +618,109 @@ fn jobs_complete_fail_time_out_and_expire() {
             .is_empty()
     });
 }
+
+#[test]
+fn the_node_and_pods_too_big_for_it() {
+    let k = Kube::new();
+    k.apply_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: start}\n");
+    k.until(10, "the node", || {
+        k.json(&["get", "nodes"])["items"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    });
+    let node = &k.json(&["get", "nodes"])["items"][0];
+    let alloc = node["status"]["allocatable"]["cpu"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('m')
+        .parse::<i64>()
+        .unwrap();
+    assert!(alloc > 0, "{node}");
+    assert_eq!(node["metadata"]["labels"]["kubernetes.io/os"], "linux");
+    let row = k.ok(&["get", "nodes", "--no-headers"]);
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[1], "Ready", "{row}");
+    assert_eq!(cols[4], "v1.35.0-skiff", "{row}");
+
+    // Two pods that each want 60% of the CPU: the second waits.
+    let pod = |name: &str, cpu: i64| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: c\n    image: busybox:1.36\n    command: [sleep, '600']\n    resources:\n      requests: {{cpu: {cpu}m}}\n"
+        )
+    };
+    let big = alloc * 6 / 10;
+    k.apply_text(&pod("first", big));
+    k.ready("first", 30);
+    k.apply_text(&pod("second", big));
+    let msg = "0/1 nodes are available: 1 Insufficient cpu.";
+    k.until(10, "second unschedulable", || {
+        let p = k.pod("second");
+        p["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter().any(|c| {
+                c["type"] == "PodScheduled"
+                    && c["reason"] == "Unschedulable"
+                    && c["message"].as_str().is_some_and(|m| m.starts_with(msg))
+            })
+        })
+    });
+    let row = k.ok(&["get", "pod", "second", "--no-headers"]);
+    assert!(row.contains(" Pending "), "{row}");
+    let events = k.ok(&["get", "events"]);
+    assert!(
+        events.contains("FailedScheduling") && events.contains(msg),
+        "{events}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(k.pod("second")["spec"]["nodeName"].is_null());
+    // Room made: it is placed and runs.
+    k.ok(&["delete", "pod", "first"]);
+    k.ready("second", 30);
+
+    // A pod for another node waits for ever.
+    k.apply_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: elsewhere}\nspec:\n  nodeSelector: {disktype: ssd}\n  containers:\n  - {name: c, image: busybox:1.36}\n",
+    );
+    k.until(10, "elsewhere unschedulable", || {
+        k.pod("elsewhere")["status"]["conditions"][0]["message"]
+            .as_str()
+            .is_some_and(|m| {
+                m.starts_with(
+                    "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.",
+                )
+            })
+    });
+}
+
+#[test]
+fn images_that_cannot_be_had_and_probes_that_find_nothing() {
+    let k = Kube::new();
+    k.apply("pods/bad-images.yaml");
+    let waiting = |pod: &str| status(&k.pod(pod), "c")["state"]["waiting"].clone();
+    k.until(30, "ImagePullBackOff", || {
+        waiting("no-such-image")["reason"] == "ImagePullBackOff"
+    });
+    let w = waiting("no-such-image");
+    assert_eq!(
+        w["message"], "Back-off pulling image \"127.0.0.1:9/nothing/here:1\"",
+        "{w}"
+    );
+    let t = k.ok(&["get", "pod", "no-such-image"]);
+    assert!(t.contains("ImagePullBackOff"), "{t}");
+    k.until(30, "ErrImageNeverPull", || {
+        let w = waiting("never-pulled");
+        w["reason"] == "ErrImageNeverPull" || w["reason"] == "ImagePullBackOff"
+    });
+    // Running but never ready: nothing answers the probe.
+    k.until(30, "deaf running", || {
+        status(&k.pod("deaf"), "c")["state"]["running"].is_object()
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let p = k.pod("deaf");
+    assert_eq!(p["status"]["phase"], "Running");
+    assert_eq!(status(&p, "c")["ready"], false, "{p}");
+    let row = k.ok(&["get", "pod", "deaf", "--no-headers"]);
+    assert!(
+        row.starts_with("deaf") && row.split_whitespace().nth(1) == Some("0/1"),
+        "{row}"
+    );
+}

@@ -8,6 +8,7 @@ pub mod claims;
 pub mod deployment;
 pub mod events;
 pub mod job;
+pub mod node;
 pub mod replicaset;
 pub mod services;
 
@@ -44,6 +45,9 @@ pub fn run(engine: &Engine, cancel: &Cancel) {
             Ok(Some(t)) => next = next.min(t),
             Ok(None) => {}
             Err(e) => eprintln!("skiff serve: kubelet: {e}"),
+        }
+        if let Err(e) = node::sync(&c) {
+            eprintln!("skiff serve: node: {e}");
         }
         let mut pass = PassResult::default();
         if let Err(e) = workloads(&c, &mut pass) {

@@ -449,7 +449,7 @@ fn remove_orphans(c: &Cluster<'_>, services: &[Service]) -> crate::Result<()> {
 
 /// The node's address for LoadBalancer Services: its first IPv4 address
 /// outside loopback and skiff's bridges, else 127.0.0.1.
-fn node_address() -> Ipv4Addr {
+pub(crate) fn node_address() -> Ipv4Addr {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return Ipv4Addr::LOCALHOST;
     };

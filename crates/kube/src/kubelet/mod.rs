@@ -159,7 +159,26 @@ impl Kubelet {
             }
         }
         let empty = PodContainers::default();
-        for pod in &pods {
+        // The scheduler's view: what the pods already placed request.
+        let bound = |p: &Pod| p.spec.as_ref().is_some_and(|s| s.node_name.is_some());
+        let finished = |p: &Pod| {
+            matches!(
+                p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                Some("Succeeded" | "Failed")
+            )
+        };
+        let mut placed: Vec<&Pod> = pods.iter().filter(|p| bound(p) && !finished(p)).collect();
+        let mut order: Vec<&Pod> = pods.iter().collect();
+        order.sort_by_key(|p| {
+            (
+                p.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map_or(0, |t| t.0.as_second()),
+                p.metadata.name.clone(),
+            )
+        });
+        for pod in order {
             let uid = pod.metadata.uid.clone().unwrap_or_default();
             let containers = by_pod.get(&uid).unwrap_or(&empty);
             if pod.metadata.deletion_timestamp.is_some() {
@@ -174,11 +193,58 @@ impl Kubelet {
                 }
                 continue;
             }
+            if !bound(pod) {
+                match crate::controllers::node::unschedulable(pod, &placed) {
+                    Some(why) => {
+                        self.unschedulable(c, pod, &why)?;
+                        continue;
+                    }
+                    None => placed.push(pod),
+                }
+            }
             if let Some(t) = self.sync_pod(c, pod, containers)? {
                 due(t);
             }
         }
         Ok(wake)
+    }
+
+    /// A pod that does not fit stays Pending, with the scheduler's
+    /// condition and (once per reason) its FailedScheduling event.
+    fn unschedulable(&mut self, c: &Cluster<'_>, pod: &Pod, why: &str) -> crate::Result<()> {
+        let old = pod.status.clone().unwrap_or_default();
+        let same = old
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "PodScheduled" && c.message.as_deref() == Some(why));
+        if same {
+            return Ok(());
+        }
+        let status = k8s_openapi::api::core::v1::PodStatus {
+            phase: Some("Pending".into()),
+            qos_class: old.qos_class.clone(),
+            conditions: Some(vec![k8s_openapi::api::core::v1::PodCondition {
+                type_: "PodScheduled".into(),
+                status: "False".into(),
+                reason: Some("Unschedulable".into()),
+                message: Some(why.to_string()),
+                last_transition_time: Some(crate::cluster::now()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let mut p = pod.clone();
+        p.status = Some(status);
+        c.replace(Object::Pod(Box::new(p)))?;
+        crate::controllers::events::record(
+            c,
+            &Object::Pod(Box::new(pod.clone())),
+            "Warning",
+            "FailedScheduling",
+            why,
+        );
+        Ok(())
     }
 
     fn forget(&mut self, uid: &str) {
@@ -438,8 +504,23 @@ impl Kubelet {
                 attempt(x) + 1
             }
         };
+        // A pull that failed is tried again after the kubelet's back-off.
+        let pull_key = (p.uid.to_string(), format!("pull:{}", k.name));
+        if let Some(b) = self.backoff.get(&pull_key) {
+            let until = b.last + b.delay;
+            if Instant::now() < until {
+                let image = k.image.clone().unwrap_or_default();
+                st.waiting(
+                    &k.name,
+                    "ImagePullBackOff",
+                    format!("Back-off pulling image \"{image}\""),
+                );
+                return Step::Wait(Some(until));
+            }
+        }
         match self.start_container(c, p, k, have, sb, next_attempt) {
             Ok(()) => {
+                self.backoff.remove(&pull_key);
                 if init {
                     Step::Wait(None)
                 } else {
@@ -447,11 +528,18 @@ impl Kubelet {
                 }
             }
             Err(w) => {
+                let mut wake = Instant::now() + Duration::from_secs(2);
+                if w.reason == "ErrImagePull" || w.reason == "ErrImageNeverPull" {
+                    let delay = self
+                        .backoff
+                        .get(&pull_key)
+                        .map_or(BACKOFF_START, |b| (b.delay * 2).min(BACKOFF_MAX));
+                    let now = Instant::now();
+                    self.backoff.insert(pull_key, Backoff { last: now, delay });
+                    wake = now + delay;
+                }
                 st.waiting(&k.name, w.reason, w.message);
-                Step::Wait(Some(
-                    Instant::now()
-                        + Duration::from_secs(if w.reason == "ErrImagePull" { 5 } else { 2 }),
-                ))
+                Step::Wait(Some(wake))
             }
         }
     }
