@@ -724,3 +724,70 @@ fn images_that_cannot_be_had_and_probes_that_find_nothing() {
         "{row}"
     );
 }
+
+#[test]
+fn after_a_reboot_system_boot_brings_the_deployments_back() {
+    let k = Kube::new();
+    k.apply("pods/deployment.yaml");
+    k.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    let before: Vec<String> = k.json(&["get", "pods", "-l", "app=web"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    // A "reboot": serve, every supervisor and container process gone at
+    // once, the mounts gone, the runroot (a tmpfs at boot) empty.
+    k.stop_serve(libc::SIGKILL);
+    for id in k.skiff_ok(&["ps", "-q", "--no-trunc"]).split_whitespace() {
+        let pid: i32 = k
+            .skiff_ok(&["inspect", "-f", "{{.State.Pid}}", id])
+            .trim()
+            .parse()
+            .unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid: i32 = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        for p in [ppid, pid] {
+            if p > 1 {
+                // SAFETY: killing this test's own supervisors and containers.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    for m in mounts.lines().filter_map(|l| l.split(' ').nth(1)) {
+        if m.starts_with(k.root.to_str().unwrap()) {
+            let _ = nix::mount::umount2(std::path::Path::new(m), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&k.runroot);
+    k.skiff_ok(&["system", "boot"]);
+    assert!(
+        k.serve_pid().is_some(),
+        "system boot did not start skiff serve"
+    );
+    // (The status read just now may still be from before the reboot.)
+    k.until(60, "three pods running and ready again", || {
+        k.skiff_ok(&["ps", "-q"]).lines().count() == 6
+            && k.json(&["get", "deploy", "web"])["status"]["readyReplicas"] == 3
+    });
+    // The same pods, their containers made anew.
+    let after: Vec<String> = k.json(&["get", "pods", "-l", "app=web"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(after, before);
+    assert_eq!(
+        k.skiff_ok(&["ps", "-q"]).lines().count(),
+        6,
+        "three pods, each with its infra container"
+    );
+}

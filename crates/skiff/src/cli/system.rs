@@ -69,6 +69,14 @@ pub fn system(root: &Path, runroot: &Path, c: SystemCmd) -> Result {
             for id in e.boot().map_err(daemon(1))? {
                 println!("{id}");
             }
+            // Kubernetes objects: their controllers (skiff serve) bring the
+            // pods back.
+            if e.objects_revision().map_err(daemon(1))? > 0 {
+                super::serve::ensure_running(root, runroot).map_err(|m| super::Failure {
+                    code: 1,
+                    msg: format!("starting skiff serve: {m}"),
+                })?;
+            }
         }
         SystemCmd::Df => {
             let du = e.disk_usage().map_err(daemon(1))?;
