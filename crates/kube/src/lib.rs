@@ -8,6 +8,7 @@ pub mod allocate;
 pub mod cluster;
 pub mod controllers;
 pub mod defaults;
+pub mod describe;
 pub mod error;
 pub mod kinds;
 pub mod kubelet;

@@ -133,6 +133,20 @@ fn a_crashing_container_backs_off_as_the_kubelet_does() {
     // logs: the current attempt's, and the previous one's.
     assert_eq!(k.ok(&["logs", "crasher"]), "attempt\n");
     assert_eq!(k.ok(&["logs", "crasher", "--previous"]), "attempt\n");
+    // describe: the state, the last state, the events.
+    let d = k.ok(&["describe", "pod", "crasher"]);
+    for want in [
+        "Name:             crasher\n",
+        "Namespace:        default\n",
+        "    Last State:     Terminated\n",
+        "      Exit Code:    3\n",
+        "Events:\n",
+        "default-scheduler  Successfully assigned default/crasher to ",
+        "kubelet            Started container c",
+        "Back-off restarting failed container c in pod crasher_default(",
+    ] {
+        assert!(d.contains(want), "{want:?} not in:\n{d}");
+    }
     // Only two attempts are kept.
     let names = k.skiff_ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert_eq!(
@@ -241,6 +255,18 @@ fn a_failing_liveness_probe_restarts_the_container() {
     let last = &s["lastState"]["terminated"];
     assert_eq!(last["exitCode"], 137, "{s}");
     assert_eq!(last["reason"], "Error");
+    let d = k.ok(&["describe", "pod/unhealthy"]);
+    assert!(
+        d.contains(
+            "Liveness probe failed: cat: can't open '/tmp/healthy': No such file or directory"
+        ),
+        "{d}"
+    );
+    assert!(
+        d.contains("Container c failed liveness probe, will be restarted"),
+        "{d}"
+    );
+    assert!(d.contains("    Liveness:       exec [cat /tmp/healthy] delay=0s timeout=1s period=1s #success=1 #failure=2\n"), "{d}");
 }
 
 #[test]

@@ -14,7 +14,19 @@ const KEEP: usize = 1000;
 
 /// Record an event about `about`; failures are not the caller's concern.
 pub fn record(c: &Cluster<'_>, about: &Object, type_: &str, reason: &str, message: &str) {
-    let _ = try_record(c, about, type_, reason, message);
+    let _ = try_record(c, about, type_, reason, message, source(about.kind()));
+}
+
+/// [`record`], from a named component (`default-scheduler`).
+pub fn record_from(
+    c: &Cluster<'_>,
+    about: &Object,
+    type_: &str,
+    reason: &str,
+    message: &str,
+    from: &str,
+) {
+    let _ = try_record(c, about, type_, reason, message, from);
 }
 
 fn try_record(
@@ -23,6 +35,7 @@ fn try_record(
     type_: &str,
     reason: &str,
     message: &str,
+    from: &str,
 ) -> crate::Result<()> {
     let ns = if about.namespace().is_empty() {
         "default"
@@ -93,10 +106,10 @@ fn try_record(
         first_timestamp: Some(t.clone()),
         last_timestamp: Some(t),
         source: Some(EventSource {
-            component: Some(source(kind).into()),
+            component: Some(from.into()),
             host: None,
         }),
-        reporting_component: Some(source(kind).into()),
+        reporting_component: Some(from.into()),
         ..Default::default()
     };
     c.apply(

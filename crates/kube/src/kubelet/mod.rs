@@ -55,6 +55,8 @@ struct Backoff {
 #[derive(Default)]
 pub struct Kubelet {
     backoff: HashMap<(String, String), Backoff>,
+    /// (pod uid, container, attempt) whose back-off was reported.
+    reported: std::collections::HashSet<(String, String, u32)>,
     /// Containers being stopped: when SIGTERM was sent.
     stopping: HashMap<String, Instant>,
     pub probes: probe::Prober,
@@ -199,7 +201,24 @@ impl Kubelet {
                         self.unschedulable(c, pod, &why)?;
                         continue;
                     }
-                    None => placed.push(pod),
+                    None => {
+                        placed.push(pod);
+                        let msg = format!(
+                            "Successfully assigned {}/{} to {}",
+                            pod.metadata.namespace.as_deref().unwrap_or("default"),
+                            pod.metadata.name.as_deref().unwrap_or(""),
+                            node_name()
+                        );
+                        let o = Object::Pod(Box::new(pod.clone()));
+                        crate::controllers::events::record_from(
+                            c,
+                            &o,
+                            "Normal",
+                            "Scheduled",
+                            &msg,
+                            "default-scheduler",
+                        );
+                    }
                 }
             }
             if let Some(t) = self.sync_pod(c, pod, containers)? {
@@ -249,6 +268,7 @@ impl Kubelet {
 
     fn forget(&mut self, uid: &str) {
         self.backoff.retain(|(u, _), _| u != uid);
+        self.reported.retain(|(u, _, _)| u != uid);
         self.probes.forget(uid);
     }
 
@@ -446,7 +466,14 @@ impl Kubelet {
         let next_attempt = match latest {
             None => 0,
             Some(x) if running(x) => {
-                self.probes.track(c.engine(), p, k, x, sb.ip);
+                for (reason, msg) in self.probes.track(c.engine(), p, k, x, sb.ip) {
+                    let ty = if reason == "Unhealthy" {
+                        "Warning"
+                    } else {
+                        "Normal"
+                    };
+                    record(c, p, ty, reason, &msg);
+                }
                 return if init { Step::Wait(None) } else { Step::Done };
             }
             Some(x) if x.state.status == Status::Created => attempt(x),
@@ -475,6 +502,16 @@ impl Kubelet {
                 if let Some(b) = self.backoff.get(&key) {
                     let until = b.last + b.delay;
                     if now < until {
+                        if self
+                            .reported
+                            .insert((key.0.clone(), key.1.clone(), attempt(x)))
+                        {
+                            let msg = format!(
+                                "Back-off restarting failed container {} in pod {}_{}({})",
+                                k.name, p.name, p.namespace, p.uid
+                            );
+                            record(c, p, "Warning", "BackOff", &msg);
+                        }
                         st.waiting(
                             &k.name,
                             "CrashLoopBackOff",
@@ -530,6 +567,8 @@ impl Kubelet {
             Err(w) => {
                 let mut wake = Instant::now() + Duration::from_secs(2);
                 if w.reason == "ErrImagePull" || w.reason == "ErrImageNeverPull" {
+                    record(c, p, "Warning", "Failed", &w.message);
+                    record(c, p, "Warning", "Failed", &format!("Error: {}", w.reason));
                     let delay = self
                         .backoff
                         .get(&pull_key)
@@ -589,10 +628,24 @@ impl Kubelet {
             reason: "CreateContainerError",
             message: err.to_string(),
         })?;
+        record(
+            c,
+            p,
+            "Normal",
+            "Created",
+            &format!("Created container: {}", k.name),
+        );
         e.start(&made.id, None).map_err(|err| Waiting {
             reason: "RunContainerError",
             message: err.to_string(),
         })?;
+        record(
+            c,
+            p,
+            "Normal",
+            "Started",
+            &format!("Started container {}", k.name),
+        );
         Ok(())
     }
 }
@@ -617,6 +670,11 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// An event about the pod, from the kubelet.
+fn record(c: &Cluster<'_>, p: &PodRef<'_>, ty: &str, reason: &str, msg: &str) {
+    crate::controllers::events::record(c, &Object::Pod(Box::new(p.pod.clone())), ty, reason, msg);
 }
 
 /// The engine containers of the pod with `uid`.

@@ -71,7 +71,7 @@ impl Prober {
         k: &PodContainer,
         c: &Container,
         pod_ip: &str,
-    ) {
+    ) -> Vec<(&'static str, String)> {
         let key = (p.uid.to_string(), k.name.clone());
         let now = Instant::now();
         let fresh = self.states.get(&key).is_none_or(|s| s.container_id != c.id);
@@ -89,6 +89,7 @@ impl Prober {
             );
         }
         let st = self.states.get_mut(&key).expect("inserted above");
+        let mut events = Vec::new();
         for which in [Which::Startup, Which::Liveness, Which::Readiness] {
             let probe = match which {
                 Which::Startup => &k.startup_probe,
@@ -125,6 +126,12 @@ impl Prober {
                 Err(msg) => {
                     t.successes = 0;
                     t.failures += 1;
+                    let what = match which {
+                        Which::Startup => "Startup",
+                        Which::Liveness => "Liveness",
+                        Which::Readiness => "Readiness",
+                    };
+                    events.push(("Unhealthy", format!("{what} probe failed: {msg}")));
                     st.last_failure = Some(msg);
                     if t.failures >= probe.failure_threshold.unwrap_or(3).max(1) {
                         t.ok = false;
@@ -136,6 +143,18 @@ impl Prober {
                 Which::Startup | Which::Liveness if !t.ok && t.failures > 0 => {
                     // Failed for good: the container is killed; the
                     // kubelet restarts it as the restartPolicy says.
+                    let what = if which == Which::Startup {
+                        "startup"
+                    } else {
+                        "liveness"
+                    };
+                    events.push((
+                        "Killing",
+                        format!(
+                            "Container {} failed {what} probe, will be restarted",
+                            k.name
+                        ),
+                    ));
                     let _ = nix::sys::signal::kill(
                         nix::unistd::Pid::from_raw(c.state.pid),
                         nix::sys::signal::Signal::SIGKILL,
@@ -144,6 +163,7 @@ impl Prober {
                 _ => {}
             }
         }
+        events
     }
 
     /// The container stopped: not ready until its next run passes again.
@@ -296,8 +316,11 @@ fn exec(e: &Engine, c: &Container, cmd: Vec<String>, timeout: Duration) -> Resul
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
     );
     let _ = (&mut f).take(4096).read_to_end(&mut out);
-    Err(format!(
-        "command {cmd:?} exited with {code}: {}",
-        String::from_utf8_lossy(&out).trim()
-    ))
+    // As the kubelet reports it: what the command wrote, else its status.
+    let said = String::from_utf8_lossy(&out).trim().to_string();
+    Err(if said.is_empty() {
+        format!("command {cmd:?} exited with {code}")
+    } else {
+        said
+    })
 }

@@ -170,3 +170,79 @@ pub fn get(c: &Cluster<'_>, a: GetArgs) -> Result {
     }
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct DescribeArgs {
+    /// KIND [NAME...] or KIND/NAME...
+    #[arg(required = true)]
+    args: Vec<String>,
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Only objects whose labels match this selector.
+    #[arg(short = 'l', long)]
+    selector: Option<String>,
+}
+
+/// `kube describe`: each object in prose with its events, a blank line
+/// between two.
+pub fn describe(c: &Cluster<'_>, a: DescribeArgs) -> Result {
+    let ns = a.namespace.clone().unwrap_or_else(|| "default".into());
+    let sel = selector(a.selector.as_deref())?;
+    let mut targets: Vec<Object> = Vec::new();
+    let mut failed = false;
+    let mut named = |kind: Kind, name: &str, targets: &mut Vec<Object>| -> Result {
+        match c.get(kind, &ns, name).map_err(failure)? {
+            Some(o) => targets.push(o),
+            None => {
+                failed = true;
+                let e = Error::NotFound {
+                    context: String::new(),
+                    resource: kind.plural_resource(),
+                    name: name.to_string(),
+                };
+                eprintln!("{}", message(&e));
+            }
+        }
+        Ok(())
+    };
+    if a.args[0].contains('/') {
+        for arg in &a.args {
+            let (k, name) = arg.split_once('/').ok_or_else(|| {
+                usage("arguments in resource/name form must have a single resource and name")
+            })?;
+            for kind in kinds(k)? {
+                named(kind, name, &mut targets)?;
+            }
+        }
+    } else {
+        for kind in kinds(&a.args[0])? {
+            if a.args.len() > 1 {
+                for name in &a.args[1..] {
+                    named(kind, name, &mut targets)?;
+                }
+            } else {
+                for o in c.list(kind, Some(&ns)).map_err(failure)? {
+                    let labels = o.meta().labels.clone().unwrap_or_default();
+                    if sel.as_ref().is_none_or(|s| s.matches(&labels)) {
+                        targets.push(o);
+                    }
+                }
+            }
+        }
+    }
+    let texts: Vec<String> = targets
+        .iter()
+        .map(|o| skiff_kube::describe::describe(c, o).map_err(failure))
+        .collect::<Result<_>>()?;
+    print!("{}", texts.join("\n"));
+    if texts.is_empty() && !failed {
+        eprintln!("No resources found in {ns} namespace.");
+    }
+    if failed {
+        return Err(Failure {
+            code: 1,
+            msg: String::new(),
+        });
+    }
+    Ok(())
+}

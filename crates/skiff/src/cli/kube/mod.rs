@@ -19,6 +19,8 @@ pub enum KubeCmd {
     Create(apply::ApplyArgs),
     /// Display one or many resources.
     Get(get::GetArgs),
+    /// Show details of a specific resource or group of resources.
+    Describe(get::DescribeArgs),
     /// Delete resources by file names, stdin, resources and names, or by resources and label selector.
     Delete(apply::DeleteArgs),
     /// Print the logs for a container in a pod.
@@ -50,6 +52,7 @@ pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
         KubeCmd::Apply(a) => apply::apply(&cluster, a, skiff_kube::Mode::Apply),
         KubeCmd::Create(a) => apply::apply(&cluster, a, skiff_kube::Mode::Create),
         KubeCmd::Get(a) => get::get(&cluster, a),
+        KubeCmd::Describe(a) => get::describe(&cluster, a),
         KubeCmd::Delete(a) => apply::delete(&cluster, a),
         KubeCmd::Logs(a) => pods::logs(&cluster, root, runroot, a),
         KubeCmd::Exec(a) => pods::exec(&cluster, root, runroot, a),

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Kubernetes on one machine, benchmarked (not part of CI): `skiff kube` and
+# `skiff serve`'s controllers on a store of their own, in a network
+# namespace of their own (bench/in-netns.sh). Figures and targets (issue 13):
+#   rollout:     `kube apply` of a 3-replica Deployment with a readiness
+#                probe until `kube rollout status` returns (median of RUNS;
+#                target <= 0.5 s);
+#   hundred:     100 replicas until all are Ready (target <= 10 s);
+#   replace:     a replacement pod Running after a pod is deleted
+#                (median of RUNS; target <= 0.3 s);
+#   wrk:         wrk through a ClusterIP and a NodePort to 3 replicas
+#                against wrk to one pod's IP directly (target >= 0.9 of
+#                direct), and how requests spread over the pods (target:
+#                each within +-20% of an even share);
+#   rss:         skiff serve's RSS with 100 pods (target <= 30 MiB).
+# Usage (as root):  bench/kube.sh [RUNS]   (default 5)
+# Installs what it lacks with apt-get; removes everything it made on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=${1:-${RUNS:-5}}
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
+export DEBIAN_FRONTEND=noninteractive
+log() { printf '== %s\n' "$*" >&2; }
+
+missing=()
+for p in wrk:wrk busybox:busybox-static python3:python3; do
+  command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  apt-get update -q >/dev/null
+  apt-get install -y -q "${missing[@]}" >/dev/null
+fi
+log "cargo build --release -p skiff"
+cargo build --release -q -p skiff
+skiff_bin=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff
+
+. bench/in-netns.sh
+. bench/cleanup.sh
+
+work=$(mktemp -d "${WORK_DIR:-/var/tmp}/skiff-bench-kube.XXXXXX")
+sk() { "$skiff_bin" --root "$work/root" --runroot "$work/run" "$@"; }
+kube() { sk kube "$@"; }
+cleanup() {
+  set +e
+  [ -f "$work/run/serve.pid" ] && kill -9 "$(cat "$work/run/serve.pid")" 2>/dev/null
+  ids=$(sk ps -aq 2>/dev/null)
+  [ -n "$ids" ] && sk rm -f $ids >/dev/null 2>&1
+  sk network rm skiff-kube >/dev/null 2>&1
+  remove_work "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
+median() { python3 -c "import sys, statistics; print(f'{statistics.median(map(float, sys.argv[1:])):.3f}')" "$@"; }
+
+bash scripts/busybox-tar.sh "$work/rootfs" "$work/rootfs.tar" >/dev/null
+sk import --change 'CMD ["sh"]' "$work/rootfs.tar" bench/bb:1 >/dev/null
+
+deployment() { # NAME REPLICAS
+  cat <<YML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $1}
+spec:
+  replicas: $2
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata: {labels: {app: $1}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: web
+        image: bench/bb:1
+        command: ["sh", "-c", "mkdir -p /srv; hostname > /srv/index.html; exec httpd -f -p 8080 -h /srv"]
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+YML
+}
+
+log "rollout: apply of 3 replicas until rollout status returns ($runs runs)"
+# The first apply starts serve and makes the pod network: not counted.
+deployment warm 1 >"$work/warm.yaml"
+kube apply -f "$work/warm.yaml" >/dev/null
+kube rollout status deployment/warm --timeout 60s >/dev/null
+kube delete -f "$work/warm.yaml" >/dev/null
+rollouts=()
+for i in $(seq "$runs"); do
+  deployment "r$i" 3 >"$work/r.yaml"
+  s=$(now)
+  kube apply -f "$work/r.yaml" >/dev/null
+  kube rollout status "deployment/r$i" --timeout 60s >/dev/null
+  rollouts+=("$(elapsed "$s" "$(now)")")
+  kube delete -f "$work/r.yaml" --grace-period=0 >/dev/null
+done
+rollout=$(median "${rollouts[@]}")
+
+log "replace: a deleted pod's replacement Running ($runs runs)"
+deployment keep 3 >"$work/keep.yaml"
+kube apply -f "$work/keep.yaml" >/dev/null
+kube rollout status deployment/keep --timeout 60s >/dev/null
+replaces=()
+for _ in $(seq "$runs"); do
+  victim=$(kube get pods -l app=keep -o jsonpath='{.items[0].metadata.name}')
+  s=$(now)
+  kube delete pod "$victim" --wait=false >/dev/null
+  while :; do
+    n=$(kube get pods -l app=keep -o jsonpath='{range .items[*]}{.metadata.name}={.status.phase}{"\n"}{end}' |
+      grep -v "^$victim=" | grep -c '=Running$' || true)
+    [ "$n" -ge 3 ] && break
+    sleep 0.01
+  done
+  replaces+=("$(elapsed "$s" "$(now)")")
+  kube rollout status deployment/keep --timeout 60s >/dev/null
+  sleep 1
+done
+replace=$(median "${replaces[@]}")
+
+log "wrk: through a ClusterIP and a NodePort vs one pod directly"
+cat >"$work/svc.yaml" <<'YML'
+apiVersion: v1
+kind: Service
+metadata: {name: keep}
+spec:
+  type: NodePort
+  selector: {app: keep}
+  ports: [{port: 80, targetPort: http, nodePort: 30080}]
+YML
+kube apply -f "$work/svc.yaml" >/dev/null
+sleep 2
+cip=$(kube get svc keep -o jsonpath='{.spec.clusterIP}')
+pip=$(kube get pods -l app=keep -o jsonpath='{.items[0].status.podIP}')
+wrk_rps() { wrk -t2 -c16 -d10s "$1" | awk '/Requests\/sec/ {print $2}'; }
+direct=$(wrk_rps "http://$pip:8080/index.html")
+viacip=$(wrk_rps "http://$cip/index.html")
+vianp=$(wrk_rps "http://127.0.0.1:30080/index.html")
+spread=$(python3 - "$cip" <<'PY'
+import collections, sys, urllib.request
+seen = collections.Counter()
+for _ in range(600):
+    seen[urllib.request.urlopen(f"http://{sys.argv[1]}/index.html", timeout=5).read().decode().strip()] += 1
+even = 600 / len(seen)
+print(" ".join(f"{n}" for n in seen.values()), f"(max deviation {max(abs(n - even) / even for n in seen.values()) * 100:.0f}%)")
+PY
+)
+
+log "hundred: 100 replicas until all are Ready"
+kube delete -f "$work/keep.yaml" -f "$work/svc.yaml" --grace-period=0 >/dev/null
+deployment many 100 >"$work/many.yaml"
+s=$(now)
+kube apply -f "$work/many.yaml" >/dev/null
+kube rollout status deployment/many --timeout 300s >/dev/null
+hundred=$(elapsed "$s" "$(now)")
+sleep 5
+rss=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$(cat "$work/run/serve.pid")/status")
+
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.3f}')" "$1" "$2"; }
+echo
+echo "| figure | skiff | target |"
+echo "|---|---|---|"
+echo "| apply 3 replicas with readiness until rollout status returns (median of $runs) | ${rollout} s | <= 0.5 s |"
+echo "| 100 replicas until all Ready | ${hundred} s | <= 10 s |"
+echo "| replacement pod Running after a delete (median of $runs) | ${replace} s | <= 0.3 s |"
+echo "| wrk to one pod directly | ${direct} req/s | |"
+echo "| wrk through the ClusterIP (3 pods) | ${viacip} req/s ($(ratio "$viacip" "$direct") of direct) | >= 0.9 |"
+echo "| wrk through the NodePort on 127.0.0.1 (3 pods) | ${vianp} req/s ($(ratio "$vianp" "$direct") of direct) | >= 0.9 |"
+echo "| 600 requests through the ClusterIP, per pod | ${spread} | each within 20% |"
+echo "| skiff serve RSS with 100 pods | ${rss} MiB | <= 30 MiB |"
