@@ -121,6 +121,9 @@ done
 replace=$(median "${replaces[@]}")
 
 log "wrk: through a ClusterIP and a NodePort vs one pod directly"
+# busybox's httpd closes every connection, so each request is a new one and
+# the pods' TIME_WAIT sockets pile up: each measure gets fresh pods (a
+# restarted rollout) so none inherits the last one's.
 cat >"$work/svc.yaml" <<'YML'
 apiVersion: v1
 kind: Service
@@ -131,13 +134,22 @@ spec:
   ports: [{port: 80, targetPort: http, nodePort: 30080}]
 YML
 kube apply -f "$work/svc.yaml" >/dev/null
-sleep 2
-cip=$(kube get svc keep -o jsonpath='{.spec.clusterIP}')
-pip=$(kube get pods -l app=keep -o jsonpath='{.items[0].status.podIP}')
+fresh() {
+  kube rollout restart deployment/keep >/dev/null
+  kube rollout status deployment/keep --timeout 60s >/dev/null
+  while [ "$(kube get pods -l app=keep -o name | wc -l)" -gt 3 ]; do sleep 0.2; done
+  sleep 2
+}
 wrk_rps() { wrk -t2 -c16 -d10s "$1" | awk '/Requests\/sec/ {print $2}'; }
+cip=$(kube get svc keep -o jsonpath='{.spec.clusterIP}')
+fresh
+pip=$(kube get pods -l app=keep -o jsonpath='{.items[0].status.podIP}')
 direct=$(wrk_rps "http://$pip:8080/index.html")
+fresh
 viacip=$(wrk_rps "http://$cip/index.html")
+fresh
 vianp=$(wrk_rps "http://127.0.0.1:30080/index.html")
+fresh
 spread=$(python3 - "$cip" <<'PY'
 import collections, sys, urllib.request
 seen = collections.Counter()

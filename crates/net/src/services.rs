@@ -6,8 +6,11 @@
 //! ports and its load-balancer ports (on every local address) jump to the
 //! service's chain, which picks one endpoint at random (`numgen`) or by
 //! the client's address (`jhash`, for ClientIP affinity) and DNATs to it.
-//! Service traffic is marked and masqueraded, so the reply comes back the
-//! way it went even when client and endpoint share a bridge. A service
+//! Service traffic from pods, other hosts and the host's loopback is
+//! marked and masqueraded (with random ports, so a new connection never
+//! meets an old one's TIME_WAIT at the pod), so the reply comes back the way
+//! it went even when client and endpoint share a bridge; the host's own
+//! addresses need none. A service
 //! without endpoints is refused at once (ICMP), as kube-proxy refuses it.
 
 use std::fmt::Write as _;
@@ -52,7 +55,7 @@ pub fn render(ports: &[ServicePort]) -> String {
     let _ = writeln!(
         s,
         "  chain postrouting {{\n    type nat hook postrouting priority 99; policy accept;\n    \
-         meta mark & {MARK:#x} == {MARK:#x} masquerade\n  }}"
+         meta mark & {MARK:#x} == {MARK:#x} masquerade fully-random\n  }}"
     );
     let mut services = String::from("  chain services {\n");
     let mut empty = Vec::new();
@@ -80,7 +83,8 @@ pub fn render(ports: &[ServicePort]) -> String {
         }
         let _ = writeln!(
             s,
-            "  chain {chain} {{\n    meta mark set meta mark | {MARK:#x}"
+            "  chain {chain} {{\n    fib saddr type != local meta mark set meta mark | {MARK:#x}\n    \
+             ip saddr 127.0.0.0/8 meta mark set meta mark | {MARK:#x}"
         );
         let n = p.endpoints.len();
         if n == 1 {
