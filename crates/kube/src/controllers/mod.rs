@@ -46,8 +46,12 @@ pub fn run(engine: &Engine, cancel: &Cancel) {
             Ok(None) => {}
             Err(e) => eprintln!("skiff serve: kubelet: {e}"),
         }
-        if let Err(e) = node::sync(&c) {
-            eprintln!("skiff serve: node: {e}");
+        // The Node once Kubernetes is used at all (a serve for the Docker API
+        // alone writes no object).
+        if seen > 0 {
+            if let Err(e) = node::sync(&c) {
+                eprintln!("skiff serve: node: {e}");
+            }
         }
         let mut pass = PassResult::default();
         if let Err(e) = workloads(&c, &mut pass) {

@@ -513,7 +513,7 @@ fn publish_names(c: &Cluster<'_>, services: &[Service], pods: &[Pod]) -> crate::
     }
     let e = c.engine();
     let mut writes = Vec::new();
-    if e.object_get(&key(DNS_ZONE_KIND, CLUSTER_DOMAIN))?.is_none() {
+    if !want.is_empty() && e.object_get(&key(DNS_ZONE_KIND, CLUSTER_DOMAIN))?.is_none() {
         writes.push(ObjectWrite::Put {
             key: key(DNS_ZONE_KIND, CLUSTER_DOMAIN),
             uid: crate::cluster::new_uid(),

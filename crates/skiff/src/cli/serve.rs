@@ -163,6 +163,9 @@ pub fn serve(root: &Path, runroot: &Path, a: ServeArgs) -> Result {
         runroot.join("serve.pid"),
         format!("{}\n", std::process::id()),
     );
+    // The notifier's watcher thread now, not at the controllers' first
+    // wait: the server's threads are then the same from its start on.
+    engine.notifier().map_err(fail)?;
     let controllers = engine.clone();
     std::thread::Builder::new()
         .name("controllers".into())
