@@ -817,3 +817,118 @@ fn after_a_reboot_system_boot_brings_the_deployments_back() {
         "three pods, each with its infra container"
     );
 }
+
+/// The names of the pods of app `web` that are not terminating.
+fn web_pods(k: &Kube) -> Vec<Value> {
+    k.json(&["get", "pods", "-l", "app=web"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_serve_killed_mid_rollout_is_finished_by_the_next_without_extra_pods() {
+    let k = Kube::new();
+    k.apply("pods/deployment.yaml");
+    k.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    let text = std::fs::read_to_string(kube_env::manifest("pods/deployment.yaml"))
+        .unwrap()
+        .replace("value: \"1\"", "value: \"2\"")
+        .replace(
+            "periodSeconds: 1",
+            "periodSeconds: 1\n          initialDelaySeconds: 1",
+        );
+    k.apply_text(&text);
+    // Killed once the new ReplicaSet has begun.
+    k.until(30, "the rollout under way", || {
+        k.json(&["get", "rs", "-l", "app=web"])["items"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+    });
+    k.stop_serve(libc::SIGKILL);
+    let mut most = web_pods(&k).len();
+    // Any change starts a new serve, which finishes the rollout.
+    k.apply_text(&text);
+    k.until(60, "the rollout finished", || {
+        most = most.max(web_pods(&k).len());
+        let d = k.json(&["get", "deploy", "web"]);
+        d["status"]["updatedReplicas"] == 3
+            && d["status"]["replicas"] == 3
+            && d["status"]["availableReplicas"] == 3
+    });
+    k.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    // Never more than replicas + maxSurge (25% of 3, rounded up: 1).
+    assert!(most <= 4, "{most} pods at once");
+    let pods = web_pods(&k);
+    assert_eq!(pods.len(), 3);
+    let hashes: std::collections::BTreeSet<String> = pods
+        .iter()
+        .map(|p| {
+            p["metadata"]["labels"]["pod-template-hash"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(hashes.len(), 1, "{hashes:?}");
+    let env = k.ok(&[
+        "exec",
+        pods[0]["metadata"]["name"].as_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "echo $VERSION",
+    ]);
+    assert_eq!(env, "2\n");
+    // Once the old ones have stopped, every engine container belongs to one
+    // of the three pods.
+    k.until(30, "only the new pods and their containers", || {
+        k.skiff_ok(&["ps", "-q"]).lines().count() == 6
+            && k.json(&["get", "pods"])["items"].as_array().unwrap().len() == 3
+    });
+}
+
+#[test]
+fn a_hundred_applies_end_in_the_last_spec() {
+    let k = Kube::new();
+    let base = std::fs::read_to_string(kube_env::manifest("pods/deployment.yaml")).unwrap();
+    let mut last = String::new();
+    for i in 0..100 {
+        last = base
+            .replace("value: \"1\"", &format!("value: \"{i}\""))
+            .replace("replicas: 3", &format!("replicas: {}", 1 + i % 3));
+        k.apply_text(&last);
+    }
+    k.ok(&["rollout", "status", "deployment/web", "--timeout", "120s"]);
+    // The last spec: 1 + 99 % 3 = 1 replica, VERSION 99.
+    k.until(60, "only the last spec's pod", || {
+        let pods = web_pods(&k);
+        pods.len() == 1
+            && k.json(&["get", "pods", "-l", "app=web"])["items"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 1
+    });
+    let pods = web_pods(&k);
+    let name = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
+    k.ready(&name, 30);
+    assert_eq!(
+        k.ok(&["exec", &name, "--", "sh", "-c", "echo $VERSION"]),
+        "99\n"
+    );
+    let d = k.json(&["get", "deploy", "web"]);
+    assert_eq!(d["spec"]["replicas"], 1);
+    assert_eq!(d["metadata"]["generation"], 100);
+    // The history is kept to its limit (10 old ones, and the current).
+    let rs = k.json(&["get", "rs", "-l", "app=web"])["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(rs <= 11, "{rs} ReplicaSets");
+}

@@ -55,6 +55,8 @@ struct Backoff {
 #[derive(Default)]
 pub struct Kubelet {
     backoff: HashMap<(String, String), Backoff>,
+    /// Why a container's last start failed (shown during its back-off).
+    start_errors: HashMap<(String, String), Waiting>,
     /// (pod uid, container, attempt) whose back-off was reported.
     reported: std::collections::HashSet<(String, String, u32)>,
     /// Containers being stopped: when SIGTERM was sent.
@@ -269,6 +271,7 @@ impl Kubelet {
     fn forget(&mut self, uid: &str) {
         self.backoff.retain(|(u, _), _| u != uid);
         self.reported.retain(|(u, _, _)| u != uid);
+        self.start_errors.retain(|(u, _), _| u != uid);
         self.probes.forget(uid);
     }
 
@@ -541,6 +544,19 @@ impl Kubelet {
                 attempt(x) + 1
             }
         };
+        // A start that failed is tried again after the kubelet's back-off,
+        // its error shown meanwhile.
+        let start_key = (p.uid.to_string(), format!("start:{}", k.name));
+        if let (Some(b), Some(w)) = (
+            self.backoff.get(&start_key),
+            self.start_errors.get(&start_key),
+        ) {
+            let until = b.last + b.delay;
+            if Instant::now() < until {
+                st.waiting(&k.name, w.reason, w.message.clone());
+                return Step::Wait(Some(until));
+            }
+        }
         // A pull that failed is tried again after the kubelet's back-off.
         let pull_key = (p.uid.to_string(), format!("pull:{}", k.name));
         if let Some(b) = self.backoff.get(&pull_key) {
@@ -558,6 +574,8 @@ impl Kubelet {
         match self.start_container(c, p, k, have, sb, next_attempt) {
             Ok(()) => {
                 self.backoff.remove(&pull_key);
+                self.backoff.remove(&start_key);
+                self.start_errors.remove(&start_key);
                 if init {
                     Step::Wait(None)
                 } else {
@@ -575,6 +593,19 @@ impl Kubelet {
                         .map_or(BACKOFF_START, |b| (b.delay * 2).min(BACKOFF_MAX));
                     let now = Instant::now();
                     self.backoff.insert(pull_key, Backoff { last: now, delay });
+                    wake = now + delay;
+                } else if w.reason == "RunContainerError" || w.reason == "CreateContainerError" {
+                    // (A configuration error is tried on every pass: nothing
+                    // is made until it is mended.)
+                    let delay = self
+                        .backoff
+                        .get(&start_key)
+                        .map_or(BACKOFF_START, |b| (b.delay * 2).min(BACKOFF_MAX));
+                    let now = Instant::now();
+                    self.backoff
+                        .insert(start_key.clone(), Backoff { last: now, delay });
+                    self.start_errors.insert(start_key, w.clone());
+                    record(c, p, "Warning", "Failed", &format!("Error: {}", w.message));
                     wake = now + delay;
                 }
                 st.waiting(&k.name, w.reason, w.message);
