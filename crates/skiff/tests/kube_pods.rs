@@ -897,12 +897,11 @@ fn a_serve_killed_mid_rollout_is_finished_by_the_next_without_extra_pods() {
 fn a_hundred_applies_end_in_the_last_spec() {
     let k = Kube::new();
     let base = std::fs::read_to_string(kube_env::manifest("pods/deployment.yaml")).unwrap();
-    let mut last = String::new();
     for i in 0..100 {
-        last = base
+        let spec = base
             .replace("value: \"1\"", &format!("value: \"{i}\""))
             .replace("replicas: 3", &format!("replicas: {}", 1 + i % 3));
-        k.apply_text(&last);
+        k.apply_text(&spec);
     }
     k.ok(&["rollout", "status", "deployment/web", "--timeout", "120s"]);
     // The last spec: 1 + 99 % 3 = 1 replica, VERSION 99.
