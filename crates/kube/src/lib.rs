@@ -14,6 +14,7 @@ pub mod kinds;
 pub mod kubelet;
 pub mod manifest;
 mod merge;
+pub mod metrics;
 pub mod object;
 pub mod pods;
 pub mod printers;

@@ -931,3 +931,45 @@ fn a_hundred_applies_end_in_the_last_spec() {
         .len();
     assert!(rs <= 11, "{rs} ReplicaSets");
 }
+
+#[test]
+fn an_autoscaler_scales_a_busy_deployment_up_and_back_down() {
+    let k = Kube::new();
+    k.start_serve(&["--hpa-sync-period", "1s"]);
+    k.apply("hpa/burner.yaml");
+    let replicas = |k: &Kube| {
+        k.json(&["get", "deploy", "burner"])["spec"]["replicas"]
+            .as_i64()
+            .unwrap_or(0)
+    };
+    k.until(40, "scaled up to the maximum", || replicas(&k) == 3);
+    let h = k.json(&["get", "hpa", "burner"]);
+    assert_eq!(h["status"]["desiredReplicas"], 3, "{h}");
+    assert!(
+        h["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"].as_i64()
+            > Some(50),
+        "{h}"
+    );
+    assert!(h["status"]["lastScaleTime"].is_string());
+    let row = k.ok(&["get", "hpa", "burner", "--no-headers"]);
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[..2], ["burner", "Deployment/burner"], "{row}");
+    assert!(cols[2] == "cpu:" && cols[3].ends_with("%/50%"), "{row}");
+    let events = k.ok(&["get", "events"]);
+    assert!(
+        events.contains(
+            "New size: 3; reason: cpu resource utilization (percentage of request) above target"
+        ),
+        "{events}"
+    );
+    // kube top sees the burning.
+    let top = k.ok(&["top", "pods"]);
+    assert!(top.starts_with("NAME") && top.contains("burner-"), "{top}");
+    // Once the burning stops, down to the minimum after the window.
+    k.until(60, "scaled back down", || replicas(&k) == 1);
+    let events = k.ok(&["get", "events"]);
+    assert!(
+        events.contains("New size: 1; reason: All metrics below target"),
+        "{events}"
+    );
+}

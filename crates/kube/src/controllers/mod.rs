@@ -7,6 +7,7 @@
 pub mod claims;
 pub mod deployment;
 pub mod events;
+pub mod hpa;
 pub mod job;
 pub mod node;
 pub mod replicaset;
@@ -26,9 +27,25 @@ use std::time::{Duration, Instant};
 /// controllers' informers resync).
 const RESYNC: Duration = Duration::from_secs(30);
 
+/// How the controllers run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How often the HorizontalPodAutoscalers are evaluated (15 s).
+    pub hpa_sync_period: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            hpa_sync_period: Duration::from_secs(15),
+        }
+    }
+}
+
 /// Run the controllers until `cancel` is set.
-pub fn run(engine: &Engine, cancel: &Cancel) {
+pub fn run(engine: &Engine, cancel: &Cancel, opts: &Options) {
     let c = Cluster::new(engine);
+    let mut hpa = hpa::Hpa::new(opts.hpa_sync_period);
     let mut kubelet = Kubelet::new();
     let mut proxy = services::Proxy::default();
     while !cancel.is_cancelled() {
@@ -56,6 +73,9 @@ pub fn run(engine: &Engine, cancel: &Cancel) {
         let mut pass = PassResult::default();
         if let Err(e) = workloads(&c, &mut pass) {
             eprintln!("skiff serve: controllers: {e}");
+        }
+        if let Err(e) = all_pods(&c).and_then(|pods| hpa.sync(&c, &pods, &mut pass)) {
+            eprintln!("skiff serve: autoscaler: {e}");
         }
         match all_pods(&c).and_then(|pods| services::sync(&c, &pods, &mut proxy)) {
             Ok(()) => {}

@@ -166,59 +166,77 @@ pub fn prepare(p: &PodRef<'_>, c: &Cluster<'_>) -> Result<(), Waiting> {
 }
 
 /// A ConfigMap's or Secret's keys as files in `dir` (only `items` when
-/// given, at their paths and modes), replacing what was there.
+/// given, at their paths and modes). Runs on every pass: a file is written
+/// only when its content or mode differs (to a temporary name, then renamed
+/// over the old one, so a reader in a container never sees it missing or
+/// half-written), and files no longer wanted go.
 fn write_keys(
     dir: &Path,
     data: &BTreeMap<String, Vec<u8>>,
     items: Option<&[KeyToPath]>,
     mode: i32,
 ) -> std::io::Result<()> {
-    let tmp = dir.with_extension("new");
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
-    let files: Vec<(String, &Vec<u8>, i32)> = match items {
+    let files: Vec<(String, &Vec<u8>, u32)> = match items {
         Some(items) => items
             .iter()
             .filter_map(|i| {
                 data.get(&i.key)
-                    .map(|v| (i.path.clone(), v, i.mode.unwrap_or(mode)))
+                    .map(|v| (i.path.clone(), v, i.mode.unwrap_or(mode) as u32 & 0o7777))
             })
             .collect(),
-        None => data.iter().map(|(k, v)| (k.clone(), v, mode)).collect(),
+        None => data
+            .iter()
+            .map(|(k, v)| (k.clone(), v, mode as u32 & 0o7777))
+            .collect(),
     };
-    for (path, value, mode) in files {
-        if path.split('/').any(|p| p == ".." || p.is_empty()) {
+    let files: Vec<_> = files
+        .into_iter()
+        .filter(|(p, _, _)| !p.split('/').any(|c| c == ".." || c.is_empty()))
+        .collect();
+    std::fs::create_dir_all(dir)?;
+    for (path, value, mode) in &files {
+        let f = dir.join(path);
+        let same = std::fs::read(&f).is_ok_and(|have| &have == *value)
+            && std::fs::metadata(&f).is_ok_and(|m| m.permissions().mode() & 0o7777 == *mode);
+        if same {
             continue;
         }
-        let f = tmp.join(&path);
-        if let Some(parent) = f.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&f, value)?;
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode as u32 & 0o7777))?;
+        let parent = f.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent)?;
+        let tmp = parent.join(format!(
+            ".{}.new",
+            f.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        std::fs::write(&tmp, value)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(*mode))?;
+        std::fs::rename(&tmp, &f)?;
     }
-    // The directory is bind-mounted by running containers: refresh its
-    // content in place rather than replacing the directory.
-    std::fs::create_dir_all(dir)?;
-    for e in std::fs::read_dir(dir)? {
-        let p = e?.path();
-        if !tmp.join(p.file_name().unwrap_or_default()).exists() {
+    // What is there but not wanted.
+    let wanted: std::collections::HashSet<std::path::PathBuf> =
+        files.iter().map(|(p, _, _)| dir.join(p)).collect();
+    fn sweep(
+        d: &Path,
+        wanted: &std::collections::HashSet<std::path::PathBuf>,
+    ) -> std::io::Result<bool> {
+        let mut keep = false;
+        for e in std::fs::read_dir(d)? {
+            let p = e?.path();
             if p.is_dir() {
-                std::fs::remove_dir_all(&p)?;
+                if sweep(&p, wanted)? {
+                    keep = true;
+                } else {
+                    std::fs::remove_dir(&p)?;
+                }
+            } else if wanted.contains(&p) {
+                keep = true;
             } else {
                 std::fs::remove_file(&p)?;
             }
         }
+        Ok(keep)
     }
-    for e in std::fs::read_dir(&tmp)? {
-        let e = e?;
-        let to = dir.join(e.file_name());
-        if to.is_dir() {
-            std::fs::remove_dir_all(&to)?;
-        }
-        std::fs::rename(e.path(), to)?;
-    }
-    std::fs::remove_dir_all(&tmp)
+    sweep(dir, &wanted)?;
+    Ok(())
 }
 
 /// Remove what a pod's volumes left on the host (its emptyDirs and copies

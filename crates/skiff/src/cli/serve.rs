@@ -19,6 +19,9 @@ pub struct ServeArgs {
     /// The group that may use the unix sockets (their mode is 0660).
     #[arg(long, default_value = "docker")]
     group: String,
+    /// How often the HorizontalPodAutoscalers are evaluated.
+    #[arg(long = "hpa-sync-period", default_value = "15s")]
+    hpa_sync_period: String,
 }
 
 type Result = std::result::Result<(), super::Failure>;
@@ -167,9 +170,14 @@ pub fn serve(root: &Path, runroot: &Path, a: ServeArgs) -> Result {
     // wait: the server's threads are then the same from its start on.
     engine.notifier().map_err(fail)?;
     let controllers = engine.clone();
+    let opts = skiff_kube::controllers::Options {
+        hpa_sync_period: super::kube::duration(&a.hpa_sync_period)
+            .map_err(|f| fail(f.msg))?
+            .max(std::time::Duration::from_millis(100)),
+    };
     std::thread::Builder::new()
         .name("controllers".into())
-        .spawn(move || skiff_kube::controllers::run(&controllers, &Default::default()))
+        .spawn(move || skiff_kube::controllers::run(&controllers, &Default::default(), &opts))
         .map_err(|e| fail(format!("starting the controllers: {e}")))?;
     skiff_api::serve(engine, listeners);
     drop(lock);

@@ -173,6 +173,24 @@ impl Kube {
         last
     }
 
+    /// Start the store's `skiff serve` with `args` (before a `kube` command
+    /// starts one with none), its output in RUNROOT/serve.log.
+    pub fn start_serve(&self, args: &[&str]) {
+        std::fs::create_dir_all(&self.runroot).unwrap();
+        let log = std::fs::File::create(self.runroot.join("serve.log")).unwrap();
+        let mut a = vec!["serve"];
+        a.extend(args);
+        let mut child = self
+            .skiff(&a)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        // Reaped when it ends (dropping the environment kills it).
+        std::thread::spawn(move || child.wait());
+        self.until(10, "skiff serve started", || self.serve_pid().is_some());
+    }
+
     /// The pid of the store's `skiff serve`, if one runs.
     pub fn serve_pid(&self) -> Option<i32> {
         let pid: i32 = std::fs::read_to_string(self.runroot.join("serve.pid"))

@@ -6,6 +6,8 @@ mod get;
 mod output;
 mod pods;
 mod rollout;
+mod top;
+pub(crate) use rollout::duration;
 
 use super::{open, Failure, Result};
 use skiff_kube::{Cluster, Error, Kind};
@@ -32,6 +34,9 @@ pub enum KubeCmd {
     Rollout(rollout::RolloutCmd),
     /// Set a new size for a deployment or replica set.
     Scale(rollout::ScaleArgs),
+    /// Display resource (CPU/memory) usage.
+    #[command(subcommand)]
+    Top(top::TopCmd),
 }
 
 pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
@@ -58,6 +63,7 @@ pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
         KubeCmd::Exec(a) => pods::exec(&cluster, root, runroot, a),
         KubeCmd::Rollout(r) => rollout::rollout(&cluster, r),
         KubeCmd::Scale(a) => rollout::scale(&cluster, a),
+        KubeCmd::Top(t) => top::top(&cluster, t),
     }
 }
 
