@@ -228,7 +228,8 @@ fn clients_gone_mid_build_leave_nothing_stuck() {
     let threads = s.threads_down_to(baseline);
     assert!(
         threads <= baseline,
-        "threads stayed: {threads} > {baseline}"
+        "threads stayed: {threads} > {baseline}: {:?}",
+        s.thread_names()
     );
     e.assert_clean();
 }

@@ -165,6 +165,16 @@ impl Engine {
             }
         }
         let script = if ports.is_empty() {
+            // Nothing to serve and nothing to remove: no nft run (a server
+            // for the Docker API alone never touches this table).
+            let exists = skiff_net::netlink::nft_table_exists(
+                libc::AF_INET as u8,
+                skiff_net::services::TABLE,
+            )
+            .unwrap_or(true);
+            if !exists {
+                return Ok(());
+            }
             skiff_net::services::render_empty()
         } else {
             skiff_net::services::render(ports)

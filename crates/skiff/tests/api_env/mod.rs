@@ -120,6 +120,22 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// The names of the server's threads.
+    pub fn thread_names(&self) -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+            .map(|d| {
+                d.flatten()
+                    .map(|t| {
+                        std::fs::read_to_string(t.path().join("comm"))
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// How many threads the server has (one per connection it serves).
     pub fn threads(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
@@ -128,10 +144,11 @@ impl Server {
     }
 
     /// The server's threads once they are `baseline` or fewer (or after
-    /// 2.5 s, as they are then).
+    /// 10 s, as they are then: a loaded machine finishes a connection's
+    /// last work late).
     pub fn threads_down_to(&self, baseline: usize) -> usize {
         let mut threads = self.threads();
-        for _ in 0..50 {
+        for _ in 0..200 {
             if threads <= baseline {
                 break;
             }
