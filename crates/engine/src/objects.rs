@@ -39,8 +39,22 @@ impl Engine {
         deadline: Option<Instant>,
         cancel: &Cancel,
     ) -> Result<i64> {
+        let generation = self.notifier()?.generation();
+        self.objects_wait_since(after, generation, deadline, cancel)
+    }
+
+    /// [`Engine::objects_wait`] for changes since the notifier's
+    /// `generation` (read before the caller looked at anything: a change
+    /// while it looked, an exit say, then wakes it at once instead of being
+    /// missed).
+    pub fn objects_wait_since(
+        &self,
+        after: i64,
+        generation: u64,
+        deadline: Option<Instant>,
+        cancel: &Cancel,
+    ) -> Result<i64> {
         let n = self.notifier()?;
-        let generation = n.generation();
         let now = self.objects_revision()?;
         if now != after {
             return Ok(now);

@@ -49,6 +49,15 @@ pub fn run(engine: &Engine, cancel: &Cancel, opts: &Options) {
     let mut kubelet = Kubelet::new();
     let mut proxy = services::Proxy::default();
     while !cancel.is_cancelled() {
+        // What the notifier has seen before this pass looks at anything.
+        let generation = match engine.notifier() {
+            Ok(n) => n.generation(),
+            Err(e) => {
+                eprintln!("skiff serve: controllers: {e}");
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
         let seen = match engine.objects_revision() {
             Ok(r) => r,
             Err(e) => {
@@ -87,7 +96,7 @@ pub fn run(engine: &Engine, cancel: &Cancel, opts: &Options) {
         if let Some(t) = pass.wake {
             next = next.min(t);
         }
-        if let Err(e) = engine.objects_wait(seen, Some(next), cancel) {
+        if let Err(e) = engine.objects_wait_since(seen, generation, Some(next), cancel) {
             eprintln!("skiff serve: controllers: {e}");
             std::thread::sleep(Duration::from_secs(1));
         }

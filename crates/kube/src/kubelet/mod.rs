@@ -13,10 +13,14 @@
 //! SIGTERM, SIGKILL after the grace period, and are removed; then the pod
 //! object goes.
 
+mod lookup;
 pub mod probe;
 pub mod spec;
 mod status;
 pub mod volumes;
+
+pub use lookup::pod_container;
+pub(crate) use lookup::{ensure_pod_network, pod_containers};
 
 use crate::cluster::Cluster;
 use crate::kinds::Kind;
@@ -24,7 +28,7 @@ use crate::object::Object;
 use k8s_openapi::api::core::v1::{Container as PodContainer, Pod};
 use skiff_engine::images::{PullOptions, PullPolicy};
 use skiff_engine::model::{Container, Status};
-use spec::{PodRef, Waiting, ATTEMPT, CONTAINER_NAME, INFRA, POD_NETWORK, POD_UID};
+use spec::{PodRef, Waiting, ATTEMPT, CONTAINER_NAME, INFRA, POD_UID};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -706,120 +710,4 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// An event about the pod, from the kubelet.
 fn record(c: &Cluster<'_>, p: &PodRef<'_>, ty: &str, reason: &str, msg: &str) {
     crate::controllers::events::record(c, &Object::Pod(Box::new(p.pod.clone())), ty, reason, msg);
-}
-
-/// The engine containers of the pod with `uid`.
-pub(crate) fn pod_containers(c: &Cluster<'_>, uid: &str) -> crate::Result<PodContainers> {
-    let mut out = PodContainers::default();
-    for k in c.engine().list()? {
-        if k.config.labels.get(POD_UID).map(String::as_str) != Some(uid) {
-            continue;
-        }
-        let name = k
-            .config
-            .labels
-            .get(CONTAINER_NAME)
-            .cloned()
-            .unwrap_or_default();
-        out.by_name.entry(name).or_default().push(k);
-    }
-    for v in out.by_name.values_mut() {
-        v.sort_by_key(|k| std::cmp::Reverse(attempt(k)));
-    }
-    Ok(out)
-}
-
-/// The network pods are on, made on first use.
-fn ensure_pod_network(c: &Cluster<'_>) -> skiff_engine::Result<()> {
-    let e = c.engine();
-    if e.network_find(POD_NETWORK).is_ok() {
-        return Ok(());
-    }
-    let labels = [("io.skiff.kube".to_string(), "pods".to_string())].into();
-    match e.network_create(
-        POD_NETWORK,
-        &skiff_engine::network::CreateNetwork {
-            labels,
-            ..Default::default()
-        },
-    ) {
-        Ok(_) => Ok(()),
-        // Made by another meanwhile.
-        Err(_) if e.network_find(POD_NETWORK).is_ok() => Ok(()),
-        Err(err) => Err(err),
-    }
-}
-
-/// Which engine container `kubectl logs`/`exec` mean: the pod's container
-/// `container` (its first when None, as kubectl defaults), its current
-/// attempt or, with `previous`, the one before. The ID, and the container's
-/// name when it was defaulted among several (kubectl says so).
-pub fn pod_container(
-    c: &Cluster<'_>,
-    namespace: &str,
-    pod: &str,
-    container: Option<&str>,
-    previous: bool,
-) -> crate::Result<(String, Option<String>)> {
-    let Some(Object::Pod(p)) = c.get(Kind::Pod, namespace, pod)? else {
-        return Err(crate::Error::NotFound {
-            context: String::new(),
-            resource: "pods".into(),
-            name: pod.into(),
-        });
-    };
-    let spec = p.spec.clone().unwrap_or_default();
-    let names: Vec<String> = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .chain(spec.containers.iter())
-        .map(|k| k.name.clone())
-        .collect();
-    let (name, defaulted) = match container {
-        Some(n) if names.iter().any(|x| x == n) => (n.to_string(), None),
-        Some(n) => {
-            return Err(crate::Error::Usage(format!(
-                "container {n} is not valid for pod {pod}"
-            )));
-        }
-        None => {
-            let first = spec
-                .containers
-                .first()
-                .map(|k| k.name.clone())
-                .unwrap_or_default();
-            let note = (spec.containers.len() > 1).then(|| {
-                let all: Vec<_> = spec.containers.iter().map(|k| k.name.as_str()).collect();
-                format!("Defaulted container \"{first}\" out of: {}", all.join(", "))
-            });
-            (first, note)
-        }
-    };
-    let have = pod_containers(c, p.metadata.uid.as_deref().unwrap_or(""))?;
-    let found = if previous {
-        have.previous(&name)
-    } else {
-        have.latest(&name)
-    };
-    match found {
-        Some(k) if k.state.status != Status::Created => Ok((k.id.clone(), defaulted)),
-        _ if previous => Err(crate::Error::BadRequest(format!(
-            "previous terminated container \"{name}\" in pod \"{pod}\" not found"
-        ))),
-        _ => {
-            let reason = p
-                .status
-                .as_ref()
-                .and_then(|s| s.container_statuses.as_ref())
-                .and_then(|cs| cs.iter().find(|s| s.name == name))
-                .and_then(|s| s.state.as_ref())
-                .and_then(|s| s.waiting.as_ref())
-                .and_then(|w| w.reason.clone())
-                .unwrap_or_else(|| "ContainerCreating".into());
-            Err(crate::Error::BadRequest(format!(
-                "container \"{name}\" in pod \"{pod}\" is waiting to start: {reason}"
-            )))
-        }
-    }
 }
