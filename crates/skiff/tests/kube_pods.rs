@@ -417,3 +417,37 @@ fn images_that_cannot_be_had_and_probes_that_find_nothing() {
         "{row}"
     );
 }
+
+#[test]
+fn a_pods_process_killed_with_sigkill_is_restarted() {
+    let k = Kube::new();
+    k.apply_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: victim}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n  - {name: c, image: busybox:1.36, command: [sleep, '600']}\n",
+    );
+    let pod = k.ready("victim", 30);
+    let id = status(&pod, "c")["containerID"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("skiff://")
+        .to_string();
+    let pid: i32 = k
+        .skiff_ok(&["inspect", "-f", "{{.State.Pid}}", &id])
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: killing this test's own container's process.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    k.until(30, "the container restarted", || {
+        let s = status(&k.pod("victim"), "c");
+        s["restartCount"] == 1 && s["state"]["running"].is_object()
+    });
+    let s = status(&k.pod("victim"), "c");
+    assert_eq!(s["lastState"]["terminated"]["exitCode"], 137, "{s}");
+    assert_ne!(
+        s["containerID"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("skiff://"),
+        id
+    );
+}
