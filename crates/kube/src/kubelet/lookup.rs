@@ -6,27 +6,44 @@ use super::{attempt, PodContainers};
 use crate::cluster::Cluster;
 use crate::kinds::Kind;
 use crate::object::Object;
-use skiff_engine::model::Status;
+use skiff_engine::model::{Container, Status};
+use std::collections::HashMap;
 
-/// The engine containers of the pod with `uid`.
-pub(crate) fn pod_containers(c: &Cluster<'_>, uid: &str) -> crate::Result<PodContainers> {
-    let mut out = PodContainers::default();
-    for k in c.engine().list()? {
-        if k.config.labels.get(POD_UID).map(String::as_str) != Some(uid) {
+/// Engine containers grouped by the pod (uid) and container they belong
+/// to, newest attempt first; containers of no pod are left out.
+pub(crate) fn group_by_pod(containers: Vec<Container>) -> HashMap<String, PodContainers> {
+    let mut by_pod: HashMap<String, PodContainers> = HashMap::new();
+    for k in containers {
+        let Some(uid) = k.config.labels.get(POD_UID).cloned() else {
             continue;
-        }
+        };
         let name = k
             .config
             .labels
             .get(CONTAINER_NAME)
             .cloned()
             .unwrap_or_default();
-        out.by_name.entry(name).or_default().push(k);
+        by_pod
+            .entry(uid)
+            .or_default()
+            .by_name
+            .entry(name)
+            .or_default()
+            .push(k);
     }
-    for v in out.by_name.values_mut() {
-        v.sort_by_key(|k| std::cmp::Reverse(attempt(k)));
+    for pod in by_pod.values_mut() {
+        for v in pod.by_name.values_mut() {
+            v.sort_by_key(|k| std::cmp::Reverse(attempt(k)));
+        }
     }
-    Ok(out)
+    by_pod
+}
+
+/// The engine containers of the pod with `uid`.
+pub(crate) fn pod_containers(c: &Cluster<'_>, uid: &str) -> crate::Result<PodContainers> {
+    Ok(group_by_pod(c.engine().list()?)
+        .remove(uid)
+        .unwrap_or_default())
 }
 
 /// The network pods are on, made on first use.

@@ -17,10 +17,11 @@ mod lookup;
 pub mod probe;
 pub mod spec;
 mod status;
+mod stop;
 pub mod volumes;
 
 pub use lookup::pod_container;
-pub(crate) use lookup::{ensure_pod_network, pod_containers};
+pub(crate) use lookup::{ensure_pod_network, group_by_pod, pod_containers};
 
 use crate::cluster::Cluster;
 use crate::kinds::Kind;
@@ -28,7 +29,7 @@ use crate::object::Object;
 use k8s_openapi::api::core::v1::{Container as PodContainer, Pod};
 use skiff_engine::images::{PullOptions, PullPolicy};
 use skiff_engine::model::{Container, Status};
-use spec::{PodRef, Waiting, ATTEMPT, CONTAINER_NAME, INFRA, POD_UID};
+use spec::{PodRef, Waiting, ATTEMPT, INFRA};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -127,30 +128,7 @@ impl Kubelet {
                 _ => None,
             })
             .collect();
-        let mut by_pod: HashMap<String, PodContainers> = HashMap::new();
-        for k in c.engine().list()? {
-            let Some(uid) = k.config.labels.get(POD_UID).cloned() else {
-                continue;
-            };
-            let name = k
-                .config
-                .labels
-                .get(CONTAINER_NAME)
-                .cloned()
-                .unwrap_or_default();
-            by_pod
-                .entry(uid)
-                .or_default()
-                .by_name
-                .entry(name)
-                .or_default()
-                .push(k);
-        }
-        for list in by_pod.values_mut() {
-            for v in list.by_name.values_mut() {
-                v.sort_by_key(|k| std::cmp::Reverse(attempt(k)));
-            }
-        }
+        let by_pod = group_by_pod(c.engine().list()?);
         // Containers of pods that are gone: stopped, then removed.
         let live: std::collections::HashSet<&str> = pods
             .iter()
@@ -272,64 +250,24 @@ impl Kubelet {
         Ok(())
     }
 
+    /// Start (or lengthen) the back-off of `key`: none was running, 10 s;
+    /// else twice the last, at most 300 s. When it ends.
+    fn back_off(&mut self, key: &(String, String)) -> Instant {
+        let delay = self
+            .backoff
+            .get(key)
+            .map_or(BACKOFF_START, |b| (b.delay * 2).min(BACKOFF_MAX));
+        let now = Instant::now();
+        self.backoff
+            .insert(key.clone(), Backoff { last: now, delay });
+        now + delay
+    }
+
     fn forget(&mut self, uid: &str) {
         self.backoff.retain(|(u, _), _| u != uid);
         self.reported.retain(|(u, _, _)| u != uid);
         self.start_errors.retain(|(u, _), _| u != uid);
         self.probes.forget(uid);
-    }
-
-    /// Stop `containers` (SIGTERM, then SIGKILL once their grace period,
-    /// `grace` or each one's own, is over) and, when `remove`, remove the stopped ones. None when all are
-    /// gone; else when to look again.
-    fn terminate<'a>(
-        &mut self,
-        c: &Cluster<'_>,
-        containers: impl Iterator<Item = &'a Container>,
-        remove: bool,
-        grace: Option<i64>,
-    ) -> Option<Instant> {
-        let e = c.engine();
-        let now = Instant::now();
-        let mut next: Option<Instant> = None;
-        let containers: Vec<&Container> = containers.collect();
-        // The infra container goes last: it holds the namespaces the
-        // others still run in.
-        let others_run = containers.iter().any(|k| {
-            running(k) && k.config.labels.get(CONTAINER_NAME).map(String::as_str) != Some(INFRA)
-        });
-        for k in containers {
-            let infra = k.config.labels.get(CONTAINER_NAME).map(String::as_str) == Some(INFRA);
-            if infra && others_run {
-                next = Some(next.map_or(now + Duration::from_millis(200), |n: Instant| n));
-                continue;
-            }
-            if running(k) {
-                let sent = *self.stopping.entry(k.id.clone()).or_insert_with(|| {
-                    let _ = e.kill(&k.id, libc::SIGTERM);
-                    now
-                });
-                // The grace period may have been shortened since (a second
-                // delete with a shorter --grace-period).
-                let secs = grace.or(k.config.stop_timeout).unwrap_or(30).max(0);
-                let deadline = sent + Duration::from_secs(secs as u64);
-                if now >= deadline {
-                    let _ = e.kill(&k.id, libc::SIGKILL);
-                }
-                let t = if now >= deadline {
-                    now + Duration::from_millis(200)
-                } else {
-                    deadline
-                };
-                next = Some(next.map_or(t, |n| n.min(t)));
-            } else {
-                self.stopping.remove(&k.id);
-                if remove {
-                    let _ = e.remove(&k.id, true, false);
-                }
-            }
-        }
-        next
     }
 
     /// Bring one pod's containers in line with its spec, and write its
@@ -534,12 +472,7 @@ impl Kubelet {
                         return Step::Wait(Some(until));
                     }
                 }
-                let delay = self
-                    .backoff
-                    .get(&key)
-                    .map_or(BACKOFF_START, |b| (b.delay * 2).min(BACKOFF_MAX));
-                self.backoff
-                    .insert(key.clone(), Backoff { last: now, delay });
+                self.back_off(&key);
                 // Keep the attempt that just ended (`logs --previous`); drop
                 // the ones before it.
                 if let Some(old) = have.previous(&k.name) {
@@ -591,26 +524,13 @@ impl Kubelet {
                 if w.reason == "ErrImagePull" || w.reason == "ErrImageNeverPull" {
                     record(c, p, "Warning", "Failed", &w.message);
                     record(c, p, "Warning", "Failed", &format!("Error: {}", w.reason));
-                    let delay = self
-                        .backoff
-                        .get(&pull_key)
-                        .map_or(BACKOFF_START, |b| (b.delay * 2).min(BACKOFF_MAX));
-                    let now = Instant::now();
-                    self.backoff.insert(pull_key, Backoff { last: now, delay });
-                    wake = now + delay;
+                    wake = self.back_off(&pull_key);
                 } else if w.reason == "RunContainerError" || w.reason == "CreateContainerError" {
                     // (A configuration error is tried on every pass: nothing
                     // is made until it is mended.)
-                    let delay = self
-                        .backoff
-                        .get(&start_key)
-                        .map_or(BACKOFF_START, |b| (b.delay * 2).min(BACKOFF_MAX));
-                    let now = Instant::now();
-                    self.backoff
-                        .insert(start_key.clone(), Backoff { last: now, delay });
+                    wake = self.back_off(&start_key);
                     self.start_errors.insert(start_key, w.clone());
                     record(c, p, "Warning", "Failed", &format!("Error: {}", w.message));
-                    wake = now + delay;
                 }
                 st.waiting(&k.name, w.reason, w.message);
                 Step::Wait(Some(wake))
