@@ -60,6 +60,9 @@ struct HostBody {
     dns_options: Option<Vec<String>>,
     dns_search: Option<Vec<String>>,
     extra_hosts: Option<Vec<String>>,
+    ipc_mode: Option<String>,
+    pid_mode: Option<String>,
+    group_add: Option<Vec<String>>,
     privileged: Option<bool>,
     publish_all_ports: Option<bool>,
     readonly_rootfs: Option<bool>,
@@ -194,6 +197,9 @@ fn create_options(name: Option<&str>, b: CreateBody) -> skiff_engine::Result<Cre
         dns_search: h.dns_search.unwrap_or_default(),
         dns_options: h.dns_options.unwrap_or_default(),
         extra_hosts: h.extra_hosts.unwrap_or_default(),
+        ipc_mode: h.ipc_mode.unwrap_or_default(),
+        pid_mode: h.pid_mode.unwrap_or_default(),
+        group_add: h.group_add.unwrap_or_default(),
         ..Default::default()
     };
     for (port, bindings) in h.port_bindings.unwrap_or_default() {

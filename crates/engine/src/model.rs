@@ -114,6 +114,17 @@ pub struct HostConfig {
     pub dns_options: Vec<String>,
     /// `--add-host` values, `host:ip`.
     pub extra_hosts: Vec<String>,
+    /// The resolver file names the `dns` servers (or the host's) itself,
+    /// without the embedded DNS in front of them (not a Docker setting: a
+    /// Kubernetes pod's dnsPolicy None or Default).
+    pub dns_direct: bool,
+    /// `--ipc`: "" or "private" (its own namespace), "shareable" (its own,
+    /// others may join), "host", or "container:X" (X's namespace).
+    pub ipc_mode: String,
+    /// `--pid`: "" (its own namespace), "host", or "container:X".
+    pub pid_mode: String,
+    /// `--group-add`: supplementary groups, by name or number.
+    pub group_add: Vec<String>,
 }
 
 /// Docker's `PortBinding`: empty strings mean all addresses, a random port.
@@ -142,6 +153,9 @@ pub struct MountPoint {
     pub mode: String,
     /// From `--mount` (listed in `HostConfig.Mounts`).
     pub from_mount_flag: bool,
+    /// A volume's directory mounted instead of all of it
+    /// (`volume-subpath=`); it must exist.
+    pub subpath: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

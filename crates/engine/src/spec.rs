@@ -128,7 +128,7 @@ pub fn capabilities(c: &Container) -> Result<Vec<String>, SpecError> {
 /// The uid, gid and additional gids for `user` (`name|uid[:group|gid]`),
 /// looked up in the container's /etc/passwd and /etc/group.
 pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), SpecError> {
-    resolve_user_home(rootfs, user).map(|(u, g, x, _)| (u, g, x))
+    resolve_user_home(rootfs, user, &[]).map(|(u, g, x, _)| (u, g, x))
 }
 
 /// [`resolve_user`] and the user's home directory (`/` when passwd has no
@@ -136,6 +136,7 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), S
 pub fn resolve_user_home(
     rootfs: &Path,
     user: &str,
+    group_add: &[String],
 ) -> Result<(u32, u32, Vec<u32>, String), SpecError> {
     let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
     let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
@@ -200,6 +201,14 @@ pub fn resolve_user_home(
             }
         }
     }
+    // `--group-add` (and a pod's supplemental groups), for the process and
+    // every exec.
+    for g in group_add {
+        let id = group_id(rootfs, g)?;
+        if !extra.contains(&id) {
+            extra.push(id);
+        }
+    }
     Ok((uid, gid, extra, home))
 }
 
@@ -254,6 +263,20 @@ pub fn hostname(c: &Container) -> String {
     }
 }
 
+/// A `--group-add` value: a number, or a group of the image's /etc/group.
+fn group_id(rootfs: &Path, g: &str) -> Result<u32, SpecError> {
+    if let Ok(n) = g.parse() {
+        return Ok(n);
+    }
+    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    group
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 3 && f[0] == g)
+        .and_then(|f| f[2].parse().ok())
+        .ok_or_else(|| SpecError::NoGroup(g.to_string()))
+}
+
 /// Everything [`build`] needs beside the container.
 pub struct SpecInput<'a> {
     /// The container's mounted root filesystem.
@@ -266,14 +289,17 @@ pub struct SpecInput<'a> {
     pub init: Option<&'a Path>,
     /// (rows, columns) of the client's terminal, for `-t`.
     pub console_size: Option<(u16, u16)>,
-    /// `--network container:X`: the network namespace to join.
-    pub netns_path: Option<String>,
+    /// Namespaces joined from another container (`--network`, `--ipc`,
+    /// `--pid container:X`): the OCI type ("network", "ipc", "pid") and the
+    /// path to join.
+    pub joins: Vec<(&'static str, String)>,
 }
 
 /// The OCI config for `c`.
 pub fn build(c: &Container, input: &SpecInput<'_>) -> Result<Value, SpecError> {
     let hostname = hostname(c);
-    let (uid, gid, extra, home) = resolve_user_home(input.rootfs, &c.config.user)?;
+    let (uid, gid, extra, home) =
+        resolve_user_home(input.rootfs, &c.config.user, &c.host.group_add)?;
     let caps = capabilities(c)?;
     let mut args: Vec<String> = c.config.entrypoint.clone();
     args.extend(c.config.cmd.iter().cloned());
@@ -336,6 +362,10 @@ pub fn build(c: &Container, input: &SpecInput<'_>) -> Result<Value, SpecError> {
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
     ];
+    // A mount of the container's own on /dev/shm replaces the default one.
+    if input.mounts.iter().any(|m| m["destination"] == "/dev/shm") {
+        mounts.retain(|m| m["destination"] != "/dev/shm");
+    }
     if let Some(init) = input.init {
         mounts.push(json!({"destination": "/sbin/docker-init", "type": "bind",
             "source": init, "options": ["bind", "ro"]}));
@@ -347,16 +377,17 @@ pub fn build(c: &Container, input: &SpecInput<'_>) -> Result<Value, SpecError> {
             "source": src, "options": ["rbind", "rprivate"]}));
     }
 
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
-    match &input.netns_path {
-        Some(p) => namespaces.push(json!({"type": "network", "path": p})),
-        None if c.host.network_mode != "host" => namespaces.push(json!({"type": "network"})),
-        None => {}
+    let mut namespaces = vec![json!({"type": "uts"}), json!({"type": "mount"})];
+    for (typ, mode) in [
+        ("pid", &c.host.pid_mode),
+        ("ipc", &c.host.ipc_mode),
+        ("network", &c.host.network_mode),
+    ] {
+        match input.joins.iter().find(|(t, _)| *t == typ) {
+            Some((_, p)) => namespaces.push(json!({"type": typ, "path": p})),
+            None if mode != "host" => namespaces.push(json!({"type": typ})),
+            None => {}
+        }
     }
     // Docker makes a private cgroup namespace where cgroup v2 is the only
     // hierarchy, and shares the host's elsewhere.

@@ -5367,6 +5367,42 @@ fn picked_ports(s: &str) -> String {
         .collect()
 }
 
+// Namespaces shared with another container, and added groups.
+fn ipc_pid_and_groups(c: &Ctx) {
+    let donor = c.name("donor");
+    c.setup(&cl!(
+        "run -d --name {donor} --ipc shareable {IMG} sleep 60",
+        donor
+    ));
+    c.same(
+        "--ipc and --pid container:X, --group-add",
+        &cl!(
+            "run --rm --ipc container:{donor} --pid container:{donor} --group-add 50 \
+              --group-add 7 {IMG} sh -c 'ps -o comm; id -G'",
+            donor
+        ),
+        E::Exact,
+    );
+    let fmt = "{{.HostConfig.IpcMode}} {{.HostConfig.PidMode}} {{.HostConfig.GroupAdd}}";
+    c.same(
+        "the modes in inspect",
+        &cl!("inspect -f {fmt} {donor}", fmt, donor),
+        E::Exact,
+    );
+    let private = c.name("private");
+    c.setup(&cl!("run -d --name {private} {IMG} sleep 60", private));
+    c.same(
+        "joining a private IPC namespace",
+        &cl!("run --rm --ipc container:{private} {IMG} true", private),
+        E::Exact,
+    );
+    c.same(
+        "--pid of a container that is not there",
+        &cl!("run --rm --pid container:nothere {IMG} true"),
+        E::Exact,
+    );
+}
+
 fn network_default_bridge(c: &Ctx) {
     c.same(
         "files and address on the default bridge",
@@ -6200,6 +6236,7 @@ const SCENARIOS: &[Scenario] = &[
     ("run_tty", run_tty),
     ("events_actions", events_actions),
     // networking
+    ("ipc_pid_and_groups", ipc_pid_and_groups),
     ("network_default_bridge", network_default_bridge),
     ("port_command", port_command),
     ("network_create_inspect", network_create_inspect),

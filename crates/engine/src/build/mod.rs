@@ -108,7 +108,7 @@ impl Host for BuildHost<'_> {
             mounts: req.mounts.iter().map(oci_mount).collect(),
             init: None,
             console_size: None,
-            netns_path: None,
+            joins: Vec::new(),
         };
         let mut spec = crate::spec::build(&c, &input).map_err(|e| other(&e))?;
         // A RUN gets the user's own group only, as BuildKit runs it.

@@ -93,6 +93,16 @@ pub(super) fn validate(o: &CreateOptions) -> Result<Option<std::net::Ipv4Addr>> 
         )));
     }
     log_limits(&h.log_opts)?;
+    match h.ipc_mode.as_str() {
+        "" | "private" | "shareable" | "host" => {}
+        m if m.strip_prefix("container:").is_some_and(|x| !x.is_empty()) => {}
+        m => return Err(Error::Invalid(format!("invalid IPC mode: {m}"))),
+    }
+    match h.pid_mode.as_str() {
+        "" | "host" => {}
+        m if m.strip_prefix("container:").is_some_and(|x| !x.is_empty()) => {}
+        m => return Err(Error::Invalid(format!("invalid PID mode: {m}"))),
+    }
     if let Some(s) = &o.stop_signal {
         parse_signal(s)?;
     }
@@ -174,6 +184,13 @@ impl Engine {
         }
         if let Some(other) = host.network_mode.strip_prefix("container:") {
             self.find(other)?;
+        }
+        // Kept by ID, so a rename does not lose it.
+        if let Some(other) = host.ipc_mode.strip_prefix("container:") {
+            host.ipc_mode = format!("container:{}", self.find(other)?.id);
+        }
+        if let Some(other) = host.pid_mode.strip_prefix("container:") {
+            host.pid_mode = format!("container:{}", self.find(other)?.id);
         }
         let network = self.network_for_create(&host.network_mode, &o.network_aliases)?;
         for e in &host.extra_hosts {

@@ -146,7 +146,8 @@ impl Engine {
     ) -> Result<skiff_runtime::spec::Process> {
         let rootfs = self.paths.container_dir(&c.id).join("rootfs");
         let user = o.user.clone().unwrap_or_else(|| c.config.user.clone());
-        let (uid, gid, extra, home) = crate::spec::resolve_user_home(&rootfs, &user)?;
+        let (uid, gid, extra, home) =
+            crate::spec::resolve_user_home(&rootfs, &user, &c.host.group_add)?;
         let hostname = crate::spec::hostname(c);
         let mut env = crate::spec::environment_with_home(c, &hostname, Some(&home));
         for e in &o.env {

@@ -82,6 +82,9 @@ impl Engine {
                 "DnsSearch": c.host.dns_search,
                 "DnsOptions": c.host.dns_options,
                 "ExtraHosts": if c.host.extra_hosts.is_empty() { serde_json::Value::Null } else { json!(c.host.extra_hosts) },
+                "IpcMode": if c.host.ipc_mode.is_empty() { "private" } else { c.host.ipc_mode.as_str() },
+                "PidMode": c.host.pid_mode,
+                "GroupAdd": if c.host.group_add.is_empty() { serde_json::Value::Null } else { json!(c.host.group_add) },
                 "Mounts": mount_flags(c),
                 "Ulimits": if c.host.ulimits.is_empty() { serde_json::Value::Null } else {
                     json!(c.host.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>())

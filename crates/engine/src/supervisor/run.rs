@@ -42,20 +42,37 @@ impl Supervisor {
         let _ = skiff_runtime::container::delete(&paths.runtime_root(), &c.id, true);
         mount_rootfs(paths, c, &dir).map_err(fail(125))?;
         timing("supervisor: rootfs mounted");
-        // `--network container:X` joins X's namespace (X must run).
-        let netns_path = match c.host.network_mode.strip_prefix("container:") {
-            Some(other) => {
-                let o = engine.find(other).map_err(|e| (125, e.to_string()))?;
-                if !matches!(o.state.status, Status::Running | Status::Paused) {
-                    return Err((
-                        125,
-                        format!("cannot join network of a non running container: {other}"),
-                    ));
-                }
-                Some(format!("/proc/{}/ns/net", o.state.pid))
+        // `--network|--ipc|--pid container:X` join X's namespace (X must
+        // run).
+        let mut joins = Vec::new();
+        for (typ, proc_name, what, mode) in [
+            ("network", "net", "network", &c.host.network_mode),
+            ("ipc", "ipc", "IPC", &c.host.ipc_mode),
+            ("pid", "pid", "PID", &c.host.pid_mode),
+        ] {
+            let Some(other) = mode.strip_prefix("container:") else {
+                continue;
+            };
+            let o = engine.find(other).map_err(|e| (125, e.to_string()))?;
+            if !matches!(o.state.status, Status::Running | Status::Paused) {
+                return Err((
+                    125,
+                    format!("cannot join {what} of a non running container: {other}"),
+                ));
             }
-            None => None,
-        };
+            // Another container's IPC namespace is joined only when it was
+            // made shareable (dockerd's rule).
+            if typ == "ipc" && o.host.ipc_mode != "shareable" {
+                return Err((
+                    125,
+                    format!(
+                        "can't join IPC of container {}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
+                        o.id
+                    ),
+                ));
+            }
+            joins.push((typ, format!("/proc/{}/ns/{proc_name}", o.state.pid)));
+        }
         let mut wiring = engine.prepare_wiring(c).map_err(|e| (125, e.to_string()))?;
         let mut release = ReleaseOnDrop {
             engine,
@@ -80,7 +97,7 @@ impl Supervisor {
             } else {
                 None
             },
-            netns_path,
+            joins,
         };
         let spec = crate::spec::build(c, &input).map_err(|e| (125, e.to_string()))?;
         let cfg = dir.join("config.json");

@@ -144,7 +144,7 @@ pub(super) fn write_etc_files(
         let user_network = net.endpoints.iter().any(|e| e.network.name != "bridge");
         (
             hosts,
-            crate::network::resolv_conf(&host_resolv, &c.host, user_network),
+            crate::network::resolv_conf(&host_resolv, &c.host, user_network && !c.host.dns_direct),
         )
     };
     Ok(vec![

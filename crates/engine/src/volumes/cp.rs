@@ -33,7 +33,7 @@ fn host_path(engine: &Engine, c: &Container, rootfs: &Path, p: &str) -> Result<P
     let (base, rest) = match best {
         Some(m) => {
             let base = if m.kind == "volume" {
-                engine.volume_data(&m.source)
+                engine.volume_data(&m.source).join(&m.subpath)
             } else {
                 PathBuf::from(&m.source)
             };

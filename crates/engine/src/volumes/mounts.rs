@@ -8,7 +8,7 @@ use crate::model::{Container, MountPoint};
 use crate::{io_err, Engine, Error, Result};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 impl Engine {
     /// Make the volumes a new container's mounts name (anonymous ones get a
@@ -115,7 +115,12 @@ impl Engine {
                 "volume" => {
                     let data = self.volume_data(&m.source);
                     std::fs::create_dir_all(&data).map_err(io_err("creating", &data))?;
-                    copy_up(&rootfs.join(m.target.trim_start_matches('/')), &data)?;
+                    let data = if m.subpath.is_empty() {
+                        copy_up(&rootfs.join(m.target.trim_start_matches('/')), &data)?;
+                        data
+                    } else {
+                        volume_subpath(&data, &m.source, &m.subpath)?
+                    };
                     opts.extend(["rbind", "rprivate"].map(String::from));
                     ("bind", data.display().to_string())
                 }
@@ -190,4 +195,19 @@ fn copy_up(from: &Path, to: &Path) -> Result<()> {
     let _ = std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777));
     let _ = std::os::unix::fs::lchown(to, Some(md.uid()), Some(md.gid()));
     Ok(())
+}
+
+/// A volume's `subpath` (resolved inside the volume: a link in it cannot
+/// lead out), which must exist.
+pub(crate) fn volume_subpath(data: &Path, volume: &str, subpath: &str) -> Result<PathBuf> {
+    use skiff_runtime::rootfs::resolve::resolve_in_root;
+    let p = resolve_in_root(data, subpath, None)
+        .map_err(|e| Error::Invalid(format!("volume {volume}: subpath {subpath}: {e}")))?;
+    if !p.exists() {
+        return Err(Error::Invalid(format!(
+            "cannot access path {}: no such file or directory",
+            p.display()
+        )));
+    }
+    Ok(p)
 }

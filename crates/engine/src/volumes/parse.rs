@@ -76,6 +76,7 @@ pub fn parse_volume_flag(v: &str) -> Result<MountPoint> {
             String::new()
         },
         from_mount_flag: false,
+        subpath: String::new(),
     })
 }
 
@@ -105,6 +106,7 @@ pub fn parse_mount_flag(v: &str) -> Result<MountPoint> {
             ("readonly" | "ro", Some(b)) => m.read_only = matches!(b, "1" | "true"),
             ("tmpfs-size", Some(s)) => tmpfs_opts.push(format!("size={s}")),
             ("tmpfs-mode", Some(s)) => tmpfs_opts.push(format!("mode={s}")),
+            ("volume-subpath", Some(p)) => m.subpath = p.into(),
             ("bind-propagation" | "consistency" | "volume-nocopy", _) => {}
             _ => {
                 return Err(Error::Invalid(format!(
@@ -160,6 +162,12 @@ fn check_mount(mut m: MountPoint, tmpfs_opts: Vec<String>) -> Result<MountPoint>
             return Err(Error::Invalid(format!(
                 "invalid mount config for type \"bind\": invalid mount path: '{}' mount path must be absolute",
                 m.source
+            )))
+        }
+        _ if !m.subpath.is_empty() && m.kind != "volume" => {
+            return Err(Error::Invalid(format!(
+                "invalid mount config for type \"{}\": volume-subpath must not be specified",
+                m.kind
             )))
         }
         "volume" if !m.source.is_empty() => {

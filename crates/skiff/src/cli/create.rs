@@ -116,6 +116,15 @@ pub struct CreateArgs {
     /// Add a custom host-to-IP mapping (host:ip).
     #[arg(long = "add-host")]
     add_host: Vec<String>,
+    /// IPC mode to use (private, shareable, host, container:NAME).
+    #[arg(long = "ipc")]
+    ipc: Option<String>,
+    /// PID namespace to use (host, container:NAME).
+    #[arg(long = "pid")]
+    pid: Option<String>,
+    /// Add additional groups to join.
+    #[arg(long = "group-add")]
+    group_add: Vec<String>,
     /// Set custom DNS servers.
     #[arg(long = "dns")]
     dns: Vec<String>,
@@ -260,6 +269,9 @@ pub(super) fn create_options(a: &CreateArgs) -> std::result::Result<CreateOption
         dns_search: a.dns_search.clone(),
         dns_options: a.dns_option.clone(),
         extra_hosts: a.add_host.clone(),
+        ipc_mode: a.ipc.clone().unwrap_or_default(),
+        pid_mode: a.pid.clone().unwrap_or_default(),
+        group_add: a.group_add.clone(),
         ..Default::default()
     };
     for p in &a.publish {
