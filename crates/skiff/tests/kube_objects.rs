@@ -157,7 +157,9 @@ fn get_prints_as_kubectl_does() {
     assert_eq!(row[0], "web");
     // The controllers may have made some ready meanwhile.
     assert!(row[1].ends_with("/3"), "{t}");
-    // Columns start where the header's do (kubectl's tab writer).
+    // Columns start where the header's do (kubectl's tab writer: three
+    // spaces after the widest cell, at least six wide).
+    assert_eq!(rows[0], "NAME   READY   UP-TO-DATE   AVAILABLE   AGE");
     assert_eq!(rows[0].find("READY"), rows[1].find(&row[1]));
 
     let svc = k.ok(&["get", "svc", "-n", "shop", "-o", "wide"]);

@@ -13,6 +13,8 @@
 //! SIGTERM, SIGKILL after the grace period, and are removed; then the pod
 //! object goes.
 
+mod env;
+mod hooks;
 mod lookup;
 pub mod probe;
 pub mod spec;
@@ -66,6 +68,11 @@ pub struct Kubelet {
     reported: std::collections::HashSet<(String, String, u32)>,
     /// Containers being stopped: when SIGTERM was sent.
     stopping: HashMap<String, Instant>,
+    /// postStart hooks under way, by engine container.
+    post_start: HashMap<String, hooks::Hook>,
+    /// preStop hooks, by engine container: when each began (the grace
+    /// period counts from then), and the hook while it runs.
+    pre_stop: HashMap<String, (Instant, Option<hooks::Hook>)>,
     pub probes: probe::Prober,
 }
 
@@ -136,7 +143,9 @@ impl Kubelet {
             .collect();
         for (uid, containers) in &by_pod {
             if !live.contains(uid.as_str()) {
-                if let Some(t) = self.terminate(c, containers.all(), true, None) {
+                if let Some(t) =
+                    self.terminate(c, containers.all(), true, None, &Default::default())
+                {
                     due(t);
                 } else {
                     volumes::cleanup(c, uid);
@@ -169,7 +178,11 @@ impl Kubelet {
             let containers = by_pod.get(&uid).unwrap_or(&empty);
             if pod.metadata.deletion_timestamp.is_some() {
                 let grace = pod.metadata.deletion_grace_period_seconds;
-                match self.terminate(c, containers.all(), true, grace) {
+                let hold = self.run_pre_stop(c, pod, containers);
+                if !hold.is_empty() {
+                    due(Instant::now() + hooks::POLL);
+                }
+                match self.terminate(c, containers.all(), true, grace, &hold) {
                     Some(t) => due(t),
                     None => {
                         volumes::cleanup(c, &uid);
@@ -279,7 +292,7 @@ impl Kubelet {
         have: &PodContainers,
     ) -> crate::Result<Option<Instant>> {
         let p = PodRef::new(pod);
-        let mut st = status::Builder::new(&p, have);
+        let mut st = status::Builder::new(&p, c);
         let phase_done = matches!(
             pod.status.as_ref().and_then(|s| s.phase.as_deref()),
             Some("Succeeded" | "Failed")
@@ -287,7 +300,13 @@ impl Kubelet {
         let mut wake = None;
         if phase_done {
             // A finished pod's sandbox goes; its containers stay for logs.
-            if let Some(t) = self.terminate(c, have.latest(INFRA).into_iter(), false, Some(0)) {
+            if let Some(t) = self.terminate(
+                c,
+                have.latest(INFRA).into_iter(),
+                false,
+                Some(0),
+                &Default::default(),
+            ) {
                 wake = Some(t);
             }
             st.keep_phase();
@@ -411,6 +430,10 @@ impl Kubelet {
         let next_attempt = match latest {
             None => 0,
             Some(x) if running(x) => {
+                if self.post_start_running(c, p, k, x) {
+                    st.waiting(&k.name, "ContainerCreating", String::new());
+                    return Step::Wait(Some(Instant::now() + hooks::POLL));
+                }
                 for (reason, msg) in self.probes.track(c.engine(), p, k, x, sb.ip) {
                     let ty = if reason == "Unhealthy" {
                         "Warning"
@@ -425,6 +448,9 @@ impl Kubelet {
             Some(x) => {
                 let code = x.state.exit_code;
                 self.probes.stopped(p.uid, &k.name);
+                if let Some(h) = self.post_start.remove(&x.id) {
+                    h.abandon(c.engine());
+                }
                 let restart = match policy {
                     "Always" => !init || code != 0,
                     "OnFailure" => code != 0,
@@ -601,6 +627,7 @@ impl Kubelet {
             "Started",
             &format!("Started container {}", k.name),
         );
+        self.start_post_start(c, p, k, &made.id, sb.ip);
         Ok(())
     }
 }
@@ -625,6 +652,19 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// `name_namespace(uid)`, as the kubelet names a pod in its messages.
+fn pod_key(p: &PodRef<'_>) -> String {
+    format!("{}_{}({})", p.name, p.namespace, p.uid)
+}
+
+/// The pod's IP as its status has it.
+fn pod_ip(pod: &Pod) -> String {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .unwrap_or_default()
 }
 
 /// An event about the pod, from the kubelet.

@@ -8,7 +8,7 @@
 //! (the kubelet then restarts it as the pod's restartPolicy says).
 
 use super::spec::PodRef;
-use k8s_openapi::api::core::v1::{Container as PodContainer, Probe};
+use k8s_openapi::api::core::v1::{Container as PodContainer, HTTPGetAction, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use skiff_engine::container::{ExecIo, ExecOptions};
 use skiff_engine::model::Container;
@@ -115,6 +115,7 @@ impl Prober {
             let result = run(e, probe, k, c, pod_ip);
             t.next = Instant::now()
                 + Duration::from_secs(probe.period_seconds.unwrap_or(10).max(1) as u64);
+            let mut gave_up = false;
             match result {
                 Ok(()) => {
                     t.failures = 0;
@@ -135,12 +136,13 @@ impl Prober {
                     st.last_failure = Some(msg);
                     if t.failures >= probe.failure_threshold.unwrap_or(3).max(1) {
                         t.ok = false;
+                        gave_up = true;
                     }
                 }
             }
             match which {
                 Which::Startup if t.ok => st.started = true,
-                Which::Startup | Which::Liveness if !t.ok && t.failures > 0 => {
+                Which::Startup | Which::Liveness if gave_up => {
                     // Failed for good: the container is killed; the
                     // kubelet restarts it as the restartPolicy says.
                     let what = if which == Which::Startup {
@@ -236,37 +238,7 @@ fn run(
             .map_err(|e| format!("dial tcp {a}: {e}"));
     }
     if let Some(h) = &p.http_get {
-        let a = addr(port(&h.port, k)?)?;
-        let mut s = TcpStream::connect_timeout(&a, timeout).map_err(|e| {
-            format!(
-                "Get \"http://{a}{}\": dial tcp {a}: {e}",
-                h.path.as_deref().unwrap_or("/")
-            )
-        })?;
-        let _ = s.set_read_timeout(Some(timeout));
-        let _ = s.set_write_timeout(Some(timeout));
-        let path = h.path.clone().unwrap_or_else(|| "/".into());
-        let mut req = format!("GET {path} HTTP/1.1\r\nHost: {a}\r\nUser-Agent: kube-probe/1.35\r\nAccept: */*\r\nConnection: close\r\n");
-        for hd in h.http_headers.iter().flatten() {
-            req.push_str(&format!("{}: {}\r\n", hd.name, hd.value));
-        }
-        req.push_str("\r\n");
-        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-        let mut head = [0u8; 64];
-        let n = s
-            .read(&mut head)
-            .map_err(|e| format!("Get \"http://{a}{path}\": {e}"))?;
-        let line = String::from_utf8_lossy(&head[..n]);
-        let code: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| format!("Get \"http://{a}{path}\": malformed HTTP response"))?;
-        return if (200..400).contains(&code) {
-            Ok(())
-        } else {
-            Err(format!("HTTP probe failed with statuscode: {code}"))
-        };
+        return http_get(h, k, pod_ip, timeout);
     }
     if let Some(e) = &p.exec {
         return exec(engine, c, e.command.clone().unwrap_or_default(), timeout);
@@ -274,53 +246,142 @@ fn run(
     Err("this probe's handler (grpc) is not supported by skiff yet".into())
 }
 
+/// An HTTP GET to the pod (a probe's or a hook's): Ok for a status from
+/// 200 to 399.
+pub(super) fn http_get(
+    h: &HTTPGetAction,
+    k: &PodContainer,
+    pod_ip: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let a: SocketAddr = format!("{pod_ip}:{}", port(&h.port, k)?)
+        .parse()
+        .map_err(|_| "the pod has no IP".to_string())?;
+    let mut s = TcpStream::connect_timeout(&a, timeout).map_err(|e| {
+        format!(
+            "Get \"http://{a}{}\": dial tcp {a}: {e}",
+            h.path.as_deref().unwrap_or("/")
+        )
+    })?;
+    let _ = s.set_read_timeout(Some(timeout));
+    let _ = s.set_write_timeout(Some(timeout));
+    let path = h.path.clone().unwrap_or_else(|| "/".into());
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {a}\r\nUser-Agent: kube-probe/1.35\r\nAccept: */*\r\nConnection: close\r\n");
+    for hd in h.http_headers.iter().flatten() {
+        req.push_str(&format!("{}: {}\r\n", hd.name, hd.value));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut head = [0u8; 64];
+    let n = s
+        .read(&mut head)
+        .map_err(|e| format!("Get \"http://{a}{path}\": {e}"))?;
+    let line = String::from_utf8_lossy(&head[..n]);
+    let code: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("Get \"http://{a}{path}\": malformed HTTP response"))?;
+    if (200..400).contains(&code) {
+        Ok(())
+    } else {
+        Err(format!("HTTP probe failed with statuscode: {code}"))
+    }
+}
+
 /// An exec probe: the command in the container, its exit code the verdict,
 /// killed when it outlives the timeout.
 fn exec(e: &Engine, c: &Container, cmd: Vec<String>, timeout: Duration) -> Result<(), String> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let null = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
-    let (out_r, out_w) = nix::unistd::pipe().map_err(|e| e.to_string())?;
-    let io = ExecIo {
-        stdin: null.into(),
-        stdout: out_w.try_clone().map_err(|e| e.to_string())?,
-        stderr: out_w,
-    };
-    let o = ExecOptions {
-        cmd: cmd.clone(),
-        ..Default::default()
-    };
-    let h = e
-        .exec_start(&c.id, &o, Some(io))
-        .map_err(|e| e.to_string())?;
-    let ms = PollTimeout::try_from(timeout.as_millis().min(i32::MAX as u128) as i32)
-        .unwrap_or(PollTimeout::MAX);
-    let mut fds = [PollFd::new(h.exit_fd(), PollFlags::POLLIN)];
-    let done = matches!(poll(&mut fds, ms), Ok(n) if n > 0);
-    if !done {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(h.pid),
-            nix::sys::signal::Signal::SIGKILL,
+    let mut run = Exec::start(e, c, cmd)?;
+    let done = run.wait_for(timeout);
+    run.finish(e, done)
+}
+
+/// A command running in a container for a probe or a hook, its output
+/// (up to 4 KiB of it) kept for the message.
+pub(super) struct Exec {
+    handle: skiff_engine::container::ExecHandle,
+    out: std::fs::File,
+    said: Vec<u8>,
+    cmd: Vec<String>,
+}
+
+impl Exec {
+    pub(super) fn start(e: &Engine, c: &Container, cmd: Vec<String>) -> Result<Exec, String> {
+        let null = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
+        let (out_r, out_w) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+        let io = ExecIo {
+            stdin: null.into(),
+            stdout: out_w.try_clone().map_err(|e| e.to_string())?,
+            stderr: out_w,
+        };
+        let o = ExecOptions {
+            cmd: cmd.clone(),
+            ..Default::default()
+        };
+        let handle = e
+            .exec_start(&c.id, &o, Some(io))
+            .map_err(|e| e.to_string())?;
+        let out = std::fs::File::from(out_r);
+        let _ = nix::fcntl::fcntl(
+            &out,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
         );
+        Ok(Exec {
+            handle,
+            out,
+            said: Vec::new(),
+            cmd,
+        })
     }
-    let code = h.wait(e).map_err(|e| e.to_string())?;
-    if !done {
-        return Err(format!("command {cmd:?} timed out"));
+
+    /// Whether the command ended within `timeout` (zero: has it ended).
+    pub(super) fn wait_for(&mut self, timeout: Duration) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let ms = PollTimeout::try_from(timeout.as_millis().min(i32::MAX as u128) as i32)
+            .unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(self.handle.exit_fd(), PollFlags::POLLIN)];
+        let done = matches!(poll(&mut fds, ms), Ok(n) if n > 0);
+        self.drain();
+        done
     }
-    if code == 0 {
-        return Ok(());
+
+    /// Read what the command wrote so far (a chatty command never fills
+    /// the pipe and blocks); the first 4 KiB are kept.
+    fn drain(&mut self) {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = (&self.out).read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let room = 4096usize.saturating_sub(self.said.len());
+            self.said.extend_from_slice(&buf[..n.min(room)]);
+        }
     }
-    let mut out = Vec::new();
-    let mut f = std::fs::File::from(out_r);
-    let _ = nix::fcntl::fcntl(
-        &f,
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    );
-    let _ = (&mut f).take(4096).read_to_end(&mut out);
-    // As the kubelet reports it: what the command wrote, else its status.
-    let said = String::from_utf8_lossy(&out).trim().to_string();
-    Err(if said.is_empty() {
-        format!("command {cmd:?} exited with {code}")
-    } else {
-        said
-    })
+
+    /// The verdict once it ended (`done`), else it is killed as timed out.
+    pub(super) fn finish(mut self, e: &Engine, done: bool) -> Result<(), String> {
+        self.drain();
+        let cmd = self.cmd;
+        if !done {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.handle.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let code = self.handle.wait(e).map_err(|e| e.to_string())?;
+        if !done {
+            return Err(format!("command {cmd:?} timed out"));
+        }
+        if code == 0 {
+            return Ok(());
+        }
+        // As the kubelet reports it: what the command wrote, else its status.
+        let said = String::from_utf8_lossy(&self.said).trim().to_string();
+        Err(if said.is_empty() {
+            format!("command {cmd:?} exited with {code}")
+        } else {
+            said
+        })
+    }
 }

@@ -1,14 +1,12 @@
 //! A pod's containers as the engine's containers: the infra container that
-//! holds the pod's namespaces, and each container of the spec joined to it,
-//! with its command, environment (values, ConfigMap and Secret references,
-//! the pod's own fields), resources (the kubelet's cgroup formulas),
-//! security context and volumes.
+//! holds the pod's namespaces (network, IPC, its /etc files), and each
+//! container of the spec joined to it, with its command, environment (see
+//! env.rs), resources (the kubelet's cgroup formulas), security context,
+//! volumes, its shared /dev/shm and its termination message file.
 
 use crate::cluster::Cluster;
-use crate::kinds::Kind;
-use crate::object::Object;
 use crate::quantity;
-use k8s_openapi::api::core::v1::{Container, EnvVar, Pod, PodSpec, Volume};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Volume};
 use skiff_engine::container::CreateOptions;
 use skiff_engine::model::HostConfig;
 use std::collections::BTreeMap;
@@ -96,6 +94,17 @@ impl<'a> PodRef<'a> {
             .join("volumes")
     }
 
+    /// The pod's /dev/shm (a tmpfs its containers share).
+    pub fn shm_dir(&self, c: &Cluster<'_>) -> PathBuf {
+        self.volumes_dir(c).with_file_name("shm")
+    }
+
+    /// The host file a container's attempt writes its termination message
+    /// to.
+    pub fn termination_log(&self, c: &Cluster<'_>, container: &str, attempt: u32) -> PathBuf {
+        termination_log(c, self.uid, &self.container_name(container, attempt))
+    }
+
     /// The infra container: the skiff init holding the namespaces, and the
     /// pod's resolver (the node's embedded DNS with the cluster's search
     /// path for dnsPolicy ClusterFirst, plus the pod's dnsConfig).
@@ -104,9 +113,30 @@ impl<'a> PodRef<'a> {
         let mut host = HostConfig {
             init: true,
             network_mode: POD_NETWORK.into(),
+            // The pod's containers join its IPC namespace.
+            ipc_mode: "shareable".into(),
+            // hostAliases: the pod's /etc/hosts, which its containers share.
+            extra_hosts: spec
+                .host_aliases
+                .iter()
+                .flatten()
+                .flat_map(|a| {
+                    let ip = a.ip.clone();
+                    a.hostnames
+                        .iter()
+                        .flatten()
+                        .map(move |h| format!("{h}:{ip}"))
+                })
+                .collect(),
             ..Default::default()
         };
-        if spec.dns_policy.as_deref().unwrap_or("ClusterFirst") != "Default" {
+        let cluster_first = matches!(
+            spec.dns_policy.as_deref().unwrap_or("ClusterFirst"),
+            "ClusterFirst" | "ClusterFirstWithHostNet"
+        );
+        // None: exactly the pod's dnsConfig; Default: the node's resolver.
+        host.dns_direct = !cluster_first;
+        if cluster_first {
             let ns = self.namespace;
             host.dns_search = vec![
                 format!("{ns}.svc.{CLUSTER_DOMAIN}"),
@@ -152,6 +182,12 @@ impl<'a> PodRef<'a> {
         let spec = self.spec();
         let mut host = HostConfig {
             network_mode: format!("container:{infra}"),
+            ipc_mode: format!("container:{infra}"),
+            pid_mode: if spec.share_process_namespace == Some(true) {
+                format!("container:{infra}")
+            } else {
+                String::new()
+            },
             ..Default::default()
         };
         resources(k, &mut host);
@@ -180,20 +216,52 @@ impl<'a> PodRef<'a> {
         if sc.allow_privilege_escalation == Some(false) {
             host.security_opt.push("no-new-privileges".into());
         }
+        // The pod's supplemental groups and fsGroup, beside the user's own.
+        host.group_add = pod_sc
+            .supplemental_groups
+            .iter()
+            .flatten()
+            .chain(pod_sc.fs_group.iter())
+            .map(|g| g.to_string())
+            .collect();
+        // The pod's shared /dev/shm, and the file the container's
+        // termination message is read from.
+        let shm = format!("{}:/dev/shm", self.shm_dir(c).display());
+        let log = self.termination_log(c, &k.name, attempt);
+        let _ = std::fs::create_dir_all(log.parent().expect("a file in a directory"));
+        let _ = std::fs::write(&log, b"");
+        let message_path = k
+            .termination_message_path
+            .clone()
+            .unwrap_or_else(|| "/dev/termination-log".into());
+        let binds = vec![shm, format!("{}:{message_path}", log.display())];
         let env = self.env(c, k, pod_ip)?;
-        for b in self.mounts(c, k)? {
-            let m = skiff_engine::volumes::parse_volume_flag(&b).map_err(|e| Waiting {
+        let mut mounts: Vec<(String, String)> =
+            binds.into_iter().map(|b| (b, String::new())).collect();
+        mounts.extend(self.mounts(c, k)?);
+        for (b, subpath) in mounts {
+            let mut m = skiff_engine::volumes::parse_volume_flag(&b).map_err(|e| Waiting {
                 reason: "CreateContainerConfigError",
                 message: e.to_string(),
             })?;
+            m.subpath = subpath;
             host.mounts.push(m);
             host.binds.push(b);
         }
-        let entrypoint = k.command.clone();
+        // `$(VAR)` in command and args is the container's variable.
+        let expand_all = |v: &Option<Vec<String>>| {
+            v.as_ref().map(|v| {
+                v.iter()
+                    .map(|a| super::env::expand(a, &env))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let entrypoint = expand_all(&k.command);
+        let cmd = expand_all(&k.args).unwrap_or_default();
         Ok(CreateOptions {
             name: Some(self.container_name(&k.name, attempt)),
             image: k.image.clone().unwrap_or_default(),
-            cmd: k.args.clone().unwrap_or_default(),
+            cmd,
             entrypoint,
             env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
             workdir: k.working_dir.clone(),
@@ -208,170 +276,10 @@ impl<'a> PodRef<'a> {
         })
     }
 
-    /// The container's environment: `envFrom` first, then `env` in order
-    /// (a later one overrides), with `$(VAR)` references expanded.
-    fn env(
-        &self,
-        c: &Cluster<'_>,
-        k: &Container,
-        pod_ip: &str,
-    ) -> Result<Vec<(String, String)>, Waiting> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        let set = |out: &mut Vec<(String, String)>, key: String, value: String| {
-            out.retain(|(k, _)| *k != key);
-            out.push((key, value));
-        };
-        for from in k.env_from.iter().flatten() {
-            let prefix = from.prefix.clone().unwrap_or_default();
-            if let Some(r) = &from.config_map_ref {
-                let data = self.config_map(c, &r.name, r.optional.unwrap_or(false))?;
-                for (key, v) in data {
-                    set(&mut out, format!("{prefix}{key}"), v);
-                }
-            }
-            if let Some(r) = &from.secret_ref {
-                let data = self.secret(c, &r.name, r.optional.unwrap_or(false))?;
-                for (key, v) in data {
-                    set(
-                        &mut out,
-                        format!("{prefix}{key}"),
-                        String::from_utf8_lossy(&v).into_owned(),
-                    );
-                }
-            }
-        }
-        for e in k.env.iter().flatten() {
-            if let Some(v) = self.env_value(c, e, pod_ip, &out)? {
-                set(&mut out, e.name.clone(), v);
-            }
-        }
-        Ok(out)
-    }
-
-    fn env_value(
-        &self,
-        c: &Cluster<'_>,
-        e: &EnvVar,
-        pod_ip: &str,
-        earlier: &[(String, String)],
-    ) -> Result<Option<String>, Waiting> {
-        if let Some(v) = &e.value {
-            return Ok(Some(expand(v, earlier)));
-        }
-        let Some(from) = &e.value_from else {
-            return Ok(Some(String::new()));
-        };
-        if let Some(r) = &from.config_map_key_ref {
-            let data = self.config_map(c, &r.name, r.optional.unwrap_or(false))?;
-            return match data.get(&r.key) {
-                Some(v) => Ok(Some(v.clone())),
-                None if r.optional == Some(true) => Ok(None),
-                None => Err(Waiting {
-                    reason: "CreateContainerConfigError",
-                    message: format!(
-                        "couldn't find key {} in ConfigMap {}/{}",
-                        r.key, self.namespace, r.name
-                    ),
-                }),
-            };
-        }
-        if let Some(r) = &from.secret_key_ref {
-            let data = self.secret(c, &r.name, r.optional.unwrap_or(false))?;
-            return match data.get(&r.key) {
-                Some(v) => Ok(Some(String::from_utf8_lossy(v).into_owned())),
-                None if r.optional == Some(true) => Ok(None),
-                None => Err(Waiting {
-                    reason: "CreateContainerConfigError",
-                    message: format!(
-                        "couldn't find key {} in Secret {}/{}",
-                        r.key, self.namespace, r.name
-                    ),
-                }),
-            };
-        }
-        if let Some(f) = &from.field_ref {
-            let meta = &self.pod.metadata;
-            let v = match f.field_path.as_str() {
-                "metadata.name" => self.name.to_string(),
-                "metadata.namespace" => self.namespace.to_string(),
-                "metadata.uid" => self.uid.to_string(),
-                "status.podIP" => pod_ip.to_string(),
-                "status.podIPs" => pod_ip.to_string(),
-                "spec.nodeName" => self.spec().node_name.clone().unwrap_or_default(),
-                "spec.serviceAccountName" => {
-                    self.spec().service_account_name.clone().unwrap_or_default()
-                }
-                "status.hostIP" | "status.hostIPs" => "127.0.0.1".into(),
-                p => {
-                    let label = p
-                        .strip_prefix("metadata.labels['")
-                        .map(|r| (r, &meta.labels))
-                        .or_else(|| {
-                            p.strip_prefix("metadata.annotations['")
-                                .map(|r| (r, &meta.annotations))
-                        });
-                    match label {
-                        Some((rest, map)) => {
-                            let key = rest.trim_end_matches("']");
-                            map.as_ref()
-                                .and_then(|m| m.get(key))
-                                .cloned()
-                                .unwrap_or_default()
-                        }
-                        None => {
-                            return Err(Waiting {
-                                reason: "CreateContainerConfigError",
-                                message: format!("unsupported fieldPath: {p}"),
-                            })
-                        }
-                    }
-                }
-            };
-            return Ok(Some(v));
-        }
-        Ok(Some(String::new()))
-    }
-
-    fn config_map(
-        &self,
-        c: &Cluster<'_>,
-        name: &str,
-        optional: bool,
-    ) -> Result<BTreeMap<String, String>, Waiting> {
-        match c.get(Kind::ConfigMap, self.namespace, name) {
-            Ok(Some(Object::ConfigMap(cm))) => Ok(cm.data.unwrap_or_default()),
-            _ if optional => Ok(BTreeMap::new()),
-            _ => Err(Waiting {
-                reason: "CreateContainerConfigError",
-                message: format!("configmap \"{name}\" not found"),
-            }),
-        }
-    }
-
-    fn secret(
-        &self,
-        c: &Cluster<'_>,
-        name: &str,
-        optional: bool,
-    ) -> Result<BTreeMap<String, Vec<u8>>, Waiting> {
-        match c.get(Kind::Secret, self.namespace, name) {
-            Ok(Some(Object::Secret(s))) => Ok(s
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.0))
-                .collect()),
-            _ if optional => Ok(BTreeMap::new()),
-            _ => Err(Waiting {
-                reason: "CreateContainerConfigError",
-                message: format!("secret \"{name}\" not found"),
-            }),
-        }
-    }
-
     /// The container's volume mounts as binds (the volumes made ready by
-    /// [`super::volumes`]).
-    fn mounts(&self, c: &Cluster<'_>, k: &Container) -> Result<Vec<String>, Waiting> {
+    /// [`super::volumes`]), each with the subpath of an engine volume it
+    /// mounts (a host directory's subPath is part of its path).
+    fn mounts(&self, c: &Cluster<'_>, k: &Container) -> Result<Vec<(String, String)>, Waiting> {
         let volumes: BTreeMap<&str, &Volume> = self
             .spec()
             .volumes
@@ -388,6 +296,7 @@ impl<'a> PodRef<'a> {
                 });
             };
             let mut source = super::volumes::source(self, c, v);
+            let mut subpath = String::new();
             if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
                 if sub.split('/').any(|p| p == "..") || sub.starts_with('/') {
                     return Err(Waiting {
@@ -395,53 +304,37 @@ impl<'a> PodRef<'a> {
                         message: format!("invalid subPath \"{sub}\""),
                     });
                 }
-                source = format!("{source}/{sub}");
                 if source.starts_with('/') {
+                    source = format!("{source}/{sub}");
                     let _ = std::fs::create_dir_all(&source);
+                } else {
+                    // An engine volume (a claim's): the kubelet makes the
+                    // directory, the engine mounts it.
+                    let dir = c.engine().volume_data(&source).join(sub);
+                    let _ = std::fs::create_dir_all(dir);
+                    subpath = sub.to_string();
                 }
             }
             let ro = m.read_only.unwrap_or(false) || v.config_map.is_some() || v.secret.is_some();
-            binds.push(format!(
-                "{source}:{}{}",
-                m.mount_path,
-                if ro { ":ro" } else { "" }
+            binds.push((
+                format!("{source}:{}{}", m.mount_path, if ro { ":ro" } else { "" }),
+                subpath,
             ));
         }
         Ok(binds)
     }
 }
 
-/// `$(VAR)` in a value, from the variables defined before it (`$$(VAR)`
-/// stays literal).
-fn expand(v: &str, vars: &[(String, String)]) -> String {
-    let mut out = String::new();
-    let mut rest = v;
-    while let Some(i) = rest.find("$(") {
-        if rest[..i].ends_with('$') {
-            out.push_str(&rest[..i - 1]);
-            out.push_str("$(");
-            rest = &rest[i + 2..];
-            continue;
-        }
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        match after.find(')') {
-            Some(j) => {
-                let name = &after[..j];
-                match vars.iter().find(|(k, _)| k == name) {
-                    Some((_, val)) => out.push_str(val),
-                    None => out.push_str(&rest[i..i + 3 + j]),
-                }
-                rest = &after[j + 1..];
-            }
-            None => {
-                out.push_str(&rest[i..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+/// The host file the engine container `engine_name` of pod `uid` writes
+/// its termination message to.
+pub fn termination_log(c: &Cluster<'_>, uid: &str, engine_name: &str) -> PathBuf {
+    c.engine()
+        .paths()
+        .root
+        .join("kube/pods")
+        .join(uid)
+        .join("termination")
+        .join(engine_name)
 }
 
 /// The kubelet's cgroup settings from a container's resources: CPU shares
@@ -464,16 +357,5 @@ fn resources(k: &Container, host: &mut HostConfig) {
     }
     if let Some(b) = mem_limit {
         host.memory = b;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::expand;
-
-    #[test]
-    fn dependent_variables() {
-        let vars = vec![("A".to_string(), "x".to_string())];
-        assert_eq!(expand("$(A)-$(B)-$$(A)", &vars), "x-$(B)-$(A)");
     }
 }

@@ -3,7 +3,7 @@
 //! engine's containers and the probes' results.
 
 use super::probe::Prober;
-use super::spec::{PodRef, Waiting, INFRA};
+use super::spec::{termination_log, PodRef, Waiting, INFRA};
 use super::{attempt, epoch, PodContainers};
 use crate::cluster::Cluster;
 use k8s_openapi::api::core::v1::{
@@ -13,9 +13,11 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use skiff_engine::model::{Container, Status};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 pub struct Builder {
     pod: Pod,
+    messages: PathBuf,
     uid: String,
     waiting: BTreeMap<String, (String, String)>,
     all_waiting: Option<Waiting>,
@@ -31,7 +33,14 @@ fn time(rfc3339: &str) -> Option<Time> {
         .map(Time)
 }
 
-fn terminated(k: &Container) -> ContainerStateTerminated {
+/// How a container ended; its message is what it wrote to its termination
+/// message file (`messages`: the pod's directory of them), at most 4 KiB.
+fn terminated(k: &Container, messages: &Path) -> ContainerStateTerminated {
+    let mut said = Vec::new();
+    if let Ok(f) = std::fs::File::open(messages.join(&k.name)) {
+        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(f, 4096), &mut said);
+    }
+    let message = Some(String::from_utf8_lossy(&said).into_owned()).filter(|m| !m.is_empty());
     let code = k.state.exit_code;
     let reason = if k.state.oom_killed {
         "OOMKilled"
@@ -46,6 +55,7 @@ fn terminated(k: &Container) -> ContainerStateTerminated {
         started_at: time(&k.state.started_at),
         finished_at: time(&k.state.finished_at),
         container_id: Some(format!("skiff://{}", k.id)),
+        message,
         ..Default::default()
     }
 }
@@ -55,9 +65,13 @@ fn exited(k: &Container) -> bool {
 }
 
 impl Builder {
-    pub fn new(p: &PodRef<'_>, _have: &PodContainers) -> Builder {
+    pub fn new(p: &PodRef<'_>, c: &Cluster<'_>) -> Builder {
         Builder {
             pod: p.pod.clone(),
+            messages: termination_log(c, p.uid, "-")
+                .parent()
+                .expect("a file in a directory")
+                .to_path_buf(),
             uid: p.uid.to_string(),
             waiting: BTreeMap::new(),
             all_waiting: None,
@@ -123,7 +137,7 @@ impl Builder {
                 }
             }
             (None, Some(k)) if exited(k) => ContainerState {
-                terminated: Some(terminated(k)),
+                terminated: Some(terminated(k, &self.messages)),
                 ..Default::default()
             },
             _ => ContainerState {
@@ -147,7 +161,7 @@ impl Builder {
             have.previous(name)
         };
         let last_state = last.filter(|k| exited(k)).map(|k| ContainerState {
-            terminated: Some(terminated(k)),
+            terminated: Some(terminated(k, &self.messages)),
             ..Default::default()
         });
         let running = state.running.is_some();

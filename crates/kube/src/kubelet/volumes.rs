@@ -1,14 +1,17 @@
 //! A pod's volumes on the host, made ready before its containers start:
 //! emptyDir (a directory of the pod's, a tmpfs for `medium: Memory`),
 //! hostPath, configMap and secret (their keys as files, with `items` and
-//! `defaultMode`), and persistentVolumeClaim (the claim's skiff volume,
-//! which outlives the pod).
+//! `defaultMode`), downwardAPI (the pod's fields and its containers'
+//! resources as files), and persistentVolumeClaim (the claim's skiff
+//! volume, which outlives the pod). With the pod's `fsGroup`, emptyDirs
+//! belong to that group (setgid, as the kubelet leaves them). Beside the
+//! volumes, the pod's /dev/shm: a tmpfs of 64 MiB its containers share.
 
 use super::spec::{PodRef, Waiting};
 use crate::cluster::Cluster;
 use crate::kinds::Kind;
 use crate::object::Object;
-use k8s_openapi::api::core::v1::{KeyToPath, Volume};
+use k8s_openapi::api::core::v1::{DownwardAPIVolumeFile, KeyToPath, Volume};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -44,33 +47,52 @@ fn config_error(message: String) -> Waiting {
 /// are rewritten as their objects are).
 pub fn prepare(p: &PodRef<'_>, c: &Cluster<'_>) -> Result<(), Waiting> {
     let dir = p.volumes_dir(c);
+    let shm = p.shm_dir(c);
+    if !mounted(&shm) {
+        std::fs::create_dir_all(&shm)
+            .and_then(|()| tmpfs(&shm, "mode=1777,size=67108864"))
+            .map_err(|e| config_error(format!("the pod's /dev/shm: {e}")))?;
+    }
+    let fs_group = p.spec().security_context.as_ref().and_then(|s| s.fs_group);
     for v in p.spec().volumes.iter().flatten() {
         let here = dir.join(&v.name);
         let io = |e: std::io::Error| config_error(format!("volume {}: {e}", v.name));
         if let Some(e) = &v.empty_dir {
-            if !here.exists() {
+            // (A Memory one is made again after a reboot took its tmpfs.)
+            let memory = e.medium.as_deref() == Some("Memory");
+            if !here.exists() || (memory && !mounted(&here)) {
                 std::fs::create_dir_all(&here).map_err(io)?;
                 std::fs::set_permissions(&here, std::fs::Permissions::from_mode(0o777))
                     .map_err(io)?;
-                if e.medium.as_deref() == Some("Memory") {
+                if memory {
                     let size = e
                         .size_limit
                         .as_ref()
                         .and_then(|q| crate::quantity::bytes(&q.0))
                         .map(|b| format!(",size={b}"))
                         .unwrap_or_default();
-                    nix::mount::mount(
-                        Some("tmpfs"),
-                        &here,
-                        Some("tmpfs"),
-                        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
-                        Some(format!("mode=777{size}").as_str()),
-                    )
-                    .map_err(|e| {
+                    tmpfs(&here, &format!("mode=777{size}")).map_err(|e| {
                         config_error(format!("volume {}: mounting a tmpfs: {e}", v.name))
                     })?;
                 }
+                if let Some(g) = fs_group {
+                    std::os::unix::fs::chown(&here, None, Some(g as u32)).map_err(io)?;
+                    std::fs::set_permissions(&here, std::fs::Permissions::from_mode(0o2777))
+                        .map_err(io)?;
+                }
             }
+        } else if let Some(d) = &v.downward_api {
+            let mut data = BTreeMap::new();
+            let mut items = Vec::new();
+            for f in d.items.iter().flatten() {
+                data.insert(f.path.clone(), downward_value(p, f)?.into_bytes());
+                items.push(KeyToPath {
+                    key: f.path.clone(),
+                    path: f.path.clone(),
+                    mode: f.mode,
+                });
+            }
+            write_keys(&here, &data, Some(&items), d.default_mode.unwrap_or(0o644)).map_err(io)?;
         } else if let Some(h) = &v.host_path {
             let path = Path::new(&h.path);
             match h.type_.as_deref().unwrap_or("") {
@@ -165,6 +187,123 @@ pub fn prepare(p: &PodRef<'_>, c: &Cluster<'_>) -> Result<(), Waiting> {
     Ok(())
 }
 
+/// Whether a file system is mounted at `p` (it lies on another device than
+/// its parent).
+fn mounted(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(p), p.parent().map(std::fs::metadata)) {
+        (Ok(a), Some(Ok(b))) => a.dev() != b.dev(),
+        _ => false,
+    }
+}
+
+fn tmpfs(at: &Path, options: &str) -> std::io::Result<()> {
+    nix::mount::mount(
+        Some("tmpfs"),
+        at,
+        Some("tmpfs"),
+        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+        Some(options),
+    )
+    .map_err(std::io::Error::from)
+}
+
+/// A downwardAPI file's content: a field of the pod's (labels and
+/// annotations as `key="value"` lines) or a container's resource, as the
+/// kubelet writes them.
+fn downward_value(p: &PodRef<'_>, f: &DownwardAPIVolumeFile) -> Result<String, Waiting> {
+    let meta = &p.pod.metadata;
+    let pairs = |m: &Option<BTreeMap<String, String>>| {
+        m.iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={v:?}\n"))
+            .collect::<String>()
+    };
+    if let Some(r) = &f.field_ref {
+        return Ok(match r.field_path.as_str() {
+            "metadata.name" => p.name.to_string(),
+            "metadata.namespace" => p.namespace.to_string(),
+            "metadata.uid" => p.uid.to_string(),
+            "metadata.labels" => pairs(&meta.labels),
+            "metadata.annotations" => pairs(&meta.annotations),
+            path => {
+                let one = |prefix: &str, m: &Option<BTreeMap<String, String>>| {
+                    path.strip_prefix(prefix)
+                        .and_then(|r| r.strip_suffix("']"))
+                        .map(|k| {
+                            m.as_ref()
+                                .and_then(|m| m.get(k))
+                                .cloned()
+                                .unwrap_or_default()
+                        })
+                };
+                match one("metadata.labels['", &meta.labels)
+                    .or_else(|| one("metadata.annotations['", &meta.annotations))
+                {
+                    Some(v) => v,
+                    None => {
+                        return Err(config_error(format!(
+                            "unsupported fieldPath in downwardAPI volume: {path}"
+                        )))
+                    }
+                }
+            }
+        });
+    }
+    if let Some(r) = &f.resource_field_ref {
+        let k = p
+            .spec()
+            .containers
+            .iter()
+            .find(|k| Some(&k.name) == r.container_name.as_ref())
+            .or_else(|| p.spec().containers.first())
+            .ok_or_else(|| config_error("the pod has no containers".into()))?;
+        return resource_value(k, &r.resource, r.divisor.as_ref().map(|d| d.0.as_str()));
+    }
+    Err(config_error(format!(
+        "downwardAPI item {} has neither fieldRef nor resourceFieldRef",
+        f.path
+    )))
+}
+
+/// A container's limit or request (a limit not set is the node's
+/// allocatable), in units of `divisor`, rounded up.
+pub(super) fn resource_value(
+    k: &k8s_openapi::api::core::v1::Container,
+    resource: &str,
+    divisor: Option<&str>,
+) -> Result<String, Waiting> {
+    let (which, name) = resource
+        .split_once('.')
+        .ok_or_else(|| config_error(format!("unsupported resource: {resource}")))?;
+    let r = k.resources.clone().unwrap_or_default();
+    let map = match which {
+        "limits" => &r.limits,
+        "requests" => &r.requests,
+        _ => return Err(config_error(format!("unsupported resource: {resource}"))),
+    };
+    let q = map.as_ref().and_then(|m| m.get(name)).map(|q| q.0.clone());
+    let (cpu, mem) = crate::controllers::node::allocatable();
+    let (have, unit) = match name {
+        "cpu" => (
+            q.as_deref()
+                .and_then(crate::quantity::millicores)
+                .unwrap_or(if which == "limits" { cpu } else { 0 }),
+            divisor
+                .and_then(crate::quantity::millicores)
+                .unwrap_or(1000),
+        ),
+        "memory" | "ephemeral-storage" => (
+            q.as_deref()
+                .and_then(crate::quantity::bytes)
+                .unwrap_or(if which == "limits" { mem } else { 0 }),
+            divisor.and_then(crate::quantity::bytes).unwrap_or(1),
+        ),
+        _ => return Err(config_error(format!("unsupported resource: {resource}"))),
+    };
+    Ok(((have + unit.max(1) - 1) / unit.max(1)).to_string())
+}
+
 /// A ConfigMap's or Secret's keys as files in `dir` (only `items` when
 /// given, at their paths and modes). Runs on every pass: a file is written
 /// only when its content or mode differs (to a temporary name, then renamed
@@ -248,5 +387,6 @@ pub fn cleanup(c: &Cluster<'_>, uid: &str) {
             let _ = nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH);
         }
     }
+    let _ = nix::mount::umount2(&dir.join("shm"), nix::mount::MntFlags::MNT_DETACH);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -21,7 +21,7 @@ pub struct Table {
 
 impl Table {
     /// Aligned as kubectl's tab writer aligns (cells padded to the widest
-    /// plus three, at least ten; the last column unpadded).
+    /// plus three, at least six; the last column unpadded).
     pub fn render(&self) -> String {
         let cols = std::iter::once(&self.headers)
             .chain(&self.rows)
@@ -31,7 +31,7 @@ impl Table {
         let mut width = vec![0; cols];
         for r in std::iter::once(&self.headers).chain(&self.rows) {
             for (i, c) in r.iter().enumerate() {
-                width[i] = width[i].max(c.chars().count() + 3).max(10);
+                width[i] = width[i].max(c.chars().count() + 3).max(6);
             }
         }
         let mut out = String::new();
@@ -249,7 +249,7 @@ mod tests {
         };
         assert_eq!(
             t.render(),
-            "NAME                 DATA      AGE\na-long-config-name   2         5s\n"
+            "NAME                 DATA   AGE\na-long-config-name   2      5s\n"
         );
     }
 }

@@ -7,7 +7,7 @@ use skiff_kube::{Cascade, Cluster, DeleteOptions, Error, Kind, Mode};
 #[derive(clap::Args, Debug)]
 pub struct ApplyArgs {
     /// The files (or directories, or `-` for stdin) that contain the configuration.
-    #[arg(short = 'f', long = "filename", required = true)]
+    #[arg(short = 'f', long = "filename")]
     filename: Vec<String>,
     /// Process the directory used in -f recursively.
     #[arg(short = 'R', long)]
@@ -21,22 +21,57 @@ pub struct ApplyArgs {
 /// a bad one fails the command before anything is written (kubectl would
 /// have applied the documents before it; half an application is what the
 /// user then has to untangle).
-pub fn apply(c: &Cluster<'_>, a: ApplyArgs, mode: Mode) -> Result {
+pub fn apply(c: &Cluster<'_>, a: ApplyArgs) -> Result {
+    if a.filename.is_empty() {
+        return Err(usage("must specify one of -f and -k"));
+    }
     let docs = manifest::read(&a.filename, a.recursive).map_err(failure)?;
-    let manifests = manifest::decode_all(&docs).map_err(failure)?;
+    write(c, &docs, a.namespace.as_deref(), Mode::Apply)
+}
+
+/// Decode the documents, write them in one transaction, say what each
+/// became.
+fn write(c: &Cluster<'_>, docs: &[manifest::Document], ns: Option<&str>, mode: Mode) -> Result {
+    let manifests = manifest::decode_all(docs).map_err(failure)?;
     if manifests.is_empty() {
         return Err(Failure {
             code: 1,
             msg: "error: no objects passed to apply".into(),
         });
     }
-    let applied = c
-        .apply(&manifests, a.namespace.as_deref(), mode)
-        .map_err(failure)?;
+    let applied = c.apply(&manifests, ns, mode).map_err(failure)?;
     for o in applied {
         println!("{}/{} {}", o.kind.resource(), o.name, o.outcome);
     }
     Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    /// `namespace NAME`: make a namespace (instead of -f).
+    what: Vec<String>,
+    #[command(flatten)]
+    files: ApplyArgs,
+}
+
+/// `create -f FILE`, or `create namespace NAME` (kubectl's generator).
+pub fn create(c: &Cluster<'_>, a: CreateArgs) -> Result {
+    let f = &a.files;
+    let docs = match (a.what.as_slice(), f.filename.is_empty()) {
+        ([], false) => manifest::read(&f.filename, f.recursive).map_err(failure)?,
+        ([kind, name], true) if matches!(kind.as_str(), "namespace" | "ns") => {
+            let text = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name:?}\n");
+            manifest::parse(&text, "namespace").map_err(failure)?
+        }
+        ([], true) => return Err(usage("must specify one of -f and -k")),
+        ([kind, ..], _) if !matches!(kind.as_str(), "namespace" | "ns") => {
+            return Err(usage(format!(
+                "unknown command \"{kind}\" for \"skiff kube create\" (skiff creates namespaces by name; other kinds from files with -f)"
+            )))
+        }
+        _ => return Err(usage("exactly one NAME is required, got more or none")),
+    };
+    write(c, &docs, f.namespace.as_deref(), Mode::Create)
 }
 
 #[derive(clap::Args, Debug)]

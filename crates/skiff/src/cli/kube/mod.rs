@@ -18,7 +18,7 @@ pub enum KubeCmd {
     /// Apply a configuration to a resource by file name or stdin.
     Apply(apply::ApplyArgs),
     /// Create a resource from a file or from stdin.
-    Create(apply::ApplyArgs),
+    Create(apply::CreateArgs),
     /// Display one or many resources.
     Get(get::GetArgs),
     /// Show details of a specific resource or group of resources.
@@ -54,8 +54,8 @@ pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
         super::serve::ensure_running(root, runroot).map_err(usage)?;
     }
     match c {
-        KubeCmd::Apply(a) => apply::apply(&cluster, a, skiff_kube::Mode::Apply),
-        KubeCmd::Create(a) => apply::apply(&cluster, a, skiff_kube::Mode::Create),
+        KubeCmd::Apply(a) => apply::apply(&cluster, a),
+        KubeCmd::Create(a) => apply::create(&cluster, a),
         KubeCmd::Get(a) => get::get(&cluster, a),
         KubeCmd::Describe(a) => get::describe(&cluster, a),
         KubeCmd::Delete(a) => apply::delete(&cluster, a),

@@ -180,7 +180,19 @@ fn select(root: &Value, cur: &Value, path: &str) -> Result<Vec<Value>, String> {
                 .ok_or_else(|| format!("unterminated [ in {path}"))?;
             let idx = &r[..end];
             rest = &r[end + 1..];
-            vals = if idx == "*" {
+            vals = if let Some(f) = idx.strip_prefix("?(").and_then(|f| f.strip_suffix(')')) {
+                let items = vals.iter().flat_map(|v| match v {
+                    Value::Array(a) => a.clone(),
+                    other => vec![other.clone()],
+                });
+                let mut kept = Vec::new();
+                for item in items {
+                    if filter(root, &item, f)? {
+                        kept.push(item);
+                    }
+                }
+                kept
+            } else if idx == "*" {
                 vals.iter()
                     .flat_map(|v| match v {
                         Value::Array(a) => a.clone(),
@@ -207,6 +219,34 @@ fn select(root: &Value, cur: &Value, path: &str) -> Result<Vec<Value>, String> {
     Ok(vals)
 }
 
+/// A filter `@.path`, `@.path==LITERAL` or `@.path!=LITERAL` (a quoted
+/// string or a number) on one item.
+fn filter(root: &Value, item: &Value, f: &str) -> Result<bool, String> {
+    let (path, op, lit) = match f
+        .find("==")
+        .map(|i| (i, true))
+        .or(f.find("!=").map(|i| (i, false)))
+    {
+        Some((i, eq)) => (f[..i].trim(), Some(eq), f[i + 2..].trim()),
+        None => (f.trim(), None, ""),
+    };
+    let got = select(root, item, path)?;
+    let Some(eq) = op else {
+        return Ok(!got.is_empty());
+    };
+    let want = if let Some(s) = lit
+        .strip_prefix('\'')
+        .and_then(|l| l.strip_suffix('\''))
+        .or_else(|| lit.strip_prefix('"').and_then(|l| l.strip_suffix('"')))
+    {
+        Value::String(s.to_string())
+    } else {
+        serde_json::from_str(lit).map_err(|_| format!("bad literal {lit} in filter {f}"))?
+    };
+    let same = got.first() == Some(&want);
+    Ok(same == eq)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +270,21 @@ mod tests {
             "a=Running\nb=Pending\n"
         );
         assert_eq!(jsonpath("n={.items[5].x}", &doc).unwrap(), "n=");
+        assert_eq!(
+            jsonpath(
+                "{.items[?(@.status.phase==\"Pending\")].metadata.name}",
+                &doc
+            )
+            .unwrap(),
+            "b"
+        );
+        assert_eq!(
+            jsonpath("{.items[?(@.metadata.name!='b')].status.phase}", &doc).unwrap(),
+            "Running"
+        );
+        assert_eq!(
+            jsonpath("{.items[?(@.nope)].metadata.name}", &doc).unwrap(),
+            ""
+        );
     }
 }
