@@ -23,7 +23,7 @@ pub mod rollout;
 pub mod selector;
 pub mod validate;
 
-pub use cluster::{Applied, Cascade, Cluster, DeleteOptions, Mode, Outcome};
+pub use cluster::{Applied, Cascade, Cluster, DeleteOptions, EventType, Mode, Outcome, Watch};
 pub use error::{Error, Result};
 pub use kinds::Kind;
 pub use object::Object;

@@ -423,3 +423,69 @@ fn delete_cascades_over_owner_references_and_namespaces() {
     );
     k.ok(&["delete", "svc", "web", "-n", "shop", "--ignore-not-found"]);
 }
+
+#[test]
+fn get_watch_prints_each_change() {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+    let k = Kube::new();
+    k.apply_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: first\ndata:\n  a: b\n");
+    let mut watcher = k
+        .skiff(&["kube", "get", "configmaps", "-w"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = watcher.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(out).lines() {
+            if tx.send(l.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // Lines until one starts with `name` (or fail after 10 s).
+    let next_for = |name: &str| -> String {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) if l.starts_with(name) => return l,
+                Ok(_) => continue,
+                Err(_) => panic!("no line for {name} within 10 s"),
+            }
+        }
+    };
+    let first_line = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(first_line, "NAME    DATA   AGE");
+    let cells =
+        |l: String| -> Vec<String> { l.split_whitespace().take(2).map(String::from).collect() };
+    assert_eq!(cells(next_for("first")), ["first", "1"]);
+    // Added, then modified: a row each, without the header.
+    k.apply_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: second\ndata:\n  a: b\n");
+    assert_eq!(cells(next_for("second")), ["second", "1"]);
+    k.apply_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: second\ndata:\n  a: b\n  c: d\n",
+    );
+    assert_eq!(cells(next_for("second")), ["second", "2"]);
+    // Deleted: its last row once more.
+    k.ok(&["delete", "configmap", "first"]);
+    let cells =
+        |l: String| -> Vec<String> { l.split_whitespace().take(2).map(String::from).collect() };
+    assert_eq!(cells(next_for("first")), ["first", "1"]);
+    // Another namespace's objects are not this watch's.
+    k.ok(&["create", "namespace", "other"]);
+    k.apply_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: elsewhere\n  namespace: other\n",
+    );
+    k.apply_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: third\n");
+    let l = next_for("");
+    assert!(l.starts_with("third"), "{l}");
+    watcher.kill().unwrap();
+    watcher.wait().unwrap();
+    k.fails(
+        &["get", "pods,configmaps", "-w"],
+        "you may only specify a single resource type",
+    );
+}

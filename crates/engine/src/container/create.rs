@@ -185,12 +185,23 @@ impl Engine {
         if let Some(other) = host.network_mode.strip_prefix("container:") {
             self.find(other)?;
         }
-        // Kept by ID, so a rename does not lose it.
+        // Kept by ID, so a rename does not lose it. A container that is not
+        // there is a bad argument of this create (dockerd's 400: a client
+        // reads a 404 as a missing image, and pulls).
+        let joined = |other: &str| -> Result<String> {
+            match self.find(other) {
+                Ok(o) => Ok(format!("container:{}", o.id)),
+                Err(e) if e.kind() == crate::error::ErrorKind::NotFound => {
+                    Err(Error::Invalid(e.to_string()))
+                }
+                Err(e) => Err(e),
+            }
+        };
         if let Some(other) = host.ipc_mode.strip_prefix("container:") {
-            host.ipc_mode = format!("container:{}", self.find(other)?.id);
+            host.ipc_mode = joined(other)?;
         }
         if let Some(other) = host.pid_mode.strip_prefix("container:") {
-            host.pid_mode = format!("container:{}", self.find(other)?.id);
+            host.pid_mode = joined(other)?;
         }
         let network = self.network_for_create(&host.network_mode, &o.network_aliases)?;
         for e in &host.extra_hosts {

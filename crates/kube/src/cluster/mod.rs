@@ -614,4 +614,6 @@ pub(crate) fn strip_revision(mut body: Value) -> Value {
 }
 
 mod delete;
+mod watch;
 mod writes;
+pub use watch::{EventType, Watch};

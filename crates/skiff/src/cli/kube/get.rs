@@ -6,7 +6,7 @@ use super::{failure, kinds, message, selector, usage, Failure, Result};
 use skiff_kube::printers;
 use skiff_kube::{Cluster, Error, Kind, Object};
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct GetArgs {
     /// KIND[,KIND...] [NAME...] or KIND/NAME...
     #[arg(required = true)]
@@ -28,6 +28,12 @@ pub struct GetArgs {
     /// Print no header line.
     #[arg(long = "no-headers")]
     no_headers: bool,
+    /// After listing, watch for changes (one kind only).
+    #[arg(short = 'w', long)]
+    watch: bool,
+    /// Watch for changes without listing first.
+    #[arg(long = "watch-only")]
+    watch_only: bool,
 }
 
 pub fn get(c: &Cluster<'_>, a: GetArgs) -> Result {
@@ -88,6 +94,9 @@ pub fn get(c: &Cluster<'_>, a: GetArgs) -> Result {
         }
         found.push((*kind, objects));
     }
+    if a.watch || a.watch_only {
+        return watch(c, &a, &format, &asked, &ns, sel.as_ref());
+    }
     let total: usize = found.iter().map(|(_, o)| o.len()).sum();
     if total == 0 && !failed && !matches!(format, Format::Json | Format::Yaml) {
         if a.all_namespaces {
@@ -97,15 +106,93 @@ pub fn get(c: &Cluster<'_>, a: GetArgs) -> Result {
         }
         return Ok(());
     }
-    let out = match format {
+    print!("{}", present(&a, &format, &found, several_kinds, single)?);
+    if failed {
+        return Err(Failure {
+            code: 1,
+            msg: String::new(),
+        });
+    }
+    Ok(())
+}
+
+/// `-w`: the list (unless `--watch-only`), then each change as it comes,
+/// until interrupted.
+fn watch(
+    c: &Cluster<'_>,
+    a: &GetArgs,
+    format: &Format,
+    asked: &[(Kind, Vec<String>)],
+    ns: &str,
+    sel: Option<&skiff_kube::selector::Selector>,
+) -> Result {
+    let [(kind, names)] = asked else {
+        return Err(usage("you may only specify a single resource type"));
+    };
+    let w = skiff_kube::Watch {
+        kind: *kind,
+        namespace: (!a.all_namespaces).then_some(ns),
+        names,
+        selector: sel,
+    };
+    let start = c.watch_start(&w).map_err(failure)?;
+    let mut headers = !a.no_headers;
+    if !a.watch_only && !start.0.is_empty() {
+        // One table; documents one by one, as the events print them.
+        if matches!(format, Format::Table { .. } | Format::Name) {
+            let found = vec![(*kind, start.0.clone())];
+            print!("{}", present(a, format, &found, false, false)?);
+        } else {
+            for o in &start.0 {
+                let found = vec![(*kind, vec![o.clone()])];
+                print!("{}", present(a, format, &found, false, true)?);
+            }
+        }
+        headers = false;
+    }
+    let cancel = skiff_engine::notify::Cancel::new();
+    let mut shown: Result = Ok(());
+    c.watch(&w, start, &cancel, |_, o| {
+        let found = vec![(*kind, vec![o.clone()])];
+        let mut once = GetArgs {
+            no_headers: !headers,
+            ..a.clone()
+        };
+        once.watch = false;
+        match present(&once, format, &found, false, true) {
+            Ok(text) => {
+                print!("{text}");
+                headers = false;
+                true
+            }
+            Err(e) => {
+                shown = Err(e);
+                false
+            }
+        }
+    })
+    .map_err(failure)?;
+    shown
+}
+
+/// The objects found, as `format` prints them (`single`: one object asked
+/// for by name, shown as itself rather than in a List).
+fn present(
+    a: &GetArgs,
+    format: &Format,
+    found: &[(Kind, Vec<Object>)],
+    several_kinds: bool,
+    single: bool,
+) -> std::result::Result<String, Failure> {
+    Ok(match format {
         Format::Table { wide } => {
             let mut text = String::new();
-            for (kind, objects) in &found {
+            for (kind, objects) in found {
                 if objects.is_empty() {
                     continue;
                 }
                 let mut t =
-                    printers::table(*kind, objects, wide, a.all_namespaces && kind.namespaced());
+                    printers::table(*kind, objects, *wide, a.all_namespaces && kind.namespaced());
                 let name_col = t.headers.iter().position(|h| h == "NAME");
                 if several_kinds {
                     if let Some(i) = name_col {
@@ -158,17 +245,9 @@ pub fn get(c: &Cluster<'_>, a: GetArgs) -> Result {
             } else {
                 output::list(values)
             };
-            output::render(&format, &doc).map_err(usage)?
+            output::render(format, &doc).map_err(usage)?
         }
-    };
-    print!("{out}");
-    if failed {
-        return Err(Failure {
-            code: 1,
-            msg: String::new(),
-        });
-    }
-    Ok(())
+    })
 }
 
 #[derive(clap::Args, Debug)]
