@@ -46,6 +46,11 @@ fn a_deployment_keeps_its_replicas_and_rolls_out_a_change() {
             .collect()
     };
     k.until(60, "three ready replicas", || ready(&k).len() == 3);
+    // The Deployment's status follows its pods' on the controllers' next
+    // pass.
+    k.until(10, "the deployment's status", || {
+        k.json(&["get", "deploy", "web"])["status"]["readyReplicas"] == 3
+    });
     let d = k.json(&["get", "deploy", "web"]);
     assert_eq!(d["status"]["readyReplicas"], 3);
     assert_eq!(d["status"]["availableReplicas"], 3);
