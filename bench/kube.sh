@@ -15,7 +15,8 @@
 #                measured on the node's address (an interface of the
 #                bench's namespace, as a machine's eth0) and, beside it, on
 #                127.0.0.1 (which pays a masquerade more);
-#   rss:         skiff serve's RSS with 100 pods (target <= 30 MiB).
+#   rss:         skiff serve's RSS with 100 pods (target <= 30 MiB), and
+#                its CPU keeping them (a probe each per second).
 # Usage (as root):  bench/kube.sh [RUNS]   (default 5)
 # Installs what it lacks with apt-get; removes everything it made on exit.
 set -euo pipefail
@@ -193,7 +194,14 @@ kube apply -f "$work/many.yaml" >/dev/null
 kube rollout status deployment/many --timeout 300s >/dev/null
 hundred=$(elapsed "$s" "$(now)")
 sleep 5
-rss=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$(cat "$work/run/serve.pid")/status")
+spid=$(cat "$work/run/serve.pid")
+rss=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$spid/status")
+# What keeping them costs: serve's CPU over 20 s (each pod probed every
+# second).
+t0=$(awk '{print $14 + $15}' "/proc/$spid/stat")
+sleep 20
+t1=$(awk '{print $14 + $15}' "/proc/$spid/stat")
+cpu=$(python3 -c "print(f'{($t1 - $t0) / $(getconf CLK_TCK) / 20 * 100:.1f}')")
 
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.3f}')" "$1" "$2"; }
 echo
@@ -208,3 +216,4 @@ echo "| wrk through the NodePort on the node's address (3 pods) | ${vianode} req
 echo "| wrk through the NodePort on 127.0.0.1 (3 pods) | ${vianp} req/s ($(ratio "$vianp" "$direct") of direct) | |"
 echo "| 600 requests through the ClusterIP, per pod | ${spread} | each within 20% |"
 echo "| skiff serve RSS with 100 pods | ${rss} MiB | <= 30 MiB |"
+echo "| skiff serve CPU with 100 pods, each probed every second | ${cpu}% of a core | |"

@@ -80,13 +80,24 @@ pub fn run(engine: &Engine, cancel: &Cancel, opts: &Options) {
             }
         }
         let mut pass = PassResult::default();
-        if let Err(e) = workloads(&c, &mut pass) {
+        // The pods as the kubelet left them, read once for the controllers
+        // after it (a pod a ReplicaSet makes now is theirs on the next
+        // pass, which its write wakes).
+        let pods = match all_pods(&c) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("skiff serve: controllers: {e}");
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if let Err(e) = workloads(&c, &pods, &mut pass) {
             eprintln!("skiff serve: controllers: {e}");
         }
-        if let Err(e) = all_pods(&c).and_then(|pods| hpa.sync(&c, &pods, &mut pass)) {
+        if let Err(e) = hpa.sync(&c, &pods, &mut pass) {
             eprintln!("skiff serve: autoscaler: {e}");
         }
-        match all_pods(&c).and_then(|pods| services::sync(&c, &pods, &mut proxy)) {
+        match services::sync(&c, &pods, &mut proxy) {
             Ok(()) => {}
             Err(e) => {
                 eprintln!("skiff serve: services: {e}");
@@ -104,11 +115,10 @@ pub fn run(engine: &Engine, cancel: &Cancel, opts: &Options) {
 }
 
 /// The workload controllers' pass: Deployments, then ReplicaSets.
-fn workloads(c: &Cluster<'_>, pass: &mut PassResult) -> crate::Result<()> {
+fn workloads(c: &Cluster<'_>, pods: &[Pod], pass: &mut PassResult) -> crate::Result<()> {
     deployment::sync(c, pass)?;
-    let pods = all_pods(c)?;
-    replicaset::sync(c, &pods, pass)?;
-    job::sync(c, &pods, pass)?;
+    replicaset::sync(c, pods, pass)?;
+    job::sync(c, pods, pass)?;
     c.finish_namespaces()?;
     claims::sync(c)?;
     Ok(())

@@ -156,6 +156,7 @@ impl Kubelet {
                 let msg = h.map_or(why.clone(), |h| failure(h, &k.name, &pod_key(p), &why));
                 record(c, p, "Warning", "FailedPostStartHook", &msg);
                 let _ = c.engine().kill(&x.id, libc::SIGKILL);
+                self.dirty = true;
                 true
             }
         }

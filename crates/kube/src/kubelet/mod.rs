@@ -68,6 +68,11 @@ pub struct Kubelet {
     reported: std::collections::HashSet<(String, String, u32)>,
     /// Containers being stopped: when SIGTERM was sent.
     stopping: HashMap<String, Instant>,
+    /// This pod's pass made, started, removed or killed an engine
+    /// container: its status is written from a fresh read of them (else
+    /// from what the pass began with: reading every container again for
+    /// each pod would make a pass quadratic in pods).
+    dirty: bool,
     /// postStart hooks under way, by engine container.
     post_start: HashMap<String, hooks::Hook>,
     /// preStop hooks, by engine container: when each began (the grace
@@ -292,6 +297,7 @@ impl Kubelet {
         have: &PodContainers,
     ) -> crate::Result<Option<Instant>> {
         let p = PodRef::new(pod);
+        self.dirty = false;
         let mut st = status::Builder::new(&p, c);
         let phase_done = matches!(
             pod.status.as_ref().and_then(|s| s.phase.as_deref()),
@@ -370,8 +376,12 @@ impl Kubelet {
         }
         // What this pass did changed the engine's containers: read them
         // again for the status.
-        let now_have = pod_containers(c, p.uid)?;
-        c.write_pod_status(pod, st.finish(c, &self.probes, &now_have))?;
+        if self.dirty {
+            let now_have = pod_containers(c, p.uid)?;
+            c.write_pod_status(pod, st.finish(c, &self.probes, &now_have))?;
+        } else {
+            c.write_pod_status(pod, st.finish(c, &self.probes, have))?;
+        }
         Ok(wake)
     }
 
@@ -396,6 +406,7 @@ impl Kubelet {
             }
         }
         // A new sandbox: whatever ran in the old one goes with it.
+        self.dirty = true;
         let next = have.latest(INFRA).map_or(0, |k| attempt(k) + 1);
         for k in have.all() {
             let _ = e.remove(&k.id, true, false);
@@ -574,6 +585,7 @@ impl Kubelet {
         attempt_no: u32,
     ) -> Result<(), Waiting> {
         let e = c.engine();
+        self.dirty = true;
         let image = k.image.clone().unwrap_or_default();
         let policy = match k.image_pull_policy.as_deref() {
             Some("Always") => PullPolicy::Always,
