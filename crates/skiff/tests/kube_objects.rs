@@ -431,13 +431,22 @@ fn get_watch_prints_each_change() {
     use std::time::{Duration, Instant};
     let k = Kube::new();
     k.apply_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: first\ndata:\n  a: b\n");
-    let mut watcher = k
-        .skiff(&["kube", "get", "configmaps", "-w"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    /// The watching process, killed even when an assertion fails.
+    struct Watcher(std::process::Child);
+    impl Drop for Watcher {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut watcher = Watcher(
+        k.skiff(&["kube", "get", "configmaps", "-w"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let (tx, rx) = mpsc::channel();
-    let out = watcher.stdout.take().unwrap();
+    let out = watcher.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for l in std::io::BufReader::new(out).lines() {
             if tx.send(l.unwrap()).is_err() {
@@ -482,8 +491,7 @@ fn get_watch_prints_each_change() {
     k.apply_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: third\n");
     let l = next_for("");
     assert!(l.starts_with("third"), "{l}");
-    watcher.kill().unwrap();
-    watcher.wait().unwrap();
+    drop(watcher);
     k.fails(
         &["get", "pods,configmaps", "-w"],
         "you may only specify a single resource type",
