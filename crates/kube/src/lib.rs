@@ -10,6 +10,7 @@ pub mod controllers;
 pub mod defaults;
 pub mod describe;
 pub mod error;
+pub mod generate;
 pub mod kinds;
 pub mod kubelet;
 pub mod manifest;

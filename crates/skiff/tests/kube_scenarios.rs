@@ -268,6 +268,7 @@ fn every_scenario_passes() {
         .into_iter()
         .filter(|f| only.as_deref().is_none_or(|o| f.file_stem().unwrap() == o))
         .collect();
+    assert!(!files.is_empty(), "no scenario named {only:?}");
     let k = Kube::new();
     let queue = Mutex::new(files.clone());
     let failed = Mutex::new(Vec::new());

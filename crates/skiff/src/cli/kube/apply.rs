@@ -1,4 +1,4 @@
-//! `kube apply|create -f` and `kube delete`.
+//! `kube apply -f` and `kube delete` (`create` is in generate.rs).
 
 use super::{failure, kinds, message, selector, usage, Failure, Result};
 use skiff_kube::manifest;
@@ -8,13 +8,13 @@ use skiff_kube::{Cascade, Cluster, DeleteOptions, Error, Kind, Mode};
 pub struct ApplyArgs {
     /// The files (or directories, or `-` for stdin) that contain the configuration.
     #[arg(short = 'f', long = "filename")]
-    filename: Vec<String>,
+    pub(super) filename: Vec<String>,
     /// Process the directory used in -f recursively.
     #[arg(short = 'R', long)]
-    recursive: bool,
+    pub(super) recursive: bool,
     /// The namespace objects without one go to.
     #[arg(short = 'n', long)]
-    namespace: Option<String>,
+    pub(super) namespace: Option<String>,
 }
 
 /// Every document is decoded, validated and written in one transaction:
@@ -26,12 +26,18 @@ pub fn apply(c: &Cluster<'_>, a: ApplyArgs) -> Result {
         return Err(usage("must specify one of -f and -k"));
     }
     let docs = manifest::read(&a.filename, a.recursive).map_err(failure)?;
-    write(c, &docs, a.namespace.as_deref(), Mode::Apply)
+    write(c, &docs, a.namespace.as_deref(), Mode::Apply, None)
 }
 
 /// Decode the documents, write them in one transaction, say what each
-/// became.
-fn write(c: &Cluster<'_>, docs: &[manifest::Document], ns: Option<&str>, mode: Mode) -> Result {
+/// became (or `said`, as `expose` says "exposed").
+pub(super) fn write(
+    c: &Cluster<'_>,
+    docs: &[manifest::Document],
+    ns: Option<&str>,
+    mode: Mode,
+    said: Option<&str>,
+) -> Result {
     let manifests = manifest::decode_all(docs).map_err(failure)?;
     if manifests.is_empty() {
         return Err(Failure {
@@ -41,37 +47,15 @@ fn write(c: &Cluster<'_>, docs: &[manifest::Document], ns: Option<&str>, mode: M
     }
     let applied = c.apply(&manifests, ns, mode).map_err(failure)?;
     for o in applied {
-        println!("{}/{} {}", o.kind.resource(), o.name, o.outcome);
+        let outcome = o.outcome.to_string();
+        println!(
+            "{}/{} {}",
+            o.kind.resource(),
+            o.name,
+            said.unwrap_or(&outcome)
+        );
     }
     Ok(())
-}
-
-#[derive(clap::Args, Debug)]
-pub struct CreateArgs {
-    /// `namespace NAME`: make a namespace (instead of -f).
-    what: Vec<String>,
-    #[command(flatten)]
-    files: ApplyArgs,
-}
-
-/// `create -f FILE`, or `create namespace NAME` (kubectl's generator).
-pub fn create(c: &Cluster<'_>, a: CreateArgs) -> Result {
-    let f = &a.files;
-    let docs = match (a.what.as_slice(), f.filename.is_empty()) {
-        ([], false) => manifest::read(&f.filename, f.recursive).map_err(failure)?,
-        ([kind, name], true) if matches!(kind.as_str(), "namespace" | "ns") => {
-            let text = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name:?}\n");
-            manifest::parse(&text, "namespace").map_err(failure)?
-        }
-        ([], true) => return Err(usage("must specify one of -f and -k")),
-        ([kind, ..], _) if !matches!(kind.as_str(), "namespace" | "ns") => {
-            return Err(usage(format!(
-                "unknown command \"{kind}\" for \"skiff kube create\" (skiff creates namespaces by name; other kinds from files with -f)"
-            )))
-        }
-        _ => return Err(usage("exactly one NAME is required, got more or none")),
-    };
-    write(c, &docs, f.namespace.as_deref(), Mode::Create)
 }
 
 #[derive(clap::Args, Debug)]

@@ -2,6 +2,7 @@
 //! the Kubernetes objects in skiff's store (the `skiff-kube` crate).
 
 mod apply;
+mod generate;
 mod get;
 mod output;
 mod pods;
@@ -18,7 +19,11 @@ pub enum KubeCmd {
     /// Apply a configuration to a resource by file name or stdin.
     Apply(apply::ApplyArgs),
     /// Create a resource from a file or from stdin.
-    Create(apply::CreateArgs),
+    Create(generate::CreateArgs),
+    /// Run a particular image in a pod.
+    Run(generate::RunArgs),
+    /// Take a deployment, replica set, pod or service and expose it as a new Kubernetes service.
+    Expose(generate::ExposeArgs),
     /// Display one or many resources.
     Get(get::GetArgs),
     /// Show details of a specific resource or group of resources.
@@ -47,6 +52,8 @@ pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
         c,
         KubeCmd::Apply(_)
             | KubeCmd::Create(_)
+            | KubeCmd::Run(_)
+            | KubeCmd::Expose(_)
             | KubeCmd::Delete(_)
             | KubeCmd::Rollout(_)
             | KubeCmd::Scale(_)
@@ -55,7 +62,9 @@ pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
     }
     match c {
         KubeCmd::Apply(a) => apply::apply(&cluster, a),
-        KubeCmd::Create(a) => apply::create(&cluster, a),
+        KubeCmd::Create(a) => generate::create(&cluster, a),
+        KubeCmd::Run(a) => generate::run(&cluster, a),
+        KubeCmd::Expose(a) => generate::expose(&cluster, a),
         KubeCmd::Get(a) => get::get(&cluster, a),
         KubeCmd::Describe(a) => get::describe(&cluster, a),
         KubeCmd::Delete(a) => apply::delete(&cluster, a),
