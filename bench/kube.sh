@@ -156,8 +156,22 @@ ip link add node0 type veth peer name node0-peer
 ip addr add 192.0.2.10/24 dev node0
 ip link set node0-peer up
 ip link set node0 up
+# A client pod, for wrk as a pod runs it (in the pod's network namespace).
+cat >"$work/client.yaml" <<'YML'
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  containers: [{name: c, image: bench/bb:1, command: ["sleep", "100000"]}]
+YML
+kube apply -f "$work/client.yaml" >/dev/null
+while [ "$(kube get pod client -o jsonpath='{.status.phase}')" != Running ]; do sleep 0.2; done
+cuid=$(kube get pod client -o jsonpath='{.metadata.uid}')
+cpid=$(sk ps -q --filter "label=io.kubernetes.pod.uid=$cuid" --filter label=io.kubernetes.container.name=POD | head -1 | xargs -I{} "$skiff_bin" --root "$work/root" --runroot "$work/run" inspect -f '{{.State.Pid}}' {})
+in_pod() { nsenter --net="/proc/$cpid/ns/net" -- "$@"; }
+pod_wrk_rps() { in_pod wrk -t2 -c16 -d4s "$1" | awk '/Requests\/sec/ {print $2}'; }
 # Each measure RUNS times, interleaved, the median taken.
-directs=(); cips=(); nodes=(); loops=()
+directs=(); cips=(); nodes=(); loops=(); pdirects=(); pcips=()
 fresh
 for _ in $(seq "$runs"); do
   round=$(date +%s)
@@ -170,10 +184,17 @@ for _ in $(seq "$runs"); do
   fresh
   loops+=("$(wrk_rps "http://127.0.0.1:30080/index.html")")
   fresh
+  pip=$(kube get pods -l app=keep -o jsonpath='{.items[0].status.podIP}')
+  pdirects+=("$(pod_wrk_rps "http://$pip:8080/index.html")")
+  fresh
+  pcips+=("$(pod_wrk_rps "http://$cip/index.html")")
+  fresh
   while [ $(( $(date +%s) - round )) -lt 62 ]; do sleep 1; done
 done
 direct=$(median "${directs[@]}"); viacip=$(median "${cips[@]}")
 vianode=$(median "${nodes[@]}"); vianp=$(median "${loops[@]}")
+pdirect=$(median "${pdirects[@]}"); pcip=$(median "${pcips[@]}")
+log "wrk req/s from a pod: direct ${pdirects[*]}; ClusterIP ${pcips[*]}"
 log "wrk req/s: direct ${directs[*]}; ClusterIP ${cips[*]}; node address ${nodes[*]}; 127.0.0.1 ${loops[*]}"
 fresh
 spread=$(python3 - "$cip" <<'PY'
@@ -212,6 +233,8 @@ echo "| 100 replicas until all Ready | ${hundred} s | <= 10 s |"
 echo "| replacement pod Running after a delete (median of $runs) | ${replace} s | <= 0.3 s |"
 echo "| wrk to one pod directly (median of $runs) | ${direct} req/s | |"
 echo "| wrk through the ClusterIP (3 pods) | ${viacip} req/s ($(ratio "$viacip" "$direct") of direct) | >= 0.9 |"
+echo "| wrk from a client pod to one pod directly (median of $runs) | ${pdirect} req/s | |"
+echo "| wrk from a client pod through the ClusterIP (3 pods) | ${pcip} req/s ($(ratio "$pcip" "$pdirect") of direct) | >= 0.9 |"
 echo "| wrk through the NodePort on the node's address (3 pods) | ${vianode} req/s ($(ratio "$vianode" "$direct") of direct) | >= 0.9 |"
 echo "| wrk through the NodePort on 127.0.0.1 (3 pods) | ${vianp} req/s ($(ratio "$vianp" "$direct") of direct) | |"
 echo "| 600 requests through the ClusterIP, per pod | ${spread} | each within 20% |"
