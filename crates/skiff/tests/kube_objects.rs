@@ -233,6 +233,9 @@ fn get_prints_as_kubectl_does() {
 #[test]
 fn bad_manifests_are_refused_whole() {
     let k = Kube::new();
+    // Refused before a serve is started for it.
+    k.fails(&["apply"], "error: must specify one of -f and -k");
+    assert_eq!(k.serve_pid(), None);
     let bad = |f: &str, want: &str| {
         let p = manifest(&format!("bad/{f}"));
         k.fails(&["apply", "-f", p.to_str().unwrap()], want);

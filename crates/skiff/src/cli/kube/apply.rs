@@ -17,14 +17,20 @@ pub struct ApplyArgs {
     pub(super) namespace: Option<String>,
 }
 
+/// What `apply` refuses before anything runs (no serve is started for it).
+pub fn check(a: &ApplyArgs) -> Result {
+    if a.filename.is_empty() {
+        return Err(usage("must specify one of -f and -k"));
+    }
+    Ok(())
+}
+
 /// Every document is decoded, validated and written in one transaction:
 /// a bad one fails the command before anything is written (kubectl would
 /// have applied the documents before it; half an application is what the
 /// user then has to untangle).
 pub fn apply(c: &Cluster<'_>, a: ApplyArgs) -> Result {
-    if a.filename.is_empty() {
-        return Err(usage("must specify one of -f and -k"));
-    }
+    check(&a)?;
     let docs = manifest::read(&a.filename, a.recursive).map_err(failure)?;
     write(c, &docs, a.namespace.as_deref(), Mode::Apply, None)
 }

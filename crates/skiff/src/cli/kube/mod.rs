@@ -47,6 +47,9 @@ pub enum KubeCmd {
 pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
     let engine = open(root, runroot)?;
     let cluster = Cluster::new(&engine);
+    if let KubeCmd::Apply(a) = &c {
+        apply::check(a)?;
+    }
     // What changes objects needs the controllers to act on them.
     if matches!(
         c,
