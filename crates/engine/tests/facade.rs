@@ -28,6 +28,10 @@ fn main() {
         ("wait_conditions", wait_conditions),
         ("a_cancelled_wait_returns", a_cancelled_wait_returns),
         (
+            "removed_waits_on_rm_containers_hear_every_exit",
+            removed_waits_on_rm_containers_hear_every_exit,
+        ),
+        (
             "prune_reports_the_bytes_it_freed",
             prune_reports_the_bytes_it_freed,
         ),
@@ -214,6 +218,42 @@ fn wait_conditions() {
         assert!(!waiter.is_finished(), "removed returned before the removal");
         e.remove(&id, false, false).unwrap();
         assert_eq!(waiter.join().unwrap().unwrap(), 3);
+    });
+}
+
+/// `docker run --rm` through the API: a `removed` wait taken before the
+/// start, then the start; the supervisor removes the record at the exit and
+/// dies a moment later. Each wait must end with the exit code, never with
+/// an error. (A wait that read the record just before the removal and
+/// checked the supervisor just after its death once failed with "no such
+/// container": a window too narrow to hit on demand; this runs many such
+/// waits, four at a time, so that a wider one would show.)
+fn removed_waits_on_rm_containers_hear_every_exit() {
+    let store = Store::new();
+    let (s, e) = (&store, &store.engine);
+    std::thread::scope(|sc| {
+        let runs: Vec<_> = (0..4)
+            .map(|t| {
+                sc.spawn(move || {
+                    for i in 0..8 {
+                        let code = (t * 8 + i) % 7;
+                        let id = s.create_with(
+                            &format!("rm-{t}-{i}"),
+                            &["sh", "-c", &format!("exit {code}")],
+                            |o| o.host.auto_remove = true,
+                        );
+                        let from = e.wait_begin(&id).unwrap();
+                        e.start(&id, None).unwrap().detach();
+                        let got = e.wait_from(&from, WaitCondition::Removed, &Cancel::new());
+                        assert_eq!(got.unwrap(), code, "container {id}");
+                        assert_eq!(kind(e.find(&id)), ErrorKind::NotFound);
+                    }
+                })
+            })
+            .collect();
+        for r in runs {
+            r.join().unwrap();
+        }
     });
 }
 

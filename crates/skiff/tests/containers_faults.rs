@@ -161,6 +161,42 @@ fn concurrent_starts_run_a_container_once() {
     e.ok(&["rm", "once"]);
 }
 
+#[test]
+fn rm_f_removes_a_container_whose_supervisor_is_stuck() {
+    let e = Env::new();
+    let id = e.ok(&["run", "-d", "--name", "stuck", "bb", "sleep", "60"]);
+    let id = id.trim();
+    let sup = pids_with(&["__supervise", id]);
+    assert_eq!(sup.len(), 1, "one supervisor for {id}: {sup:?}");
+    let init: i32 = e.inspect("stuck", "{{.State.Pid}}").parse().unwrap();
+    // Stopped, it reaps nothing and records nothing, as when it hangs.
+    let signal = |s| nix::sys::signal::kill(nix::unistd::Pid::from_raw(sup[0]), s);
+    signal(nix::sys::signal::Signal::SIGSTOP).unwrap();
+    // Should rm fail, the supervisor must not stay stopped past the test
+    // (declared after `e`: it runs first, then Env's own cleanup).
+    struct Resume<F: Fn(nix::sys::signal::Signal) -> nix::Result<()>>(F);
+    impl<F: Fn(nix::sys::signal::Signal) -> nix::Result<()>> Drop for Resume<F> {
+        fn drop(&mut self) {
+            let _ = (self.0)(nix::sys::signal::Signal::SIGCONT);
+        }
+    }
+    let _resume = Resume(signal);
+    let t = Instant::now();
+    e.ok(&["rm", "-f", "stuck"]);
+    assert!(t.elapsed() < Duration::from_secs(25), "{:?}", t.elapsed());
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    assert!(
+        pids_with(&["__supervise", id]).is_empty(),
+        "the supervisor lives on"
+    );
+    assert!(
+        !Path::new(&format!("/proc/{init}")).exists()
+            || std::fs::read_to_string(format!("/proc/{init}/cmdline"))
+                .is_ok_and(|c| !c.starts_with("sleep")),
+        "the container's process lives on"
+    );
+}
+
 /// Processes whose command line holds all of `words` (NUL-separated args).
 fn pids_with(words: &[&str]) -> Vec<i32> {
     let mut out = Vec::new();

@@ -722,8 +722,32 @@ impl<'a> Ctx<'a> {
                 if !list.is_empty() {
                     let mut all: Vec<String> = cmd.iter().map(|w| w.to_string()).collect();
                     all.extend(list);
-                    let _ = self.e.cmd(s, &all).output();
+                    let o = self.exec(s, &all);
+                    // `rm -f` of what a scenario names and never made is fine.
+                    if o.code != Some(0) && cmd[0] == "rm" && !o.err.contains("No such container") {
+                        self.fail(format!(
+                            "cleanup on {s:?}: `{}` exited {:?}: {}",
+                            all.join(" "),
+                            o.code,
+                            show(o.err.trim_end())
+                        ));
+                    }
                 }
+            }
+        });
+        // Whatever is still there spoils the scenarios after (`system df`,
+        // `ps -aq`): named here, then removed, so it spoils nothing else.
+        self.each(|s| {
+            let left = self.exec(s, &cl!("ps -a --format {{.ID}}:{{.Names}}:{{.Status}}"));
+            if !left.raw_out.trim().is_empty() {
+                self.fail(format!(
+                    "left behind on {s:?}: {}",
+                    show(left.raw_out.trim_end())
+                ));
+                let ids = self.exec(s, &cl!("ps -aq"));
+                let mut all = cl!("rm -f -v");
+                all.extend(ids.raw_out.split_whitespace().map(str::to_string));
+                let _ = self.exec(s, &all);
             }
         });
     }
@@ -835,8 +859,8 @@ impl<'a> Ctx<'a> {
                 "{what}: exit code: docker {:?}, skiff {:?}\n      docker stderr: {}\n      skiff stderr:  {}",
                 dk.code,
                 sk.code,
-                show(dk.err.trim_end()),
-                show(sk.err.trim_end())
+                show(dk.raw_err.trim_end()),
+                show(sk.raw_err.trim_end())
             ));
         }
         if dk.out != sk.out {

@@ -103,7 +103,22 @@ impl Engine {
                 unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
                 wait_gone(c.state.pid, c.state.pid_start, Duration::from_secs(10));
             }
-            self.wait_recorded(&c.id, Duration::from_secs(10))?;
+            if let Err(e) = self.wait_recorded(&c.id, Duration::from_secs(10)) {
+                // A supervisor that does not record the exit (stuck, not
+                // reaping its child): `rm -f` removes the container all the
+                // same, as the record of a supervisor that died.
+                if !alive(c.state.supervisor_pid, c.state.supervisor_start) {
+                    return Err(e);
+                }
+                // SAFETY: kill of the container's checked supervisor.
+                unsafe { libc::kill(c.state.supervisor_pid, libc::SIGKILL) };
+                wait_gone(
+                    c.state.supervisor_pid,
+                    c.state.supervisor_start,
+                    Duration::from_secs(5),
+                );
+                self.wait_recorded(&c.id, Duration::from_secs(5))?;
+            }
             // A restart policy's supervisor must not bring it back.
             if alive(c.state.supervisor_pid, c.state.supervisor_start) {
                 wait_gone(

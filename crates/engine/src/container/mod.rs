@@ -59,14 +59,29 @@ impl Engine {
     pub fn list(&self) -> Result<Vec<Container>> {
         let mut out = Vec::new();
         for c in self.store.list()? {
-            match self.reconcile(c) {
-                Ok(c) => out.push(c),
-                // Removed by another thread or process while we looked.
-                Err(Error::Store(crate::store::StoreError::NoSuchContainer(_))) => {}
-                Err(e) => return Err(e),
-            }
+            out.extend(self.reconcile_present(c)?);
         }
         Ok(out)
+    }
+
+    /// The container with ID `id` as [`find`](Self::find) sees it, or None
+    /// when it is gone (also when it was removed while we looked).
+    pub(crate) fn current(&self, id: &str) -> Result<Option<Container>> {
+        match self.store.get(id)? {
+            Some(c) => self.reconcile_present(c),
+            None => Ok(None),
+        }
+    }
+
+    /// [`reconcile`](Self::reconcile), None when another thread or process
+    /// removed the container meanwhile (its supervisor, after an `--rm`
+    /// container's exit, between our read and our check of its processes).
+    fn reconcile_present(&self, c: Container) -> Result<Option<Container>> {
+        match self.reconcile(c) {
+            Ok(c) => Ok(Some(c)),
+            Err(Error::Store(crate::store::StoreError::NoSuchContainer(_))) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     pub(crate) fn reconcile(&self, mut c: Container) -> Result<Container> {

@@ -83,10 +83,7 @@ impl Engine {
         let (id, since) = (from.id.clone(), from.since);
         loop {
             let seen = n.generation();
-            let cur = match self.store.get(&id)? {
-                Some(c) => Some(self.reconcile(c)?),
-                None => None,
-            };
+            let cur = self.current(&id)?;
             let died = || -> Result<Option<i32>> {
                 let evs = self.store.events(&crate::store::EventQuery {
                     after_seq: since,
@@ -134,9 +131,8 @@ impl Engine {
         let cancel = Cancel::new();
         loop {
             let seen = n.generation();
-            let c = match self.store.get(id)? {
-                Some(c) => self.reconcile(c)?,
-                None => return Ok(()),
+            let Some(c) = self.current(id)? else {
+                return Ok(());
             };
             if !matches!(c.state.status, Status::Running | Status::Paused) {
                 return Ok(());
