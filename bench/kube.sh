@@ -149,7 +149,25 @@ fresh() {
 # before connect() runs out of ports (the loopback reuses them, other
 # addresses do not, by default). So each wrk runs 4 s (under that at these
 # rates), and a destination is measured again only a minute later.
-wrk_rps() { wrk -t2 -c16 -d4s "$1" | awk '/Requests\/sec/ {print $2}'; }
+# Connections conntrack could not set up (a clash on insert, a drop) in
+# this namespace: each one is a SYN lost and resent a second later.
+ct_fails() {
+  python3 - <<'PY'
+rows = [l.split() for l in open("/proc/net/stat/nf_conntrack")]
+cols = [rows[0].index(c) for c in ("insert_failed", "drop")]
+print(sum(int(r[c], 16) for r in rows[1:] for c in cols))
+PY
+}
+# wrk's req/s; conntrack's failures during the run go to $work/ct.log.
+wrk_at() { # URL [COMMAND PREFIX...]
+  local url=$1 before after rps; shift
+  before=$(ct_fails)
+  rps=$("$@" wrk -t2 -c16 -d4s "$url" | awk '/Requests\/sec/ {print $2}')
+  after=$(ct_fails)
+  echo "$url:$((after - before))" >>"$work/ct.log"
+  echo "$rps"
+}
+wrk_rps() { wrk_at "$1"; }
 cip=$(kube get svc keep -o jsonpath='{.spec.clusterIP}')
 # The node's own address, as a machine's eth0 has one.
 ip link add node0 type veth peer name node0-peer
@@ -169,7 +187,7 @@ while [ "$(kube get pod client -o jsonpath='{.status.phase}')" != Running ]; do 
 cuid=$(kube get pod client -o jsonpath='{.metadata.uid}')
 cpid=$(sk ps -q --filter "label=io.kubernetes.pod.uid=$cuid" --filter label=io.kubernetes.container.name=POD | head -1 | xargs -I{} "$skiff_bin" --root "$work/root" --runroot "$work/run" inspect -f '{{.State.Pid}}' {})
 in_pod() { nsenter --net="/proc/$cpid/ns/net" -- "$@"; }
-pod_wrk_rps() { in_pod wrk -t2 -c16 -d4s "$1" | awk '/Requests\/sec/ {print $2}'; }
+pod_wrk_rps() { wrk_at "$1" in_pod; }
 # Each measure RUNS times, interleaved, the median taken.
 directs=(); cips=(); nodes=(); loops=(); pdirects=(); pcips=()
 fresh
@@ -196,6 +214,7 @@ vianode=$(median "${nodes[@]}"); vianp=$(median "${loops[@]}")
 pdirect=$(median "${pdirects[@]}"); pcip=$(median "${pcips[@]}")
 log "wrk req/s from a pod: direct ${pdirects[*]}; ClusterIP ${pcips[*]}"
 log "wrk req/s: direct ${directs[*]}; ClusterIP ${cips[*]}; node address ${nodes[*]}; 127.0.0.1 ${loops[*]}"
+log "conntrack insert failures and drops per wrk run: $(tr '\n' ' ' <"$work/ct.log")"
 fresh
 spread=$(python3 - "$cip" <<'PY'
 import collections, sys, urllib.request

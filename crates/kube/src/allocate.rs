@@ -14,8 +14,11 @@ use skiff_engine::store::ObjectKey;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-/// The service range: 10.96.0.0/16 (kubeadm's range starts there too).
-pub const SERVICE_NET: (Ipv4Addr, u8) = (Ipv4Addr::new(10, 96, 0, 0), 16);
+/// Where the service range is kept: as Kubernetes keeps it, a ServiceCIDR
+/// (networking.k8s.io/v1) named `kubernetes`, chosen with the first
+/// Service and never changed after.
+const RANGE_KIND: &str = "ServiceCIDR.networking.k8s.io";
+const RANGE_NAME: &str = "kubernetes";
 const IP_KIND: &str = "IPAddress.networking.k8s.io";
 const PORT_KIND: &str = "NodePort.skiff";
 
@@ -54,10 +57,46 @@ fn taken(c: &Cluster<'_>, batch: &mut Batch, kind: &str) -> Result<BTreeMap<Stri
     Ok(out)
 }
 
-fn in_range(ip: Ipv4Addr) -> bool {
-    let (net, len) = SERVICE_NET;
+fn in_range((net, len): (Ipv4Addr, u8), ip: Ipv4Addr) -> bool {
     let mask = u32::MAX << (32 - len);
     u32::from(ip) & mask == u32::from(net)
+}
+
+fn parse_range(body: &Value) -> Option<(Ipv4Addr, u8)> {
+    skiff_engine::network::parse_cidr(body.pointer("/spec/cidrs/0")?.as_str()?)
+}
+
+/// The service range as stored; None before the first Service.
+pub(crate) fn stored_service_net(c: &Cluster<'_>) -> Result<Option<(Ipv4Addr, u8)>> {
+    Ok(c.engine()
+        .object_get(&alloc_key(RANGE_KIND, RANGE_NAME))?
+        .and_then(|s| parse_range(&s.body)))
+}
+
+/// The service range; with the first Service, chosen and written in its
+/// batch: the first /16 of kubeadm's 10.96.0.0/12 that no route of this
+/// host and no network of skiff's overlaps (as the default bridge's
+/// subnet is chosen), so a virtual IP never hides a real address.
+fn service_net(c: &Cluster<'_>, batch: &mut Batch) -> Result<Option<(Ipv4Addr, u8)>> {
+    let key = alloc_key(RANGE_KIND, RANGE_NAME);
+    if let Some(r) = c.read(batch, &key)?.and_then(|(_, b)| parse_range(&b)) {
+        return Ok(Some(r));
+    }
+    let candidates = (96..112).map(|b| (Ipv4Addr::new(10, b, 0, 0), 16));
+    let Some((net, len)) = c.engine().first_free_range(candidates)? else {
+        return Ok(None);
+    };
+    batch.put(
+        key,
+        crate::cluster::new_uid(),
+        json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "ServiceCIDR",
+            "metadata": {"name": RANGE_NAME},
+            "spec": {"cidrs": [format!("{net}/{len}")]},
+        }),
+    );
+    Ok(Some((net, len)))
 }
 
 /// Allocate what a Service `o` needs and release what it no longer uses.
@@ -84,6 +123,14 @@ pub(crate) fn service(
     let mut keep_ips = Vec::new();
     if spec.type_.as_deref() != Some("ExternalName") {
         let ips = taken(c, batch, IP_KIND)?;
+        let mut range = || -> Result<(Ipv4Addr, u8)> {
+            service_net(c, batch)?.ok_or_else(|| {
+                invalid(
+                    "spec.clusterIPs: Internal error: every /16 of 10.96.0.0/12 overlaps a route of this host or a network"
+                        .into(),
+                )
+            })
+        };
         let ip = match spec.cluster_ip.as_deref() {
             Some("None") => None,
             Some(ip) if !ip.is_empty() => {
@@ -92,10 +139,11 @@ pub(crate) fn service(
                         "spec.clusterIPs[0]: Invalid value: \"{ip}\": must be a valid IP address"
                     ))
                 })?;
-                if !in_range(parsed) {
+                let net = range()?;
+                if !in_range(net, parsed) {
                     return Err(invalid(format!(
                         "spec.clusterIPs: Invalid value: []string{{\"{ip}\"}}: failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}/{}",
-                        SERVICE_NET.0, SERVICE_NET.1
+                        net.0, net.1
                     )));
                 }
                 match ips.get(ip) {
@@ -108,8 +156,9 @@ pub(crate) fn service(
                 }
             }
             _ => {
-                let base = u32::from(SERVICE_NET.0);
-                let size = 1u32 << (32 - SERVICE_NET.1);
+                let (net, len) = range()?;
+                let base = u32::from(net);
+                let size = 1u32 << (32 - len);
                 let free = (1..size - 1)
                     .map(|i| Ipv4Addr::from(base + i).to_string())
                     .find(|ip| !ips.contains_key(ip))

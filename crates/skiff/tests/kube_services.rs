@@ -183,6 +183,16 @@ fn a_service_spreads_requests_over_ready_pods_only() {
 #[test]
 fn load_balancers_headless_services_and_services_without_endpoints() {
     let k = Kube::new();
+    // This "host" has an address in 10.96.0.0/16 (kubeadm's first service
+    // /16): the service range must be chosen around it, as the default
+    // bridge's subnet is, and the address stay this host's.
+    // (A veth pair: this kernel has no dummy links.)
+    k.ns.ip(&[
+        "link", "add", "taken0", "type", "veth", "peer", "name", "taken1",
+    ]);
+    k.ns.ip(&["addr", "add", "10.96.0.1/16", "dev", "taken0"]);
+    k.ns.ip(&["link", "set", "taken1", "up"]);
+    k.ns.ip(&["link", "set", "taken0", "up"]);
     k.apply("services/web.yaml");
     k.apply("services/others.yaml");
     k.until(60, "three ready pods", || ready_pods(&k).len() == 3);
@@ -244,6 +254,19 @@ fn load_balancers_headless_services_and_services_without_endpoints() {
         .as_str()
         .unwrap()
         .to_string();
+    assert!(
+        ip.starts_with("10.97."),
+        "a cluster IP beside the host's 10.96.0.0/16: {ip}"
+    );
+    let route = k.ns.ip(&["route", "show", "10.96.0.0/16"]);
+    assert!(route.contains("taken0"), "the host's route: {route}");
+    let fixed = k.json(&["get", "svc", "web-lb", "-o", "json"]);
+    assert!(
+        fixed["spec"]["clusterIP"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("10.97.")),
+        "{fixed}"
+    );
     let t = std::time::Instant::now();
     let e = get(&k, &format!("{ip}:80")).unwrap_err();
     assert!(

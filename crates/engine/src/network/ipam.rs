@@ -56,6 +56,23 @@ impl Engine {
     /// The first of Docker's address pools (172.17-31.0.0/16, then
     /// 192.168.N.0/20) that neither a route here nor a network has.
     pub(super) fn free_subnet(&self) -> Result<(Ipv4Addr, u8)> {
+        let pools = (17..=31)
+            .map(|b| (Ipv4Addr::new(172, b, 0, 0), 16))
+            .chain((0..16).map(|i| (Ipv4Addr::new(192, 168, i * 16, 0), 20)));
+        self.first_free_range(pools)?.ok_or_else(|| {
+            Error::Internal(
+                "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
+            )
+        })
+    }
+
+    /// The first of `candidates` that neither a route of this host (but
+    /// the default one) nor a network of skiff's overlaps: how a network's
+    /// subnet and the Kubernetes service range are chosen.
+    pub fn first_free_range(
+        &self,
+        candidates: impl IntoIterator<Item = (Ipv4Addr, u8)>,
+    ) -> Result<Option<(Ipv4Addr, u8)>> {
         let mut taken: Vec<(Ipv4Addr, u8)> = self
             .network_list()?
             .iter()
@@ -71,17 +88,9 @@ impl Engine {
                 );
             }
         }
-        let pools = (17..=31)
-            .map(|b| (Ipv4Addr::new(172, b, 0, 0), 16))
-            .chain((0..16).map(|i| (Ipv4Addr::new(192, 168, i * 16, 0), 20)));
-        for p in pools {
-            if !taken.iter().any(|t| overlaps(*t, p)) {
-                return Ok(p);
-            }
-        }
-        Err(Error::Internal(
-            "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
-        ))
+        Ok(candidates
+            .into_iter()
+            .find(|c| !taken.iter().any(|t| overlaps(*t, *c))))
     }
 
     /// Give each of the container's endpoints an address (lowest free of

@@ -177,17 +177,11 @@ pub fn sync(c: &Cluster<'_>, pods: &[Pod], proxy: &mut Proxy) -> crate::Result<(
     publish_names(c, &services, pods)?;
     if proxy.last.as_ref() != Some(&rules) {
         // The service range is routed onto the pods' bridge once it exists.
-        let route = c
-            .engine()
-            .network_find(crate::kubelet::spec::POD_NETWORK)
-            .ok()
-            .map(|_| {
-                (
-                    crate::allocate::SERVICE_NET.0,
-                    crate::allocate::SERVICE_NET.1,
-                    crate::kubelet::spec::POD_NETWORK,
-                )
-            });
+        let route = match c.engine().network_find(crate::kubelet::spec::POD_NETWORK) {
+            Ok(_) => crate::allocate::stored_service_net(c)?
+                .map(|(net, len)| (net, len, crate::kubelet::spec::POD_NETWORK)),
+            Err(_) => None,
+        };
         c.engine().services_apply_routed(&rules, route)?;
         proxy.last = Some(rules);
     }
