@@ -35,7 +35,7 @@ tier "build parity (the same Dockerfiles built by Docker 20.10)" cargo test -p s
 tier "docker parity scenarios (skiff vs Docker 20.10)" cargo test -p skiff -q --test docker_parity
 tier "Docker Engine API (the docker CLI, docker-compose and docker-py against skiff serve)" cargo test -p skiff -q --test api_docker_cli --test api_images --test api_resources --test api_compose --test api_docker_py --test api_faults
 tier "docker parity scenarios through the API (Docker's CLI against skiff serve)" env PARITY_VIA_API=1 cargo test -p skiff -q --test docker_parity
-tier "Kubernetes (objects, pods, Deployments, Services under skiff serve)" cargo test -p skiff -q --test kube_objects --test kube_pods --test kube_workloads --test kube_services --test kube_scenarios
+tier "Kubernetes (objects, pods, Deployments, Services under skiff serve)" cargo test -p skiff -q --test kube_objects --test kube_pods --test kube_workloads --test kube_services --test kube_grpc_probes --test kube_scenarios
 tier "drop-in and interop tests (podman, containerd, docker)" cargo test -p skiff -q --test dropin --test docker_interop
 tier "the host is as the suite found it" bash scripts/host-state.sh --check "$host_before"
 rm -f "$host_before"

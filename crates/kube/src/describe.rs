@@ -119,8 +119,14 @@ fn probe_text(kind: &str, p: &Probe) -> String {
         format!("tcp-socket :{port}")
     } else if let Some(e) = &p.exec {
         format!("exec [{}]", e.command.clone().unwrap_or_default().join(" "))
+    } else if let Some(g) = &p.grpc {
+        format!(
+            "grpc <pod>:{} {}",
+            g.port,
+            g.service.as_deref().unwrap_or("")
+        )
     } else {
-        "grpc".into()
+        String::new()
     };
     format!(
         "    {kind}:\t{how} delay={}s timeout={}s period={}s #success={} #failure={}\n",

@@ -15,6 +15,7 @@
 
 mod containers;
 mod env;
+pub mod grpc;
 mod hooks;
 mod lookup;
 pub mod probe;

@@ -1,6 +1,7 @@
 //! Probes (startup, liveness, readiness), run from outside the container:
-//! `httpGet` and `tcpSocket` connect to the pod's IP from the host (the pod
-//! network is routed here), so an image needs no curl; `exec` runs in the
+//! `httpGet`, `tcpSocket` and `grpc` (`grpc.rs`) connect to the pod's IP
+//! from the host (the pod network is routed here), so an image needs no
+//! curl; `exec` runs in the
 //! container through the engine. Kubernetes' fields and defaults:
 //! `initialDelaySeconds`, `periodSeconds`, `timeoutSeconds`,
 //! `successThreshold`, `failureThreshold`; startup gates the other two;
@@ -261,7 +262,11 @@ fn run(
     if let Some(e) = &p.exec {
         return exec(engine, c, e.command.clone().unwrap_or_default(), timeout);
     }
-    Err("this probe's handler (grpc) is not supported by skiff yet".into())
+    if let Some(g) = &p.grpc {
+        let port = u16::try_from(g.port).map_err(|_| format!("invalid port {}", g.port))?;
+        return super::grpc::check(addr(port)?, g.service.as_deref().unwrap_or(""), timeout);
+    }
+    Err("the probe has no handler".into())
 }
 
 /// An HTTP GET to the pod (a probe's or a hook's): Ok for a status from

@@ -143,6 +143,23 @@ impl Kube {
         self.json(&["get", "pod", name])
     }
 
+    /// The host pid of the current run of container `container` of pod
+    /// `name`.
+    pub fn container_pid(&self, name: &str, container: &str) -> i32 {
+        let pod = self.pod(name);
+        let id = pod["status"]["containerStatuses"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == container))
+            .and_then(|s| s["containerID"].as_str())
+            .unwrap_or_else(|| panic!("no containerID for {container} in {pod}"))
+            .trim_start_matches("skiff://")
+            .to_string();
+        self.skiff_ok(&["inspect", "-f", "{{.State.Pid}}", &id])
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     /// Wait until `f` holds (or fail after `secs`, saying what).
     pub fn until(&self, secs: u64, what: &str, mut f: impl FnMut() -> bool) {
         let end = Instant::now() + Duration::from_secs(secs);
