@@ -100,6 +100,22 @@ pub fn terminal_size(fd: RawFd) -> Option<(u16, u16)> {
     (r == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
+/// Set the size of the terminal `fd` (a pty's master: its process gets
+/// SIGWINCH).
+pub fn set_terminal_size(fd: RawFd, rows: u16, cols: u16) -> std::io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads the winsize it is given.
+    match unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
 /// The unix socket the runtime hands the container's pty master over.
 pub(crate) struct ConsoleSocket {
     pub(crate) path: PathBuf,

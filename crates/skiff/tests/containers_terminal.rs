@@ -1,5 +1,5 @@
 //! Containers with a terminal: `run -it` with detach keys, `exec -t`,
-//! `attach` to a running container.
+//! `attach` to a running container, the terminal's size followed.
 
 mod containers_env;
 
@@ -182,4 +182,93 @@ fn attach_to_a_running_container() {
         assert_eq!(e.inspect("cat", "{{.State.Status}}"), "running");
     }
     assert!(e.ok(&["logs", "cat"]).contains("hello\nagain\n"));
+}
+
+/// A pty whose slave is `cmd`'s controlling terminal (a session of its
+/// own, so it gets SIGWINCH), sized `rows` x `cols`; the master.
+fn on_a_terminal(cmd: &mut std::process::Command, rows: u16, cols: u16) -> std::fs::File {
+    use std::os::fd::AsFd;
+    use std::os::unix::process::CommandExt;
+    let ws = nix::pty::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&ws), None).unwrap();
+    let slave = || Stdio::from(pty.slave.as_fd().try_clone_to_owned().unwrap());
+    cmd.stdin(slave()).stdout(slave()).stderr(slave());
+    // SAFETY: setsid and ioctl are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    std::fs::File::from(pty.master)
+}
+
+/// Type `line` until the terminal shows `want` (what came so far if not,
+/// within 10 s).
+fn until_shown(master: &mut std::fs::File, line: &[u8], want: &str) {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    let mut seen = Vec::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&seen).contains(want) {
+        assert!(
+            Instant::now() < end,
+            "{want:?} not in {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        master.write_all(line).unwrap();
+        let mut p = libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let t = Instant::now();
+        // SAFETY: one valid pollfd.
+        while t.elapsed() < Duration::from_millis(300) && unsafe { libc::poll(&mut p, 1, 300) } > 0
+        {
+            let mut buf = [0u8; 4096];
+            let n = master.read(&mut buf).unwrap_or(0);
+            seen.extend_from_slice(&buf[..n]);
+            if n == 0 || String::from_utf8_lossy(&seen).contains(want) {
+                break;
+            }
+        }
+    }
+}
+
+fn resize(master: &std::fs::File, rows: u16, cols: u16) {
+    use std::os::fd::AsRawFd;
+    skiff_engine::tty::set_terminal_size(master.as_raw_fd(), rows, cols).unwrap();
+}
+
+#[test]
+fn exec_and_attach_follow_the_terminals_size() {
+    let e = Env::new();
+    e.ok(&["run", "-dit", "--name", "sized", "bb", "sh"]);
+    // exec -it: the pty starts at our size and follows it.
+    let mut cmd = e.cmd(&["exec", "-it", "sized", "sh"]);
+    let mut master = on_a_terminal(&mut cmd, 24, 80);
+    let mut child = cmd.spawn().unwrap();
+    until_shown(&mut master, b"stty size\r", "24 80");
+    resize(&master, 30, 100);
+    until_shown(&mut master, b"stty size\r", "30 100");
+    use std::io::Write;
+    master.write_all(b"exit 3\r").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+    // attach: the container's own pty takes the attached terminal's size,
+    // and follows it.
+    let mut cmd = e.cmd(&["attach", "sized"]);
+    let mut master = on_a_terminal(&mut cmd, 24, 80);
+    let mut child = cmd.spawn().unwrap();
+    until_shown(&mut master, b"stty size\r", "24 80");
+    resize(&master, 40, 120);
+    until_shown(&mut master, b"stty size\r", "40 120");
+    master.write_all(&[0x10, 0x11]).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
 }

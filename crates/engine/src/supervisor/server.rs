@@ -216,27 +216,10 @@ impl Server {
                 });
             }
             Request::Resize { rows, cols } => match input.as_ref().filter(|_| self.tty) {
-                Some(pty) => {
-                    let ws = libc::winsize {
-                        ws_row: rows,
-                        ws_col: cols,
-                        ws_xpixel: 0,
-                        ws_ypixel: 0,
-                    };
-                    // SAFETY: TIOCSWINSZ reads the winsize it is given.
-                    let r = unsafe { libc::ioctl(pty.raw(), libc::TIOCSWINSZ, &ws) };
-                    if r == 0 {
-                        reply(&stream, "ok");
-                    } else {
-                        reply(
-                            &stream,
-                            &format!(
-                                "error resizing the pty: {}",
-                                std::io::Error::last_os_error()
-                            ),
-                        );
-                    }
-                }
+                Some(pty) => match crate::tty::set_terminal_size(pty.raw(), rows, cols) {
+                    Ok(()) => reply(&stream, "ok"),
+                    Err(e) => reply(&stream, &format!("error resizing the pty: {e}")),
+                },
                 None => reply(&stream, "error the container has no pty"),
             },
             Request::CloseStdin => {

@@ -34,14 +34,23 @@ fn time(rfc3339: &str) -> Option<Time> {
 }
 
 /// How a container ended; its message is what it wrote to its termination
-/// message file (`messages`: the pod's directory of them), at most 4 KiB.
-fn terminated(k: &Container, messages: &Path) -> ContainerStateTerminated {
+/// message file (`messages`: the pod's directory of them), at most 4 KiB;
+/// with `terminationMessagePolicy: FallbackToLogsOnError`, when it wrote
+/// none and failed, the end of its log (`log_tail`).
+fn terminated(
+    k: &Container,
+    messages: &Path,
+    log_tail: Option<&dyn Fn(&str) -> String>,
+) -> ContainerStateTerminated {
     let mut said = Vec::new();
     if let Ok(f) = std::fs::File::open(messages.join(&k.name)) {
         let _ = std::io::Read::read_to_end(&mut std::io::Read::take(f, 4096), &mut said);
     }
-    let message = Some(String::from_utf8_lossy(&said).into_owned()).filter(|m| !m.is_empty());
+    let mut message = Some(String::from_utf8_lossy(&said).into_owned()).filter(|m| !m.is_empty());
     let code = k.state.exit_code;
+    if let (None, true, Some(tail)) = (&message, code != 0, log_tail) {
+        message = Some(tail(&k.id)).filter(|m| !m.is_empty());
+    }
     let reason = if k.state.oom_killed {
         "OOMKilled"
     } else if code == 0 {
@@ -58,6 +67,27 @@ fn terminated(k: &Container, messages: &Path) -> ContainerStateTerminated {
         message,
         ..Default::default()
     }
+}
+
+/// The end of engine container `id`'s log, as the kubelet takes it for
+/// FallbackToLogsOnError: its last 80 lines, at most their last 2048 bytes.
+fn log_tail(c: &Cluster<'_>, id: &str) -> String {
+    let mut out = String::new();
+    let o = skiff_engine::logs::LogOptions {
+        tail: Some(80),
+        ..Default::default()
+    };
+    let _ = c
+        .engine()
+        .logs(id, &o, &skiff_engine::notify::Cancel::new(), &mut |r| {
+            out.push_str(&r.data);
+            true
+        });
+    let mut cut = out.len().saturating_sub(2048);
+    while !out.is_char_boundary(cut) {
+        cut += 1;
+    }
+    out.split_off(cut)
 }
 
 fn exited(k: &Container) -> bool {
@@ -104,12 +134,17 @@ impl Builder {
 
     fn container_status(
         &self,
-        name: &str,
-        image: &str,
+        c: &Cluster<'_>,
+        spec: &k8s_openapi::api::core::v1::Container,
         have: &PodContainers,
         probes: &Prober,
         init: bool,
     ) -> ContainerStatus {
+        let (name, image) = (spec.name.as_str(), spec.image.as_deref().unwrap_or(""));
+        let tail = |id: &str| log_tail(c, id);
+        let log_tail = (spec.termination_message_policy.as_deref()
+            == Some("FallbackToLogsOnError"))
+        .then_some(&tail as &dyn Fn(&str) -> String);
         let latest = have.latest(name);
         let mut waiting = self.waiting.get(name).cloned();
         if let (None, Some(w)) = (&waiting, &self.all_waiting) {
@@ -137,7 +172,7 @@ impl Builder {
                 }
             }
             (None, Some(k)) if exited(k) => ContainerState {
-                terminated: Some(terminated(k, &self.messages)),
+                terminated: Some(terminated(k, &self.messages, log_tail)),
                 ..Default::default()
             },
             _ => ContainerState {
@@ -161,7 +196,7 @@ impl Builder {
             have.previous(name)
         };
         let last_state = last.filter(|k| exited(k)).map(|k| ContainerState {
-            terminated: Some(terminated(k, &self.messages)),
+            terminated: Some(terminated(k, &self.messages, log_tail)),
             ..Default::default()
         });
         let running = state.running.is_some();
@@ -181,35 +216,19 @@ impl Builder {
 
     /// The status, with the conditions' transition times kept where they
     /// did not change.
-    pub fn finish(self, _c: &Cluster<'_>, probes: &Prober, have: &PodContainers) -> PodStatus {
+    pub fn finish(self, c: &Cluster<'_>, probes: &Prober, have: &PodContainers) -> PodStatus {
         let old = self.pod.status.clone().unwrap_or_default();
         let spec = self.pod.spec.clone().unwrap_or_default();
         let inits: Vec<ContainerStatus> = spec
             .init_containers
             .iter()
             .flatten()
-            .map(|k| {
-                self.container_status(
-                    &k.name,
-                    k.image.as_deref().unwrap_or(""),
-                    have,
-                    probes,
-                    true,
-                )
-            })
+            .map(|k| self.container_status(c, k, have, probes, true))
             .collect();
         let mains: Vec<ContainerStatus> = spec
             .containers
             .iter()
-            .map(|k| {
-                self.container_status(
-                    &k.name,
-                    k.image.as_deref().unwrap_or(""),
-                    have,
-                    probes,
-                    false,
-                )
-            })
+            .map(|k| self.container_status(c, k, have, probes, false))
             .collect();
         let policy = spec.restart_policy.as_deref().unwrap_or("Always");
         let term = |s: &ContainerStatus| s.state.as_ref().and_then(|st| st.terminated.clone());

@@ -1,7 +1,7 @@
 //! `attach`: a running container's output (and, with a pty, its input)
 //! through its supervisor's attach socket.
 
-use super::terminal::{check_detach_keys, proxy_signals, RawTerminal};
+use super::terminal::{check_detach_keys, proxy_signals, RawTerminal, WindowChanges};
 use super::{daemon, open, Failure, Result};
 use clap::Args;
 use std::path::Path;
@@ -46,6 +46,11 @@ pub fn attach(root: &Path, runroot: &Path, a: AttachArgs) -> Result {
     let mut stdin_open = att.stdin;
     let mut frames = skiff_engine::attach::FrameReader::default();
     let mut buf = vec![0u8; 32 * 1024];
+    // Our terminal resized: the container's pty follows.
+    let mut window = att.tty.then(WindowChanges::watch).flatten();
+    if let (Some(_), Some((rows, cols))) = (&window, skiff_engine::tty::terminal_size(1)) {
+        let _ = e.resize(&c.id, rows, cols);
+    }
     loop {
         let mut fds = vec![libc::pollfd {
             fd: sock.as_raw_fd(),
@@ -59,11 +64,23 @@ pub fn attach(root: &Path, runroot: &Path, a: AttachArgs) -> Result {
                 revents: 0,
             });
         }
+        if let Some(w) = &window {
+            fds.push(libc::pollfd {
+                fd: w.raw(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
         // SAFETY: a valid pollfd array of its length.
         if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, -1) } < 0 {
             continue;
         }
-        if fds.len() > 1 && fds[1].revents != 0 {
+        if window.is_some() && fds.last().is_some_and(|p| p.revents != 0) {
+            if let Some((rows, cols)) = window.as_mut().and_then(WindowChanges::changed) {
+                let _ = e.resize(&c.id, rows, cols);
+            }
+        }
+        if stdin_open && fds[1].revents != 0 {
             // SAFETY: reading our stdin into our buffer.
             let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
             if n <= 0 || sock.write_all(&buf[..n as usize]).is_err() {

@@ -2,7 +2,7 @@
 //! with Docker's exit codes for one that cannot start; with `-t` our
 //! terminal is copied to and from its pty here.
 
-use super::terminal::{check_detach_keys, dup, require_tty, RawTerminal};
+use super::terminal::{check_detach_keys, dup, require_tty, RawTerminal, WindowChanges};
 use super::{env_entry, exit_code, open, Failure, Result};
 use clap::Args;
 use std::os::fd::OwnedFd;
@@ -140,12 +140,21 @@ fn proxy_tty(
     let mut buf = vec![0u8; 16 * 1024];
     let mut stdin_open = interactive;
     let mut exited = false;
+    // Our terminal resized: the pty follows (its process gets SIGWINCH).
+    let mut window = WindowChanges::watch();
     loop {
         let mut fds = vec![libc::pollfd {
             fd: master.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         }];
+        if let Some(w) = &window {
+            fds.push(libc::pollfd {
+                fd: w.raw(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
         if stdin_open {
             fds.push(libc::pollfd {
                 fd: 0,
@@ -176,6 +185,10 @@ fn proxy_tty(
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(&buf[..n]);
                 let _ = out.flush();
+            } else if window.as_ref().is_some_and(|w| p.fd == w.raw()) {
+                if let Some((rows, cols)) = window.as_mut().and_then(WindowChanges::changed) {
+                    let _ = skiff_engine::tty::set_terminal_size(master.as_raw_fd(), rows, cols);
+                }
             } else if p.fd == 0 {
                 let n = nix::unistd::read(std::io::stdin().as_fd(), &mut buf).unwrap_or(0);
                 if n == 0 {

@@ -63,6 +63,45 @@ pub(super) fn require_tty(tty: bool, interactive: bool) -> Result {
     Ok(())
 }
 
+/// Changes of our terminal's size (SIGWINCH) as an fd to poll, for the
+/// proxies of `exec -t` and `attach`: the signal is blocked in this
+/// (single-threaded) CLI and read from a signalfd. None when stdout is not
+/// a terminal.
+pub(super) struct WindowChanges {
+    fd: nix::sys::signalfd::SignalFd,
+}
+
+impl WindowChanges {
+    pub(super) fn watch() -> Option<WindowChanges> {
+        use nix::sys::signal::{SigSet, Signal};
+        use nix::sys::signalfd::{SfdFlags, SignalFd};
+        use std::io::IsTerminal;
+        if !std::io::stdout().is_terminal() {
+            return None;
+        }
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGWINCH);
+        mask.thread_block().ok()?;
+        let fd =
+            SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok()?;
+        Some(WindowChanges { fd })
+    }
+
+    pub(super) fn raw(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.fd.as_raw_fd()
+    }
+
+    /// The terminal's new size when it changed since the last call.
+    pub(super) fn changed(&mut self) -> Option<(u16, u16)> {
+        let mut any = false;
+        while let Ok(Some(_)) = self.fd.read_signal() {
+            any = true;
+        }
+        any.then(|| skiff_engine::tty::terminal_size(1)).flatten()
+    }
+}
+
 /// The terminal on stdin in raw mode, restored when dropped.
 pub(super) struct RawTerminal {
     saved: nix::sys::termios::Termios,
