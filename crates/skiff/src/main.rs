@@ -192,6 +192,7 @@ fn main() {
     if argv.get(1).map(String::as_str) == Some("__run-bundle") {
         std::process::exit(skiff_engine::build::run_bundle_main(&argv[2..]));
     }
+    let argv = cli::kube::hoist_global_flags(argv, <Cli as clap::CommandFactory>::command);
     let cli = match Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) => {
@@ -290,4 +291,38 @@ fn finish(r: Result<(), cli::Failure>) -> ! {
         std::process::exit(f.code);
     }
     std::process::exit(0);
+}
+
+#[cfg(test)]
+mod tests {
+    fn hoisted(line: &str) -> String {
+        let argv = line.split(' ').map(str::to_string).collect();
+        super::cli::kube::hoist_global_flags(argv, <super::Cli as clap::CommandFactory>::command)
+            .join(" ")
+    }
+
+    #[test]
+    fn kubectls_namespace_before_the_command() {
+        assert_eq!(
+            hoisted("skiff kube -n ns get pods"),
+            "skiff kube get pods --namespace=ns"
+        );
+        assert_eq!(
+            hoisted("skiff --root /r kube --namespace=x exec p -- sh -n"),
+            "skiff --root /r kube exec p --namespace=x -- sh -n"
+        );
+        assert_eq!(
+            hoisted("skiff kube -nfoo rollout status deploy/a"),
+            "skiff kube rollout status deploy/a --namespace=foo"
+        );
+        // A command without namespaces: dropped, as kubectl ignores it.
+        assert_eq!(hoisted("skiff kube -n x top node"), "skiff kube top node");
+        // Not kube's, or already after the command: left alone.
+        assert_eq!(hoisted("skiff logs kube -n 5"), "skiff logs kube -n 5");
+        assert_eq!(
+            hoisted("skiff kube get pods -n x"),
+            "skiff kube get pods -n x"
+        );
+        assert_eq!(hoisted("skiff kube -n"), "skiff kube -n");
+    }
 }

@@ -79,6 +79,66 @@ pub fn kube(root: &Path, runroot: &Path, c: KubeCmd) -> Result {
     }
 }
 
+/// kubectl's global `-n/--namespace` given before the command (`kube -n
+/// NS get pods`): moved after the command's words (before a `--`), where
+/// each command takes it, or dropped for a command without a namespace
+/// (kubectl ignores it there). `cli` is built only when there is one.
+pub fn hoist_global_flags(argv: Vec<String>, cli: impl FnOnce() -> clap::Command) -> Vec<String> {
+    // The command's word: the first past skiff's own --root and --runroot.
+    let mut k = 1;
+    while let Some(a) = argv.get(k) {
+        match a.as_str() {
+            "--root" | "--runroot" => k += 2,
+            a if a.starts_with("--root=") || a.starts_with("--runroot=") => k += 1,
+            _ => break,
+        }
+    }
+    if argv.get(k).map(String::as_str) != Some("kube") {
+        return argv;
+    }
+    let mut flags = Vec::new();
+    let mut i = k + 1;
+    while let Some(a) = argv.get(i) {
+        let inline = a
+            .strip_prefix("--namespace=")
+            .or_else(|| {
+                a.strip_prefix("-n")
+                    .filter(|v| !v.is_empty() && !v.starts_with('-'))
+            })
+            .map(|v| v.strip_prefix('=').unwrap_or(v));
+        match (a.as_str(), inline, argv.get(i + 1)) {
+            (_, Some(v), _) => {
+                flags.push(format!("--namespace={v}"));
+                i += 1;
+            }
+            ("-n" | "--namespace", None, Some(v)) => {
+                flags.push(format!("--namespace={v}"));
+                i += 2;
+            }
+            _ => break,
+        }
+    }
+    if flags.is_empty() {
+        return argv;
+    }
+    let mut rest = argv[i..].to_vec();
+    let cli = cli();
+    let mut cmd = cli.find_subcommand("kube");
+    for w in &rest {
+        match cmd.and_then(|c| c.find_subcommand(w)) {
+            Some(sub) => cmd = Some(sub),
+            None => break,
+        }
+    }
+    if cmd.is_some_and(|c| c.get_arguments().any(|a| a.get_long() == Some("namespace"))) {
+        let at = rest.iter().position(|a| a == "--").unwrap_or(rest.len());
+        rest.splice(at..at, flags);
+    }
+    let mut out = argv[..=k].to_vec();
+    out.extend(rest);
+    out
+}
+
 /// A kube error as kubectl prints it: `Error from server (Reason): ...` for
 /// what the API server would have refused, `error: ...` for the rest.
 pub(crate) fn failure(e: Error) -> Failure {
