@@ -248,7 +248,7 @@ fn resize(master: &std::fs::File, rows: u16, cols: u16) {
 }
 
 #[test]
-fn exec_and_attach_follow_the_terminals_size() {
+fn run_exec_and_attach_follow_the_terminals_size() {
     let e = Env::new();
     e.ok(&["run", "-dit", "--name", "sized", "bb", "sh"]);
     // exec -it: the pty starts at our size and follows it.
@@ -271,4 +271,13 @@ fn exec_and_attach_follow_the_terminals_size() {
     until_shown(&mut master, b"stty size\r", "40 120");
     master.write_all(&[0x10, 0x11]).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
+    // run -it: started at the terminal's size, following it.
+    let mut cmd = e.cmd(&["run", "-it", "--rm", "bb", "sh"]);
+    let mut master = on_a_terminal(&mut cmd, 24, 80);
+    let mut child = cmd.spawn().unwrap();
+    until_shown(&mut master, b"stty size\r", "24 80");
+    resize(&master, 50, 132);
+    until_shown(&mut master, b"stty size\r", "50 132");
+    master.write_all(b"exit 4\r").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(4));
 }

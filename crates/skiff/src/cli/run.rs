@@ -2,7 +2,9 @@
 //! detached with `-d`) and exit as it does.
 
 use super::create::{bad_flag, create_options, create_pulling, CreateArgs};
-use super::terminal::{check_detach_keys, dup, proxy_signals, require_tty, RawTerminal};
+use super::terminal::{
+    check_detach_keys, dup, proxy_signals, require_tty, RawTerminal, WindowChanges,
+};
 use super::{exit_code, open, Failure, Result};
 use clap::Args;
 use skiff_engine::container::Attach;
@@ -87,7 +89,22 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
     if !a.create.tty {
         proxy_signals(started.pid);
     }
-    let waited = started.wait();
+    // With -it, the container's pty follows our terminal's size (watched
+    // from here on: the supervisor, started above, keeps the signal mask it
+    // was started with).
+    let window = (a.create.tty && a.create.interactive)
+        .then(WindowChanges::watch)
+        .flatten();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let waited = std::thread::scope(|s| {
+        if let Some(w) = window {
+            let (e, id, done) = (&e, &c.id, &done);
+            s.spawn(move || follow_window(w, e, id, done));
+        }
+        let r = started.wait();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        r
+    });
     drop(raw);
     let code = match waited.map_err(|err| Failure {
         code: 125,
@@ -98,4 +115,38 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
     };
     skiff_runtime::log::timing("cli: exit reported");
     std::process::exit(code);
+}
+
+/// Resize container `id`'s pty as our terminal changes, until `done`. The
+/// size is also compared every second: a thread that was there before the
+/// signal was blocked (an image pull's) may take a SIGWINCH and drop it.
+fn follow_window(
+    mut w: WindowChanges,
+    e: &skiff_engine::Engine,
+    id: &str,
+    done: &std::sync::atomic::AtomicBool,
+) {
+    let mut last = skiff_engine::tty::terminal_size(1);
+    let mut ticks = 0;
+    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+        let mut p = libc::pollfd {
+            fd: w.raw(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&mut p, 1, 200) } > 0;
+        ticks += 1;
+        let now = if ready {
+            w.changed()
+        } else if ticks % 5 == 0 {
+            skiff_engine::tty::terminal_size(1)
+        } else {
+            None
+        };
+        if let Some((rows, cols)) = now.filter(|n| Some(*n) != last) {
+            last = Some((rows, cols));
+            let _ = e.resize(id, rows, cols);
+        }
+    }
 }
