@@ -1,7 +1,7 @@
 //! The objects kubectl's imperative commands make, as documents that then
 //! go through the same decoding, defaults and validation as a file's:
-//! `run` (a Pod), `create deployment|configmap|secret generic|namespace`
-//! and `expose` (a Service over what a Deployment, ReplicaSet, Pod or
+//! `run` (a Pod), `create deployment|job|service|configmap|secret
+//! generic|namespace` and `expose` (a Service over what a Deployment, ReplicaSet, Pod or
 //! Service selects). Each is shaped as kubectl's generator shapes it.
 
 use crate::cluster::Cluster;
@@ -157,6 +157,86 @@ pub fn deployment(
                 "spec": {"containers": containers},
             },
         },
+    })))
+}
+
+/// `kube create job NAME --image=IMG [-- COMMAND [ARGS...]]`: one
+/// container named as the job, never restarted.
+pub fn job(name: &str, image: Option<&str>, command: &[String]) -> Result<Document> {
+    let image = image.ok_or_else(|| usage("required flag(s) \"image\" not set"))?;
+    let mut c = json!({"name": name, "image": image, "resources": {}});
+    if !command.is_empty() {
+        c["command"] = json!(command);
+    }
+    Ok(document(json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {
+            "template": {
+                "metadata": {},
+                "spec": {"containers": [c], "restartPolicy": "Never"},
+            },
+        },
+    })))
+}
+
+/// What `kube create service TYPE NAME` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CreateService {
+    /// `clusterip`, `nodeport` or `loadbalancer`.
+    pub type_: String,
+    pub name: String,
+    /// `--tcp PORT[:TARGET]`, repeatable.
+    pub tcp: Vec<String>,
+    /// `--node-port` (nodeport only).
+    pub node_port: Option<i32>,
+    /// `--clusterip` (`None`: headless; clusterip only).
+    pub cluster_ip: Option<String>,
+}
+
+/// `kube create service clusterip|nodeport|loadbalancer NAME --tcp
+/// PORT[:TARGET]`: a Service selecting `app=NAME`, each port named
+/// `PORT-TARGET`, as kubectl's generator makes it.
+pub fn created_service(a: &CreateService) -> Result<Document> {
+    let type_ = match a.type_.as_str() {
+        "clusterip" => "ClusterIP",
+        "nodeport" => "NodePort",
+        "loadbalancer" => "LoadBalancer",
+        other => {
+            return Err(usage(format!(
+                "unknown service type \"{other}\" (clusterip, nodeport, loadbalancer)"
+            )))
+        }
+    };
+    let headless = a.cluster_ip.as_deref() == Some("None");
+    if a.tcp.is_empty() && !headless {
+        return Err(usage("at least one tcp port specifier must be provided"));
+    }
+    let mut ports = Vec::new();
+    for t in &a.tcp {
+        let (port, target) = t.split_once(':').unwrap_or((t, t));
+        let (Ok(p), Ok(tp)) = (port.parse::<i32>(), target.parse::<i32>()) else {
+            return Err(usage(format!(
+                "invalid port specifier {t:?}: PORT[:TARGET]"
+            )));
+        };
+        let mut v =
+            json!({"name": format!("{p}-{tp}"), "port": p, "protocol": "TCP", "targetPort": tp});
+        if let (Some(np), "NodePort") = (a.node_port, type_) {
+            v["nodePort"] = json!(np);
+        }
+        ports.push(v);
+    }
+    let mut spec = json!({"ports": ports, "selector": {"app": a.name}, "type": type_});
+    if let Some(ip) = a.cluster_ip.as_deref().filter(|_| type_ == "ClusterIP") {
+        spec["clusterIP"] = json!(ip);
+    }
+    Ok(document(json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": a.name, "labels": {"app": a.name}},
+        "spec": spec,
     })))
 }
 
@@ -378,5 +458,41 @@ mod tests {
         let s = secret("s", &["a=b".into()], &[], None).unwrap();
         assert_eq!(s.value["data"]["a"], "Yg==");
         assert!(config_map("c", &["a=b".into(), "a=c".into()], &[]).is_err());
+        let j = job(
+            "j",
+            Some("busybox"),
+            &["sh".into(), "-c".into(), "true".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            j.value["spec"]["template"]["spec"]["restartPolicy"],
+            "Never"
+        );
+        assert_eq!(
+            j.value["spec"]["template"]["spec"]["containers"][0]["name"],
+            "j"
+        );
+        assert!(job("j", None, &[]).is_err());
+        let svc = created_service(&CreateService {
+            type_: "nodeport".into(),
+            name: "web".into(),
+            tcp: vec!["80:8080".into(), "443".into()],
+            node_port: Some(30001),
+            cluster_ip: None,
+        })
+        .unwrap();
+        assert_eq!(svc.value["spec"]["type"], "NodePort");
+        assert_eq!(svc.value["spec"]["ports"][0]["name"], "80-8080");
+        assert_eq!(svc.value["spec"]["ports"][1]["targetPort"], 443);
+        assert_eq!(svc.value["spec"]["ports"][0]["nodePort"], 30001);
+        for bad in ["x", "80:y"] {
+            assert!(created_service(&CreateService {
+                type_: "clusterip".into(),
+                name: "w".into(),
+                tcp: vec![bad.into()],
+                ..Default::default()
+            })
+            .is_err());
+        }
     }
 }

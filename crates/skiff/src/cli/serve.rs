@@ -78,11 +78,21 @@ pub(crate) fn running(root: &Path) -> bool {
     matches!(take_lock(root), Ok(None))
 }
 
+/// Whether the serve that holds `root`'s lock is ready: it wrote its pid
+/// to `RUNROOT/serve.pid` (after binding its sockets and opening the
+/// engine) and that process lives.
+fn ready(root: &Path, runroot: &Path) -> bool {
+    let pid = std::fs::read_to_string(runroot.join("serve.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    running(root) && pid.is_some_and(|p| skiff_engine::proc::alive(p, 0))
+}
+
 /// Start a serve for `root` in the background unless one runs, and wait
-/// (a few seconds at most) until it holds its lock. Its output goes to
+/// (a few seconds at most) until it is ready. Its output goes to
 /// `RUNROOT/serve.log`.
 pub(crate) fn ensure_running(root: &Path, runroot: &Path) -> std::result::Result<(), String> {
-    if running(root) {
+    if ready(root, runroot) {
         return Ok(());
     }
     std::fs::create_dir_all(runroot).map_err(|e| format!("{}: {e}", runroot.display()))?;
@@ -107,17 +117,19 @@ pub(crate) fn ensure_running(root: &Path, runroot: &Path) -> std::result::Result
         .spawn()
         .map_err(|e| format!("starting skiff serve: {e}"))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut exited = None;
     while std::time::Instant::now() < deadline {
-        if running(root) {
+        if ready(root, runroot) {
             // Reaped by init once we are gone; not waited for here.
             std::mem::forget(child);
             return Ok(());
         }
-        if let Ok(Some(st)) = child.try_wait() {
-            // Another serve may have won the race for the lock.
-            if running(root) {
-                return Ok(());
-            }
+        if exited.is_none() {
+            exited = child.try_wait().ok().flatten();
+        }
+        // Gone, and no other serve (one that won the race for the lock)
+        // on its way either.
+        if let Some(st) = exited.filter(|_| !running(root)) {
             return Err(format!(
                 "skiff serve exited ({st}); see {}",
                 log_path.display()
@@ -132,7 +144,17 @@ pub(crate) fn ensure_running(root: &Path, runroot: &Path) -> std::result::Result
 }
 
 pub fn serve(root: &Path, runroot: &Path, a: ServeArgs) -> Result {
-    let Some(lock) = take_lock(root).map_err(fail)? else {
+    // `running` takes the lock for an instant to see whether it is free: a
+    // serve starting at that instant tries again rather than give up.
+    let mut lock = take_lock(root).map_err(fail)?;
+    for _ in 0..20 {
+        if lock.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        lock = take_lock(root).map_err(fail)?;
+    }
+    let Some(lock) = lock else {
         return Err(fail(format!(
             "another skiff serve runs for {}",
             root.display()

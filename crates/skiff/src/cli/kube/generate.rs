@@ -1,5 +1,6 @@
 //! kubectl's imperative commands: `create -f` and `create namespace|
-//! deployment|configmap|secret generic NAME`, `run`, `expose`. Each makes
+//! deployment|job|configmap|secret generic NAME`, `create service
+//! clusterip|nodeport|loadbalancer NAME`, `run`, `expose`. Each makes
 //! its object with the kube crate's generators and writes it as `create
 //! -f` would.
 
@@ -33,6 +34,18 @@ pub struct CreateArgs {
     /// secret: its type.
     #[arg(long = "type")]
     type_: Option<String>,
+    /// service: a port, PORT[:TARGET] (repeatable).
+    #[arg(long)]
+    tcp: Vec<String>,
+    /// service nodeport: the node port.
+    #[arg(long = "node-port")]
+    node_port: Option<i32>,
+    /// service clusterip: its cluster IP (None: headless).
+    #[arg(long = "clusterip")]
+    cluster_ip: Option<String>,
+    /// job: its command (after --).
+    #[arg(last = true)]
+    command: Vec<String>,
 }
 
 /// `create -f FILE`, or one of kubectl's generators by name.
@@ -49,6 +62,20 @@ pub fn create(c: &Cluster<'_>, a: CreateArgs) -> Result {
         (["deployment" | "deploy", name], true) => {
             generate::deployment(name, &a.image, a.replicas, a.port).map_err(failure)?
         }
+        (["job", name], true) => {
+            generate::job(name, a.image.first().map(String::as_str), &a.command)
+                .map_err(failure)?
+        }
+        (["service" | "svc", type_, name], true) => {
+            generate::created_service(&generate::CreateService {
+                type_: type_.to_string(),
+                name: name.to_string(),
+                tcp: a.tcp.clone(),
+                node_port: a.node_port,
+                cluster_ip: a.cluster_ip.clone(),
+            })
+            .map_err(failure)?
+        }
         (["configmap" | "cm", name], true) => {
             generate::config_map(name, &a.from_literal, &a.from_file).map_err(failure)?
         }
@@ -62,11 +89,20 @@ pub fn create(c: &Cluster<'_>, a: CreateArgs) -> Result {
         ([kind, ..], _)
             if !matches!(
                 *kind,
-                "namespace" | "ns" | "deployment" | "deploy" | "configmap" | "cm" | "secret"
+                "namespace"
+                    | "ns"
+                    | "deployment"
+                    | "deploy"
+                    | "job"
+                    | "service"
+                    | "svc"
+                    | "configmap"
+                    | "cm"
+                    | "secret"
             ) =>
         {
             return Err(usage(format!(
-                "unknown command \"{kind}\" for \"skiff kube create\" (by name: namespace, deployment, configmap, secret generic; other kinds from files with -f)"
+                "unknown command \"{kind}\" for \"skiff kube create\" (by name: namespace, deployment, job, service clusterip|nodeport|loadbalancer, configmap, secret generic; other kinds from files with -f)"
             )))
         }
         _ => return Err(usage("exactly one NAME is required, got more or none")),
