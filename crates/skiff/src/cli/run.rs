@@ -75,6 +75,10 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
     if a.detach {
         println!("{}", c.id);
     }
+    // The size the container's pty starts at (the supervisor reads it the
+    // same way): a change before the watch below begins is caught by the
+    // watch's periodic comparison against it.
+    let initial_size = skiff_engine::tty::terminal_size(1);
     let started = e.start(&c.id, attach).map_err(|err| Failure {
         code: exit_code(&err),
         msg: format!(
@@ -99,7 +103,7 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
     let waited = std::thread::scope(|s| {
         if let Some(w) = window {
             let (e, id, done) = (&e, &c.id, &done);
-            s.spawn(move || follow_window(w, e, id, done));
+            s.spawn(move || follow_window(w, e, id, initial_size, done));
         }
         let r = started.wait();
         done.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -124,9 +128,9 @@ fn follow_window(
     mut w: WindowChanges,
     e: &skiff_engine::Engine,
     id: &str,
+    mut last: Option<(u16, u16)>,
     done: &std::sync::atomic::AtomicBool,
 ) {
-    let mut last = skiff_engine::tty::terminal_size(1);
     let mut ticks = 0;
     while !done.load(std::sync::atomic::Ordering::Relaxed) {
         let mut p = libc::pollfd {
