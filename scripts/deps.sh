@@ -7,6 +7,8 @@ pkgs=(build-essential pkg-config libseccomp-dev libssl-dev busybox-static iprout
 if [ "$want" = test ]; then
   # Peers for the drop-in tests: podman (with conmon and runc), containerd (ctr).
   pkgs+=(runc podman containerd uidmap docker-registry apache2-utils skopeo docker.io docker-compose python3-docker)
+  # The CRI tier: containerd's CRI plugin with CNI plugins; protoc builds its gRPC client.
+  pkgs+=(containernetworking-plugins protobuf-compiler)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

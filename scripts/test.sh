@@ -37,6 +37,7 @@ tier "Docker Engine API (the docker CLI, docker-compose and docker-py against sk
 tier "docker parity scenarios through the API (Docker's CLI against skiff serve)" env PARITY_VIA_API=1 cargo test -p skiff -q --test docker_parity
 tier "Kubernetes (objects, pods, Deployments, Services under skiff serve)" cargo test -p skiff -q --test kube_objects --test kube_pods --test kube_workloads --test kube_services --test kube_grpc_probes --test kube_scenarios
 tier "drop-in and interop tests (podman, containerd, docker)" cargo test -p skiff -q --test dropin --test docker_interop
+tier "CRI (containerd's CRI plugin runs pods on skiff-runtime and on runc, as kubelet drives them)" cargo test -p skiff-cri-check -q --test cri
 tier "the host is as the suite found it" bash scripts/host-state.sh --check "$host_before"
 rm -f "$host_before"
 echo "all tiers passed in $(( $(date +%s) - total_start ))s"

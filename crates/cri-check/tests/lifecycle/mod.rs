@@ -1,0 +1,749 @@
+//! One pod's life as kubelet drives it through the CRI, with what kubelet
+//! checks at each step. `run_pod` returns the observations (IDs and names
+//! replaced by placeholders) that two handlers must share.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use skiff_cri_check::stream::{Output, Session};
+use skiff_cri_check::{api, built_binary, pods, Cri, Node, NodeOptions, Status};
+use skiff_testkit::registry::{start_registry_in, Registry};
+use skiff_testkit::NetNs;
+
+type R<T> = Result<T, String>;
+
+macro_rules! ensure {
+    ($c:expr, $($f:tt)+) => {
+        if !$c {
+            return Err(format!($($f)+));
+        }
+    };
+}
+
+fn st(what: &str) -> impl Fn(Status) -> String + '_ {
+    move |s| format!("{what}: {:?} {}", s.code(), s.message())
+}
+
+/// A private containerd in a network namespace of the test's own, with a
+/// registry beside it holding busybox. Dropped in this order: the client,
+/// containerd (and its shims), the registry, the namespace.
+pub struct Env {
+    pub cri: Cri,
+    pub node: Node,
+    _registry: Registry,
+    pub ns: NetNs,
+    pub image: String,
+    pub systemd: bool,
+}
+
+impl Env {
+    pub fn new(systemd: bool) -> Env {
+        let ns = NetNs::new("cri");
+        let registry = start_registry_in(Some(&ns), None);
+        let image = format!("{}/cri/busybox:1", registry.host);
+        push_busybox(&ns, &image);
+        let node = Node::start(&NodeOptions {
+            systemd_cgroup: systemd,
+            registry: Some(registry.host.clone()),
+            netns: Some(ns.name.clone()),
+            subnet: Some("10.88.0.0/16".into()),
+            extra_handlers: vec![],
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let cri = Cri::connect(&node.socket).unwrap_or_else(|e| panic!("{e}"));
+        Env {
+            cri,
+            node,
+            _registry: registry,
+            ns,
+            image,
+            systemd,
+        }
+    }
+
+    fn pod_name(&self, handler: &str) -> String {
+        // Apart per test (both run in one process at once).
+        let driver = if self.systemd { "sd" } else { "fs" };
+        format!("skiffcri{}{driver}{handler}", std::process::id())
+    }
+
+    fn cgroup_parent(&self, handler: &str) -> String {
+        pods::cgroup_parent(&self.pod_name(handler), self.systemd)
+    }
+
+    /// A TCP connection to `url`'s host, made in the namespace.
+    fn connect(&self, url: &str) -> R<TcpStream> {
+        let host = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        self.ns
+            .enter(move || TcpStream::connect(&host))
+            .map_err(|e| format!("connecting to {url}: {e}"))
+    }
+}
+
+/// Busybox, made offline, pushed to the registry as `image` by skiff.
+fn push_busybox(ns: &NetNs, image: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let rootfs = tmp.path().join("rootfs");
+    skiff_testkit::make_busybox_rootfs(&rootfs);
+    let tar = tmp.path().join("rootfs.tar");
+    skiff_testkit::write_tar(&rootfs, &tar);
+    let skiff = built_binary("skiff");
+    let root = ["--root", "--runroot"].map(|f| (f, tmp.path().join(&f[2..])));
+    let run = |mut c: std::process::Command, args: &[&str]| {
+        for (f, p) in &root {
+            c.arg(f).arg(p);
+        }
+        let out = c.args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "skiff {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(
+        std::process::Command::new(&skiff),
+        &["import", tar.to_str().unwrap(), image],
+    );
+    run(ns.command(&skiff), &["push", image]);
+}
+
+fn image_spec(image: &str) -> Option<api::ImageSpec> {
+    Some(api::ImageSpec {
+        image: image.into(),
+        ..Default::default()
+    })
+}
+
+/// Stop and remove whatever `handler`'s pods left (a step failed half-way),
+/// and the pods' cgroup parents.
+pub fn cleanup(env: &Env, handler: &str) {
+    env.cri.remove_pods(|p| p.runtime_handler == handler);
+    skiff_cri_check::remove_cgroup_parents(&env.pod_name(handler));
+}
+
+fn wait_for(timeout: Duration, what: &str, mut f: impl FnMut() -> R<bool>) -> R<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f()? {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn container_status(cri: &Cri, id: &str) -> R<api::ContainerStatusResponse> {
+    cri.block(cri.rs().container_status(api::ContainerStatusRequest {
+        container_id: id.into(),
+        verbose: true,
+    }))
+    .map_err(st("ContainerStatus"))
+}
+
+fn sandbox_status(cri: &Cri, pod: &str) -> R<api::PodSandboxStatus> {
+    cri.block(cri.rs().pod_sandbox_status(api::PodSandboxStatusRequest {
+        pod_sandbox_id: pod.into(),
+        verbose: false,
+    }))
+    .map_err(st("PodSandboxStatus"))?
+    .status
+    .ok_or_else(|| "PodSandboxStatus: no status".to_string())
+}
+
+fn containers_of(cri: &Cri, pod: &str) -> R<Vec<api::Container>> {
+    Ok(cri
+        .block(cri.rs().list_containers(api::ListContainersRequest {
+            filter: Some(api::ContainerFilter {
+                pod_sandbox_id: pod.into(),
+                ..Default::default()
+            }),
+        }))
+        .map_err(st("ListContainers"))?
+        .containers)
+}
+
+fn exec_sync(cri: &Cri, id: &str, cmd: &[&str]) -> Result<api::ExecSyncResponse, Status> {
+    cri.block(cri.rs().exec_sync(api::ExecSyncRequest {
+        container_id: id.into(),
+        cmd: cmd.iter().map(|s| s.to_string()).collect(),
+        timeout: 10,
+    }))
+}
+
+fn exec_text(cri: &Cri, id: &str, cmd: &[&str]) -> R<String> {
+    let r = exec_sync(cri, id, cmd).map_err(st("ExecSync"))?;
+    ensure!(
+        r.exit_code == 0,
+        "ExecSync {cmd:?}: exit {} {}",
+        r.exit_code,
+        String::from_utf8_lossy(&r.stderr)
+    );
+    Ok(String::from_utf8_lossy(&r.stdout).into_owned())
+}
+
+/// The lines of a CRI log file (`TIMESTAMP STREAM TAG TEXT`), each checked
+/// for the format kubelet parses, without their timestamps.
+fn log_lines(path: &Path) -> R<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = vec![];
+    for line in text.lines() {
+        let mut f = line.splitn(4, ' ');
+        let (ts, stream, tag) = (f.next(), f.next(), f.next());
+        let rest = f.next().unwrap_or("");
+        let ok_ts = ts.is_some_and(|t| t.len() >= 20 && t.as_bytes()[10] == b'T');
+        ensure!(
+            ok_ts && matches!(stream, Some("stdout" | "stderr")) && matches!(tag, Some("F" | "P")),
+            "{}: not a CRI log line: {line:?}",
+            path.display()
+        );
+        out.push(format!("{} {} {rest}", stream.unwrap(), tag.unwrap()));
+    }
+    Ok(out)
+}
+
+/// Log lines, stdout's before stderr's, each stream's in order (the order
+/// between the two streams is the order two pipes happened to be read in).
+fn by_stream(lines: Vec<String>) -> Vec<String> {
+    let (mut out, err): (Vec<String>, Vec<String>) =
+        lines.into_iter().partition(|l| l.starts_with("stdout "));
+    out.extend(err);
+    out
+}
+
+fn attach_and_say(env: &Env, id: &str, word: &str) -> R<Output> {
+    let cri = &env.cri;
+    let url = cri
+        .block(cri.rs().attach(api::AttachRequest {
+            container_id: id.into(),
+            stdin: true,
+            tty: false,
+            stdout: true,
+            stderr: true,
+        }))
+        .map_err(st("Attach"))?
+        .url;
+    let mut s = Session::open(&url, env.connect(&url)?)?;
+    s.send_stdin(format!("{word}\n").as_bytes())?;
+    let (out, err) = (format!("got:{word}\n"), format!("err:{word}\n"));
+    let got = s
+        .read_until(Duration::from_secs(10), |o| {
+            o.stdout_text().contains(&out) && o.stderr_text().contains(&err)
+        })?
+        .clone();
+    s.close();
+    Ok(got)
+}
+
+/// The cgroup (v1 memory hierarchy) of a process in the container, as
+/// /proc/self/cgroup inside it names it.
+fn memory_cgroup(cri: &Cri, id: &str) -> R<String> {
+    let text = exec_text(cri, id, &["cat", "/proc/self/cgroup"])?;
+    text.lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+            ctl.split(',')
+                .any(|c| c == "memory")
+                .then(|| path.to_string())
+        })
+        .ok_or_else(|| format!("no memory cgroup in {text:?}"))
+}
+
+/// Which runtime wrote a container's `state.json`: skiff-runtime keeps the
+/// init's start time (`pid_start`), runc its `init_process_pid`.
+fn runtime_writer(dir: &Path) -> R<&'static str> {
+    let p = dir.join("state.json");
+    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+    if v.get("pid_start").is_some() {
+        Ok("skiff")
+    } else if v.get("init_process_pid").is_some() {
+        Ok("runc")
+    } else {
+        Err(format!("{}: neither runtime's state", p.display()))
+    }
+}
+
+fn read_trim(p: impl AsRef<Path>) -> R<String> {
+    std::fs::read_to_string(p.as_ref())
+        .map(|s| s.trim().to_string())
+        .map_err(|e| format!("{}: {e}", p.as_ref().display()))
+}
+
+/// One pod of two containers through its whole life on `handler`.
+pub fn run_pod(env: &Env, handler: &str) -> R<Vec<(String, String)>> {
+    let cri = &env.cri;
+    let mut obs: Vec<(String, String)> = vec![];
+    let mut see = |step: &str, v: String| obs.push((step.to_string(), v));
+
+    let v = cri
+        .block(cri.rs().version(api::VersionRequest {
+            version: "v1".into(),
+        }))
+        .map_err(st("Version"))?;
+    ensure!(
+        v.runtime_name == "containerd" && v.runtime_api_version == "v1",
+        "Version: {v:?}"
+    );
+    see(
+        "version",
+        format!("{} {}", v.runtime_name, v.runtime_api_version),
+    );
+
+    // The image, from the registry on 127.0.0.1.
+    let pulled = cri
+        .block(cri.is().pull_image(api::PullImageRequest {
+            image: image_spec(&env.image),
+            ..Default::default()
+        }))
+        .map_err(st("PullImage"))?
+        .image_ref;
+    ensure!(
+        pulled.starts_with("sha256:"),
+        "PullImage: image ref {pulled:?}"
+    );
+    let img = cri
+        .block(cri.is().image_status(api::ImageStatusRequest {
+            image: image_spec(&env.image),
+            verbose: false,
+        }))
+        .map_err(st("ImageStatus"))?
+        .image
+        .ok_or("ImageStatus: the pulled image is not there")?;
+    ensure!(
+        img.id == pulled,
+        "ImageStatus: id {} after pulling {pulled}",
+        img.id
+    );
+    see("image", "pulled, listed under its ID".into());
+
+    // The sandbox.
+    let name = env.pod_name(handler);
+    let log_dir = env.node.dir.path().join("pods").join(handler);
+    std::fs::create_dir_all(&log_dir).map_err(|e| e.to_string())?;
+    let parent = env.cgroup_parent(handler);
+    let cfg = pods::sandbox(&name, &format!("uid-{name}"), &log_dir, &parent);
+    let pod = cri
+        .block(cri.rs().run_pod_sandbox(api::RunPodSandboxRequest {
+            config: Some(cfg.clone()),
+            runtime_handler: handler.into(),
+        }))
+        .map_err(st("RunPodSandbox"))?
+        .pod_sandbox_id;
+    // The shim runs the runtime with `--root ROOT/NAMESPACE`.
+    let runtime_state: PathBuf = env
+        .node
+        .dir
+        .path()
+        .join("runtime-state")
+        .join(handler)
+        .join("k8s.io");
+    let writer = runtime_writer(&runtime_state.join(&pod))?;
+    ensure!(
+        writer == handler,
+        "the sandbox's state in {} was written by {writer}",
+        runtime_state.display()
+    );
+    let ps = sandbox_status(cri, &pod)?;
+    ensure!(
+        ps.state == api::PodSandboxState::SandboxReady as i32,
+        "PodSandboxStatus: state {}",
+        ps.state
+    );
+    ensure!(
+        ps.runtime_handler == handler,
+        "PodSandboxStatus: handler {}",
+        ps.runtime_handler
+    );
+    let ip = ps.network.map(|n| n.ip).unwrap_or_default();
+    ensure!(
+        ip.starts_with("10.88."),
+        "PodSandboxStatus: the pod's IP {ip:?}"
+    );
+    see("sandbox", "ready, an IP from the pod network".into());
+
+    // Two containers: a server on the pod's localhost, a client with stdin.
+    let server_cmd =
+        "trap 'exit 0' TERM; mkdir -p /www; echo hello-from-server > /www/index.html; \
+        httpd -p 127.0.0.1:8080 -h /www; echo serving; while true; do sleep 0.1; done";
+    let client_cmd = "echo client-start; while read l; do echo got:$l; echo err:$l >&2; done; \
+        sleep 1000000";
+    let mut ids = vec![];
+    for (cname, cmd, stdin) in [("server", server_cmd, false), ("client", client_cmd, true)] {
+        let id = cri
+            .block(cri.rs().create_container(api::CreateContainerRequest {
+                pod_sandbox_id: pod.clone(),
+                config: Some(pods::container(
+                    cname,
+                    &env.image,
+                    &["sh", "-c", cmd],
+                    stdin,
+                )),
+                sandbox_config: Some(cfg.clone()),
+            }))
+            .map_err(st("CreateContainer"))?
+            .container_id;
+        let s = container_status(cri, &id)?.status.ok_or("no status")?;
+        ensure!(
+            s.state == api::ContainerState::ContainerCreated as i32,
+            "{cname} after CreateContainer: state {}",
+            s.state
+        );
+        cri.block(cri.rs().start_container(api::StartContainerRequest {
+            container_id: id.clone(),
+        }))
+        .map_err(st("StartContainer"))?;
+        let s = container_status(cri, &id)?.status.ok_or("no status")?;
+        ensure!(
+            s.state == api::ContainerState::ContainerRunning as i32 && s.started_at > 0,
+            "{cname} after StartContainer: state {} started_at {}",
+            s.state,
+            s.started_at
+        );
+        // The image's ID or its repository digest, as containerd reports it.
+        let repo = env.image.rsplit_once(':').map_or(&*env.image, |(r, _)| r);
+        ensure!(
+            s.image_ref == pulled || s.image_ref.starts_with(&format!("{repo}@sha256:")),
+            "{cname}: image_ref {}",
+            s.image_ref
+        );
+        ensure!(
+            Path::new(&s.log_path) == log_dir.join(format!("{cname}_0.log")),
+            "{cname}: log_path {}",
+            s.log_path
+        );
+        ids.push(id);
+    }
+    let (server, client) = (ids[0].clone(), ids[1].clone());
+    see("containers", "created, then running".into());
+    let listed = containers_of(cri, &pod)?;
+    let mut names: Vec<String> = listed
+        .iter()
+        .filter(|c| c.state == api::ContainerState::ContainerRunning as i32)
+        .filter_map(|c| c.metadata.as_ref().map(|m| m.name.clone()))
+        .collect();
+    names.sort();
+    ensure!(
+        names == ["client", "server"],
+        "ListContainers: running {names:?}"
+    );
+    see("list", names.join(","));
+
+    // One pod: the client reaches the server on localhost; network, IPC and
+    // UTS namespaces shared, PID namespaces apart; kubelet's hostname and DNS.
+    let server_log = log_dir.join("server_0.log");
+    wait_for(Duration::from_secs(10), "the server to serve", || {
+        Ok(std::fs::read_to_string(&server_log)
+            .unwrap_or_default()
+            .contains("serving"))
+    })?;
+    let page = exec_text(
+        cri,
+        &client,
+        &["wget", "-q", "-O", "-", "http://127.0.0.1:8080/"],
+    )?;
+    ensure!(
+        page == "hello-from-server\n",
+        "the client got {page:?} from localhost:8080"
+    );
+    see("localhost", page);
+    let ns_of = |id: &str| {
+        let each = "for n in net ipc uts pid; do readlink /proc/self/ns/$n; done";
+        exec_text(cri, id, &["sh", "-c", each])
+    };
+    let (a, b) = (ns_of(&server)?, ns_of(&client)?);
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    ensure!(a.len() == 4 && b.len() == 4, "namespaces: {a:?} {b:?}");
+    ensure!(a[..3] == b[..3], "net/ipc/uts not shared: {a:?} vs {b:?}");
+    ensure!(a[3] != b[3], "one PID namespace for both containers: {a:?}");
+    let host_net = std::fs::read_link("/proc/self/ns/net").map_err(|e| e.to_string())?;
+    ensure!(
+        Path::new(a[0]) != host_net,
+        "the pod runs in the host's network namespace"
+    );
+    see("namespaces", "net, ipc, uts shared; pid apart".into());
+    let hostname = exec_text(cri, &client, &["hostname"])?;
+    ensure!(
+        hostname.trim() == name,
+        "hostname {hostname:?}, want {name}"
+    );
+    see("hostname", "the pod's name".into());
+    let resolv = exec_text(cri, &client, &["cat", "/etc/resolv.conf"])?;
+    for want in [
+        "nameserver 10.96.0.10",
+        "search default.svc.cluster.local svc.cluster.local",
+        "options ndots:5",
+    ] {
+        ensure!(
+            resolv.lines().any(|l| l.trim() == want),
+            "resolv.conf lacks {want:?}: {resolv:?}"
+        );
+    }
+    see("resolv.conf", resolv);
+
+    // ExecSync: output apart and the exit code; a command that is not there.
+    let r = exec_sync(
+        cri,
+        &client,
+        &["sh", "-c", "echo out; echo err >&2; exit 3"],
+    )
+    .map_err(st("ExecSync"))?;
+    let got = (
+        String::from_utf8_lossy(&r.stdout).into_owned(),
+        String::from_utf8_lossy(&r.stderr).into_owned(),
+        r.exit_code,
+    );
+    ensure!(
+        got == ("out\n".into(), "err\n".into(), 3),
+        "ExecSync: {got:?}"
+    );
+    see("exec sync", format!("{got:?}"));
+    let missing = match exec_sync(cri, &client, &["/no/such/program"]) {
+        Ok(r) => format!("exit {}", r.exit_code),
+        Err(s) => format!("error {:?}", s.code()),
+    };
+    ensure!(
+        missing != "exit 0",
+        "ExecSync of a missing program: {missing}"
+    );
+    see("exec sync of a missing program", missing);
+
+    // The streaming Exec URL, used as kubectl exec uses it.
+    let url = cri
+        .block(
+            cri.rs().exec(api::ExecRequest {
+                container_id: client.clone(),
+                cmd: ["sh", "-c", "echo s-out; echo s-err >&2; exit 7"]
+                    .map(String::from)
+                    .to_vec(),
+                tty: false,
+                stdin: false,
+                stdout: true,
+                stderr: true,
+            }),
+        )
+        .map_err(st("Exec"))?
+        .url;
+    let o = Session::open(&url, env.connect(&url)?)?.finish(Duration::from_secs(10))?;
+    let got = (o.stdout_text(), o.stderr_text(), o.exit_code());
+    ensure!(
+        got == ("s-out\n".into(), "s-err\n".into(), Some(7)),
+        "Exec stream: {got:?} ({o:?})"
+    );
+    see("exec stream", format!("{got:?}"));
+
+    // Attach: stdin in, stdout and stderr out, to the container's log too.
+    let o = attach_and_say(env, &client, "hello")?;
+    see(
+        "attach",
+        format!("{:?} {:?}", o.stdout_text(), o.stderr_text()),
+    );
+    let client_log = log_dir.join("client_0.log");
+    wait_for(
+        Duration::from_secs(5),
+        "the attach's words in the log",
+        || Ok(log_lines(&client_log)?.len() >= 3),
+    )?;
+    let lines = by_stream(log_lines(&client_log)?);
+    ensure!(
+        lines
+            == [
+                "stdout F client-start",
+                "stdout F got:hello",
+                "stderr F err:hello"
+            ],
+        "the client's log: {lines:?}"
+    );
+    see("log", lines.join(" | "));
+
+    // Log rotation: kubelet renames the file, then asks for a new one.
+    let rotated = log_dir.join("client_0.log.1");
+    std::fs::rename(&client_log, &rotated).map_err(|e| e.to_string())?;
+    cri.block(
+        cri.rs()
+            .reopen_container_log(api::ReopenContainerLogRequest {
+                container_id: client.clone(),
+            }),
+    )
+    .map_err(st("ReopenContainerLog"))?;
+    attach_and_say(env, &client, "again")?;
+    wait_for(Duration::from_secs(5), "the new log file", || {
+        Ok(client_log.exists() && log_lines(&client_log)?.len() >= 2)
+    })?;
+    let new = by_stream(log_lines(&client_log)?);
+    let old = log_lines(&rotated)?;
+    ensure!(
+        new == ["stdout F got:again", "stderr F err:again"] && old.len() == 3,
+        "after ReopenContainerLog: new {new:?}, rotated {old:?}"
+    );
+    see("reopened log", new.join(" | "));
+
+    // New limits, seen from inside the container and in its cgroup.
+    cri.block(
+        cri.rs()
+            .update_container_resources(api::UpdateContainerResourcesRequest {
+                container_id: client.clone(),
+                linux: Some(api::LinuxContainerResources {
+                    cpu_period: 100_000,
+                    cpu_quota: 50_000,
+                    cpu_shares: 512,
+                    memory_limit_in_bytes: 64 << 20,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+    )
+    .map_err(st("UpdateContainerResources"))?;
+    let inside = exec_text(
+        cri,
+        &client,
+        &[
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+            "/sys/fs/cgroup/cpu/cpu.cfs_period_us",
+            "/sys/fs/cgroup/cpu/cpu.shares",
+        ],
+    )?;
+    ensure!(
+        inside.split_whitespace().collect::<Vec<_>>() == ["67108864", "50000", "100000", "512"],
+        "limits seen in the container after UpdateContainerResources: {inside:?}"
+    );
+    see("updated limits inside", inside);
+    let cg = memory_cgroup(cri, &client)?;
+    let on_host = read_trim(format!("/sys/fs/cgroup/memory{cg}/memory.limit_in_bytes"))?;
+    ensure!(
+        on_host == "67108864",
+        "the memory cgroup {cg} has limit {on_host}"
+    );
+    let shape = cg.replace(&client, "ID");
+    let want_prefix = if env.systemd {
+        format!("/{parent}/")
+    } else {
+        format!("{parent}/")
+    };
+    ensure!(
+        shape.starts_with(&want_prefix),
+        "the container's cgroup {cg} is not below {parent}"
+    );
+    see("cgroup path", shape.replace(&name, "POD"));
+
+    // Stats, as the kubelet's summary API reads them.
+    let stats = cri
+        .block(cri.rs().container_stats(api::ContainerStatsRequest {
+            container_id: client.clone(),
+        }))
+        .map_err(st("ContainerStats"))?
+        .stats
+        .ok_or("ContainerStats: none")?;
+    let cpu = stats
+        .cpu
+        .and_then(|c| c.usage_core_nano_seconds)
+        .map(|v| v.value);
+    let mem = stats
+        .memory
+        .and_then(|m| m.working_set_bytes)
+        .map(|v| v.value);
+    let fs = stats
+        .writable_layer
+        .and_then(|w| w.used_bytes)
+        .map(|v| v.value);
+    ensure!(
+        cpu.is_some_and(|c| c > 0) && mem.is_some_and(|m| m > 0) && fs.is_some(),
+        "ContainerStats: cpu {cpu:?} memory {mem:?} writable layer {fs:?}"
+    );
+    see("stats", "cpu, memory, writable layer".into());
+
+    // Stop: the server ends on SIGTERM (exit 0, Completed); the client's
+    // shell, PID 1, ignores it and is killed when the timeout ends.
+    for (id, timeout, code, reason) in [(&server, 10, 0, "Completed"), (&client, 2, 137, "Error")] {
+        let t0 = Instant::now();
+        cri.block(cri.rs().stop_container(api::StopContainerRequest {
+            container_id: id.clone(),
+            timeout,
+        }))
+        .map_err(st("StopContainer"))?;
+        let took = t0.elapsed();
+        let s = container_status(cri, id)?.status.ok_or("no status")?;
+        ensure!(
+            s.state == api::ContainerState::ContainerExited as i32
+                && s.exit_code == code
+                && s.reason == reason
+                && s.finished_at >= s.started_at,
+            "after StopContainer: state {} exit {} reason {:?} (want {code} {reason})",
+            s.state,
+            s.exit_code,
+            s.reason
+        );
+        let in_time = if code == 0 {
+            took < Duration::from_secs(5)
+        } else {
+            took >= Duration::from_secs(timeout as u64)
+                && took < Duration::from_secs(timeout as u64 + 5)
+        };
+        ensure!(in_time, "StopContainer (timeout {timeout}s) took {took:?}");
+        see("stop", format!("exit {} {}", s.exit_code, s.reason));
+    }
+    let container_cgroup = format!("/sys/fs/cgroup/memory{cg}");
+    for id in [&server, &client] {
+        cri.block(cri.rs().remove_container(api::RemoveContainerRequest {
+            container_id: id.clone(),
+        }))
+        .map_err(st("RemoveContainer"))?;
+        ensure!(
+            !runtime_state.join(id).exists(),
+            "RemoveContainer left the runtime's state of {id}"
+        );
+    }
+    ensure!(
+        !Path::new(&container_cgroup).exists(),
+        "RemoveContainer left the cgroup {container_cgroup}"
+    );
+    let left = containers_of(cri, &pod)?.len();
+    ensure!(left == 0, "{left} containers listed after RemoveContainer");
+    see(
+        "remove",
+        "gone from the list, the runtime and the cgroups".into(),
+    );
+
+    // The sandbox goes.
+    cri.block(cri.rs().stop_pod_sandbox(api::StopPodSandboxRequest {
+        pod_sandbox_id: pod.clone(),
+    }))
+    .map_err(st("StopPodSandbox"))?;
+    let ps = sandbox_status(cri, &pod)?;
+    ensure!(
+        ps.state == api::PodSandboxState::SandboxNotready as i32,
+        "after StopPodSandbox: state {}",
+        ps.state
+    );
+    cri.block(cri.rs().remove_pod_sandbox(api::RemovePodSandboxRequest {
+        pod_sandbox_id: pod.clone(),
+    }))
+    .map_err(st("RemovePodSandbox"))?;
+    let gone = cri.block(cri.rs().pod_sandbox_status(api::PodSandboxStatusRequest {
+        pod_sandbox_id: pod.clone(),
+        verbose: false,
+    }));
+    ensure!(
+        gone.as_ref()
+            .is_err_and(|s| s.code() == skiff_cri_check::Code::NotFound),
+        "PodSandboxStatus after RemovePodSandbox: {gone:?}"
+    );
+    ensure!(
+        !runtime_state.join(&pod).exists(),
+        "RemovePodSandbox left the runtime's state of the sandbox"
+    );
+    see(
+        "sandbox removed",
+        "not found, nothing left in the runtime".into(),
+    );
+    Ok(obs)
+}
