@@ -346,6 +346,12 @@ fn concurrent_applies_get_distinct_cluster_ips() {
         .collect();
     assert_eq!(ips.len(), 8, "{ips:?}");
     assert_eq!(ports.len(), 8, "{ports:?}");
+    // Eight commands found no serve and started one each: one won, and the
+    // others' were stopped before their commands returned (a late one must
+    // not take over when the winner goes, unknown to serve.pid).
+    let serves = k.serve_processes();
+    assert_eq!(serves.len(), 1, "serves for the store: {serves:?}");
+    assert_eq!(Some(serves[0]), k.serve_pid());
 }
 
 #[test]

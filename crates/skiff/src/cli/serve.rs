@@ -57,42 +57,70 @@ fn lock_path(root: &Path) -> std::path::PathBuf {
     root.join("serve.lock")
 }
 
-/// The serve lock of `root`, taken (None: another serve holds it).
-fn take_lock(root: &Path) -> std::result::Result<Option<std::fs::File>, String> {
+/// `ROOT/serve.lock`, opened for a POSIX record lock on the whole file: a
+/// lock another process can test without taking it (F_GETLK), and that
+/// names its holder.
+fn open_lock(root: &Path) -> std::result::Result<std::fs::File, String> {
     std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
     let p = lock_path(root);
-    let f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&p)
-        .map_err(|e| format!("{}: {e}", p.display()))?;
+        .map_err(|e| format!("{}: {e}", p.display()))
+}
+
+fn whole_file(kind: libc::c_short) -> libc::flock {
+    // SAFETY: an all-zero flock is valid; the fields that matter are set.
+    let mut l: libc::flock = unsafe { std::mem::zeroed() };
+    l.l_type = kind;
+    l.l_whence = libc::SEEK_SET as libc::c_short;
+    l
+}
+
+/// The serve lock of `root`, taken (None: another serve holds it). Held
+/// while the returned file stays open in this process.
+fn take_lock(root: &Path) -> std::result::Result<Option<std::fs::File>, String> {
+    let f = open_lock(root)?;
     use std::os::fd::AsRawFd;
-    // SAFETY: flock on a descriptor we own.
-    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    let l = whole_file(libc::F_WRLCK as libc::c_short);
+    // SAFETY: F_SETLK with a valid flock on a descriptor we own.
+    let r = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLK, &l) };
     Ok((r == 0).then_some(f))
+}
+
+/// The pid of the serve that holds `root`'s lock, found without taking it.
+fn holder(root: &Path) -> Option<i32> {
+    let f = open_lock(root).ok()?;
+    use std::os::fd::AsRawFd;
+    let mut l = whole_file(libc::F_WRLCK as libc::c_short);
+    // SAFETY: F_GETLK fills the flock it is given.
+    let r = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETLK, &mut l) };
+    (r == 0 && l.l_type != libc::F_UNLCK as libc::c_short).then_some(l.l_pid)
 }
 
 /// Whether a serve runs for `root`.
 pub(crate) fn running(root: &Path) -> bool {
-    matches!(take_lock(root), Ok(None))
+    holder(root).is_some()
 }
 
-/// Whether the serve that holds `root`'s lock is ready: it wrote its pid
-/// to `RUNROOT/serve.pid` (after binding its sockets and opening the
-/// engine) and that process lives.
-fn ready(root: &Path, runroot: &Path) -> bool {
-    let pid = std::fs::read_to_string(runroot.join("serve.pid"))
+/// The serve that holds `root`'s lock, once it is ready: it wrote its pid
+/// to `RUNROOT/serve.pid` after binding its sockets and opening the engine.
+fn ready(root: &Path, runroot: &Path) -> Option<i32> {
+    let written = std::fs::read_to_string(runroot.join("serve.pid"))
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok());
-    running(root) && pid.is_some_and(|p| skiff_engine::proc::alive(p, 0))
+    holder(root).filter(|h| written == Some(*h))
 }
 
 /// Start a serve for `root` in the background unless one runs, and wait
 /// (a few seconds at most) until it is ready. Its output goes to
-/// `RUNROOT/serve.log`.
+/// `RUNROOT/serve.log`. When another serve (started by a command at the
+/// same time) is the one that became ready, ours is stopped: no serve is
+/// left running that no pid file names.
 pub(crate) fn ensure_running(root: &Path, runroot: &Path) -> std::result::Result<(), String> {
-    if ready(root, runroot) {
+    if ready(root, runroot).is_some() {
         return Ok(());
     }
     std::fs::create_dir_all(runroot).map_err(|e| format!("{}: {e}", runroot.display()))?;
@@ -119,9 +147,14 @@ pub(crate) fn ensure_running(root: &Path, runroot: &Path) -> std::result::Result
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut exited = None;
     while std::time::Instant::now() < deadline {
-        if ready(root, runroot) {
-            // Reaped by init once we are gone; not waited for here.
-            std::mem::forget(child);
+        if let Some(pid) = ready(root, runroot) {
+            if pid as u32 == child.id() {
+                // Reaped by init once we are gone; not waited for here.
+                std::mem::forget(child);
+            } else {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
             return Ok(());
         }
         if exited.is_none() {
@@ -144,17 +177,7 @@ pub(crate) fn ensure_running(root: &Path, runroot: &Path) -> std::result::Result
 }
 
 pub fn serve(root: &Path, runroot: &Path, a: ServeArgs) -> Result {
-    // `running` takes the lock for an instant to see whether it is free: a
-    // serve starting at that instant tries again rather than give up.
-    let mut lock = take_lock(root).map_err(fail)?;
-    for _ in 0..20 {
-        if lock.is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        lock = take_lock(root).map_err(fail)?;
-    }
-    let Some(lock) = lock else {
+    let Some(lock) = take_lock(root).map_err(fail)? else {
         return Err(fail(format!(
             "another skiff serve runs for {}",
             root.display()

@@ -219,6 +219,27 @@ impl Kube {
     }
 
     /// Kill the store's serve (signal `sig`) and wait until it is gone.
+    /// The live `skiff serve` processes of this store.
+    pub fn serve_processes(&self) -> Vec<i32> {
+        let root = self.root.to_string_lossy().into_owned();
+        let mut found = vec![];
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let args: Vec<String> = cmd
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let ours = args.contains(&root) && args.iter().any(|a| a == "serve");
+            if ours && alive(pid) {
+                found.push(pid);
+            }
+        }
+        found
+    }
+
     pub fn stop_serve(&self, sig: i32) {
         if let Some(pid) = self.serve_pid() {
             // SAFETY: kill of a pid we read from our own store's pid file.
