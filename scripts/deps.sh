@@ -6,7 +6,7 @@ want=${1:-build}
 pkgs=(build-essential pkg-config libseccomp-dev libssl-dev busybox-static iproute2 nftables curl python3)
 if [ "$want" = test ]; then
   # Peers for the drop-in tests: podman (with conmon and runc), containerd (ctr).
-  pkgs+=(runc podman containerd uidmap docker-registry apache2-utils skopeo docker.io docker-compose python3-docker)
+  pkgs+=(runc podman containerd uidmap docker-registry apache2-utils skopeo docker.io docker-compose python3-docker python3-websocket)
   # The CRI tier: containerd's CRI plugin with CNI plugins; protoc builds its gRPC client.
   pkgs+=(containernetworking-plugins protobuf-compiler)
 fi

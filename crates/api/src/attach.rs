@@ -41,9 +41,70 @@ pub(crate) fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 }
 
 pub fn attach(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
+    attach_as(e, id, req, false)
+}
+
+/// `GET /containers/{id}/attach/ws`: the same attach over a websocket, as
+/// dockerd serves it: the output never multiplexed (stdout and stderr as
+/// they come), one message per piece, binary from API 1.28 on (text
+/// before); the client's messages are the container's input, its close
+/// the input's end.
+pub fn attach_ws(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
+    let upgrade = req
+        .header("Upgrade")
+        .is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+    let Some(key) = req.header("Sec-WebSocket-Key").filter(|_| upgrade) else {
+        return Err(crate::message(
+            400,
+            "a websocket upgrade is expected (Upgrade: websocket, Sec-WebSocket-Key)",
+        ));
+    };
+    let accept = crate::websocket::accept_key(key);
+    let mut inner = attach_as(e, id, req, true)?;
+    let crate::http::Body::Hijack(f) = std::mem::replace(&mut inner.body, crate::http::Body::Empty)
+    else {
+        return Ok(inner);
+    };
+    let opcode = match crate::routes::api_version(&req.path) {
+        Some((1, minor)) if minor < 28 => crate::websocket::TEXT,
+        _ => crate::websocket::BINARY,
+    };
+    let mut r = Response::empty(101);
+    r.headers = vec![
+        ("Connection".into(), "Upgrade".into()),
+        ("Upgrade".into(), "websocket".into()),
+        ("Sec-WebSocket-Accept".into(), accept),
+    ];
+    r.body = crate::http::Body::Hijack(Box::new(move |input, out| {
+        // The attach runs on one end of a socket pair; the websocket
+        // carries the other end's bytes.
+        let Ok((a, b)) = std::os::unix::net::UnixStream::pair() else {
+            return out.shutdown();
+        };
+        let (Ok(a_in), Ok(a_end), Ok(b_from), Ok(conn)) =
+            (a.try_clone(), a.try_clone(), b.try_clone(), out.try_clone())
+        else {
+            return out.shutdown();
+        };
+        let attached = std::thread::spawn(move || {
+            f(BufReader::new(Stream::Unix(a_in)), Stream::Unix(a));
+            // The output is over (a thread feeding stdin may still hold
+            // the socket): the websocket's side reads its end.
+            let _ = a_end.shutdown(std::net::Shutdown::Write);
+        });
+        crate::websocket::bridge(input, conn, opcode, b_from, b);
+        let _ = attached.join();
+        out.shutdown();
+    }));
+    Ok(r)
+}
+
+/// An attach; `raw`: the output unframed even without a TTY (the
+/// websocket's way).
+fn attach_as(e: &Arc<Engine>, id: &str, req: &Request, raw: bool) -> Answer {
     let c = engine(e.find(id))?;
     let (want_in, want_out, want_err) = (req.flag("stdin"), req.flag("stdout"), req.flag("stderr"));
-    let tty = c.config.tty;
+    let tty = c.config.tty || raw;
     let kind = if tty {
         "application/vnd.docker.raw-stream"
     } else {
@@ -81,7 +142,7 @@ pub fn attach(e: &Arc<Engine>, id: &str, req: &Request) -> Answer {
         let e = e.clone();
         Box::new(move |input, mut out| {
             if send_replay(&mut out, &replay).is_ok() {
-                running(&e, a, input, out, want_out, want_err)
+                running(&e, a, input, out, (want_out, want_err), raw)
             }
         })
     } else {
@@ -201,15 +262,15 @@ pub(crate) fn pump_open(
 }
 
 /// Pass a running container's output from its supervisor to the client
-/// (its frames re-made with only the streams asked for) and the client's
-/// input to it.
+/// (its frames re-made with only the streams asked for, or their data
+/// alone when `raw`) and the client's input to it.
 fn running(
     e: &Engine,
     a: skiff_engine::attach::Attached,
     input: BufReader<Stream>,
     mut out: Stream,
-    want_out: bool,
-    want_err: bool,
+    (want_out, want_err): (bool, bool),
+    raw: bool,
 ) {
     let Ok(mut from) = a.stream().try_clone() else {
         return;
@@ -237,7 +298,7 @@ fn running(
                 .push(&buf[..n])
                 .into_iter()
                 .filter(|(s, _)| (*s == 1 && want_out) || (*s == 2 && want_err))
-                .flat_map(|(s, d)| frame(s, &d))
+                .flat_map(|(s, d)| if raw { d } else { frame(s, &d) })
                 .collect()
         };
         if out.write_all(&data).and_then(|()| out.flush()).is_err() {

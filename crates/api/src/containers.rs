@@ -284,10 +284,16 @@ pub fn commit(e: &Engine, req: &Request) -> Answer {
 
 /// `resize`: the container's pty to `h` rows and `w` columns.
 pub fn resize(e: &Engine, id: &str, req: &Request) -> Answer {
-    let n = |k: &str| req.query(k).and_then(|v| v.parse::<u16>().ok());
-    let (Some(h), Some(w)) = (n("h"), n("w")) else {
-        return Err(message(400, "h and w are required"));
-    };
+    let (h, w) = size(req)?;
     engine(e.resize(id, h, w))?;
     Ok(Response::empty(200))
+}
+
+/// A resize's `h` and `w`.
+pub(crate) fn size(req: &Request) -> Result<(u16, u16), Response> {
+    let n = |k: &str| req.query(k).and_then(|v| v.parse::<u16>().ok());
+    match (n("h"), n("w")) {
+        (Some(h), Some(w)) => Ok((h, w)),
+        _ => Err(message(400, "h and w are required")),
+    }
 }

@@ -186,6 +186,13 @@ fn run(
     Ok((vec![(1, out_r, want_out), (2, err_r, want_err)], in_w, h))
 }
 
+/// `POST /exec/{id}/resize`: a running exec's pty to `h` rows, `w` columns.
+pub fn resize(e: &Engine, id: &str, req: &Request) -> Answer {
+    let (h, w) = crate::containers::size(req)?;
+    engine(e.exec_instance_resize(id, h, w))?;
+    Ok(Response::empty(200))
+}
+
 pub fn inspect(e: &Engine, id: &str) -> Answer {
     let i = engine(e.exec_instance(id))?;
     let (first, rest) = i

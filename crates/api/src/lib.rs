@@ -17,6 +17,7 @@ pub mod objects;
 mod routes;
 mod stats;
 pub mod system;
+mod websocket;
 
 use http::{Response, Stream};
 use serde_json::json;
@@ -124,7 +125,8 @@ fn connection(engine: &Arc<Engine>, stream: Stream) {
                 unreachable!("matched above")
             };
             // 101 to a client that asked to upgrade, else 200 and raw.
-            if req.header("Upgrade").is_some() {
+            // (A websocket's 101 comes with its own headers.)
+            if req.header("Upgrade").is_some() && resp.status != 101 {
                 resp.status = 101;
                 resp.headers.push(("Connection".into(), "Upgrade".into()));
                 resp.headers.push(("Upgrade".into(), "tcp".into()));

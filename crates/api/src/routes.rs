@@ -6,22 +6,22 @@ use crate::{containers, images, message, objects, system, Answer};
 use skiff_engine::Engine;
 use std::sync::Arc;
 
+/// The API version a path asks for (`/v1.41/...`), if it names one.
+pub(crate) fn api_version(path: &str) -> Option<(u32, u32)> {
+    let v = path.strip_prefix("/v")?.split('/').next()?;
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
 /// The path without its API version prefix; an error for a version this
 /// server does not serve.
 fn unversioned(path: &str) -> Result<&str, Response> {
-    let Some(rest) = path.strip_prefix("/v") else {
+    let Some(asked) = api_version(path) else {
         return Ok(path);
     };
-    let (v, rest) = rest.split_once('/').unwrap_or((rest, ""));
-    let parse = |v: &str| -> Option<(u32, u32)> {
-        let (a, b) = v.split_once('.')?;
-        Some((a.parse().ok()?, b.parse().ok()?))
-    };
-    let Some(asked) = parse(v) else {
-        return Ok(path);
-    };
-    let min = parse(crate::MIN_API_VERSION).expect("a version");
-    let max = parse(crate::API_VERSION).expect("a version");
+    let (v, rest) = path[2..].split_once('/').unwrap_or((&path[2..], ""));
+    let parse = |v: &str| api_version(&format!("/v{v}")).expect("a version");
+    let (min, max) = (parse(crate::MIN_API_VERSION), parse(crate::API_VERSION));
     if asked < min {
         return Err(message(
             400,
@@ -65,9 +65,13 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("POST", ["containers", id, "wait"]) => containers::wait(engine, id, req),
             ("GET", ["containers", id, "logs"]) => containers::logs(engine, id, req),
             ("POST", ["containers", id, "attach"]) => crate::attach::attach(engine, id, req),
+            ("GET", ["containers", id, "attach", "ws"]) => {
+                crate::attach::attach_ws(engine, id, req)
+            }
             ("POST", ["containers", id, "exec"]) => crate::exec::create(engine, id, req),
             ("POST", ["exec", id, "start"]) => crate::exec::start(engine, id, req),
             ("GET", ["exec", id, "json"]) => crate::exec::inspect(engine, id),
+            ("POST", ["exec", id, "resize"]) => crate::exec::resize(engine, id, req),
             ("DELETE", ["containers", id]) => containers::remove(engine, id, req),
             ("POST", ["containers", "prune"]) => containers::prune(engine, req),
             ("POST", ["containers", id, "pause"]) => containers::pause(engine, id),

@@ -18,6 +18,8 @@ pub struct ExecInstance {
     pub running: bool,
     pub exit_code: Option<i32>,
     pub pid: i32,
+    /// Its pty's master while it runs with a TTY (for resizes).
+    pub pty: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl Engine {
@@ -45,6 +47,7 @@ impl Engine {
             running: false,
             exit_code: None,
             pid: 0,
+            pty: None,
         };
         self.exec_instances
             .lock()
@@ -87,6 +90,11 @@ impl Engine {
                     .get_mut(id)
                 {
                     e.pid = h.pid;
+                    e.pty = h
+                        .pty
+                        .as_ref()
+                        .and_then(|p| p.try_clone().ok())
+                        .map(std::sync::Arc::new);
                 }
                 Ok(h)
             }
@@ -107,7 +115,22 @@ impl Engine {
         {
             e.running = false;
             e.exit_code = Some(code);
+            e.pty = None;
         }
+    }
+
+    /// Resize the pty of the running exec instance `id` to `rows` x `cols`.
+    pub fn exec_instance_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        let i = self.exec_instance(id)?;
+        if !i.running {
+            return Err(Error::Conflict(format!("Exec {id} is not running")));
+        }
+        let Some(pty) = i.pty else {
+            return Err(Error::Invalid(format!("Exec {id} has no TTY to resize")));
+        };
+        use std::os::fd::AsRawFd;
+        crate::tty::set_terminal_size(pty.as_raw_fd(), rows, cols)
+            .map_err(|e| Error::Internal(format!("resizing exec {id}: {e}")))
     }
 
     /// Forget the exec instances of the container `id` (it is removed).

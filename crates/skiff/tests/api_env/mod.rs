@@ -23,8 +23,18 @@ impl Server {
     /// The server in the network namespace `ns` (where the networks it
     /// makes are), its socket on the file system as always.
     pub fn start_in(e: &Env, ns: Option<&skiff_testkit::NetNs>) -> Server {
+        Self::start_with(e, ns, &[])
+    }
+
+    /// The server in `ns`, also listening on `hosts` (`tcp://...`).
+    pub fn start_with(e: &Env, ns: Option<&skiff_testkit::NetNs>, hosts: &[&str]) -> Server {
         let sock = e.dir.path().join("api.sock");
-        let serve = e.skiff_cmd(&["serve", "-H", &format!("unix://{}", sock.display())]);
+        let unix = format!("unix://{}", sock.display());
+        let mut args = vec!["serve", "-H", &unix];
+        for h in hosts {
+            args.extend(["-H", h]);
+        }
+        let serve = e.skiff_cmd(&args);
         let mut cmd = match ns {
             Some(ns) => ns.command(serve.get_program()),
             None => Command::new(serve.get_program()),
