@@ -257,16 +257,13 @@ pub fn prune(e: &Engine, req: &Request) -> Answer {
     ))
 }
 
-/// `POST /commit?container=&repo=&tag=&comment=&author=&pause=`.
+/// `POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=`.
 pub fn commit(e: &Engine, req: &Request) -> Answer {
     let id = req
         .query("container")
         .filter(|c| !c.is_empty())
         .ok_or_else(|| message(400, "container is required"))?;
     let name = req.repo_tag();
-    if req.query("changes").is_some_and(|c| !c.is_empty()) {
-        return Err(message(400, "commit with changes is not served"));
-    }
     let o = skiff_engine::container::CommitOptions {
         author: req
             .query("author")
@@ -277,9 +274,20 @@ pub fn commit(e: &Engine, req: &Request) -> Answer {
             .filter(|c| !c.is_empty())
             .map(String::from),
         pause: req.query("pause").is_none_or(|p| p != "0" && p != "false"),
+        changes: change_lines(req),
     };
     let image = engine(e.commit(id, name.as_deref(), &o))?;
     Ok(Response::json(201, &json!({"Id": image.to_string()})))
+}
+
+/// `changes` of a commit or an import: repeated, or lines of one value.
+pub(crate) fn change_lines(req: &Request) -> Vec<String> {
+    req.query_all("changes")
+        .iter()
+        .flat_map(|c| c.lines())
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// `resize`: the container's pty to `h` rows and `w` columns.

@@ -282,7 +282,7 @@ pub fn push(e: &Arc<Engine>, name: &str, req: &Request) -> Answer {
     }))
 }
 
-/// `POST /images/create?fromSrc=-&repo=&tag=&message=`: a root file
+/// `POST /images/create?fromSrc=-&repo=&tag=&message=&changes=`: a root file
 /// system tar (the body) as an image, as `docker import` sends it.
 pub fn import(e: &Engine, req: &Request, body: &mut dyn std::io::Read) -> Answer {
     if req.query("fromSrc") != Some("-") {
@@ -291,11 +291,11 @@ pub fn import(e: &Engine, req: &Request, body: &mut dyn std::io::Read) -> Answer
             "importing from a URL is not served: send the tar as the body (fromSrc=-)",
         ));
     }
-    if !req.query_all("changes").is_empty() {
-        return Err(message(400, "import with changes is not served"));
-    }
     let name = req.repo_tag();
+    let config = skiff_image::import::config_from_changes(&crate::containers::change_lines(req))
+        .map_err(|e| message(400, &e))?;
     let o = skiff_image::import::ImportOptions {
+        config,
         comment: req
             .query("message")
             .filter(|m| !m.is_empty())

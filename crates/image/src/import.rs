@@ -311,31 +311,148 @@ pub fn commit_tar(
     store_image(store, &config, layers, top)
 }
 
-/// An image configuration from Dockerfile-like `--change` lines (`import
-/// --change`, the API's `changes`): `CMD`, `ENTRYPOINT` (JSON or shell form),
-/// `ENV K V` or `ENV K=V`, `WORKDIR`, `USER`.
+/// An image config made of `--change` lines only (`import`).
 pub fn config_from_changes(changes: &[String]) -> Result<crate::manifest::ContainerConfig, String> {
     let mut c = crate::manifest::ContainerConfig::default();
-    for ch in changes {
-        let (inst, rest) = ch.trim().split_once(' ').unwrap_or((ch.trim(), ""));
+    apply_changes(&mut c, changes)?;
+    Ok(c)
+}
+
+/// Apply `--change` lines to an image config (`import`, `commit`): the
+/// Dockerfile instructions Docker takes there, CMD, ENTRYPOINT, ENV,
+/// EXPOSE, LABEL, ONBUILD, USER, VOLUME and WORKDIR. A line may hold
+/// several (one per line).
+pub fn apply_changes(
+    c: &mut crate::manifest::ContainerConfig,
+    changes: &[String],
+) -> Result<(), String> {
+    for ch in changes
+        .iter()
+        .flat_map(|c| c.lines())
+        .filter(|l| !l.trim().is_empty())
+    {
+        let (inst, rest) = ch
+            .trim()
+            .split_once(char::is_whitespace)
+            .unwrap_or((ch.trim(), ""));
         let rest = rest.trim();
-        let list = || -> Result<Vec<String>, String> {
-            if rest.starts_with('[') {
-                serde_json::from_str(rest).map_err(|e| format!("--change {ch:?}: {e}"))
-            } else {
-                Ok(vec!["/bin/sh".into(), "-c".into(), rest.into()])
+        let bad = |why: &str| format!("--change {ch:?}: {why}");
+        let json_list = || -> Option<Result<Vec<String>, String>> {
+            rest.starts_with('[')
+                .then(|| serde_json::from_str(rest).map_err(|e| bad(&e.to_string())))
+        };
+        let exec_or_shell = || -> Result<Vec<String>, String> {
+            json_list().unwrap_or_else(|| Ok(vec!["/bin/sh".into(), "-c".into(), rest.into()]))
+        };
+        let words = || -> Result<Vec<String>, String> {
+            let w = split_words(rest).map_err(|e| bad(&e))?;
+            if w.is_empty() {
+                return Err(bad(&format!(
+                    "{} requires at least one argument",
+                    inst.to_ascii_uppercase()
+                )));
             }
+            Ok(w)
+        };
+        let pairs = |legacy_space: bool| -> Result<Vec<(String, String)>, String> {
+            let w = words()?;
+            if legacy_space && !w[0].contains('=') {
+                // `ENV KEY value with spaces`
+                let (k, v) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                return Ok(vec![(k.to_string(), v.trim().to_string())]);
+            }
+            w.into_iter()
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                    _ => Err(bad(&format!("{kv:?} is not KEY=value"))),
+                })
+                .collect()
         };
         match inst.to_ascii_uppercase().as_str() {
-            "CMD" => c.cmd = Some(list()?),
-            "ENTRYPOINT" => c.entrypoint = Some(list()?),
-            "ENV" => c.env.push(rest.replacen(' ', "=", 1)),
+            "CMD" => c.cmd = Some(exec_or_shell()?),
+            "ENTRYPOINT" => c.entrypoint = Some(exec_or_shell()?),
+            "ENV" => {
+                for (k, v) in pairs(true)? {
+                    c.env.retain(|e| e.split('=').next() != Some(k.as_str()));
+                    c.env.push(format!("{k}={v}"));
+                }
+            }
+            "LABEL" => {
+                for (k, v) in pairs(false)? {
+                    c.labels.insert(k, v);
+                }
+            }
+            "EXPOSE" => {
+                for p in words()? {
+                    let p = if p.contains('/') {
+                        p
+                    } else {
+                        format!("{p}/tcp")
+                    };
+                    c.exposed_ports.insert(p, Default::default());
+                }
+            }
+            "VOLUME" => {
+                let v = match json_list() {
+                    Some(l) => l?,
+                    None => words()?,
+                };
+                for v in v {
+                    c.volumes.insert(v, Default::default());
+                }
+            }
+            "ONBUILD" => c
+                .on_build
+                .get_or_insert_with(Vec::new)
+                .push(rest.to_string()),
             "WORKDIR" => c.working_dir = Some(rest.into()),
             "USER" => c.user = Some(rest.into()),
-            other => return Err(format!("--change: {other} is not supported")),
+            other => return Err(format!("{other} is not a valid change command")),
         }
     }
-    Ok(c)
+    Ok(())
+}
+
+/// Words separated by spaces, double or single quotes keeping spaces in
+/// (and removed), a backslash escaping the next character.
+fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars();
+    while let Some(ch) = chars.next() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') => {
+                quote = Some(ch);
+                in_word = true;
+            }
+            (_, '\\') if quote != Some('\'') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (_, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err("unmatched quote".into());
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -356,7 +473,38 @@ mod change_tests {
         assert_eq!(c.env, ["A=1", "B=2"]);
         assert_eq!(c.working_dir.as_deref(), Some("/srv"));
         assert_eq!(c.user.as_deref(), Some("nobody"));
-        let e = super::config_from_changes(&["EXPOSE 80".into()]).unwrap_err();
-        assert!(e.contains("EXPOSE is not supported"), "{e}");
+        let e = super::config_from_changes(&["RUN true".into()]).unwrap_err();
+        assert_eq!(e, "RUN is not a valid change command");
+    }
+
+    #[test]
+    fn docker_s_other_change_commands() {
+        let mut c = super::config_from_changes(&["ENV A=1 B=2".into()]).unwrap();
+        super::apply_changes(
+            &mut c,
+            &[
+                "ENV A=3".into(),
+                "EXPOSE 80 53/udp\nLABEL a=b \"c d\"='e f' g=\"h i\"".into(),
+                "VOLUME /data /logs".into(),
+                r#"VOLUME ["/j"]"#.into(),
+                "ONBUILD RUN echo hi".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.env, ["B=2", "A=3"]);
+        let ports: Vec<&str> = c.exposed_ports.keys().map(String::as_str).collect();
+        assert_eq!(ports, ["53/udp", "80/tcp"]);
+        let labels: Vec<(&str, &str)> = c
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(labels, [("a", "b"), ("c d", "e f"), ("g", "h i")]);
+        let vols: Vec<&str> = c.volumes.keys().map(String::as_str).collect();
+        assert_eq!(vols, ["/data", "/j", "/logs"]);
+        assert_eq!(c.on_build.unwrap(), ["RUN echo hi"]);
+        for bad in ["LABEL novalue", "EXPOSE", "LABEL a=\"open"] {
+            assert!(super::config_from_changes(&[bad.into()]).is_err(), "{bad}");
+        }
     }
 }

@@ -405,7 +405,7 @@ fn more_of_the_container_workflow_through_skiff_serve() {
     assert_eq!(s.ok(&["ps", "-aq"]), "");
 }
 
-/// `docker import` (a root file system tar as the body), `ps --size`, a
+/// `docker import` (a root file system tar as the body, with changes), `ps --size`, a
 /// pty resized through the API, the socket's mode, and a server on TCP
 /// (127.0.0.1).
 #[test]
@@ -424,12 +424,28 @@ fn import_size_resize_and_tcp_through_skiff_serve() {
         "import",
         "-m",
         "imported",
+        "-c",
+        "ENV GREETING=hi",
+        "-c",
+        "CMD [\"sh\", \"-c\", \"echo $GREETING\"]",
         tar.to_str().unwrap(),
         "imp/bb:1",
     ]);
     assert!(id.starts_with("sha256:"), "{id}");
-    let o = s.docker(&["run", "--rm", "--network", "none", "imp/bb:1", "echo", "hi"]);
+    let o = s.docker(&["run", "--rm", "--network", "none", "imp/bb:1"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n", "{o:?}");
+    let o = s.docker(&[
+        "import",
+        "-c",
+        "RUN true",
+        tar.to_str().unwrap(),
+        "imp/bb:2",
+    ]);
+    assert!(
+        !o.status.success()
+            && String::from_utf8_lossy(&o.stderr).contains("RUN is not a valid change command"),
+        "{o:?}"
+    );
 
     s.ok(&[
         "run",

@@ -1161,6 +1161,7 @@ const SCENARIOS: &[Scenario] = &[
     // diff, commit, cp, prune, system df
     ("diff_changes", diff_changes),
     ("commit_image", commit_image),
+    ("commit_changes", commit_changes),
     ("cp_both_ways", cp_both_ways),
     ("container_prune", container_prune),
     ("system_df", system_df),

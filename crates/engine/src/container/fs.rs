@@ -26,6 +26,8 @@ pub struct CommitOptions {
     pub message: Option<String>,
     /// Pause a running container while its files are read (Docker's default).
     pub pause: bool,
+    /// Dockerfile instructions applied to the image's config (`--change`).
+    pub changes: Vec<String>,
 }
 
 impl Engine {
@@ -37,6 +39,8 @@ impl Engine {
         o: &CommitOptions,
     ) -> Result<skiff_image::digest::Digest> {
         let c = self.find(what)?;
+        // Bad changes are refused before any work.
+        skiff_image::import::config_from_changes(&o.changes).map_err(Error::Invalid)?;
         let mut images = skiff_image::service::Images::open(&self.paths.root)?;
         let parent: skiff_image::digest::Digest = c
             .image_id
@@ -62,7 +66,7 @@ impl Engine {
             all.join(" ")
         };
         let env = c.config.env.clone();
-        let config = skiff_image::manifest::ContainerConfig {
+        let mut config = skiff_image::manifest::ContainerConfig {
             user: (!c.config.user.is_empty()).then(|| c.config.user.clone()),
             env,
             entrypoint: (!c.config.entrypoint.is_empty()).then(|| c.config.entrypoint.clone()),
@@ -78,6 +82,7 @@ impl Engine {
             stop_signal: c.config.stop_signal.clone(),
             ..Default::default()
         };
+        skiff_image::import::apply_changes(&mut config, &o.changes).map_err(Error::Invalid)?;
         let opts = skiff_image::import::CommitOptions {
             config,
             author: o.author.clone(),

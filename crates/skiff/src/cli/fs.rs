@@ -28,6 +28,9 @@ pub struct CommitArgs {
     /// Pause container during commit.
     #[arg(short = 'p', long, default_value = "true", action = clap::ArgAction::Set)]
     pause: bool,
+    /// Apply Dockerfile instruction to the created image.
+    #[arg(short = 'c', long)]
+    change: Vec<String>,
     container: String,
     /// REPOSITORY[:TAG]
     repository: Option<String>,
@@ -43,6 +46,7 @@ pub fn commit(root: &Path, runroot: &Path, a: CommitArgs) -> Result {
                 author: a.author,
                 message: a.message,
                 pause: a.pause,
+                changes: a.change,
             },
         )
         .map_err(daemon(1))?;

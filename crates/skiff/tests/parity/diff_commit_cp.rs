@@ -37,6 +37,48 @@ pub(crate) fn diff_changes(c: &Ctx) {
     );
 }
 
+pub(crate) fn commit_changes(c: &Ctx) {
+    let n = c.name("commitc");
+    let img = "px/committed:changes";
+    for s in SIDES {
+        c.track_image(s, img);
+    }
+    c.setup(&cl!(
+        "run --network none --name {n} -e CE=1 -l old=1 {IMG} true",
+        n
+    ));
+    c.same_want(
+        "commit -c",
+        &cl!(
+            "commit -c 'EXPOSE 8080 53/udp' -c 'LABEL a=b \"c d\"=\"e f\"' -c 'CMD [\"echo\", \"hi\"]' \
+             -c 'ENV CE=2 CF=3' -c 'VOLUME /data' -c 'USER nobody' -c 'WORKDIR /srv' {n} {img}",
+            n,
+            img
+        ),
+        E::Exact,
+        0,
+        "sha256:<id>\n",
+    );
+    c.same_want(
+        "the changes in the image's config",
+        &cl!(
+            "image inspect -f '{{json .Config.ExposedPorts}}|{{json .Config.Labels}}|{{json .Config.Cmd}}|{{json .Config.Env}}|{{json .Config.Volumes}}|{{.Config.User}}|{{.Config.WorkingDir}}' {img}",
+            img
+        ),
+        E::Exact,
+        0,
+        "{\"53/udp\":{},\"8080/tcp\":{}}|{\"a\":\"b\",\"c d\":\"e f\",\"old\":\"1\"}|[\"echo\",\"hi\"]|\
+         [\"CE=2\",\"CF=3\"]|{\"/data\":{}}|nobody|/srv\n",
+    );
+    c.same_want(
+        "a change Docker does not take",
+        &cl!("commit -c 'RUN true' {n} px/committed:bad", n),
+        E::Has(&["RUN is not a valid change command"]),
+        1,
+        "",
+    );
+}
+
 pub(crate) fn commit_image(c: &Ctx) {
     let n = c.name("commit");
     let img = "px/committed:1";
