@@ -283,12 +283,15 @@ pub fn push(e: &Arc<Engine>, name: &str, req: &Request) -> Answer {
 }
 
 /// `POST /images/create?fromSrc=-&repo=&tag=&message=&changes=`: a root file
-/// system tar (the body) as an image, as `docker import` sends it.
+/// system tar (the body; or at `fromSrc`, an http(s) URL), plain or
+/// compressed, as an image, as `docker import` sends it.
 pub fn import(e: &Engine, req: &Request, body: &mut dyn std::io::Read) -> Answer {
-    if req.query("fromSrc") != Some("-") {
+    let src = req.query("fromSrc").unwrap_or("-");
+    let url = (src != "-").then_some(src);
+    if url.is_some_and(|u| !u.starts_with("http://") && !u.starts_with("https://")) {
         return Err(message(
             400,
-            "importing from a URL is not served: send the tar as the body (fromSrc=-)",
+            &format!("import from {src}: not an http(s) URL"),
         ));
     }
     let name = req.repo_tag();
@@ -302,7 +305,10 @@ pub fn import(e: &Engine, req: &Request, body: &mut dyn std::io::Read) -> Answer
             .map(String::from),
         ..Default::default()
     };
-    let id = engine(e.image_import(body, name.as_deref(), &o))?;
+    let id = match url {
+        Some(u) => engine(e.image_import_url(u, name.as_deref(), &o))?,
+        None => engine(e.image_import(body, name.as_deref(), &o))?,
+    };
     let mut r = Response::text(200, "");
     r.content_type = "application/json";
     r.body = crate::http::Body::Bytes(line(json!({ "status": id.to_string() })));

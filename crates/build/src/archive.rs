@@ -36,6 +36,28 @@ fn reader(path: &Path, c: Compression) -> std::io::Result<Box<dyn Read>> {
     })
 }
 
+/// `r`'s content, decompressed when it starts with gzip's, bzip2's or xz's
+/// magic number (`import` takes a tar compressed or not, as Docker does).
+pub fn decompressed<'a>(mut r: impl Read + 'a) -> std::io::Result<Box<dyn Read + 'a>> {
+    let mut head = Vec::with_capacity(6);
+    while head.len() < 6 {
+        let mut b = [0u8; 6];
+        let n = r.read(&mut b[..6 - head.len()])?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&b[..n]);
+    }
+    let c = compression(&head);
+    let r = std::io::BufReader::new(std::io::Cursor::new(head).chain(r));
+    Ok(match c {
+        Compression::None => Box::new(r),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(r)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(r)),
+    })
+}
+
 /// Whether a tar header with a valid checksum starts at `block`.
 fn is_tar_header(block: &[u8]) -> bool {
     if block.len() < 512 || block.iter().all(|b| *b == 0) {
@@ -104,6 +126,28 @@ mod tests {
         h.set_cksum();
         b.append_data(&mut h, "d/f.txt", &b"abc"[..]).unwrap();
         b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn streams_are_decompressed_by_their_magic() {
+        let plain = tar_bytes();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        for input in [plain.clone(), gz] {
+            let mut out = Vec::new();
+            decompressed(&input[..])
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
+            assert_eq!(out, plain);
+        }
+        let mut out = Vec::new();
+        decompressed(&b"ab"[..])
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"ab");
     }
 
     #[test]

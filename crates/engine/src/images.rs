@@ -171,7 +171,31 @@ impl Engine {
         name: Option<&str>,
         opts: &ImportOptions,
     ) -> Result<Digest> {
+        let tar = skiff_build::archive::decompressed(tar)
+            .map_err(|e| Error::Invalid(format!("reading the archive: {e}")))?;
         Ok(self.images()?.import(tar, name, opts)?)
+    }
+
+    /// `import URL`: the archive at an `http(s)://` URL, downloaded, then
+    /// imported as [`Engine::image_import`] does.
+    pub fn image_import_url(
+        &self,
+        url: &str,
+        name: Option<&str>,
+        opts: &ImportOptions,
+    ) -> Result<Digest> {
+        let dir = self.paths.root.join("tmp");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::Internal(format!("{}: {e}", dir.display())))?;
+        let tmp = dir.join(format!("import-{}", crate::names::new_id()));
+        let got = download(url, &tmp).map_err(|e| Error::Invalid(format!("import {url}: {e}")));
+        let result = got.and_then(|()| {
+            let f = std::fs::File::open(&tmp)
+                .map_err(|e| Error::Internal(format!("{}: {e}", tmp.display())))?;
+            self.image_import(std::io::BufReader::new(f), name, opts)
+        });
+        let _ = std::fs::remove_file(&tmp);
+        result
     }
 
     /// `save`: the images as one archive written to `out`.
@@ -392,4 +416,24 @@ fn pull_error(e: skiff_image::pull::PullError) -> Error {
         }
     }
     Error::Internal(e.to_string())
+}
+
+/// Download `url` (http or https) to the file `to`; a status other than
+/// success is an error naming it.
+pub(crate) fn download(url: &str, to: &std::path::Path) -> std::result::Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let mut resp = reqwest::get(url).await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("invalid response status {}", resp.status()));
+        }
+        let mut f = std::fs::File::create(to).map_err(|e| e.to_string())?;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+            std::io::Write::write_all(&mut f, &chunk).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
 }

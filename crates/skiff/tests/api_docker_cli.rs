@@ -434,6 +434,37 @@ fn import_size_resize_and_tcp_through_skiff_serve() {
     assert!(id.starts_with("sha256:"), "{id}");
     let o = s.docker(&["run", "--rm", "--network", "none", "imp/bb:1"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n", "{o:?}");
+    // From a URL (a gzipped tar on 127.0.0.1), by the API and by the CLI;
+    // a URL that answers 404 is an error naming the status.
+    let st = std::process::Command::new("gzip")
+        .args(["-k", "-f"])
+        .arg(&tar)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let gz = std::fs::read(e.dir.path().join("imp.tar.gz")).unwrap();
+    let url = serve_file(gz, 3);
+    s.ok(&["import", &format!("{url}/rootfs.tar.gz"), "imp/url:1"]);
+    let o = s.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "imp/url:1",
+        "echo",
+        "from-url",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "from-url\n", "{o:?}");
+    let o = e
+        .skiff_cmd(&["import", &format!("{url}/rootfs.tar.gz"), "imp/url:2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let o = s.docker(&["import", &format!("{url}/missing"), "imp/url:3"]);
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("404"),
+        "{o:?}"
+    );
     let o = s.docker(&[
         "import",
         "-c",
@@ -528,4 +559,38 @@ fn import_size_resize_and_tcp_through_skiff_serve() {
     let _ = tcp.wait();
     assert!(up, "the TCP server did not listen");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "1.41\n", "{o:?}");
+}
+
+/// Serve `body` over HTTP on 127.0.0.1 to `n` requests (a path ending in
+/// `missing` gets a 404); the base URL.
+fn serve_file(body: Vec<u8>, n: usize) -> String {
+    use std::io::{BufRead, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for c in l.incoming().take(n).flatten() {
+            let mut r = std::io::BufReader::new(c);
+            let mut first = String::new();
+            let _ = r.read_line(&mut first);
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut c = r.into_inner();
+            let path = first.split(' ').nth(1).unwrap_or("");
+            let _ = if path.ends_with("missing") {
+                c.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+            } else {
+                write!(
+                    c,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .and_then(|()| c.write_all(&body))
+            };
+        }
+    });
+    url
 }

@@ -61,22 +61,7 @@ impl Host for BuildHost<'_> {
     }
 
     fn fetch(&self, url: &str, to: &std::path::Path) -> std::result::Result<(), HostError> {
-        let fail = |e: &dyn std::fmt::Display| HostError::Other(format!("ADD {url}: {e}"));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| fail(&e))?;
-        rt.block_on(async {
-            let mut resp = reqwest::get(url).await.map_err(|e| fail(&e))?;
-            if !resp.status().is_success() {
-                return Err(fail(&format!("invalid response status {}", resp.status())));
-            }
-            let mut f = std::fs::File::create(to).map_err(|e| fail(&e))?;
-            while let Some(chunk) = resp.chunk().await.map_err(|e| fail(&e))? {
-                std::io::Write::write_all(&mut f, &chunk).map_err(|e| fail(&e))?;
-            }
-            Ok(())
-        })
+        crate::images::download(url, to).map_err(|e| HostError::Other(format!("ADD {url}: {e}")))
     }
 
     fn run(

@@ -18,7 +18,7 @@ type Result = std::result::Result<(), Box<dyn std::error::Error>>;
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// Tarball of a root filesystem, or - for standard input.
+    /// Tarball of a root filesystem (plain or compressed), an http(s) URL of one, or - for standard input.
     file: String,
     /// Name for the image (REPOSITORY[:TAG]).
     reference: Option<String>,
@@ -182,7 +182,9 @@ pub fn import(root: &Path, runroot: &Path, a: ImportArgs) -> Result {
         comment: a.message,
     };
     let e = engine(root, runroot)?;
-    let id = if a.file == "-" {
+    let id = if a.file.starts_with("http://") || a.file.starts_with("https://") {
+        e.image_import_url(&a.file, a.reference.as_deref(), &opts)?
+    } else if a.file == "-" {
         e.image_import(std::io::stdin().lock(), a.reference.as_deref(), &opts)?
     } else {
         let f = std::fs::File::open(&a.file).map_err(|e| format!("open {}: {e}", a.file))?;
