@@ -85,6 +85,10 @@ struct LimitsBody {
     nano_cpus: Option<i64>,
     cpu_shares: Option<i64>,
     cpuset_cpus: Option<String>,
+    cpuset_mems: Option<String>,
+    cpu_period: Option<i64>,
+    cpu_quota: Option<i64>,
+    memory_reservation: Option<i64>,
     pids_limit: Option<i64>,
 }
 
@@ -181,6 +185,10 @@ fn create_options(name: Option<&str>, b: CreateBody) -> skiff_engine::Result<Cre
         nano_cpus: h.limits.nano_cpus.unwrap_or(0),
         cpu_shares: h.limits.cpu_shares.unwrap_or(0),
         cpuset_cpus: h.limits.cpuset_cpus.unwrap_or_default(),
+        cpuset_mems: h.limits.cpuset_mems.unwrap_or_default(),
+        cpu_period: h.limits.cpu_period.unwrap_or(0),
+        cpu_quota: h.limits.cpu_quota.unwrap_or(0),
+        memory_reservation: h.limits.memory_reservation.unwrap_or(0),
         pids_limit: h.limits.pids_limit.unwrap_or(0).max(0),
         ulimits: h
             .ulimits
@@ -337,6 +345,10 @@ pub fn update(e: &Engine, id: &str, req: &Request) -> Answer {
         nano_cpus: set(b.limits.nano_cpus),
         cpu_shares: set(b.limits.cpu_shares),
         cpuset_cpus: b.limits.cpuset_cpus.filter(|s| !s.is_empty()),
+        cpuset_mems: b.limits.cpuset_mems.filter(|s| !s.is_empty()),
+        cpu_period: set(b.limits.cpu_period),
+        cpu_quota: set(b.limits.cpu_quota),
+        memory_reservation: set(b.limits.memory_reservation),
         pids_limit: set(b.limits.pids_limit),
         restart_policy: b
             .restart_policy

@@ -92,6 +92,13 @@ pub struct HostConfig {
     pub nano_cpus: i64,
     pub cpu_shares: i64,
     pub cpuset_cpus: String,
+    /// `--cpuset-mems`: the memory nodes it may use.
+    pub cpuset_mems: String,
+    /// CFS period and quota in microseconds; 0 is unset.
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    /// The soft memory limit in bytes; 0 is unset.
+    pub memory_reservation: i64,
     /// 0 is unset.
     pub pids_limit: i64,
     pub ulimits: Vec<Ulimit>,

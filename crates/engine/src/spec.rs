@@ -469,11 +469,23 @@ pub(crate) fn resources(c: &Container) -> serde_json::Value {
         resources["cpu"] =
             json!({"quota": c.host.nano_cpus * period / 1_000_000_000, "period": period});
     }
+    if c.host.cpu_period > 0 {
+        resources["cpu"]["period"] = json!(c.host.cpu_period);
+    }
+    if c.host.cpu_quota > 0 {
+        resources["cpu"]["quota"] = json!(c.host.cpu_quota);
+    }
     if c.host.cpu_shares > 0 {
         resources["cpu"]["shares"] = json!(c.host.cpu_shares);
     }
     if !c.host.cpuset_cpus.is_empty() {
         resources["cpu"]["cpus"] = json!(c.host.cpuset_cpus);
+    }
+    if !c.host.cpuset_mems.is_empty() {
+        resources["cpu"]["mems"] = json!(c.host.cpuset_mems);
+    }
+    if c.host.memory_reservation > 0 {
+        resources["memory"]["reservation"] = json!(c.host.memory_reservation);
     }
     if c.host.pids_limit > 0 {
         resources["pids"] = json!({"limit": c.host.pids_limit});

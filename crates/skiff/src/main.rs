@@ -10,7 +10,7 @@ mod output;
 use clap::{Parser, Subcommand};
 use cli::{
     attach, build, builder, container, create, events, exec, fs, images, inspect, kube, lifecycle,
-    logs, networks, ps, run, serve, stats, system, volumes,
+    logs, networks, ps, run, serve, stats, system, update, volumes,
 };
 use std::path::PathBuf;
 
@@ -92,6 +92,8 @@ enum Cmd {
     Attach(attach::AttachArgs),
     /// Pause all processes within containers.
     Pause(lifecycle::NamesArgs),
+    /// Update configuration of one or more containers.
+    Update(update::UpdateArgs),
     /// Unpause all processes within containers.
     Unpause(lifecycle::NamesArgs),
     /// Display the running processes of a container.
@@ -230,6 +232,7 @@ fn main() {
         Cmd::Exec(a) => finish(exec::exec(&root, &runroot, a)),
         Cmd::Attach(a) => finish(attach::attach(&root, &runroot, a)),
         Cmd::Pause(a) => finish(lifecycle::pause(&root, &runroot, a)),
+        Cmd::Update(a) => finish(update::update(&root, &runroot, a)),
         Cmd::Unpause(a) => finish(lifecycle::unpause(&root, &runroot, a)),
         Cmd::Top(a) => finish(stats::top(&root, &runroot, a)),
         Cmd::Stats(a) => finish(stats::stats(&root, &runroot, a)),

@@ -1088,6 +1088,10 @@ const SCENARIOS: &[Scenario] = &[
     ("pids_limit", pids_limit),
     ("cpu_settings", cpu_settings),
     ("cpu_validation", cpu_validation),
+    (
+        "cpu_period_quota_reservation_and_update",
+        cpu_period_quota_reservation_and_update,
+    ),
     ("ulimits_inside", ulimits_inside),
     ("ulimits_inspect", ulimits_inspect),
     ("ulimit_validation", ulimit_validation),

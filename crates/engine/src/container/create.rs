@@ -76,6 +76,37 @@ pub(super) fn validate(o: &CreateOptions) -> Result<Option<std::net::Ipv4Addr>> 
             "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
         ));
     }
+    if h.memory_reservation > 0 && h.memory_reservation < 6 << 20 {
+        return Err(Error::Invalid(
+            "Minimum memory reservation allowed is 6MB".into(),
+        ));
+    }
+    if h.memory > 0 && h.memory_reservation > h.memory {
+        return Err(Error::Invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage".into(),
+        ));
+    }
+    if h.nano_cpus > 0 && h.cpu_period > 0 {
+        return Err(Error::Invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
+        ));
+    }
+    if h.nano_cpus > 0 && h.cpu_quota > 0 {
+        return Err(Error::Invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set".into(),
+        ));
+    }
+    if h.cpu_period != 0 && !(1000..=1_000_000).contains(&h.cpu_period) {
+        return Err(Error::Invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+                .into(),
+        ));
+    }
+    if h.cpu_quota > 0 && h.cpu_quota < 1000 {
+        return Err(Error::Invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)".into(),
+        ));
+    }
     if h.auto_remove && !matches!(h.restart_policy.name.as_str(), "" | "no") {
         return Err(Error::Invalid(
             "can't create 'AutoRemove' container with restart policy".into(),
@@ -394,7 +425,7 @@ impl Engine {
 }
 
 /// Docker's checks of `--cpus` and `--cpuset-cpus` against the host.
-fn check_cpus(h: &HostConfig) -> Result<()> {
+pub(super) fn check_cpus(h: &HostConfig) -> Result<()> {
     let online = crate::units::online_cpus();
     let n = online.len().max(1) as i64;
     if h.nano_cpus > 0 && (h.nano_cpus < 10_000_000 || h.nano_cpus > n * 1_000_000_000) {
@@ -417,6 +448,21 @@ fn check_cpus(h: &HostConfig) -> Result<()> {
             return Err(Error::Invalid(format!(
                 "Requested CPUs are not available - requested {}, available: {}",
                 h.cpuset_cpus,
+                avail.trim()
+            )));
+        }
+    }
+    if !h.cpuset_mems.is_empty() {
+        let want = crate::units::parse_cpu_list(&h.cpuset_mems).ok_or_else(|| {
+            Error::Invalid(format!("Invalid value {} for cpuset mems", h.cpuset_mems))
+        })?;
+        let avail = std::fs::read_to_string("/sys/devices/system/node/online")
+            .unwrap_or_else(|_| "0".into());
+        let nodes = crate::units::parse_cpu_list(avail.trim()).unwrap_or_default();
+        if want.iter().any(|m| !nodes.contains(m)) {
+            return Err(Error::Invalid(format!(
+                "Requested memory nodes are not available - requested {}, available: {}",
+                h.cpuset_mems,
                 avail.trim()
             )));
         }

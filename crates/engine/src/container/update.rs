@@ -13,6 +13,10 @@ pub struct UpdateOptions {
     pub nano_cpus: Option<i64>,
     pub cpu_shares: Option<i64>,
     pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub cpu_period: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub memory_reservation: Option<i64>,
     pub pids_limit: Option<i64>,
     pub restart_policy: Option<RestartPolicy>,
 }
@@ -22,6 +26,36 @@ impl Engine {
     /// to the running container's cgroup, and kept.
     pub fn update(&self, what: &str, o: &UpdateOptions) -> Result<Container> {
         let mut c = self.find(what)?;
+        // --cpus sets the period and quota: one way or the other, as
+        // Docker's update refuses (its words).
+        let set = |v: Option<i64>| v.is_some_and(|n| n > 0);
+        let existing = &c.host;
+        let conflict = [
+            (
+                set(o.nano_cpus) && existing.cpu_period > 0,
+                "Nano CPUs cannot be updated as CPU Period has already been set",
+            ),
+            (
+                set(o.nano_cpus) && existing.cpu_quota > 0,
+                "Nano CPUs cannot be updated as CPU Quota has already been set",
+            ),
+            (
+                set(o.cpu_period) && existing.nano_cpus > 0,
+                "CPU Period cannot be updated as NanoCPUs has already been set",
+            ),
+            (
+                set(o.cpu_quota) && existing.nano_cpus > 0,
+                "CPU Quota cannot be updated as NanoCPUs has already been set",
+            ),
+        ]
+        .into_iter()
+        .find_map(|(hit, m)| hit.then_some(m));
+        if let Some(m) = conflict {
+            return Err(Error::Invalid(format!(
+                "Cannot update container {}: Conflicting options: {m}",
+                c.id
+            )));
+        }
         let h = &mut c.host;
         if let Some(m) = o.memory {
             h.memory = m;
@@ -38,6 +72,18 @@ impl Engine {
         if let Some(s) = &o.cpuset_cpus {
             h.cpuset_cpus = s.clone();
         }
+        if let Some(s) = &o.cpuset_mems {
+            h.cpuset_mems = s.clone();
+        }
+        if let Some(p) = o.cpu_period {
+            h.cpu_period = p;
+        }
+        if let Some(q) = o.cpu_quota {
+            h.cpu_quota = q;
+        }
+        if let Some(r) = o.memory_reservation {
+            h.memory_reservation = r;
+        }
         if let Some(p) = o.pids_limit {
             h.pids_limit = p.max(0);
         }
@@ -48,6 +94,7 @@ impl Engine {
             host: c.host.clone(),
             ..Default::default()
         })?;
+        super::create::check_cpus(&c.host)?;
         if matches!(c.state.status, Status::Running | Status::Paused) {
             let res: skiff_runtime::spec::Resources =
                 serde_json::from_value(crate::spec::resources(&c))

@@ -50,6 +50,8 @@ pub enum ContainerCmd {
     Pause(NamesArgs),
     /// Unpause containers.
     Unpause(NamesArgs),
+    /// Update configuration of one or more containers.
+    Update(super::update::UpdateArgs),
     /// Display the running processes of a container.
     Top(TopArgs),
     /// Display resource usage statistics.
@@ -77,6 +79,7 @@ pub fn container(root: &Path, runroot: &Path, c: ContainerCmd) -> Result {
         ContainerCmd::Exec(a) => exec(root, runroot, a),
         ContainerCmd::Pause(a) => pause(root, runroot, a),
         ContainerCmd::Unpause(a) => unpause(root, runroot, a),
+        ContainerCmd::Update(a) => super::update::update(root, runroot, a),
         ContainerCmd::Top(a) => top(root, runroot, a),
         ContainerCmd::Stats(a) => stats(root, runroot, a),
         ContainerCmd::Rename {

@@ -68,6 +68,18 @@ pub struct CreateArgs {
     /// CPUs in which to allow execution (0-3, 0,1).
     #[arg(long = "cpuset-cpus")]
     cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1).
+    #[arg(long = "cpuset-mems")]
+    cpuset_mems: Option<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period.
+    #[arg(long = "cpu-period", value_parser = crate::cli::errors::go_int)]
+    cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota.
+    #[arg(long = "cpu-quota", allow_hyphen_values = true, value_parser = crate::cli::errors::go_int)]
+    cpu_quota: Option<i64>,
+    /// Memory soft limit.
+    #[arg(long = "memory-reservation", value_parser = size_flag)]
+    memory_reservation: Option<String>,
     /// Tune container pids limit (-1 for unlimited).
     #[arg(long = "pids-limit", allow_hyphen_values = true, value_parser = crate::cli::errors::go_int)]
     pids_limit: Option<i64>,
@@ -262,6 +274,9 @@ pub(super) fn create_options(a: &CreateArgs) -> std::result::Result<CreateOption
         security_opt: a.security_opt.clone(),
         cpu_shares: a.cpu_shares.unwrap_or(0),
         cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
+        cpu_period: a.cpu_period.unwrap_or(0),
+        cpu_quota: a.cpu_quota.unwrap_or(0),
         pids_limit: a.pids_limit.unwrap_or(0),
         init: a.init,
         publish_all_ports: a.publish_all,
@@ -322,6 +337,9 @@ pub(super) fn create_options(a: &CreateArgs) -> std::result::Result<CreateOption
         } else {
             skiff_engine::units::parse_bytes(s)?
         };
+    }
+    if let Some(r) = &a.memory_reservation {
+        host.memory_reservation = skiff_engine::units::parse_bytes(r)?;
     }
     if let Some(c) = a.cpus {
         host.nano_cpus = (c * 1e9) as i64;

@@ -82,7 +82,10 @@ pub fn start(root: &Path, runroot: &Path, a: StartArgs) -> Result {
 
 /// Run `f` on each named container, printing the name or an error, as
 /// Docker's stop, kill, rm do.
-fn each(names: &[String], mut f: impl FnMut(&str) -> skiff_engine::Result<()>) -> Result {
+pub(super) fn each(
+    names: &[String],
+    mut f: impl FnMut(&str) -> skiff_engine::Result<()>,
+) -> Result {
     let mut failed = false;
     for n in names {
         match f(n) {

@@ -27,6 +27,7 @@ pub mod serve;
 pub mod stats;
 pub mod system;
 mod terminal;
+pub mod update;
 pub mod volumes;
 
 use skiff_engine::Engine;

@@ -157,6 +157,93 @@ pub(crate) fn cpu_settings(c: &Ctx) {
     );
 }
 
+pub(crate) fn cpu_period_quota_reservation_and_update(c: &Ctx) {
+    let cat = "cat /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us \
+               /sys/fs/cgroup/memory/memory.soft_limit_in_bytes /sys/fs/cgroup/cpuset/cpuset.mems";
+    cgroup_value(
+        c,
+        "inside",
+        &cl!(&format!(
+            "{{RUN}} --cpu-period 50000 --cpu-quota 25000 -m 64m --memory-reservation 32m \
+             --cpuset-mems 0 {{IMG}} {cat}"
+        )),
+        "50000\n25000\n33554432\n0\n",
+    );
+    let n = c.name("upd");
+    c.setup(&cl!(
+        "run -d --network none --name {n} --cpu-period 50000 --cpu-quota 25000 -m 64m \
+         --memory-reservation 32m --cpuset-mems 0 {IMG} sleep 60",
+        n
+    ));
+    let fields = "{{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}} {{.HostConfig.MemoryReservation}} {{.HostConfig.CpusetMems}} {{.HostConfig.Memory}}";
+    c.same_want(
+        "inspect",
+        &cl!(&format!("inspect -f '{fields}' {{n}}"), n),
+        E::Exact,
+        0,
+        "50000 25000 33554432 0 67108864\n",
+    );
+    c.same_want(
+        "update",
+        &cl!(
+            "update --cpu-quota 75000 --memory-reservation 48m -m 96m --memory-swap 192m {n}",
+            n
+        ),
+        E::Exact,
+        0,
+        &format!("{n}\n"),
+    );
+    c.same_want(
+        "inspect after update",
+        &cl!(&format!("inspect -f '{fields}' {{n}}"), n),
+        E::Exact,
+        0,
+        "50000 75000 50331648 0 100663296\n",
+    );
+    cgroup_value(
+        c,
+        "inside after update",
+        &cl!(&format!("exec {{n}} {cat}"), n),
+        "50000\n75000\n50331648\n0\n",
+    );
+    c.same_want(
+        "update --cpus where a period is set",
+        &cl!("update --cpus 1 {n}", n),
+        E::Has(&[
+            "Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set",
+        ]),
+        1,
+        "",
+    );
+    for (flags, err) in [
+        (
+            "--cpu-period 500",
+            "CPU cfs period can not be less than 1ms",
+        ),
+        ("--cpu-quota 500", "CPU cfs quota can not be less than 1ms"),
+        (
+            "--cpus 1 --cpu-period 50000",
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ),
+        (
+            "-m 16m --memory-reservation 32m",
+            "Minimum memory limit can not be less than memory reservation limit",
+        ),
+        (
+            "--cpuset-mems 9",
+            "Requested memory nodes are not available - requested 9",
+        ),
+    ] {
+        c.same_want(
+            flags,
+            &cl!(&format!("run --network none {flags} {{IMG}} true")),
+            E::Has(&[err]),
+            125,
+            "",
+        );
+    }
+}
+
 pub(crate) fn cpu_validation(c: &Ctx) {
     // Docker checks the CPUs asked for against the host's, and creates
     // nothing when they are not there.
