@@ -11,11 +11,20 @@ pub(crate) fn unix_seconds(rfc3339: &str) -> i64 {
     skiff_engine::time::parse_rfc3339_nanos(rfc3339).map_or(0, |n| n / 1_000_000_000)
 }
 
+/// `GET /images/json?filters=`: `reference` (a repository, with its tag
+/// when given; `docker images REPO` sends it) and `dangling`.
 pub fn list(e: &Engine, req: &Request) -> Answer {
-    let _ = req;
-    let list = engine(e.image_list(None))?;
+    let f = crate::filters(req)?;
+    engine(f.check_keys(&["reference", "dangling"]))?;
+    let reference = f.get("reference").first().map(String::as_str);
+    let dangling = engine(f.bool_value("dangling"))?;
+    let list = engine(e.image_list(reference))?;
     let out: Vec<serde_json::Value> = list
         .iter()
+        .filter(|i| {
+            let untagged = i.repo_tags.iter().all(|(_, t)| t == "<none>");
+            dangling.is_none_or(|d| d == untagged)
+        })
         .map(|i| {
             let tags: Vec<String> = i
                 .repo_tags
@@ -313,4 +322,45 @@ pub fn import(e: &Engine, req: &Request, body: &mut dyn std::io::Read) -> Answer
     r.content_type = "application/json";
     r.body = crate::http::Body::Bytes(line(json!({ "status": id.to_string() })));
     Ok(r)
+}
+
+/// `POST /images/prune?filters=`: dangling images, or (`dangling=false`)
+/// every image no container uses; what went and the bytes reclaimed.
+pub fn prune(e: &Engine, req: &Request) -> Answer {
+    let f = crate::filters(req)?;
+    engine(f.check_keys(&["dangling"]))?;
+    let all = engine(f.bool_value("dangling"))? == Some(false);
+    let p = engine(e.image_prune(all))?;
+    let deleted: Vec<serde_json::Value> = p
+        .removed
+        .iter()
+        .map(|id| json!({ "Deleted": id }))
+        .collect();
+    Ok(Response::json(
+        200,
+        &json!({
+            "ImagesDeleted": if deleted.is_empty() { serde_json::Value::Null } else { json!(deleted) },
+            "SpaceReclaimed": p.bytes,
+        }),
+    ))
+}
+
+/// `POST /build/prune?all=&filters=`: the build cache (`until` in the
+/// filters: only entries unused for that long).
+pub fn build_prune(e: &Engine, req: &Request) -> Answer {
+    let f = crate::filters(req)?;
+    engine(f.check_keys(&["until"]))?;
+    let older_than = match f.get("until").first() {
+        Some(d) => {
+            let ns = skiff_engine::units::parse_go_duration(d)
+                .map_err(|err| message(400, &err.to_string()))?;
+            Some(std::time::Duration::from_nanos(ns.max(0) as u64))
+        }
+        None => None,
+    };
+    let p = engine(e.builder_prune(req.flag("all"), older_than))?;
+    Ok(Response::json(
+        200,
+        &json!({ "CachesDeleted": p.removed, "SpaceReclaimed": p.bytes }),
+    ))
 }

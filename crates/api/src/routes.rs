@@ -74,6 +74,12 @@ pub fn route(engine: &Arc<Engine>, req: &Request) -> Response {
             ("POST", ["exec", id, "resize"]) => crate::exec::resize(engine, id, req),
             ("DELETE", ["containers", id]) => containers::remove(engine, id, req),
             ("POST", ["containers", "prune"]) => containers::prune(engine, req),
+            ("POST", ["images", "prune"]) => images::prune(engine, req),
+            ("POST", ["build", "prune"]) => images::build_prune(engine, req),
+            ("GET", ["images", "search"]) => Err(message(
+                404,
+                "search is not served: skiff reaches no registry index (pull by name from a registry instead)",
+            )),
             ("POST", ["containers", id, "pause"]) => containers::pause(engine, id),
             ("POST", ["containers", id, "unpause"]) => containers::unpause(engine, id),
             ("POST", ["containers", id, "rename"]) => containers::rename(engine, id, req),

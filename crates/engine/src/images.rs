@@ -173,7 +173,10 @@ impl Engine {
     ) -> Result<Digest> {
         let tar = skiff_build::archive::decompressed(tar)
             .map_err(|e| Error::Invalid(format!("reading the archive: {e}")))?;
-        Ok(self.images()?.import(tar, name, opts)?)
+        // Made now, unless told otherwise.
+        let mut opts = opts.clone();
+        opts.created.get_or_insert_with(crate::time::now);
+        Ok(self.images()?.import(tar, name, &opts)?)
     }
 
     /// `import URL`: the archive at an `http(s)://` URL, downloaded, then

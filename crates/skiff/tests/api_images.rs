@@ -174,3 +174,55 @@ fn login_and_push_through_skiff_serve() {
     let o = s.docker(&["pull", &name]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
 }
+
+/// `docker image prune` (dangling, then `-a`), `docker builder prune` and
+/// `docker search` (refused: no registry index) against skiff serve.
+#[test]
+fn image_and_builder_prune_and_search_through_skiff_serve() {
+    let e = Env::new();
+    let s = Server::start(&e);
+    let rootfs = e.dir.path().join("prune-rootfs");
+    skiff_testkit::make_busybox_rootfs(&rootfs);
+    let tar = e.dir.path().join("prune.tar");
+    skiff_testkit::write_tar(&rootfs, &tar);
+    let first = s.ok(&["import", "-m", "one", tar.to_str().unwrap(), "pr/x:1"]);
+    // The same name again: the first image is left dangling.
+    s.ok(&["import", "-m", "two", tar.to_str().unwrap(), "pr/x:1"]);
+    let out = s.ok(&["image", "prune", "-f"]);
+    assert!(
+        out.starts_with("Deleted Images:\n") && out.contains(&format!("deleted: {}", first.trim())),
+        "{out}"
+    );
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    // Only the repository asked for, made just now.
+    let listed = s.ok(&["images", "pr/x"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(
+        listed.contains(" ago ") && !listed.contains("years ago"),
+        "{listed}"
+    );
+    assert_eq!(s.ok(&["images", "-q", "--filter", "dangling=true"]), "");
+    // -a: every image no container uses; bb:base is used by a container.
+    s.ok(&[
+        "create",
+        "--name",
+        "keeper",
+        "--network",
+        "none",
+        "bb:base",
+        "true",
+    ]);
+    s.ok(&["image", "prune", "-a", "-f"]);
+    assert_eq!(s.ok(&["images", "-q", "pr/x"]), "");
+    assert_ne!(s.ok(&["images", "-q", "bb:base"]), "");
+    let out = s.ok(&["image", "prune", "-f"]);
+    assert_eq!(out, "Total reclaimed space: 0B\n");
+    let out = s.ok(&["builder", "prune", "-f"]);
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    let o = s.docker(&["search", "busybox"]);
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("search is not served"),
+        "{o:?}"
+    );
+    s.ok(&["rm", "keeper"]);
+}

@@ -178,7 +178,7 @@ pub enum ImageCmd {
 pub fn import(root: &Path, runroot: &Path, a: ImportArgs) -> Result {
     let opts = ImportOptions {
         config: skiff_image::import::config_from_changes(&a.change)?,
-        created: Some(skiff_runtime::state::now_rfc3339()),
+        created: None,
         comment: a.message,
     };
     let e = engine(root, runroot)?;
