@@ -44,7 +44,7 @@ down() {
     kill -9 "$p" 2>/dev/null || true
   done
   # Whatever containerd mounted below DIR (snapshots, sandbox files).
-  grep -F " $dir/" /proc/self/mounts | awk '{print $2}' | sort -r |
+  { grep -F " $dir/" /proc/self/mounts || true; } | awk '{print $2}' | sort -r |
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
 }
@@ -154,11 +154,13 @@ for _ in $(seq 100); do
 done
 ctr -a "$sock" version >/dev/null 2>&1 || { echo "containerd did not start; see $dir/containerd.log" >&2; tail -5 "$dir/containerd.log" >&2; exit 1; }
 
-# The sandbox image, made offline: busybox sleeping as the pod's first process.
+# The sandbox image, made offline: busybox sleeping as the pod's first
+# process, called by its own name (`busybox`, not `sleep`: a pod's
+# containers that look for their own `sleep` must not find the sandbox's).
 work=$(mktemp -d "$dir/pause.XXXXXX")
 bash "$(dirname "$0")/busybox-tar.sh" "$work/rootfs" "$work/rootfs.tar" >/dev/null
 "$skiff" --root "$work/store" --runroot "$work/run" import \
-  -c 'ENTRYPOINT ["/bin/sleep", "2147483647"]' "$work/rootfs.tar" "$pause" >/dev/null
+  -c 'ENTRYPOINT ["/bin/busybox", "sleep", "2147483647"]' "$work/rootfs.tar" "$pause" >/dev/null
 "$skiff" --root "$work/store" --runroot "$work/run" save -o "$work/pause.tar" "$pause"
 ctr -a "$sock" -n k8s.io images import "$work/pause.tar" >/dev/null
 rm -rf "$work"

@@ -10,7 +10,7 @@
 
 mod lifecycle;
 
-use lifecycle::{cleanup, run_pod, Env};
+use lifecycle::{cleanup, run_pod, stop_right_after_exit, Env};
 
 fn agree(a: &[(String, String)], b: &[(String, String)], a_name: &str, b_name: &str) {
     let mut diffs = vec![];
@@ -53,6 +53,24 @@ fn kubelets_sequence_runs_alike_on_skiff_and_runc() {
     let skiff = observe(&env, "skiff");
     let runc = observe(&env, "runc");
     agree(&skiff, &runc, "skiff", "runc");
+}
+
+#[test]
+fn a_pod_stops_right_after_its_container_exits() {
+    let env = Env::new(false);
+    for handler in ["skiff", "runc"] {
+        // A few times: the race it checks is won one way or the other.
+        for _ in 0..3 {
+            let r = stop_right_after_exit(&env, handler);
+            cleanup(&env, handler);
+            if let Err(e) = r {
+                panic!(
+                    "handler {handler}: {e}\ncontainerd's log ends:\n{}",
+                    env.node.log_tail(30)
+                );
+            }
+        }
+    }
 }
 
 #[test]

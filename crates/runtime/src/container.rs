@@ -582,11 +582,7 @@ impl NonBlock for std::fs::OpenOptions {
 pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<(), Error> {
     let (st, status) = load(root, id)?;
     if status == Status::Stopped && !all {
-        return Err(Error::BadStatus {
-            id: id.into(),
-            op: "kill",
-            status,
-        });
+        return Err(Error::NotRunning { id: id.into() });
     }
     if all {
         let cg = manager_for(&st)?;

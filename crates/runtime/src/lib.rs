@@ -69,6 +69,12 @@ pub enum Error {
         fd: std::os::fd::RawFd,
         err: nix::errno::Errno,
     },
+    /// A signal for the init of a container that has stopped. The words
+    /// are runc's: containerd's shim takes "container not running" as "the
+    /// process already finished" (a kill racing the exit), any other
+    /// failure as a failed stop.
+    #[error("cannot kill container {id:?}: container not running")]
+    NotRunning { id: String },
     #[error("cannot {op} container {id:?}: it is {status}")]
     BadStatus {
         id: String,

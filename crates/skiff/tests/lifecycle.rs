@@ -68,6 +68,33 @@ fn create_start_state_kill_delete() {
     }
 }
 
+/// A signal for a container that has stopped fails as runc's does, in
+/// runc's words: containerd's shim reads "container not running" as a kill
+/// that raced the exit, any other failure as a stop that failed (and then
+/// leaves the pod running).
+#[test]
+fn kill_of_a_stopped_container_says_what_runc_says() {
+    for rt in [Rt::new(), Rt::runc()] {
+        let b = Bundle::busybox(&["true"]);
+        let id = unique_id("stopped-kill");
+        rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+        rt.ok(&["start", &id]);
+        let t = std::time::Instant::now();
+        while rt.status(&id) != "stopped" {
+            assert!(t.elapsed() < Duration::from_secs(5), "did not stop");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let o = rt.run(&["kill", &id, "KILL"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code() == Some(1) && err.contains("container not running"),
+            "{}: {o:?}",
+            rt.program.display()
+        );
+        rt.ok(&["delete", &id]);
+    }
+}
+
 #[test]
 fn exec_inline_and_process_file() {
     let rt = Rt::new();

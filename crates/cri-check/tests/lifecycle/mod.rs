@@ -277,6 +277,29 @@ fn read_trim(p: impl AsRef<Path>) -> R<String> {
         .map_err(|e| format!("{}: {e}", p.as_ref().display()))
 }
 
+/// A pod sandbox of `handler`'s, its logs in `NODE/LOGS/HANDLER`: its ID,
+/// configuration and log directory.
+fn run_sandbox(
+    env: &Env,
+    handler: &str,
+    logs: &str,
+) -> R<(String, api::PodSandboxConfig, PathBuf)> {
+    let cri = &env.cri;
+    let name = env.pod_name(handler);
+    let log_dir = env.node.dir.path().join(logs).join(handler);
+    std::fs::create_dir_all(&log_dir).map_err(|e| e.to_string())?;
+    let uid = format!("uid-{logs}-{name}");
+    let cfg = pods::sandbox(&name, &uid, &log_dir, &env.cgroup_parent(handler));
+    let pod = cri
+        .block(cri.rs().run_pod_sandbox(api::RunPodSandboxRequest {
+            config: Some(cfg.clone()),
+            runtime_handler: handler.into(),
+        }))
+        .map_err(st("RunPodSandbox"))?
+        .pod_sandbox_id;
+    Ok((pod, cfg, log_dir))
+}
+
 /// One pod of two containers through its whole life on `handler`.
 pub fn run_pod(env: &Env, handler: &str) -> R<Vec<(String, String)>> {
     let cri = &env.cri;
@@ -326,17 +349,8 @@ pub fn run_pod(env: &Env, handler: &str) -> R<Vec<(String, String)>> {
 
     // The sandbox.
     let name = env.pod_name(handler);
-    let log_dir = env.node.dir.path().join("pods").join(handler);
-    std::fs::create_dir_all(&log_dir).map_err(|e| e.to_string())?;
     let parent = env.cgroup_parent(handler);
-    let cfg = pods::sandbox(&name, &format!("uid-{name}"), &log_dir, &parent);
-    let pod = cri
-        .block(cri.rs().run_pod_sandbox(api::RunPodSandboxRequest {
-            config: Some(cfg.clone()),
-            runtime_handler: handler.into(),
-        }))
-        .map_err(st("RunPodSandbox"))?
-        .pod_sandbox_id;
+    let (pod, cfg, log_dir) = run_sandbox(env, handler, "pods")?;
     // The shim runs the runtime with `--root ROOT/NAMESPACE`.
     let runtime_state: PathBuf = env
         .node
@@ -746,4 +760,53 @@ pub fn run_pod(env: &Env, handler: &str) -> R<Vec<(String, String)>> {
         "not found, nothing left in the runtime".into(),
     );
     Ok(obs)
+}
+
+/// A pod stopped the moment its container ends (attach's input gone, the
+/// shell done): kubelet's StopPodSandbox races containerd's noticing the
+/// exit, so the runtime may be asked to signal a container that has just
+/// stopped. The pod must stop and go all the same.
+pub fn stop_right_after_exit(env: &Env, handler: &str) -> R<()> {
+    let cri = &env.cri;
+    cri.block(cri.is().pull_image(api::PullImageRequest {
+        image: image_spec(&env.image),
+        ..Default::default()
+    }))
+    .map_err(st("PullImage"))?;
+    let (pod, cfg, _) = run_sandbox(env, handler, "pods-exit")?;
+    let once = "read l; echo got:$l; echo err:$l >&2";
+    let id = cri
+        .block(cri.rs().create_container(api::CreateContainerRequest {
+            pod_sandbox_id: pod.clone(),
+            config: Some(pods::container(
+                "once",
+                &env.image,
+                &["sh", "-c", once],
+                true,
+            )),
+            sandbox_config: Some(cfg),
+        }))
+        .map_err(st("CreateContainer"))?
+        .container_id;
+    cri.block(cri.rs().start_container(api::StartContainerRequest {
+        container_id: id.clone(),
+    }))
+    .map_err(st("StartContainer"))?;
+    attach_and_say(env, &id, "bye")?;
+    cri.block(cri.rs().stop_pod_sandbox(api::StopPodSandboxRequest {
+        pod_sandbox_id: pod.clone(),
+    }))
+    .map_err(st("StopPodSandbox right after the container's exit"))?;
+    let s = container_status(cri, &id)?.status.ok_or("no status")?;
+    ensure!(
+        s.state == api::ContainerState::ContainerExited as i32 && s.exit_code == 0,
+        "the container after StopPodSandbox: state {} exit {}",
+        s.state,
+        s.exit_code
+    );
+    cri.block(cri.rs().remove_pod_sandbox(api::RemovePodSandboxRequest {
+        pod_sandbox_id: pod.clone(),
+    }))
+    .map_err(st("RemovePodSandbox"))?;
+    Ok(())
 }

@@ -14,15 +14,28 @@ pub fn bin() -> PathBuf {
 /// A private state root and helpers to call the runtime with it.
 pub struct Rt {
     pub root: tempfile::TempDir,
+    /// skiff-runtime, or a peer with runc's command line.
+    pub program: PathBuf,
 }
 
 impl Rt {
     pub fn new() -> Rt {
-        Rt { root: state_root() }
+        Rt {
+            root: state_root(),
+            program: bin(),
+        }
+    }
+
+    /// The peer runc, under a state root of its own.
+    pub fn runc() -> Rt {
+        Rt {
+            root: state_root(),
+            program: PathBuf::from("runc"),
+        }
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(bin());
+        let mut c = Command::new(&self.program);
         c.arg("--root").arg(self.root.path());
         c
     }
@@ -41,7 +54,7 @@ impl Rt {
             .stdout(out)
             .stderr(err)
             .status()
-            .expect("running skiff-runtime");
+            .expect("running the runtime");
         Output {
             status,
             stdout: std::fs::read(dir.path().join("out")).unwrap(),
