@@ -105,6 +105,15 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        // A test that failed half-way may have left containers running
+        // (their supervisors would outlive the store): removed first.
+        if std::thread::panicking() {
+            if let Ok(o) = self.skiff_cmd(&["ps", "-aq", "--no-trunc"]).output() {
+                for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                    let _ = self.skiff_cmd(&["rm", "-f", id]).output();
+                }
+            }
+        }
         skiff_testkit::dockerd::unmount_below(self.dir.path());
     }
 }
