@@ -35,6 +35,9 @@ pub struct Env {
     pub ns: NetNs,
     pub image: String,
     pub systemd: bool,
+    /// This environment's number in the test process: pod names and cgroup
+    /// parents apart from those of the tests running beside it.
+    n: u32,
 }
 
 impl Env {
@@ -59,13 +62,17 @@ impl Env {
             ns,
             image,
             systemd,
+            n: {
+                static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         }
     }
 
     fn pod_name(&self, handler: &str) -> String {
-        // Apart per test (both run in one process at once).
-        let driver = if self.systemd { "sd" } else { "fs" };
-        format!("skiffcri{}{driver}{handler}", std::process::id())
+        // Apart per test (they run in one process at once): a cleanup
+        // removes the cgroup parents its prefix names.
+        format!("skiffcri{}n{}x{handler}", std::process::id(), self.n)
     }
 
     fn cgroup_parent(&self, handler: &str) -> String {
@@ -792,7 +799,21 @@ pub fn stop_right_after_exit(env: &Env, handler: &str) -> R<()> {
         container_id: id.clone(),
     }))
     .map_err(st("StartContainer"))?;
-    attach_and_say(env, &id, "bye")?;
+    // The line in, then the stream's end: the shell is done (its output may
+    // or may not make it to this client before the stream closes).
+    let url = cri
+        .block(cri.rs().attach(api::AttachRequest {
+            container_id: id.clone(),
+            stdin: true,
+            tty: false,
+            stdout: true,
+            stderr: true,
+        }))
+        .map_err(st("Attach"))?
+        .url;
+    let mut s = Session::open(&url, env.connect(&url)?)?;
+    s.send_stdin(b"bye\n")?;
+    s.finish(Duration::from_secs(10))?;
     cri.block(cri.rs().stop_pod_sandbox(api::StopPodSandboxRequest {
         pod_sandbox_id: pod.clone(),
     }))
