@@ -43,6 +43,21 @@ down() {
   for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $sock" || true); do
     kill -9 "$p" 2>/dev/null || true
   done
+  # And so do containers: those a stop never reached (each handler's
+  # runtime deletes them, cgroups too), with the network namespaces
+  # containerd made for their pods.
+  for bin_file in "$dir"/runtime-state/*.bin; do
+    [ -f "$bin_file" ] || continue
+    bin=$(cat "$bin_file")
+    root=${bin_file%.bin}/k8s.io
+    for state in "$root"/*/state.json; do
+      [ -f "$state" ] || continue
+      id=$(basename "$(dirname "$state")")
+      netns=$(grep -o '/var/run/netns/cni-[0-9a-f-]*' "$state" | head -1 || true)
+      "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+      [ -n "$netns" ] && ip netns del "$(basename "$netns")" 2>/dev/null || true
+    done
+  done
   # Whatever containerd mounted below DIR (snapshots, sandbox files).
   { grep -F " $dir/" /proc/self/mounts || true; } | awk '{print $2}' | sort -r |
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
@@ -94,6 +109,7 @@ EOF
 fi
 
 handler() { # name, binary
+  echo "$2" >"$dir/runtime-state/$1.bin"
   cat <<EOF
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.$1]
       runtime_type = "io.containerd.runc.v2"

@@ -121,13 +121,21 @@ impl Node {
     }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
+impl Node {
+    /// Stop containerd, its shims and whatever containers they left, and
+    /// remove the node's directory (again on drop, then a no-op).
+    pub fn stop(&self) {
         let _ = Command::new("bash")
             .arg(repo_root().join("scripts/containerd-node.sh"))
             .arg("down")
             .arg(self.dir.path())
             .status();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

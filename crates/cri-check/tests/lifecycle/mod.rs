@@ -69,10 +69,15 @@ impl Env {
         }
     }
 
+    /// The start of this environment's pod names.
+    fn pod_prefix(&self) -> String {
+        format!("skiffcri{}n{}x", std::process::id(), self.n)
+    }
+
     fn pod_name(&self, handler: &str) -> String {
         // Apart per test (they run in one process at once): a cleanup
         // removes the cgroup parents its prefix names.
-        format!("skiffcri{}n{}x{handler}", std::process::id(), self.n)
+        format!("{}{handler}", self.pod_prefix())
     }
 
     fn cgroup_parent(&self, handler: &str) -> String {
@@ -90,6 +95,15 @@ impl Env {
         self.ns
             .enter(move || TcpStream::connect(&host))
             .map_err(|e| format!("connecting to {url}: {e}"))
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Containers a failed step left die with the node; then their
+        // cgroup parents can go.
+        self.node.stop();
+        skiff_cri_check::remove_cgroup_parents(&self.pod_prefix());
     }
 }
 
