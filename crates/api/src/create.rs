@@ -89,6 +89,7 @@ struct LimitsBody {
     cpu_period: Option<i64>,
     cpu_quota: Option<i64>,
     memory_reservation: Option<i64>,
+    blkio_weight: Option<i64>,
     pids_limit: Option<i64>,
 }
 
@@ -189,6 +190,7 @@ fn create_options(name: Option<&str>, b: CreateBody) -> skiff_engine::Result<Cre
         cpu_period: h.limits.cpu_period.unwrap_or(0),
         cpu_quota: h.limits.cpu_quota.unwrap_or(0),
         memory_reservation: h.limits.memory_reservation.unwrap_or(0),
+        blkio_weight: h.limits.blkio_weight.unwrap_or(0),
         pids_limit: h.limits.pids_limit.unwrap_or(0).max(0),
         ulimits: h
             .ulimits
@@ -322,8 +324,11 @@ pub fn create(e: &Engine, req: &Request) -> Answer {
         ));
     }
     let o = engine(create_options(req.query("name"), b))?;
-    let c = engine(e.create(&o))?;
-    Ok(Response::json(201, &json!({"Id": c.id, "Warnings": []})))
+    let (c, warnings) = engine(e.create_with_warnings(&o))?;
+    Ok(Response::json(
+        201,
+        &json!({"Id": c.id, "Warnings": warnings}),
+    ))
 }
 
 #[derive(Deserialize, Default)]

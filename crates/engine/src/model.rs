@@ -99,6 +99,8 @@ pub struct HostConfig {
     pub cpu_quota: i64,
     /// The soft memory limit in bytes; 0 is unset.
     pub memory_reservation: i64,
+    /// Block I/O weight, 10-1000; 0 is unset.
+    pub blkio_weight: i64,
     /// 0 is unset.
     pub pids_limit: i64,
     pub ulimits: Vec<Ulimit>,

@@ -484,6 +484,9 @@ pub(crate) fn resources(c: &Container) -> serde_json::Value {
     if !c.host.cpuset_mems.is_empty() {
         resources["cpu"]["mems"] = json!(c.host.cpuset_mems);
     }
+    if c.host.blkio_weight > 0 {
+        resources["blockIO"] = json!({"weight": c.host.blkio_weight});
+    }
     if c.host.memory_reservation > 0 {
         resources["memory"]["reservation"] = json!(c.host.memory_reservation);
     }

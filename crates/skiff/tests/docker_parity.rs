@@ -1088,6 +1088,7 @@ const SCENARIOS: &[Scenario] = &[
     ("pids_limit", pids_limit),
     ("cpu_settings", cpu_settings),
     ("cpu_validation", cpu_validation),
+    ("blkio_weight", blkio_weight),
     (
         "cpu_period_quota_reservation_and_update",
         cpu_period_quota_reservation_and_update,

@@ -86,6 +86,11 @@ pub(super) fn validate(o: &CreateOptions) -> Result<Option<std::net::Ipv4Addr>> 
             "Minimum memory limit can not be less than memory reservation limit, see usage".into(),
         ));
     }
+    if h.blkio_weight > 0 && !(10..=1000).contains(&h.blkio_weight) {
+        return Err(Error::Invalid(
+            "Range of blkio weight is from 10 to 1000".into(),
+        ));
+    }
     if h.nano_cpus > 0 && h.cpu_period > 0 {
         return Err(Error::Invalid(
             "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
@@ -165,6 +170,30 @@ pub(super) fn validate(o: &CreateOptions) -> Result<Option<std::net::Ipv4Addr>> 
 impl Engine {
     /// `create`: the container's record and directory; nothing runs yet.
     pub fn create(&self, o: &CreateOptions) -> Result<Container> {
+        self.create_with_warnings(o).map(|(c, _)| c)
+    }
+
+    /// [`Engine::create`], with the warnings Docker gives for settings this
+    /// host cannot honour and drops (the block I/O weight without the
+    /// cgroup file for it).
+    pub fn create_with_warnings(&self, o: &CreateOptions) -> Result<(Container, Vec<String>)> {
+        let mut warnings = Vec::new();
+        let mut dropped;
+        let o = if o.host.blkio_weight > 0 && !blkio_weight_supported() {
+            warnings.push(
+                "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
+                    .to_string(),
+            );
+            dropped = o.clone();
+            dropped.host.blkio_weight = 0;
+            &dropped
+        } else {
+            o
+        };
+        self.create_checked(o).map(|c| (c, warnings))
+    }
+
+    fn create_checked(&self, o: &CreateOptions) -> Result<Container> {
         timing("engine create: begin");
         let ip = validate(o)?;
         let images = skiff_image::service::Images::open(&self.paths.root)?;
@@ -422,6 +451,17 @@ impl Engine {
         timing("engine create: recorded");
         Ok(c)
     }
+}
+
+/// Whether this host's cgroups take a block I/O weight (v1's blkio.weight
+/// or BFQ's, v2's io controller).
+fn blkio_weight_supported() -> bool {
+    let v1 = std::path::Path::new("/sys/fs/cgroup/blkio");
+    if v1.join("blkio.weight").exists() || v1.join("blkio.bfq.weight").exists() {
+        return true;
+    }
+    std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+        .is_ok_and(|c| c.split_whitespace().any(|x| x == "io"))
 }
 
 /// Docker's checks of `--cpus` and `--cpuset-cpus` against the host.

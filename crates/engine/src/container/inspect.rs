@@ -78,6 +78,7 @@ impl Engine {
                 "CpuPeriod": c.host.cpu_period,
                 "CpuQuota": c.host.cpu_quota,
                 "MemoryReservation": c.host.memory_reservation,
+                "BlkioWeight": c.host.blkio_weight,
                 "PidsLimit": if c.host.pids_limit > 0 { json!(c.host.pids_limit) } else { serde_json::Value::Null },
                 "Init": c.host.init,
                 "PortBindings": c.host.port_bindings.iter().map(|(k, v)| (k.clone(), json!(v.iter().map(|b| json!({"HostIp": b.host_ip, "HostPort": b.host_port})).collect::<Vec<_>>()))).collect::<serde_json::Map<_, _>>(),

@@ -80,6 +80,9 @@ pub struct CreateArgs {
     /// Memory soft limit.
     #[arg(long = "memory-reservation", value_parser = size_flag)]
     memory_reservation: Option<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
+    #[arg(long = "blkio-weight", value_parser = crate::cli::errors::go_int)]
+    blkio_weight: Option<i64>,
     /// Tune container pids limit (-1 for unlimited).
     #[arg(long = "pids-limit", allow_hyphen_values = true, value_parser = crate::cli::errors::go_int)]
     pids_limit: Option<i64>,
@@ -276,6 +279,7 @@ pub(super) fn create_options(a: &CreateArgs) -> std::result::Result<CreateOption
         cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
         cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
         cpu_period: a.cpu_period.unwrap_or(0),
+        blkio_weight: a.blkio_weight.unwrap_or(0),
         cpu_quota: a.cpu_quota.unwrap_or(0),
         pids_limit: a.pids_limit.unwrap_or(0),
         init: a.init,
@@ -460,7 +464,8 @@ fn go_io_error(e: &std::io::Error) -> String {
 /// Create, pulling the image first when it is missing (as Docker does,
 /// with the pull's output on stderr).
 pub(super) fn create_pulling(e: &Engine, o: &CreateOptions) -> skiff_engine::Result<Container> {
-    match e.create(o) {
+    let made = create_warning(e, o);
+    match made {
         Err(err @ skiff_engine::Error::Image(_))
             if err.kind() == skiff_engine::ErrorKind::NotFound
                 && skiff_image::reference::Reference::parse(&o.image).is_ok() =>
@@ -479,10 +484,19 @@ pub(super) fn create_pulling(e: &Engine, o: &CreateOptions) -> skiff_engine::Res
                 ..Default::default()
             };
             e.pull(&o.image, &opts)?;
-            e.create(o)
+            create_warning(e, o)
         }
         r => r,
     }
+}
+
+/// Create, printing the engine's warnings as Docker's CLI does.
+fn create_warning(e: &Engine, o: &CreateOptions) -> skiff_engine::Result<Container> {
+    let (c, warnings) = e.create_with_warnings(o)?;
+    for w in warnings {
+        eprintln!("WARNING: {w}");
+    }
+    Ok(c)
 }
 
 pub fn create(root: &Path, runroot: &Path, a: CreateArgs) -> Result {

@@ -244,6 +244,28 @@ pub(crate) fn cpu_period_quota_reservation_and_update(c: &Ctx) {
     }
 }
 
+pub(crate) fn blkio_weight(c: &Ctx) {
+    // This host's kernel has no blkio weight: Docker warns and drops it,
+    // whatever the value (its range is checked only where it applies).
+    let (n, n5) = (c.name("blkio"), c.name("blkio5"));
+    for (flags, name) in [("--blkio-weight 300", &n), ("--blkio-weight 5", &n5)] {
+        c.same_want(
+            flags,
+            &cl!(&format!("{{CREATE}} --name {name} {flags} {{IMG}} true")),
+            E::Has(&["WARNING: Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."]),
+            0,
+            "<id>\n",
+        );
+    }
+    c.same_want(
+        "inspect",
+        &cl!("inspect -f '{{.HostConfig.BlkioWeight}}' {n}", n),
+        E::Exact,
+        0,
+        "0\n",
+    );
+}
+
 pub(crate) fn cpu_validation(c: &Ctx) {
     // Docker checks the CPUs asked for against the host's, and creates
     // nothing when they are not there.
