@@ -95,7 +95,7 @@ fn bench(runs: usize) -> Result<(), String> {
             remove_pods(&cri);
         }
     }
-    let _ = std::fs::remove_dir_all(timing_log(&ns, "x").parent().expect("a directory"));
+    let _ = std::fs::remove_dir_all(timers(&ns));
     let med = |v: &[Duration]| {
         let mut v = v.to_vec();
         v.sort();
@@ -135,7 +135,7 @@ fn bench(runs: usize) -> Result<(), String> {
 /// A `timed-NAME` link to this program, with the real runtime as its
 /// target, in a directory named after the bench's namespace.
 fn timed_link(ns: &skiff_testkit::NetNs, name: &str) -> Result<PathBuf, String> {
-    let dir = Path::new("/var/tmp").join(format!("{}-timers", ns.name));
+    let dir = timers(ns);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let link = dir.join(format!("timed-{name}"));
     let _ = std::fs::remove_file(&link);
@@ -150,10 +150,14 @@ fn timed_link(ns: &skiff_testkit::NetNs, name: &str) -> Result<PathBuf, String> 
     Ok(link)
 }
 
+/// Where the timing links and their logs are, named after the bench's
+/// namespace.
+fn timers(ns: &skiff_testkit::NetNs) -> PathBuf {
+    Path::new("/var/tmp").join(format!("{}-timers", ns.name))
+}
+
 fn timing_log(ns: &skiff_testkit::NetNs, handler: &str) -> PathBuf {
-    Path::new("/var/tmp")
-        .join(format!("{}-timers", ns.name))
-        .join(format!("{handler}.log"))
+    timers(ns).join(format!("{handler}.log"))
 }
 
 fn which(name: &str) -> Result<PathBuf, String> {

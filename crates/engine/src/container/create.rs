@@ -178,19 +178,15 @@ impl Engine {
     /// cgroup file for it).
     pub fn create_with_warnings(&self, o: &CreateOptions) -> Result<(Container, Vec<String>)> {
         let mut warnings = Vec::new();
-        let mut dropped;
-        let o = if o.host.blkio_weight > 0 && !blkio_weight_supported() {
+        let mut o = std::borrow::Cow::Borrowed(o);
+        if o.host.blkio_weight > 0 && !blkio_weight_supported() {
             warnings.push(
                 "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
                     .to_string(),
             );
-            dropped = o.clone();
-            dropped.host.blkio_weight = 0;
-            &dropped
-        } else {
-            o
-        };
-        self.create_checked(o).map(|c| (c, warnings))
+            o.to_mut().host.blkio_weight = 0;
+        }
+        self.create_checked(&o).map(|c| (c, warnings))
     }
 
     fn create_checked(&self, o: &CreateOptions) -> Result<Container> {
