@@ -428,8 +428,11 @@ pub(crate) fn download(url: &str, to: &std::path::Path) -> std::result::Result<(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    let http = skiff_image::registry::Config::default()
+        .http_client()
+        .map_err(|e| e.to_string())?;
     rt.block_on(async {
-        let mut resp = reqwest::get(url).await.map_err(|e| e.to_string())?;
+        let mut resp = http.get(url).send().await.map_err(|e| e.to_string())?;
         if !resp.status().is_success() {
             return Err(format!("invalid response status {}", resp.status()));
         }

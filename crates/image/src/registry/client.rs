@@ -256,7 +256,7 @@ struct ErrorEntry {
 impl Client {
     /// A client with `config`.
     pub fn new(config: Config) -> Result<Client, Error> {
-        let http = config.build_http()?;
+        let http = config.http_client()?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,

@@ -232,7 +232,15 @@ impl Config {
     }
 
     /// The HTTP client these settings describe.
-    pub(crate) fn build_http(&self) -> Result<reqwest::Client, ConfigError> {
+    pub fn http_client(&self) -> Result<reqwest::Client, ConfigError> {
+        // TLS is rustls on ring (no OpenSSL: a smaller executable with far
+        // fewer relocations at each start, and no parse of the whole system
+        // certificate bundle into OpenSSL objects for each client). The
+        // first client installs it; a provider already installed stays.
+        // ring has no post-quantum key exchange (rustls deprecates its
+        // provider for that alone): registries agree on X25519.
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .user_agent(self.user_agent.clone())
             .connect_timeout(self.connect_timeout)

@@ -6,3 +6,4 @@ pub(crate) mod distribution;
 mod fake;
 mod real;
 pub(crate) mod support;
+mod tls;
