@@ -1,6 +1,7 @@
 //! RUN's bind mounts: writable ones (`rw`) whose writes are thrown away;
-//! and links in the source of a bind mount or a COPY that resolve inside
-//! the source (a stage's files or the context), never to the host's files.
+//! links in the source of a bind mount or a COPY that resolve inside the
+//! source (a stage's files or the context), never to the host's files; and
+//! what COPY makes over the layers below it.
 
 mod build_env;
 
@@ -239,5 +240,45 @@ fn cache_mount_sharing_modes() {
             }
         }
     }
+    e.assert_clean();
+}
+
+#[test]
+fn copies_into_new_kept_and_deleted_directories() {
+    // A COPY writes what goes below a directory it made straight into its
+    // layer's directory: a directory a lower layer deleted (and so made
+    // again, opaque) must not show the deleted files again, one a lower
+    // layer has keeps its files, and a link copied is a link.
+    let e = Env::new();
+    let ctx = e.context(
+        "ctx",
+        &[
+            ("tree/a.txt", "a\n"),
+            ("tree/sub/b.txt", "b\n"),
+            ("tree/sub/deep/c.txt", "c\n"),
+            (
+                "Dockerfile",
+                "FROM bb:base\n\
+                 RUN mkdir -p /d/keep/sub /d/gone/inner && echo old > /d/keep/k \
+                 && echo stale > /d/gone/inner/s && echo stale > /d/gone/s2 && echo stale > /d/keep/sub/s3\n\
+                 RUN rm -rf /d/gone /d/keep/sub\n\
+                 COPY tree/ /d/gone/\n\
+                 COPY tree/ /d/keep/\n\
+                 COPY tree/ /fresh/\n\
+                 RUN find /d /fresh | sort > /listing && cat /d/gone/sub/deep/c.txt /fresh/link/b.txt >> /listing\n\
+                 CMD cat /listing\n",
+            ),
+        ],
+    );
+    std::os::unix::fs::symlink("sub", ctx.join("tree/link")).unwrap();
+    let out = e.ok(&["build", "-q", "-t", "cp:1", ctx.to_str().unwrap()]);
+    assert!(out.starts_with("sha256:"), "{out}");
+    let want = "/d\n/d/gone\n/d/gone/a.txt\n/d/gone/link\n/d/gone/sub\n/d/gone/sub/b.txt\n\
+                /d/gone/sub/deep\n/d/gone/sub/deep/c.txt\n\
+                /d/keep\n/d/keep/a.txt\n/d/keep/k\n/d/keep/link\n/d/keep/sub\n/d/keep/sub/b.txt\n\
+                /d/keep/sub/deep\n/d/keep/sub/deep/c.txt\n\
+                /fresh\n/fresh/a.txt\n/fresh/link\n/fresh/sub\n/fresh/sub/b.txt\n\
+                /fresh/sub/deep\n/fresh/sub/deep/c.txt\nc\nb\n";
+    assert_eq!(e.ok(&["run", "--rm", "--network", "none", "cp:1"]), want);
     e.assert_clean();
 }

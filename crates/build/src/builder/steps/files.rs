@@ -355,11 +355,11 @@ impl StageRun<'_, '_> {
         let err = |m: String| b.step_error(inst.location.line, &inst.original, m);
         let mut work = Work::new(&b.image_root)?;
         // --link: into an empty directory that sees nothing of the state.
-        let rootfs = if c.link {
-            work.upper()
+        let (rootfs, upper) = if c.link {
+            (work.upper(), None)
         } else {
             work.mount(self.lower_dirs())?;
-            work.rootfs()
+            (work.rootfs(), Some(work.upper()))
         };
         let owner = match &c.chown {
             Some(spec) => {
@@ -414,6 +414,7 @@ impl StageRun<'_, '_> {
                 .map_err(|e| err(e.to_string()))?;
             CopyInto {
                 rootfs: &rootfs,
+                upper: upper.as_deref(),
                 tree: &tree,
                 sources: &[(all, entries)],
                 dest: &p.dest,
@@ -427,6 +428,7 @@ impl StageRun<'_, '_> {
         if !plain.is_empty() {
             CopyInto {
                 rootfs: &rootfs,
+                upper: upper.as_deref(),
                 tree: &p.tree,
                 sources: &plain,
                 dest: &p.dest,

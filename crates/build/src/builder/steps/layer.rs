@@ -147,7 +147,9 @@ impl StageRun<'_, '_> {
         let handle = std::thread::spawn(move || -> Result<NewLayer> {
             let blob = skiff_image::built::layer_blob(&store, &upper, &parents)?
                 .ok_or_else(|| BuildError::host("a layer came back empty"))?;
+            skiff_runtime::log::timing("build: layer blob stored");
             let layer = blob.adopt(&snapshots, &upper)?;
+            skiff_runtime::log::timing("build: layer snapshot adopted");
             patch(&mut at_step, index, &layer);
             let catalog = skiff_image::catalog::Catalog::open(&catalog)?;
             catalog.cache_put(&super::cache_entry(
@@ -156,6 +158,7 @@ impl StageRun<'_, '_> {
                 layer.descriptor.size,
                 &now,
             ))?;
+            skiff_runtime::log::timing("build: layer cache entry written");
             if let Some(lk) = link_key {
                 // The layer alone: its snapshot as a first layer (its chain
                 // ID is its diff ID), a copy of this one.
