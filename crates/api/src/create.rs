@@ -355,6 +355,7 @@ pub fn update(e: &Engine, id: &str, req: &Request) -> Answer {
         cpu_quota: set(b.limits.cpu_quota),
         memory_reservation: set(b.limits.memory_reservation),
         pids_limit: set(b.limits.pids_limit),
+        blkio_weight: set(b.limits.blkio_weight),
         restart_policy: b
             .restart_policy
             .filter(|r| r.name.as_deref().is_some_and(|n| !n.is_empty()))
@@ -363,8 +364,8 @@ pub fn update(e: &Engine, id: &str, req: &Request) -> Answer {
                 maximum_retry_count: r.maximum_retry_count.unwrap_or(0),
             }),
     };
-    engine(e.update(id, &o))?;
-    Ok(Response::json(200, &json!({"Warnings": []})))
+    let (_, warnings) = engine(e.update_with_warnings(id, &o))?;
+    Ok(Response::json(200, &json!({ "Warnings": warnings })))
 }
 
 #[cfg(test)]

@@ -177,15 +177,12 @@ impl Engine {
     /// host cannot honour and drops (the block I/O weight without the
     /// cgroup file for it).
     pub fn create_with_warnings(&self, o: &CreateOptions) -> Result<(Container, Vec<String>)> {
-        let mut warnings = Vec::new();
         let mut o = std::borrow::Cow::Borrowed(o);
-        if o.host.blkio_weight > 0 && !blkio_weight_supported() {
-            warnings.push(
-                "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
-                    .to_string(),
-            );
-            o.to_mut().host.blkio_weight = 0;
-        }
+        let warnings = if unsupported(&o.host) {
+            drop_unsupported(&mut o.to_mut().host)
+        } else {
+            Vec::new()
+        };
         self.create_checked(&o).map(|c| (c, warnings))
     }
 
@@ -447,6 +444,26 @@ impl Engine {
         timing("engine create: recorded");
         Ok(c)
     }
+}
+
+/// Whether `h` asks for something this host cannot honour.
+fn unsupported(h: &HostConfig) -> bool {
+    h.blkio_weight > 0 && !blkio_weight_supported()
+}
+
+/// Drop from `h` what this host cannot honour, with Docker's warning for
+/// each (create and update alike): the block I/O weight without the cgroup
+/// file for it.
+pub(super) fn drop_unsupported(h: &mut HostConfig) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if h.blkio_weight > 0 && !blkio_weight_supported() {
+        warnings.push(
+            "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
+                .to_string(),
+        );
+        h.blkio_weight = 0;
+    }
+    warnings
 }
 
 /// Whether this host's cgroups take a block I/O weight (v1's blkio.weight

@@ -1,4 +1,5 @@
-//! `update`: a container's limits changed (memory, CPU, pids) and its
+//! `update`: a container's limits changed (memory, CPU, pids, block I/O
+//! weight where the host has it) and its
 //! restart policy, recorded and, while it runs, applied to its cgroup at
 //! once through the runtime.
 
@@ -18,6 +19,7 @@ pub struct UpdateOptions {
     pub cpu_quota: Option<i64>,
     pub memory_reservation: Option<i64>,
     pub pids_limit: Option<i64>,
+    pub blkio_weight: Option<i64>,
     pub restart_policy: Option<RestartPolicy>,
 }
 
@@ -25,6 +27,16 @@ impl Engine {
     /// `update`: the new settings checked as `create` checks them, applied
     /// to the running container's cgroup, and kept.
     pub fn update(&self, what: &str, o: &UpdateOptions) -> Result<Container> {
+        self.update_with_warnings(what, o).map(|(c, _)| c)
+    }
+
+    /// [`Engine::update`], with the warnings Docker gives for settings
+    /// this host cannot honour and drops (as `create` drops them).
+    pub fn update_with_warnings(
+        &self,
+        what: &str,
+        o: &UpdateOptions,
+    ) -> Result<(Container, Vec<String>)> {
         let mut c = self.find(what)?;
         // --cpus sets the period and quota: one way or the other, as
         // Docker's update refuses (its words).
@@ -87,9 +99,13 @@ impl Engine {
         if let Some(p) = o.pids_limit {
             h.pids_limit = p.max(0);
         }
+        if let Some(w) = o.blkio_weight {
+            h.blkio_weight = w;
+        }
         if let Some(r) = &o.restart_policy {
             h.restart_policy = r.clone();
         }
+        let warnings = super::create::drop_unsupported(h);
         super::create::validate(&CreateOptions {
             host: c.host.clone(),
             ..Default::default()
@@ -104,6 +120,6 @@ impl Engine {
         }
         self.store.set_host(&c.id, &c.host)?;
         self.event(&c, "update", &[]);
-        Ok(c)
+        Ok((c, warnings))
     }
 }

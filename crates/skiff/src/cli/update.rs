@@ -11,6 +11,9 @@ use super::{open, Result};
 
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
+    #[arg(long = "blkio-weight", value_parser = crate::cli::errors::go_int)]
+    blkio_weight: Option<i64>,
     /// Limit CPU CFS (Completely Fair Scheduler) period.
     #[arg(long = "cpu-period", value_parser = crate::cli::errors::go_int)]
     cpu_period: Option<i64>,
@@ -70,6 +73,7 @@ pub fn update(root: &Path, runroot: &Path, a: UpdateArgs) -> Result {
         cpuset_cpus: a.cpuset_cpus,
         cpuset_mems: a.cpuset_mems,
         pids_limit: a.pids_limit,
+        blkio_weight: a.blkio_weight,
         restart_policy: a
             .restart
             .as_deref()
@@ -86,10 +90,20 @@ pub fn update(root: &Path, runroot: &Path, a: UpdateArgs) -> Result {
         && o.cpuset_cpus.is_none()
         && o.cpuset_mems.is_none()
         && o.pids_limit.is_none()
+        && o.blkio_weight.is_none()
         && o.restart_policy.is_none();
     if none {
         return Err("you must provide one or more flags when using this command".into());
     }
     let e = open(root, runroot)?;
-    each(&a.containers, |n| e.update(n, &o).map(|_| ()))
+    // Warnings after the names, on stdout, as docker's update prints them.
+    let mut warnings = Vec::new();
+    let done = each(&a.containers, |n| {
+        e.update_with_warnings(n, &o)
+            .map(|(_, w)| warnings.extend(w))
+    });
+    if !warnings.is_empty() {
+        println!("{}", warnings.join("\n"));
+    }
+    done
 }

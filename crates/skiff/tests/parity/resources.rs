@@ -264,6 +264,21 @@ pub(crate) fn blkio_weight(c: &Ctx) {
         0,
         "0\n",
     );
+    // update drops it too: the name, then the warning, both on stdout.
+    c.same_want(
+        "update --blkio-weight",
+        &cl!("update --blkio-weight 300 {n}", n),
+        E::Exact,
+        0,
+        &format!("{n}\nYour kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.\n"),
+    );
+    c.same_want(
+        "inspect after update",
+        &cl!("inspect -f '{{.HostConfig.BlkioWeight}}' {n}", n),
+        E::Exact,
+        0,
+        "0\n",
+    );
 }
 
 pub(crate) fn cpu_validation(c: &Ctx) {
