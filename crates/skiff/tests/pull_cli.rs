@@ -110,6 +110,18 @@ fn pull_prints_like_docker_and_lists_the_image() {
     );
     let root2 = d.path().join("dst2");
     ok(&root2, &["pull", "-q", &other]);
+    // A plain-HTTP registry needs no certificates: a pull works on a host
+    // without any (the roots are read when a server's certificate is
+    // checked, not before).
+    let o = Command::new(env!("CARGO_BIN_EXE_skiff"))
+        .env("SSL_CERT_FILE", d.path().join("no-such-bundle.pem"))
+        .env("SSL_CERT_DIR", d.path().join("no-such-dir"))
+        .arg("--root")
+        .arg(d.path().join("dst3"))
+        .args(["pull", "-q", &other])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(ok(&root2, &["images", "-q", "--no-trunc"]).trim(), id);
     // an unknown tag: exit 1 and an error naming the repository
     let o = skiff(

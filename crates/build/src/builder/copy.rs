@@ -104,7 +104,8 @@ impl CopyInto<'_> {
         // The destination directory, when this copy makes it.
         let mut made: Option<(String, PathBuf)> = None;
         if dir_dest {
-            let existed = resolve_in_root(self.rootfs, self.dest, None).is_ok();
+            let existed = resolve_in_root(self.rootfs, self.dest, None)
+                .is_ok_and(|p| p.symlink_metadata().is_ok());
             let d = resolve_in_root(self.rootfs, self.dest, Some(Create::Dir))
                 .map_err(|e| e.to_string())?;
             if let Some(o) = self.owner {

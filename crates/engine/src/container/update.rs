@@ -99,7 +99,8 @@ impl Engine {
         if let Some(p) = o.pids_limit {
             h.pids_limit = p.max(0);
         }
-        if let Some(w) = o.blkio_weight {
+        // 0 leaves the weight as it is, as dockerd reads it.
+        if let Some(w) = o.blkio_weight.filter(|w| *w != 0) {
             h.blkio_weight = w;
         }
         if let Some(r) = &o.restart_policy {

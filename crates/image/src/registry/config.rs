@@ -20,10 +20,13 @@ pub enum ConfigError {
     InvalidCertificate {
         /// Its position in [`Config::root_certificates_pem`].
         index: usize,
-        /// What the TLS library said.
+        /// What the PEM reader said.
         #[source]
-        source: reqwest::Error,
+        source: rustls::pki_types::pem::Error,
     },
+    /// The TLS settings could not be made.
+    #[error("cannot set up the registry client's TLS: {0}")]
+    Tls(#[source] rustls::Error),
     /// The HTTP client could not be built (e.g. the TLS library failed).
     #[error("cannot build the registry HTTP client: {0}")]
     HttpClient(#[source] reqwest::Error),
@@ -233,26 +236,27 @@ impl Config {
 
     /// The HTTP client these settings describe.
     pub fn http_client(&self) -> Result<reqwest::Client, ConfigError> {
-        // TLS is rustls on ring (no OpenSSL: a smaller executable with far
-        // fewer relocations at each start, and no parse of the whole system
-        // certificate bundle into OpenSSL objects for each client). The
-        // first client installs it; a provider already installed stays.
-        // ring has no post-quantum key exchange (rustls deprecates its
-        // provider for that alone): registries agree on X25519.
-        #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        use rustls::pki_types::pem::PemObject;
+        let mut extra = Vec::new();
+        for (index, pem) in self.root_certificates_pem.iter().enumerate() {
+            let invalid = |source| ConfigError::InvalidCertificate { index, source };
+            let certs = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(invalid)?;
+            if certs.is_empty() {
+                return Err(invalid(rustls::pki_types::pem::Error::NoItemsFound));
+            }
+            extra.extend(certs);
+        }
+        let tls = super::tls::client_config(extra).map_err(ConfigError::Tls)?;
         let mut builder = reqwest::Client::builder()
             .user_agent(self.user_agent.clone())
             .connect_timeout(self.connect_timeout)
             .tcp_keepalive(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::limited(10));
+            .redirect(reqwest::redirect::Policy::limited(10))
+            .tls_backend_preconfigured(tls);
         if !self.use_env_proxy {
             builder = builder.no_proxy();
-        }
-        for (index, pem) in self.root_certificates_pem.iter().enumerate() {
-            let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|source| ConfigError::InvalidCertificate { index, source })?;
-            builder = builder.add_root_certificate(cert);
         }
         builder.build().map_err(ConfigError::HttpClient)
     }

@@ -30,6 +30,7 @@ mod client;
 mod config;
 mod manifest;
 mod retry;
+mod tls;
 mod upload;
 
 #[cfg(test)]

@@ -81,7 +81,7 @@ pub struct CreateArgs {
     #[arg(long = "memory-reservation", value_parser = size_flag)]
     memory_reservation: Option<String>,
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
-    #[arg(long = "blkio-weight", value_parser = crate::cli::errors::go_int)]
+    #[arg(long = "blkio-weight", value_parser = crate::cli::errors::go_u16)]
     blkio_weight: Option<i64>,
     /// Tune container pids limit (-1 for unlimited).
     #[arg(long = "pids-limit", allow_hyphen_values = true, value_parser = crate::cli::errors::go_int)]

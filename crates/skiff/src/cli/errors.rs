@@ -225,6 +225,28 @@ pub fn go_int(s: &str) -> Result<i64, String> {
         Some(b) => (true, b),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
+    let magnitude = go_digits(body).map_err(err)?;
+    let v = if neg {
+        -(magnitude as i128)
+    } else {
+        magnitude as i128
+    };
+    i64::try_from(v).map_err(|_| err("value out of range"))
+}
+
+/// A `uint16` flag's value, as pflag reads it (`strconv.ParseUint(s, 0,
+/// 16)`: no sign).
+pub fn go_u16(s: &str) -> Result<i64, String> {
+    let err = |why: &str| format!("strconv.ParseUint: parsing {s:?}: {why}");
+    let magnitude = go_digits(s).map_err(err)?;
+    u16::try_from(magnitude)
+        .map(i64::from)
+        .map_err(|_| err("value out of range"))
+}
+
+/// The value of an unsigned Go integer literal (decimal, `0x`, `0o`, `0b`
+/// or a leading-0 octal), or why not in `strconv`'s words.
+fn go_digits(body: &str) -> Result<u128, &'static str> {
     let lower = body.to_ascii_lowercase();
     let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
         (16, d)
@@ -238,15 +260,9 @@ pub fn go_int(s: &str) -> Result<i64, String> {
         (10, lower.as_str())
     };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return Err(err("invalid syntax"));
+        return Err("invalid syntax");
     }
-    let magnitude = u128::from_str_radix(digits, radix).map_err(|_| err("value out of range"))?;
-    let v = if neg {
-        -(magnitude as i128)
-    } else {
-        magnitude as i128
-    };
-    i64::try_from(v).map_err(|_| err("value out of range"))
+    u128::from_str_radix(digits, radix).map_err(|_| "value out of range")
 }
 
 /// `--cpus`: a rational number of CPUs (Docker's `NanoCPUs`: `1.5`, `3/2`,
@@ -300,6 +316,24 @@ mod tests {
         assert_eq!(
             go_int("99999999999999999999"),
             Err("strconv.ParseInt: parsing \"99999999999999999999\": value out of range".into())
+        );
+    }
+
+    #[test]
+    fn go_u16_reads_and_refuses_as_parse_uint() {
+        assert_eq!(go_u16("300"), Ok(300));
+        assert_eq!(go_u16("0x10"), Ok(16));
+        assert_eq!(
+            go_u16("-1"),
+            Err("strconv.ParseUint: parsing \"-1\": invalid syntax".into())
+        );
+        assert_eq!(
+            go_u16("+1"),
+            Err("strconv.ParseUint: parsing \"+1\": invalid syntax".into())
+        );
+        assert_eq!(
+            go_u16("65536"),
+            Err("strconv.ParseUint: parsing \"65536\": value out of range".into())
         );
     }
 

@@ -12,7 +12,7 @@ use super::{open, Result};
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
-    #[arg(long = "blkio-weight", value_parser = crate::cli::errors::go_int)]
+    #[arg(long = "blkio-weight", value_parser = crate::cli::errors::go_u16)]
     blkio_weight: Option<i64>,
     /// Limit CPU CFS (Completely Fair Scheduler) period.
     #[arg(long = "cpu-period", value_parser = crate::cli::errors::go_int)]

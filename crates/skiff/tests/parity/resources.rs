@@ -279,6 +279,22 @@ pub(crate) fn blkio_weight(c: &Ctx) {
         0,
         "0\n",
     );
+    // 0 leaves it as it is (no warning); a negative weight is no uint16.
+    c.same_want(
+        "update --blkio-weight 0",
+        &cl!("update --blkio-weight 0 {n}", n),
+        E::Exact,
+        0,
+        &format!("{n}\n"),
+    );
+    let neg = c.name("blkio-neg");
+    c.same_want(
+        "--blkio-weight -1",
+        &cl!(&format!("{{CREATE}} --name {neg} --blkio-weight -1 {{IMG}} true")),
+        E::Has(&["invalid argument \"-1\" for \"--blkio-weight\" flag: strconv.ParseUint: parsing \"-1\": invalid syntax"]),
+        125,
+        "",
+    );
 }
 
 pub(crate) fn cpu_validation(c: &Ctx) {
