@@ -211,7 +211,7 @@ impl Prepared {
         })
     }
 
-    /// Find the executable as the container will: argv[0] if it has a slash,
+    /// Find the executable as the container will: `argv[0]` if it has a slash,
     /// else each directory of PATH. Runs inside the container's root. The
     /// error is the message of [`Prepared::locate_executable`].
     pub fn find_executable(&self) -> Result<CString, String> {
