@@ -1,5 +1,7 @@
 //! Parity scenarios: diff, commit, cp, prune, system df
 
+use std::path::Path;
+
 use crate::*;
 
 pub(crate) fn diff_changes(c: &Ctx) {

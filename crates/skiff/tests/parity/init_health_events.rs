@@ -1,5 +1,7 @@
 //! Parity scenarios: --init, health checks, -t, events
 
+use std::time::Duration;
+
 use crate::*;
 
 pub(crate) fn init_flag(c: &Ctx) {

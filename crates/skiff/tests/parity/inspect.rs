@@ -1,5 +1,7 @@
 //! Parity scenarios: inspect
 
+use std::path::Path;
+
 use crate::*;
 
 pub(crate) fn inspect_state(c: &Ctx) {

@@ -1,5 +1,7 @@
 //! Parity scenarios: Stopping, killing, restarting
 
+use std::time::Duration;
+
 use crate::*;
 
 pub(crate) fn stop_ignoring_pid1(c: &Ctx) {
