@@ -5,7 +5,7 @@
 //! `aux`, a failure as `error`.
 
 use crate::http::{Request, Response};
-use crate::{error_line, json_lines, line, message, Answer};
+use crate::{engine, error_line, json_lines, line, message, Answer};
 use serde_json::json;
 use skiff_engine::build::{BuildIo, BuildOptions, Event, Progress};
 use skiff_engine::Engine;
@@ -64,13 +64,8 @@ pub fn build(e: &Arc<Engine>, req: &Request, body: &mut dyn std::io::Read) -> An
             "a remote build context is not served: send the context as a tar",
         ));
     }
-    let dir = e
-        .paths()
-        .root
-        .join("tmp")
-        .join(format!("build-context-{}", skiff_engine::names::new_id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|err| message(500, &format!("{}: {err}", dir.display())))?;
+    let dir = engine(e.paths().temp("build-context"))?;
+    std::fs::create_dir(&dir).map_err(|err| message(500, &format!("{}: {err}", dir.display())))?;
     let ctx = Context(dir.clone());
     skiff_build::context::unpack_tar(body, &dir).map_err(|err| message(400, &err.to_string()))?;
     let name = req

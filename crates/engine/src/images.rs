@@ -187,10 +187,7 @@ impl Engine {
         name: Option<&str>,
         opts: &ImportOptions,
     ) -> Result<Digest> {
-        let dir = self.paths.root.join("tmp");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::Internal(format!("{}: {e}", dir.display())))?;
-        let tmp = dir.join(format!("import-{}", crate::names::new_id()));
+        let tmp = self.paths.temp("import")?;
         let got = download(url, &tmp).map_err(|e| Error::Invalid(format!("import {url}: {e}")));
         let result = got.and_then(|()| {
             let f = std::fs::File::open(&tmp)

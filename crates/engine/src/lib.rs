@@ -61,6 +61,13 @@ impl Paths {
     pub fn runtime_root(&self) -> PathBuf {
         self.runroot.join("runtime")
     }
+    /// A new, unused path `<root>/tmp/<what>-<random>` for a file or a
+    /// directory made for one operation (the parent is made here).
+    pub fn temp(&self, what: &str) -> Result<PathBuf> {
+        let dir = self.root.join("tmp");
+        std::fs::create_dir_all(&dir).map_err(io_err("creating", &dir))?;
+        Ok(dir.join(format!("{what}-{}", names::new_id())))
+    }
 }
 
 /// The engine: its paths and an open store.

@@ -120,7 +120,8 @@ impl Engine {
         if let [only] = dirs.as_slice() {
             return f(only);
         }
-        let at = tempfile_dir(&self.paths.root)?;
+        let at = self.paths.temp("export")?;
+        std::fs::create_dir(&at).map_err(crate::io_err("creating", &at))?;
         if dirs.is_empty() {
             let r = f(&at);
             let _ = std::fs::remove_dir_all(&at);
@@ -138,13 +139,4 @@ impl Engine {
         let _ = std::fs::remove_dir_all(&at);
         r
     }
-}
-
-/// A new empty directory under `<root>/tmp`.
-fn tempfile_dir(root: &std::path::Path) -> Result<std::path::PathBuf> {
-    let d = root
-        .join("tmp")
-        .join(format!("export-{}", crate::names::new_id()));
-    std::fs::create_dir_all(&d).map_err(crate::io_err("creating", &d))?;
-    Ok(d)
 }

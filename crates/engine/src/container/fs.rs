@@ -47,9 +47,7 @@ impl Engine {
             .parse()
             .map_err(|e| Error::Internal(format!("image ID {}: {e}", c.image_id)))?;
         let upper = self.paths.container_dir(&c.id).join("upper");
-        let tmp_dir = self.paths.root.join("tmp");
-        std::fs::create_dir_all(&tmp_dir).map_err(io_err("creating", &tmp_dir))?;
-        let tmp = tmp_dir.join(format!("commit-{}.tar", c.id));
+        let tmp = self.paths.temp("commit")?;
         let paused = o.pause && c.state.status == Status::Running;
         if paused {
             self.pause(&c.id)?;
