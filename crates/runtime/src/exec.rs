@@ -141,6 +141,7 @@ pub fn spawn(opts: &ExecOpts) -> Result<i32, Error> {
         has_hooks: false,
         exec: true,
         stdio: opts.stdio,
+        cpus: None,
     };
     let here = Path::new("exec");
     let io = |err| Error::Io {

@@ -50,6 +50,45 @@ pub struct InitConfig<'a> {
     /// Fds to become the process's 0, 1 and 2 (checked by the runtime; see
     /// `crate::stdio`); None keeps the runtime's own.
     pub stdio: Option<[RawFd; 3]>,
+    /// The runtime's CPUs, which stage 1 takes back once its namespaces are
+    /// made, when the runtime moves it off its own CPU (see
+    /// [`move_off_this_cpu`]).
+    pub cpus: Option<libc::cpu_set_t>,
+}
+
+/// The CPUs the calling process may run on, if it may run on more than one:
+/// what [`move_off_this_cpu`] needs.
+pub fn spare_cpus() -> Option<libc::cpu_set_t> {
+    // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity fills one.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set is a valid cpu_set_t of the size given.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    // SAFETY: CPU_COUNT reads the set.
+    (rc == 0 && unsafe { libc::CPU_COUNT(&set) } > 1).then_some(set)
+}
+
+/// Let `child` run beside the caller. The scheduler starts a forked child on
+/// its parent's CPU, where it waits until the parent blocks (here ~0.5 ms,
+/// while the runtime makes the cgroups) even when another CPU is idle. So
+/// the child is allowed every CPU of `cpus` but the caller's; stage 1 takes
+/// all of `cpus` back after making the namespaces, so stage 2 and the
+/// container start with the runtime's CPUs, as before (and a v1 cpuset join
+/// replaces them anyway).
+pub fn move_off_this_cpu(child: i32, cpus: &libc::cpu_set_t) {
+    // SAFETY: sched_getcpu has no arguments.
+    let cpu = unsafe { libc::sched_getcpu() };
+    let mut others = *cpus;
+    if let Ok(cpu) = usize::try_from(cpu) {
+        // SAFETY: CPU_CLR checks the index against the set's size.
+        unsafe { libc::CPU_CLR(cpu, &mut others) };
+    }
+    // SAFETY: CPU_COUNT reads the set.
+    if unsafe { libc::CPU_COUNT(&others) } > 0 {
+        // SAFETY: sched_setaffinity reads one cpu_set_t; failing leaves the
+        // child where it was, which is only slower.
+        unsafe { libc::sched_setaffinity(child, std::mem::size_of::<libc::cpu_set_t>(), &others) };
+    }
 }
 
 /// How the container's processes enter its cgroup without the runtime moving
@@ -57,13 +96,54 @@ pub struct InitConfig<'a> {
 /// CLONE_INTO_CGROUP, then writes "0" to each v1 hierarchy's `tasks` file
 /// (moving a single thread, itself, skips the kernel's global threadgroup lock
 /// and its RCU grace period, ~8 ms per move here). Stage 2 inherits both.
+///
+/// Deferred (see [`CgroupJoin::deferred`]): stage 1 is forked before the
+/// cgroups exist and makes the namespaces while the runtime makes the
+/// cgroups; told `Tag::Go`, it joins the v1 hierarchies and clones stage 2
+/// into the unified cgroup. Stage 2 is inside every cgroup from its birth, as
+/// before.
 #[derive(Debug, Default)]
 pub struct CgroupJoin {
     pub v1_tasks: Vec<std::ffi::CString>,
     pub v2_dir: Option<OwnedFd>,
+    /// Deferred: the unified cgroup, opened by stage 1 once told to go.
+    v2_path: Option<std::ffi::CString>,
+    deferred: bool,
 }
 
 impl CgroupJoin {
+    /// May the runtime make the cgroups while stage 1 makes the namespaces?
+    /// Not with a new user namespace (a deferred join writes the cgroup files
+    /// after the namespaces are made, which a process in a new user namespace
+    /// may not be allowed to do), nor with a joined mount or cgroup namespace
+    /// (either would change what the cgroup paths name).
+    pub fn can_defer(new_ns: libc::c_int, joins: &[(NamespaceType, OwnedFd, String)]) -> bool {
+        new_ns & libc::CLONE_NEWUSER == 0
+            && joins.iter().all(|(t, _, _)| {
+                !matches!(
+                    t,
+                    NamespaceType::User | NamespaceType::Mount | NamespaceType::Cgroup
+                )
+            })
+    }
+
+    /// A join of cgroups the runtime is still making: stage 1 waits for
+    /// `Tag::Go` after making the namespaces (see [`CgroupJoin::can_defer`]).
+    pub fn deferred(dirs: &[(String, PathBuf)]) -> CgroupJoin {
+        let mut j = CgroupJoin {
+            deferred: true,
+            ..CgroupJoin::default()
+        };
+        for (name, dir) in dirs {
+            if name.is_empty() {
+                j.v2_path = Some(crate::rootfs::cstr(dir));
+            } else {
+                j.v1_tasks.push(crate::rootfs::cstr(&dir.join("tasks")));
+            }
+        }
+        j
+    }
+
     pub fn new(dirs: &[(String, PathBuf)]) -> std::io::Result<CgroupJoin> {
         let mut j = CgroupJoin::default();
         for (name, dir) in dirs {
@@ -201,9 +281,13 @@ pub fn stage1(cfg: &InitConfig, chan: &Channel) -> ! {
     }
     crate::log::timing("stage1: begin");
     let mut buf = [0u8; 64];
+    let join = &cfg.cgroup_join;
     // Before any setns: the cgroup paths are the runtime's view.
-    if let Err(e) = cfg.cgroup_join.join_v1() {
-        fail(chan, &e);
+    if !join.deferred {
+        if let Err(e) = join.join_v1() {
+            fail(chan, &e);
+        }
+        crate::log::timing("stage1: cgroups joined");
     }
     for (typ, fd, path) in &cfg.joins {
         // SAFETY: setns on an fd we opened; the flag names its type.
@@ -244,7 +328,6 @@ pub fn stage1(cfg: &InitConfig, chan: &Channel) -> ! {
     }
     // The cgroup namespace is made by stage 2, once it is inside its cgroup.
     let rest = cfg.new_ns & !(libc::CLONE_NEWUSER | libc::CLONE_NEWCGROUP);
-    crate::log::timing("stage1: cgroups joined");
     // SAFETY: unshare with namespace flags.
     if rest != 0 && unsafe { libc::unshare(rest) } < 0 {
         fail(
@@ -264,7 +347,40 @@ pub fn stage1(cfg: &InitConfig, chan: &Channel) -> ! {
         }
     }
     crate::log::timing("stage1: namespaces made");
-    match clone3(libc::CLONE_PARENT as u64, 0, None) {
+    if let Some(cpus) = &cfg.cpus {
+        // SAFETY: sched_setaffinity reads one cpu_set_t.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), cpus) };
+    }
+    let mut v2_dir = None;
+    if join.deferred {
+        if chan.expect(Tag::Go, &mut buf).is_none() {
+            // The runtime failed to make the cgroups and kills us.
+            // SAFETY: see fail().
+            unsafe { libc::_exit(1) }
+        }
+        if let Err(e) = join.join_v1() {
+            fail(chan, &e);
+        }
+        if let Some(p) = &join.v2_path {
+            // SAFETY: a valid C string path; open returns an fd or -1.
+            let fd = unsafe {
+                libc::open(
+                    p.as_ptr(),
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                fail(
+                    chan,
+                    &format!("opening cgroup {p:?}: {}", std::io::Error::last_os_error()),
+                );
+            }
+            // SAFETY: open just returned this fd; nothing else owns it.
+            v2_dir = Some(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        }
+        crate::log::timing("stage1: cgroups joined");
+    }
+    match clone3(libc::CLONE_PARENT as u64, 0, v2_dir.as_ref()) {
         Ok(0) => stage2(cfg, chan),
         Ok(pid) => {
             let _ = chan.send_pid(pid);

@@ -17,7 +17,8 @@ pub enum Tag {
     NeedIdMaps = b'U',
     /// parent -> child: maps written.
     IdMapsDone = b'u',
-    /// parent -> child: carry on (e.g. after being placed into the cgroup).
+    /// parent -> stage 1: the cgroups are made, join them (a deferred
+    /// `CgroupJoin`).
     Go = b'g',
     /// child -> parent: the container process's pid (i32, native endian).
     Pid = b'P',

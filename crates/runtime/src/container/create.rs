@@ -44,7 +44,9 @@ pub struct CreateOpts {
 
 /// Removes what a failed create made, in reverse order, unless disarmed.
 struct Cleanup<'a> {
-    dir: Option<PathBuf>,
+    root: &'a Path,
+    /// The container whose state directory is retired.
+    id: Option<&'a str>,
     cgroup: Option<&'a Manager>,
     pids: Vec<i32>,
 }
@@ -61,15 +63,15 @@ impl Drop for Cleanup<'_> {
         if let Some(cg) = self.cgroup {
             let _ = cg.destroy();
         }
-        if let Some(d) = &self.dir {
-            let _ = std::fs::remove_dir_all(d);
+        if let Some(id) = self.id {
+            let _ = state::retire_dir(self.root, id);
         }
     }
 }
 
 impl Cleanup<'_> {
     fn disarm(mut self) {
-        self.dir = None;
+        self.id = None;
         self.cgroup = None;
         self.pids.clear();
     }
@@ -131,9 +133,22 @@ fn with_default_devices(res: &Resources, spec: &Spec) -> Resources {
     out
 }
 
+/// Make the container's cgroups (undone by `guard` from here on) and apply
+/// its resources.
+fn make_cgroups<'a>(cg: &'a Manager, spec: &Spec, guard: &mut Cleanup<'a>) -> Result<(), Error> {
+    cg.create()?;
+    crate::log::timing("create: cgroup created");
+    guard.cgroup = Some(cg);
+    if let Some(res) = &spec.linux().resources {
+        cg.apply(&with_default_devices(res, spec))?;
+    }
+    crate::log::timing("create: resources applied");
+    Ok(())
+}
+
 /// `create`: everything up to the start barrier. Returns the init pid.
 pub fn create(opts: &CreateOpts) -> Result<i32, Error> {
-    create_inner(opts, false).map(|(pid, _)| pid)
+    create_inner(opts, false).map(|(st, _)| st.pid)
 }
 
 /// `create` for an engine that supervises the container: the init process
@@ -141,10 +156,12 @@ pub fn create(opts: &CreateOpts) -> Result<i32, Error> {
 /// the config asks for one without a console socket, is the caller's stdio.
 /// Returns the init pid.
 pub fn create_child(opts: &CreateOpts) -> Result<i32, Error> {
-    create_inner(opts, true).map(|(pid, _)| pid)
+    create_inner(opts, true).map(|(st, _)| st.pid)
 }
 
-pub(super) fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, Manager), Error> {
+/// Everything up to the start barrier; returns the saved state and the
+/// container's cgroups.
+pub(super) fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(State, Manager), Error> {
     crate::log::timing("create: begin");
     state::check_id(&opts.id)?;
     assert_single_threaded()?;
@@ -206,18 +223,6 @@ pub(super) fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, 
     // From here on, everything made is undone on failure.
     std::fs::create_dir_all(&opts.root).map_err(io_err("creating state root", &opts.root))?;
     let dir = state::dir(&opts.root, &opts.id);
-    match std::fs::create_dir(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(state::StateError::Exists(opts.id.clone()).into())
-        }
-        Err(e) => return Err(io_err("creating", &dir)(e)),
-    }
-    let mut guard = Cleanup {
-        dir: Some(dir.clone()),
-        cgroup: None,
-        pids: Vec::new(),
-    };
     let mut st = State {
         id: opts.id.clone(),
         pid: 0,
@@ -230,14 +235,27 @@ pub(super) fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, 
         systemd_cgroup: opts.systemd_cgroup,
         config: spec.clone(),
     };
-    st.save(&opts.root)?;
-    cg.create()?;
-    crate::log::timing("create: cgroup created");
-    guard.cgroup = Some(&cg);
-    if let Some(res) = &spec.linux().resources {
-        cg.apply(&with_default_devices(res, &spec))?;
+    // The state is written before the directory takes the container's name:
+    // whoever finds the directory finds its state.
+    let new_dir = state::prepare_dir(&opts.root)?;
+    if let Err(e) = st.save_in(&new_dir) {
+        let _ = std::fs::remove_dir_all(&new_dir);
+        return Err(e.into());
     }
-    crate::log::timing("create: resources applied");
+    state::publish_dir(&new_dir, &opts.root, &opts.id)?;
+    let mut guard = Cleanup {
+        root: &opts.root,
+        id: Some(&opts.id),
+        cgroup: None,
+        pids: Vec::new(),
+    };
+    // The cgroups are made before stage 1 is forked, or, when nothing stands
+    // in the way (`CgroupJoin::can_defer`), while stage 1 makes the
+    // namespaces: on two cores the two take about as long as one.
+    let defer = init::CgroupJoin::can_defer(new_ns, &joins);
+    if !defer {
+        make_cgroups(&cg, &spec, &mut guard)?;
+    }
     let fifo = State::fifo_path(&opts.root, &opts.id);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| io_err("creating exec fifo", &fifo)(e.into()))?;
@@ -269,8 +287,11 @@ pub(super) fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, 
         preserve_fds: opts.preserve_fds,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
-        cgroup_join: init::CgroupJoin::new(&cg.dirs())
-            .map_err(|e| io_err("opening cgroup", &dir)(e))?,
+        cgroup_join: if defer {
+            init::CgroupJoin::deferred(&cg.dirs())
+        } else {
+            init::CgroupJoin::new(&cg.dirs()).map_err(|e| io_err("opening cgroup", &dir)(e))?
+        },
         cgroups: CgroupMounts {
             unified_only: cg.layout().is_unified_only(),
             dirs: cg.dirs(),
@@ -278,6 +299,7 @@ pub(super) fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, 
         has_hooks,
         exec: false,
         stdio: opts.stdio,
+        cpus: if defer { init::spare_cpus() } else { None },
     };
     let (parent, child) = sync::pair().map_err(io_err("creating sync socket", &dir))?;
     crate::log::timing("create: forking");
@@ -296,6 +318,14 @@ pub(super) fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, 
     // fail if nobody is waiting.
     cfg.fifo = None;
     guard.pids.push(stage1);
+    if let Some(cpus) = &cfg.cpus {
+        init::move_off_this_cpu(stage1, cpus);
+    }
+    if defer {
+        make_cgroups(&cg, &spec, &mut guard)?;
+        // A failed send means stage 1 is gone: the loop below reads why.
+        let _ = parent.send(Tag::Go, &[]);
+    }
     let mut init_pid = 0;
     let mut hooks_waiting = false;
     // Stage 1 reports the pid after its clone returns, on the same socket
@@ -355,5 +385,5 @@ pub(super) fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(i32, 
     }
     guard.disarm();
     crate::log::timing("create: done");
-    Ok((init_pid, cg))
+    Ok((st, cg))
 }

@@ -19,7 +19,12 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
             status,
         });
     }
-    let fifo = State::fifo_path(root, id);
+    release(root, &st)
+}
+
+/// Release a created container's process from the barrier.
+fn release(root: &Path, st: &State) -> Result<(), Error> {
+    let fifo = State::fifo_path(root, &st.id);
     let f = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags_nonblock()
@@ -39,7 +44,7 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
     crate::log::timing("start: released");
     if let Some(h) = &st.config.hooks {
         if !h.poststart.is_empty() {
-            let json = hook_state(&st, Status::Running);
+            let json = hook_state(st, Status::Running);
             crate::hooks::run_all_warn("poststart", &h.poststart, &json);
         }
     }
@@ -144,9 +149,11 @@ fn delete_with(root: &Path, st: &State, cg: &Manager, force: bool) -> Result<(),
             }
         }
     }
+    crate::log::timing("delete: stragglers checked");
     if let Err(e) = cg.destroy() {
         errors.push(e.to_string());
     }
+    crate::log::timing("delete: cgroups removed");
     if let Some(h) = &st.config.hooks {
         if !h.poststop.is_empty() {
             let json = hook_state(st, Status::Stopped);
@@ -155,9 +162,8 @@ fn delete_with(root: &Path, st: &State, cg: &Manager, force: bool) -> Result<(),
             crate::hooks::run_all_warn("poststop", &h.poststop, &json);
         }
     }
-    let dir = state::dir(root, id);
-    if let Err(e) = std::fs::remove_dir_all(&dir) {
-        errors.push(format!("removing {}: {e}", dir.display()));
+    if let Err(e) = state::retire_dir(root, id) {
+        errors.push(format!("removing {}: {e}", state::dir(root, id).display()));
     }
     if errors.is_empty() {
         Ok(())
@@ -202,17 +208,17 @@ pub fn resume(root: &Path, id: &str) -> Result<(), Error> {
 /// deletes the container. Waits with [`crate::signals::wait_forwarding`],
 /// which takes over the process's signal handlers: for the runc CLI.
 pub fn run(opts: &CreateOpts, detach: bool) -> Result<i32, Error> {
-    let (pid, cg) = create_inner(opts, true)?;
-    if let Err(e) = start(&opts.root, &opts.id) {
-        let _ = delete(&opts.root, &opts.id, true);
+    let (st, cg) = create_inner(opts, true)?;
+    crate::log::timing("start: begin");
+    if let Err(e) = release(&opts.root, &st) {
+        let _ = delete_with(&opts.root, &st, &cg, true);
         return Err(e);
     }
     if detach {
         return Ok(0);
     }
-    let code = crate::signals::wait_forwarding(pid);
+    let code = crate::signals::wait_forwarding(st.pid);
     crate::log::timing("run: container exited");
-    let st = State::load(&opts.root, &opts.id)?;
     if let Err(e) = delete_with(&opts.root, &st, &cg, true) {
         crate::log::warn(&e.to_string());
     }
