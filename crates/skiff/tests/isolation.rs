@@ -34,6 +34,32 @@ fn cannot_mount_or_remount_without_cap_sys_admin() {
     assert_eq!(out, "done\n", "a mount succeeded without CAP_SYS_ADMIN");
 }
 
+/// runc's default config mounts the container's cgroups read-only: each
+/// hierarchy's bind and the tmpfs above them (one mount_setattr sets the
+/// flags of the whole tree).
+#[test]
+fn cgroup_mounts_are_readonly() {
+    let (code, out, err) = run_sh(
+        |_| {},
+        "grep ' /sys/fs/cgroup' /proc/self/mountinfo | cut -d' ' -f5,6; \
+         for d in /sys/fs/cgroup/*/; do touch \"$d/x\" 2>/dev/null && echo \"wrote $d\"; done; \
+         touch /sys/fs/cgroup/x 2>/dev/null && echo wrote-tmpfs; echo done",
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let mounts: Vec<&&str> = lines.iter().filter(|l| l.starts_with('/')).collect();
+    // The tmpfs and at least the hierarchies every host has.
+    assert!(mounts.len() >= 2, "{out}");
+    for m in mounts {
+        let (_, opts) = m.split_once(' ').unwrap();
+        for want in ["ro", "nosuid", "nodev", "noexec"] {
+            assert!(opts.split(',').any(|o| o == want), "{m}: not {want}");
+        }
+    }
+    assert_eq!(lines.last(), Some(&"done"));
+    assert!(!out.contains("wrote"), "{out}");
+}
+
 #[test]
 fn proc_sys_is_readonly_and_kcore_masked() {
     let (code, out, err) = run_sh(

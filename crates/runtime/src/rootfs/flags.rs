@@ -154,6 +154,43 @@ struct MountAttr {
     userns_fd: u64,
 }
 
+/// The mount attributes (to set, to clear) that give a mount what a remount
+/// with `flags` gives it (read-only, nosuid, nodev, noexec, the atime
+/// flags); None when `flags` holds anything else, which only a remount
+/// applies.
+pub fn attrs_of(flags: MsFlags) -> Option<(u64, u64)> {
+    let (mut set, mut clr) = (0, 0);
+    let mut rest = flags;
+    for (f, a) in [
+        (MsFlags::MS_RDONLY, MOUNT_ATTR_RDONLY),
+        (MsFlags::MS_NOSUID, MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+        (MsFlags::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+    ] {
+        if flags.contains(f) {
+            set |= a;
+            rest -= f;
+        }
+    }
+    // One atime mode at most, set by clearing the mode field.
+    for (f, a) in [
+        (MsFlags::MS_RELATIME, MOUNT_ATTR_RELATIME),
+        (MsFlags::MS_NOATIME, MOUNT_ATTR_NOATIME),
+        (MsFlags::MS_STRICTATIME, MOUNT_ATTR_STRICTATIME),
+    ] {
+        if flags.contains(f) {
+            if clr & MOUNT_ATTR__ATIME != 0 {
+                return None;
+            }
+            set |= a;
+            clr |= MOUNT_ATTR__ATIME;
+            rest -= f;
+        }
+    }
+    rest.is_empty().then_some((set, clr))
+}
+
 /// mount_setattr(2) with AT_RECURSIVE on `path`.
 pub fn mount_setattr_recursive(path: &Path, set: u64, clr: u64) -> nix::Result<()> {
     let c = super::cstr(path);
@@ -200,6 +237,21 @@ mod tests {
     fn later_options_win() {
         let o = p(&["ro", "rw"]);
         assert!(!o.flags.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn attributes_of_remount_flags() {
+        assert_eq!(
+            attrs_of(MsFlags::MS_RDONLY | MsFlags::MS_NOEXEC),
+            Some((MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC, 0))
+        );
+        assert_eq!(attrs_of(MsFlags::empty()), Some((0, 0)));
+        assert_eq!(
+            attrs_of(MsFlags::MS_NOSUID | MsFlags::MS_NOATIME),
+            Some((MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME))
+        );
+        assert_eq!(attrs_of(MsFlags::MS_RELATIME | MsFlags::MS_NOATIME), None);
+        assert_eq!(attrs_of(MsFlags::MS_SYNCHRONOUS), None);
     }
 
     #[test]

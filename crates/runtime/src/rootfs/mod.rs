@@ -295,6 +295,10 @@ fn mount_cgroup(ctx: &RootfsContext, m: &Mount, opts: &MountOptions) -> Result<(
     }
     mount(Some("tmpfs"), &dest, Some("tmpfs"), base, Some("mode=755"))
         .map_err(sys("mounting tmpfs for cgroups on", &dest))?;
+    // One mount_setattr on the whole tree gives every hierarchy's bind its
+    // flags (where the kernel has it), instead of a remount of each.
+    let tree_flags = if ro { base | MsFlags::MS_RDONLY } else { base };
+    let tree_attrs = flags::attrs_of(tree_flags);
     for (name, dir) in &ctx.cgroups.dirs {
         let sub = if name.is_empty() { "unified" } else { name };
         let target = dest.join(sub);
@@ -303,9 +307,9 @@ fn mount_cgroup(ctx: &RootfsContext, m: &Mount, opts: &MountOptions) -> Result<(
             path: target.clone(),
             err,
         })?;
-        let mut f = MsFlags::MS_BIND | MsFlags::MS_REC | base;
-        if ro {
-            f |= MsFlags::MS_RDONLY;
+        let mut f = MsFlags::MS_BIND | MsFlags::MS_REC;
+        if tree_attrs.is_none() {
+            f |= tree_flags;
         }
         bind(
             dir,
@@ -320,6 +324,22 @@ fn mount_cgroup(ctx: &RootfsContext, m: &Mount, opts: &MountOptions) -> Result<(
                 let link = dest.join(part);
                 let _ = std::os::unix::fs::symlink(name, link);
             }
+        }
+    }
+    if let Some((set, clr)) = tree_attrs {
+        match flags::mount_setattr_recursive(&dest, set, clr) {
+            // The tmpfs is remounted below as well: that makes its
+            // superblock read-only too, as runc leaves it (mountinfo's
+            // last field).
+            Ok(()) => {}
+            // A kernel before 5.12: each bind is remounted.
+            Err(nix::errno::Errno::ENOSYS) => {
+                for (name, _) in &ctx.cgroups.dirs {
+                    let sub = if name.is_empty() { "unified" } else { name };
+                    remount_bind(&dest.join(sub), tree_flags)?;
+                }
+            }
+            Err(e) => return Err(sys("setting the flags of", &dest)(e)),
         }
     }
     if ro {
