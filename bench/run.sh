@@ -51,10 +51,10 @@ docker_bin=/usr/bin/docker
 
 log "cargo build --release -p skiff"
 cargo build --release -q -p skiff
-skiff_bin=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff
-runtime_bin=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff-runtime
 
 work=$(mktemp -d /var/tmp/skiff-bench-run.XXXXXX)
+. bench/installed.sh
+installed "$work/bin"
 dockerd_pid=
 cleanup() {
   set +e

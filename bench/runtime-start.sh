@@ -14,9 +14,11 @@ command -v hyperfine >/dev/null && command -v runc >/dev/null || {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q hyperfine runc >/dev/null; }
 [ -x /usr/bin/time ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null
 cargo build --release -q -p skiff
-skiff=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff-runtime
 work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+. bench/installed.sh
+installed "$work/bin"
+skiff=$runtime_bin
 SKIFF_RUNTIME=$skiff bash scripts/mkbundle.sh "$work/bundle" /bin/true >/dev/null
 cd "$work/bundle"
 hyperfine -N --warmup 20 --runs "$runs" --export-json "$work/hf.json" \

@@ -15,8 +15,9 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skiff-target}
 command -v busybox >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null
 . bench/in-netns.sh
 cargo build --release -q -p skiff
-skiff_bin=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff
 work=$(mktemp -d /var/tmp/skiff-bench-phases.XXXXXX)
+. bench/installed.sh
+installed "$work/bin"
 skiff=("$skiff_bin" --root "$work/root" --runroot "$work/run")
 cleanup() {
   "${skiff[@]}" ps -aq 2>/dev/null | xargs -r "${skiff[@]}" rm -f >/dev/null 2>&1
