@@ -48,9 +48,12 @@ pub fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Re
 /// bound matters: the first process to open the database after all others
 /// closed it rebuilds the WAL's index by reading every frame written since
 /// the last checkpoint (SQLite's default, 1,000 pages, let that be 4 MiB).
-/// Committed transactions are in the WAL, which is what readers read. The
-/// WAL keeps its size, cut back to 1 MiB (`journal_size_limit`) if a large
-/// transaction grew it past that.
+/// Committed transactions are in the WAL, which is what readers read, and
+/// survive the SIGKILL of any process; a power failure may take back those
+/// since the last checkpoint (the database stays consistent), as it could
+/// under a long-running `skiff serve` before. The WAL keeps its size, cut
+/// back to 1 MiB (`journal_size_limit`) if a large transaction grew it past
+/// that.
 pub fn open(path: &Path, busy: Duration, pragmas: &str) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.set_db_config(

@@ -68,20 +68,21 @@ pub fn spare_cpus() -> Option<libc::cpu_set_t> {
     (rc == 0 && unsafe { libc::CPU_COUNT(&set) } > 1).then_some(set)
 }
 
-/// Let `child` run beside the caller. The scheduler starts a forked child on
-/// its parent's CPU, where it waits until the parent blocks (here ~0.5 ms,
-/// while the runtime makes the cgroups) even when another CPU is idle. So
-/// the child is allowed every CPU of `cpus` but the caller's; stage 1 takes
-/// all of `cpus` back after making the namespaces, so stage 2 and the
-/// container start with the runtime's CPUs, as before (and a v1 cpuset join
-/// replaces them anyway).
+/// Let `child` run beside the caller. A forked child was seen to start on
+/// its parent's CPU and wait there until the parent blocked (~0.5 ms, while
+/// the runtime makes the cgroups) with another CPU idle. So the child is
+/// allowed every CPU of `cpus` but the caller's; stage 1 takes all of `cpus`
+/// back once told `Go` (sent after this call), so stage 2 and the container
+/// start with the runtime's CPUs, as before (and a v1 cpuset join replaces
+/// them anyway).
 pub fn move_off_this_cpu(child: i32, cpus: &libc::cpu_set_t) {
     // SAFETY: sched_getcpu has no arguments.
     let cpu = unsafe { libc::sched_getcpu() };
     let mut others = *cpus;
-    if let Ok(cpu) = usize::try_from(cpu) {
-        // SAFETY: CPU_CLR checks the index against the set's size.
-        unsafe { libc::CPU_CLR(cpu, &mut others) };
+    match usize::try_from(cpu) {
+        // SAFETY: CPU_CLR with an index inside the set.
+        Ok(cpu) if cpu < libc::CPU_SETSIZE as usize => unsafe { libc::CPU_CLR(cpu, &mut others) },
+        _ => return,
     }
     // SAFETY: CPU_COUNT reads the set.
     if unsafe { libc::CPU_COUNT(&others) } > 0 {
@@ -347,16 +348,18 @@ pub fn stage1(cfg: &InitConfig, chan: &Channel) -> ! {
         }
     }
     crate::log::timing("stage1: namespaces made");
-    if let Some(cpus) = &cfg.cpus {
-        // SAFETY: sched_setaffinity reads one cpu_set_t.
-        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), cpus) };
-    }
     let mut v2_dir = None;
     if join.deferred {
         if chan.expect(Tag::Go, &mut buf).is_none() {
             // The runtime failed to make the cgroups and kills us.
             // SAFETY: see fail().
             unsafe { libc::_exit(1) }
+        }
+        // After Go, which the runtime sends after moving us: restored before
+        // that, our CPUs could be narrowed again afterwards.
+        if let Some(cpus) = &cfg.cpus {
+            // SAFETY: sched_setaffinity reads one cpu_set_t.
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), cpus) };
         }
         if let Err(e) = join.join_v1() {
             fail(chan, &e);

@@ -130,7 +130,20 @@ impl State {
         dir(root, id).join("state.json")
     }
 
+    /// The saved state. A save writes over the file that was state.json
+    /// one save before (see [`State::save_in`]): a reader that opened it
+    /// then and read it across two saves gets a mix, and reads again.
     pub fn load(root: &Path, id: &str) -> Result<State, StateError> {
+        let mut tries = 0;
+        loop {
+            match Self::load_once(root, id) {
+                Err(StateError::Corrupt { .. }) if tries < 2 => tries += 1,
+                r => return r,
+            }
+        }
+    }
+
+    fn load_once(root: &Path, id: &str) -> Result<State, StateError> {
         check_id(id)?;
         let path = Self::path(root, id);
         let data = match std::fs::read(&path) {
@@ -307,8 +320,12 @@ pub fn prepare_dir(root: &Path) -> Result<PathBuf, StateError> {
     let mine = pool.join(format!("{NEW}{}", unique_name()));
     if let Ok(entries) = std::fs::read_dir(&pool) {
         for e in entries.flatten() {
-            if e.file_name().as_bytes().starts_with(NEW.as_bytes()) {
-                continue;
+            // Another create's, unless that create's process is gone (killed
+            // between here and naming the directory).
+            if let Some(rest) = e.file_name().as_bytes().strip_prefix(NEW.as_bytes()) {
+                if preparer_alive(rest) {
+                    continue;
+                }
             }
             // Another create may claim the same one: whoever renames it first.
             if std::fs::rename(e.path(), &mine).is_ok() {
@@ -363,20 +380,33 @@ pub fn publish_dir(prepared: &Path, root: &Path, id: &str) -> Result<(), StateEr
     }
 }
 
-/// Take a container's directory away (atomically: one rename) and keep it
-/// as a spare for the next `create`, with nothing in it but the state files;
-/// past [`MAX_SPARES`] it is removed.
+/// Take a container's directory away and keep it as a spare for the next
+/// `create`, with nothing in it but the state files (anything else is
+/// removed first; the container's name goes with one rename); past
+/// [`MAX_SPARES`], or if something in it cannot be removed, it is removed.
 pub fn retire_dir(root: &Path, id: &str) -> std::io::Result<()> {
     let d = dir(root, id);
     let pool = root.join(SPARES);
-    let spares = std::fs::read_dir(&pool).map(|r| r.count()).unwrap_or(0);
+    let spares = std::fs::read_dir(&pool)
+        .map(|r| {
+            r.flatten()
+                .filter(|e| !e.file_name().as_bytes().starts_with(NEW.as_bytes()))
+                .count()
+        })
+        .unwrap_or(0);
     if spares < MAX_SPARES {
+        let mut clean = true;
         for e in std::fs::read_dir(&d)?.flatten() {
             let name = e.file_name();
             if name != "state.json" && name != "state.json.tmp" {
                 let p = e.path();
-                let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir_all(&p));
+                clean &= std::fs::remove_file(&p)
+                    .or_else(|_| std::fs::remove_dir_all(&p))
+                    .is_ok();
             }
+        }
+        if !clean {
+            return std::fs::remove_dir_all(&d);
         }
         let spare = pool.join(unique_name());
         let _ = std::fs::create_dir(&pool);
@@ -385,6 +415,22 @@ pub fn retire_dir(root: &Path, id: &str) -> std::io::Result<()> {
         }
     }
     std::fs::remove_dir_all(&d)
+}
+
+/// Is the process that named a prepared directory `new-<pid>-...` alive?
+fn preparer_alive(rest: &[u8]) -> bool {
+    let pid = std::str::from_utf8(rest)
+        .ok()
+        .and_then(|r| r.split('-').next())
+        .and_then(|p| p.parse::<i32>().ok());
+    match pid {
+        Some(pid) if pid > 0 => {
+            // SAFETY: kill with signal 0 only checks that the process exists.
+            let rc = unsafe { libc::kill(pid, 0) };
+            rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+        }
+        _ => false,
+    }
 }
 
 /// A name no other process makes: this one's pid and the time.
@@ -527,6 +573,19 @@ mod tests {
         assert_eq!(State::load(root, "b").unwrap().id, "b");
         assert_eq!(State::load(root, "c").unwrap().pid, 0);
         assert_eq!(list_ids(root), vec!["b".to_string(), "c".to_string()]);
+        // A directory prepared by a process that died before naming it is
+        // taken by the next create; one a live process prepares is not.
+        let dead = root.join(SPARES).join(format!("{NEW}999999999-1"));
+        let live = root
+            .join(SPARES)
+            .join(format!("{NEW}{}-1", std::process::id()));
+        std::fs::create_dir(&dead).unwrap();
+        std::fs::create_dir(&live).unwrap();
+        make(root, &state("d")).unwrap();
+        assert!(!dead.exists(), "a dead create's directory was left");
+        assert!(live.exists());
+        std::fs::remove_dir(&live).unwrap();
+        retire_dir(root, "d").unwrap();
         // Past MAX_SPARES, retired directories are removed.
         for i in 0..MAX_SPARES + 3 {
             let id = format!("n{i}");

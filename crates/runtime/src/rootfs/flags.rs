@@ -155,9 +155,10 @@ struct MountAttr {
 }
 
 /// The mount attributes (to set, to clear) that give a mount what a remount
-/// with `flags` gives it (read-only, nosuid, nodev, noexec, the atime
-/// flags); None when `flags` holds anything else, which only a remount
-/// applies.
+/// with `flags` gives it: read-only, nosuid, nodev, noexec and nodiratime
+/// set when asked for and cleared when not (as a remount clears them), the
+/// atime mode when one is given; None when `flags` holds anything else,
+/// which only a remount applies.
 pub fn attrs_of(flags: MsFlags) -> Option<(u64, u64)> {
     let (mut set, mut clr) = (0, 0);
     let mut rest = flags;
@@ -171,6 +172,8 @@ pub fn attrs_of(flags: MsFlags) -> Option<(u64, u64)> {
         if flags.contains(f) {
             set |= a;
             rest -= f;
+        } else {
+            clr |= a;
         }
     }
     // One atime mode at most, set by clearing the mode field.
@@ -241,14 +244,23 @@ mod tests {
 
     #[test]
     fn attributes_of_remount_flags() {
+        let all = MOUNT_ATTR_RDONLY
+            | MOUNT_ATTR_NOSUID
+            | MOUNT_ATTR_NODEV
+            | MOUNT_ATTR_NOEXEC
+            | MOUNT_ATTR_NODIRATIME;
+        let set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC;
         assert_eq!(
             attrs_of(MsFlags::MS_RDONLY | MsFlags::MS_NOEXEC),
-            Some((MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC, 0))
+            Some((set, all & !set))
         );
-        assert_eq!(attrs_of(MsFlags::empty()), Some((0, 0)));
+        assert_eq!(attrs_of(MsFlags::empty()), Some((0, all)));
         assert_eq!(
             attrs_of(MsFlags::MS_NOSUID | MsFlags::MS_NOATIME),
-            Some((MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME))
+            Some((
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME,
+                (all & !MOUNT_ATTR_NOSUID) | MOUNT_ATTR__ATIME
+            ))
         );
         assert_eq!(attrs_of(MsFlags::MS_RELATIME | MsFlags::MS_NOATIME), None);
         assert_eq!(attrs_of(MsFlags::MS_SYNCHRONOUS), None);

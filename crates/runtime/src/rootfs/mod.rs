@@ -332,8 +332,10 @@ fn mount_cgroup(ctx: &RootfsContext, m: &Mount, opts: &MountOptions) -> Result<(
             // superblock read-only too, as runc leaves it (mountinfo's
             // last field).
             Ok(()) => {}
-            // A kernel before 5.12: each bind is remounted.
-            Err(nix::errno::Errno::ENOSYS) => {
+            // A kernel before 5.12, or flags the kernel locks (a user
+            // namespace) or a filter refusing the call: each bind is
+            // remounted, keeping the flags the kernel locks.
+            Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM) => {
                 for (name, _) in &ctx.cgroups.dirs {
                     let sub = if name.is_empty() { "unified" } else { name };
                     remount_bind(&dest.join(sub), tree_flags)?;
