@@ -237,7 +237,17 @@ impl Kube {
                 found.push(pid);
             }
         }
+        // A serve's child between its fork and its exec (an `nft` the
+        // services controller runs) shows the serve's command line: not a
+        // serve.
+        let parents: Vec<Option<i32>> = found.iter().map(|&p| parent(p)).collect();
+        let serves = found.clone();
         found
+            .into_iter()
+            .zip(parents)
+            .filter(|(_, pp)| !pp.is_some_and(|pp| serves.contains(&pp)))
+            .map(|(p, _)| p)
+            .collect()
     }
 
     pub fn stop_serve(&self, sig: i32) {
@@ -287,4 +297,15 @@ impl Drop for Kube {
             let _ = nix::mount::umount2(Path::new(m), nix::mount::MntFlags::MNT_DETACH);
         }
     }
+}
+
+/// The parent of `pid` (field 4 of /proc/PID/stat).
+fn parent(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
