@@ -21,7 +21,8 @@ use crate::spec::{NamespaceType, Spec};
 use crate::sync::{Channel, Tag, MAX_MSG};
 use crate::Error;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 /// What the container's processes need, prepared by the runtime before fork.
 pub struct InitConfig<'a> {
@@ -50,9 +51,8 @@ pub struct InitConfig<'a> {
     /// Fds to become the process's 0, 1 and 2 (checked by the runtime; see
     /// `crate::stdio`); None keeps the runtime's own.
     pub stdio: Option<[RawFd; 3]>,
-    /// The runtime's CPUs, which stage 1 takes back once its namespaces are
-    /// made, when the runtime moves it off its own CPU (see
-    /// [`move_off_this_cpu`]).
+    /// The runtime's CPUs, which stage 1 takes back once told `Go`, when the
+    /// runtime moves it off its own CPU (see [`move_off_this_cpu`]).
     pub cpus: Option<libc::cpu_set_t>,
 }
 
@@ -145,20 +145,16 @@ impl CgroupJoin {
         j
     }
 
+    /// A join of cgroups the runtime has made: the unified one is opened
+    /// now, for stage 1 to be cloned into.
     pub fn new(dirs: &[(String, PathBuf)]) -> std::io::Result<CgroupJoin> {
-        let mut j = CgroupJoin::default();
-        for (name, dir) in dirs {
-            if name.is_empty() {
-                j.v2_dir = Some(
-                    std::fs::File::open(dir)
-                        .map_err(|e| {
-                            std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()))
-                        })?
-                        .into(),
-                );
-            } else {
-                j.v1_tasks.push(crate::rootfs::cstr(&dir.join("tasks")));
-            }
+        let mut j = CgroupJoin::deferred(dirs);
+        j.deferred = false;
+        if let Some(p) = j.v2_path.take() {
+            let dir = Path::new(std::ffi::OsStr::from_bytes(p.as_bytes()));
+            let f = std::fs::File::open(dir)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+            j.v2_dir = Some(f.into());
         }
         Ok(j)
     }

@@ -167,6 +167,19 @@ impl State {
         self.save_in(&dir(root, &self.id))
     }
 
+    /// Write the state of a new container: into a directory from the pool
+    /// ([`prepare_dir`]), which then takes the container's name
+    /// ([`publish_dir`]), so that whoever finds the directory finds its
+    /// state. Fails with `Exists` if the name is taken.
+    pub fn save_new(&self, root: &Path) -> Result<(), StateError> {
+        let new_dir = prepare_dir(root)?;
+        if let Err(e) = self.save_in(&new_dir) {
+            let _ = std::fs::remove_dir_all(&new_dir);
+            return Err(e);
+        }
+        publish_dir(&new_dir, root, &self.id)
+    }
+
     /// Write `dir`/state.json atomically: the new state is written over
     /// state.json.tmp, which then trades names with state.json
     /// (`RENAME_EXCHANGE`). Nothing is freed, where a rename over the old
@@ -315,7 +328,7 @@ const MAX_SPARES: usize = 32;
 /// one (or makes one), the caller writes the state into it
 /// ([`State::save_in`]) and [`publish_dir`] gives it the container's name,
 /// so that a reader never sees a directory without its state.
-pub fn prepare_dir(root: &Path) -> Result<PathBuf, StateError> {
+fn prepare_dir(root: &Path) -> Result<PathBuf, StateError> {
     let pool = root.join(SPARES);
     let mine = pool.join(format!("{NEW}{}", unique_name()));
     if let Ok(entries) = std::fs::read_dir(&pool) {
@@ -350,7 +363,7 @@ pub fn prepare_dir(root: &Path) -> Result<PathBuf, StateError> {
 
 /// Give a directory from [`prepare_dir`] the container's name; if the name is
 /// taken, the directory goes back to the pool and the error says so.
-pub fn publish_dir(prepared: &Path, root: &Path, id: &str) -> Result<(), StateError> {
+fn publish_dir(prepared: &Path, root: &Path, id: &str) -> Result<(), StateError> {
     let to = dir(root, id);
     let res = match rename2(prepared, &to, libc::RENAME_NOREPLACE) {
         // A file system without RENAME_NOREPLACE: a rename onto a container's
@@ -521,19 +534,13 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn make(root: &Path, st: &State) -> Result<(), StateError> {
-        let d = prepare_dir(root)?;
-        st.save_in(&d)?;
-        publish_dir(&d, root, &st.id)
-    }
-
     #[test]
     fn state_directories_are_recycled() {
         use std::os::unix::fs::MetadataExt;
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         let mut a = state("a");
-        make(root, &a).unwrap();
+        a.save_new(root).unwrap();
         assert_eq!(State::load(root, "a").unwrap().id, "a");
         // A second save trades names with the first: both files stay.
         a.pid = 42;
@@ -542,7 +549,7 @@ mod tests {
         let inode = std::fs::metadata(dir(root, "a")).unwrap().ino();
         // The name is taken: the prepared directory goes back to the pool.
         assert!(matches!(
-            make(root, &state("a")),
+            state("a").save_new(root),
             Err(StateError::Exists(_))
         ));
         assert_eq!(spares(root).len(), 1);
@@ -562,8 +569,8 @@ mod tests {
         assert_eq!(list_ids(root), Vec::<String>::new());
         // The next containers take the spares, a's directory among them,
         // each with its own state.
-        make(root, &state("b")).unwrap();
-        make(root, &state("c")).unwrap();
+        state("b").save_new(root).unwrap();
+        state("c").save_new(root).unwrap();
         assert!(spares(root).is_empty());
         let inodes: Vec<u64> = ["b", "c"]
             .iter()
@@ -581,7 +588,7 @@ mod tests {
             .join(format!("{NEW}{}-1", std::process::id()));
         std::fs::create_dir(&dead).unwrap();
         std::fs::create_dir(&live).unwrap();
-        make(root, &state("d")).unwrap();
+        state("d").save_new(root).unwrap();
         assert!(!dead.exists(), "a dead create's directory was left");
         assert!(live.exists());
         std::fs::remove_dir(&live).unwrap();
@@ -589,13 +596,13 @@ mod tests {
         // Past MAX_SPARES, retired directories are removed.
         for i in 0..MAX_SPARES + 3 {
             let id = format!("n{i}");
-            make(root, &state(&id)).unwrap();
+            state(&id).save_new(root).unwrap();
             retire_dir(root, &id).unwrap();
         }
         // Each make took the one spare the retire before it left.
         assert_eq!(spares(root).len(), 1);
         for i in 0..MAX_SPARES + 3 {
-            make(root, &state(&format!("m{i}"))).unwrap();
+            state(&format!("m{i}")).save_new(root).unwrap();
         }
         for i in 0..MAX_SPARES + 3 {
             retire_dir(root, &format!("m{i}")).unwrap();

@@ -235,14 +235,7 @@ pub(super) fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(State
         systemd_cgroup: opts.systemd_cgroup,
         config: spec.clone(),
     };
-    // The state is written before the directory takes the container's name:
-    // whoever finds the directory finds its state.
-    let new_dir = state::prepare_dir(&opts.root)?;
-    if let Err(e) = st.save_in(&new_dir) {
-        let _ = std::fs::remove_dir_all(&new_dir);
-        return Err(e.into());
-    }
-    state::publish_dir(&new_dir, &opts.root, &opts.id)?;
+    st.save_new(&opts.root)?;
     let mut guard = Cleanup {
         root: &opts.root,
         id: Some(&opts.id),
