@@ -61,6 +61,20 @@ impl Drop for Cleanup<'_> {
             }
         }
         if let Some(cg) = self.cgroup {
+            // A child the runtime does not know of (stage 2, through
+            // CLONE_PARENT, of a stage 1 killed before it reported it) is in
+            // the cgroup; others that share the cgroup are left alone.
+            let me = std::process::id() as i32;
+            for pid in cg.pids().unwrap_or_default() {
+                if parent_of(pid) != Some(me) {
+                    continue;
+                }
+                // SAFETY: kill and reap a child of ours.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
+            }
             let _ = cg.destroy();
         }
         if let Some(id) = self.id {
@@ -75,6 +89,28 @@ impl Cleanup<'_> {
         self.cgroup = None;
         self.pids.clear();
     }
+}
+
+/// The parent of `pid` (field 4 of /proc/PID/stat).
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Does `chan` have a message (or its end) within `ms` milliseconds?
+fn readable(chan: &sync::Channel, ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd: chan.raw(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes one pollfd.
+    unsafe { libc::poll(&mut p, 1, ms) != 0 }
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
@@ -325,6 +361,20 @@ pub(super) fn create_inner(opts: &CreateOpts, keep_child: bool) -> Result<(State
     // stage 2 reports on: "created" may come first. Both are needed.
     let mut created = false;
     while !(created && init_pid != 0) {
+        // Stage 1 killed after cloning stage 2 but before reporting its pid
+        // leaves the channel open (stage 2 holds it) and the pid unknown:
+        // seen by reaping stage 1 while nothing arrives. Stage 2 is then
+        // killed with the cgroup's other processes (`Cleanup`).
+        if init_pid == 0 && !readable(&parent, 20) {
+            // SAFETY: reaping the stage-1 child we forked, without waiting.
+            if unsafe { libc::waitpid(stage1, std::ptr::null_mut(), libc::WNOHANG) } == stage1 {
+                guard.pids.retain(|&p| p != stage1);
+                if !readable(&parent, 0) {
+                    return Err(Error::Init("container process exited during setup".into()));
+                }
+            }
+            continue;
+        }
         let msg = parent
             .recv()
             .map_err(io_err("talking to container process", &dir))?;
