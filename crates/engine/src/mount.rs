@@ -6,18 +6,20 @@ use crate::model::Container;
 use crate::Paths;
 use std::path::Path;
 
-/// Unmount `path` if something is mounted there (lazily if busy).
-pub(crate) fn unmount(path: &Path) {
+/// Unmount `path` if something is mounted there (lazily if busy); false
+/// when a busy mount was only detached (what it mounted may still be in
+/// use).
+pub(crate) fn unmount(path: &Path) -> bool {
     use nix::mount::{umount2, MntFlags};
     loop {
         match umount2(path, MntFlags::empty()) {
             Ok(()) => continue,
             Err(nix::errno::Errno::EBUSY) => {
                 let _ = umount2(path, MntFlags::MNT_DETACH);
+                return false;
             }
-            Err(_) => {}
+            Err(_) => return true,
         }
-        break;
     }
 }
 
@@ -28,7 +30,15 @@ pub(crate) fn mount_rootfs(paths: &Paths, c: &Container, dir: &Path) -> Result<(
         .image_id
         .parse()
         .map_err(|e| format!("image ID {}: {e}", c.image_id))?;
-    let lower = images.layer_dirs(&id).map_err(|e| e.to_string())?;
+    let mut lower = images.layer_dirs(&id).map_err(|e| e.to_string())?;
+    // The image's shared init layer holds the mount points it lacks, so a
+    // container that writes nothing leaves its writable layer empty
+    // (skiff_image::init_layer). Without one, the runtime makes them in the
+    // writable layer, as it did before.
+    match skiff_image::init_layer::ensure(&lower) {
+        Ok(init) => lower.insert(0, init),
+        Err(e) => skiff_runtime::log::timing(&format!("supervisor: no init layer: {e}")),
+    }
     // `--rm`: its upper layer goes with it, so it is never synced (nor,
     // at its unmount, the whole file system under it). The kernel's mark of
     // a volatile mount that may have ended uncleanly is cleared first: a

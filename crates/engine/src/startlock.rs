@@ -77,6 +77,14 @@ pub(crate) enum Holder {
     Supervisor(i32, u64),
 }
 
+/// Whether anyone holds the lock of the container whose directory is `dir`.
+pub(crate) fn locked(dir: &Path) -> bool {
+    let Ok(f) = open(dir, false) else {
+        return false;
+    };
+    matches!(ofd(&f, libc::F_OFD_GETLK), Ok(fl) if fl.l_type != libc::F_UNLCK as libc::c_short)
+}
+
 pub(crate) fn holder(dir: &Path) -> Holder {
     let Ok(mut f) = open(dir, false) else {
         return Holder::None;

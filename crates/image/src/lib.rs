@@ -8,6 +8,7 @@ pub mod built;
 pub mod catalog;
 pub mod digest;
 pub mod import;
+pub mod init_layer;
 pub mod layer;
 pub mod manifest;
 pub mod overlay;

@@ -83,6 +83,68 @@ enum FsError {
 }
 
 fn mount_fsconfig(spec: &OverlaySpec, target: &Path) -> Result<(), FsError> {
+    let mnt = detached(spec, target)?;
+    let t = cpath(target, target).map_err(FsError::Failed)?;
+    // SAFETY: move the detached mount (fd, empty path) onto the target path.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if rc < 0 {
+        return Err(FsError::Failed(OverlayError::Sys {
+            target: target.into(),
+            op: "move_mount to",
+            arg: target.display().to_string(),
+            err: std::io::Error::last_os_error(),
+        }));
+    }
+    Ok(())
+}
+
+/// A read-only view of `lower` (topmost first) to look things up in, on
+/// no mount point: a detached overlay mount, gone when the descriptor is
+/// closed, or the directory itself for a single layer (overlayfs needs two
+/// lower directories without an upper one). `label` names it in errors.
+pub fn open_view(lower: &[PathBuf], label: &Path) -> Result<OwnedFd, OverlayError> {
+    match lower {
+        [] => Err(OverlayError::NoLayers {
+            target: label.into(),
+        }),
+        [one] => std::fs::File::open(one)
+            .map(OwnedFd::from)
+            .map_err(|err| OverlayError::Sys {
+                target: label.into(),
+                op: "opening",
+                arg: one.display().to_string(),
+                err,
+            }),
+        _ => {
+            let spec = OverlaySpec {
+                lower: lower.to_vec(),
+                ..Default::default()
+            };
+            detached(&spec, label).map_err(|e| match e {
+                FsError::Failed(e) => e,
+                FsError::Unsupported => OverlayError::Sys {
+                    target: label.into(),
+                    op: "fsopen",
+                    arg: "overlay".into(),
+                    err: std::io::Error::from_raw_os_error(libc::ENOSYS),
+                },
+            })
+        }
+    }
+}
+
+/// The overlay `spec` as a detached mount (new mount API); `target` names
+/// it in errors.
+fn detached(spec: &OverlaySpec, target: &Path) -> Result<OwnedFd, FsError> {
     let sys = |op: &'static str, arg: &str| {
         let err = std::io::Error::last_os_error();
         OverlayError::Sys {
@@ -136,6 +198,14 @@ fn mount_fsconfig(spec: &OverlaySpec, target: &Path) -> Result<(), FsError> {
         // A speed hint only: a kernel that lacks it mounts without.
         let _ = set(&c"volatile".to_owned(), None);
     }
+    if spec.upper.is_some() {
+        // As Docker mounts: no inode index, whatever the kernel's default
+        // (with one, a mount whose upper layer another mount still holds
+        // fails instead of being warned about; a recycled container
+        // directory's last mount may linger a moment in a mount namespace
+        // being set up).
+        let _ = set(&c"index".to_owned(), Some(&c"off".to_owned()));
+    }
     // SAFETY: valid fd; CMD_CREATE takes no key or value.
     let rc = unsafe {
         libc::syscall(
@@ -156,26 +226,7 @@ fn mount_fsconfig(spec: &OverlaySpec, target: &Path) -> Result<(), FsError> {
         return Err(FsError::Failed(sys("fsmount", "")));
     }
     // SAFETY: fsmount returned a new fd that nothing else owns.
-    let mnt = unsafe { OwnedFd::from_raw_fd(m as i32) };
-    let t = cpath(target, target).map_err(FsError::Failed)?;
-    // SAFETY: move the detached mount (fd, empty path) onto the target path.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            mnt.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
-        )
-    };
-    if rc < 0 {
-        return Err(FsError::Failed(sys(
-            "move_mount to",
-            &target.display().to_string(),
-        )));
-    }
-    Ok(())
+    Ok(unsafe { OwnedFd::from_raw_fd(m as i32) })
 }
 
 fn mount_legacy(spec: &OverlaySpec, target: &Path) -> Result<(), OverlayError> {

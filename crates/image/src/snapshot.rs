@@ -236,6 +236,20 @@ impl Snapshots {
     }
 }
 
+/// Rename `from` to `to` unless `to` exists (`renameat2(RENAME_NOREPLACE)`):
+/// what puts a directory filled aside into place without replacing one
+/// another process put there.
+pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    nix::fcntl::renameat2(
+        nix::fcntl::AT_FDCWD,
+        from,
+        nix::fcntl::AT_FDCWD,
+        to,
+        nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+    )
+    .map_err(std::io::Error::from)
+}
+
 /// Take an exclusive flock on `path` (created if missing), waiting for it.
 /// The kernel drops it when the holder dies, even by SIGKILL.
 pub fn lock_file(path: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {

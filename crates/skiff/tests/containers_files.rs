@@ -163,6 +163,81 @@ fn diff_and_init() {
     );
 }
 
+/// The mount points a container needs and the image lacks come from the
+/// image's shared init layer: a container that writes nothing leaves its
+/// writable layer empty, the image's /etc looks as the image has it, and a
+/// removed container's directory, reused by the next, carries nothing of
+/// the old one over.
+#[test]
+fn a_container_that_writes_nothing_leaves_its_layer_empty() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::new();
+    // An image whose /etc is not as the init layer would make it (its
+    // owner the tar writer makes root; the unit tests check owners).
+    let rootfs = e._dir.path().join("odd");
+    skiff_testkit::make_busybox_rootfs(&rootfs);
+    let etc = rootfs.join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let old = std::fs::File::open(&etc).unwrap();
+    old.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000))
+        .unwrap();
+    let tar = e._dir.path().join("odd.tar");
+    skiff_testkit::write_tar(&rootfs, &tar);
+    e.ok(&["import", tar.to_str().unwrap(), "odd"]);
+    e.ok(&["run", "-d", "--name", "idle", "odd", "sleep", "60"]);
+    let upper = e.inspect("idle", "{{.GraphDriver.Data.UpperDir}}");
+    let left: Vec<_> = std::fs::read_dir(upper.trim())
+        .unwrap()
+        .flatten()
+        .map(|d| d.file_name())
+        .collect();
+    assert!(left.is_empty(), "written to the upper layer: {left:?}");
+    // The mount points are there, and /etc is the image's.
+    assert_eq!(
+        e.ok(&[
+            "exec", "idle", "sh", "-c",
+            "stat -c '%a %u %g %Y' /etc; ls -d /proc /sys /dev; readlink /etc/mtab; cat /etc/hostname",
+        ]),
+        format!(
+            "750 0 0 1000000000\n/dev\n/proc\n/sys\n/proc/mounts\n{}\n",
+            e.inspect("idle", "{{.Config.Hostname}}")
+        )
+    );
+    assert_eq!(e.ok(&["diff", "idle"]), "");
+    e.ok(&["rm", "-f", "idle"]);
+    let spares = || {
+        std::fs::read_dir(e.root.join("containers/#spare"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(spares(), 1, "the removed container's directory is kept");
+    // The next containers take it and see nothing of the ones before.
+    e.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "bb",
+        "sh",
+        "-c",
+        "echo secret > /etc/left; echo from-writer",
+    ]);
+    assert_eq!(spares(), 0);
+    e.ok(&["rm", "writer"]);
+    assert_eq!(spares(), 1);
+    e.ok(&[
+        "run",
+        "--name",
+        "reader",
+        "bb",
+        "sh",
+        "-c",
+        "ls /etc/left; true",
+    ]);
+    assert_eq!(e.ok(&["logs", "reader"]), "");
+    assert_eq!(e.ok(&["diff", "reader"]), "");
+}
+
 #[test]
 fn commit_makes_an_image_of_the_changes() {
     let e = Env::new();

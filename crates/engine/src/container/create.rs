@@ -399,13 +399,10 @@ impl Engine {
             }
         };
         let dir = self.paths.container_dir(&c.id);
-        for sub in ["upper", "work", "rootfs"] {
-            let p = dir.join(sub);
-            if let Err(e) = std::fs::create_dir_all(&p) {
-                undo_volumes(self, &made);
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(io_err("creating", &p)(e));
-            }
+        if let Err(e) = self.paths.make_container_dir(&c.id) {
+            undo_volumes(self, &made);
+            let _ = self.paths.remove_container_dir(&c.id, true);
+            return Err(io_err("creating", &dir)(e));
         }
         let mut tries = 0;
         loop {
@@ -424,7 +421,7 @@ impl Engine {
                     }
                 }
                 Err(e) => {
-                    let _ = std::fs::remove_dir_all(&dir);
+                    let _ = self.paths.remove_container_dir(&c.id, true);
                     undo_volumes(self, &made);
                     return Err(e.into());
                 }
@@ -435,7 +432,7 @@ impl Engine {
             let ip = ip.filter(|_| n.name != "bridge");
             if let Err(e) = self.add_endpoint(n, &c.id, &o.network_aliases, ip) {
                 let _ = self.store.remove(&c.id);
-                let _ = std::fs::remove_dir_all(&dir);
+                let _ = self.paths.remove_container_dir(&c.id, true);
                 undo_volumes(self, &made);
                 return Err(e);
             }

@@ -188,12 +188,12 @@ impl Engine {
 
     /// Remove a stopped container's runtime state, mount, files and record.
     pub(crate) fn destroy(&self, c: &Container) -> Result<()> {
-        self.cleanup_runtime(c);
+        let unmounted = self.cleanup_runtime(c);
         timing("destroy: runtime cleaned");
         let dir = self.paths.container_dir(&c.id);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(io_err("removing", &dir))?;
-        }
+        self.paths
+            .remove_container_dir(&c.id, unmounted)
+            .map_err(io_err("removing", &dir))?;
         timing("destroy: files removed");
         self.store.remove(&c.id)?;
         self.event(c, "destroy", &[]);

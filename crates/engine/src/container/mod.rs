@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use skiff_runtime::log::timing;
 
 mod create;
+mod dirs;
 mod exec;
 mod exec_instances;
 mod fs;
@@ -118,11 +119,13 @@ impl Engine {
 
     /// Remove what a dead container left: the runtime's state, its cgroup,
     /// the rootfs mount.
-    pub(crate) fn cleanup_runtime(&self, c: &Container) {
+    /// Returns whether the rootfs was unmounted cleanly (see `unmount`).
+    pub(crate) fn cleanup_runtime(&self, c: &Container) -> bool {
         let _ = skiff_runtime::container::delete(&self.paths.runtime_root(), &c.id, true);
         let rootfs = self.paths.container_dir(&c.id).join("rootfs");
-        unmount(&rootfs);
+        let unmounted = unmount(&rootfs);
         remove_cgroups(&c.id);
+        unmounted
     }
 }
 

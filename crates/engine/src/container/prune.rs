@@ -74,8 +74,8 @@ impl Engine {
                 continue;
             }
             let _ = skiff_runtime::container::delete(&self.paths.runtime_root(), &id, true);
-            unmount(&e.path().join("rootfs"));
-            let _ = std::fs::remove_dir_all(e.path());
+            let unmounted = unmount(&e.path().join("rootfs"));
+            let _ = self.paths.remove_container_dir(&id, unmounted);
         }
     }
 

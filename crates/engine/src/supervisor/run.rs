@@ -283,8 +283,11 @@ impl Supervisor {
             self.say(&format!("exit {code}"));
             self.status = None;
             timing("supervisor: removed");
-            engine.cleanup_runtime(c);
-            let _ = std::fs::remove_dir_all(&dir);
+            let unmounted = engine.cleanup_runtime(c);
+            // The record is gone: nothing starts it again, and its lock
+            // file is kept with the directory only when nobody holds it.
+            self.lock = None;
+            let _ = paths.remove_container_dir(&c.id, unmounted);
             timing("supervisor: files removed");
             return Ok(code);
         }
