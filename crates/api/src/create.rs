@@ -312,6 +312,7 @@ fn create_options(name: Option<&str>, b: CreateBody) -> skiff_engine::Result<Cre
         ip,
         expose: b.exposed_ports.unwrap_or_default().into_keys().collect(),
         host,
+        id: None,
     })
 }
 

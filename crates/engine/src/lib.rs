@@ -85,6 +85,10 @@ pub struct Engine {
     /// Exec instances made through the API, by their ID.
     pub(crate) exec_instances:
         std::sync::Mutex<std::collections::HashMap<String, container::ExecInstance>>,
+    /// The image layer directories of the container this engine created
+    /// last, by its ID: a prepared start hands them to the supervisor,
+    /// which then need not open the image store to mount the rootfs.
+    pub(crate) created_layers: std::sync::Mutex<Option<(String, Vec<PathBuf>)>>,
 }
 
 impl Engine {
@@ -103,6 +107,7 @@ impl Engine {
             notifier: std::sync::OnceLock::new(),
             pending_attach: Default::default(),
             exec_instances: Default::default(),
+            created_layers: Default::default(),
         })
     }
 
@@ -128,7 +133,7 @@ impl Engine {
 /// `docker-init` as the skiff binary does). An idle supervisor's private
 /// memory is mostly its executable's relocated data, which grows with all the
 /// code linked in: the skiff binary's is seven times the small one's.
-fn supervisor_exe() -> Result<PathBuf> {
+pub(crate) fn supervisor_exe() -> Result<PathBuf> {
     let me = std::env::current_exe().map_err(io_err(
         "finding the running executable",
         Path::new("/proc/self/exe"),

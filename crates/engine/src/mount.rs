@@ -4,7 +4,7 @@
 
 use crate::model::Container;
 use crate::Paths;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Unmount `path` if something is mounted there (lazily if busy); false
 /// when a busy mount was only detached (what it mounted may still be in
@@ -23,14 +23,27 @@ pub(crate) fn unmount(path: &Path) -> bool {
     }
 }
 
-/// Mount the image's layers with the container's upper layer on its rootfs.
-pub(crate) fn mount_rootfs(paths: &Paths, c: &Container, dir: &Path) -> Result<(), String> {
-    let images = skiff_image::service::Images::open(&paths.root).map_err(|e| e.to_string())?;
-    let id: skiff_image::digest::Digest = c
-        .image_id
-        .parse()
-        .map_err(|e| format!("image ID {}: {e}", c.image_id))?;
-    let mut lower = images.layer_dirs(&id).map_err(|e| e.to_string())?;
+/// Mount the image's layers (`lower` if the caller has them, else the
+/// image store's) with the container's upper layer on its rootfs.
+pub(crate) fn mount_rootfs(
+    paths: &Paths,
+    c: &Container,
+    dir: &Path,
+    lower: Option<Vec<PathBuf>>,
+) -> Result<(), String> {
+    let mut lower = match lower {
+        Some(l) => l,
+        None => {
+            let images =
+                skiff_image::service::Images::open(&paths.root).map_err(|e| e.to_string())?;
+            let id: skiff_image::digest::Digest = c
+                .image_id
+                .parse()
+                .map_err(|e| format!("image ID {}: {e}", c.image_id))?;
+            images.layer_dirs(&id).map_err(|e| e.to_string())?
+        }
+    };
+    skiff_runtime::log::timing("mount: layers listed");
     // The image's shared init layer holds the mount points it lacks, so a
     // container that writes nothing leaves its writable layer empty
     // (skiff_image::init_layer). Without one, the runtime makes them in the
@@ -44,6 +57,7 @@ pub(crate) fn mount_rootfs(paths: &Paths, c: &Container, dir: &Path) -> Result<(
     // a volatile mount that may have ended uncleanly is cleared first: a
     // `--rm` container whose supervisor was killed is still started or
     // copied from, as its content is only ever thrown away.
+    skiff_runtime::log::timing("mount: init layer");
     let volatile = c.host.auto_remove;
     if volatile {
         let _ = std::fs::remove_dir_all(dir.join("work/work/incompat"));

@@ -11,6 +11,14 @@
 //!   `detached`                      the client typed the detach keys
 //! A supervisor of protocol 1 starts with `started` and does not fork.
 //!
+//! **Prepared start** (`skiff __supervise ROOT RUNROOT ID prepared`,
+//! spawned by `run` before container ID exists): fd 4 is a unix seqpacket
+//! socket instead of the start lock. The supervisor says its first status
+//! line, opens the store, and waits there for one message: the container's
+//! ID again, then optionally the image's layer directories, topmost first,
+//! each after a NUL byte, with the start lock attached (SCM_RIGHTS). The
+//! socket's end without a message makes it exit, having done nothing.
+//!
 //! **Attach socket** (`<runroot>/attach/<id12>.sock`, listened on before the
 //! container starts): a client sends one request line and gets:
 //!   `attach 1 stdin=0|1 [keys=K]`   the output: raw bytes with a pty, else
@@ -37,6 +45,9 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// This skiff's supervisor protocol.
 pub const VERSION: u32 = 2;
+
+/// The last argument of a prepared supervisor, which waits for its start.
+pub const PREPARED: &str = "prepared";
 
 /// The first status line of a supervisor of this version.
 pub fn hello(pid: i32) -> String {

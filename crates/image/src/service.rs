@@ -366,12 +366,17 @@ impl Images {
             .get(id)?
             .ok_or_else(|| ImagesError::NoSuchImage(id.to_string()))?;
         let (_, config) = self.load(&rec)?;
+        Ok(self.layer_dirs_of(&config))
+    }
+
+    /// [`layer_dirs`](Self::layer_dirs) of an image whose config is loaded.
+    pub fn layer_dirs_of(&self, config: &ImageConfig) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = chain_ids(&config.rootfs.diff_ids)
             .iter()
             .map(|c| self.snapshots.path(c))
             .collect();
         dirs.reverse();
-        Ok(dirs)
+        dirs
     }
 
     /// `image inspect`: Docker's JSON shape for the fields that apply.

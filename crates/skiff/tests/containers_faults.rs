@@ -121,9 +121,10 @@ fn runs_killed_at_random_points_leave_a_store_that_works() {
             .unwrap()
             .contains(e.root.to_str().unwrap())
     });
+    // (Removed containers' directories kept for reuse, in `#spare`, aside.)
     e.until(5, "no container directories left", || {
         std::fs::read_dir(e.root.join("containers"))
-            .map(|d| d.count() == 0)
+            .map(|d| d.flatten().all(|d| d.file_name() == "#spare"))
             .unwrap_or(true)
     });
 }
@@ -203,6 +204,56 @@ fn rm_f_removes_a_container_whose_supervisor_is_stuck() {
 }
 
 /// Processes whose command line holds all of `words` (NUL-separated args).
+/// `run` spawns the container's supervisor before it makes the container;
+/// a run that fails to make it (a name in use, no such image, a bad
+/// setting) leaves that supervisor gone by the time it returns, and the
+/// container that did start shows its ID in its supervisor's command line.
+#[test]
+fn a_run_that_fails_leaves_no_supervisor_behind() {
+    let e = Env::new();
+    let root = e.root.display().to_string();
+    let id = e.ok(&["run", "-d", "--name", "taken", "bb", "sleep", "60"]);
+    let init: i32 = e.inspect("taken", "{{.State.Pid}}").parse().unwrap();
+    let supervisors = || -> Vec<i32> {
+        pids_with(&["__supervise", &root])
+            .into_iter()
+            .filter(|&p| p != init)
+            .collect()
+    };
+    assert_eq!(
+        supervisors(),
+        pids_with(&["__supervise", id.trim()])
+            .into_iter()
+            .filter(|&p| p != init)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(supervisors().len(), 1);
+    for bad in [
+        &["run", "--name", "taken", "bb", "true"][..],
+        &[
+            "run",
+            "--rm",
+            "-d",
+            "--name",
+            "other",
+            "NOT-A-REFERENCE",
+            "true",
+        ],
+        &["run", "--rm", "--memory", "1k", "bb", "true"],
+    ] {
+        let t = Instant::now();
+        let o = e.run(bad);
+        assert_eq!(o.status.code(), Some(125), "{bad:?}: {}", text(&o.stderr));
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "{bad:?}: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(supervisors().len(), 1, "after {bad:?}");
+    }
+    e.ok(&["rm", "-f", "taken"]);
+}
+
 fn pids_with(words: &[&str]) -> Vec<i32> {
     let mut out = Vec::new();
     for d in std::fs::read_dir("/proc").unwrap().flatten() {

@@ -33,6 +33,9 @@ pub struct CreateOptions {
     /// `--expose`: `80/tcp`.
     pub expose: Vec<String>,
     pub host: HostConfig,
+    /// The new container's ID, as a prepared supervisor was spawned for
+    /// it ([`crate::container::Prepared::id`]); None: a new one.
+    pub id: Option<String>,
 }
 
 /// The json-file driver's options (`--log-opt`, the API's
@@ -198,6 +201,7 @@ impl Engine {
             .map_err(skiff_image::service::ImagesError::from)?
             .ok_or_else(|| skiff_image::service::ImagesError::NoSuchImage(o.image.clone()))?;
         let (_, icfg) = images.load(&rec)?;
+        let lower = images.layer_dirs_of(&icfg);
         let ic = icfg.config.clone().unwrap_or_default();
         let name = match &o.name {
             Some(n) => crate::names::check_name(n).map_err(Error::Invalid)?,
@@ -346,7 +350,10 @@ impl Engine {
             (!h.test.is_empty() || h != HealthConfig::default()).then_some(h)
         };
         let c = Container {
-            id: crate::names::new_id(),
+            id: match &o.id {
+                Some(id) => fresh_id(self, id)?,
+                None => crate::names::new_id(),
+            },
             name,
             created: now(),
             image_id: image_id.to_string(),
@@ -401,7 +408,10 @@ impl Engine {
         let dir = self.paths.container_dir(&c.id);
         if let Err(e) = self.paths.make_container_dir(&c.id) {
             undo_volumes(self, &made);
-            let _ = self.paths.remove_container_dir(&c.id, true);
+            // (A directory that was there is not ours to remove.)
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                let _ = self.paths.remove_container_dir(&c.id, true);
+            }
             return Err(io_err("creating", &dir)(e));
         }
         let mut tries = 0;
@@ -438,9 +448,20 @@ impl Engine {
             }
         }
         self.event(&c, "create", &[]);
+        *self.created_layers.lock().expect("created layers") = Some((c.id.clone(), lower));
         timing("engine create: recorded");
         Ok(c)
     }
+}
+
+/// `id`, given for a new container: an ID as the engine makes them, and
+/// no container's.
+fn fresh_id(e: &Engine, id: &str) -> Result<String> {
+    let well_formed = id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !well_formed || e.store.get(id)?.is_some() {
+        return Err(Error::Invalid(format!("not a new container ID: {id}")));
+    }
+    Ok(id.to_string())
 }
 
 /// Whether `h` asks for something this host cannot honour.

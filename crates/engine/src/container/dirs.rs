@@ -38,7 +38,8 @@ impl Paths {
     }
 
     /// Make the directory of new container `id` (with its empty `upper`,
-    /// `work` and `rootfs`): a spare one, else a new one.
+    /// `work` and `rootfs`): a spare one, else a new one; AlreadyExists if
+    /// it is there.
     pub(crate) fn make_container_dir(&self, id: &str) -> std::io::Result<PathBuf> {
         let dir = self.container_dir(id);
         if let Ok(rd) = std::fs::read_dir(self.spare_dir()) {
@@ -47,12 +48,15 @@ impl Paths {
                     Ok(()) => return Ok(dir),
                     // Taken by another create meanwhile.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
                     Err(_) => break,
                 }
             }
         }
+        std::fs::create_dir_all(self.root.join("containers"))?;
+        std::fs::create_dir(&dir)?;
         for sub in SKELETON {
-            std::fs::create_dir_all(dir.join(sub))?;
+            std::fs::create_dir(dir.join(sub))?;
         }
         Ok(dir)
     }

@@ -113,95 +113,198 @@ impl StatusPipe {
     }
 }
 
+/// A supervisor spawned ahead of the container it will run (see
+/// [`Engine::prepare_start`]): it opens the store while the caller creates
+/// the container, then waits for [`Engine::start_prepared`] to hand it the
+/// container's ID and start lock. Dropped unused, it exits.
+pub struct Prepared {
+    /// The ID the container is to have (the supervisor shows it in its
+    /// command line from the start).
+    id: String,
+    /// Ours of the socket the supervisor waits on.
+    sock: OwnedFd,
+    /// Taken by the start; left, the supervisor is waited for on drop.
+    status: Option<std::fs::File>,
+    attached: bool,
+    /// The process spawned, which forks the supervisor and exits: reaped
+    /// later, so that the caller goes on at once.
+    spawned: std::process::Child,
+}
+
+impl Prepared {
+    /// The ID to create the container with ([`CreateOptions::id`](super::CreateOptions::id)).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for Prepared {
+    /// Unused (the container was not made): the supervisor sees the
+    /// socket's end and exits; we wait for that (its status pipe's end), so
+    /// that a failed `run` leaves no process behind when it returns.
+    fn drop(&mut self) {
+        let _ = self.spawned.wait();
+        let Some(status) = self.status.take() else {
+            return;
+        };
+        let _ = nix::sys::socket::shutdown(self.sock.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+        let mut p = libc::pollfd {
+            fd: status.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut buf = [0u8; 256];
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            // SAFETY: poll on one valid pollfd.
+            let r = unsafe { libc::poll(&mut p, 1, left.as_millis() as libc::c_int) };
+            if r == 0 {
+                break;
+            }
+            // SAFETY: read into a live buffer of its length.
+            let n = unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n == 0
+                || (n < 0
+                    && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted)
+            {
+                break;
+            }
+        }
+    }
+}
+
 impl Engine {
     /// `start`: spawn the container's supervisor, which mounts its rootfs,
     /// creates and starts it; returns once it runs.
     pub fn start(&self, what: &str, attach: Option<Attach>) -> Result<Started> {
-        let c = self.find(what)?;
-        let dir = self.paths.container_dir(&c.id);
+        self.start_with(what, Launch::Spawn(attach))
+    }
+
+    /// Spawn the supervisor of a container about to be created (`run`) in
+    /// the store at `root` and `runroot`, so that its process start and
+    /// store opening overlap the caller's: the container is created with
+    /// [`Prepared::id`] and started with [`Engine::start_prepared`]. With
+    /// two CPUs, that takes the supervisor's start (~2 ms) off the run's
+    /// path. Called before the engine is opened, for the same reason.
+    pub fn prepare_start(root: &Path, runroot: &Path, attach: Option<Attach>) -> Result<Prepared> {
+        let paths = crate::Paths {
+            root: root.to_path_buf(),
+            runroot: runroot.to_path_buf(),
+        };
+        let exe = crate::supervisor_exe()?;
+        let (ours, theirs) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| io_err("making a socket pair", Path::new("-"))(e.into()))?;
+        let attached = attach.is_some();
+        let id = crate::names::new_id();
+        let (status, spawned) = spawn_supervisor(&paths, &exe, &id, true, attach, theirs)?;
+        Ok(Prepared {
+            id,
+            sock: ours,
+            status: Some(status),
+            attached,
+            spawned,
+        })
+    }
+
+    /// [`Engine::start`] by the supervisor `p` spawned before.
+    pub fn start_prepared(&self, what: &str, p: Prepared) -> Result<Started> {
+        self.start_with(what, Launch::Prepared(p))
+    }
+
+    fn start_with(&self, what: &str, launch: Launch) -> Result<Started> {
         let check = |c: &Container| match c.state.status {
             Status::Running | Status::Restarting => Err(Error::AlreadyRunning(c.id.clone())),
             Status::Paused => Err(Error::Paused(c.id.clone())),
             _ => Ok(()),
         };
-        check(&c)?;
-        // One supervisor per container: the lock goes to the one we spawn.
-        self.settle(&c);
+        // A prepared start is of the container just made for it (checked
+        // below, once locked): nothing to look up or wait for first.
+        let id = match &launch {
+            Launch::Prepared(p) if p.id == what => p.id.clone(),
+            _ => {
+                let c = self.find(what)?;
+                check(&c)?;
+                // One supervisor per container: the lock goes to the one we
+                // spawn.
+                self.settle(&c);
+                c.id
+            }
+        };
+        let dir = self.paths.container_dir(&id);
         let mut lock = crate::startlock::acquire(&dir).map_err(io_err("locking", &dir))?;
         if lock.is_none() && crate::startlock::holder(&dir) == crate::startlock::Holder::None {
             // A created init that outlived its supervisor holds it.
-            self.cleanup_runtime(&c);
+            self.cleanup_runtime(&self.find(&id)?);
             lock = crate::startlock::acquire(&dir).map_err(io_err("locking", &dir))?;
         }
         let Some(lock) = lock else {
-            return Err(Error::AlreadyRunning(c.id));
+            return Err(Error::AlreadyRunning(id));
         };
+        timing("engine start: locked");
         // What another start did before we held the lock.
-        let c = self.find(&c.id)?;
+        let c = self.find(&id)?;
         check(&c)?;
-        // Above the fds the child's pre_exec writes to.
-        let high = nix::fcntl::fcntl(&lock, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(5))
-            .map_err(|e| io_err("locking", &dir)(e.into()))?;
-        drop(lock);
-        // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
-        let lock = unsafe { OwnedFd::from_raw_fd(high) };
-        // Streams a client attached before the start.
-        let pending = self
-            .pending_attach
-            .lock()
-            .expect("pending attaches")
-            .remove(&c.id);
-        let attach = attach.or(pending);
-        if attach.is_some() {
-            self.event(&c, "attach", &[]);
-        }
-        let (rfd, wfd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| io_err("making a pipe", Path::new("-"))(e.into()))?;
-        let mut cmd = Command::new(&self.supervisor_exe);
-        cmd.arg("__supervise")
-            .arg(&self.paths.root)
-            .arg(&self.paths.runroot)
-            .arg(&c.id)
-            .env("GLIBC_TUNABLES", supervisor_tunables());
-        match attach {
-            Some(a) => {
-                if let Some(k) = &a.detach_keys {
-                    cmd.env("SKIFF_DETACH_KEYS", k);
+        let file = match launch {
+            Launch::Spawn(attach) => {
+                // Streams a client attached before the start.
+                let pending = self
+                    .pending_attach
+                    .lock()
+                    .expect("pending attaches")
+                    .remove(&c.id);
+                let attach = attach.or(pending);
+                if attach.is_some() {
+                    self.event(&c, "attach", &[]);
                 }
-                cmd.stdin(a.stdin.map(Stdio::from).unwrap_or_else(Stdio::null))
-                    .stdout(Stdio::from(a.stdout))
-                    .stderr(Stdio::from(a.stderr));
+                let (status, mut spawned) = spawn_supervisor(
+                    &self.paths,
+                    &self.supervisor_exe,
+                    &c.id,
+                    false,
+                    attach,
+                    OwnedFd::from(lock),
+                )?;
+                // It forks the supervisor and exits at once: reaped here, so
+                // no zombie is left in a long-lived caller.
+                let _ = spawned.wait();
+                status
             }
-            None => {
-                cmd.stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null());
-            }
-        }
-        let w = wfd.as_raw_fd();
-        let l = lock.as_raw_fd();
-        // SAFETY: between fork and exec only dup2 (async-signal-safe) runs.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(move || {
-                if libc::dup2(w, 3) < 0 || libc::dup2(l, 4) < 0 {
-                    return Err(std::io::Error::last_os_error());
+            Launch::Prepared(mut p) => {
+                if p.id != c.id {
+                    return Err(Error::Invalid(format!(
+                        "container {} was not created for the supervisor prepared for {}",
+                        c.id, p.id
+                    )));
                 }
-                Ok(())
-            });
-        }
-        timing("engine start: spawning the supervisor");
-        let mut child = cmd
-            .spawn()
-            .map_err(io_err("starting the supervisor", &self.supervisor_exe))?;
-        drop(wfd);
-        // The supervisor's copy holds the lock now.
-        drop(lock);
-        // The process spawned forks the supervisor and exits at once: reaped
-        // here, so no zombie is left in a long-lived caller.
-        let _ = child.wait();
+                if p.attached {
+                    self.event(&c, "attach", &[]);
+                }
+                use std::os::fd::AsFd;
+                // The ID, and the image's layers if we just made it.
+                let mut msg = c.id.clone().into_bytes();
+                let made = self.created_layers.lock().expect("created layers").take();
+                if let Some((_, lower)) = made.filter(|(id, _)| *id == c.id) {
+                    for l in lower {
+                        msg.push(0);
+                        msg.extend_from_slice(l.as_os_str().as_encoded_bytes());
+                    }
+                }
+                // Should it be gone (it could not open the store), its
+                // status says why.
+                let _ = crate::protocol::send_with_fds(p.sock.as_fd(), &msg, &[lock.as_raw_fd()]);
+                // The supervisor's copy holds the lock now.
+                drop(lock);
+                timing("engine start: supervisor told");
+                p.status.take().expect("a prepared supervisor's status")
+            }
+        };
         let mut status = StatusPipe {
-            file: std::fs::File::from(rfd),
+            file,
             buf: Vec::new(),
             supervisor: None,
             eof: false,
@@ -252,6 +355,78 @@ impl Engine {
             },
         })
     }
+}
+
+/// Spawn `skiff-supervisor __supervise ROOT RUNROOT ID [prepared]`
+/// with `fd4` (the start lock, or the socket a prepared one waits on)
+/// as its fd 4 and the write end of its status pipe as fd 3; returns the
+/// read end and the process spawned, for the caller to reap (it exits
+/// once it forked the supervisor).
+fn spawn_supervisor(
+    paths: &crate::Paths,
+    exe: &Path,
+    id: &str,
+    prepared: bool,
+    attach: Option<Attach>,
+    fd4: OwnedFd,
+) -> Result<(std::fs::File, std::process::Child)> {
+    // Above the fds the child's pre_exec writes to.
+    let high = nix::fcntl::fcntl(&fd4, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(5))
+        .map_err(|e| io_err("passing the start lock", Path::new("-"))(e.into()))?;
+    drop(fd4);
+    // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
+    let fd4 = unsafe { OwnedFd::from_raw_fd(high) };
+    let (rfd, wfd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| io_err("making a pipe", Path::new("-"))(e.into()))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("__supervise")
+        .arg(&paths.root)
+        .arg(&paths.runroot)
+        .arg(id)
+        .args(prepared.then_some(crate::protocol::PREPARED))
+        .env("GLIBC_TUNABLES", supervisor_tunables());
+    match attach {
+        Some(a) => {
+            if let Some(k) = &a.detach_keys {
+                cmd.env("SKIFF_DETACH_KEYS", k);
+            }
+            cmd.stdin(a.stdin.map(Stdio::from).unwrap_or_else(Stdio::null))
+                .stdout(Stdio::from(a.stdout))
+                .stderr(Stdio::from(a.stderr));
+        }
+        None => {
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+        }
+    }
+    let w = wfd.as_raw_fd();
+    let l = fd4.as_raw_fd();
+    // SAFETY: between fork and exec only dup2 (async-signal-safe) runs.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            if libc::dup2(w, 3) < 0 || libc::dup2(l, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    timing("engine start: spawning the supervisor");
+    let child = cmd
+        .spawn()
+        .map_err(io_err("starting the supervisor", exe))?;
+    drop(wfd);
+    drop(fd4);
+    Ok((std::fs::File::from(rfd), child))
+}
+
+/// How `start_with` gets its supervisor.
+enum Launch {
+    /// Spawned now, with a client's streams if one is attached.
+    Spawn(Option<Attach>),
+    /// Spawned before and waiting for the container.
+    Prepared(Prepared),
 }
 
 /// The C library's allocator settings for a supervisor: no per-thread cache

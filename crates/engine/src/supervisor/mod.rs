@@ -27,7 +27,7 @@ mod sink;
 use crate::model::{Container, Status};
 use crate::Engine;
 use std::io::Write;
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -36,9 +36,13 @@ use skiff_runtime::log::timing;
 /// Entry point; returns the process exit status.
 pub fn main(args: &[String]) -> i32 {
     timing("supervisor: main");
-    let [root, runroot, id] = args else {
-        eprintln!("usage: skiff __supervise ROOT RUNROOT ID");
-        return 2;
+    let (root, runroot, id, prepared) = match args {
+        [root, runroot, id] => (root, runroot, id, false),
+        [root, runroot, id, p] if p == crate::protocol::PREPARED => (root, runroot, id, true),
+        _ => {
+            eprintln!("usage: skiff __supervise ROOT RUNROOT ID [prepared]");
+            return 2;
+        }
     };
     // Away from the process that was started, which exits now (its starter
     // reaps it): init adopts us. Single-threaded here, so forking is safe.
@@ -57,27 +61,38 @@ pub fn main(args: &[String]) -> i32 {
     unsafe { libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC) };
     let me = std::process::id() as i32;
     let _ = writeln!(status, "{}", crate::protocol::hello(me));
-    // Fd 4: the container's start lock, held until its last exit is recorded.
-    // SAFETY: F_GETFD only reads fd 4's flags.
-    let lock = (unsafe { libc::fcntl(4, libc::F_GETFD) } >= 0).then(|| {
+    // Fd 4: the container's start lock, held until its last exit is
+    // recorded; for a prepared supervisor, the socket it comes on.
+    // SAFETY: setting FD_CLOEXEC on fd 4, ours if it is open (fails if not).
+    let fd4 = (unsafe { libc::fcntl(4, libc::F_SETFD, libc::FD_CLOEXEC) } >= 0).then(|| {
         // SAFETY: the starter handed fd 4 to us; nothing else here owns it.
-        let mut f = unsafe { std::fs::File::from_raw_fd(4) };
-        // SAFETY: setting FD_CLOEXEC on our own fd.
-        unsafe { libc::fcntl(4, libc::F_SETFD, libc::FD_CLOEXEC) };
-        let start = skiff_runtime::state::proc_stat(me).map_or(0, |s| s.0);
-        let _ = crate::startlock::record(&mut f, me, start);
-        f
+        unsafe { OwnedFd::from_raw_fd(4) }
     });
     let mut sup = Supervisor {
         status: Some(status),
         attached: true,
-        lock,
+        lock: None,
+        lower: None,
     };
-    let code = sup.run(Path::new(root), Path::new(runroot), id);
+    let code = if prepared {
+        sup.run_prepared(Path::new(root), Path::new(runroot), id, fd4)
+    } else {
+        sup.lock = fd4.map(take_lock);
+        sup.run(Path::new(root), Path::new(runroot), id)
+    };
     code.unwrap_or_else(|(code, msg)| {
         sup.say(&format!("error {code} {msg}"));
         1
     })
+}
+
+/// The container's start lock, recorded as ours.
+fn take_lock(fd: OwnedFd) -> std::fs::File {
+    let mut f = std::fs::File::from(fd);
+    let me = std::process::id() as i32;
+    let start = skiff_runtime::state::proc_stat(me).map_or(0, |s| s.0);
+    let _ = crate::startlock::record(&mut f, me, start);
+    f
 }
 
 struct Supervisor {
@@ -87,6 +102,9 @@ struct Supervisor {
     /// The container's start lock (see `startlock`): held while the
     /// container is started, runs or restarts.
     lock: Option<std::fs::File>,
+    /// The image's layer directories, if the starter gave them: for the
+    /// first mount of the rootfs.
+    lower: Option<Vec<std::path::PathBuf>>,
 }
 
 type Fail = (i32, String);
@@ -123,20 +141,76 @@ impl Supervisor {
         }
     }
 
-    fn run(&mut self, root: &Path, runroot: &Path, id: &str) -> Result<i32, Fail> {
+    fn begin(&mut self, root: &Path, runroot: &Path) -> Result<Engine, Fail> {
         timing("supervisor: begin");
         // Own session: a ^C meant for the starter is not for us.
         let _ = nix::unistd::setsid();
         // SAFETY: setting SIGPIPE to ignored has no preconditions.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-        let engine = Engine::open(root, runroot).map_err(|e| (125, e.to_string()))?;
+        Engine::open(root, runroot).map_err(|e| (125, e.to_string()))
+    }
+
+    fn run(&mut self, root: &Path, runroot: &Path, id: &str) -> Result<i32, Fail> {
+        let engine = self.begin(root, runroot)?;
+        self.supervise(&engine, id)
+    }
+
+    /// A prepared supervisor (see `protocol`): the store opened while the
+    /// container is made, then told it and given its lock on `sock`; gone
+    /// quietly if the socket ends first.
+    fn run_prepared(
+        &mut self,
+        root: &Path,
+        runroot: &Path,
+        id: &str,
+        sock: Option<OwnedFd>,
+    ) -> Result<i32, Fail> {
+        let engine = self.begin(root, runroot)?;
+        timing("supervisor: waiting");
+        let sock = sock.ok_or((125, "no socket to be told the container on".to_string()))?;
+        let mut buf = vec![0u8; 64 << 10];
+        let (n, mut fds) = loop {
+            match crate::protocol::recv_with_fds(
+                sock.as_fd(),
+                &mut buf,
+                nix::sys::socket::MsgFlags::empty(),
+            ) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r.map_err(|e| (125, format!("waiting for the container: {e}")))?,
+            }
+        };
+        if n == 0 {
+            // The starter gave up (the container was not made).
+            self.status = None;
+            return Ok(0);
+        }
+        drop(sock);
+        timing("supervisor: told");
+        let mut parts = buf[..n].split(|&b| b == 0);
+        if parts.next() != Some(id.as_bytes()) {
+            return Err((125, "told of another container than its own".to_string()));
+        }
+        use std::os::unix::ffi::OsStrExt;
+        let lower: Vec<std::path::PathBuf> = parts
+            .map(|p| std::ffi::OsStr::from_bytes(p).into())
+            .collect();
+        self.lower = (!lower.is_empty()).then_some(lower);
+        let lock = fds
+            .pop()
+            .ok_or((125, "the container came without its lock".to_string()))?;
+        self.lock = Some(take_lock(lock));
+        self.supervise(&engine, id)
+    }
+
+    /// Run container `id` (its lock held) until it is done.
+    fn supervise(&mut self, engine: &Engine, id: &str) -> Result<i32, Fail> {
         let mut c = engine.store.find(id).map_err(|e| (125, e.to_string()))?;
         timing("supervisor: store opened");
         let mut first = true;
         let mut backoff = Duration::from_millis(100);
         loop {
             let started = Instant::now();
-            let code = match self.run_once(&engine, &mut c, first) {
+            let code = match self.run_once(engine, &mut c, first) {
                 Ok(code) => code,
                 Err((code, msg)) => {
                     let _ = engine.store.update_state(&c.id, |s| {
@@ -161,7 +235,7 @@ impl Supervisor {
                 }
             };
             first = false;
-            if !self.restarts(&engine, &c, code) {
+            if !self.restarts(engine, &c, code) {
                 // (With --rm, run_once removed the container and reported.)
                 self.finished(code);
                 return Ok(0);

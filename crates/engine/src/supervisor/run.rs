@@ -40,7 +40,7 @@ impl Supervisor {
         let rootfs = dir.join("rootfs");
         unmount(&rootfs);
         let _ = skiff_runtime::container::delete(&paths.runtime_root(), &c.id, true);
-        mount_rootfs(paths, c, &dir).map_err(fail(125))?;
+        mount_rootfs(paths, c, &dir, self.lower.take()).map_err(fail(125))?;
         timing("supervisor: rootfs mounted");
         // `--network|--ipc|--pid container:X` join X's namespace (X must
         // run).

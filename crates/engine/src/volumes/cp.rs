@@ -106,7 +106,7 @@ impl Engine {
             if let Some(_lock) =
                 crate::startlock::acquire(&dir).map_err(crate::io_err("locking", &dir))?
             {
-                crate::mount::mount_rootfs(&self.paths, &c, &dir).map_err(Error::Internal)?;
+                crate::mount::mount_rootfs(&self.paths, &c, &dir, None).map_err(Error::Internal)?;
                 let r = f(&rootfs);
                 crate::mount::unmount(&rootfs);
                 return r;

@@ -18,7 +18,7 @@ fn main() {
     } else if argv.get(1).map(String::as_str) == Some("__run-bundle") {
         skiff_engine::build::run_bundle_main(&argv[2..])
     } else {
-        eprintln!("usage: skiff-supervisor __supervise ROOT RUNROOT ID");
+        eprintln!("usage: skiff-supervisor __supervise ROOT RUNROOT ID [prepared]");
         2
     };
     std::process::exit(code);

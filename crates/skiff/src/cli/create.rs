@@ -420,6 +420,7 @@ pub(super) fn create_options(a: &CreateArgs) -> std::result::Result<CreateOption
         network_aliases,
         expose,
         host,
+        id: None,
     })
 }
 

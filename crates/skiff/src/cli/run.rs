@@ -38,19 +38,11 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
     if !a.detach {
         require_tty(a.create.tty, a.create.interactive)?;
     }
-    let o = create_options(&a.create).map_err(bad_flag("run"))?;
+    let mut o = create_options(&a.create).map_err(bad_flag("run"))?;
     // Docker reads the keys only when it attaches.
     if !a.detach {
         check_detach_keys(&a.detach_keys, 125, "skiff: ")?;
     }
-    let e = open(root, runroot)?;
-    let c = create_pulling(&e, &o).map_err(|err| Failure {
-        code: exit_code(&err),
-        msg: format!(
-            "skiff: Error response from daemon: {}\nSee 'skiff run --help'.",
-            period(&err.to_string())
-        ),
-    })?;
     let attach = if a.detach {
         None
     } else {
@@ -65,6 +57,25 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
             detach_keys: a.detach_keys.clone(),
         })
     };
+    // The supervisor starts while the store is opened and the container
+    // made, under the ID it is made with (it waits for the start).
+    let prepared =
+        skiff_engine::Engine::prepare_start(root, runroot, attach).map_err(|err| Failure {
+            code: exit_code(&err),
+            msg: format!(
+                "skiff: Error response from daemon: {}",
+                period(&err.to_string())
+            ),
+        })?;
+    let e = open(root, runroot)?;
+    o.id = Some(prepared.id().to_string());
+    let c = create_pulling(&e, &o).map_err(|err| Failure {
+        code: exit_code(&err),
+        msg: format!(
+            "skiff: Error response from daemon: {}\nSee 'skiff run --help'.",
+            period(&err.to_string())
+        ),
+    })?;
     // With -it on a terminal, keystrokes go to the container as typed (set
     // before the container can print anything).
     let raw = (a.create.tty && a.create.interactive && !a.detach)
@@ -79,7 +90,7 @@ pub fn run(root: &Path, runroot: &Path, a: RunArgs) -> Result {
     // same way): a change before the watch below begins is caught by the
     // watch's periodic comparison against it.
     let initial_size = skiff_engine::tty::terminal_size(1);
-    let started = e.start(&c.id, attach).map_err(|err| Failure {
+    let started = e.start_prepared(&c.id, prepared).map_err(|err| Failure {
         code: exit_code(&err),
         msg: format!(
             "skiff: Error response from daemon: {}",
