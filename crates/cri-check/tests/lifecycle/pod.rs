@@ -500,10 +500,20 @@ pub fn stop_right_after_exit(env: &Env, handler: &str) -> R<()> {
     let mut s = attach(env, &id)?;
     s.send_stdin(b"bye\n")?;
     s.finish(Duration::from_secs(10))?;
-    cri.block(cri.rs().stop_pod_sandbox(api::StopPodSandboxRequest {
-        pod_sandbox_id: pod.clone(),
-    }))
-    .map_err(st("StopPodSandbox right after the container's exit"))?;
+    // Kubelet tries again on its next sync when a stop fails, and so do
+    // we, once: containerd may tear down the container's shim for the
+    // exit (its Delete, then the shim's shutdown) while the stop's kill
+    // talks to it, and fail that kill with "ttrpc: closed"; its next stop
+    // finds the container exited. What must not happen is a pod that
+    // cannot be stopped.
+    let stop = || {
+        cri.block(cri.rs().stop_pod_sandbox(api::StopPodSandboxRequest {
+            pod_sandbox_id: pod.clone(),
+        }))
+    };
+    stop()
+        .or_else(|_| stop())
+        .map_err(st("StopPodSandbox right after the container's exit"))?;
     let s = container_status(cri, &id)?.status.ok_or("no status")?;
     ensure!(
         s.state == api::ContainerState::ContainerExited as i32 && s.exit_code == 0,
