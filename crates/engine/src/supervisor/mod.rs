@@ -27,7 +27,7 @@ mod sink;
 use crate::model::{Container, Status};
 use crate::Engine;
 use std::io::Write;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -168,7 +168,20 @@ impl Supervisor {
         let engine = self.begin(root, runroot)?;
         timing("supervisor: waiting");
         let sock = sock.ok_or((125, "no socket to be told the container on".to_string()))?;
-        let mut buf = vec![0u8; 64 << 10];
+        // The message's size first (a seqpacket's whole length, the
+        // message left queued): a buffer of just that, as the heap this
+        // leaves stays with an idle supervisor.
+        let size = loop {
+            match nix::sys::socket::recv(
+                sock.as_raw_fd(),
+                &mut [0u8; 1],
+                nix::sys::socket::MsgFlags::MSG_PEEK | nix::sys::socket::MsgFlags::MSG_TRUNC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => break r.map_err(|e| (125, format!("waiting for the container: {e}")))?,
+            }
+        };
+        let mut buf = vec![0u8; size.max(1)];
         let (n, mut fds) = loop {
             match crate::protocol::recv_with_fds(
                 sock.as_fd(),
