@@ -29,7 +29,7 @@ tier "unit tests" cargo test --workspace --lib --bins -q
 tier "runtime and image integration tests" cargo test -p skiff -q --test lifecycle --test bad_input --test isolation --test namespaces --test cgroup_v2 --test images_cli --test pull_cli
 tier "network tests (netlink, DNS, bridges, ports, names)" bash -c "cargo test -q -p skiff-net --tests && cargo test -q -p skiff --test network"
 tier "engine facade tests (one Engine, many threads)" cargo test -p skiff-engine -q --test facade
-tier "container engine tests" cargo test -p skiff -q --test containers --test containers_files --test containers_supervisor --test containers_terminal --test containers_faults
+tier "container engine tests" cargo test -p skiff -q --test containers --test containers_exec --test containers_files --test containers_supervisor --test containers_terminal --test containers_faults
 tier "build tests (Dockerfiles, the build cache)" cargo test -p skiff -q --test build --test build_bad_input --test build_cache_io --test build_mounts
 tier "build parity (the same Dockerfiles built by Docker 20.10)" cargo test -p skiff -q --test build_parity
 tier "docker parity scenarios (skiff vs Docker 20.10)" cargo test -p skiff -q --test docker_parity
