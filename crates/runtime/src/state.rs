@@ -271,6 +271,17 @@ pub fn proc_stat(pid: i32) -> Option<(u64, u8)> {
     Some((start, state))
 }
 
+/// The parent of `pid` (field 4 of /proc/PID/stat).
+pub fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// Is `pid` the same live (not zombie) process that started at `start`?
 pub fn process_alive(pid: i32, start: u64) -> bool {
     match proc_stat(pid) {

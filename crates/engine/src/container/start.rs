@@ -222,11 +222,17 @@ impl Engine {
             Status::Paused => Err(Error::Paused(c.id.clone())),
             _ => Ok(()),
         };
-        // A prepared start is of the container just made for it (checked
-        // below, once locked): nothing to look up or wait for first.
+        // A prepared start is of the container just made for it (its state
+        // checked below, once locked): nothing to look up or wait for first.
         let id = match &launch {
-            Launch::Prepared(p) if p.id == what => p.id.clone(),
-            _ => {
+            Launch::Prepared(p) if p.id != what => {
+                return Err(Error::Invalid(format!(
+                    "container {what} was not created for the supervisor prepared for {}",
+                    p.id
+                )))
+            }
+            Launch::Prepared(p) => p.id.clone(),
+            Launch::Spawn(_) => {
                 let c = self.find(what)?;
                 check(&c)?;
                 // One supervisor per container: the lock goes to the one we
@@ -275,12 +281,6 @@ impl Engine {
                 status
             }
             Launch::Prepared(mut p) => {
-                if p.id != c.id {
-                    return Err(Error::Invalid(format!(
-                        "container {} was not created for the supervisor prepared for {}",
-                        c.id, p.id
-                    )));
-                }
                 if p.attached {
                     self.event(&c, "attach", &[]);
                 }

@@ -66,7 +66,7 @@ impl Drop for Cleanup<'_> {
             // the cgroup; others that share the cgroup are left alone.
             let me = std::process::id() as i32;
             for pid in cg.pids().unwrap_or_default() {
-                if parent_of(pid) != Some(me) {
+                if state::parent_of(pid) != Some(me) {
                     continue;
                 }
                 // SAFETY: kill and reap a child of ours.
@@ -89,17 +89,6 @@ impl Cleanup<'_> {
         self.cgroup = None;
         self.pids.clear();
     }
-}
-
-/// The parent of `pid` (field 4 of /proc/PID/stat).
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// Does `chan` have a message (or its end) within `ms` milliseconds?

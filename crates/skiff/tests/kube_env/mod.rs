@@ -240,7 +240,10 @@ impl Kube {
         // A serve's child between its fork and its exec (an `nft` the
         // services controller runs) shows the serve's command line: not a
         // serve.
-        let parents: Vec<Option<i32>> = found.iter().map(|&p| parent(p)).collect();
+        let parents: Vec<Option<i32>> = found
+            .iter()
+            .map(|&p| skiff_runtime::state::parent_of(p))
+            .collect();
         let serves = found.clone();
         found
             .into_iter()
@@ -297,15 +300,4 @@ impl Drop for Kube {
             let _ = nix::mount::umount2(Path::new(m), nix::mount::MntFlags::MNT_DETACH);
         }
     }
-}
-
-/// The parent of `pid` (field 4 of /proc/PID/stat).
-fn parent(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
