@@ -13,7 +13,7 @@
 
 use crate::proc::alive;
 use std::fs::File;
-use std::io::{Read, Seek, Write};
+use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -54,16 +54,29 @@ pub(crate) fn acquire(dir: &Path) -> std::io::Result<Option<File>> {
         Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) => return Ok(None),
         Err(e) => return Err(e),
     }
-    // Empty: "being started"; the supervisor writes its pid.
-    f.set_len(0)?;
+    // Blank: "being started"; the supervisor writes its pid.
+    put(&f, "")?;
     Ok(Some(f))
 }
 
 /// Record the supervisor holding the lock in the locked file.
 pub(crate) fn record(f: &mut File, pid: i32, start: u64) -> std::io::Result<()> {
-    f.set_len(0)?;
-    f.rewind()?;
-    write!(f, "{pid} {start}")
+    put(f, &format!("{pid} {start}"))
+}
+
+/// Width of the file's one record: a pid and a start time, padded with
+/// blanks.
+const RECORD: usize = 40;
+
+/// Overwrite the file's record in place with `text`, padded to `RECORD`
+/// bytes. Never shortened: on a file system mounted with `discard`, a
+/// truncation that frees the file's block waits for the disk, and this
+/// runs in every start.
+fn put(f: &File, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [b' '; RECORD];
+    buf[..text.len()].copy_from_slice(text.as_bytes());
+    f.write_all_at(&buf, 0)
 }
 
 /// Who holds the lock of the container whose directory is `dir`.

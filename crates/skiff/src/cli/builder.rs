@@ -5,6 +5,7 @@ use clap::Subcommand;
 use std::path::Path;
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum BuilderCmd {
     /// Remove build cache.
     Prune {

@@ -18,6 +18,7 @@ use super::Result;
 use std::path::Path;
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub enum ContainerCmd {
     /// List containers.
     #[command(alias = "ps", alias = "list")]

@@ -128,6 +128,7 @@ pub struct RmiArgs {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum ImageCmd {
     /// Show an image's details as JSON.
     Inspect {

@@ -8,6 +8,7 @@ use crate::output::format;
 use std::path::Path;
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub enum NetworkCmd {
     /// Create a network.
     Create {

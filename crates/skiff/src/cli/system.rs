@@ -39,6 +39,7 @@ pub fn container_prune(root: &Path, runroot: &Path, a: PruneArgs) -> Result {
 }
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub enum SystemCmd {
     /// Show skiff disk usage.
     Df,

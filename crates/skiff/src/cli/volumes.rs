@@ -6,6 +6,7 @@ use crate::output::format;
 use std::path::Path;
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub enum VolumeCmd {
     /// Create a volume.
     Create {

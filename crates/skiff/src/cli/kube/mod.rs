@@ -15,6 +15,7 @@ use skiff_kube::{Cluster, Error, Kind};
 use std::path::Path;
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub enum KubeCmd {
     /// Apply a configuration to a resource by file name or stdin.
     Apply(apply::ApplyArgs),

@@ -6,6 +6,7 @@ use skiff_kube::{Cluster, Kind};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub enum RolloutCmd {
     /// Show the status of the rollout (watching until it is done).
     Status {

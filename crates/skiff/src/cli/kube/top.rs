@@ -7,6 +7,7 @@ use skiff_kube::{Cluster, Kind, Object};
 use std::time::Duration;
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub enum TopCmd {
     /// The pods' CPU and memory.
     #[command(visible_aliases = ["pods", "po"])]
