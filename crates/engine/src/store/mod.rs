@@ -18,6 +18,7 @@ pub use objects::{Expect, ObjectKey, ObjectWrite, StoredObject};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -59,6 +60,28 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 const BUSY: Duration = Duration::from_secs(30);
 /// Idle connections kept for reuse; more are closed when given back.
 const IDLE: usize = 8;
+/// A commit that leaves the WAL this long (in pages) checkpoints it, as
+/// `wal_autocheckpoint` (skiff_image::sqlite::open) would.
+const AUTOCHECKPOINT: i32 = 100;
+
+/// How many pages the WAL held after this process's last commit (one
+/// count per process: a CLI, a supervisor or a server has one store; SQLite's
+/// hook is a plain function).
+static WAL_PAGES: AtomicI32 = AtomicI32::new(0);
+
+/// SQLite's hook after each commit (in place of `wal_autocheckpoint`'s,
+/// with the same bound): notes the WAL's length for
+/// [`Store::checkpoint_over`].
+fn after_commit(wal: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_PAGES.store(pages, Ordering::Relaxed);
+    if pages >= AUTOCHECKPOINT {
+        // As SQLite's own hook: a checkpoint that cannot finish now is
+        // tried again at the next commit.
+        let _ = wal.checkpoint();
+        WAL_PAGES.store(0, Ordering::Relaxed);
+    }
+    Ok(())
+}
 
 pub struct Store {
     path: PathBuf,
@@ -132,7 +155,30 @@ impl Store {
     }
 
     fn connect(&self) -> Result<Connection> {
-        skiff_image::sqlite::open(&self.path, BUSY, "").map_err(|e| self.err(e))
+        let conn = skiff_image::sqlite::open(&self.path, BUSY, "").map_err(|e| self.err(e))?;
+        conn.wal_hook(Some(after_commit));
+        Ok(conn)
+    }
+
+    /// Checkpoint the WAL and cut it to nothing if it held at least `pages`
+    /// pages after this process's last commit: for a moment when nobody
+    /// waits on this process (a supervisor once its client heard of the
+    /// exit, or going idle), so that the checkpoint a commit would
+    /// otherwise take on (see [`after_commit`]) seldom falls in a command's
+    /// or a start's time. Cut, not only checkpointed: the next process to
+    /// open the store after all others closed it would count the
+    /// checkpointed pages again, and its commits would reach the bound just
+    /// as soon. Waits at most a moment for other readers and writers.
+    pub(crate) fn checkpoint_over(&self, pages: i32) {
+        if WAL_PAGES.load(Ordering::Relaxed) < pages {
+            return;
+        }
+        if let Ok(conn) = self.conn() {
+            let _ = conn.busy_timeout(Duration::from_millis(100));
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            let _ = conn.busy_timeout(BUSY);
+            WAL_PAGES.store(0, Ordering::Relaxed);
+        }
     }
 
     /// Close the idle connections, and with them their SQLite caches: for a

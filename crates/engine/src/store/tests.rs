@@ -178,3 +178,26 @@ fn one_store_shared_by_threads_updates_atomically() {
     assert_eq!(s.get(&id).unwrap().unwrap().state.restart_count, 200);
     assert_eq!(s.events_after(0).unwrap().len(), 200);
 }
+
+#[test]
+fn a_quiet_checkpoint_leaves_an_empty_wal_and_a_short_one_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("c.db");
+    let s = Store::open(&p).unwrap();
+    let wal = || std::fs::metadata(d.path().join("c.db-wal")).unwrap().len();
+    for i in 0..4 {
+        s.insert(&container(&format!("{i:064x}"), &format!("c{i}")))
+            .unwrap();
+    }
+    // A few pages: not worth it.
+    let before = wal();
+    assert!(before > 0);
+    s.checkpoint_over(1_000);
+    assert_eq!(wal(), before);
+    s.checkpoint_over(1);
+    assert_eq!(wal(), 0, "the WAL is cut once checkpointed");
+    // What was in it is in the database now.
+    drop(s);
+    let s = Store::open(&p).unwrap();
+    assert!(s.find("c3").is_ok());
+}

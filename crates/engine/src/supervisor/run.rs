@@ -289,6 +289,7 @@ impl Supervisor {
             self.lock = None;
             let _ = paths.remove_container_dir(&c.id, unmounted);
             timing("supervisor: files removed");
+            engine.store.checkpoint_over(super::QUIET_CHECKPOINT);
             return Ok(code);
         }
         let _ = skiff_runtime::container::delete(&paths.runtime_root(), &c.id, true);
@@ -319,6 +320,7 @@ impl Supervisor {
             s.exited(code);
         }
         timing("supervisor: exit recorded");
+        engine.store.checkpoint_over(super::QUIET_CHECKPOINT);
         Ok(code)
     }
 

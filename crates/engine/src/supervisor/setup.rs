@@ -165,6 +165,7 @@ pub(super) fn write_etc_files(
 /// Mappings with any private (changed) page, such as relocated data, are
 /// left alone: dropping those would lose the changes.
 pub(super) fn trim_memory(engine: &Engine) {
+    engine.store.checkpoint_over(super::QUIET_CHECKPOINT);
     engine.store.close_idle();
     extern "C" {
         fn malloc_trim(pad: libc::size_t) -> libc::c_int;
