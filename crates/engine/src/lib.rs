@@ -25,6 +25,7 @@ pub mod protocol;
 pub mod registry;
 pub mod sandbox;
 pub mod seccomp_profile;
+mod spawn;
 pub mod spec;
 mod startlock;
 pub mod store;

@@ -7,9 +7,8 @@ use crate::proc::{alive, wait_gone};
 use crate::time::now;
 use crate::{io_err, Engine, Error, Result};
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use skiff_runtime::log::timing;

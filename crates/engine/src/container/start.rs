@@ -128,7 +128,7 @@ pub struct Prepared {
     attached: bool,
     /// The process spawned, which forks the supervisor and exits: reaped
     /// later, so that the caller goes on at once.
-    spawned: std::process::Child,
+    spawned: crate::spawn::Detached,
 }
 
 impl Prepared {
@@ -143,7 +143,7 @@ impl Drop for Prepared {
     /// socket's end and exits; we wait for that (its status pipe's end), so
     /// that a failed `run` leaves no process behind when it returns.
     fn drop(&mut self) {
-        let _ = self.spawned.wait();
+        self.spawned.wait();
         let Some(status) = self.status.take() else {
             return;
         };
@@ -277,7 +277,7 @@ impl Engine {
                 )?;
                 // It forks the supervisor and exits at once: reaped here, so
                 // no zombie is left in a long-lived caller.
-                let _ = spawned.wait();
+                spawned.wait();
                 status
             }
             Launch::Prepared(mut p) => {
@@ -369,56 +369,65 @@ fn spawn_supervisor(
     prepared: bool,
     attach: Option<Attach>,
     fd4: OwnedFd,
-) -> Result<(std::fs::File, std::process::Child)> {
-    // Above the fds the child's pre_exec writes to.
-    let high = nix::fcntl::fcntl(&fd4, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(5))
-        .map_err(|e| io_err("passing the start lock", Path::new("-"))(e.into()))?;
-    drop(fd4);
-    // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
-    let fd4 = unsafe { OwnedFd::from_raw_fd(high) };
+) -> Result<(std::fs::File, crate::spawn::Detached)> {
     let (rfd, wfd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| io_err("making a pipe", Path::new("-"))(e.into()))?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("__supervise")
-        .arg(&paths.root)
-        .arg(&paths.runroot)
-        .arg(id)
-        .args(prepared.then_some(crate::protocol::PREPARED))
-        .env("GLIBC_TUNABLES", supervisor_tunables());
-    match attach {
+    let tunables = supervisor_tunables();
+    let mut env: Vec<(&str, &std::ffi::OsStr)> = vec![("GLIBC_TUNABLES", &tunables)];
+    let null;
+    let (stdin, stdout, stderr) = match &attach {
         Some(a) => {
             if let Some(k) = &a.detach_keys {
-                cmd.env("SKIFF_DETACH_KEYS", k);
+                env.push(("SKIFF_DETACH_KEYS", k.as_ref()));
             }
-            cmd.stdin(a.stdin.map(Stdio::from).unwrap_or_else(Stdio::null))
-                .stdout(Stdio::from(a.stdout))
-                .stderr(Stdio::from(a.stderr));
+            null = match &a.stdin {
+                Some(_) => None,
+                None => Some(dev_null()?),
+            };
+            let stdin = match (&a.stdin, &null) {
+                (Some(i), _) => i.as_raw_fd(),
+                (None, Some(n)) => n.as_raw_fd(),
+                (None, None) => unreachable!("/dev/null opened without stdin"),
+            };
+            (stdin, a.stdout.as_raw_fd(), a.stderr.as_raw_fd())
         }
         None => {
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
+            null = Some(dev_null()?);
+            let n = null.as_ref().map(|n| n.as_raw_fd()).unwrap_or(-1);
+            (n, n, n)
         }
-    }
-    let w = wfd.as_raw_fd();
-    let l = fd4.as_raw_fd();
-    // SAFETY: between fork and exec only dup2 (async-signal-safe) runs.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(move || {
-            if libc::dup2(w, 3) < 0 || libc::dup2(l, 4) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    };
+    let args: Vec<&std::ffi::OsStr> = [
+        "__supervise".as_ref(),
+        paths.root.as_os_str(),
+        paths.runroot.as_os_str(),
+        id.as_ref(),
+    ]
+    .into_iter()
+    .chain(prepared.then_some(crate::protocol::PREPARED.as_ref()))
+    .collect();
     timing("engine start: spawning the supervisor");
-    let child = cmd
-        .spawn()
-        .map_err(io_err("starting the supervisor", exe))?;
+    let child = crate::spawn::Detached::spawn(
+        exe,
+        &args,
+        &env,
+        &[
+            (stdin, 0),
+            (stdout, 1),
+            (stderr, 2),
+            (wfd.as_raw_fd(), 3),
+            (fd4.as_raw_fd(), 4),
+        ],
+    )
+    .map_err(io_err("starting the supervisor", exe))?;
     drop(wfd);
     drop(fd4);
+    drop(attach);
     Ok((std::fs::File::from(rfd), child))
+}
+
+fn dev_null() -> Result<std::fs::File> {
+    std::fs::File::open("/dev/null").map_err(io_err("opening", Path::new("/dev/null")))
 }
 
 /// How `start_with` gets its supervisor.
