@@ -414,9 +414,16 @@ impl Engine {
             }
             return Err(io_err("creating", &dir)(e));
         }
+        // Without an endpoint to add, the `create` event is recorded with
+        // the container, in one commit.
+        let event_with_record = network.is_none();
         let mut tries = 0;
         loop {
-            match self.store.insert(&c) {
+            let events = match event_with_record {
+                true => vec![("create", super::event_attributes(&c, &[]))],
+                false => Vec::new(),
+            };
+            match self.store.insert_with_events(&c, &events) {
                 Ok(()) => break,
                 // A random name taken: pick another, as Docker does (with a
                 // digit appended after a few tries).
@@ -447,7 +454,9 @@ impl Engine {
                 return Err(e);
             }
         }
-        self.event(&c, "create", &[]);
+        if !event_with_record {
+            self.event(&c, "create", &[]);
+        }
         *self.created_layers.lock().expect("created layers") = Some((c.id.clone(), lower));
         timing("engine create: recorded");
         Ok(c)

@@ -12,49 +12,62 @@ const COLUMNS: &str = "id, name, created, image_id, config, host_config, status,
 impl Store {
     /// Record a new container; fails if its name is taken.
     pub fn insert(&self, c: &Container) -> Result<()> {
+        self.insert_with_events(c, &[])
+    }
+
+    /// [`insert`](Self::insert), and its `events` (action, attributes) in
+    /// the same transaction.
+    pub fn insert_with_events(
+        &self,
+        c: &Container,
+        events: &[(&str, serde_json::Value)],
+    ) -> Result<()> {
         let config = serde_json::to_string(&c.config).expect("config serializes");
         let host = serde_json::to_string(&c.host).expect("host config serializes");
-        let conn = self.conn()?;
-        let r = conn.execute(
-            "INSERT INTO containers (id, name, created, image_id, config, host_config, status,
-                 started_at, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                c.id,
-                c.name,
-                c.created,
-                c.image_id,
-                config,
-                host,
-                c.state.status.as_str(),
-                c.state.started_at,
-                c.state.finished_at
-            ],
-        );
-        match r {
-            Ok(_) => {
-                self.changed();
-                Ok(())
+        self.write_and_say(|tx| {
+            let r = tx.execute(
+                "INSERT INTO containers (id, name, created, image_id, config, host_config, status,
+                     started_at, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    c.id,
+                    c.name,
+                    c.created,
+                    c.image_id,
+                    config,
+                    host,
+                    c.state.status.as_str(),
+                    c.state.started_at,
+                    c.state.finished_at
+                ],
+            );
+            match r {
+                Ok(_) => {}
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    let id = tx
+                        .query_row(
+                            "SELECT id FROM containers WHERE name = ?1",
+                            params![c.name],
+                            |r| r.get::<_, String>(0),
+                        )
+                        .optional()
+                        .map_err(self.db())?
+                        .unwrap_or_default();
+                    return Err(StoreError::NameInUse {
+                        name: c.name.clone(),
+                        id,
+                    });
+                }
+                Err(e) => return Err(self.db()(e)),
             }
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                let id = conn
-                    .query_row(
-                        "SELECT id FROM containers WHERE name = ?1",
-                        params![c.name],
-                        |r| r.get::<_, String>(0),
-                    )
-                    .optional()
-                    .map_err(self.db())?
-                    .unwrap_or_default();
-                Err(StoreError::NameInUse {
-                    name: c.name.clone(),
-                    id,
-                })
+            for (action, attrs) in events {
+                super::events::add_event_on(tx, "container", action, &c.id, attrs)
+                    .map_err(self.db())?;
             }
-            Err(e) => Err(self.db()(e)),
-        }
+            Ok(())
+        })
     }
 
     /// The container with this full ID, name, or unique ID prefix (Docker's
@@ -189,7 +202,21 @@ impl Store {
     /// Remove a container's record with its endpoints and published ports;
     /// whether it was there.
     pub fn remove(&self, id: &str) -> Result<bool> {
+        self.remove_with_events(id, &[])
+    }
+
+    /// [`remove`](Self::remove), and container `id`'s `events` (action,
+    /// attributes) in the same transaction.
+    pub fn remove_with_events(
+        &self,
+        id: &str,
+        events: &[(&str, serde_json::Value)],
+    ) -> Result<bool> {
         self.write_and_say(|tx| {
+            for (action, attrs) in events {
+                super::events::add_event_on(tx, "container", action, id, attrs)
+                    .map_err(self.db())?;
+            }
             tx.execute("DELETE FROM endpoints WHERE container = ?1", params![id])
                 .map_err(self.db())?;
             tx.execute("DELETE FROM published WHERE container = ?1", params![id])

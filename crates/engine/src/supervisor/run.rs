@@ -268,12 +268,14 @@ impl Supervisor {
             // `--rm` (never with a restart policy): the record goes first and
             // the client hears of the exit at once; the files follow. Should
             // we die in between, `container prune` removes what is left.
+            let attrs = |extra: &[(&str, String)]| crate::container::event_attributes(c, extra);
+            let mut events = Vec::new();
             if oom {
-                engine.event(c, "oom", &[]);
+                events.push(("oom", attrs(&[])));
             }
-            engine.event(c, "die", &[("exitCode", code.to_string())]);
-            let _ = engine.store.remove(&c.id);
-            engine.event(c, "destroy", &[]);
+            events.push(("die", attrs(&[("exitCode", code.to_string())])));
+            events.push(("destroy", attrs(&[])));
+            let _ = engine.store.remove_with_events(&c.id, &events);
             // Anonymous volumes go with it before the client hears (cheap,
             // and `volume ls` right after must not list them).
             engine.remove_anonymous_volumes(c);
