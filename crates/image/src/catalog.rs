@@ -98,7 +98,7 @@ impl Catalog {
         };
         let mut conn = crate::sqlite::open(
             path,
-            std::time::Duration::from_secs(10),
+            crate::sqlite::Busy::Catalog,
             "PRAGMA foreign_keys=ON;",
         )
         .map_err(db)?;

@@ -33,6 +33,49 @@ pub fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Re
     }
 }
 
+/// How long a connection waits for another writer (or for another
+/// process's opening of the WAL index) before it fails with SQLITE_BUSY.
+#[derive(Debug, Clone, Copy)]
+pub enum Busy {
+    /// The engine's store: 30 s.
+    Store,
+    /// The image catalog: 10 s.
+    Catalog,
+    /// A moment (100 ms), for work that may as well be left for later.
+    Moment,
+}
+
+/// Make `conn` wait as long as `busy` says for others' locks.
+pub fn set_busy(conn: &Connection, busy: Busy) -> rusqlite::Result<()> {
+    conn.busy_handler(Some(match busy {
+        Busy::Store => wait_busy::<30_000>,
+        Busy::Catalog => wait_busy::<10_000>,
+        Busy::Moment => wait_busy::<100>,
+    }))
+}
+
+/// SQLite's busy handler for a connection that waits up to `MS` milliseconds,
+/// `n` the number of retries before this one: short sleeps first, longer
+/// ones later. What a connection waits for is mostly another's commit or
+/// another process's rebuilding of the WAL index, a fraction of a
+/// millisecond, while SQLite's own handler (`busy_timeout`) sleeps 1 ms at
+/// its first retry: that was the most common wait of two processes opening
+/// the store at once, as `run`'s CLI and its supervisor do.
+fn wait_busy<const MS: u64>(n: std::ffi::c_int) -> bool {
+    let n = n.max(0) as u64;
+    // Slept so far, and this retry's sleep, in microseconds.
+    let (spent, sleep) = match n {
+        0..20 => (n * 50, 50),
+        20..60 => (1_000 + (n - 20) * 500, 500),
+        _ => (21_000 + (n - 60) * 5_000, 5_000),
+    };
+    if spent >= MS * 1_000 {
+        return false;
+    }
+    std::thread::sleep(Duration::from_micros(sleep));
+    true
+}
+
 /// A connection to the database at `path` (made if missing), in WAL mode
 /// with synchronous=NORMAL, waiting up to `busy` for other writers, with
 /// `pragmas` (more `PRAGMA ...;` statements) run on it.
@@ -54,13 +97,13 @@ pub fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Re
 /// under a long-running `skiff serve` before. The WAL keeps its size, cut
 /// back to 1 MiB (`journal_size_limit`) if a large transaction grew it past
 /// that.
-pub fn open(path: &Path, busy: Duration, pragmas: &str) -> rusqlite::Result<Connection> {
+pub fn open(path: &Path, busy: Busy, pragmas: &str) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
         true,
     )?;
-    conn.busy_timeout(busy)?;
+    set_busy(&conn, busy)?;
     // Two processes opening a new database at once: switching it to WAL
     // takes a lock the busy handler does not wait for.
     retry_busy(|| {
@@ -137,10 +180,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_busy_wait_starts_short_and_gives_up_after_its_time() {
+        let t = std::time::Instant::now();
+        for n in 0..20 {
+            assert!(wait_busy::<100>(n));
+        }
+        // Twenty first retries: 1 ms of sleep, not SQLite's 20 ms or more.
+        assert!(t.elapsed() < Duration::from_millis(15), "{:?}", t.elapsed());
+        assert!(wait_busy::<100>(75));
+        assert!(!wait_busy::<100>(76));
+        assert!(wait_busy::<30_000>(76));
+    }
+
+    #[test]
     fn the_wal_outlives_the_last_connection_unchecked() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("t.db");
-        let c = open(&p, Duration::from_secs(1), "").unwrap();
+        let c = open(&p, Busy::Catalog, "").unwrap();
         c.execute_batch("CREATE TABLE a (x); INSERT INTO a VALUES (7);")
             .unwrap();
         drop(c);
@@ -155,7 +211,7 @@ mod tests {
             4096,
             "checkpointed at close"
         );
-        let c = open(&p, Duration::from_secs(1), "").unwrap();
+        let c = open(&p, Busy::Catalog, "").unwrap();
         let x: i64 = c.query_row("SELECT x FROM a", [], |r| r.get(0)).unwrap();
         assert_eq!(x, 7);
     }
@@ -165,7 +221,7 @@ mod tests {
     #[test]
     fn the_wal_holds_at_most_about_100_pages() {
         let d = tempfile::tempdir().unwrap();
-        let c = open(&d.path().join("t.db"), Duration::from_secs(1), "").unwrap();
+        let c = open(&d.path().join("t.db"), Busy::Catalog, "").unwrap();
         c.execute_batch("CREATE TABLE a (x BLOB)").unwrap();
         for _ in 0..300 {
             c.execute("INSERT INTO a VALUES (zeroblob(4000))", [])
@@ -184,7 +240,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("t.db");
         let steps = ["CREATE TABLE a (x);", "ALTER TABLE a ADD COLUMN y;"];
-        let mut c = open(&p, Duration::from_secs(1), "").unwrap();
+        let mut c = open(&p, Busy::Catalog, "").unwrap();
         migrate(&mut c, &steps[..1]).unwrap();
         migrate(&mut c, &steps).unwrap();
         // A second run changes nothing (the ALTER would fail if it ran again).

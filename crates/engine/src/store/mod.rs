@@ -6,7 +6,8 @@
 //! A `Store` is shared by threads: each operation checks a connection out of
 //! a small pool (opening one when none is idle) and gives it back when done,
 //! so a transaction always runs on one connection and two threads never share
-//! one. Writers wait for each other through SQLite's busy handler (30 s).
+//! one. Writers wait for each other through a busy handler (30 s,
+//! `skiff_image::sqlite::Busy::Store`).
 
 mod containers;
 mod events;
@@ -20,7 +21,6 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -56,8 +56,6 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// How long a writer waits for another before giving up.
-const BUSY: Duration = Duration::from_secs(30);
 /// Idle connections kept for reuse; more are closed when given back.
 const IDLE: usize = 8;
 /// A commit that leaves the WAL this long (in pages) checkpoints it, as
@@ -155,7 +153,8 @@ impl Store {
     }
 
     fn connect(&self) -> Result<Connection> {
-        let conn = skiff_image::sqlite::open(&self.path, BUSY, "").map_err(|e| self.err(e))?;
+        let conn = skiff_image::sqlite::open(&self.path, skiff_image::sqlite::Busy::Store, "")
+            .map_err(|e| self.err(e))?;
         conn.wal_hook(Some(after_commit));
         Ok(conn)
     }
@@ -174,9 +173,9 @@ impl Store {
             return;
         }
         if let Ok(conn) = self.conn() {
-            let _ = conn.busy_timeout(Duration::from_millis(100));
+            let _ = skiff_image::sqlite::set_busy(&conn, skiff_image::sqlite::Busy::Moment);
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-            let _ = conn.busy_timeout(BUSY);
+            let _ = skiff_image::sqlite::set_busy(&conn, skiff_image::sqlite::Busy::Store);
             WAL_PAGES.store(0, Ordering::Relaxed);
         }
     }
