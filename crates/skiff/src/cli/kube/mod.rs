@@ -123,7 +123,9 @@ pub fn hoist_global_flags(argv: Vec<String>, cli: impl FnOnce() -> clap::Command
         return argv;
     }
     let mut rest = argv[i..].to_vec();
-    let cli = cli();
+    // Built whole: the commands' flags are deferred until built.
+    let mut cli = cli();
+    cli.build();
     let mut cmd = cli.find_subcommand("kube");
     for w in &rest {
         match cmd.and_then(|c| c.find_subcommand(w)) {
