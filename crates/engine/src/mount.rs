@@ -52,12 +52,12 @@ pub(crate) fn mount_rootfs(
         Ok(init) => lower.insert(0, init),
         Err(e) => skiff_runtime::log::timing(&format!("supervisor: no init layer: {e}")),
     }
+    skiff_runtime::log::timing("mount: init layer");
     // `--rm`: its upper layer goes with it, so it is never synced (nor,
     // at its unmount, the whole file system under it). The kernel's mark of
     // a volatile mount that may have ended uncleanly is cleared first: a
     // `--rm` container whose supervisor was killed is still started or
     // copied from, as its content is only ever thrown away.
-    skiff_runtime::log::timing("mount: init layer");
     let volatile = c.host.auto_remove;
     if volatile {
         let _ = std::fs::remove_dir_all(dir.join("work/work/incompat"));

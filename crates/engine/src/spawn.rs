@@ -124,13 +124,13 @@ unsafe fn child(
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         let mut moved = [0 as RawFd; MAX_FDS];
-        for (i, &(from, _)) in fds.iter().enumerate().take(moved.len()) {
+        for (i, &(from, _)) in fds.iter().enumerate() {
             moved[i] = libc::fcntl(from, libc::F_DUPFD_CLOEXEC, above);
             if moved[i] < 0 {
                 libc::_exit(127);
             }
         }
-        for (i, &(_, to)) in fds.iter().enumerate().take(moved.len()) {
+        for (i, &(_, to)) in fds.iter().enumerate() {
             if libc::dup2(moved[i], to) < 0 {
                 libc::_exit(127);
             }

@@ -99,16 +99,12 @@ impl Paths {
             let md = std::fs::symlink_metadata(&path)?;
             let name = e.file_name();
             match name.to_str().unwrap_or("") {
-                "upper" if md.is_dir() => {
-                    empty(&path)?;
-                    seen += 1;
-                }
                 // Overlay's `work/work` goes too: a mount that finds one
                 // removes it first, and on a file system mounted with
                 // `discard` freeing its block waits for the disk, in the
                 // next container's start instead of here. (A volatile
                 // mount's mark in it would make the next mount fail.)
-                "work" if md.is_dir() => {
+                "upper" | "work" if md.is_dir() => {
                     empty(&path)?;
                     seen += 1;
                 }

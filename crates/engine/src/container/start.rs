@@ -374,28 +374,18 @@ fn spawn_supervisor(
         .map_err(|e| io_err("making a pipe", Path::new("-"))(e.into()))?;
     let tunables = supervisor_tunables();
     let mut env: Vec<(&str, &std::ffi::OsStr)> = vec![("GLIBC_TUNABLES", &tunables)];
-    let null;
+    let null =
+        std::fs::File::open("/dev/null").map_err(io_err("opening", Path::new("/dev/null")))?;
+    let n = null.as_raw_fd();
     let (stdin, stdout, stderr) = match &attach {
         Some(a) => {
             if let Some(k) = &a.detach_keys {
                 env.push(("SKIFF_DETACH_KEYS", k.as_ref()));
             }
-            null = match &a.stdin {
-                Some(_) => None,
-                None => Some(dev_null()?),
-            };
-            let stdin = match (&a.stdin, &null) {
-                (Some(i), _) => i.as_raw_fd(),
-                (None, Some(n)) => n.as_raw_fd(),
-                (None, None) => unreachable!("/dev/null opened without stdin"),
-            };
+            let stdin = a.stdin.as_ref().map_or(n, |i| i.as_raw_fd());
             (stdin, a.stdout.as_raw_fd(), a.stderr.as_raw_fd())
         }
-        None => {
-            null = Some(dev_null()?);
-            let n = null.as_ref().map(|n| n.as_raw_fd()).unwrap_or(-1);
-            (n, n, n)
-        }
+        None => (n, n, n),
     };
     let args: Vec<&std::ffi::OsStr> = [
         "__supervise".as_ref(),
@@ -424,10 +414,6 @@ fn spawn_supervisor(
     drop(fd4);
     drop(attach);
     Ok((std::fs::File::from(rfd), child))
-}
-
-fn dev_null() -> Result<std::fs::File> {
-    std::fs::File::open("/dev/null").map_err(io_err("opening", Path::new("/dev/null")))
 }
 
 /// How `start_with` gets its supervisor.
